@@ -1,0 +1,66 @@
+# Rankr <-> GHL connector. Quick start: `make run`, `make test` (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Lambda runs python3.13: prefer a 3.13 interpreter (PATH first, then pyenv), else python3.
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
+PY313 := $(or $(shell command -v python3.13 2>/dev/null),$(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/3.13.*/bin/python3.13))))
+PYTHON ?= $(or $(PY313),python3)
+VENV := .venv
+VPY := $(VENV)/bin/python
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+STAMP := $(VENV)/.installed
+ARGS ?=
+
+export PYTHONDONTWRITEBYTECODE := 1
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: help venv run test lint typecheck pytest validate build bench clean
+
+help:
+	@echo "make run    - start the local stack (embedded AWS + sandboxes) and run the scenario"
+	@echo "make test   - lint, type-check, all test suites, template validation"
+	@echo "make build  - sam build (python3.13, arm64)"
+	@echo "make bench  - run every bench/*.py (BENCH_ARGS=--quick for short runs)"
+
+$(STAMP): pyproject.toml
+	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+$(SAM): | $(STAMP)
+	@test -x $(SAM) || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q --upgrade pip
+	$(SAM_VENV)/bin/pip install -q aws-sam-cli
+
+run: $(STAMP)
+	$(VPY) -m rankr_ghl_tools.run $(ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+pytest: $(STAMP)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+validate: $(STAMP) $(SAM)
+	$(SAM) validate --lint --template template.yaml
+	$(VENV)/bin/cfn-lint template.yaml
+
+test: lint typecheck pytest validate
+
+build: $(SAM)
+	PATH="$(dir $(PY313)):$$PATH" $(SAM) build --template template.yaml
+
+bench: $(STAMP)
+	@set -e; for b in bench/*.py; do echo "== $$b"; $(VPY) $$b $(BENCH_ARGS); done
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

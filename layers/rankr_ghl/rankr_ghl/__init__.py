@@ -1,0 +1,1 @@
+"""Rankr <-> GoHighLevel connector core (shipped as the Lambda layer)."""

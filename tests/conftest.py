@@ -1,0 +1,57 @@
+"""Shared test configuration.
+
+Unit tests (tests/unit) run with the network blocked; integration and e2e tests may use
+loopback only (the embedded AWS and the sandboxes), never the internet.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from pytest_socket import disable_socket, enable_socket, socket_allow_hosts
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Never talk to real AWS or X-Ray from tests; handlers read these at import time.
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "RankrGhlTest")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "rankr-ghl")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+def ghl_shared_dir() -> Path:
+    """Folder holding GHL's OpenAPI files (GHL_OPENAPI_DIR, default ../shared/ghl/openapi)."""
+    return Path(os.environ.get("GHL_OPENAPI_DIR", REPO_ROOT.parent / "shared" / "ghl" / "openapi"))
+
+
+@pytest.fixture
+def ghl_openapi_dir() -> Path:
+    path = ghl_shared_dir()
+    if not path.is_dir():
+        pytest.skip(f"GHL OpenAPI folder not found at {path} (set GHL_OPENAPI_DIR)")
+    return path
+
+
+@pytest.fixture
+def ghl_webhook_events_dir() -> Path:
+    path = ghl_shared_dir().parent / "webhook-events"
+    if not path.is_dir():
+        pytest.skip(f"GHL webhook event examples not found at {path} (set GHL_OPENAPI_DIR)")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _network_policy(request: pytest.FixtureRequest):
+    """Block all sockets in unit tests; allow loopback only elsewhere."""
+    path = Path(str(request.node.fspath)).resolve()
+    if (REPO_ROOT / "tests" / "unit") in path.parents:
+        disable_socket(allow_unix_socket=True)
+    else:
+        enable_socket()
+        socket_allow_hosts(["127.0.0.1", "localhost", "::1"], allow_unix_socket=True)
+    yield
+    enable_socket()
