@@ -14,6 +14,9 @@ from pytest_socket import disable_socket, enable_socket, socket_allow_hosts
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# Session fixtures `embedded_aws` / `local_template` (moto server with the template's resources).
+pytest_plugins = ["rankr_ghl_tools.local.pytest_plugin"]
+
 # Never talk to real AWS or X-Ray from tests; handlers read these at import time.
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "RankrGhlTest")

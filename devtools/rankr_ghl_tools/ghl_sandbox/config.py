@@ -39,6 +39,8 @@ class SandboxConfig:
     appointment_type_doc_bug: bool = False
     # Also sign with a generated RSA key in X-WH-Signature (legacy header; off like GHL since 2026-09-01).
     sign_rsa: bool = False
+    # The spec's UpdateContactDto has no locationId/gender/companyName: PUT with them gets a 422 when strict.
+    strict_update_fields: bool = True
     app_version_id: str = "sbxversion0000000001"
     plan_id: str = "sbxplan00000000000001"
     scope: str = (
@@ -53,9 +55,11 @@ class SandboxConfig:
     def update(self, changes: dict[str, Any]) -> None:
         """Apply runtime changes (admin /_admin/config); unknown keys raise ValueError."""
         names = {f.name: f for f in dataclasses.fields(self)}
-        for key, value in changes.items():
+        for key in changes:
             if key not in names:
                 raise ValueError(f"unknown config field: {key}")
+        if changes.get("rate_limit_algorithm", "fixed") not in ("fixed", "sliding"):
+            raise ValueError("rate_limit_algorithm must be 'fixed' or 'sliding'")
         for key, value in changes.items():
             setattr(self, key, value)
 

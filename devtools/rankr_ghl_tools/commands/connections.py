@@ -1,0 +1,167 @@
+"""`rankr-ghl connections list|show|link|pause|resume`: operate on ConnectionsTable. Never shows a token."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("connections", help="list and manage GHL connections")
+    sub = parser.add_subparsers(dest="connections_command", required=True)
+
+    p = sub.add_parser("list", help="every connection with status and token expiry")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(handler=cmd_list)
+
+    p = sub.add_parser("show", help="status, scopes, token expiry, last refresh, Rankr account")
+    p.add_argument("location", help="location id, or company:<companyId>")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_show)
+
+    p = sub.add_parser("link", help="link a connection to a Rankr account (marketplace installs carry none)")
+    p.add_argument("location")
+    p.add_argument("rankr_account")
+    p.set_defaults(handler=cmd_link)
+
+    p = sub.add_parser("pause", help="stop automatic sync (webhooks acknowledged and counted, no reconcile)")
+    p.add_argument("location")
+    p.set_defaults(handler=cmd_pause)
+
+    p = sub.add_parser("resume", help="resume automatic sync; the next reconcile catches up")
+    p.add_argument("location")
+    p.set_defaults(handler=cmd_resume)
+
+
+def _view(connection: Any) -> dict[str, Any]:
+    view: dict[str, Any] = connection.public_view()
+    return view
+
+
+def _fail(exc: Exception) -> int:
+    message = getattr(exc, "message", None) or str(exc)
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+def _print_one(connection: Any, as_json: bool) -> None:
+    view = _view(connection)
+    if as_json:
+        print(json.dumps(view))
+        return
+    labels = [
+        ("connection", "connection_id"),
+        ("status", "status"),
+        ("status reason", "status_reason"),
+        ("user type", "user_type"),
+        ("location", "location_id"),
+        ("company", "company_id"),
+        ("rankr account", "rankr_account_id"),
+        ("scopes", "scopes"),
+        ("token expires", "token_expires_at"),
+        ("last refresh", "last_refresh_at"),
+        ("installed", "installed_at"),
+        ("token source", "token_source"),
+    ]
+    for label, key in labels:
+        value = view.get(key)
+        if isinstance(value, list):
+            value = " ".join(value)
+        print(f"{label:>14}: {value if value not in (None, '') else '-'}")
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from rankr_ghl import wiring
+    from rankr_ghl.connections import ConnectionsError
+
+    try:
+        rows = sorted(wiring.connection_store().list(), key=lambda c: c.connection_id)
+    except ConnectionsError as exc:
+        return _fail(exc)
+    if args.json:
+        for c in rows:
+            print(json.dumps(_view(c)))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} connection(s)")
+    for column in (
+        "connection",
+        "status",
+        "type",
+        "company",
+        "rankr account",
+        "token expires",
+        "last refresh",
+    ):
+        table.add_column(column)
+    for c in rows:
+        table.add_row(
+            c.connection_id,
+            c.status.value + (f" ({c.status_reason})" if c.status_reason else ""),
+            c.user_type.value,
+            c.company_id or "-",
+            c.rankr_account_id or "-",
+            c.token_expires_at.isoformat(timespec="seconds") if c.token_expires_at else "-",
+            c.last_refresh_at.isoformat(timespec="seconds") if c.last_refresh_at else "-",
+        )
+    Console().print(table)
+    return 0
+
+
+def _lifecycle_call(method: str, *args: str, as_json: bool = False) -> int:
+    from rankr_ghl import wiring
+    from rankr_ghl.aws.connections_store import DynamoConnectionStore
+    from rankr_ghl.connections import ConnectionsError
+
+    store: DynamoConnectionStore = wiring.connection_store()
+    try:
+        if method == "show":
+            connection = store.get(args[0])
+            if connection is None:
+                print(f"error: no connection {args[0]!r}", file=sys.stderr)
+                return 1
+        else:
+            # link/pause/resume need no GHL credentials: use the store and the lifecycle rules directly.
+            from rankr_ghl.connections.lifecycle import ConnectionLifecycle
+
+            lifecycle = ConnectionLifecycle(
+                wiring.token_store(),
+                store,
+                _NoOAuth(),
+                _NoVault(),
+                app_id="",  # type: ignore[arg-type]
+            )
+            connection = getattr(lifecycle, method)(*args)
+    except (ConnectionsError, ValueError) as exc:
+        return _fail(exc)
+    _print_one(connection, as_json)
+    return 0
+
+
+class _NoOAuth:
+    """Operator actions never call GHL."""
+
+
+class _NoVault:
+    def invalidate(self, connection_id: str) -> None:
+        """Vault caches live in Lambda containers; they re-read the record within minutes."""
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    return _lifecycle_call("show", args.location, as_json=args.json)
+
+
+def cmd_link(args: argparse.Namespace) -> int:
+    return _lifecycle_call("link", args.location, args.rankr_account)
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    return _lifecycle_call("pause", args.location)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    return _lifecycle_call("resume", args.location)

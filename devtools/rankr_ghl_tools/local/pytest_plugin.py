@@ -1,0 +1,34 @@
+"""Pytest fixtures for the embedded AWS. Registered in tests/conftest.py via `pytest_plugins`.
+
+- `embedded_aws` (session): one moto server with every resource of the repo's `template.yaml`;
+  `AWS_ENDPOINT_URL` and dummy credentials are set in `os.environ` for the whole session, so any
+  boto3 client (Powertools' included) created in a test talks to it.
+- `local_template` (session): the template, rebound to the embedded AWS's physical ids.
+
+Tests share the session's state: use unique keys (uuid) rather than expecting empty tables.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rankr_ghl_tools.local.aws import EmbeddedAws
+from rankr_ghl_tools.local.template import Template, load_template
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+TEMPLATE_PATH = Path(os.environ.get("RANKR_GHL_TEMPLATE", REPO_ROOT / "template.yaml"))
+
+
+@pytest.fixture(scope="session")
+def embedded_aws() -> Iterator[EmbeddedAws]:
+    with EmbeddedAws(load_template(TEMPLATE_PATH)) as aws:
+        yield aws
+
+
+@pytest.fixture(scope="session")
+def local_template(embedded_aws: EmbeddedAws) -> Template:
+    return embedded_aws.template

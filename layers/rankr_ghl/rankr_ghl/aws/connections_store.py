@@ -1,0 +1,294 @@
+"""ConnectionsTable adapter (`rankr_ghl.connections.ports.ConnectionStore`).
+
+Item = one connection, key `connectionId` (location id, or `company:<companyId>`), camelCase attributes.
+The refresh lease lives on the same item as `leaseOwner` + `leaseExpiresAt` (epoch s): taken with a
+conditional update that succeeds only if the item exists and the lease is free, expired or already
+ours. Keeping it on the item means no orphan lease items, and every other write is an UpdateItem
+that never touches the lease attributes. DynamoDB TTL is not involved (moto never expires items).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, cast
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from rankr_ghl.connections.errors import ConnectionNotFound, TokenStorageError
+from rankr_ghl.connections.models import Connection, ConnectionStatus, utcnow
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+_SER = TypeSerializer()
+_DESER = TypeDeserializer()
+TRANSACTION_LIMIT = 100
+
+# Connection field -> item attribute. Fields left None are removed from the item, except
+# rankrAccountId (a re-install without an account must keep an operator's link).
+_ATTRS: dict[str, str] = {
+    "location_id": "locationId",
+    "company_id": "companyId",
+    "user_type": "userType",
+    "scopes": "scopes",
+    "status": "status",
+    "status_reason": "statusReason",
+    "installed_at": "installedAt",
+    "token_expires_at": "tokenExpiresAt",
+    "last_refresh_at": "lastRefreshAt",
+    "rankr_account_id": "rankrAccountId",
+    "token_source": "tokenSource",
+    "updated_at": "updatedAt",
+}
+_KEEP_WHEN_NONE = {"rankr_account_id", "last_refresh_at"}
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+def _is_conditional_failure(exc: ClientError) -> bool:
+    code = exc.response.get("Error", {}).get("Code", "")
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        reasons = exc.response.get("CancellationReasons", [])
+        return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
+    return False
+
+
+class DynamoConnectionStore:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table_name = table_name
+        self._client = client
+
+    @property
+    def client(self) -> DynamoDBClient:
+        if self._client is None:
+            import boto3
+            from botocore.config import Config
+
+            self._client = boto3.client(
+                "dynamodb",
+                config=Config(
+                    retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=5
+                ),
+            )
+        return self._client
+
+    # ----------------------------------------------------------------- mapping
+    @staticmethod
+    def to_item_values(connection: Connection) -> dict[str, Any]:
+        dumped = connection.model_dump()
+        values: dict[str, Any] = {}
+        for field, attr in _ATTRS.items():
+            value = dumped[field]
+            if isinstance(value, datetime):
+                value = _iso(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            elif hasattr(value, "value"):
+                value = value.value
+            values[attr] = value
+        return values
+
+    @staticmethod
+    def from_item(item: Mapping[str, Any]) -> Connection:
+        plain = {k: _DESER.deserialize(v) for k, v in item.items()}
+        return Connection(
+            connection_id=plain["connectionId"],
+            location_id=plain.get("locationId"),
+            company_id=plain.get("companyId"),
+            user_type=plain["userType"],
+            scopes=tuple(plain.get("scopes") or ()),
+            status=plain.get("status", ConnectionStatus.ACTIVE.value),
+            status_reason=plain.get("statusReason"),
+            installed_at=plain["installedAt"],
+            token_expires_at=plain.get("tokenExpiresAt"),
+            last_refresh_at=plain.get("lastRefreshAt"),
+            rankr_account_id=plain.get("rankrAccountId"),
+            token_source=plain.get("tokenSource", "location"),
+            updated_at=plain.get("updatedAt") or plain["installedAt"],
+        )
+
+    def _update_params(self, connection: Connection) -> dict[str, Any]:
+        values = self.to_item_values(connection)
+        sets: list[str] = []
+        removes: list[str] = []
+        names: dict[str, str] = {}
+        vals: dict[str, Any] = {}
+        for i, (field, attr) in enumerate(_ATTRS.items()):
+            names[f"#a{i}"] = attr
+            value = values[attr]
+            if value is None:
+                if field not in _KEEP_WHEN_NONE:
+                    removes.append(f"#a{i}")
+                else:
+                    del names[f"#a{i}"]
+                continue
+            sets.append(f"#a{i} = :v{i}")
+            vals[f":v{i}"] = _SER.serialize(value)
+        expression = "SET " + ", ".join(sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        return {
+            "TableName": self.table_name,
+            "Key": {"connectionId": {"S": connection.connection_id}},
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": vals,
+        }
+
+    # ----------------------------------------------------------------- ConnectionStore
+    def get(self, connection_id: str) -> Connection | None:
+        try:
+            response = self.client.get_item(
+                TableName=self.table_name, Key={"connectionId": {"S": connection_id}}, ConsistentRead=True
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise TokenStorageError("could not read the connection", connection_id=connection_id) from exc
+        item = response.get("Item")
+        return self.from_item(item) if item else None
+
+    def save(self, connection: Connection) -> None:
+        try:
+            self.client.update_item(**self._update_params(connection))
+        except (ClientError, BotoCoreError) as exc:
+            raise TokenStorageError(
+                "could not save the connection", connection_id=connection.connection_id
+            ) from exc
+
+    def save_all(self, connections: Iterable[Connection]) -> None:
+        records = list(connections)
+        for start in range(0, len(records), TRANSACTION_LIMIT):
+            chunk = records[start : start + TRANSACTION_LIMIT]
+            try:
+                self.client.transact_write_items(
+                    TransactItems=cast(Any, [{"Update": self._update_params(c)} for c in chunk])
+                )
+            except (ClientError, BotoCoreError) as exc:
+                raise TokenStorageError("could not save the connections") from exc
+
+    def _scan_or_query(self, **params: Any) -> Iterator[Connection]:
+        operation = self.client.query if "KeyConditionExpression" in params else self.client.scan
+        start_key: dict[str, Any] | None = None
+        while True:
+            page_params = dict(params, TableName=self.table_name)
+            if start_key:
+                page_params["ExclusiveStartKey"] = start_key
+            try:
+                page = operation(**page_params)
+            except (ClientError, BotoCoreError) as exc:
+                raise TokenStorageError("could not list connections") from exc
+            for item in page.get("Items", []):
+                yield self.from_item(item)
+            start_key = page.get("LastEvaluatedKey")
+            if not start_key:
+                return
+
+    def list(self) -> Iterator[Connection]:
+        return self._scan_or_query()
+
+    def list_by_company(self, company_id: str) -> Iterator[Connection]:
+        return self._scan_or_query(
+            IndexName="byCompany",
+            KeyConditionExpression="companyId = :c",
+            ExpressionAttributeValues={":c": {"S": company_id}},
+        )
+
+    def list_by_rankr_account(self, rankr_account_id: str) -> Iterator[Connection]:
+        return self._scan_or_query(
+            IndexName="byRankrAccount",
+            KeyConditionExpression="rankrAccountId = :a",
+            ExpressionAttributeValues={":a": {"S": rankr_account_id}},
+        )
+
+    def _update_existing(self, connection_id: str, expression: str, values: dict[str, Any]) -> None:
+        params: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": {"connectionId": {"S": connection_id}},
+            "UpdateExpression": expression,
+            "ConditionExpression": "attribute_exists(connectionId)",
+            "ExpressionAttributeValues": {k: _SER.serialize(v) for k, v in values.items()},
+        }
+        if "#s" in expression:  # `status` is a DynamoDB reserved word
+            params["ExpressionAttributeNames"] = {"#s": "status"}
+        try:
+            self.client.update_item(**params)
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                raise ConnectionNotFound("no such connection", connection_id=connection_id) from None
+            raise TokenStorageError("could not update the connection", connection_id=connection_id) from exc
+        except BotoCoreError as exc:
+            raise TokenStorageError("could not update the connection", connection_id=connection_id) from exc
+
+    def set_status(self, connection_id: str, status: ConnectionStatus, reason: str | None = None) -> None:
+        now = _iso(utcnow())
+        if reason is None:
+            self._update_existing(
+                connection_id,
+                "SET #s = :s, updatedAt = :u REMOVE statusReason",
+                {":s": status.value, ":u": now},
+            )
+        else:
+            self._update_existing(
+                connection_id,
+                "SET #s = :s, statusReason = :r, updatedAt = :u",
+                {":s": status.value, ":r": reason, ":u": now},
+            )
+
+    def record_refresh(self, connection_id: str, token_expires_at: datetime, refreshed_at: datetime) -> None:
+        self._update_existing(
+            connection_id,
+            "SET tokenExpiresAt = :e, lastRefreshAt = :r",
+            {":e": _iso(token_expires_at), ":r": _iso(refreshed_at)},
+        )
+
+    def link_rankr_account(self, connection_id: str, rankr_account_id: str) -> None:
+        self._update_existing(
+            connection_id,
+            "SET rankrAccountId = :a, updatedAt = :u",
+            {":a": rankr_account_id, ":u": _iso(utcnow())},
+        )
+
+    def acquire_lease(self, connection_id: str, owner: str, ttl_s: float, now: float) -> bool:
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"connectionId": {"S": connection_id}},
+                UpdateExpression="SET leaseOwner = :o, leaseExpiresAt = :e",
+                ConditionExpression=(
+                    "attribute_exists(connectionId) AND "
+                    "(attribute_not_exists(leaseOwner) OR leaseOwner = :o OR leaseExpiresAt < :now)"
+                ),
+                ExpressionAttributeValues={
+                    ":o": {"S": owner},
+                    ":e": _SER.serialize(Decimal(str(round(now + ttl_s, 3)))),
+                    ":now": _SER.serialize(Decimal(str(round(now, 3)))),
+                },
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise TokenStorageError("could not take the refresh lease", connection_id=connection_id) from exc
+        except BotoCoreError as exc:
+            raise TokenStorageError("could not take the refresh lease", connection_id=connection_id) from exc
+        return True
+
+    def release_lease(self, connection_id: str, owner: str) -> None:
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"connectionId": {"S": connection_id}},
+                UpdateExpression="REMOVE leaseOwner, leaseExpiresAt",
+                ConditionExpression="leaseOwner = :o",
+                ExpressionAttributeValues={":o": {"S": owner}},
+            )
+        except ClientError as exc:
+            if not _is_conditional_failure(exc):
+                raise TokenStorageError(
+                    "could not release the refresh lease", connection_id=connection_id
+                ) from exc

@@ -1,0 +1,502 @@
+"""SyncStateTable adapters: ID mappings, write ledger, tombstones, checkpoints, webhook dedupe and
+per-location mapping documents (docs/table-design.md has the key design).
+
+Record-scoped items share a partition per record side, so one record's mapping, ledger and tombstone
+sit together:  pk = `LOC#<locationId>#<entity>#<side>#<id>`, sk = `MAP` | `LEDGER` | `TOMB`.
+A mapping is two items (one per side) written in one transaction, each conditioned on
+`attribute_not_exists(pk)`: under concurrent writers exactly one pair wins. Only the GHL-side item
+carries the gsi1 keys (`LOC#<loc>#MAP#<entity>` / `<ghlId>`), to list a location's mappings.
+moto never expires TTL items, so every read treats `expiresAt` in the past as absent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from rankr_ghl.sync.ports import (
+    Checkpoint,
+    CheckpointConflict,
+    IdMapping,
+    LedgerEntry,
+    MappingConflict,
+    Tombstone,
+    utcnow,
+)
+from rankr_ghl.sync.types import Entity, Side
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
+
+_SER = TypeSerializer()
+_DESER = TypeDeserializer()
+
+DEFAULT_TOMBSTONE_TTL_S = 30 * 86400
+DEFAULT_LEDGER_TTL_S = 180 * 86400
+MAPPING_TRANSACTION_ATTEMPTS = 6
+
+_client_lock = threading.Lock()
+_shared_client: DynamoDBClient | None = None
+
+
+def dynamodb_client() -> DynamoDBClient:
+    """One DynamoDB client per container (created on first use, honours AWS_ENDPOINT_URL)."""
+    global _shared_client
+    with _client_lock:
+        if _shared_client is None:
+            import boto3
+            from botocore.config import Config
+
+            _shared_client = boto3.client(
+                "dynamodb",
+                config=Config(
+                    retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=5
+                ),
+            )
+        return _shared_client
+
+
+def _table_from_env(name: str | None) -> str:
+    table = name or os.environ.get("SYNC_TABLE")
+    if not table:
+        raise RuntimeError("SyncStateTable name missing: pass table_name or set SYNC_TABLE")
+    return table
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _to_item(values: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
+    return {k: _SER.serialize(v) for k, v in values.items() if v is not None}
+
+
+def _from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _DESER.deserialize(v) for k, v in item.items()}
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+def _epoch() -> int:
+    return int(time.time())
+
+
+def record_pk(location_id: str, entity: Entity, side: Side, record_id: str) -> str:
+    return f"LOC#{location_id}#{Entity(entity).value}#{Side(side).value}#{record_id}"
+
+
+class _TableBase:
+    def __init__(self, table_name: str | None = None, *, client: DynamoDBClient | None = None) -> None:
+        self.table_name = _table_from_env(table_name)
+        self._client = client
+
+    @property
+    def client(self) -> DynamoDBClient:
+        if self._client is None:
+            self._client = dynamodb_client()
+        return self._client
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        resp = self.client.get_item(
+            TableName=self.table_name, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
+        )
+        item = resp.get("Item")
+        if not item:
+            return None
+        values = _from_item(item)
+        expires = values.get("expiresAt")
+        if expires is not None and int(expires) < _epoch():
+            return None
+        return values
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+class DynamoMappingStore(_TableBase):
+    """`MappingStore` on SyncStateTable."""
+
+    def _item(self, m: IdMapping, side: Side) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "pk": record_pk(m.location_id, m.entity, side, m.ghl_id if side is Side.GHL else m.rankr_id),
+            "sk": "MAP",
+            "kind": "mapping",
+            "locationId": m.location_id,
+            "entity": m.entity.value,
+            "ghlId": m.ghl_id,
+            "rankrId": m.rankr_id,
+            "createdAt": _iso(m.created_at),
+            "ghlParentId": m.ghl_parent_id,
+            "rankrParentId": m.rankr_parent_id,
+            "accountId": m.account_id,
+            "attributes": dict(m.attributes) or None,
+        }
+        if side is Side.GHL:
+            values["gsi1pk"] = f"LOC#{m.location_id}#MAP#{m.entity.value}"
+            values["gsi1sk"] = m.ghl_id
+        return values
+
+    @staticmethod
+    def _parse(values: Mapping[str, Any]) -> IdMapping:
+        return IdMapping(
+            location_id=values["locationId"],
+            entity=Entity(values["entity"]),
+            ghl_id=values["ghlId"],
+            rankr_id=values["rankrId"],
+            created_at=datetime.fromisoformat(values["createdAt"]),
+            ghl_parent_id=values.get("ghlParentId"),
+            rankr_parent_id=values.get("rankrParentId"),
+            account_id=values.get("accountId"),
+            attributes={str(k): str(v) for k, v in (values.get("attributes") or {}).items()},
+        )
+
+    def _get_side(self, location_id: str, entity: Entity, side: Side, record_id: str) -> IdMapping | None:
+        values = self._get(record_pk(location_id, entity, side, record_id), "MAP")
+        return self._parse(values) if values else None
+
+    def get_by_ghl(self, location_id: str, entity: Entity, ghl_id: str) -> IdMapping | None:
+        return self._get_side(location_id, Entity(entity), Side.GHL, ghl_id)
+
+    def get_by_rankr(self, location_id: str, entity: Entity, rankr_id: str) -> IdMapping | None:
+        return self._get_side(location_id, Entity(entity), Side.RANKR, rankr_id)
+
+    def put(self, mapping: IdMapping) -> IdMapping:
+        items: list[TransactWriteItemTypeDef] = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": _to_item(self._item(mapping, side)),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+            for side in (Side.GHL, Side.RANKR)
+        ]
+        for attempt in range(MAPPING_TRANSACTION_ATTEMPTS):
+            try:
+                self.client.transact_write_items(TransactItems=items)
+                return mapping
+            except ClientError as exc:
+                if _code(exc) != "TransactionCanceledException":
+                    raise
+                reasons = [str(r.get("Code", "")) for r in exc.response.get("CancellationReasons", [])]
+                if "ConditionalCheckFailed" in reasons:
+                    by_ghl = self.get_by_ghl(mapping.location_id, mapping.entity, mapping.ghl_id)
+                    if by_ghl is not None and by_ghl.same_pair(mapping):
+                        return by_ghl
+                    if by_ghl is not None:
+                        raise MappingConflict(mapping, by_ghl, Side.GHL) from None
+                    by_rankr = self.get_by_rankr(mapping.location_id, mapping.entity, mapping.rankr_id)
+                    if by_rankr is not None:
+                        raise MappingConflict(mapping, by_rankr, Side.RANKR) from None
+                # A concurrent transaction on the same items, or the winner was deleted meanwhile.
+                time.sleep(0.02 * (2**attempt))
+        raise MappingConflict(mapping, None, Side.GHL)
+
+    def delete(self, mapping: IdMapping) -> None:
+        for side, attr, value in (
+            (Side.GHL, "rankrId", mapping.rankr_id),
+            (Side.RANKR, "ghlId", mapping.ghl_id),
+        ):
+            record_id = mapping.ghl_id if side is Side.GHL else mapping.rankr_id
+            try:
+                self.client.delete_item(
+                    TableName=self.table_name,
+                    Key={
+                        "pk": {"S": record_pk(mapping.location_id, mapping.entity, side, record_id)},
+                        "sk": {"S": "MAP"},
+                    },
+                    ConditionExpression="attribute_not_exists(pk) OR #a = :v",
+                    ExpressionAttributeNames={"#a": attr},
+                    ExpressionAttributeValues={":v": {"S": value}},
+                )
+            except ClientError as exc:
+                if _code(exc) != "ConditionalCheckFailedException":
+                    raise  # the item now belongs to another pair: leave it
+
+    def list_for_location(self, location_id: str, entity: Entity) -> Iterator[IdMapping]:
+        paginator = self.client.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self.table_name,
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :p",
+            ExpressionAttributeValues={":p": {"S": f"LOC#{location_id}#MAP#{Entity(entity).value}"}},
+            PaginationConfig={"PageSize": 500},
+        ):
+            for item in page.get("Items", []):
+                yield self._parse(_from_item(item))
+
+
+class DynamoLedgerStore(_TableBase):
+    """`LedgerStore` on SyncStateTable (digests only, never values)."""
+
+    def __init__(
+        self,
+        table_name: str | None = None,
+        *,
+        client: DynamoDBClient | None = None,
+        ttl_s: int = DEFAULT_LEDGER_TTL_S,
+    ) -> None:
+        super().__init__(table_name, client=client)
+        self.ttl_s = ttl_s
+
+    def get(self, location_id: str, entity: Entity, side: Side, record_id: str) -> LedgerEntry | None:
+        values = self._get(record_pk(location_id, entity, side, record_id), "LEDGER")
+        if values is None:
+            return None
+        return LedgerEntry(
+            location_id=location_id,
+            entity=Entity(entity),
+            side=Side(side),
+            record_id=record_id,
+            field_digests=dict(values.get("fieldDigests") or {}),
+            digest=values["digest"],
+            written_at=datetime.fromisoformat(values["writtenAt"]),
+            origin="observed" if values.get("origin") == "observed" else "write",
+            correlation_id=values.get("correlationId"),
+        )
+
+    def put(self, entry: LedgerEntry) -> None:
+        self.client.put_item(
+            TableName=self.table_name,
+            Item=_to_item(
+                {
+                    "pk": record_pk(entry.location_id, entry.entity, entry.side, entry.record_id),
+                    "sk": "LEDGER",
+                    "kind": "ledger",
+                    "fieldDigests": dict(entry.field_digests) or None,
+                    "digest": entry.digest,
+                    "writtenAt": _iso(entry.written_at),
+                    "origin": entry.origin,
+                    "correlationId": entry.correlation_id,
+                    "expiresAt": _epoch() + self.ttl_s,
+                }
+            ),
+        )
+
+    def delete(self, location_id: str, entity: Entity, side: Side, record_id: str) -> None:
+        self.client.delete_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": record_pk(location_id, entity, side, record_id)}, "sk": {"S": "LEDGER"}},
+        )
+
+
+class DynamoTombstoneStore(_TableBase):
+    """`TombstoneStore` on SyncStateTable."""
+
+    def __init__(
+        self,
+        table_name: str | None = None,
+        *,
+        client: DynamoDBClient | None = None,
+        default_ttl_s: int = DEFAULT_TOMBSTONE_TTL_S,
+    ) -> None:
+        super().__init__(table_name, client=client)
+        self.default_ttl_s = default_ttl_s
+
+    def bury(self, tombstone: Tombstone, *, ttl_s: int | None = None) -> None:
+        self.client.put_item(
+            TableName=self.table_name,
+            Item=_to_item(
+                {
+                    "pk": record_pk(
+                        tombstone.location_id, tombstone.entity, tombstone.side, tombstone.record_id
+                    ),
+                    "sk": "TOMB",
+                    "kind": "tombstone",
+                    "deletedAt": _iso(tombstone.deleted_at),
+                    "reason": tombstone.reason,
+                    "expiresAt": _epoch() + (ttl_s if ttl_s is not None else self.default_ttl_s),
+                }
+            ),
+        )
+
+    def get(self, location_id: str, side: Side, entity: Entity, record_id: str) -> Tombstone | None:
+        values = self._get(record_pk(location_id, entity, side, record_id), "TOMB")
+        if values is None:
+            return None
+        return Tombstone(
+            location_id=location_id,
+            side=Side(side),
+            entity=Entity(entity),
+            record_id=record_id,
+            deleted_at=datetime.fromisoformat(values["deletedAt"]),
+            reason=values.get("reason"),
+        )
+
+    def is_tombstoned(self, location_id: str, side: Side, entity: Entity, record_id: str) -> bool:
+        return self.get(location_id, side, entity, record_id) is not None
+
+
+class DynamoCheckpointStore(_TableBase):
+    """`CheckpointStore` on SyncStateTable: pk `LOC#<loc>`, sk `CHECKPOINT#<name>`, value as JSON."""
+
+    def load(self, location_id: str, name: str) -> Checkpoint | None:
+        values = self._get(f"LOC#{location_id}", f"CHECKPOINT#{name}")
+        if values is None:
+            return None
+        return Checkpoint(
+            location_id=location_id,
+            name=name,
+            value=json.loads(values["value"]),
+            version=int(values["version"]),
+            updated_at=datetime.fromisoformat(values["updatedAt"]),
+        )
+
+    def save(
+        self, location_id: str, name: str, value: Mapping[str, Any], *, expected_version: int | None = None
+    ) -> Checkpoint:
+        now = utcnow()
+        names = {"#v": "version", "#val": "value"}
+        values: dict[str, AttributeValueTypeDef] = {
+            ":one": {"N": "1"},
+            ":zero": {"N": "0"},
+            ":val": {"S": json.dumps(dict(value), sort_keys=True, default=str)},
+            ":now": {"S": _iso(now)},
+            ":loc": {"S": location_id},
+            ":name": {"S": name},
+        }
+        condition: str | None = None
+        if expected_version == 0:
+            condition = "attribute_not_exists(pk)"
+        elif expected_version is not None:
+            condition = "#v = :expected"
+            values[":expected"] = {"N": str(expected_version)}
+        kwargs: dict[str, Any] = {}
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        try:
+            resp = self.client.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": f"LOC#{location_id}"}, "sk": {"S": f"CHECKPOINT#{name}"}},
+                UpdateExpression=(
+                    "SET #v = if_not_exists(#v, :zero) + :one, #val = :val, updatedAt = :now, "
+                    "locationId = :loc, checkpointName = :name"
+                ),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                **kwargs,
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                raise CheckpointConflict(
+                    f"checkpoint {name} of {location_id} is not at version {expected_version}"
+                ) from None
+            raise
+        saved = _from_item(resp.get("Attributes", {}))
+        return Checkpoint(location_id, name, dict(value), int(saved["version"]), now)
+
+    def delete(self, location_id: str, name: str) -> None:
+        self.client.delete_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": f"LOC#{location_id}"}, "sk": {"S": f"CHECKPOINT#{name}"}},
+        )
+
+
+class DynamoDedupeStore(_TableBase):
+    """`DedupeStore`: a conditional put with a TTL; an expired marker counts as absent."""
+
+    def claim_once(self, key: str, ttl_s: int) -> bool:
+        now = _epoch()
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item={
+                    "pk": {"S": f"DEDUPE#{key}"},
+                    "sk": {"S": "DEDUPE"},
+                    "expiresAt": {"N": str(now + ttl_s)},
+                },
+                ConditionExpression="attribute_not_exists(pk) OR expiresAt < :now",
+                ExpressionAttributeValues={":now": {"N": str(now)}},
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def release(self, key: str) -> None:
+        self.client.delete_item(
+            TableName=self.table_name, Key={"pk": {"S": f"DEDUPE#{key}"}, "sk": {"S": "DEDUPE"}}
+        )
+
+
+class DynamoMappingConfigSource(_TableBase):
+    """Per-location / per-account mapping documents: pk `MAPPING#LOC#<id>` or `MAPPING#ACCT#<id>`,
+    sk `CONFIG`, attribute `document` (JSON text). Read through `MappingResolver` (cached with a TTL)."""
+
+    @staticmethod
+    def _pk(location_id: str | None = None, account_id: str | None = None) -> str:
+        if location_id:
+            return f"MAPPING#LOC#{location_id}"
+        if account_id:
+            return f"MAPPING#ACCT#{account_id}"
+        raise ValueError("give a location_id or an account_id")
+
+    def get_mapping_document(self, location_id: str, account_id: str | None = None) -> dict[str, Any] | None:
+        values = self._get(self._pk(location_id=location_id), "CONFIG")
+        if values is None and account_id:
+            values = self._get(self._pk(account_id=account_id), "CONFIG")
+        if values is None:
+            return None
+        document = json.loads(values["document"])
+        return document if isinstance(document, dict) else {"_invalid": document}
+
+    def put_mapping_document(
+        self, document: Mapping[str, Any], *, location_id: str | None = None, account_id: str | None = None
+    ) -> None:
+        """Store a document (validate it first: `rankr_ghl.sync.mapping.load_mapping`)."""
+        self.client.put_item(
+            TableName=self.table_name,
+            Item=_to_item(
+                {
+                    "pk": self._pk(location_id, account_id),
+                    "sk": "CONFIG",
+                    "kind": "mapping-config",
+                    "document": json.dumps(dict(document), sort_keys=True),
+                    "updatedAt": _iso(utcnow()),
+                }
+            ),
+        )
+
+    def delete_mapping_document(
+        self, *, location_id: str | None = None, account_id: str | None = None
+    ) -> None:
+        self.client.delete_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": self._pk(location_id, account_id)}, "sk": {"S": "CONFIG"}},
+        )
+
+
+class SyncStateTable:
+    """Every SyncStateTable store over one table name and one shared client (built lazily)."""
+
+    def __init__(
+        self,
+        table_name: str | None = None,
+        *,
+        client: DynamoDBClient | None = None,
+        tombstone_ttl_s: int = DEFAULT_TOMBSTONE_TTL_S,
+        ledger_ttl_s: int = DEFAULT_LEDGER_TTL_S,
+        client_factory: Callable[[], DynamoDBClient] | None = None,
+    ) -> None:
+        name = _table_from_env(table_name)
+        shared = client or (client_factory() if client_factory else None)
+        self.table_name = name
+        self.mappings = DynamoMappingStore(name, client=shared)
+        self.ledger = DynamoLedgerStore(name, client=shared, ttl_s=ledger_ttl_s)
+        self.tombstones = DynamoTombstoneStore(name, client=shared, default_ttl_s=tombstone_ttl_s)
+        self.checkpoints = DynamoCheckpointStore(name, client=shared)
+        self.dedupe = DynamoDedupeStore(name, client=shared)
+        self.mapping_config = DynamoMappingConfigSource(name, client=shared)

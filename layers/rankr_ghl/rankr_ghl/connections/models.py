@@ -1,0 +1,123 @@
+"""Connection records (ConnectionsTable) and token bundles (one Secrets Manager secret each).
+
+Tokens are `SecretStr` so that a repr, a log line or a validation error never shows them; only
+`TokenBundle.to_secret_json` (the secret payload) reveals the values.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+COMPANY_PREFIX = "company:"
+
+
+class ConnectionStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"  # by an operator, or GHL said "Location is not active"
+    NEEDS_REAUTH = "needs_reauth"  # invalid_grant: only a new install (or /oauth/reconnect) helps
+    UNINSTALLED = "uninstalled"
+
+
+class UserType(StrEnum):
+    LOCATION = "Location"
+    COMPANY = "Company"
+
+
+class PauseReason(StrEnum):
+    OPERATOR = "operator"
+    LOCATION_INACTIVE = "location_inactive"
+
+
+def company_connection_id(company_id: str) -> str:
+    return f"{COMPANY_PREFIX}{company_id}"
+
+
+def is_company_connection_id(connection_id: str) -> bool:
+    return connection_id.startswith(COMPANY_PREFIX)
+
+
+def company_id_of(connection_id: str) -> str:
+    return connection_id.removeprefix(COMPANY_PREFIX)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def from_epoch(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+class Connection(BaseModel):
+    """One row of ConnectionsTable: a location, or an agency (`company:<companyId>`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    connection_id: str
+    location_id: str | None = None
+    company_id: str | None = None
+    user_type: UserType
+    scopes: tuple[str, ...] = ()
+    status: ConnectionStatus = ConnectionStatus.ACTIVE
+    status_reason: str | None = None
+    installed_at: datetime = Field(default_factory=utcnow)
+    token_expires_at: datetime | None = None
+    last_refresh_at: datetime | None = None
+    rankr_account_id: str | None = None
+    # "location": its own OAuth grant (has a refresh token); "company": minted from the agency token.
+    token_source: str = "location"
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def is_company(self) -> bool:
+        return is_company_connection_id(self.connection_id)
+
+    def public_view(self) -> dict[str, Any]:
+        """What operators may see: everything on the record (it never holds a token)."""
+        return self.model_dump(mode="json")
+
+
+class TokenBundle(BaseModel):
+    """The contents of one token secret."""
+
+    model_config = ConfigDict(frozen=True)
+
+    access_token: SecretStr
+    refresh_token: SecretStr | None = None  # None for location tokens minted from a company token
+    expires_at: float  # epoch seconds
+    scopes: tuple[str, ...] = ()
+    user_type: UserType
+    company_id: str | None = None
+    location_id: str | None = None
+    issued_at: float = 0.0
+
+    @property
+    def minted_from_company(self) -> bool:
+        return self.user_type is UserType.LOCATION and self.refresh_token is None
+
+    def expires_within(self, seconds: float, now: float) -> bool:
+        return self.expires_at - now <= seconds
+
+    def to_secret_json(self) -> str:
+        return json.dumps(
+            {
+                "access_token": self.access_token.get_secret_value(),
+                "refresh_token": self.refresh_token.get_secret_value() if self.refresh_token else None,
+                "expires_at": self.expires_at,
+                "scopes": list(self.scopes),
+                "user_type": self.user_type.value,
+                "company_id": self.company_id,
+                "location_id": self.location_id,
+                "issued_at": self.issued_at,
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_secret_json(cls, text: str) -> TokenBundle:
+        return cls.model_validate(json.loads(text))

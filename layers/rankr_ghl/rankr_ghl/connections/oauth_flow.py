@@ -1,0 +1,292 @@
+"""Browser install flow: the chooselocation redirect and the OAuth callback.
+
+The callback does every GHL call first (code exchange; for an agency: list installed locations and
+mint one location token each), then stores all secrets, then all connection records in one DynamoDB
+transaction. A storage failure puts back what the secrets held before, so nothing is half-stored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from pydantic import BaseModel
+
+from rankr_ghl.connections.errors import (
+    CodeExchangeRejected,
+    ConnectionsError,
+    GHLUnavailable,
+    InstallDenied,
+    InstallStorageFailed,
+    MissingCode,
+)
+from rankr_ghl.connections.models import (
+    Connection,
+    ConnectionStatus,
+    TokenBundle,
+    UserType,
+    company_connection_id,
+    from_epoch,
+)
+from rankr_ghl.connections.ports import ConnectionStore, OAuthClient, TokenGrant, TokenStore
+from rankr_ghl.connections.state import InstallState, StateSigner
+from rankr_ghl.connections.vault import TokenVault, bundle_from_grant
+from rankr_ghl.ghl.errors import GHLBadRequest, GHLError, GHLInvalidGrant
+from rankr_ghl.observability import logger
+
+MAX_CODE_LENGTH = 4096
+
+
+@dataclass(frozen=True)
+class OAuthAppConfig:
+    client_id: str
+    marketplace_url: str  # https://marketplace.gohighlevel.com or the white-label host
+    scopes: tuple[str, ...]
+    redirect_uri: str | None = None  # None: the caller passes the one derived from the request
+
+    @property
+    def app_id(self) -> str:
+        # client_id format is <appId>-<suffix> (GHL SDKs derive the app id the same way).
+        return self.client_id.split("-")[0]
+
+
+class InstallResult(BaseModel):
+    user_type: UserType
+    company_id: str | None
+    location_ids: list[str]
+    rankr_account_id: str | None
+
+    @property
+    def summary(self) -> str:
+        n = len(self.location_ids)
+        return f"{n} location{'s' if n != 1 else ''} connected"
+
+
+def _install_error(exc: GHLError, what: str) -> ConnectionsError:
+    status = exc.status or 0
+    if 400 <= status < 500 and status != 429:
+        return CodeExchangeRejected(f"GoHighLevel refused the {what} (HTTP {status})")
+    return GHLUnavailable(f"GoHighLevel failed during the {what}; please try the install again")
+
+
+class OAuthInstallService:
+    def __init__(
+        self,
+        app: OAuthAppConfig,
+        signer: StateSigner,
+        oauth: OAuthClient,
+        tokens: TokenStore,
+        connections: ConnectionStore,
+        *,
+        vault: TokenVault | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._app = app
+        self._signer = signer
+        self._oauth = oauth
+        self._tokens = tokens
+        self._connections = connections
+        self._vault = vault
+        self._clock = clock
+
+    def install_url(
+        self,
+        rankr_account_id: str | None = None,
+        *,
+        redirect_uri: str | None = None,
+        user_type: UserType = UserType.LOCATION,
+    ) -> str:
+        redirect = self._app.redirect_uri or redirect_uri
+        if not redirect:
+            raise ValueError("no OAuth redirect URI configured or derivable")
+        query = urlencode(
+            {
+                "response_type": "code",
+                "redirect_uri": redirect,
+                "client_id": self._app.client_id,
+                "scope": " ".join(self._app.scopes),
+                "state": self._signer.sign(rankr_account_id, user_type),
+            }
+        )
+        return f"{self._app.marketplace_url.rstrip('/')}/v2/oauth/chooselocation?{query}"
+
+    def complete_install(
+        self,
+        *,
+        code: str | None,
+        state: str | None,
+        error: str | None = None,
+        redirect_uri: str | None = None,
+    ) -> InstallResult:
+        if error:
+            raise InstallDenied("the install was not approved in GoHighLevel")
+        install_state: InstallState | None = self._signer.verify(state) if state else None
+        if not code or len(code) > MAX_CODE_LENGTH:
+            raise MissingCode("the callback carries no authorization code")
+        requested = install_state.user_type if install_state else UserType.LOCATION
+        account = install_state.rankr_account_id if install_state else None
+        redirect = self._app.redirect_uri or redirect_uri or ""
+        grant = self._exchange(code, requested, redirect, type_known=install_state is not None)
+        user_type = UserType(grant.user_type) if grant.user_type in {u.value for u in UserType} else requested
+        now = self._clock()
+        if user_type is UserType.LOCATION:
+            bundles, records = self._location_install(grant, now, account)
+        else:
+            bundles, records = self._company_install(grant, now, account)
+        self._store(bundles, records)
+        location_ids = [r.location_id for r in records if r.location_id]
+        company_id = next((r.company_id for r in records if r.company_id), None)
+        logger.info(
+            "install completed",
+            extra={"user_type": user_type.value, "company_id": company_id, "locations": len(location_ids)},
+        )
+        return InstallResult(
+            user_type=user_type, company_id=company_id, location_ids=location_ids, rankr_account_id=account
+        )
+
+    # ----------------------------------------------------------------- internals
+    def _exchange(self, code: str, requested: UserType, redirect: str, *, type_known: bool) -> TokenGrant:
+        try:
+            return self._oauth.exchange_code(code, requested.value, redirect)
+        except GHLInvalidGrant as exc:
+            self._log_exchange_failure(exc)
+            raise _install_error(exc, "authorization code") from None
+        except GHLBadRequest as exc:
+            # A marketplace install says nothing about the token type, and GHL refuses a code exchanged
+            # for the wrong one with a plain 400 (the code is not spent): try the other type once.
+            if type_known:
+                self._log_exchange_failure(exc)
+                raise _install_error(exc, "authorization code") from None
+            other = UserType.COMPANY if requested is UserType.LOCATION else UserType.LOCATION
+            try:
+                return self._oauth.exchange_code(code, other.value, redirect)
+            except GHLError as retry_exc:
+                self._log_exchange_failure(retry_exc)
+                raise _install_error(retry_exc, "authorization code") from None
+        except GHLError as exc:
+            self._log_exchange_failure(exc)
+            raise _install_error(exc, "authorization code") from None
+
+    @staticmethod
+    def _log_exchange_failure(exc: GHLError) -> None:
+        logger.warning(
+            "code exchange failed",
+            extra={"status": exc.status, "error": type(exc).__name__, "ghl_trace_id": exc.trace_id},
+        )
+
+    def _record(
+        self,
+        connection_id: str,
+        bundle: TokenBundle,
+        account: str | None,
+        *,
+        token_source: str,
+    ) -> Connection:
+        existing = self._connections.get(connection_id)
+        return Connection(
+            connection_id=connection_id,
+            location_id=bundle.location_id if bundle.user_type is UserType.LOCATION else None,
+            company_id=bundle.company_id,
+            user_type=bundle.user_type,
+            scopes=bundle.scopes,
+            status=ConnectionStatus.ACTIVE,
+            installed_at=from_epoch(bundle.issued_at),
+            token_expires_at=from_epoch(bundle.expires_at),
+            last_refresh_at=None,
+            # A marketplace install carries no account: keep a link made earlier by an operator.
+            rankr_account_id=account or (existing.rankr_account_id if existing else None),
+            token_source=token_source,
+            updated_at=from_epoch(bundle.issued_at),
+        )
+
+    def _location_install(
+        self, grant: TokenGrant, now: float, account: str | None
+    ) -> tuple[dict[str, TokenBundle], list[Connection]]:
+        if not grant.location_id:
+            raise CodeExchangeRejected("GoHighLevel returned a location token without a locationId")
+        bundle = bundle_from_grant(
+            grant,
+            now=now,
+            user_type=UserType.LOCATION,
+            company_id=grant.company_id,
+            location_id=grant.location_id,
+        )
+        return {grant.location_id: bundle}, [
+            self._record(grant.location_id, bundle, account, token_source="location")
+        ]
+
+    def _company_install(
+        self, grant: TokenGrant, now: float, account: str | None
+    ) -> tuple[dict[str, TokenBundle], list[Connection]]:
+        company_id = grant.company_id
+        if not company_id or not grant.access_token:
+            raise CodeExchangeRejected("GoHighLevel returned an agency token without a companyId")
+        company_bundle = bundle_from_grant(
+            grant, now=now, user_type=UserType.COMPANY, company_id=company_id, location_id=None
+        )
+        company_cid = company_connection_id(company_id)
+        bundles = {company_cid: company_bundle}
+        records = [self._record(company_cid, company_bundle, account, token_source="company")]
+        try:
+            location_ids = self._installed_location_ids(grant.access_token, company_id)
+            for location_id in location_ids:
+                minted = self._oauth.location_token(grant.access_token, company_id, location_id)
+                bundle = bundle_from_grant(
+                    minted,
+                    now=now,
+                    user_type=UserType.LOCATION,
+                    company_id=company_id,
+                    location_id=location_id,
+                )
+                bundles[location_id] = bundle
+                records.append(self._record(location_id, bundle, account, token_source="company"))
+        except GHLError as exc:
+            logger.warning(
+                "agency install: listing or minting failed",
+                extra={"status": exc.status, "company_id": company_id, "ghl_trace_id": exc.trace_id},
+            )
+            raise _install_error(exc, "location token request") from None
+        return bundles, records
+
+    def _installed_location_ids(self, company_token: str, company_id: str) -> list[str]:
+        seen: dict[str, None] = {}
+        for item in self._oauth.installed_locations(company_token, company_id, self._app.app_id):
+            if item.is_installed is not False:
+                seen.setdefault(item.id, None)
+        return list(seen)
+
+    def _store(self, bundles: dict[str, TokenBundle], records: Iterable[Connection]) -> None:
+        store_all(self._tokens, self._connections, bundles, list(records))
+        if self._vault is not None:
+            for connection_id in bundles:
+                self._vault.invalidate(connection_id)
+
+
+def store_all(
+    tokens: TokenStore,
+    connections: ConnectionStore,
+    bundles: dict[str, TokenBundle],
+    records: list[Connection],
+) -> None:
+    """Write every secret, then every record; on failure put back what the secrets held before."""
+    previous: dict[str, TokenBundle | None] = {}
+    written: list[str] = []
+    try:
+        for connection_id, bundle in bundles.items():
+            previous[connection_id] = tokens.read(connection_id, fresh=True)
+            tokens.write(connection_id, bundle)
+            written.append(connection_id)
+        connections.save_all(records)
+    except Exception as exc:
+        logger.error(
+            "install storage failed; rolling back",
+            extra={"error": type(exc).__name__, "secrets_written": len(written)},
+        )
+        for connection_id in reversed(written):
+            try:
+                tokens.restore(connection_id, previous[connection_id])
+            except Exception:
+                logger.exception("rollback of a token secret failed", extra={"connection_id": connection_id})
+        raise InstallStorageFailed("the connection could not be saved; please try the install again") from exc

@@ -1,0 +1,281 @@
+"""Ports of the sync core: the records it stores and the Protocols of the stores that keep them.
+
+Adapters: `rankr_ghl.aws.sync_state` (DynamoDB SyncStateTable) and `rankr_ghl.aws.audit`
+(AuditTable); in-memory fakes for tests live in `tests/fakes.py`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal, Protocol
+
+from rankr_ghl.sync.mapping import MappingConfigSource
+from rankr_ghl.sync.types import Entity, Side
+
+__all__ = [
+    "AuditAction",
+    "AuditEntry",
+    "AuditLog",
+    "AuditOutcome",
+    "AuditSink",
+    "Checkpoint",
+    "CheckpointConflict",
+    "CheckpointStore",
+    "DedupeStore",
+    "IdMapping",
+    "LedgerEntry",
+    "LedgerStore",
+    "MappingConfigSource",
+    "MappingConflict",
+    "MappingStore",
+    "Tombstone",
+    "TombstoneStore",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# --------------------------------------------------------------------------------------------------
+# ID mappings
+
+
+@dataclass(frozen=True)
+class IdMapping:
+    """One GHL record <-> one Rankr record, within a GHL location."""
+
+    location_id: str
+    entity: Entity
+    ghl_id: str
+    rankr_id: str
+    created_at: datetime = field(default_factory=utcnow)
+    # Parent contact ids for tasks and notes (their APIs are contact-scoped on both sides).
+    ghl_parent_id: str | None = None
+    rankr_parent_id: str | None = None
+    account_id: str | None = None
+    # Free-form string facts, e.g. {"matchedBy": "email"} for a lead linked to an existing contact.
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+    def same_pair(self, other: IdMapping) -> bool:
+        return (self.location_id, self.entity, self.ghl_id, self.rankr_id) == (
+            other.location_id,
+            other.entity,
+            other.ghl_id,
+            other.rankr_id,
+        )
+
+
+class MappingConflict(Exception):
+    """The GHL id or the Rankr id is already mapped to a different counterpart."""
+
+    def __init__(self, wanted: IdMapping, existing: IdMapping | None, side: Side) -> None:
+        self.wanted = wanted
+        self.existing = existing
+        self.side = side  # which id was already taken
+        taken = wanted.ghl_id if side is Side.GHL else wanted.rankr_id
+        counterpart = ""
+        if existing is not None:
+            counterpart = f" (mapped to {existing.rankr_id if side is Side.GHL else existing.ghl_id})"
+        super().__init__(
+            f"{wanted.entity.value} {side.value} id {taken} in location {wanted.location_id} "
+            f"is already mapped{counterpart}"
+        )
+
+
+class MappingStore(Protocol):
+    def get_by_ghl(self, location_id: str, entity: Entity, ghl_id: str) -> IdMapping | None: ...
+
+    def get_by_rankr(self, location_id: str, entity: Entity, rankr_id: str) -> IdMapping | None: ...
+
+    def put(self, mapping: IdMapping) -> IdMapping:
+        """Store a new pair atomically. The same pair again returns the stored one (idempotent).
+
+        Raises `MappingConflict` when either id already belongs to another pair, also when two
+        writers race: exactly one of them wins.
+        """
+        ...
+
+    def delete(self, mapping: IdMapping) -> None:
+        """Remove both directions of the pair (no error when already gone)."""
+        ...
+
+    def list_for_location(self, location_id: str, entity: Entity) -> Iterator[IdMapping]:
+        """Every pair of one entity kind in a location, streamed page by page."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------------
+# Write ledger
+
+
+LedgerOrigin = Literal["write", "observed"]
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """What one side's record looked like, in canonical form, when the connector last touched it.
+
+    `origin="write"`: the state the connector wrote there (an inbound change equal to it is an echo).
+    `origin="observed"`: the state the connector last read there and synced from (a baseline).
+    Only digests are stored, never values.
+    """
+
+    location_id: str
+    entity: Entity
+    side: Side
+    record_id: str
+    field_digests: Mapping[str, str]
+    digest: str
+    written_at: datetime
+    origin: LedgerOrigin = "write"
+    correlation_id: str | None = None
+
+
+class LedgerStore(Protocol):
+    def get(self, location_id: str, entity: Entity, side: Side, record_id: str) -> LedgerEntry | None: ...
+
+    def put(self, entry: LedgerEntry) -> None: ...
+
+    def delete(self, location_id: str, entity: Entity, side: Side, record_id: str) -> None: ...
+
+
+# --------------------------------------------------------------------------------------------------
+# Tombstones
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    location_id: str
+    side: Side  # the side whose record was deleted
+    entity: Entity
+    record_id: str
+    deleted_at: datetime = field(default_factory=utcnow)
+    reason: str | None = None
+
+
+class TombstoneStore(Protocol):
+    def bury(self, tombstone: Tombstone, *, ttl_s: int | None = None) -> None:
+        """Remember that a record was deleted (kept `ttl_s`, the store's default when None)."""
+        ...
+
+    def get(self, location_id: str, side: Side, entity: Entity, record_id: str) -> Tombstone | None: ...
+
+    def is_tombstoned(self, location_id: str, side: Side, entity: Entity, record_id: str) -> bool:
+        """True when the record was deleted: a late create/update event must not resurrect it."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------------
+# Checkpoints and webhook dedupe
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    location_id: str
+    name: str  # e.g. "reconcile:incremental", "reconcile:full:cursor"
+    value: Mapping[str, Any]
+    version: int
+    updated_at: datetime
+
+
+class CheckpointConflict(Exception):
+    """Another writer saved the checkpoint since it was loaded (optimistic concurrency)."""
+
+
+class CheckpointStore(Protocol):
+    def load(self, location_id: str, name: str) -> Checkpoint | None: ...
+
+    def save(
+        self, location_id: str, name: str, value: Mapping[str, Any], *, expected_version: int | None = None
+    ) -> Checkpoint:
+        """Store `value` as the next version. With `expected_version` (0 = must not exist yet) the
+        save fails with `CheckpointConflict` when the stored version differs."""
+        ...
+
+    def delete(self, location_id: str, name: str) -> None: ...
+
+
+class DedupeStore(Protocol):
+    def claim_once(self, key: str, ttl_s: int) -> bool:
+        """True for the first claim of `key` within `ttl_s` seconds, False for every repeat."""
+        ...
+
+    def release(self, key: str) -> None:
+        """Forget a claim (e.g. the event could not be queued, so GHL's retry must get through)."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------------
+# Audit log
+
+
+class AuditAction(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    LINK = "link"
+    SKIP = "skip"
+    FAILURE = "failure"
+
+
+class AuditOutcome(StrEnum):
+    SUCCESS = "success"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    DRY_RUN = "dry_run"
+
+
+_FIELD_NAME = re.compile(r"^[A-Za-z0-9_.:#-]{1,100}$")
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One thing a flow did (or declined to do). Field NAMES only, never values."""
+
+    location_id: str
+    entity: Entity
+    action: AuditAction
+    outcome: AuditOutcome
+    direction: str  # "ghl_to_rankr", "rankr_to_ghl" or "none"
+    ghl_id: str | None = None
+    rankr_id: str | None = None
+    fields: tuple[str, ...] = ()
+    reason: str | None = None  # short code: "echo", "in_sync", "tombstoned", "conflict_lost", ...
+    error: str | None = None  # redacted by the sink before it is stored
+    correlation_id: str | None = None
+    flow: str | None = None  # "webhook", "lead_push", "reconcile", ...
+    at: datetime = field(default_factory=utcnow)
+    entry_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+    def __post_init__(self) -> None:
+        bad = [f for f in self.fields if not _FIELD_NAME.match(f)]
+        if bad:
+            # A "field name" with spaces or '@' is almost surely a value leaking into the log.
+            raise ValueError(f"audit fields must be field names, got {len(bad)} invalid name(s)")
+        if self.at.tzinfo is None:
+            raise ValueError("audit timestamps must be timezone-aware")
+
+
+class AuditSink(Protocol):
+    def record(self, entry: AuditEntry) -> None: ...
+
+
+class AuditLog(AuditSink, Protocol):
+    def query_location(
+        self,
+        location_id: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        entity: Entity | None = None,
+        limit: int = 100,
+    ) -> list[AuditEntry]:
+        """Entries of a location, newest first, optionally one entity kind and a time range."""
+        ...

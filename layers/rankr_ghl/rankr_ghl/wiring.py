@@ -1,0 +1,206 @@
+"""Per-container singletons, built lazily on first use (cold start stays small).
+
+Handlers call e.g. `wiring.token_vault()` inside the handler, never at import time. Every factory is
+`functools.cache`d; `reset()` clears them (tests, or after changing the environment).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import TYPE_CHECKING
+
+from rankr_ghl.config import AppSecret, Settings, load_app_secret
+
+if TYPE_CHECKING:
+    from rankr_ghl.aws.audit import DynamoAuditLog
+    from rankr_ghl.aws.connections_store import DynamoConnectionStore
+    from rankr_ghl.aws.sync_state import SyncStateTable
+    from rankr_ghl.aws.token_secrets import SecretsManagerTokenStore
+    from rankr_ghl.connections.lifecycle import ConnectionLifecycle
+    from rankr_ghl.connections.oauth_flow import OAuthInstallService
+    from rankr_ghl.connections.vault import TokenVault
+    from rankr_ghl.ghl.client import GHLClient
+    from rankr_ghl.ghl.oauth import GHLOAuthClient
+    from rankr_ghl.ghl.ratelimit import RateLimiter
+    from rankr_ghl.rankr.client import RankrClient
+
+
+@functools.cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+def app_secret(*, force_fetch: bool = False) -> AppSecret:
+    """Not cached here: Powertools Parameters caches it for 300 s, so a rotation is picked up."""
+    return load_app_secret(settings().app_secret_id, force_fetch=force_fetch)
+
+
+def ghl_client_id() -> str:
+    return settings().ghl_client_id or app_secret().client_id
+
+
+@functools.cache
+def connection_store() -> DynamoConnectionStore:
+    from rankr_ghl.aws.connections_store import DynamoConnectionStore
+
+    return DynamoConnectionStore(settings().connections_table)
+
+
+@functools.cache
+def token_store() -> SecretsManagerTokenStore:
+    from rankr_ghl.aws.token_secrets import SecretsManagerTokenStore
+
+    return SecretsManagerTokenStore(settings().token_secret_prefix)
+
+
+@functools.cache
+def rate_limiter() -> RateLimiter:
+    from rankr_ghl.ghl.ratelimit import RateLimiter
+
+    return RateLimiter()
+
+
+@functools.cache
+def ghl_oauth_client() -> GHLOAuthClient:
+    from rankr_ghl.ghl.oauth import GHLOAuthClient
+
+    secret = app_secret()
+    secret.require("client_secret")
+    return GHLOAuthClient(
+        ghl_client_id(),
+        secret.client_secret.get_secret_value(),
+        base_url=settings().ghl_api_base_url,
+        rate_limiter=rate_limiter(),
+    )
+
+
+@functools.cache
+def token_vault() -> TokenVault:
+    from rankr_ghl.connections.vault import TokenVault
+
+    return TokenVault(token_store(), connection_store(), ghl_oauth_client())
+
+
+@functools.cache
+def ghl_client() -> GHLClient:
+    from rankr_ghl.ghl.client import GHLClient
+
+    return GHLClient(token_vault(), base_url=settings().ghl_api_base_url, rate_limiter=rate_limiter())
+
+
+@functools.cache
+def oauth_install_service() -> OAuthInstallService:
+    from rankr_ghl.connections.oauth_flow import OAuthAppConfig, OAuthInstallService
+    from rankr_ghl.connections.state import StateSigner
+
+    cfg = settings()
+    secret = app_secret()
+    secret.require("state_signing_key")
+    app = OAuthAppConfig(
+        client_id=ghl_client_id(),
+        marketplace_url=cfg.ghl_marketplace_url,
+        scopes=cfg.scopes,
+        redirect_uri=cfg.oauth_redirect_uri or None,
+    )
+    return OAuthInstallService(
+        app,
+        StateSigner(secret.state_signing_key.get_secret_value()),
+        ghl_oauth_client(),
+        token_store(),
+        connection_store(),
+        vault=token_vault(),
+    )
+
+
+@functools.cache
+def connection_lifecycle() -> ConnectionLifecycle:
+    from rankr_ghl.connections.lifecycle import ConnectionLifecycle
+    from rankr_ghl.ghl.oauth import app_id_from_client_id
+
+    return ConnectionLifecycle(
+        token_store(),
+        connection_store(),
+        ghl_oauth_client(),
+        token_vault(),
+        app_id=app_id_from_client_id(ghl_client_id()),
+    )
+
+
+@functools.cache
+def rankr_client() -> RankrClient:
+    from rankr_ghl.rankr.client import RankrClient
+
+    def api_key() -> str:
+        # Read per request: a rotated key is picked up once Powertools' cache expires.
+        return app_secret().rankr_api_key.get_secret_value()
+
+    return RankrClient(settings().rankr_api_base_url, api_key)
+
+
+@functools.cache
+def sync_state() -> SyncStateTable:
+    """Mappings, ledger, tombstones, checkpoints, dedupe and mapping config (SyncStateTable)."""
+    from rankr_ghl.aws.sync_state import SyncStateTable
+
+    return SyncStateTable(settings().sync_table)
+
+
+@functools.cache
+def audit_log() -> DynamoAuditLog:
+    from rankr_ghl.aws.audit import DynamoAuditLog
+
+    return DynamoAuditLog(settings().audit_table)
+
+
+_FACTORIES = (
+    settings,
+    connection_store,
+    token_store,
+    rate_limiter,
+    ghl_oauth_client,
+    token_vault,
+    ghl_client,
+    oauth_install_service,
+    connection_lifecycle,
+    rankr_client,
+    sync_state,
+    audit_log,
+)
+
+
+# Variables that shape the singletons: a change (tests, several local stacks in one process) rebuilds.
+_SHAPING_ENV = (
+    "AWS_ENDPOINT_URL",
+    "STAGE",
+    "CONNECTIONS_TABLE",
+    "SYNC_TABLE",
+    "AUDIT_TABLE",
+    "APP_SECRET_ID",
+    "TOKEN_SECRET_PREFIX",
+    "GHL_API_BASE_URL",
+    "GHL_CLIENT_ID",
+    "GHL_MARKETPLACE_URL",
+    "GHL_SCOPES",
+    "OAUTH_REDIRECT_URI",
+    "RANKR_API_BASE_URL",
+)
+_env_seen: tuple[str, ...] | None = None
+
+
+def refresh_if_environment_changed() -> None:
+    """Call at the start of an invocation; a no-op unless a shaping variable changed."""
+    global _env_seen
+    current = tuple(os.environ.get(name, "") for name in _SHAPING_ENV)
+    if _env_seen is not None and current != _env_seen:
+        reset()
+    _env_seen = current
+
+
+def reset() -> None:
+    """Forget every singleton (and Powertools' cached parameters)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    for factory in _FACTORIES:
+        factory.cache_clear()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]

@@ -1,0 +1,246 @@
+"""In-memory fakes of the sync ports (`rankr_ghl.sync.ports`), faithful to the DynamoDB adapters.
+
+Import in tests as `from fakes import InMemorySyncState` (tests/ is on sys.path via tests/conftest.py).
+Semantics kept identical to `rankr_ghl.aws.sync_state` / `rankr_ghl.aws.audit`:
+- a GHL id maps to at most one Rankr id and vice versa (`MappingConflict`), same pair again is a no-op;
+- tombstones and dedupe claims expire after their TTL (against the injectable clock);
+- checkpoints use optimistic versions (`CheckpointConflict`);
+- audit entries expire after the retention and are returned newest first; errors are redacted.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from rankr_ghl.observability import redact_text
+from rankr_ghl.sync.ports import (
+    AuditEntry,
+    Checkpoint,
+    CheckpointConflict,
+    IdMapping,
+    LedgerEntry,
+    MappingConflict,
+    Tombstone,
+    utcnow,
+)
+from rankr_ghl.sync.types import Entity, Side
+
+Clock = Callable[[], datetime]
+
+
+class InMemoryMappingStore:
+    def __init__(self) -> None:
+        self._by_ghl: dict[tuple[str, Entity, str], IdMapping] = {}
+        self._by_rankr: dict[tuple[str, Entity, str], IdMapping] = {}
+        self._lock = threading.Lock()
+
+    def get_by_ghl(self, location_id: str, entity: Entity, ghl_id: str) -> IdMapping | None:
+        with self._lock:
+            return self._by_ghl.get((location_id, Entity(entity), ghl_id))
+
+    def get_by_rankr(self, location_id: str, entity: Entity, rankr_id: str) -> IdMapping | None:
+        with self._lock:
+            return self._by_rankr.get((location_id, Entity(entity), rankr_id))
+
+    def put(self, mapping: IdMapping) -> IdMapping:
+        gkey = (mapping.location_id, mapping.entity, mapping.ghl_id)
+        rkey = (mapping.location_id, mapping.entity, mapping.rankr_id)
+        with self._lock:
+            by_ghl, by_rankr = self._by_ghl.get(gkey), self._by_rankr.get(rkey)
+            if by_ghl is not None and by_ghl.same_pair(mapping):
+                return by_ghl
+            if by_ghl is not None:
+                raise MappingConflict(mapping, by_ghl, Side.GHL)
+            if by_rankr is not None:
+                raise MappingConflict(mapping, by_rankr, Side.RANKR)
+            self._by_ghl[gkey] = mapping
+            self._by_rankr[rkey] = mapping
+            return mapping
+
+    def delete(self, mapping: IdMapping) -> None:
+        with self._lock:
+            gkey = (mapping.location_id, mapping.entity, mapping.ghl_id)
+            rkey = (mapping.location_id, mapping.entity, mapping.rankr_id)
+            if (m := self._by_ghl.get(gkey)) is not None and m.same_pair(mapping):
+                del self._by_ghl[gkey]
+            if (m := self._by_rankr.get(rkey)) is not None and m.same_pair(mapping):
+                del self._by_rankr[rkey]
+
+    def list_for_location(self, location_id: str, entity: Entity) -> Iterator[IdMapping]:
+        with self._lock:
+            items = sorted(
+                (m for (loc, ent, _), m in self._by_ghl.items() if loc == location_id and ent == entity),
+                key=lambda m: m.ghl_id,
+            )
+        yield from items
+
+    def __len__(self) -> int:
+        return len(self._by_ghl)
+
+
+class InMemoryLedgerStore:
+    def __init__(self) -> None:
+        self._items: dict[tuple[str, Entity, Side, str], LedgerEntry] = {}
+        self._lock = threading.Lock()
+        self.puts = 0
+
+    def get(self, location_id: str, entity: Entity, side: Side, record_id: str) -> LedgerEntry | None:
+        with self._lock:
+            return self._items.get((location_id, Entity(entity), Side(side), record_id))
+
+    def put(self, entry: LedgerEntry) -> None:
+        with self._lock:
+            self._items[(entry.location_id, entry.entity, entry.side, entry.record_id)] = entry
+            self.puts += 1
+
+    def delete(self, location_id: str, entity: Entity, side: Side, record_id: str) -> None:
+        with self._lock:
+            self._items.pop((location_id, Entity(entity), Side(side), record_id), None)
+
+
+class InMemoryTombstoneStore:
+    def __init__(self, *, default_ttl_s: int = 30 * 86400, clock: Clock = utcnow) -> None:
+        self._items: dict[tuple[str, Side, Entity, str], tuple[Tombstone, datetime]] = {}
+        self._lock = threading.Lock()
+        self.default_ttl_s = default_ttl_s
+        self.clock = clock
+
+    def bury(self, tombstone: Tombstone, *, ttl_s: int | None = None) -> None:
+        expires = self.clock() + timedelta(seconds=ttl_s if ttl_s is not None else self.default_ttl_s)
+        key = (tombstone.location_id, tombstone.side, tombstone.entity, tombstone.record_id)
+        with self._lock:
+            self._items[key] = (tombstone, expires)
+
+    def get(self, location_id: str, side: Side, entity: Entity, record_id: str) -> Tombstone | None:
+        with self._lock:
+            hit = self._items.get((location_id, Side(side), Entity(entity), record_id))
+        if hit is None or hit[1] <= self.clock():
+            return None
+        return hit[0]
+
+    def is_tombstoned(self, location_id: str, side: Side, entity: Entity, record_id: str) -> bool:
+        return self.get(location_id, side, entity, record_id) is not None
+
+
+class InMemoryCheckpointStore:
+    def __init__(self, *, clock: Clock = utcnow) -> None:
+        self._items: dict[tuple[str, str], Checkpoint] = {}
+        self._lock = threading.Lock()
+        self.clock = clock
+
+    def load(self, location_id: str, name: str) -> Checkpoint | None:
+        with self._lock:
+            return self._items.get((location_id, name))
+
+    def save(
+        self, location_id: str, name: str, value: Mapping[str, Any], *, expected_version: int | None = None
+    ) -> Checkpoint:
+        with self._lock:
+            current = self._items.get((location_id, name))
+            current_version = current.version if current else 0
+            if expected_version is not None and expected_version != current_version:
+                raise CheckpointConflict(
+                    f"checkpoint {name} of {location_id} is at version {current_version}, "
+                    f"expected {expected_version}"
+                )
+            saved = Checkpoint(location_id, name, dict(value), current_version + 1, self.clock())
+            self._items[(location_id, name)] = saved
+            return saved
+
+    def delete(self, location_id: str, name: str) -> None:
+        with self._lock:
+            self._items.pop((location_id, name), None)
+
+
+class InMemoryDedupeStore:
+    def __init__(self, *, clock: Clock = utcnow) -> None:
+        self._claims: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+        self.clock = clock
+
+    def claim_once(self, key: str, ttl_s: int) -> bool:
+        now = self.clock()
+        with self._lock:
+            expires = self._claims.get(key)
+            if expires is not None and expires > now:
+                return False
+            self._claims[key] = now + timedelta(seconds=ttl_s)
+            return True
+
+    def release(self, key: str) -> None:
+        with self._lock:
+            self._claims.pop(key, None)
+
+
+class InMemoryAuditLog:
+    def __init__(self, *, retention_days: int = 30, clock: Clock = utcnow) -> None:
+        self.entries: list[AuditEntry] = []
+        self._lock = threading.Lock()
+        self.retention = timedelta(days=retention_days)
+        self.clock = clock
+
+    def record(self, entry: AuditEntry) -> None:
+        if entry.error:
+            entry = replace(entry, error=redact_text(entry.error)[:1000])
+        with self._lock:
+            self.entries.append(entry)
+
+    def query_location(
+        self,
+        location_id: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        entity: Entity | None = None,
+        limit: int = 100,
+    ) -> list[AuditEntry]:
+        horizon = self.clock() - self.retention
+        with self._lock:
+            found = [
+                e
+                for e in self.entries
+                if e.location_id == location_id
+                and e.at > horizon
+                and (entity is None or e.entity == entity)
+                and (since is None or e.at >= since)
+                and (until is None or e.at <= until)
+            ]
+        found.sort(key=lambda e: (e.at, e.entry_id), reverse=True)
+        return found[:limit]
+
+    def by_action(self, action: str) -> list[AuditEntry]:
+        with self._lock:
+            return [e for e in self.entries if e.action == action]
+
+
+class InMemoryMappingConfigSource:
+    """Per-location / per-account mapping documents (the SyncStateTable `MAPPING#...` items)."""
+
+    def __init__(self) -> None:
+        self.by_location: dict[str, dict[str, Any]] = {}
+        self.by_account: dict[str, dict[str, Any]] = {}
+        self.reads = 0
+
+    def get_mapping_document(self, location_id: str, account_id: str | None = None) -> dict[str, Any] | None:
+        self.reads += 1
+        if location_id in self.by_location:
+            return self.by_location[location_id]
+        if account_id is not None and account_id in self.by_account:
+            return self.by_account[account_id]
+        return None
+
+
+class InMemorySyncState:
+    """Every sync store at once, mirroring `rankr_ghl.aws.sync_state.SyncStateTable`'s attributes."""
+
+    def __init__(self, *, clock: Clock = utcnow) -> None:
+        self.mappings = InMemoryMappingStore()
+        self.ledger = InMemoryLedgerStore()
+        self.tombstones = InMemoryTombstoneStore(clock=clock)
+        self.checkpoints = InMemoryCheckpointStore(clock=clock)
+        self.dedupe = InMemoryDedupeStore(clock=clock)
+        self.mapping_config = InMemoryMappingConfigSource()

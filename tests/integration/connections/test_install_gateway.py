@@ -1,0 +1,126 @@
+"""Browser install end to end through the local gateway: /oauth/install -> GHL sandbox chooselocation
+(auto consent) -> /oauth/callback -> tokens in Secrets Manager, records in ConnectionsTable."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.integration
+
+stack_module = pytest.importorskip("rankr_ghl_tools.local.stack", reason="local runtime not available")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    log_path = tmp_path_factory.mktemp("oauth-logs") / "functions.log"
+    with stack_module.LocalStack(
+        gateway_port=0,
+        invoke_port=0,
+        rankr_sandbox=False,
+        pumps=False,
+        schedules=False,
+        echo_logs=False,
+        log_path=log_path,
+        concurrency=1,
+    ) as s:
+        s.log_file = log_path
+        yield s
+
+
+def follow_install(stack, query: dict[str, str]) -> httpx.Response:
+    with httpx.Client(timeout=30, follow_redirects=False) as http:
+        start = http.get(f"{stack.gateway_url}/oauth/install", params=query)
+        assert start.status_code == 302, start.text
+        choose = start.headers["location"]
+        assert urlsplit(choose).path == "/v2/oauth/chooselocation"
+        consent = http.get(choose)
+        assert consent.status_code == 302
+        callback = consent.headers["location"]
+        assert callback.startswith(f"{stack.gateway_url}/oauth/callback?")
+        assert "state" in parse_qs(urlsplit(callback).query)
+        return http.get(callback)
+
+
+def secret_json(stack, name: str) -> dict:
+    return json.loads(stack.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"])
+
+
+def connection_item(stack, connection_id: str) -> dict:
+    table = stack.template.functions["OAuthCallbackFunction"].env["CONNECTIONS_TABLE"]
+    item = stack.client("dynamodb").get_item(TableName=table, Key={"connectionId": {"S": connection_id}})[
+        "Item"
+    ]
+    return {k: next(iter(v.values())) for k, v in item.items()}
+
+
+def assert_no_leak(stack, *values: str) -> None:
+    text = stack.log_file.read_text()
+    assert "install completed" in text  # the function's Powertools logs are really in this file
+    for value in values:
+        assert value and value not in text
+
+
+def test_location_install_end_to_end(stack):
+    loc = f"loc{uuid.uuid4().hex[:10]}"
+    stack.ghl.admin.create_location(loc)
+    stack.ghl.admin.consent(location_id=loc)
+    page = follow_install(stack, {"rankr_account": "acct_e2e"})
+    assert page.status_code == 200, page.text
+    assert "1 location connected" in page.text
+    prefix = stack.template.functions["OAuthCallbackFunction"].env["TOKEN_SECRET_PREFIX"]
+    doc = secret_json(stack, prefix + loc)
+    assert doc["refresh_token"] and doc["location_id"] == loc
+    assert doc["access_token"] not in page.text
+    item = connection_item(stack, loc)
+    assert item["status"] == "active"
+    assert item["rankrAccountId"] == "acct_e2e"
+    assert item["userType"] == "Location"
+    r = httpx.get(
+        f"{stack.ghl.url}/contacts/",
+        params={"locationId": loc, "limit": 1},
+        headers={"Authorization": f"Bearer {doc['access_token']}", "Version": "2021-07-28"},
+    )
+    assert r.status_code == 200
+    assert_no_leak(stack, doc["access_token"], doc["refresh_token"], stack.ghl.config.client_secret)
+
+
+def test_agency_bulk_install_end_to_end(stack):
+    company = f"co{uuid.uuid4().hex[:10]}"
+    locations = [f"loc{uuid.uuid4().hex[:10]}" for _ in range(3)]
+    stack.ghl.admin.create_company(company)
+    for loc in locations:
+        stack.ghl.admin.create_location(loc, company_id=company, installed=True)
+    stack.ghl.admin.consent(company_id=company)
+    page = follow_install(stack, {"rankr_account": "acct_agency", "agency": "true"})
+    assert page.status_code == 200, page.text
+    assert "3 locations connected" in page.text
+    prefix = stack.template.functions["OAuthCallbackFunction"].env["TOKEN_SECRET_PREFIX"]
+    company_doc = secret_json(stack, f"{prefix}company-{company}")
+    assert company_doc["user_type"] == "Company" and company_doc["refresh_token"]
+    assert connection_item(stack, f"company:{company}")["userType"] == "Company"
+    leaked = [company_doc["access_token"], company_doc["refresh_token"]]
+    for loc in locations:
+        doc = secret_json(stack, prefix + loc)
+        assert doc["refresh_token"] is None and doc["company_id"] == company
+        item = connection_item(stack, loc)
+        assert item["tokenSource"] == "company" and item["rankrAccountId"] == "acct_agency"
+        leaked.append(doc["access_token"])
+    assert_no_leak(stack, *leaked, stack.ghl.config.client_secret)
+
+
+def test_bad_state_is_a_clear_400_page(stack):
+    r = httpx.get(f"{stack.gateway_url}/oauth/callback", params={"code": "whatever", "state": "forged.state"})
+    assert r.status_code == 400
+    assert r.headers["content-type"].startswith("text/html")
+    assert "not valid" in r.text
+
+
+def test_missing_code_is_a_clear_400_page(stack):
+    r = httpx.get(f"{stack.gateway_url}/oauth/callback")
+    assert r.status_code == 400
+    assert "authorization code" in r.text

@@ -1,0 +1,265 @@
+"""Token vault on the real adapters (DynamoDB lease, Secrets Manager) against the GHL sandbox."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+
+import httpx
+import pytest
+from rankr_ghl import wiring
+from rankr_ghl.connections import ConnectionNeedsReauth, ConnectionStatus, ConnectionUninstalled
+from rankr_ghl.connections.vault import TokenVault
+
+pytestmark = pytest.mark.integration
+
+THREADS = 20
+PROCESSES = 4
+THREADS_PER_PROCESS = 5
+
+
+def token_works(base_url: str, location_id: str, token: str) -> bool:
+    r = httpx.get(
+        f"{base_url}/contacts/",
+        params={"locationId": location_id, "limit": 1},
+        headers={"Authorization": f"Bearer {token}", "Version": "2021-07-28"},
+        timeout=10,
+    )
+    return r.status_code == 200
+
+
+def fresh_vault(**overrides) -> TokenVault:
+    """A new 'container': own cache and lease owner, shared AWS + GHL."""
+    from rankr_ghl.connections.vault import VaultConfig
+
+    cfg = VaultConfig(poll_interval_s=0.05, **overrides)
+    return TokenVault(wiring.token_store(), wiring.connection_store(), wiring.ghl_oauth_client(), config=cfg)
+
+
+def _child(location_id: str, ready, go, results) -> None:  # runs in a spawned process
+    from rankr_ghl import wiring as child_wiring
+    from rankr_ghl.connections.vault import TokenVault, VaultConfig
+
+    vault = TokenVault(
+        child_wiring.token_store(),
+        child_wiring.connection_store(),
+        child_wiring.ghl_oauth_client(),
+        config=VaultConfig(poll_interval_s=0.05),
+    )
+    out: list[str] = []
+    barrier = threading.Barrier(THREADS_PER_PROCESS)
+
+    def call() -> None:
+        barrier.wait()
+        try:
+            out.append("ok:" + vault.get_token(location_id))
+        except Exception as exc:
+            out.append("error:" + type(exc).__name__)
+
+    threads = [threading.Thread(target=call) for _ in range(THREADS_PER_PROCESS)]
+    ready.put(os.getpid())
+    go.wait(30)
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    results.put(out)
+
+
+def test_refresh_race_threads_and_processes(conn_env, powertools_logs):
+    loc = conn_env.new_id()
+    old = conn_env.install_location(loc, expired=True)
+    ctx = multiprocessing.get_context("spawn")
+    ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    procs = [ctx.Process(target=_child, args=(loc, ready, go, results)) for _ in range(PROCESSES)]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        ready.get(timeout=60)
+    conn_env.ghl.admin.reset_stats()
+
+    vault = fresh_vault()
+    local: list[str] = []
+    barrier = threading.Barrier(THREADS)
+
+    def call() -> None:
+        barrier.wait()
+        local.append(vault.get_token(loc))
+
+    threads = [threading.Thread(target=call) for _ in range(THREADS)]
+    go.set()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    remote: list[str] = []
+    for _ in procs:
+        remote.extend(results.get(timeout=60))
+    for p in procs:
+        p.join(30)
+
+    assert all(r.startswith("ok:") for r in remote), remote
+    tokens = set(local) | {r.removeprefix("ok:") for r in remote}
+    conn_env.seen(*tokens)
+    assert len(local) == THREADS and len(remote) == PROCESSES * THREADS_PER_PROCESS
+    assert conn_env.ghl.admin.stats()["refreshGrants"] == 1
+    assert len(tokens) == 1
+    token = tokens.pop()
+    assert token != old.access_token.get_secret_value()
+    assert token_works(conn_env.ghl.url, loc, token)
+    assert not token_works(conn_env.ghl.url, loc, old.access_token.get_secret_value())
+    stored = wiring.token_store().read(loc, fresh=True)
+    assert stored.access_token.get_secret_value() == token
+    record = wiring.connection_store().get(loc)
+    assert record.last_refresh_at is not None
+    # The leak check reads real log output (the winner may be a child process; waiters log here).
+    assert loc in powertools_logs.getvalue()
+
+
+class FailingTokenStore:
+    """Wraps the real store; the next `fail` writes raise (Secrets Manager outage)."""
+
+    def __init__(self, inner, fail: int) -> None:
+        self.inner = inner
+        self.fail = fail
+
+    def read(self, connection_id, *, fresh=False):
+        return self.inner.read(connection_id, fresh=fresh)
+
+    def write(self, connection_id, bundle):
+        if self.fail > 0:
+            self.fail -= 1
+            raise RuntimeError("injected PutSecretValue failure")
+        self.inner.write(connection_id, bundle)
+
+    def schedule_deletion(self, connection_id, recovery_window_days):
+        self.inner.schedule_deletion(connection_id, recovery_window_days)
+
+    def restore(self, connection_id, bundle):
+        self.inner.restore(connection_id, bundle)
+
+
+def test_failed_secret_write_loses_no_token(conn_env):
+    loc = conn_env.new_id()
+    old = conn_env.install_location(loc, expired=True)
+    from rankr_ghl.connections.vault import VaultConfig
+
+    store = FailingTokenStore(wiring.token_store(), fail=10)
+    vault = TokenVault(
+        store,
+        wiring.connection_store(),
+        wiring.ghl_oauth_client(),
+        config=VaultConfig(write_attempts=2, write_backoff_s=0.01, poll_interval_s=0.05, lease_wait_s=1),
+    )
+    conn_env.ghl.admin.reset_stats()
+    token = vault.get_token(loc)
+    conn_env.seen(token)
+    assert token_works(conn_env.ghl.url, loc, token)
+    # Secrets Manager still holds the old (now spent) pair; the live one is only in memory.
+    assert (
+        wiring.token_store().read(loc).access_token.get_secret_value() == old.access_token.get_secret_value()
+    )
+    assert vault.has_unsaved_tokens()
+    # Another container cannot spend the old refresh token meanwhile: the lease is held.
+    with pytest.raises(Exception) as info:
+        fresh_vault(lease_wait_s=0.5).get_token(loc)
+    assert type(info.value).__name__ == "TokenRefreshInProgress"
+    store.fail = 0  # Secrets Manager is back
+    assert vault.get_token(loc) == token
+    assert not vault.has_unsaved_tokens()
+    assert wiring.token_store().read(loc).access_token.get_secret_value() == token
+    # The next call from anywhere works, without another refresh.
+    assert fresh_vault().get_token(loc) == token
+    assert conn_env.ghl.admin.stats()["refreshGrants"] == 1
+
+
+def test_invalid_grant_marks_needs_reauth(conn_env):
+    loc = conn_env.new_id()
+    conn_env.install_location(loc, expired=True)
+    # The refresh token is spent elsewhere (and the grace window closed): GHL says invalid_grant.
+    conn_env.ghl.admin.uninstall(location_id=loc, emit_webhook=False)
+    conn_env.ghl.admin.create_location(loc)
+    vault = fresh_vault()
+    conn_env.ghl.admin.reset_stats()
+    with pytest.raises(ConnectionNeedsReauth):
+        vault.get_token(loc)
+    assert wiring.connection_store().get(loc).status is ConnectionStatus.NEEDS_REAUTH
+    for _ in range(3):
+        with pytest.raises(ConnectionNeedsReauth):
+            vault.get_token(loc)
+    with pytest.raises(ConnectionNeedsReauth):
+        fresh_vault().get_token(loc)
+    assert conn_env.ghl.admin.stats()["refreshGrants"] == 1  # no retry storm
+
+
+def test_uninstall_schedules_secret_deletion_and_stops_traffic(conn_env):
+    loc = conn_env.new_id()
+    conn_env.install_location(loc)
+    lifecycle = wiring.connection_lifecycle()
+    vault = wiring.token_vault()
+    assert vault.get_token(loc)
+    assert lifecycle.is_active(loc)
+    lifecycle.handle_uninstall(location_id=loc, company_id=None)
+    assert wiring.token_store().is_scheduled_for_deletion(loc)
+    assert wiring.connection_store().get(loc).status is ConnectionStatus.UNINSTALLED
+    assert not lifecycle.is_active(loc)
+    with pytest.raises(ConnectionUninstalled):
+        vault.get_token(loc)
+    with pytest.raises(ConnectionUninstalled):
+        fresh_vault().get_token(loc)
+    lifecycle.handle_uninstall(location_id=loc, company_id=None)  # redelivery is harmless
+
+
+def test_install_webhook_before_agency_callback_is_retryable_then_mints(conn_env):
+    from rankr_ghl.connections import CompanyTokenNotStored
+
+    company = conn_env.new_id("co")
+    loc = conn_env.new_id()
+    conn_env.ghl.admin.create_company(company)
+    conn_env.ghl.admin.create_location(loc, company_id=company)
+    lifecycle = wiring.connection_lifecycle()
+    with pytest.raises(CompanyTokenNotStored) as info:
+        lifecycle.handle_install(location_id=loc, company_id=company)
+    assert info.value.retryable
+    # The agency callback finishes: its token is stored.
+    from pydantic import SecretStr
+    from rankr_ghl.connections.models import (
+        Connection,
+        TokenBundle,
+        UserType,
+        company_connection_id,
+        from_epoch,
+    )
+
+    pair = conn_env.ghl.admin.tokens(company_id=company)
+    conn_env.seen(pair["access_token"], pair["refresh_token"])
+    now = time.time()
+    cid = company_connection_id(company)
+    wiring.token_store().write(
+        cid,
+        TokenBundle(
+            access_token=SecretStr(pair["access_token"]),
+            refresh_token=SecretStr(pair["refresh_token"]),
+            expires_at=now + 86000,
+            user_type=UserType.COMPANY,
+            company_id=company,
+            issued_at=now,
+        ),
+    )
+    wiring.connection_store().save_all(
+        [
+            Connection(
+                connection_id=cid,
+                company_id=company,
+                user_type=UserType.COMPANY,
+                installed_at=from_epoch(now),
+            )
+        ]
+    )
+    created = lifecycle.handle_install(location_id=loc, company_id=company)
+    assert [c.connection_id for c in created] == [loc]
+    token = wiring.token_vault().get_token(loc)
+    conn_env.seen(token)
+    assert token_works(conn_env.ghl.url, loc, token)

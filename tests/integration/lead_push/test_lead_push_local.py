@@ -1,0 +1,300 @@
+"""Lead push end to end: boto3 lambda.invoke (Rankr's call) -> local Invoke API -> real handler ->
+GHL sandbox + embedded AWS. Each test uses its own location, so they share one stack."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+from lead_push_itest_helpers import LeadPushEnv
+from rankr_ghl.aws.audit import DynamoAuditLog
+from rankr_ghl.aws.sync_state import SyncStateTable
+from rankr_ghl.flows.lead_push import (
+    FoundContact,
+    GHLLeadGateway,
+    LeadPushService,
+    PushSettings,
+    SyncLeadMapper,
+    SyncLeadRecords,
+    lead_tag,
+    powertools_idempotency,
+)
+from rankr_ghl.ghl.client import GHLClient
+from rankr_ghl.ghl.tokens import StaticTokenSource
+from rankr_ghl.sync.mapping import MappingResolver
+from rankr_ghl_tools.lead_push_replay import replay_lead_push_failures
+
+pytestmark = pytest.mark.integration
+
+
+def lead(lead_id: str, location_id: str, n: int = 0, **fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "leadId": lead_id,
+        "locationId": location_id,
+        "firstName": "Ada",
+        "lastName": f"Lovelace{n}",
+        "email": f"{lead_id.lower()}@example.com",
+        "phone": f"+1415555{n:04d}",
+    }
+    base.update(fields)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def test_create_via_alias_with_tags_note_and_task(env: LeadPushEnv) -> None:
+    loc = env.install_location()
+    body = env.push(
+        lead(
+            "C1", loc, tags=["Hot", "Webinar"], note={"body": "Met at the fair"}, task={"title": "Call back"}
+        )
+    )
+    [result] = body["results"]
+    assert result["outcome"] == "created"
+    state = env.ghl.admin.state(loc)
+    [contact] = state["contacts"]
+    assert result["ghlContactId"] == contact["id"]
+    assert sorted(contact["tags"]) == ["hot", "webinar"]
+    assert contact["source"] == "Rankr"
+    assert [n["body"] for n in state["notes"]] == ["Met at the fair"]
+    assert [t["title"] for t in state["tasks"]] == ["Call back"]
+    assert env.mapping_of(loc, "C1") == contact["id"]
+
+
+def test_replay_and_changed_payload_update_the_mapped_contact(env: LeadPushEnv) -> None:
+    loc = env.install_location()
+    first = env.push(lead("U1", loc, tags=["a"]))["results"][0]
+    before = env.ghl.admin.stats()["byLocation"].get(loc, 0)
+    assert env.push(lead("U1", loc, tags=["a"]))["results"][0] == first  # replayed: no GHL call
+    assert env.ghl.admin.stats()["byLocation"].get(loc, 0) == before
+    updated = env.push(lead("U1", loc, firstName="Augusta", tags=["b"]))["results"][0]
+    assert updated == {"leadId": "U1", "ghlContactId": first["ghlContactId"], "outcome": "updated"}
+    [contact] = env.contacts(loc)
+    assert contact["firstName"] == "Augusta"
+    assert sorted(contact["tags"]) == ["a", "b"]
+
+
+@pytest.mark.parametrize("by", ["email", "phone"])
+def test_link_existing_contact_keeps_its_tags(env: LeadPushEnv, by: str) -> None:
+    loc = env.install_location()
+    fields = {"email": "old@example.com", "phone": "+14155550000", "tags": ["vip", "customer"]}
+    existing = env.ghl.admin.create(loc, "contact", fields, emit_webhook=False)
+    payload = lead("E1", loc, n=1, tags=["hot"])
+    if by == "email":
+        payload.update(email="OLD@example.com")
+    else:
+        payload.update(phone="(415) 555-0000")
+    [result] = env.push(payload)["results"]
+    assert result == {"leadId": "E1", "ghlContactId": existing["id"], "outcome": "linked_existing"}
+    [contact] = env.contacts(loc)
+    assert sorted(contact["tags"]) == ["customer", "hot", "vip"]
+    assert contact["lastName"] == "Lovelace1"
+
+
+def test_batch_of_100_with_10_invalid(env: LeadPushEnv) -> None:
+    loc = env.install_location()
+    leads: list[Any] = [lead(f"B{i}", loc, n=i, tags=["batch"]) for i in range(90)]
+    leads += [
+        lead("X0", loc, email="nope"),
+        lead("X1", loc, phone="12"),
+        {"locationId": loc, "firstName": "no id"},
+        lead("X3", loc, locationId=None),
+        lead("X4", loc, tags=[""]),
+        lead("X5", loc, unknownField=1),
+        lead("X6", loc, customFields={"notMapped": "x"}),
+        42,
+        lead("X8", loc, note={"title": "no body"}),
+        lead("X9", loc, task={"title": ""}),
+    ]
+    body = env.push({"leads": leads})
+    results = body["results"]
+    assert len(results) == 100
+    assert [r["outcome"] for r in results[:90]] == ["created"] * 90
+    for r in results[90:]:
+        assert r["outcome"] == "failed"
+        assert r["error"]["code"] == "invalid_lead" and r["error"]["retryable"] is False
+        assert r["error"]["message"]
+    assert "customFields: notMapped" in results[96]["error"]["message"]
+    assert len(env.contacts(loc)) == 90
+
+
+def test_oversized_batch_is_refused_whole(env: LeadPushEnv) -> None:
+    loc = env.install_location()
+    body = env.push({"leads": [lead(f"O{i}", loc, n=i) for i in range(101)]})
+    assert body["error"]["code"] == "invalid_request" and "at most 100" in body["error"]["message"]
+    assert env.contacts(loc) == []
+
+
+@pytest.mark.parametrize("path", ["POST /contacts/upsert", "POST /contacts/"])
+def test_422_but_created_gives_exactly_one_contact(env: LeadPushEnv, path: str) -> None:
+    loc = env.install_location()
+    env.ghl.admin.faults(rate422_created=1.0, paths=[path])
+    # With e-mail/phone the first write is an upsert; without, it is a create tagged with the lead id.
+    payload = lead("F1", loc, tags=["t"]) if "upsert" in path else lead("F1", loc, email=None, phone=None)
+    [result] = env.push(payload)["results"]
+    env.ghl.admin.clear_faults()
+    assert result["outcome"] == "created", result
+    [contact] = env.contacts(loc)
+    assert result["ghlContactId"] == contact["id"]
+    assert env.mapping_of(loc, "F1") == contact["id"]
+    if "upsert" not in path:
+        assert lead_tag("F1").lower() in contact["tags"]
+
+
+def test_same_lead_ten_concurrent_invocations_one_contact(env: LeadPushEnv) -> None:
+    loc = env.install_location()
+    payload = lead("P1", loc, tags=["x"])
+    results: list[dict[str, Any]] = []
+    barrier = threading.Barrier(10)
+
+    def call() -> None:
+        barrier.wait()
+        results.extend(env.push(payload)["results"])
+
+    threads = [threading.Thread(target=call) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    [contact] = env.contacts(loc)
+    assert {(r["outcome"], r.get("ghlContactId")) for r in results} == {("created", contact["id"])}
+
+
+def _in_process_service(env: LeadPushEnv, loc: str, *, timeout_s: float = 30.0, **kw: Any) -> LeadPushService:
+    """The flow over the stack's real stores, with a client we control (timeout, lookups)."""
+    fenv = env.function_env
+    dynamodb = env.stack.client("dynamodb")
+    token = env.ghl.admin.tokens(location_id=loc)["access_token"]
+    client = GHLClient(StaticTokenSource(token), base_url=env.ghl.url, timeout=timeout_s, max_retries=0)
+    tables = SyncStateTable(fenv["SYNC_TABLE"], client=dynamodb)
+    resolver = MappingResolver(tables.mapping_config)
+
+    class Resolver:
+        def location_for(self, lead_: Any) -> str:
+            return loc
+
+    return LeadPushService(
+        ghl=kw.pop("gateway", None) or GHLLeadGateway(client),
+        records=SyncLeadRecords(
+            tables.mappings, tables.ledger, DynamoAuditLog(fenv["AUDIT_TABLE"], client=dynamodb), resolver
+        ),
+        mapper=SyncLeadMapper(resolver),
+        locations=Resolver(),
+        settings=PushSettings(workers=1),
+        **kw,
+    )
+
+
+def test_ghl_timeout_after_the_write_is_reresolved(env: LeadPushEnv) -> None:
+    loc = env.install_location()
+    env.ghl.admin.faults(rate_slow=1.0, slow_seconds=1.5, paths=["POST /contacts/upsert"])
+    service = _in_process_service(env, loc, timeout_s=0.5, idempotent=None)
+    [result] = service.push(lead("T1", loc)).results
+    env.ghl.admin.clear_faults()
+    assert result["outcome"] == "created", result
+    [contact] = env.contacts(loc)
+    assert result["ghlContactId"] == contact["id"]
+
+
+def test_duplicate_400_from_create_links_existing(env: LeadPushEnv) -> None:
+    """Upsert fails without effect (500); the duplicate lookup lags behind GHL's index (as GHL's
+    search may); the retry is a create that GHL refuses with 400 + meta.contactId: linked."""
+    loc = env.install_location(allow_duplicates=False)
+    existing = env.ghl.admin.create(
+        loc, "contact", {"email": "d1@example.com", "tags": ["keep"]}, emit_webhook=False
+    )
+    env.ghl.admin.faults(rate500=1.0, paths=["POST /contacts/upsert"])
+    token = env.ghl.admin.tokens(location_id=loc)["access_token"]
+    client = GHLClient(StaticTokenSource(token), base_url=env.ghl.url, max_retries=0)
+
+    class LaggingLookup(GHLLeadGateway):
+        lagging = 1
+
+        def find_duplicate(
+            self, location_id: str, *, email: str | None, phone: str | None
+        ) -> FoundContact | None:
+            found = super().find_duplicate(location_id, email=email, phone=phone)
+            if self.lagging:
+                self.lagging -= 1
+                return None
+            return found
+
+    service = _in_process_service(env, loc, idempotent=None, gateway=LaggingLookup(client))
+    [result] = service.push(lead("D1", loc, tags=["new"])).results
+    env.ghl.admin.clear_faults()
+    assert result == {"leadId": "D1", "ghlContactId": existing["id"], "outcome": "linked_existing"}
+    [contact] = env.contacts(loc)
+    assert contact["firstName"] == "Ada"  # linked, then updated
+    assert sorted(contact["tags"]) == ["keep", "new"]
+    assert env.ghl.admin.stats()["requests"].get("POST /contacts/", 0) >= 1
+
+
+class SimulatedCrash(BaseException):
+    """Dies like a Lambda timeout: no exception handler (Powertools' included) runs."""
+
+
+def test_invocation_dying_mid_lead_then_retried_gives_one_contact(env: LeadPushEnv) -> None:
+    """First attempt: the contact is created in GHL, then the container dies before the mapping
+    write, leaving an INPROGRESS idempotency record. Once that expires, Rankr's retry (through
+    Lambda) must link to the same contact, never create a second one."""
+    loc = env.install_location()
+    payload = lead("K1", loc, tags=["k"])
+    fenv = env.function_env
+    idem = powertools_idempotency(
+        DynamoDBPersistenceLayer(
+            table_name=fenv["IDEMPOTENCY_TABLE"], boto3_client=env.stack.client("dynamodb")
+        )
+    )
+
+    class Context:
+        def get_remaining_time_in_millis(self) -> int:
+            return 300  # the record's in-progress lease ends with "our" timeout
+
+    idem.config.register_lambda_context(Context())
+    service = _in_process_service(
+        env, loc, idempotent=idem.runner, in_progress_errors=idem.in_progress_errors
+    )
+    records = service._records  # crash exactly between the GHL write and the mapping write
+
+    def crash(*_a: Any, **_k: Any) -> None:
+        raise SimulatedCrash
+
+    records.link = crash  # type: ignore[method-assign]
+    with pytest.raises(SimulatedCrash):
+        service.push(payload)
+    assert len(env.contacts(loc)) == 1 and env.mapping_of(loc, "K1") is None
+    time.sleep(0.5)
+    [result] = env.push(payload)["results"]
+    [contact] = env.contacts(loc)
+    assert result["ghlContactId"] == contact["id"] and result["outcome"] == "linked_existing"
+    assert env.mapping_of(loc, "K1") == contact["id"]
+
+
+def test_async_failure_goes_to_destination_and_replays(env: LeadPushEnv) -> None:
+    loc = env.install_location()
+    env.ghl.admin.faults(rate503=1.0, paths=["POST /contacts/upsert", "POST /contacts/"])
+    payload = {"invocationType": "Event", "leads": [lead("A1", loc, tags=["async"])]}
+    response = env.invoke(payload, invocation_type="Event")
+    assert response["StatusCode"] == 202
+    sqs = env.stack.client("sqs")
+    queue_url = env.stack.template.queues["LeadPushFailureQueue"].url  # type: ignore[union-attr]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        attrs = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
+        if int(attrs["Attributes"]["ApproximateNumberOfMessages"]) >= 1:
+            break
+        time.sleep(0.3)
+    else:
+        pytest.fail("the failed async invocation never reached the on-failure queue")
+    assert env.contacts(loc) == []
+    env.ghl.admin.clear_faults()
+    report = replay_lead_push_failures(
+        sqs=sqs, lambda_client=env.stack.client("lambda"), queue_url=queue_url, function_name=env.alias_arn
+    )
+    mine = [m for m in report.messages if m.outcomes]
+    assert mine and mine[0].deleted and mine[0].outcomes == {"created": 1}
+    [contact] = env.contacts(loc)
+    assert sorted(contact["tags"]) == ["async"]
+    assert json.dumps(report.as_dict())

@@ -1,0 +1,234 @@
+"""In-memory stand-ins for the connections ports and for GHL's OAuth endpoints.
+
+FakeGHLOAuth behaves like GHL: refresh tokens are single-use (a spent one -> invalid_grant), every
+grant is counted, and a refresh can be slowed down to widen races.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from rankr_ghl.connections.models import Connection, ConnectionStatus, TokenBundle, utcnow
+from rankr_ghl.ghl.errors import GHLInvalidGrant, GHLLocationInactive, GHLServerError, GHLUnauthorized
+
+
+class FakeClock:
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+
+    def advance(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+
+class MemoryConnectionStore:
+    def __init__(self) -> None:
+        self.items: dict[str, Connection] = {}
+        self.leases: dict[str, tuple[str, float]] = {}
+        self.lock = threading.Lock()
+        self.fail_save_all = False
+
+    def get(self, connection_id: str) -> Connection | None:
+        return self.items.get(connection_id)
+
+    def save(self, connection: Connection) -> None:
+        with self.lock:
+            old = self.items.get(connection.connection_id)
+            if connection.rankr_account_id is None and old is not None and old.rankr_account_id:
+                connection = connection.model_copy(update={"rankr_account_id": old.rankr_account_id})
+            self.items[connection.connection_id] = connection
+
+    def save_all(self, connections: Iterable[Connection]) -> None:
+        if self.fail_save_all:
+            raise RuntimeError("injected DynamoDB failure")
+        for c in connections:
+            self.save(c)
+
+    def list(self) -> Iterator[Connection]:
+        return iter(list(self.items.values()))
+
+    def list_by_company(self, company_id: str) -> Iterator[Connection]:
+        return iter([c for c in self.items.values() if c.company_id == company_id])
+
+    def _update(self, connection_id: str, **changes: object) -> None:
+        from rankr_ghl.connections.errors import ConnectionNotFound
+
+        with self.lock:
+            old = self.items.get(connection_id)
+            if old is None:
+                raise ConnectionNotFound("no such connection", connection_id=connection_id)
+            self.items[connection_id] = old.model_copy(update=changes)
+
+    def set_status(self, connection_id: str, status: ConnectionStatus, reason: str | None = None) -> None:
+        self._update(connection_id, status=status, status_reason=reason, updated_at=utcnow())
+
+    def record_refresh(self, connection_id: str, token_expires_at: datetime, refreshed_at: datetime) -> None:
+        self._update(connection_id, token_expires_at=token_expires_at, last_refresh_at=refreshed_at)
+
+    def link_rankr_account(self, connection_id: str, rankr_account_id: str) -> None:
+        self._update(connection_id, rankr_account_id=rankr_account_id)
+
+    def acquire_lease(self, connection_id: str, owner: str, ttl_s: float, now: float) -> bool:
+        with self.lock:
+            if connection_id not in self.items:
+                return False
+            held = self.leases.get(connection_id)
+            if held is None or held[0] == owner or held[1] < now:
+                self.leases[connection_id] = (owner, now + ttl_s)
+                return True
+            return False
+
+    def release_lease(self, connection_id: str, owner: str) -> None:
+        with self.lock:
+            held = self.leases.get(connection_id)
+            if held is not None and held[0] == owner:
+                del self.leases[connection_id]
+
+
+class MemoryTokenStore:
+    def __init__(self) -> None:
+        self.secrets: dict[str, str] = {}  # JSON, as Secrets Manager would hold it
+        self.deleted: dict[str, int] = {}  # connection id -> recovery window days
+        self.writes = 0
+        self.reads = 0
+        self.fail_writes = 0  # fail this many upcoming writes
+        self.lock = threading.Lock()
+
+    def read(self, connection_id: str, *, fresh: bool = False) -> TokenBundle | None:
+        self.reads += 1
+        if connection_id in self.deleted:
+            return None
+        text = self.secrets.get(connection_id)
+        return TokenBundle.from_secret_json(text) if text else None
+
+    def write(self, connection_id: str, bundle: TokenBundle) -> None:
+        with self.lock:
+            if self.fail_writes > 0:
+                self.fail_writes -= 1
+                raise RuntimeError("injected Secrets Manager failure")
+            self.writes += 1
+            self.secrets[connection_id] = bundle.to_secret_json()
+            self.deleted.pop(connection_id, None)
+
+    def schedule_deletion(self, connection_id: str, recovery_window_days: int) -> None:
+        if connection_id in self.secrets:
+            self.deleted[connection_id] = recovery_window_days
+
+    def restore(self, connection_id: str, bundle: TokenBundle | None) -> None:
+        if bundle is None:
+            self.secrets.pop(connection_id, None)
+        else:
+            self.secrets[connection_id] = bundle.to_secret_json()
+
+
+@dataclass
+class Grant:
+    access_token: str | None
+    refresh_token: str | None
+    expires_in: float | None = 86399
+    scope: str | None = "contacts.readonly contacts.write"
+    user_type: str | None = "Location"
+    company_id: str | None = None
+    location_id: str | None = None
+
+
+@dataclass
+class Installed:
+    id: str
+    is_installed: bool | None = True
+
+
+@dataclass
+class FakeGHLOAuth:
+    refresh_delay_s: float = 0.0
+    live_refresh: dict[str, tuple[str, str | None, str | None]] = field(
+        default_factory=dict
+    )  # rt -> (type, co, loc)
+    spent: set[str] = field(default_factory=set)
+    valid_access: set[str] = field(default_factory=set)
+    codes: dict[str, Grant] = field(default_factory=dict)
+    installed: dict[str, list[str]] = field(default_factory=dict)  # company -> locations
+    inactive: set[str] = field(default_factory=set)  # location ids GHL calls "not active"
+    fail_mint_for: set[str] = field(default_factory=set)
+    refresh_calls: int = 0
+    mint_calls: int = 0
+    sent_refresh_tokens: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._seq = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def issue(
+        self,
+        user_type: str = "Location",
+        company_id: str | None = None,
+        location_id: str | None = None,
+        *,
+        with_refresh: bool = True,
+    ) -> Grant:
+        n = next(self._seq)
+        access = f"at-{n}-{location_id or company_id}"
+        refresh = f"rt-{n}-{location_id or company_id}" if with_refresh else None
+        with self._lock:
+            self.valid_access.add(access)
+            if refresh:
+                self.live_refresh[refresh] = (user_type, company_id, location_id)
+        return Grant(access, refresh, user_type=user_type, company_id=company_id, location_id=location_id)
+
+    def exchange_code(self, code: str, user_type: str, redirect_uri: str) -> Grant:
+        grant = self.codes.pop(code, None)
+        if grant is None:
+            raise GHLInvalidGrant("Invalid grant: authorization code is invalid", status=400)
+        return grant
+
+    def refresh(self, refresh_token: str, user_type: str) -> Grant:
+        with self._lock:
+            self.refresh_calls += 1
+            self.sent_refresh_tokens.append(refresh_token)
+        if self.refresh_delay_s:
+            time.sleep(self.refresh_delay_s)
+        with self._lock:
+            owner = self.live_refresh.get(refresh_token)
+            if owner is None:
+                raise GHLInvalidGrant("Invalid grant: refresh token is invalid", status=400)
+            if owner[2] in self.inactive:
+                raise GHLLocationInactive("Location is not active", status=400)
+            del self.live_refresh[refresh_token]
+            self.spent.add(refresh_token)
+        return self.issue(owner[0], owner[1], owner[2])
+
+    def location_token(self, company_token: str, company_id: str, location_id: str) -> Grant:
+        with self._lock:
+            self.mint_calls += 1
+        if company_token not in self.valid_access:
+            raise GHLUnauthorized("Invalid JWT", status=401)
+        if location_id in self.fail_mint_for:
+            raise GHLServerError("upstream failure", status=502)
+        return self.issue("Location", company_id, location_id, with_refresh=False)
+
+    def installed_locations(self, company_token: str, company_id: str, app_id: str) -> Iterator[Installed]:
+        if company_token not in self.valid_access:
+            raise GHLUnauthorized("Invalid JWT", status=401)
+        return iter([Installed(i) for i in self.installed.get(company_id, [])])
+
+
+class MetricsLog:
+    def __init__(self) -> None:
+        self.counts: dict[str, float] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, name: str, value: float = 1) -> None:
+        with self.lock:
+            self.counts[name] = self.counts.get(name, 0) + value

@@ -1,0 +1,215 @@
+from __future__ import annotations
+
+import base64
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from conn_fakes import Grant
+from rankr_ghl.connections.errors import (
+    CodeExchangeRejected,
+    GHLUnavailable,
+    InstallDenied,
+    InstallStorageFailed,
+    InvalidState,
+    MissingCode,
+    StateExpired,
+)
+from rankr_ghl.connections.models import ConnectionStatus, UserType, company_connection_id
+from rankr_ghl.connections.oauth_flow import OAuthAppConfig, OAuthInstallService
+from rankr_ghl.connections.state import StateSigner
+
+KEY = "k" * 48
+SCOPES = ("contacts.readonly", "contacts.write", "oauth.readonly")
+
+
+def service(
+    world, *, marketplace="https://marketplace.gohighlevel.com", redirect="https://api.example/oauth/callback"
+):
+    signer = StateSigner(KEY, ttl_s=600, clock=world.clock)
+    app = OAuthAppConfig(
+        client_id="app123-xyz", marketplace_url=marketplace, scopes=SCOPES, redirect_uri=redirect
+    )
+    return OAuthInstallService(
+        app, signer, world.oauth, world.tokens, world.connections, vault=world.vault(), clock=world.clock
+    )
+
+
+# ------------------------------------------------------------------ state
+def test_state_roundtrip_carries_account(world):
+    signer = StateSigner(KEY, clock=world.clock)
+    decoded = signer.verify(signer.sign("acct_1", UserType.COMPANY))
+    assert decoded.rankr_account_id == "acct_1"
+    assert decoded.user_type is UserType.COMPANY
+
+
+def test_state_without_account(world):
+    signer = StateSigner(KEY, clock=world.clock)
+    assert signer.verify(signer.sign(None)).rankr_account_id is None
+
+
+def test_state_expires(world):
+    signer = StateSigner(KEY, ttl_s=600, clock=world.clock)
+    state = signer.sign("acct_1")
+    world.clock.advance(601)
+    with pytest.raises(StateExpired):
+        signer.verify(state)
+
+
+def test_state_tampered_payload_is_rejected(world):
+    signer = StateSigner(KEY, clock=world.clock)
+    payload, mac = signer.sign("acct_1").split(".")
+    body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    body["a"] = "acct_attacker"
+    forged = base64.urlsafe_b64encode(json.dumps(body).encode()).rstrip(b"=").decode()
+    with pytest.raises(InvalidState):
+        signer.verify(f"{forged}.{mac}")
+
+
+def test_state_from_another_key_is_rejected(world):
+    other = StateSigner("z" * 48, clock=world.clock).sign("acct_1")
+    with pytest.raises(InvalidState):
+        StateSigner(KEY, clock=world.clock).verify(other)
+
+
+@pytest.mark.parametrize("bad", ["", "abc", "a.b.c", "%%%.###", "x" * 5000, "e30.e30"])
+def test_state_malformed(world, bad):
+    with pytest.raises(InvalidState):
+        StateSigner(KEY, clock=world.clock).verify(bad)
+
+
+def test_short_key_refused():
+    with pytest.raises(ValueError):
+        StateSigner("short")
+
+
+# ------------------------------------------------------------------ install URL
+def test_install_url_is_chooselocation_v2(world):
+    url = service(world).install_url("acct_7")
+    parts = urlsplit(url)
+    assert (
+        f"{parts.scheme}://{parts.netloc}{parts.path}"
+        == "https://marketplace.gohighlevel.com/v2/oauth/chooselocation"
+    )
+    q = parse_qs(parts.query)
+    assert q["response_type"] == ["code"]
+    assert q["client_id"] == ["app123-xyz"]
+    assert q["redirect_uri"] == ["https://api.example/oauth/callback"]
+    assert q["scope"] == [" ".join(SCOPES)]
+    assert StateSigner(KEY, clock=world.clock).verify(q["state"][0]).rankr_account_id == "acct_7"
+
+
+def test_install_url_white_label_and_derived_redirect(world):
+    svc = service(world, marketplace="https://marketplace.leadconnectorhq.com/", redirect=None)
+    url = svc.install_url(None, redirect_uri="https://derived.example/oauth/callback")
+    assert url.startswith("https://marketplace.leadconnectorhq.com/v2/oauth/chooselocation?")
+    assert parse_qs(urlsplit(url).query)["redirect_uri"] == ["https://derived.example/oauth/callback"]
+
+
+# ------------------------------------------------------------------ callback
+def test_location_install_stores_secret_and_record(world):
+    svc = service(world)
+    state = parse_qs(urlsplit(svc.install_url("acct_1")).query)["state"][0]
+    grant = world.oauth.issue("Location", "co1", "loc1")
+    world.oauth.codes["code-1"] = grant
+    result = svc.complete_install(code="code-1", state=state)
+    assert result.location_ids == ["loc1"]
+    assert result.rankr_account_id == "acct_1"
+    stored = world.tokens.read("loc1")
+    assert stored.access_token.get_secret_value() == grant.access_token
+    assert stored.refresh_token.get_secret_value() == grant.refresh_token
+    conn = world.connections.get("loc1")
+    assert conn.status is ConnectionStatus.ACTIVE
+    assert conn.rankr_account_id == "acct_1"
+    assert conn.company_id == "co1"
+    assert conn.scopes == ("contacts.readonly", "contacts.write")
+    assert conn.token_expires_at is not None
+
+
+def test_marketplace_install_without_state_keeps_operator_link(world):
+    svc = service(world)
+    world.oauth.codes["c1"] = world.oauth.issue("Location", None, "loc1")
+    svc.complete_install(code="c1", state=None)
+    world.connections.link_rankr_account("loc1", "acct_linked")
+    world.oauth.codes["c2"] = world.oauth.issue("Location", None, "loc1")
+    result = svc.complete_install(code="c2", state=None)
+    assert result.rankr_account_id is None
+    assert world.connections.get("loc1").rankr_account_id == "acct_linked"
+
+
+def test_agency_install_mints_every_installed_location(world):
+    svc = service(world)
+    world.oauth.codes["c"] = world.oauth.issue("Company", "co1", None)
+    world.oauth.installed["co1"] = ["locA", "locB", "locC"]
+    state = StateSigner(KEY, clock=world.clock).sign("acct_9", UserType.COMPANY)
+    result = svc.complete_install(code="c", state=state)
+    assert result.user_type is UserType.COMPANY
+    assert sorted(result.location_ids) == ["locA", "locB", "locC"]
+    assert world.oauth.mint_calls == 3
+    company = world.tokens.read(company_connection_id("co1"))
+    assert company.refresh_token is not None
+    for loc in ("locA", "locB", "locC"):
+        bundle = world.tokens.read(loc)
+        assert bundle.minted_from_company and bundle.company_id == "co1"
+        conn = world.connections.get(loc)
+        assert conn.token_source == "company" and conn.rankr_account_id == "acct_9"
+    assert world.connections.get(company_connection_id("co1")).user_type is UserType.COMPANY
+
+
+def test_agency_install_mint_failure_stores_nothing(world):
+    svc = service(world)
+    world.oauth.codes["c"] = world.oauth.issue("Company", "co1", None)
+    world.oauth.installed["co1"] = ["locA", "locB"]
+    world.oauth.fail_mint_for.add("locB")
+    with pytest.raises(GHLUnavailable):
+        svc.complete_install(code="c", state=None)
+    assert world.tokens.secrets == {}
+    assert world.connections.items == {}
+
+
+def test_record_failure_rolls_back_secrets(world):
+    previous = world.install_location("loc1")
+    svc = service(world)
+    world.oauth.codes["c"] = world.oauth.issue("Company", "co1", None)
+    world.oauth.installed["co1"] = ["loc1", "loc2"]
+    world.connections.fail_save_all = True
+    with pytest.raises(InstallStorageFailed) as info:
+        svc.complete_install(code="c", state=None)
+    assert info.value.http_status == 503
+    # loc1 holds its previous pair again; secrets created by this attempt are gone.
+    assert (
+        world.tokens.read("loc1").access_token.get_secret_value() == previous.access_token.get_secret_value()
+    )
+    assert world.tokens.read("loc2") is None
+    assert world.tokens.read(company_connection_id("co1")) is None
+
+
+def test_callback_errors(world):
+    svc = service(world)
+    with pytest.raises(MissingCode):
+        svc.complete_install(code=None, state=None)
+    with pytest.raises(InstallDenied):
+        svc.complete_install(code=None, state=None, error="access_denied")
+    with pytest.raises(InvalidState):
+        svc.complete_install(code="x", state="forged.state")
+    with pytest.raises(CodeExchangeRejected) as info:
+        svc.complete_install(code="unknown-code", state=None)
+    assert info.value.http_status == 400
+    assert world.tokens.secrets == {} and world.connections.items == {}
+
+
+def test_expired_state_is_rejected_before_exchange(world):
+    svc = service(world)
+    state = StateSigner(KEY, ttl_s=600, clock=world.clock).sign("acct")
+    world.oauth.codes["c"] = world.oauth.issue("Location", None, "loc1")
+    world.clock.advance(3600)
+    with pytest.raises(StateExpired):
+        svc.complete_install(code="c", state=state)
+    assert "c" in world.oauth.codes  # the code was never spent
+
+
+def test_location_grant_without_location_id_is_rejected(world):
+    svc = service(world)
+    world.oauth.codes["c"] = Grant("at", "rt", user_type="Location")
+    with pytest.raises(CodeExchangeRejected):
+        svc.complete_install(code="c", state=None)

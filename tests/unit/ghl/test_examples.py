@@ -1,0 +1,249 @@
+"""Every documented example (OpenAPI responses/requests, webhook events) parses into our models,
+with every documented field landing in a declared field (not in the ``extra`` bucket)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ghl_openapi_examples import SpecExamples
+from pydantic import BaseModel
+from rankr_ghl.ghl import models as m
+from rankr_ghl.ghl import webhooks as wh
+
+RESPONSES: list[tuple[str, str, str, str, type[BaseModel]]] = [
+    ("contacts.json", "GET", "/contacts/{contactId}", "200", m.ContactResponse),
+    ("contacts.json", "GET", "/contacts/", "200", m.ContactsListResponse),
+    ("contacts.json", "GET", "/contacts/business/{businessId}", "200", m.ContactsListResponse),
+    ("contacts.json", "POST", "/contacts/", "201", m.ContactResponse),
+    ("contacts.json", "PUT", "/contacts/{contactId}", "200", m.UpdateContactResponse),
+    ("contacts.json", "DELETE", "/contacts/{contactId}", "200", m.SucceededResponse),
+    ("contacts.json", "POST", "/contacts/upsert", "200", m.UpsertContactResponse),
+    ("contacts.json", "GET", "/contacts/{contactId}/tasks", "200", m.TasksResponse),
+    ("contacts.json", "GET", "/contacts/{contactId}/tasks/{taskId}", "200", m.TaskResponse),
+    ("contacts.json", "POST", "/contacts/{contactId}/tasks", "201", m.TaskResponse),
+    ("contacts.json", "PUT", "/contacts/{contactId}/tasks/{taskId}", "200", m.TaskResponse),
+    ("contacts.json", "PUT", "/contacts/{contactId}/tasks/{taskId}/completed", "200", m.TaskResponse),
+    ("contacts.json", "DELETE", "/contacts/{contactId}/tasks/{taskId}", "200", m.SucceededResponse),
+    ("contacts.json", "GET", "/contacts/{contactId}/notes", "200", m.NotesResponse),
+    ("contacts.json", "GET", "/contacts/{contactId}/notes/{id}", "200", m.NoteResponse),
+    ("contacts.json", "POST", "/contacts/{contactId}/notes", "201", m.NoteResponse),
+    ("contacts.json", "PUT", "/contacts/{contactId}/notes/{id}", "200", m.NoteResponse),
+    ("contacts.json", "DELETE", "/contacts/{contactId}/notes/{id}", "200", m.SucceededResponse),
+    ("contacts.json", "GET", "/contacts/{contactId}/appointments", "200", m.AppointmentsResponse),
+    ("contacts.json", "POST", "/contacts/{contactId}/tags", "201", m.TagsResponse),
+    ("contacts.json", "DELETE", "/contacts/{contactId}/tags", "200", m.TagsResponse),
+    ("oauth.json", "POST", "/oauth/token", "200", m.TokenResponse),
+    ("oauth.json", "POST", "/oauth/locationToken", "200", m.TokenResponse),
+    ("oauth.json", "GET", "/oauth/installedLocations", "200", m.InstalledLocationsResponse),
+    ("calendars.json", "GET", "/calendars/events/appointments/{eventId}", "200", m.CalendarEventResponse),
+    ("locations.json", "POST", "/locations/{locationId}/tasks/search", "200", m.LocationTasksResponse),
+]
+
+KNOWN_EXAMPLE_TYPE_BUGS = {
+    # ContactsSearchSchema.followers: array of strings whose example is a bare string.
+    ("contacts.json", "GET", "/contacts/"): ["array:'641c094001436dbc2081e642'"],
+    ("contacts.json", "GET", "/contacts/business/{businessId}"): ["array:'641c094001436dbc2081e642'"],
+    # GetAccessCodeSuccessfulResponseDto.isBulkInstallation: boolean with example "Bearer".
+    ("oauth.json", "POST", "/oauth/token"): ["boolean:'Bearer'"],
+}
+
+REQUESTS: list[tuple[str, str, str, type[m.GHLRequest]]] = [
+    ("contacts.json", "POST", "/contacts/", m.ContactCreate),
+    ("contacts.json", "PUT", "/contacts/{contactId}", m.ContactUpdate),
+    ("contacts.json", "POST", "/contacts/upsert", m.ContactUpsert),
+    ("contacts.json", "POST", "/contacts/{contactId}/tasks", m.TaskCreate),
+    ("contacts.json", "PUT", "/contacts/{contactId}/tasks/{taskId}", m.TaskUpdate),
+    ("contacts.json", "POST", "/contacts/{contactId}/notes", m.NoteCreate),
+    ("contacts.json", "PUT", "/contacts/{contactId}/notes/{id}", m.NoteUpdate),
+]
+
+
+def _extras(model: Any, where: str = "") -> list[str]:
+    """Paths of fields that were not declared on the model (landed in ``model_extra``)."""
+    found: list[str] = []
+    if isinstance(model, BaseModel):
+        found += [f"{where}.{k}" for k in (model.model_extra or {})]
+        for name in type(model).model_fields:
+            found += _extras(getattr(model, name), f"{where}.{name}")
+    elif isinstance(model, list):
+        for i, item in enumerate(model):
+            found += _extras(item, f"{where}[{i}]")
+    return found
+
+
+@pytest.fixture
+def _spec_dir(ghl_openapi_dir: Path) -> Path:
+    return ghl_openapi_dir
+
+
+@pytest.mark.parametrize(("spec_file", "method", "path", "status", "model"), RESPONSES)
+def test_documented_response_example_parses(
+    _spec_dir: Path, spec_file: str, method: str, path: str, status: str, model: type[BaseModel]
+) -> None:
+    examples = SpecExamples(_spec_dir)
+    example = examples.response_example(spec_file, method, path, status)
+    assert example, f"no example could be assembled for {method} {path}"
+    # Spec bugs: examples that contradict their own declared type (replaced by a typed value).
+    assert examples.mismatches == KNOWN_EXAMPLE_TYPE_BUGS.get((spec_file, method, path), [])
+    parsed = model.model_validate(example)
+    assert _extras(parsed) == [], "documented fields must map onto declared model fields"
+    # Round trip: every documented top-level key comes back under its exact wire name.
+    dumped = parsed.model_dump(by_alias=True, exclude_none=True, mode="json")
+    assert set(example) <= set(dumped)
+
+
+@pytest.mark.parametrize(("spec_file", "method", "path", "model"), REQUESTS)
+def test_documented_request_example_round_trips(
+    _spec_dir: Path, spec_file: str, method: str, path: str, model: type[m.GHLRequest]
+) -> None:
+    example = SpecExamples(_spec_dir).request_example(spec_file, method, path)
+    parsed = model.model_validate(example)
+    assert set(parsed.to_api()) == set(example)
+
+
+def test_contact_example_values(_spec_dir: Path) -> None:
+    example = SpecExamples(_spec_dir).response_example("contacts.json", "GET", "/contacts/{contactId}", "200")
+    contact = m.ContactResponse.model_validate(example).contact
+    assert contact.custom_fields and contact.custom_fields[0].value == "name"
+    assert contact.date_added == datetime.fromisoformat("2021-07-02T05:18:26.704+00:00")
+    assert contact.dnd_settings is not None and contact.dnd_settings.call is not None
+
+
+def test_non_iso_appointment_times_parse(_spec_dir: Path) -> None:
+    example = SpecExamples(_spec_dir).response_example(
+        "contacts.json", "GET", "/contacts/{contactId}/appointments", "200"
+    )
+    event = m.AppointmentsResponse.model_validate(example).events[0]
+    assert event.start_time == datetime(2021, 7, 16, 11, 0)  # "2021-07-16 11:00:00": no zone given
+    assert event.end_time is not None and event.end_time - event.start_time == timedelta(minutes=30)
+
+
+def test_calendar_event_times_keep_offset(_spec_dir: Path) -> None:
+    example = SpecExamples(_spec_dir).response_example(
+        "calendars.json", "GET", "/calendars/events/appointments/{eventId}", "200"
+    )
+    event = m.CalendarEventResponse.model_validate(example).event
+    assert event.start_time is not None and event.start_time.utcoffset() == timedelta(hours=5, minutes=30)
+
+
+def test_token_response_mixed_case_and_repr_hides_tokens() -> None:
+    mixed = {
+        "access_token": "AT-secret",
+        "refreshToken": "RT-secret",
+        "expires_in": 86399,
+        "userType": "Location",
+        "location_id": "loc1",
+        "companyId": "co1",
+        "scope": "contacts.readonly contacts.write",
+    }
+    token = m.TokenResponse.model_validate(mixed)
+    assert (token.access_token, token.refresh_token) == ("AT-secret", "RT-secret")
+    assert (token.user_type, token.location_id, token.company_id) == ("Location", "loc1", "co1")
+    assert token.scopes == ["contacts.readonly", "contacts.write"]
+    assert "secret" not in repr(token)
+
+
+def test_succeded_typo_and_correct_spelling() -> None:
+    assert m.SucceededResponse.model_validate({"succeded": True}).succeeded is True
+    assert m.SucceededResponse.model_validate({"succeeded": False}).succeeded is False
+    assert m.SucceededResponse(succeeded=True).to_api() == {"succeded": True}
+
+
+def test_custom_fields_written_as_field_value_read_as_value() -> None:
+    body = m.ContactUpdate(
+        custom_fields=[
+            m.CustomFieldInput(id="cf1", field_value="x"),
+            m.CustomFieldInput(key="k2", field_value=None),
+        ]
+    ).to_api()
+    assert body == {"customFields": [{"id": "cf1", "field_value": "x"}, {"key": "k2", "field_value": None}]}
+    with pytest.raises(ValueError, match="id or a key"):
+        m.CustomFieldInput(field_value="orphan")
+    read = m.Contact.model_validate({"customFields": [{"id": "cf1", "value": ["a", "b"]}]})
+    assert read.custom_fields is not None and read.custom_fields[0].value == ["a", "b"]
+
+
+def test_request_models_reject_unknown_fields() -> None:
+    with pytest.raises(ValueError, match="additionalEmails"):
+        m.ContactUpdate.model_validate({"additionalEmails": ["x"]})
+
+
+def test_response_models_keep_unknown_fields() -> None:
+    contact = m.Contact.model_validate({"id": "c1", "brandNewField": 7})
+    assert contact.model_extra == {"brandNewField": 7}
+
+
+def test_contact_repr_hides_pii() -> None:
+    contact = m.Contact.model_validate({"id": "c1", "email": "a@b.example", "phone": "+15551234567"})
+    assert "a@b.example" not in repr(contact) and "5551234567" not in repr(contact)
+
+
+def test_location_tasks_nested_arrays_flatten() -> None:
+    parsed = m.LocationTasksResponse.model_validate(
+        {"tasks": [[{"_id": "t1", "title": "A"}], [{"id": "t2"}]]}
+    )
+    assert [t.id for t in parsed.tasks] == ["t1", "t2"]
+
+
+# ---- webhook events ----------------------------------------------------------------------------
+
+EXPECTED_CLASS = {
+    "AppInstall": wh.InstallEvent,
+    "AppUninstall": wh.UninstallEvent,
+    "AppointmentCreate": wh.AppointmentEvent,
+    "AppointmentUpdate": wh.AppointmentEvent,
+    "AppointmentDelete": wh.AppointmentEvent,
+    "ContactCreate": wh.ContactEvent,
+    "ContactUpdate": wh.ContactEvent,
+    "ContactDelete": wh.ContactEvent,
+    "ContactTagUpdate": wh.ContactEvent,
+    "ContactDndUpdate": wh.ContactEvent,
+    "NoteCreate": wh.NoteEvent,
+    "NoteUpdate": wh.NoteEvent,
+    "NoteDelete": wh.NoteEvent,
+    "TaskCreate": wh.TaskEvent,
+    "TaskComplete": wh.TaskEvent,
+    "TaskDelete": wh.TaskEvent,
+}
+
+
+def test_every_webhook_example_parses(ghl_webhook_events_dir: Path) -> None:
+    examples = sorted(ghl_webhook_events_dir.glob("*.example*.json"))
+    assert len(examples) >= len(EXPECTED_CLASS)
+    seen = set()
+    for path in examples:
+        name = path.name.split(".")[0]
+        payload = json.loads(path.read_text())
+        event = wh.parse_event(payload)
+        assert isinstance(event, EXPECTED_CLASS[name]), path.name
+        assert _extras(event) == [], f"{path.name}: undeclared fields {_extras(event)}"
+        seen.add(name)
+    assert seen == set(EXPECTED_CLASS)
+
+
+def test_webhook_envelope_with_data_is_flattened(ghl_webhook_events_dir: Path) -> None:
+    flat = json.loads((ghl_webhook_events_dir / "TaskCreate.example.json").read_text())
+    wrapped = {
+        "type": flat.pop("type"),
+        "timestamp": "2025-01-28T14:35:00Z",
+        "webhookId": "wh-1",
+        "data": flat,
+    }
+    event = wh.parse_event(wrapped)
+    assert isinstance(event, wh.TaskEvent)
+    assert event.webhook_id == "wh-1" and event.id == flat["id"] and event.location_id == flat["locationId"]
+    assert event.timestamp is not None and event.timestamp.tzinfo is not None
+
+
+def test_webhook_without_type_is_rejected() -> None:
+    with pytest.raises(ValueError, match="type"):
+        wh.parse_event({"id": "x"})
+
+
+def test_unknown_webhook_type_is_kept() -> None:
+    event = wh.parse_event({"type": "OpportunityCreate", "locationId": "L", "id": "o1"})
+    assert isinstance(event, wh.OtherEvent) and event.model_extra == {"id": "o1"}
