@@ -160,23 +160,27 @@ class Context:
     aws_request_id = "bench"
 
 
-def drain_queue(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
-    """Receive and delete every message (FIFO groups unblock once their batch is deleted)."""
-    messages: list[dict[str, Any]] = []
-    empty_polls = 0
-    while empty_polls < 3:
-        batch = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=120, AttributeNames=["All"]
-        ).get("Messages", [])
-        if not batch:
-            empty_polls += 1
-            continue
-        empty_polls = 0
-        messages.extend(batch)
+def drain_once(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    """Receive up to 10 messages and delete them (FIFO groups unblock once deleted)."""
+    batch: list[dict[str, Any]] = sqs.receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=120
+    ).get("Messages", [])
+    if batch:
         sqs.delete_message_batch(
             QueueUrl=queue_url,
             Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
         )
+    return batch
+
+
+def drain_queue(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    """Everything left in the queue."""
+    messages: list[dict[str, Any]] = []
+    empty_polls = 0
+    while empty_polls < 3:
+        batch = drain_once(sqs, queue_url)
+        empty_polls = 0 if batch else empty_polls + 1
+        messages.extend(batch)
     return messages
 
 
@@ -185,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="2,000 events instead of 20,000")
     parser.add_argument("--events", type=int, default=None)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--concurrency", type=int, default=4, help="warm containers delivering in parallel")
+    parser.add_argument("--concurrency", type=int, default=1, help="warm containers delivering in parallel")
     args = parser.parse_args(argv)
     n_events = args.events or (2_000 if args.quick else 20_000)
 
@@ -254,10 +258,11 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 # CPU-only cost: the pure validation stage on the same request, no I/O.
                 request = RawWebhookRequest(body=event["body"], headers=event["headers"])
-                t0 = time.perf_counter()
+                # Thread CPU time: waits for the GIL (drainer, other containers) are not counted.
+                t0_ns = time.thread_time_ns()
                 with contextlib.suppress(WebhookRejected):
                     module.get_intake().validate(request)
-                cpu_ms = (time.perf_counter() - t0) * 1000
+                cpu_ms = (time.thread_time_ns() - t0_ns) / 1e6
                 t0 = time.perf_counter()
                 response = module.lambda_handler(event, Context())
                 latency_ms = (time.perf_counter() - t0) * 1000
@@ -274,6 +279,22 @@ def main(argv: list[str] | None = None) -> int:
                 if outcome != expected and len(mismatched) < 5:
                     mismatched.append(f"{delivery.kind}->{outcome} ({status})")
 
+        # A consumer drains the queue while events arrive, as the worker would; moto's FIFO send
+        # scans every message in the queue, so an undrained queue would make the run quadratic.
+        sqs = aws.client("sqs")
+        drained: list[dict[str, Any]] = []
+        stop = threading.Event()
+
+        def drainer() -> None:
+            while not stop.is_set():
+                batch = drain_once(sqs, queue_url)
+                drained.extend(batch)
+                if not batch:
+                    time.sleep(0.05)
+
+        consumer = threading.Thread(target=drainer, name="drainer", daemon=True)
+        consumer.start()
+
         # Handlers print EMF metrics to stdout; keep our stdout for the result line.
         real_stdout = sys.stdout
         sink = open(os.devnull, "w")  # noqa: SIM115
@@ -288,7 +309,9 @@ def main(argv: list[str] | None = None) -> int:
             sink.close()
         elapsed = time.perf_counter() - started
 
-        messages = drain_queue(aws.client("sqs"), queue_url)
+        stop.set()
+        consumer.join()
+        messages = drained + drain_queue(sqs, queue_url)
         unique_valid = sum(1 for d in deliveries if d.kind == "valid")
         dedupe_keys = [json.loads(m["Body"])["dedupeKey"] for m in messages]
 

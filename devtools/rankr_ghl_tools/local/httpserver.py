@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,6 +44,7 @@ Dispatch = Callable[[HttpRequest], HttpResponse]
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are separate writes: avoid 40 ms delayed-ACK stalls
     server: _Server
 
     def log_message(self, format: str, *args: object) -> None:
@@ -166,10 +168,14 @@ class LocalHttpServer:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, drain_timeout_s: float = 5.0) -> None:
+        """Stop accepting, let requests in progress finish (bounded), then close."""
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+        deadline = time.monotonic() + drain_timeout_s
+        while self._server.in_flight and time.monotonic() < deadline:
+            time.sleep(0.02)
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:

@@ -284,8 +284,9 @@ class LambdaService:
         self._executor.shutdown(wait=False, cancel_futures=True)
         if self._owns_timers:
             self.timers.stop()
-        for pool in self.pools.values():
-            pool.stop()
+        pools = list(self.pools.values())
+        with ThreadPoolExecutor(max_workers=max(1, len(pools))) as stopper:
+            list(stopper.map(lambda pool: pool.stop(), pools))
 
 
 _INVOKE_PATH = "/2015-03-31/functions/"

@@ -103,6 +103,9 @@ class SqsPump:
             self._threads.append(thread)
         return self
 
+    def request_stop(self) -> None:
+        self._stop.set()
+
     def stop(self) -> None:
         self._stop.set()
         for thread in self._threads:

@@ -254,7 +254,9 @@ class LocalStack:
         if not self._started:
             return
         self._started = False
-        for part in (self.scheduler, *self.pumps, self.gateway, self.invoke_api, self.service):
+        for pump in self.pumps:
+            pump.request_stop()  # all pollers leave their long poll together
+        for part in (self.gateway, self.invoke_api, self.scheduler, *self.pumps, self.service):
             if part is not None:
                 try:
                     part.stop()

@@ -171,7 +171,6 @@ def worker_main(spec: WorkerSpec, conn: Any, log_conn: Any) -> None:  # pragma: 
         log_conn.close()
     os.environ.clear()
     os.environ.update(spec.env)
-    os.chdir(spec.code_dir)
     sys.path[:] = _lambda_sys_path(spec)
     for name in [m for m in sys.modules if m == "app" or m.startswith("app.")]:
         del sys.modules[name]
@@ -182,11 +181,15 @@ def worker_main(spec: WorkerSpec, conn: Any, log_conn: Any) -> None:  # pragma: 
     try:
         import importlib
 
+        os.chdir(spec.code_dir)
         module = importlib.import_module(module_name)
         handler = getattr(module, attr)
     except BaseException as exc:  # Lambda reports init failures on every invoke
-        kind = "Runtime.ImportModuleError" if isinstance(exc, ImportError) else "Runtime.HandlerNotFound"
-        if not isinstance(exc, (ImportError, AttributeError)):
+        if isinstance(exc, (ImportError, FileNotFoundError)):
+            kind = "Runtime.ImportModuleError"
+        elif isinstance(exc, AttributeError):
+            kind = "Runtime.HandlerNotFound"
+        else:
             kind = f"Runtime.{type(exc).__name__}"
         init_error = _error_document(exc, "init", kind)
         traceback.print_exc()
@@ -310,10 +313,14 @@ class _Worker:
         self.process.join(timeout=5)
         self.conn.close()
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
         with contextlib.suppress(OSError):
             self.conn.send(None)
-        self.process.join(timeout=3)
+
+    def stop(self, grace_s: float = 0.5) -> None:
+        """Like Lambda's shutdown phase: a short grace to exit, then SIGKILL."""
+        self.request_stop()
+        self.process.join(timeout=grace_s)
         if self.process.is_alive():
             self.process.kill()
             self.process.join(timeout=3)
@@ -440,6 +447,8 @@ class FunctionPool:
             idle, self._idle = self._idle, []
             self._live -= len(idle)
             self._cond.notify_all()
+        for worker in idle:  # ask all first, then wait: stopping takes one exit, not N
+            worker.request_stop()
         for worker in idle:
             worker.stop()
 

@@ -3,6 +3,7 @@ lead_push_itest_helpers.LeadPushEnv); every test installs its own location."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -18,6 +19,7 @@ def lead_stack() -> Iterator[LeadPushEnv]:
         concurrency={"LeadPushFunction": 4, "*": 1},
         schedules=False,
         echo_logs=False,
+        log_path=os.environ.get("LEAD_PUSH_STACK_LOG"),  # set it to keep the functions' logs
         time_scale=0.01,  # Lambda's async retry waits (1 and 2 minutes) become 0.6 s and 1.2 s
     ) as stack:
         assert stack.ghl is not None, stack.notes

@@ -1,4 +1,4 @@
-"""A LocalStack on the test template (tiny handlers under fixtures/), shared by this folder's tests."""
+"""A LocalStack on the test template (tiny handlers under fixtures/), shared by this folder's tests (session)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 TEST_TEMPLATE = FIXTURES / "template.yaml"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     log_path = tmp_path_factory.mktemp("local-runtime") / "functions.log"
     with LocalStack(

@@ -7,7 +7,6 @@ import time
 import uuid
 
 import pytest
-from boto3.dynamodb.conditions import Key
 
 from rankr_ghl_tools.local.stack import LocalStack
 
@@ -15,8 +14,7 @@ pytestmark = pytest.mark.integration
 
 
 def _deliveries(stack: LocalStack, key: str) -> list[dict]:
-    table = stack.aws.client("dynamodb")
-    items = table.query(
+    items = stack.aws.client("dynamodb").query(
         TableName=stack.template.tables["ResultsTable"].name,
         KeyConditionExpression="pk = :pk",
         ExpressionAttributeValues={":pk": {"S": f"sqs#{key}"}},
@@ -86,13 +84,11 @@ def test_fifo_groups_keep_their_order(stack: LocalStack) -> None:
             MessageDeduplicationId=f"{run}-{seq}",
         )
     stack.drain(timeout=30)
-    table = stack.aws.client("dynamodb")
     seen: list[tuple[str, int, str]] = []
     for seq in range(12):
         items = _deliveries(stack, f"{run}-{seq}")
         assert len(items) == 1, f"message {seq} delivered {len(items)} times"
         seen.append((items[0]["group"]["S"], seq, items[0]["at"]["N"]))
-    del table
     for group in {g for g, _, _ in seen}:
         in_group = sorted((int(at), seq) for g, seq, at in seen if g == group)
         assert [seq for _, seq in in_group] == sorted(seq for _, seq in in_group)

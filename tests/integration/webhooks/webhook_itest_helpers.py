@@ -108,7 +108,7 @@ class IntakeEnv:
 
     def dedupe_item(self, key: str) -> dict[str, Any] | None:
         ddb = self.aws.client("dynamodb")
-        item = ddb.get_item(TableName=self.table, Key={"pk": {"S": f"DEDUPE#{key}"}, "sk": {"S": "WEBHOOK"}})
+        item = ddb.get_item(TableName=self.table, Key={"pk": {"S": f"DEDUPE#{key}"}, "sk": {"S": "DEDUPE"}})
         return item.get("Item")
 
 

@@ -130,9 +130,8 @@ def test_remaining_lagging_behind_in_flight_requests_adds_nothing() -> None:
 
 def test_in_flight_requests_hold_their_slot_until_completed() -> None:
     clock = FakeClock()
-    rl = limiter(clock, max_requests=2, interval_s=1.0, in_flight_poll_s=0.25)
+    rl = limiter(clock, max_requests=1, interval_s=1.0, in_flight_poll_s=0.25)
     slow = rl.acquire("L")
-    send(rl, "L")
     clock.now += 5.0  # far beyond the window, but `slow` is still in flight: GHL may not have it yet
     waits_before = len(clock.slept)
     original_sleep = clock.sleep
@@ -144,7 +143,8 @@ def test_in_flight_requests_hold_their_slot_until_completed() -> None:
 
     rl._sleep = sleep_then_complete  # type: ignore[method-assign]
     rl.acquire("L")
-    assert clock.slept[waits_before:] == [0.25, 0.25]
+    # polled while in flight, then one full window from its completion
+    assert clock.slept[waits_before:] == [0.25, 0.25, pytest.approx(1.01)]
 
 
 def test_completion_time_not_grant_time_starts_the_window() -> None:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from rankr_ghl.ghl.signatures import SignatureError, SignatureVerifier
 from rankr_ghl.observability import logger
+from rankr_ghl.sync.ports import DedupeStore
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -92,14 +93,6 @@ class EnqueueFailed(Exception):
 
 
 # ----------------------------------------------------------------------------------------------- ports
-class DedupeStore(Protocol):
-    def claim_once(self, key: str, ttl_s: int) -> bool:
-        """Atomically claim `key` for `ttl_s`; False when a live claim already exists."""
-
-    def release(self, key: str) -> None:
-        """Drop a claim (used when the event could not be queued)."""
-
-
 class EventQueue(Protocol):
     def send(self, message: QueuedWebhook) -> str:
         """Queue the message; return the queue's message id. Raises on failure."""
@@ -524,56 +517,15 @@ class SqsEventQueue:
         return response["MessageId"]
 
 
-class DynamoWebhookDedupe:
-    """`DedupeStore` on the sync-state table: one item per delivery key, expiring via TTL.
-
-    moto (and DynamoDB until its sweeper runs) keeps expired items, so the condition treats an item
-    whose `expiresAt` has passed as absent.
-    """
-
-    def __init__(self, table_name: str, client: Any = None, clock: Callable[[], float] = time.time) -> None:
-        if not table_name:
-            raise ValueError("SYNC_TABLE is not set")
-        self._table = table_name
-        self._client = client
-        self._clock = clock
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("dynamodb")
-        return self._client
-
-    @staticmethod
-    def item_key(key: str) -> dict[str, Any]:
-        return {"pk": {"S": f"DEDUPE#{key}"}, "sk": {"S": "WEBHOOK"}}
-
-    def claim_once(self, key: str, ttl_s: int) -> bool:
-        now = int(self._clock())
-        try:
-            self.client.put_item(
-                TableName=self._table,
-                Item={
-                    **self.item_key(key),
-                    "expiresAt": {"N": str(now + ttl_s)},
-                    "claimedAt": {"N": str(now)},
-                },
-                ConditionExpression="attribute_not_exists(pk) OR expiresAt < :now",
-                ExpressionAttributeValues={":now": {"N": str(now)}},
-            )
-        except self.client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
-
-    def release(self, key: str) -> None:
-        self.client.delete_item(TableName=self._table, Key=self.item_key(key))
-
-
 def build_dedupe_store(table_name: str) -> DedupeStore:
-    """The deployed dedupe store for webhook deliveries."""
-    return DynamoWebhookDedupe(table_name)
+    """The deployed dedupe store for webhook deliveries: the sync core's conditional put with TTL
+    (`DEDUPE#<key>` items in the sync-state table; an expired marker counts as absent)."""
+    import boto3
+
+    from rankr_ghl.aws.sync_state import DynamoDedupeStore
+
+    # Own client (not the module-wide one): the intake is rebuilt when AWS_ENDPOINT_URL changes.
+    return DynamoDedupeStore(table_name or None, client=boto3.client("dynamodb"))
 
 
 def problem_document(

@@ -1126,6 +1126,26 @@ class SyncLeadMapper:
         return body
 
 
+LINK_ATTEMPTS = 4
+
+
+def _transient_store_error(exc: Exception) -> bool:
+    """DynamoDB 5xx / throttling / transaction conflicts (botocore ClientError, read duck-typed)."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, Mapping):
+        return False
+    code = str((response.get("Error") or {}).get("Code", ""))
+    status = int((response.get("ResponseMetadata") or {}).get("HTTPStatusCode", 0) or 0)
+    return status >= 500 or code in {
+        "InternalServerError",
+        "ServiceUnavailable",
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "TransactionConflictException",
+        "RequestLimitExceeded",
+    }
+
+
 _AUDIT_ACTIONS = {
     Outcome.CREATED.value: AuditAction.CREATE,
     Outcome.UPDATED.value: AuditAction.UPDATE,
@@ -1163,12 +1183,25 @@ class SyncLeadRecords:
             rankr_id=lead_id,
             attributes={"matchedBy": matched_by, "origin": "lead_push"},
         )
-        try:
-            self._mappings.put(wanted)
-        except MappingConflict as conflict:
-            existing = conflict.existing
-            lead_maps_to = existing.ghl_id if conflict.side is Side.RANKR and existing is not None else None
-            raise LinkConflict(lead_maps_to, str(conflict)) from conflict
+        for attempt in range(LINK_ATTEMPTS):
+            try:
+                self._mappings.put(wanted)
+                return
+            except MappingConflict as conflict:
+                existing = conflict.existing
+                lead_maps_to = (
+                    existing.ghl_id if conflict.side is Side.RANKR and existing is not None else None
+                )
+                raise LinkConflict(lead_maps_to, str(conflict)) from conflict
+            except Exception as exc:
+                # The contact exists in GHL now: a transient store error must not strand it unlinked.
+                # Re-putting the same pair is idempotent.
+                if attempt == LINK_ATTEMPTS - 1 or not _transient_store_error(exc):
+                    raise
+                logger.warning(
+                    "mapping write failed; retrying", extra={"leadId": lead_id, "attempt": attempt + 1}
+                )
+                time.sleep(0.05 * 2**attempt)
 
     def record_write(
         self, location_id: str, contact_id: str, lead: Lead, ghl_state: Mapping[str, Any] | None

@@ -106,7 +106,9 @@ class RankrPort(Protocol):
         self, account_id: str, contact_id: str, body: Mapping[str, Any], *, idempotency_key: str
     ) -> Record: ...
 
-    def update_task(self, account_id: str, contact_id: str, task_id: str, body: Mapping[str, Any]) -> None: ...
+    def update_task(
+        self, account_id: str, contact_id: str, task_id: str, body: Mapping[str, Any]
+    ) -> None: ...
 
     def delete_task(self, account_id: str, contact_id: str, task_id: str) -> None: ...
 
@@ -116,7 +118,9 @@ class RankrPort(Protocol):
         self, account_id: str, contact_id: str, body: Mapping[str, Any], *, idempotency_key: str
     ) -> Record: ...
 
-    def update_note(self, account_id: str, contact_id: str, note_id: str, body: Mapping[str, Any]) -> None: ...
+    def update_note(
+        self, account_id: str, contact_id: str, note_id: str, body: Mapping[str, Any]
+    ) -> None: ...
 
     def delete_note(self, account_id: str, contact_id: str, note_id: str) -> None: ...
 
@@ -177,7 +181,9 @@ class GhlClientPort:
     def upsert_contact(self, location_id: str, body: Mapping[str, Any]) -> Record:
         from rankr_ghl.ghl.models import ContactUpsert
 
-        return self.client.upsert_contact(location_id, ContactUpsert.model_validate(dict(body))).contact.to_api()
+        return self.client.upsert_contact(
+            location_id, ContactUpsert.model_validate(dict(body))
+        ).contact.to_api()
 
     def update_contact(self, location_id: str, contact_id: str, body: Mapping[str, Any]) -> None:
         from rankr_ghl.ghl.models import ContactUpdate
@@ -205,7 +211,9 @@ class GhlClientPort:
     def create_task(self, location_id: str, contact_id: str, body: Mapping[str, Any]) -> Record:
         from rankr_ghl.ghl.models import TaskCreate
 
-        return self.client.create_task(location_id, contact_id, TaskCreate.model_validate(dict(body))).to_api()
+        return self.client.create_task(
+            location_id, contact_id, TaskCreate.model_validate(dict(body))
+        ).to_api()
 
     def update_task(self, location_id: str, contact_id: str, task_id: str, body: Mapping[str, Any]) -> None:
         from rankr_ghl.ghl.models import TaskUpdate
@@ -223,7 +231,9 @@ class GhlClientPort:
     def create_note(self, location_id: str, contact_id: str, body: Mapping[str, Any]) -> Record:
         from rankr_ghl.ghl.models import NoteCreate
 
-        return self.client.create_note(location_id, contact_id, NoteCreate.model_validate(dict(body))).to_api()
+        return self.client.create_note(
+            location_id, contact_id, NoteCreate.model_validate(dict(body))
+        ).to_api()
 
     def update_note(self, location_id: str, contact_id: str, note_id: str, body: Mapping[str, Any]) -> None:
         from rankr_ghl.ghl.models import NoteUpdate
@@ -252,7 +262,11 @@ class RankrClientPort:
         limit: int,
     ) -> RankrPage:
         page = self.client.list_contacts(
-            account_id, updated_since=updated_since, include_deleted=include_deleted, cursor=cursor, limit=limit
+            account_id,
+            updated_since=updated_since,
+            include_deleted=include_deleted,
+            cursor=cursor,
+            limit=limit,
         )
         return RankrPage([_rankr_record(c) for c in page.items], page.next_cursor)
 
@@ -335,7 +349,9 @@ class RankrClientPort:
         from rankr_ghl.rankr.errors import RankrNotFound
 
         try:
-            return [_rankr_record(n) for n in self.client.iter_notes(account_id, contact_id, include_deleted=True)]
+            return [
+                _rankr_record(n) for n in self.client.iter_notes(account_id, contact_id, include_deleted=True)
+            ]
         except RankrNotFound:
             return []
 

@@ -3,12 +3,15 @@
 The ledger keeps, per (location, entity, side, record id), the digests of the canonical fields the
 connector last wrote to (or last synced from) that side. When a change arrives from side S:
 
-1. S's current canonical state hashes equal to what we last WROTE there: it is our own echo -> skip.
-2. Otherwise, per field that may flow S -> O and differs between the two sides:
+1. Per field that may flow S -> O and differs between the two sides:
    - S changed it since the last sync and O did not: write it to O;
    - O changed it and S did not: leave it (O's own change event will carry it to S);
    - both changed it (or the history is unknown): the field's conflict policy picks a winner.
    One-way fields are simply re-asserted from their source side.
+2. Nothing to write and S's current canonical state hashes equal to what we last WROTE there: it is
+   our own echo -> skip (and count). An echo can still write in one case: both sides look unchanged
+   since their baselines, yet differ (an edit undone back to an old value while a conflict was
+   pending); the conflict policy then settles the field instead of leaving the sides apart.
 
 Values are compared in canonical (normalised) form, so sides that store the same value differently
 (`(555) 123-4567` vs `+15551234567`) never ping-pong. Nothing here talks to AWS or HTTP: flows load
@@ -200,8 +203,7 @@ def decide(
     observed = diff.field_digests(current, side_fields)
 
     unchanged = ledger_current is not None and diff.record_digest(observed) == ledger_current.digest
-    if unchanged and ledger_current is not None and ledger_current.origin == "write":
-        return Decision(Action.SKIP_ECHO, change_side, (), {}, current, reason="echo")
+    echo = unchanged and ledger_current is not None and ledger_current.origin == "write"
 
     ghl_ts, rankr_ts = (current_ts, other_ts) if change_side is Side.GHL else (other_ts, current_ts)
     to_write: list[str] = []
@@ -248,7 +250,11 @@ def decide(
         payload=payload,
     )
     if to_write:
-        action, reason = Action.WRITE, ("create" if other is None else "changed")
+        # An echo normally writes nothing (no field changed on its side). It writes only to settle a
+        # field whose two baselines disagree (an edit undone back to an old value): see module doc.
+        action, reason = Action.WRITE, ("create" if other is None else "drift" if echo else "changed")
+    elif echo:
+        return Decision(Action.SKIP_ECHO, change_side, (), {}, current, reason="echo")
     else:
         action, reason = Action.NOOP_IN_SYNC, ("unchanged" if unchanged else "in_sync")
     return Decision(

@@ -1,0 +1,886 @@
+"""Webhook worker logic: each queued GHL event means "this entity changed" -> mirror it into Rankr.
+
+Never applies the payload as a diff: the entity's CURRENT state is fetched from GHL (through the
+rate-limited client with the location's token) and mirrored, so duplicated or reordered deliveries
+converge. Per event (docs/queue-design.md, issue 6 §2):
+
+- Contact{Create,Update,TagUpdate,DndUpdate}: GET the contact (404 = deleted), map it, run the echo
+  check against the ledger, create (Idempotency-Key from location + GHL id) or PATCH the mapped Rankr
+  contact, then store mapping, ledger and audit.
+- ContactDelete (or a 404): soft-delete the mapped Rankr contact and leave a tombstone, so a late
+  create/update event cannot resurrect it.
+- TaskCreate/TaskComplete: fetch the task (its contact found with the location task search when the
+  payload lacks `contactId`) and mirror it under the mapped Rankr contact. TaskDelete: soft delete.
+- Note{Create,Update}: fetch and mirror. NoteDelete: soft delete.
+- Appointment*: fetch through calendars; when that is forbidden (403: no calendars scope) use the
+  payload. 404 or AppointmentDelete: mark deleted. The documented examples carry the wrong `type`,
+  which is harmless: the fetched state decides.
+- INSTALL/UNINSTALL: the connections lifecycle.
+
+Paused, needs_reauth, uninstalled and unlinked connections are skipped and counted (not errors).
+Retryable failures raise, so the SQS record is retried and lands in the DLQ after maxReceiveCount.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from rankr_ghl.flows.intake import (
+    APP_EVENTS,
+    APPOINTMENT_EVENTS,
+    CONTACT_EVENTS,
+    NOTE_EVENTS,
+    TASK_EVENTS,
+    parse_queued_message,
+)
+from rankr_ghl.observability import logger, redact_text
+from rankr_ghl.sync.echo import Action, decide, load_ledgers
+from rankr_ghl.sync.mapping import EntityMapping, MappingResolver
+from rankr_ghl.sync.ports import (
+    AuditAction,
+    AuditEntry,
+    AuditOutcome,
+    AuditSink,
+    IdMapping,
+    LedgerStore,
+    MappingConflict,
+    MappingStore,
+    Tombstone,
+    TombstoneStore,
+)
+from rankr_ghl.sync.types import DeleteAction, Entity, Side
+
+if TYPE_CHECKING:
+    from rankr_ghl.connections.models import Connection
+    from rankr_ghl.ghl.client import GHLClient
+    from rankr_ghl.rankr.client import RankrClient
+
+Record = dict[str, Any]
+FLOW = "webhook"
+DIRECTION = "ghl_to_rankr"
+
+# Metric names (EMF).
+METRIC_PROCESSED = "WebhookEventsProcessed"
+METRIC_WRITTEN = "WebhookRankrWrites"
+METRIC_ECHO = "WebhookEchoSkipped"
+METRIC_SKIPPED = "WebhookEventsSkipped"  # dimension reason
+METRIC_FAILED = "WebhookEventsFailed"
+
+
+class AppointmentFetchForbidden(Exception):
+    """The location's token may not read calendars (403): mirror from the payload instead."""
+
+
+# ----------------------------------------------------------------------------------------------- ports
+class InboundGhl(Protocol):
+    """GHL reads the worker needs, as wire-format dicts; a missing entity is None (404)."""
+
+    def get_contact(self, location_id: str, contact_id: str) -> Record | None: ...
+
+    def get_task(self, location_id: str, contact_id: str, task_id: str) -> Record | None: ...
+
+    def find_task_contact(self, location_id: str, task_id: str) -> str | None:
+        """The contact id of a task, found with the location task search (None: no such task)."""
+        ...
+
+    def get_note(self, location_id: str, contact_id: str, note_id: str) -> Record | None: ...
+
+    def get_appointment(self, location_id: str, appointment_id: str) -> Record | None:
+        """Raises `AppointmentFetchForbidden` when the token lacks calendar read access."""
+        ...
+
+
+class InboundRankr(Protocol):
+    """Rankr writes and reads per entity, as wire-format dicts; a missing record is None."""
+
+    def get(
+        self, account_id: str, entity: Entity, record_id: str, parent_id: str | None
+    ) -> Record | None: ...
+
+    def create(
+        self, account_id: str, entity: Entity, body: Mapping[str, Any], parent_id: str | None, key: str
+    ) -> Record: ...
+
+    def update(
+        self, account_id: str, entity: Entity, record_id: str, body: Mapping[str, Any], parent_id: str | None
+    ) -> Record: ...
+
+    def delete(self, account_id: str, entity: Entity, record_id: str, parent_id: str | None) -> None: ...
+
+    def put_appointment(self, account_id: str, external_id: str, body: Mapping[str, Any]) -> Record: ...
+
+
+class ConnectionLookup(Protocol):
+    def get(self, connection_id: str) -> Connection | None: ...
+
+
+class AppLifecycle(Protocol):
+    def handle_install(self, *, location_id: str | None, company_id: str | None) -> Any: ...
+
+    def handle_uninstall(self, *, location_id: str | None, company_id: str | None) -> Any: ...
+
+
+class WorkerMetrics(Protocol):
+    def count(self, name: str, reason: str | None = None) -> None: ...
+
+
+class _NullMetrics:
+    def count(self, name: str, reason: str | None = None) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    outcome: str  # written | echo | in_sync | deleted | skipped | install | uninstall
+    reason: str = ""
+    entity: Entity | None = None
+    ghl_id: str | None = None
+    rankr_id: str | None = None
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    location_id: str
+    account_id: str
+    correlation_id: str | None
+    event_type: str
+
+
+# ----------------------------------------------------------------------------------------------- service
+class InboundProcessor:
+    def __init__(
+        self,
+        *,
+        ghl: InboundGhl,
+        rankr: InboundRankr,
+        connections: ConnectionLookup,
+        lifecycle: AppLifecycle | Callable[[], AppLifecycle],
+        mappings: MappingStore,
+        ledger: LedgerStore,
+        tombstones: TombstoneStore,
+        audit: AuditSink,
+        mapping_resolver: MappingResolver | None = None,
+        metrics: WorkerMetrics | None = None,
+    ) -> None:
+        self._ghl = ghl
+        self._rankr = rankr
+        self._connections = connections
+        self._lifecycle = lifecycle
+        self._mappings = mappings
+        self._ledger = ledger
+        self._tombstones = tombstones
+        self._audit = audit
+        self._resolver = mapping_resolver or MappingResolver()
+        self._metrics = metrics or _NullMetrics()
+
+    # -- entry points ------------------------------------------------------------------------------
+    def process_body(self, body: str) -> InboundResult:
+        """One SQS message body as written by the intake."""
+        return self.process(parse_queued_message(body))
+
+    def process(self, message: Mapping[str, Any]) -> InboundResult:
+        event: Mapping[str, Any] = message["event"]
+        event_type: str = message["eventType"]
+        correlation_id = message.get("correlationId")
+        self._metrics.count(METRIC_PROCESSED)
+        if event_type in APP_EVENTS:
+            return self._app_event(event_type, message)
+
+        location_id = message.get("locationId") or event.get("locationId")
+        if not isinstance(location_id, str) or not location_id:
+            return self._skip_unrouted(event_type, "missing_location")
+        connection = self._connections.get(location_id)
+        skip_reason = _inactive_reason(connection)
+        if skip_reason is not None or connection is None:
+            return self._skip(
+                location_id, _entity_of(event_type), skip_reason or "not_connected", correlation_id
+            )
+        account_id = connection.rankr_account_id
+        if not account_id:
+            return self._skip(location_id, _entity_of(event_type), "unlinked", correlation_id)
+        ctx = _Ctx(location_id, account_id, correlation_id, event_type)
+
+        if event_type in CONTACT_EVENTS:
+            contact_id = str(event["id"])
+            if event_type == "ContactDelete":
+                return self._delete(ctx, Entity.CONTACT, contact_id, "ghl_delete_event")
+            return self._sync_contact(ctx, contact_id)
+        if event_type in TASK_EVENTS:
+            return self._task(ctx, event)
+        if event_type in NOTE_EVENTS:
+            return self._note(ctx, event)
+        if event_type in APPOINTMENT_EVENTS:
+            return self._appointment(ctx, event)
+        return self._skip(location_id, None, "unsupported_type", correlation_id)
+
+    # -- app events --------------------------------------------------------------------------------
+    def _lifecycle_impl(self) -> AppLifecycle:
+        lifecycle = self._lifecycle
+        if callable(lifecycle) and not hasattr(lifecycle, "handle_install"):
+            lifecycle = lifecycle()
+            self._lifecycle = lifecycle
+        return lifecycle  # type: ignore[return-value]
+
+    def _app_event(self, event_type: str, message: Mapping[str, Any]) -> InboundResult:
+        event = message["event"]
+        location_id = event.get("locationId") or None
+        company_id = event.get("companyId") or None
+        lifecycle = self._lifecycle_impl()
+        if event_type == "INSTALL":
+            lifecycle.handle_install(location_id=location_id, company_id=company_id)
+            outcome = "install"
+        else:
+            lifecycle.handle_uninstall(location_id=location_id, company_id=company_id)
+            outcome = "uninstall"
+        logger.info(
+            "app event handled",
+            extra={"event_type": event_type, "location_id": location_id, "company_id": company_id},
+        )
+        return InboundResult(outcome)
+
+    # -- contacts ----------------------------------------------------------------------------------
+    def _sync_contact(self, ctx: _Ctx, contact_id: str) -> InboundResult:
+        if self._tombstones.is_tombstoned(ctx.location_id, Side.GHL, Entity.CONTACT, contact_id):
+            return self._skip(
+                ctx.location_id, Entity.CONTACT, "tombstoned", ctx.correlation_id, ghl_id=contact_id
+            )
+        record = self._ghl.get_contact(ctx.location_id, contact_id)
+        if record is None:
+            return self._delete(ctx, Entity.CONTACT, contact_id, "ghl_not_found")
+        return self._mirror(ctx, Entity.CONTACT, contact_id, record, parent=None)
+
+    def _ensure_contact_mapping(self, ctx: _Ctx, ghl_contact_id: str) -> IdMapping | None:
+        """The parent contact's mapping, mirroring the contact first when it is not mapped yet."""
+        mapping = self._mappings.get_by_ghl(ctx.location_id, Entity.CONTACT, ghl_contact_id)
+        if mapping is None:
+            self._sync_contact(ctx, ghl_contact_id)
+            mapping = self._mappings.get_by_ghl(ctx.location_id, Entity.CONTACT, ghl_contact_id)
+        return mapping
+
+    # -- tasks -------------------------------------------------------------------------------------
+    def _task(self, ctx: _Ctx, event: Mapping[str, Any]) -> InboundResult:
+        task_id = str(event["id"])
+        if ctx.event_type == "TaskDelete":
+            return self._delete(ctx, Entity.TASK, task_id, "ghl_delete_event")
+        if self._tombstones.is_tombstoned(ctx.location_id, Side.GHL, Entity.TASK, task_id):
+            return self._skip(ctx.location_id, Entity.TASK, "tombstoned", ctx.correlation_id, ghl_id=task_id)
+        contact_id = event.get("contactId") or self._ghl.find_task_contact(ctx.location_id, task_id)
+        if not contact_id:
+            return self._delete(ctx, Entity.TASK, task_id, "ghl_not_found")
+        record = self._ghl.get_task(ctx.location_id, str(contact_id), task_id)
+        if record is None:
+            return self._delete(ctx, Entity.TASK, task_id, "ghl_not_found")
+        if ctx.event_type == "TaskComplete":
+            record.setdefault("completed", True)
+        return self._mirror_child(ctx, Entity.TASK, task_id, record, str(contact_id))
+
+    # -- notes -------------------------------------------------------------------------------------
+    def _note(self, ctx: _Ctx, event: Mapping[str, Any]) -> InboundResult:
+        note_id = str(event["id"])
+        if ctx.event_type == "NoteDelete":
+            return self._delete(ctx, Entity.NOTE, note_id, "ghl_delete_event")
+        if self._tombstones.is_tombstoned(ctx.location_id, Side.GHL, Entity.NOTE, note_id):
+            return self._skip(ctx.location_id, Entity.NOTE, "tombstoned", ctx.correlation_id, ghl_id=note_id)
+        contact_id = event.get("contactId")
+        if not contact_id:
+            existing = self._mappings.get_by_ghl(ctx.location_id, Entity.NOTE, note_id)
+            contact_id = existing.ghl_parent_id if existing else None
+        if not contact_id:
+            # Notes are contact-scoped in GHL and there is no location-wide note search.
+            return self._skip(
+                ctx.location_id, Entity.NOTE, "missing_contact", ctx.correlation_id, ghl_id=note_id
+            )
+        record = self._ghl.get_note(ctx.location_id, str(contact_id), note_id)
+        if record is None:
+            return self._delete(ctx, Entity.NOTE, note_id, "ghl_not_found")
+        return self._mirror_child(ctx, Entity.NOTE, note_id, record, str(contact_id))
+
+    def _mirror_child(
+        self, ctx: _Ctx, entity: Entity, ghl_id: str, record: Record, ghl_contact_id: str
+    ) -> InboundResult:
+        parent = self._ensure_contact_mapping(ctx, ghl_contact_id)
+        if parent is None:
+            return self._skip(
+                ctx.location_id, entity, "contact_not_mirrored", ctx.correlation_id, ghl_id=ghl_id
+            )
+        return self._mirror(ctx, entity, ghl_id, record, parent=parent)
+
+    # -- appointments ------------------------------------------------------------------------------
+    def _appointment(self, ctx: _Ctx, event: Mapping[str, Any]) -> InboundResult:
+        payload = event.get("appointment")
+        payload = dict(payload) if isinstance(payload, Mapping) else {}
+        appointment_id = str(payload.get("id"))
+        if ctx.event_type == "AppointmentDelete":
+            return self._delete(ctx, Entity.APPOINTMENT, appointment_id, "ghl_delete_event")
+        if self._tombstones.is_tombstoned(ctx.location_id, Side.GHL, Entity.APPOINTMENT, appointment_id):
+            return self._skip(
+                ctx.location_id, Entity.APPOINTMENT, "tombstoned", ctx.correlation_id, ghl_id=appointment_id
+            )
+        try:
+            record = self._ghl.get_appointment(ctx.location_id, appointment_id)
+        except AppointmentFetchForbidden:
+            logger.info(
+                "appointment fetch forbidden; mirroring the payload", extra={"ghl_id": appointment_id}
+            )
+            record = payload
+        if record is None:
+            return self._delete(ctx, Entity.APPOINTMENT, appointment_id, "ghl_not_found")
+        return self._mirror_appointment(ctx, appointment_id, record)
+
+    def _mirror_appointment(self, ctx: _Ctx, appointment_id: str, record: Record) -> InboundResult:
+        entity = Entity.APPOINTMENT
+        em = self._entity_mapping(ctx, entity)
+        if em is None:
+            return self._skip(
+                ctx.location_id, entity, "entity_disabled", ctx.correlation_id, ghl_id=appointment_id
+            )
+        current = em.from_ghl(record)
+        existing = self._rankr.get(ctx.account_id, entity, appointment_id, None)
+        other = em.from_rankr(existing) if existing is not None else None
+        ledger_ghl, ledger_rankr = load_ledgers(
+            self._ledger, ctx.location_id, entity, ghl_id=appointment_id, rankr_id=appointment_id
+        )
+        decision = decide(
+            Side.GHL,
+            current,
+            other,
+            ledger_current=ledger_ghl,
+            ledger_other=ledger_rankr,
+            mapping=em,
+            current_ts=em.timestamp(Side.GHL, record),
+            other_ts=em.timestamp(Side.RANKR, existing) if existing else None,
+        )
+        # The mirror exists but is deleted while GHL still has the appointment (e.g. a delete event
+        # overtaken by a later real change): PUT revives it.
+        revive = existing is not None and bool(existing.get("deletedAt"))
+        if decision.action is not Action.WRITE and not revive:
+            return self._no_write(
+                ctx, entity, ghl_id=appointment_id, rankr_id=appointment_id, decision=decision
+            )
+        body = em.to_rankr(current)  # PUT replaces: always the full mirror
+        contact_mapping = None
+        ghl_contact = record.get("contactId")
+        if isinstance(ghl_contact, str) and ghl_contact:
+            contact_mapping = self._mappings.get_by_ghl(ctx.location_id, Entity.CONTACT, ghl_contact)
+        body["contactId"] = contact_mapping.rankr_id if contact_mapping else None
+        self._rankr.put_appointment(ctx.account_id, appointment_id, body)
+        return self._written(
+            ctx,
+            entity,
+            ghl_id=appointment_id,
+            rankr_id=appointment_id,
+            decision=decision,
+            created=existing is None,
+        )
+
+    # -- the mirror step shared by contacts, tasks and notes -----------------------------------------
+    def _entity_mapping(self, ctx: _Ctx, entity: Entity) -> EntityMapping | None:
+        em = self._resolver.for_location(ctx.location_id, ctx.account_id).for_entity(entity)
+        return em if em.enabled else None
+
+    def _mirror(
+        self, ctx: _Ctx, entity: Entity, ghl_id: str, record: Record, *, parent: IdMapping | None
+    ) -> InboundResult:
+        em = self._entity_mapping(ctx, entity)
+        if em is None:
+            return self._skip(ctx.location_id, entity, "entity_disabled", ctx.correlation_id, ghl_id=ghl_id)
+        mapping = self._mappings.get_by_ghl(ctx.location_id, entity, ghl_id)
+        parent_rankr = parent.rankr_id if parent else None
+        existing: Record | None = None
+        if mapping is not None:
+            existing = self._rankr.get(ctx.account_id, entity, mapping.rankr_id, mapping.rankr_parent_id)
+            if existing is None or existing.get("deletedAt"):
+                # Deleted in Rankr: do not resurrect from GHL (Rankr's delete flows the other way).
+                return self._skip(
+                    ctx.location_id,
+                    entity,
+                    "rankr_deleted",
+                    ctx.correlation_id,
+                    ghl_id=ghl_id,
+                    rankr_id=mapping.rankr_id,
+                )
+        current = em.from_ghl(record)
+        other = em.from_rankr(existing) if existing is not None else None
+        ledger_ghl, ledger_rankr = load_ledgers(
+            self._ledger,
+            ctx.location_id,
+            entity,
+            ghl_id=ghl_id,
+            rankr_id=mapping.rankr_id if mapping else None,
+        )
+        decision = decide(
+            Side.GHL,
+            current,
+            other,
+            ledger_current=ledger_ghl,
+            ledger_other=ledger_rankr,
+            mapping=em,
+            current_ts=em.timestamp(Side.GHL, record),
+            other_ts=em.timestamp(Side.RANKR, existing) if existing else None,
+        )
+        if decision.action is not Action.WRITE:
+            rankr_id = mapping.rankr_id if mapping else None
+            return self._no_write(ctx, entity, ghl_id=ghl_id, rankr_id=rankr_id, decision=decision)
+
+        body = decision.rankr_body(em)
+        if mapping is None:
+            if entity is Entity.TASK and not body.get("title"):
+                body["title"] = "(untitled task)"  # Rankr requires a title; GHL allows none
+            if entity is Entity.NOTE and not body.get("body"):
+                return self._skip(ctx.location_id, entity, "empty_note", ctx.correlation_id, ghl_id=ghl_id)
+            key = _idempotency_key(entity, ctx.location_id, ghl_id)
+            created = self._rankr.create(ctx.account_id, entity, body, parent_rankr, key)
+            rankr_id = str(created["id"])
+            try:
+                self._mappings.put(
+                    IdMapping(
+                        location_id=ctx.location_id,
+                        entity=entity,
+                        ghl_id=ghl_id,
+                        rankr_id=rankr_id,
+                        ghl_parent_id=parent.ghl_id if parent else None,
+                        rankr_parent_id=parent_rankr,
+                        account_id=ctx.account_id,
+                    )
+                )
+            except MappingConflict as exc:
+                # Someone linked this GHL record meanwhile (lead push): keep theirs, audit ours.
+                self._audit_entry(
+                    ctx,
+                    entity,
+                    AuditAction.FAILURE,
+                    outcome=AuditOutcome.FAILED,
+                    ghl_id=ghl_id,
+                    rankr_id=rankr_id,
+                    reason="mapping_conflict",
+                    error=str(exc),
+                )
+                self._metrics.count(METRIC_FAILED)
+                return InboundResult("skipped", "mapping_conflict", entity, ghl_id, rankr_id)
+            self._store_ledger(ctx, entity, decision, ghl_id, rankr_id)
+            return self._written(
+                ctx, entity, ghl_id=ghl_id, rankr_id=rankr_id, decision=decision, created=True
+            )
+
+        self._rankr.update(ctx.account_id, entity, mapping.rankr_id, body, mapping.rankr_parent_id)
+        self._store_ledger(ctx, entity, decision, ghl_id, mapping.rankr_id)
+        return self._written(
+            ctx, entity, ghl_id=ghl_id, rankr_id=mapping.rankr_id, decision=decision, created=False
+        )
+
+    def _store_ledger(
+        self, ctx: _Ctx, entity: Entity, decision: Any, ghl_id: str, rankr_id: str | None
+    ) -> None:
+        for entry in decision.ledger_entries(
+            ctx.location_id, entity, change_id=ghl_id, other_id=rankr_id, correlation_id=ctx.correlation_id
+        ):
+            self._ledger.put(entry)
+
+    def _no_write(
+        self, ctx: _Ctx, entity: Entity, *, ghl_id: str, rankr_id: str | None, decision: Any
+    ) -> InboundResult:
+        action = decision.action
+        if action is Action.SKIP_ECHO:
+            self._metrics.count(METRIC_ECHO)
+            self._audit_entry(
+                ctx,
+                entity,
+                AuditAction.SKIP,
+                outcome=AuditOutcome.SKIPPED,
+                ghl_id=ghl_id,
+                rankr_id=rankr_id,
+                reason="echo",
+            )
+            return InboundResult("echo", "echo", entity, ghl_id, rankr_id)
+        if rankr_id is not None:
+            self._store_ledger(ctx, entity, decision, ghl_id, rankr_id)
+        self._audit_entry(
+            ctx,
+            entity,
+            AuditAction.SKIP,
+            outcome=AuditOutcome.SKIPPED,
+            ghl_id=ghl_id,
+            rankr_id=rankr_id,
+            reason=decision.reason or "in_sync",
+        )
+        return InboundResult("in_sync", decision.reason, entity, ghl_id, rankr_id)
+
+    def _written(
+        self, ctx: _Ctx, entity: Entity, *, ghl_id: str, rankr_id: str, decision: Any, created: bool
+    ) -> InboundResult:
+        self._metrics.count(METRIC_WRITTEN)
+        self._audit_entry(
+            ctx,
+            entity,
+            AuditAction.CREATE if created else AuditAction.UPDATE,
+            outcome=AuditOutcome.SUCCESS,
+            ghl_id=ghl_id,
+            rankr_id=rankr_id,
+            fields=tuple(decision.fields_changed),
+            reason=decision.reason,
+        )
+        return InboundResult("written", "created" if created else "updated", entity, ghl_id, rankr_id)
+
+    # -- deletes -----------------------------------------------------------------------------------
+    def _delete(self, ctx: _Ctx, entity: Entity, ghl_id: str, reason: str) -> InboundResult:
+        """GHL deleted the record: tombstone it and soft-delete the mapped Rankr record."""
+        self._tombstones.bury(Tombstone(ctx.location_id, Side.GHL, entity, ghl_id, reason=reason))
+        em = self._resolver.for_location(ctx.location_id, ctx.account_id).for_entity(entity)
+        if entity is Entity.APPOINTMENT:
+            existing = self._rankr.get(ctx.account_id, entity, ghl_id, None)
+            if (
+                existing is None
+                or existing.get("deletedAt")
+                or em.delete_action(Side.GHL) is DeleteAction.NONE
+            ):
+                return self._deleted_noop(ctx, entity, ghl_id, None, reason)
+            self._rankr.delete(ctx.account_id, entity, ghl_id, None)
+            return self._deleted(ctx, entity, ghl_id, ghl_id, reason)
+        mapping = self._mappings.get_by_ghl(ctx.location_id, entity, ghl_id)
+        if mapping is None or em.delete_action(Side.GHL) is DeleteAction.NONE:
+            return self._deleted_noop(ctx, entity, ghl_id, mapping.rankr_id if mapping else None, reason)
+        self._rankr.delete(ctx.account_id, entity, mapping.rankr_id, mapping.rankr_parent_id)
+        self._ledger.delete(ctx.location_id, entity, Side.GHL, ghl_id)
+        return self._deleted(ctx, entity, ghl_id, mapping.rankr_id, reason)
+
+    def _deleted(self, ctx: _Ctx, entity: Entity, ghl_id: str, rankr_id: str, reason: str) -> InboundResult:
+        self._metrics.count(METRIC_WRITTEN)
+        self._audit_entry(
+            ctx,
+            entity,
+            AuditAction.DELETE,
+            outcome=AuditOutcome.SUCCESS,
+            ghl_id=ghl_id,
+            rankr_id=rankr_id,
+            reason=reason,
+        )
+        return InboundResult("deleted", reason, entity, ghl_id, rankr_id)
+
+    def _deleted_noop(
+        self, ctx: _Ctx, entity: Entity, ghl_id: str, rankr_id: str | None, reason: str
+    ) -> InboundResult:
+        self._audit_entry(
+            ctx,
+            entity,
+            AuditAction.SKIP,
+            outcome=AuditOutcome.SKIPPED,
+            ghl_id=ghl_id,
+            rankr_id=rankr_id,
+            reason=f"{reason}_nothing_to_delete",
+        )
+        return InboundResult("deleted", "nothing_to_delete", entity, ghl_id, rankr_id)
+
+    # -- skips and audit ---------------------------------------------------------------------------
+    def _skip_unrouted(self, event_type: str, reason: str) -> InboundResult:
+        self._metrics.count(METRIC_SKIPPED, reason)
+        logger.warning("webhook event skipped", extra={"event_type": event_type, "reason": reason})
+        return InboundResult("skipped", reason)
+
+    def _skip(
+        self,
+        location_id: str,
+        entity: Entity | None,
+        reason: str,
+        correlation_id: str | None,
+        *,
+        ghl_id: str | None = None,
+        rankr_id: str | None = None,
+    ) -> InboundResult:
+        self._metrics.count(METRIC_SKIPPED, reason)
+        logger.info(
+            "webhook event skipped",
+            extra={
+                "location_id": location_id,
+                "reason": reason,
+                "ghl_id": ghl_id,
+                "correlation_id": correlation_id,
+            },
+        )
+        if entity is not None:
+            self._safe_audit(
+                AuditEntry(
+                    location_id=location_id,
+                    entity=entity,
+                    action=AuditAction.SKIP,
+                    outcome=AuditOutcome.SKIPPED,
+                    direction=DIRECTION,
+                    ghl_id=ghl_id,
+                    rankr_id=rankr_id,
+                    reason=reason,
+                    correlation_id=correlation_id,
+                    flow=FLOW,
+                )
+            )
+        return InboundResult("skipped", reason, entity, ghl_id, rankr_id)
+
+    def _audit_entry(
+        self,
+        ctx: _Ctx,
+        entity: Entity,
+        action: AuditAction,
+        *,
+        outcome: AuditOutcome,
+        ghl_id: str | None,
+        rankr_id: str | None,
+        fields: tuple[str, ...] = (),
+        reason: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        self._safe_audit(
+            AuditEntry(
+                location_id=ctx.location_id,
+                entity=entity,
+                action=action,
+                outcome=outcome,
+                direction=DIRECTION,
+                ghl_id=ghl_id,
+                rankr_id=rankr_id,
+                fields=fields,
+                reason=reason,
+                error=redact_text(error) if error else None,
+                correlation_id=ctx.correlation_id,
+                flow=FLOW,
+            )
+        )
+
+    def record_failure(self, message: Mapping[str, Any], error: BaseException) -> None:
+        """Audit a failed attempt (the record will be retried, then dead-lettered)."""
+        self._metrics.count(METRIC_FAILED)
+        event = message.get("event") or {}
+        location_id = message.get("locationId") or event.get("locationId")
+        entity = _entity_of(str(message.get("eventType", "")))
+        if not location_id or entity is None:
+            return
+        ghl_id = event.get("id") or (event.get("appointment") or {}).get("id")
+        self._safe_audit(
+            AuditEntry(
+                location_id=str(location_id),
+                entity=entity,
+                action=AuditAction.FAILURE,
+                outcome=AuditOutcome.FAILED,
+                direction=DIRECTION,
+                ghl_id=str(ghl_id) if ghl_id else None,
+                reason=type(error).__name__,
+                error=redact_text(str(error))[:500],
+                correlation_id=message.get("correlationId"),
+                flow=FLOW,
+            )
+        )
+
+    def _safe_audit(self, entry: AuditEntry) -> None:
+        try:
+            self._audit.record(entry)
+        except Exception:  # the audit log must never turn a done write into a retry
+            logger.exception("audit write failed", extra={"location_id": entry.location_id})
+
+
+# ------------------------------------------------------------------------------------------- helpers
+def _entity_of(event_type: str) -> Entity | None:
+    if event_type in CONTACT_EVENTS:
+        return Entity.CONTACT
+    if event_type in TASK_EVENTS:
+        return Entity.TASK
+    if event_type in NOTE_EVENTS:
+        return Entity.NOTE
+    if event_type in APPOINTMENT_EVENTS:
+        return Entity.APPOINTMENT
+    return None
+
+
+def _inactive_reason(connection: Connection | None) -> str | None:
+    if connection is None:
+        return "not_connected"
+    status = str(getattr(connection.status, "value", connection.status))
+    return None if status == "active" else f"connection_{status}"
+
+
+def _idempotency_key(entity: Entity, location_id: str, ghl_id: str) -> str:
+    from rankr_ghl.rankr.client import idempotency_key
+
+    return idempotency_key("ghl-webhook", entity.value, location_id, ghl_id)
+
+
+# ------------------------------------------------------------------------------------------ adapters
+class GhlClientInbound:
+    """`InboundGhl` over `GHLClient` (rate-limited, token per location from the vault)."""
+
+    def __init__(
+        self, client: GHLClient, *, task_search_page: int = 100, task_search_max: int = 2000
+    ) -> None:
+        self._client = client
+        self._page = task_search_page
+        self._max = task_search_max
+
+    def get_contact(self, location_id: str, contact_id: str) -> Record | None:
+        from rankr_ghl.ghl.errors import GHLNotFound
+
+        try:
+            return self._client.get_contact(location_id, contact_id).to_api()
+        except GHLNotFound:
+            return None
+
+    def get_task(self, location_id: str, contact_id: str, task_id: str) -> Record | None:
+        from rankr_ghl.ghl.errors import GHLNotFound
+
+        try:
+            return self._client.get_task(location_id, contact_id, task_id).to_api()
+        except GHLNotFound:
+            return None
+
+    def find_task_contact(self, location_id: str, task_id: str) -> str | None:
+        for seen, task in enumerate(self._client.iter_location_tasks(location_id, page_size=self._page), 1):
+            data = task.to_api()
+            if data.get("id") == task_id or data.get("_id") == task_id:
+                contact = data.get("contactId")
+                return str(contact) if contact else None
+            if seen >= self._max:
+                break
+        return None
+
+    def get_note(self, location_id: str, contact_id: str, note_id: str) -> Record | None:
+        from rankr_ghl.ghl.errors import GHLNotFound
+
+        try:
+            return self._client.get_note(location_id, contact_id, note_id).to_api()
+        except GHLNotFound:
+            return None
+
+    def get_appointment(self, location_id: str, appointment_id: str) -> Record | None:
+        from rankr_ghl.ghl.errors import GHLForbidden, GHLNotFound
+
+        try:
+            return self._client.get_appointment(location_id, appointment_id).to_api()
+        except GHLNotFound:
+            return None
+        except GHLForbidden as exc:
+            raise AppointmentFetchForbidden(str(exc)) from exc
+
+
+class RankrClientInbound:
+    """`InboundRankr` over `RankrClient`; dicts in Rankr's wire names (what the mapping reads)."""
+
+    def __init__(self, client: RankrClient) -> None:
+        self._client = client
+
+    @staticmethod
+    def _dump(model: Any) -> Record:
+        return dict(model.model_dump(mode="json", by_alias=True))
+
+    def get(self, account_id: str, entity: Entity, record_id: str, parent_id: str | None) -> Record | None:
+        from rankr_ghl.rankr.errors import RankrNotFound
+
+        try:
+            if entity is Entity.CONTACT:
+                return self._dump(self._client.get_contact(account_id, record_id))
+            if entity is Entity.TASK:
+                return self._dump(self._client.get_task(account_id, _parent(parent_id), record_id))
+            if entity is Entity.NOTE:
+                return self._dump(self._client.get_note(account_id, _parent(parent_id), record_id))
+            return self._dump(self._client.get_appointment(account_id, record_id))
+        except RankrNotFound:
+            return None
+
+    def create(
+        self, account_id: str, entity: Entity, body: Mapping[str, Any], parent_id: str | None, key: str
+    ) -> Record:
+        from rankr_ghl.rankr import models as rm
+
+        data = dict(body)
+        if entity is Entity.CONTACT:
+            created: Any = self._client.create_contact(
+                account_id, rm.ContactCreate.model_validate(data), idempotency_key=key
+            )
+        elif entity is Entity.TASK:
+            created = self._client.create_task(
+                account_id, _parent(parent_id), rm.TaskCreate.model_validate(data), idempotency_key=key
+            )
+        elif entity is Entity.NOTE:
+            created = self._client.create_note(
+                account_id, _parent(parent_id), rm.NoteCreate.model_validate(data), idempotency_key=key
+            )
+        else:
+            raise ValueError("appointments are mirrored with put_appointment")
+        return self._dump(created)
+
+    def update(
+        self, account_id: str, entity: Entity, record_id: str, body: Mapping[str, Any], parent_id: str | None
+    ) -> Record:
+        from rankr_ghl.rankr import models as rm
+
+        data = dict(body)
+        if entity is Entity.CONTACT:
+            updated: Any = self._client.update_contact(
+                account_id, record_id, rm.ContactUpdate.model_validate(data)
+            )
+        elif entity is Entity.TASK:
+            updated = self._client.update_task(
+                account_id, _parent(parent_id), record_id, rm.TaskUpdate.model_validate(data)
+            )
+        elif entity is Entity.NOTE:
+            updated = self._client.update_note(
+                account_id, _parent(parent_id), record_id, rm.NoteUpdate.model_validate(data)
+            )
+        else:
+            raise ValueError("appointments are mirrored with put_appointment")
+        return self._dump(updated)
+
+    def delete(self, account_id: str, entity: Entity, record_id: str, parent_id: str | None) -> None:
+        from rankr_ghl.rankr.errors import RankrNotFound
+
+        try:
+            if entity is Entity.CONTACT:
+                self._client.delete_contact(account_id, record_id)
+            elif entity is Entity.TASK:
+                self._client.delete_task(account_id, _parent(parent_id), record_id)
+            elif entity is Entity.NOTE:
+                self._client.delete_note(account_id, _parent(parent_id), record_id)
+            else:
+                self._client.delete_appointment(account_id, record_id)
+        except RankrNotFound:
+            return
+
+    def put_appointment(self, account_id: str, external_id: str, body: Mapping[str, Any]) -> Record:
+        from rankr_ghl.rankr import models as rm
+
+        put = rm.AppointmentPut.model_validate(dict(body))
+        return self._dump(self._client.put_appointment(account_id, external_id, put))
+
+
+def _parent(parent_id: str | None) -> str:
+    if not parent_id:
+        raise ValueError("tasks and notes need their Rankr contact id")
+    return parent_id
+
+
+class PowertoolsWorkerMetrics:
+    def count(self, name: str, reason: str | None = None) -> None:
+        from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+        from rankr_ghl.observability import metrics
+
+        if reason is None:
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+            return
+        with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as metric:
+            metric.add_dimension(name="reason", value=reason)
+
+
+def build_processor() -> InboundProcessor:
+    """The deployed processor, from the per-container singletons in `rankr_ghl.wiring`."""
+    from rankr_ghl import wiring
+
+    state = wiring.sync_state()
+    return InboundProcessor(
+        ghl=GhlClientInbound(wiring.ghl_client()),
+        rankr=RankrClientInbound(wiring.rankr_client()),
+        connections=wiring.connection_store(),
+        lifecycle=wiring.connection_lifecycle,  # built on first INSTALL/UNINSTALL (needs the app secret)
+        mappings=state.mappings,
+        ledger=state.ledger,
+        tombstones=state.tombstones,
+        audit=wiring.audit_log(),
+        mapping_resolver=MappingResolver(state.mapping_config),
+        metrics=PowertoolsWorkerMetrics(),
+    )

@@ -1,0 +1,101 @@
+"""Planner: one job per active, linked location; paused/needs_reauth/uninstalled skipped and counted;
+stale = active locations without a successful reconcile for two intervals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+from fakes import InMemoryCheckpointStore
+from rankr_ghl.connections.models import Connection, ConnectionStatus, UserType
+from rankr_ghl.flows.reconcile import (
+    STATE_CHECKPOINT,
+    Mode,
+    ReconcileJob,
+    ReconcilePlanner,
+    ReconcileWorker,
+)
+from reconcile_fakes import ACCOUNT, LOCATION, World
+
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+class Connections:
+    def __init__(self, items: list[Connection]) -> None:
+        self.items = {c.connection_id: c for c in items}
+
+    def list(self) -> Iterator[Connection]:
+        yield from self.items.values()
+
+    def get(self, connection_id: str) -> Connection | None:
+        return self.items.get(connection_id)
+
+
+class ListQueue:
+    def __init__(self) -> None:
+        self.jobs: list[ReconcileJob] = []
+
+    def send(self, job: ReconcileJob) -> None:
+        self.jobs.append(job)
+
+
+def conn(
+    location: str, status: ConnectionStatus, *, account: str | None = "acct", age_h: float = 10
+) -> Connection:
+    return Connection(
+        connection_id=location,
+        location_id=location,
+        user_type=UserType.LOCATION,
+        status=status,
+        rankr_account_id=account,
+        installed_at=NOW - timedelta(hours=age_h),
+    )
+
+
+def test_plan_enqueues_active_linked_locations_and_counts_the_rest() -> None:
+    checkpoints = InMemoryCheckpointStore()
+    checkpoints.save("fresh", STATE_CHECKPOINT, {"lastSuccessAt": (NOW - timedelta(minutes=20)).isoformat()})
+    checkpoints.save("old", STATE_CHECKPOINT, {"lastSuccessAt": (NOW - timedelta(minutes=31)).isoformat()})
+    connections = Connections(
+        [
+            conn("fresh", ConnectionStatus.ACTIVE),
+            conn("old", ConnectionStatus.ACTIVE),
+            conn("never", ConnectionStatus.ACTIVE),
+            conn("just-installed", ConnectionStatus.ACTIVE, age_h=0.1),
+            conn("paused", ConnectionStatus.PAUSED),
+            conn("reauth", ConnectionStatus.NEEDS_REAUTH),
+            conn("gone", ConnectionStatus.UNINSTALLED),
+            conn("unlinked", ConnectionStatus.ACTIVE, account=None),
+            Connection(connection_id="company:c1", company_id="c1", user_type=UserType.COMPANY),
+        ]
+    )
+    queue = ListQueue()
+    planner = ReconcilePlanner(connections, checkpoints, queue, clock=lambda: NOW)
+
+    result = planner.plan(Mode.FULL)
+
+    assert sorted(result.enqueued) == ["fresh", "just-installed", "never", "old"]
+    assert dict(result.skipped) == {"paused": 1, "needs_reauth": 1, "uninstalled": 1, "unlinked": 1}
+    assert sorted(result.stale) == ["never", "old"]
+    assert {j.location_id for j in queue.jobs} == set(result.enqueued)
+    assert all(j.mode is Mode.FULL and not j.dry_run for j in queue.jobs)
+    # the same firing planned twice (a Scheduler retry) gives the same deduplication ids
+    again = ListQueue()
+    ReconcilePlanner(connections, checkpoints, again, clock=lambda: NOW).plan(Mode.FULL)
+    assert [j.run_id for j in again.jobs] == [j.run_id for j in queue.jobs]
+
+
+def test_worker_skips_a_connection_paused_after_planning_and_queues_continuations() -> None:
+    world = World(page_size=2)
+    for n in range(5):
+        world.mirrored_pair(n)
+    queue = ListQueue()
+    connections = Connections([conn(LOCATION, ConnectionStatus.PAUSED, account=ACCOUNT)])
+    worker = ReconcileWorker(world.reconciler, connections, queue)
+    assert worker.handle(ReconcileJob(LOCATION, Mode.FULL)) is None
+    assert world.rankr.calls.total() == 0
+
+    connections.items[LOCATION] = conn(LOCATION, ConnectionStatus.ACTIVE, account=ACCOUNT)
+    outcome = worker.handle(ReconcileJob(LOCATION, Mode.FULL, run_id="r"), remaining_ms=lambda: 0)
+    assert outcome is not None and outcome.continuation is not None
+    assert queue.jobs == [outcome.continuation]
