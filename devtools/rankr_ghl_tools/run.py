@@ -11,7 +11,6 @@ import argparse
 import os
 import signal
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,15 +25,21 @@ from rankr_ghl_tools.scenario import ScenarioContext, load_steps, run_steps, sum
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="make run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--once", action="store_true", help="exit after the scenario (non-zero if a step failed)")
-    parser.add_argument("--template", default=str(DEFAULT_TEMPLATE), help="SAM template (default: template.yaml)")
+    parser.add_argument(
+        "--once", action="store_true", help="exit after the scenario (non-zero if a step failed)"
+    )
+    parser.add_argument(
+        "--template", default=str(DEFAULT_TEMPLATE), help="SAM template (default: template.yaml)"
+    )
     parser.add_argument("--gateway-port", type=int, default=3000)
     parser.add_argument("--invoke-port", type=int, default=3001)
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes per function")
     parser.add_argument(
         "--schedule-speedup", type=float, default=1.0, help="run schedules N times faster than real time"
     )
-    parser.add_argument("--log-file", default=".local/functions.log", help="handler output (default: %(default)s)")
+    parser.add_argument(
+        "--log-file", default=".local/functions.log", help="handler output (default: %(default)s)"
+    )
     parser.add_argument("--verbose", action="store_true", help="also echo handler output to the terminal")
     parser.add_argument("--no-scenario", action="store_true", help="only start the stack")
     return parser
@@ -64,16 +69,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The scenario's own clients log through Powertools here; handlers' logs go to --log-file.
         os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
     console = Console(highlight=False)
-    stop = threading.Event()
 
-    def on_signal(signum: int, _frame: Any) -> None:
-        stop.set()
-        if signum == signal.SIGINT and stop.is_set():
-            console.print("\n[dim]stopping…[/dim]")
+    def interrupt(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt  # SIGTERM shuts down like Ctrl-C: through the stack's __exit__
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # Installed explicitly: a shell may start us with SIGINT ignored (e.g. in the background).
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     started = time.monotonic()
-    console.print("[bold]Starting the local stack[/bold] (embedded AWS, GHL + Rankr sandboxes, gateway, pumps)…")
+    console.print(
+        "[bold]Starting the local stack[/bold] (embedded AWS, GHL + Rankr sandboxes, gateway, pumps)…"
+    )
     failed = False
     try:
         with LocalStack(
@@ -96,11 +101,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.once:
                 return 1 if failed else 0
             console.print(
-                f"[bold]Serving[/bold] on {stack.gateway_url} (invoke API {stack.invoke_url}). Ctrl-C to stop."
+                f"[bold]Serving[/bold] on {stack.gateway_url} (invoke API {stack.invoke_url})."
+                " Ctrl-C to stop."
             )
-            while not stop.wait(0.5):
-                pass
-        console.print("[dim]stopped cleanly[/dim]")
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        console.print("\n[dim]stopped cleanly[/dim]")
         return 1 if failed else 0
     finally:
         for sig, handler in previous.items():

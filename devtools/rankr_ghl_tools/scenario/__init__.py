@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from rankr_ghl_tools.local.stack import LocalStack
 
 
-class StepSkipped(Exception):  # noqa: N818 - reads as a statement in step code
+class StepSkipped(Exception):
     """Raised by a step whose prerequisites are missing."""
 
 
@@ -134,8 +134,14 @@ def run_steps(ctx: ScenarioContext, steps: Iterable[Step]) -> list[StepOutcome]:
         outcome = StepOutcome(item, result, time.monotonic() - started)
         outcomes.append(outcome)
         if console is not None:
-            mark = "[yellow]–[/yellow]" if result.skipped else ("[green]✓[/green]" if result.ok else "[red]✗[/red]")
-            console.print(f"{mark} {item.name}: {result.summary} [dim]({outcome.seconds:.2f}s)[/dim]", highlight=False)
+            mark = (
+                "[yellow]–[/yellow]"
+                if result.skipped
+                else ("[green]✓[/green]" if result.ok else "[red]✗[/red]")
+            )
+            console.print(
+                f"{mark} {item.name}: {result.summary} [dim]({outcome.seconds:.2f}s)[/dim]", highlight=False
+            )
     return outcomes
 
 

@@ -45,6 +45,8 @@ class Settings(BaseModel):
     app_secret_id: str = ""
     token_secret_prefix: str = ""
     ghl_api_base_url: str = "https://services.leadconnectorhq.com"
+    # Read timeout (s) of GHL API calls; None keeps the client's default (30 s). Chaos runs lower it.
+    ghl_timeout_s: float | None = None
     ghl_client_id: str = ""
     ghl_marketplace_url: str = "https://marketplace.gohighlevel.com"
     ghl_scopes: str = DEFAULT_GHL_SCOPES

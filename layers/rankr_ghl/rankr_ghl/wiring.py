@@ -84,9 +84,15 @@ def token_vault() -> TokenVault:
 
 @functools.cache
 def ghl_client() -> GHLClient:
-    from rankr_ghl.ghl.client import GHLClient
+    import httpx
 
-    return GHLClient(token_vault(), base_url=settings().ghl_api_base_url, rate_limiter=rate_limiter())
+    from rankr_ghl.ghl.client import DEFAULT_TIMEOUT, GHLClient
+
+    read_s = settings().ghl_timeout_s
+    timeout = httpx.Timeout(read_s, connect=min(5.0, read_s)) if read_s else DEFAULT_TIMEOUT
+    return GHLClient(
+        token_vault(), base_url=settings().ghl_api_base_url, rate_limiter=rate_limiter(), timeout=timeout
+    )
 
 
 @functools.cache
@@ -179,6 +185,7 @@ _SHAPING_ENV = (
     "APP_SECRET_ID",
     "TOKEN_SECRET_PREFIX",
     "GHL_API_BASE_URL",
+    "GHL_TIMEOUT_S",
     "GHL_CLIENT_ID",
     "GHL_MARKETPLACE_URL",
     "GHL_SCOPES",

@@ -4,17 +4,14 @@ the intake queues them, the SQS pump runs the worker, the Rankr sandbox holds th
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import SecretStr
 from rankr_ghl.aws.connections_store import DynamoConnectionStore
 from rankr_ghl.aws.sync_state import SyncStateTable
-from rankr_ghl.aws.token_secrets import SecretsManagerTokenStore
-from rankr_ghl.connections.models import Connection, TokenBundle, UserType, from_epoch
 from rankr_ghl_tools.local.stack import LocalStack
+from rankr_ghl_tools.scenario.webhooks import connect_location
 
 WORKER = "WebhookWorkerFunction"
 
@@ -43,35 +40,7 @@ class WebhookEnv:
 
     def install_location(self) -> tuple[str, str]:
         """A connected location linked to a fresh Rankr account: (location id, account id)."""
-        location_id = f"loc{uuid.uuid4().hex[:17]}"
-        account_id = f"acct-{uuid.uuid4().hex[:8]}"
-        self.ghl.admin.create_location(location_id)
-        pair = self.ghl.admin.tokens(location_id=location_id)
-        now = time.time()
-        bundle = TokenBundle(
-            access_token=SecretStr(pair["access_token"]),
-            refresh_token=SecretStr(pair["refresh_token"]),
-            expires_at=now + float(pair["expires_in"]),
-            scopes=tuple(str(pair.get("scope", "")).split()),
-            user_type=UserType.LOCATION,
-            location_id=location_id,
-            issued_at=now,
-        )
-        SecretsManagerTokenStore(
-            self.env["TOKEN_SECRET_PREFIX"], client=self.stack.client("secretsmanager")
-        ).write(location_id, bundle)
-        self.connections().save(
-            Connection(
-                connection_id=location_id,
-                location_id=location_id,
-                user_type=UserType.LOCATION,
-                scopes=bundle.scopes,
-                installed_at=from_epoch(now),
-                token_expires_at=from_epoch(bundle.expires_at),
-                rankr_account_id=account_id,
-            )
-        )
-        return location_id, account_id
+        return connect_location(self.stack)
 
     def settle(self, timeout: float = 30.0) -> None:
         """Every queued GHL delivery sent and every queued message processed."""

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from lead_push_itest_helpers import LeadPushEnv
+
 from rankr_ghl_tools.local.stack import LocalStack
 
 
@@ -21,6 +22,8 @@ def lead_stack() -> Iterator[LeadPushEnv]:
         echo_logs=False,
         log_path=os.environ.get("LEAD_PUSH_STACK_LOG"),  # set it to keep the functions' logs
         time_scale=0.01,  # Lambda's async retry waits (1 and 2 minutes) become 0.6 s and 1.2 s
+        # moto's TransactWriteItems is not thread-safe (500s under concurrent writes): fewer threads.
+        extra_env={"LEAD_PUSH_WORKERS": "4"},
     ) as stack:
         assert stack.ghl is not None, stack.notes
         yield LeadPushEnv(stack)

@@ -1,4 +1,4 @@
-"""A LocalStack on the test template (tiny handlers under fixtures/), shared by this folder's tests (session)."""
+"""A LocalStack on the test template (tiny handlers under fixtures/), one per session for this folder."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from rankr_ghl_tools.local.stack import LocalStack
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -7,7 +7,6 @@ import json
 
 import httpx
 import pytest
-
 from rankr_ghl_tools.local.stack import LocalStack
 
 pytestmark = pytest.mark.integration
@@ -135,3 +134,20 @@ def test_event_json_is_what_handler_got(stack: LocalStack) -> None:
         for i in range(3):
             response = client.post("/echo", content=json.dumps({"i": i}).encode())
             assert json.loads(response.json()["event"]["body"]) == {"i": i}
+
+
+def test_taken_port_falls_back_to_a_free_one() -> None:
+    import socket
+
+    from rankr_ghl_tools.local.httpserver import HttpResponse, LocalHttpServer
+
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        taken = blocker.getsockname()[1]
+        server = LocalHttpServer(lambda request: HttpResponse(204), port=taken).start()
+        try:
+            assert server.port_was_taken and server.port != taken
+            assert httpx.get(server.url + "/x").status_code == 204
+        finally:
+            server.stop()

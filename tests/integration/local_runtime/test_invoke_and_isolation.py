@@ -9,9 +9,8 @@ import uuid
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-
-from rankr_ghl_tools.local.stack import LocalStack
 from rankr_ghl_tools.local.schedules import next_fire
+from rankr_ghl_tools.local.stack import LocalStack
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +57,9 @@ def test_request_response_by_every_kind_of_name(stack: LocalStack, lambda_client
 
 
 def test_handler_error_is_reported_like_lambda(lambda_client) -> None:
-    response = lambda_client.invoke(FunctionName="AsyncFunction", Payload=json.dumps({"fail": True, "id": ""}))
+    response = lambda_client.invoke(
+        FunctionName="AsyncFunction", Payload=json.dumps({"fail": True, "id": ""})
+    )
     assert response["StatusCode"] == 200
     assert response["FunctionError"] == "Unhandled"
     error = json.loads(response["Payload"].read())

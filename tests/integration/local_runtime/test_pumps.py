@@ -7,7 +7,6 @@ import time
 import uuid
 
 import pytest
-
 from rankr_ghl_tools.local.stack import LocalStack
 
 pytestmark = pytest.mark.integration
@@ -29,14 +28,16 @@ def _dlq_bodies(stack: LocalStack, dlq: str, timeout: float = 20) -> list[dict]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         count = int(
-            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
-                "ApproximateNumberOfMessages"
-            ]
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])[
+                "Attributes"
+            ]["ApproximateNumberOfMessages"]
         )
         if count:
             break
         time.sleep(0.1)
-    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+        "Messages", []
+    )
     for message in messages:
         sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     return [json.loads(m["Body"]) for m in messages]
@@ -60,7 +61,8 @@ def test_partial_batch_failure_retries_only_the_failed_record(stack: LocalStack)
     stack.aws.client("sqs").send_message_batch(
         QueueUrl=stack.template.queues["WorkQueue"].url,
         Entries=[
-            {"Id": str(i), "MessageBody": json.dumps({"id": key, "fail": i == 1})} for i, key in enumerate(keys)
+            {"Id": str(i), "MessageBody": json.dumps({"id": key, "fail": i == 1})}
+            for i, key in enumerate(keys)
         ],
     )
     dead = _dlq_bodies(stack, "WorkDLQ")

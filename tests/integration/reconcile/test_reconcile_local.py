@@ -17,9 +17,11 @@ pytestmark = pytest.mark.integration
 
 def fire_and_drain(recon: ReconcileEnv, mode: str = "Nightly") -> Any:
     result = recon.stack.fire_schedule(f"ReconcileFunction.{mode}")
-    assert getattr(result, "error", None) is None, result
+    assert result.ok, result.payload  # type: ignore[union-attr]
+    plan = result.json()  # type: ignore[union-attr]
+    assert plan["mode"] == ("full" if mode == "Nightly" else "incremental") and plan["enqueued"] >= 1
     recon.stack.drain(timeout=120)
-    return result
+    return plan
 
 
 def test_dry_run_reports_the_seeded_drift_then_the_schedule_repairs_it_and_a_second_run_is_silent(

@@ -34,7 +34,12 @@ def test_echo_of_our_write_is_skipped_and_real_edit_is_not() -> None:
     written = {**BASE, "email": "new@x.com"}
     led = entry(Side.GHL, written)
     d = decide(
-        Side.GHL, dict(written), BASE, ledger_current=led, ledger_other=entry(Side.RANKR, BASE), mapping=M
+        Side.GHL,
+        dict(written),
+        written,
+        ledger_current=led,
+        ledger_other=entry(Side.RANKR, written, "observed"),
+        mapping=M,
     )
     assert (
         d.action is Action.SKIP_ECHO
@@ -163,3 +168,21 @@ def test_ledger_helpers_and_digests() -> None:
     assert g is not None and r is None
     assert diff.changed_fields(BASE, {**BASE, "email": "z@x.com", "tags": ["b"]}) == ["email", "tags"]
     assert diff.equal(None, None) and not diff.equal("", None)
+
+
+def test_echo_still_settles_a_field_whose_baselines_disagree() -> None:
+    # Rankr went Lee -> Ng -> Lee while GHL's "Lee Smith" lost a conflict: both look unchanged.
+    ghl = {**BASE, "last_name": "Lee Smith"}
+    led_ghl = entry(Side.GHL, ghl, "observed")
+    led_rankr = entry(Side.RANKR, BASE, "write")
+    d = decide(
+        Side.RANKR,
+        BASE,
+        ghl,
+        ledger_current=led_rankr,
+        ledger_other=led_ghl,
+        mapping=M,
+        current_ts=T2,
+        other_ts=T1,
+    )
+    assert d.action is Action.WRITE and d.reason == "drift" and d.fields_changed == ("last_name",)

@@ -453,6 +453,16 @@ class DynamoMappingConfigSource(_TableBase):
         document = json.loads(values["document"])
         return document if isinstance(document, dict) else {"_invalid": document}
 
+    def get_scoped_document(
+        self, *, location_id: str | None = None, account_id: str | None = None
+    ) -> dict[str, Any] | None:
+        """Exactly one scope's own document (no fallback), e.g. for `rankr-ghl mapping show`."""
+        values = self._get(self._pk(location_id, account_id), "CONFIG")
+        if values is None:
+            return None
+        document = json.loads(values["document"])
+        return document if isinstance(document, dict) else {"_invalid": document}
+
     def put_mapping_document(
         self, document: Mapping[str, Any], *, location_id: str | None = None, account_id: str | None = None
     ) -> None:

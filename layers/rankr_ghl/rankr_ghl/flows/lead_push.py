@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import random
 import re
 import threading
 import time
@@ -76,6 +78,24 @@ LEAD_TAG_PREFIX = "rankr-lead:"
 # A found contact added at most this long before our attempt began still counts as ours (clock skew).
 CREATED_BY_US_SKEW = timedelta(seconds=30)
 MAX_CREATE_ATTEMPTS = 3
+
+
+def _fault_rate(name: str) -> float:
+    try:
+        return min(1.0, max(0.0, float(os.environ.get(name) or 0)))
+    except ValueError:
+        return 0.0
+
+
+# Chaos testing only (bench/chaos.py): the probability that the process dies right after a lead's GHL
+# contact write and before its mapping write, which proves the re-resolve path. Read once; unset = off.
+CRASH_AFTER_GHL_WRITE = _fault_rate("RANKR_GHL_FAULT_CRASH_AFTER_GHL_WRITE")
+
+
+def _maybe_crash_after_ghl_write() -> None:
+    if CRASH_AFTER_GHL_WRITE and random.random() < CRASH_AFTER_GHL_WRITE:
+        logger.warning("fault injection: process exits between the GHL write and the mapping write")
+        os._exit(70)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -686,6 +706,7 @@ class LeadPushService:
             contact, outcome, matched_by = self._create_without_identifier(location_id, lead, body)
             # A contact this lead created carries its tags from the create body already.
             needs_tags = matched_by != "created" and bool(lead.tags)
+        _maybe_crash_after_ghl_write()
         self._link(location_id, lead, contact.id, matched_by)
         state = dict(contact.raw) if contact.raw else None
         if needs_tags:
@@ -1126,7 +1147,7 @@ class SyncLeadMapper:
         return body
 
 
-LINK_ATTEMPTS = 4
+LINK_ATTEMPTS = 8
 
 
 def _transient_store_error(exc: Exception) -> bool:
@@ -1201,7 +1222,7 @@ class SyncLeadRecords:
                 logger.warning(
                     "mapping write failed; retrying", extra={"leadId": lead_id, "attempt": attempt + 1}
                 )
-                time.sleep(0.05 * 2**attempt)
+                time.sleep(random.uniform(0.02, 0.05 * 2 ** min(attempt, 4)))  # full jitter
 
     def record_write(
         self, location_id: str, contact_id: str, lead: Lead, ghl_state: Mapping[str, Any] | None

@@ -1,0 +1,346 @@
+"""Benchmark: one FULL reconcile of a location with seeded drift, then an incremental one.
+
+    .venv/bin/python bench/reconcile.py [--quick] [--contacts N]
+
+Setup (not measured) runs in a CHILD process that also serves the GHL sandbox, the Rankr sandbox and
+the embedded AWS (moto): N GHL contacts (5,000 with --quick, 100,000 without) mirrored into Rankr
+(sandbox bulk seeding) and the mapping store (DynamoDB batch writes), then drift WITHOUT webhooks:
+1 % changed on each side, 0.5 % deleted on each side, 0.5 % new on each side. This process runs only
+the reconcile (real GHLClient/RankrClient over loopback HTTP, DynamoDB adapters), so `peak_rss_mb`
+is the reconcile's own peak (ru_maxrss, taken before verification). The child then checks the two
+sandboxes' state against the mappings (`remaining_diffs`) and reports request counts per endpoint.
+
+Last stdout line (JSON): contacts, ghl_read_calls, ghl_write_calls, rankr_calls, seconds,
+peak_rss_mb, diffs_seeded, diffs_found, diffs_repaired, remaining_diffs, incremental_read_calls
+(an incremental run after 1 % more changes, 0.5 % each side), targets, notes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+LOCATION = "benchReconcileLoc"
+ACCOUNT = "bench-acct"
+
+
+# ------------------------------------------------------------------------------------------ child
+
+
+def _child() -> None:  # noqa: C901, PLR0915 - a small command loop
+    from rankr_ghl.aws.sync_state import DynamoMappingStore, _to_item
+    from rankr_ghl.flows.reconcile import common_fields
+    from rankr_ghl.sync.diff import changed_fields
+    from rankr_ghl.sync.mapping import default_mapping
+    from rankr_ghl.sync.ports import IdMapping
+    from rankr_ghl.sync.types import Entity, Side
+    from rankr_ghl_tools.ghl_sandbox import GHLSandbox, SandboxConfig
+    from rankr_ghl_tools.local.aws import EmbeddedAws
+    from rankr_ghl_tools.local.template import load_template
+    from rankr_ghl_tools.rankr_sandbox import RankrSandbox
+
+    aws = EmbeddedAws(load_template(REPO / "template.yaml")).start()
+    ghl = GHLSandbox(SandboxConfig()).start()
+    rankr = RankrSandbox().start()
+    env = aws.template.functions["ReconcileFunction"].env
+    table = env["SYNC_TABLE"]
+    ddb = aws.client("dynamodb")
+    store = DynamoMappingStore(table, client=ddb)
+    cm = default_mapping().contact
+
+    def send(obj: Any) -> None:
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
+
+    send(
+        {
+            "ghl_url": ghl.url,
+            "rankr_url": rankr.url,
+            "rankr_key": rankr.api_key,
+            "aws": aws.endpoint_url,
+            "env": dict(env),
+        }
+    )
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        op = cmd["op"]
+        if op == "setup":
+            n = cmd["contacts"]
+            ghl.admin.create_location(
+                LOCATION, rate_limit={"max": 10_000_000, "intervalMs": 1000, "daily": 100_000_000}
+            )
+            token = ghl.admin.tokens(location_id=LOCATION)["access_token"]
+            ghl.admin.seed(LOCATION, n)
+            contacts = ghl.admin.state(LOCATION)["contacts"]
+            rids = rankr.app.store.bulk_create_contacts(
+                ACCOUNT, [cm.to_rankr(cm.from_ghl(c)) for c in contacts]
+            )
+            batch: list[Any] = []
+            for c, rid in zip(contacts, rids, strict=True):
+                m = IdMapping(LOCATION, Entity.CONTACT, c["id"], rid, account_id=ACCOUNT)
+                for side in (Side.GHL, Side.RANKR):
+                    batch.append({"PutRequest": {"Item": _to_item(store._item(m, side))}})
+                    if len(batch) == 25:
+                        ddb.batch_write_item(RequestItems={table: batch})
+                        batch = []
+            if batch:
+                ddb.batch_write_item(RequestItems={table: batch})
+            send({"token": token, "pairs": [[c["id"], r] for c, r in zip(contacts, rids, strict=True)][:n]})
+        elif op == "drift":
+            pairs = cmd["pairs"]
+            changed_ghl, changed_rankr = cmd["changed_ghl"], cmd["changed_rankr"]
+            deleted_ghl, deleted_rankr = cmd.get("deleted_ghl", []), cmd.get("deleted_rankr", [])
+            tag = uuid.uuid4().hex[:6]
+            for i in changed_ghl:
+                ghl.admin.edit(
+                    LOCATION, "contact", pairs[i][0], {"lastName": f"G{tag}{i}"}, emit_webhook=False
+                )
+            for i in changed_rankr:
+                rankr.admin.edit(ACCOUNT, "contact", pairs[i][1], {"firstName": f"R{tag}{i}"})
+            for i in deleted_ghl:
+                ghl.admin.delete(LOCATION, "contact", pairs[i][0], emit_webhook=False)
+            for i in deleted_rankr:
+                rankr.admin.delete(ACCOUNT, "contact", pairs[i][1])
+            for k in range(cmd.get("new_each", 0)):
+                ghl.admin.create(
+                    LOCATION,
+                    "contact",
+                    {"firstName": f"NewG{tag}{k}", "email": f"ng{tag}{k}@example.com"},
+                    emit_webhook=False,
+                )
+                rankr.admin.create(
+                    ACCOUNT, "contact", {"firstName": f"NewR{tag}{k}", "email": f"nr{tag}{k}@example.com"}
+                )
+            send({"ok": True})
+        elif op == "reset_stats":
+            ghl.admin.reset_stats()
+            rankr.admin.reset_stats()
+            send({"ok": True})
+        elif op == "stats":
+            send({"ghl": ghl.admin.stats(), "rankr": rankr.admin.stats()})
+        elif op == "verify":
+            g_contacts = {c["id"]: c for c in ghl.admin.state(LOCATION)["contacts"]}
+            r_live = {c["id"]: c for c in rankr.app.store.dump(ACCOUNT, include_deleted=False)["contacts"]}
+            common = common_fields(cm)
+            remaining = Counter[str]()
+            mapped_g, mapped_r = set(), set()
+            for m in store.list_for_location(LOCATION, Entity.CONTACT):
+                mapped_g.add(m.ghl_id)
+                mapped_r.add(m.rankr_id)
+                g, r = g_contacts.get(m.ghl_id), r_live.get(m.rankr_id)
+                if g is None and r is not None:
+                    remaining["orphan"] += 1
+                elif g is not None and r is None:
+                    if cm.deleted_tag not in (g.get("tags") or []):
+                        remaining["rankr_deleted_unmarked"] += 1
+                elif (
+                    g is not None
+                    and r is not None
+                    and changed_fields(cm.from_ghl(g), cm.from_rankr(r), common)
+                ):
+                    remaining["drifted"] += 1
+            remaining["ghl_unmapped"] = sum(1 for g in g_contacts if g not in mapped_g)
+            remaining["rankr_unmapped"] = sum(1 for r in r_live if r not in mapped_r)
+            send({"remaining": {k: v for k, v in remaining.items() if v}})
+        elif op == "stop":
+            break
+    ghl.stop()
+    rankr.stop()
+    aws.stop()
+
+
+# ------------------------------------------------------------------------------------------ parent
+
+
+class Services:
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"},
+        )
+        self.info = self._read()
+
+    def _read(self) -> Any:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("bench services process ended early")
+        return json.loads(line)
+
+    def call(self, op: str, **args: Any) -> Any:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"op": op, **args}) + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        try:
+            self.call("stop")
+        except (BrokenPipeError, RuntimeError):
+            pass
+        self.proc.wait(timeout=60)
+
+
+def _counts(stats: dict[str, Any]) -> tuple[int, int]:
+    reads = writes = 0
+    for key, n in stats.get("requests", {}).items():
+        if key.startswith("GET ") or "/search" in key:
+            reads += n
+        elif not key.startswith("POST /oauth"):
+            writes += n
+    return reads, writes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="5,000 contacts instead of 100,000")
+    parser.add_argument("--contacts", type=int, default=None)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        _child()
+        return
+    n = args.contacts or (5_000 if args.quick else 100_000)
+    services = Services()
+    try:
+        info = services.info
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": info["aws"],
+                "AWS_ACCESS_KEY_ID": "bench",
+                "AWS_SECRET_ACCESS_KEY": "bench",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "POWERTOOLS_LOG_LEVEL": "WARNING",
+                "POWERTOOLS_TRACE_DISABLED": "true",
+            }
+        )
+        t0 = time.monotonic()
+        setup = services.call("setup", contacts=n)
+        pairs = setup["pairs"]
+        one, half = max(1, n // 100), max(1, n // 200)
+        # disjoint index ranges for each kind of drift
+        changed_ghl = list(range(0, one))
+        changed_rankr = list(range(one, 2 * one))
+        deleted_ghl = list(range(2 * one, 2 * one + half))
+        deleted_rankr = list(range(2 * one + half, 2 * one + 2 * half))
+        services.call(
+            "drift",
+            pairs=pairs,
+            changed_ghl=changed_ghl,
+            changed_rankr=changed_rankr,
+            deleted_ghl=deleted_ghl,
+            deleted_rankr=deleted_rankr,
+            new_each=half,
+        )
+        diffs_seeded = 2 * one + 4 * half
+        setup_s = time.monotonic() - t0
+        services.call("reset_stats")
+
+        from rankr_ghl.aws.audit import DynamoAuditLog
+        from rankr_ghl.aws.sync_state import SyncStateTable
+        from rankr_ghl.flows.reconcile import Mode, Reconciler, ReconcileJob, ReconcileSettings
+        from rankr_ghl.flows.reconcile_ports import GhlClientPort, RankrClientPort
+        from rankr_ghl.ghl.client import GHLClient
+        from rankr_ghl.ghl.ratelimit import RateLimiter
+        from rankr_ghl.ghl.tokens import StaticTokenSource
+        from rankr_ghl.rankr.client import RankrClient
+
+        env = info["env"]
+        table = SyncStateTable(env["SYNC_TABLE"])
+        reconciler = Reconciler(
+            ghl=GhlClientPort(
+                GHLClient(
+                    StaticTokenSource(setup["token"]),
+                    base_url=info["ghl_url"],
+                    rate_limiter=RateLimiter(
+                        max_requests=10_000_000, interval_s=1.0, daily_limit=100_000_000, isolated=True
+                    ),
+                )
+            ),
+            rankr=RankrClientPort(RankrClient(info["rankr_url"], info["rankr_key"])),
+            mappings=table.mappings,
+            ledger=table.ledger,
+            tombstones=table.tombstones,
+            checkpoints=table.checkpoints,
+            audit=DynamoAuditLog(env["AUDIT_TABLE"]),
+            settings=ReconcileSettings(),
+        )
+        started = time.monotonic()
+        outcome = reconciler.run(ReconcileJob(LOCATION, Mode.FULL), account_id=ACCOUNT)
+        seconds = time.monotonic() - started
+        peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        stats = services.call("stats")
+        ghl_reads, ghl_writes = _counts(stats["ghl"])
+        rankr_calls = int(stats["rankr"].get("total", 0))
+        remaining = services.call("verify")["remaining"]
+
+        # incremental after 1 % more changes (0.5 % each side, fresh indexes)
+        base = 2 * one + 2 * half
+        services.call(
+            "drift",
+            pairs=pairs,
+            changed_ghl=list(range(base, base + half)),
+            changed_rankr=list(range(base + half, base + 2 * half)),
+        )
+        services.call("reset_stats")
+        inc = reconciler.run(ReconcileJob(LOCATION, Mode.INCREMENTAL), account_id=ACCOUNT)
+        inc_stats = services.call("stats")
+        inc_reads, _ = _counts(inc_stats["ghl"])
+        inc_remaining = services.call("verify")["remaining"]
+        report = outcome.report
+        result = {
+            "contacts": n,
+            "ghl_read_calls": ghl_reads,
+            "ghl_write_calls": ghl_writes,
+            "rankr_calls": rankr_calls,
+            "seconds": round(seconds, 2),
+            "peak_rss_mb": round(peak_rss_mb, 1),
+            "diffs_seeded": diffs_seeded,
+            "diffs_found": report.total_differences,
+            "diffs_repaired": report.total_repaired,
+            "remaining_diffs": sum(remaining.values()),
+            "incremental_read_calls": inc_reads,
+            "incremental_read_calls_by_endpoint": {
+                k: v
+                for k, v in inc_stats["ghl"].get("requests", {}).items()
+                if k.startswith("GET ") or "/search" in k
+            },
+            "incremental_diffs_found": inc.report.total_differences,
+            "incremental_remaining_diffs": sum(inc_remaining.values()),
+            "differences_by_kind": dict(report.differences),
+            "remaining_by_kind": remaining,
+            "setup_seconds": round(setup_s, 1),
+            "targets": {
+                "remaining_diffs_zero": sum(remaining.values()) == 0,
+                "ghl_read_calls_max": math.ceil(n / 500) + 5,
+                "ghl_read_calls_ok": ghl_reads <= math.ceil(n / 500) + 5,
+                "peak_rss_mb_ok": peak_rss_mb <= 200,
+            },
+            "notes": (
+                "GHL sandbox rate window raised for the bench location (this measures call counts, "
+                "not pacing); sandboxes + moto run in a child process, so peak_rss_mb is the reconcile "
+                "process only (taken before verification); incremental reads include one notes list per "
+                "changed contact and one GET per Rankr-side change"
+            ),
+        }
+        print(json.dumps(result))
+    finally:
+        services.close()
+
+
+if __name__ == "__main__":
+    main()
