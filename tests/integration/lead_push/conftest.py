@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import pytest
 from lead_push_itest_helpers import LeadPushEnv
-
 from rankr_ghl_tools.local.stack import LocalStack
 
 

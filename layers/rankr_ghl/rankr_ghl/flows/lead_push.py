@@ -17,6 +17,7 @@ the mapping path) and the mapping store's conditional write (one lead, one conta
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -26,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -56,7 +58,7 @@ from rankr_ghl.ghl.errors import (
 from rankr_ghl.ghl.models import Contact, ContactCreate, ContactUpdate, ContactUpsert, NoteCreate, TaskCreate
 from rankr_ghl.observability import logger, redact_text
 from rankr_ghl.sync.echo import ledger_entry
-from rankr_ghl.sync.mapping import FieldMapping, MappingResolver
+from rankr_ghl.sync.mapping import EntityMapping, FieldMapping, MappingResolver
 from rankr_ghl.sync.ports import (
     AuditAction,
     AuditEntry,
@@ -1184,8 +1186,14 @@ class SyncLeadRecords:
         ledger: LedgerStore,
         audit_sink: AuditSink,
         resolver: MappingResolver,
+        *,
         correlation_id: Callable[[], str | None] = lambda: None,
+        write_lock: AbstractContextManager[Any] | None = None,
     ) -> None:
+        """`write_lock`: serialises this container's SyncStateTable writes. Only for moto (the local
+        runtime): its TransactWriteItems snapshots the table unlocked and fails with a 500 when
+        another write lands meanwhile. DynamoDB needs no lock."""
+        self._write_lock = write_lock or contextlib.nullcontext()
         self._mappings = mappings
         self._ledger = ledger
         self._audit = audit_sink
@@ -1206,7 +1214,8 @@ class SyncLeadRecords:
         )
         for attempt in range(LINK_ATTEMPTS):
             try:
-                self._mappings.put(wanted)
+                with self._write_lock:
+                    self._mappings.put(wanted)
                 return
             except MappingConflict as conflict:
                 existing = conflict.existing
@@ -1234,6 +1243,30 @@ class SyncLeadRecords:
             ghl_state = contact.to_ghl(rankr_canonical, mode="create").body
         at = datetime.now(UTC)
         correlation = self._correlation_id()
+        with self._write_lock:
+            self._put_ledger(
+                location_id=location_id,
+                contact_id=contact_id,
+                lead=lead,
+                contact=contact,
+                ghl_state=ghl_state,
+                rankr_canonical=rankr_canonical,
+                at=at,
+                correlation=correlation,
+            )
+
+    def _put_ledger(
+        self,
+        *,
+        location_id: str,
+        contact_id: str,
+        lead: Lead,
+        contact: EntityMapping,
+        ghl_state: Mapping[str, Any],
+        rankr_canonical: Mapping[str, Any],
+        at: datetime,
+        correlation: str | None,
+    ) -> None:
         self._ledger.put(
             ledger_entry(
                 location_id,
@@ -1253,7 +1286,7 @@ class SyncLeadRecords:
                 Entity.CONTACT,
                 Side.RANKR,
                 lead.leadId,
-                canonical=rankr_canonical,
+                canonical=dict(rankr_canonical),
                 mapping=contact,
                 origin="observed",
                 at=at,
@@ -1429,6 +1462,7 @@ def build_container(
     idempotency_table: str,
     settings: PushSettings | None = None,
     dynamodb: Any = None,
+    serialize_store_writes: bool = False,
 ) -> LeadPushContainer:
     """Everything lead push needs, over the AWS adapters (`dynamodb`: a boto3 client to share)."""
     from rankr_ghl.aws.audit import DynamoAuditLog
@@ -1443,6 +1477,7 @@ def build_container(
         DynamoAuditLog(audit_table, client=dynamodb),
         resolver,
         correlation_id=_correlation_id,
+        write_lock=threading.Lock() if serialize_store_writes else None,
     )
     service = LeadPushService(
         ghl=GHLLeadGateway(ghl_client),
@@ -1489,6 +1524,8 @@ def container() -> LeadPushContainer:
             idempotency_table=cfg.idempotency_table,
             settings=PushSettings(workers=workers),
             dynamodb=dynamodb,
+            # An emulated DynamoDB (moto, the local runtime) needs its transactions kept apart.
+            serialize_store_writes=bool(os.environ.get("AWS_ENDPOINT_URL")),
         )
         _container = (key, built)
         return built
