@@ -47,8 +47,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# Unit tests (network blocked, in-process fakes) run in their own interpreter, so nothing a
+# session-scoped embedded AWS or sandbox sets up can leak into them.
 pytest: $(STAMP)
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/unit
+	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/contract tests/integration tests/e2e
 
 validate: $(STAMP) $(SAM)
 	$(SAM) validate --lint --template template.yaml

@@ -159,7 +159,8 @@ def chaos_stack(config: ChaosConfig, workdir: Path) -> Iterator[Any]:
             "*": 1,
         },
         time_scale=config.time_scale,
-        ghl_sandbox_config=SandboxConfig(seed=config.seed),
+        # GHL delivers webhooks concurrently; 4 senders also reorder (on top of the reorder fault).
+        ghl_sandbox_config=SandboxConfig(seed=config.seed, webhook_workers=4),
         rankr_sandbox_config=RankrSandboxConfig(seed=config.seed),
         schedules=False,
         echo_logs=False,
@@ -805,8 +806,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-faults", action="store_true", help="the same workload without any fault")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument("--log", help="write the functions' log lines to this file")
     args = parser.parse_args(argv)
-    config = ChaosConfig(seed=args.seed, faults=not args.no_faults, verbose=not args.quiet)
+    config = ChaosConfig(seed=args.seed, faults=not args.no_faults, verbose=not args.quiet, log_path=args.log)
     if args.quick:
         config = config.scaled(5)
     if args.leads:

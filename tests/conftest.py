@@ -51,10 +51,16 @@ def ghl_webhook_events_dir() -> Path:
 def _network_policy(request: pytest.FixtureRequest):
     """Block all sockets in unit tests; allow loopback only elsewhere."""
     path = Path(str(request.node.fspath)).resolve()
+    saved_endpoint = None
     if (REPO_ROOT / "tests" / "unit") in path.parents:
         disable_socket(allow_unix_socket=True)
+        # A session-scoped embedded AWS from an earlier integration test must not leak into
+        # unit tests (they use in-process fakes or moto's mock_aws).
+        saved_endpoint = os.environ.pop("AWS_ENDPOINT_URL", None)
     else:
         enable_socket()
         socket_allow_hosts(["127.0.0.1", "localhost", "::1"], allow_unix_socket=True)
     yield
     enable_socket()
+    if saved_endpoint is not None:
+        os.environ["AWS_ENDPOINT_URL"] = saved_endpoint

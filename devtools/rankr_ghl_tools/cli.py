@@ -16,7 +16,9 @@ from rankr_ghl_tools import commands
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rankr-ghl", description="Rankr <-> GoHighLevel connector operations")
+    parser = argparse.ArgumentParser(
+        prog="rankr-ghl", description="Rankr <-> GoHighLevel connector operations"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{commands.__name__}.{info.name}")

@@ -51,7 +51,11 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         logger.info("lead push request rejected", extra={"reason": str(exc)})
         if request_invocation_type(event) is InvocationType.EVENT:
             raise
-        return {"error": {"code": exc.code, "message": str(exc), "retryable": False}, "results": [], "counts": {}}
+        return {
+            "error": {"code": exc.code, "message": str(exc), "retryable": False},
+            "results": [],
+            "counts": {},
+        }
     for outcome, count in batch.counts.items():
         if count:
             metrics.add_metric(name=_OUTCOME_METRICS[outcome], unit=MetricUnit.Count, value=count)

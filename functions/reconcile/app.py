@@ -46,13 +46,15 @@ def _container() -> reconcile.ReconcileContainer:
 def _schedule_mode(event: Any) -> reconcile.Mode:
     try:
         if isinstance(event, dict) and "detail-type" in event:  # an EventBridge rule instead of Scheduler
-            data = parse(event=event, model=ScheduleInput, envelope=envelopes.EventBridgeEnvelope)
+            data: Any = parse(event=event, model=ScheduleInput, envelope=envelopes.EventBridgeEnvelope)
         else:
             data = parse(event=event or {}, model=ScheduleInput)
     except ValidationError as exc:
         raise reconcile.ReconcileError(
             f"schedule input must be {{'mode': 'incremental'|'full'}}: {exc}"
         ) from None
+    if not isinstance(data, ScheduleInput):
+        raise reconcile.ReconcileError("schedule input must be one object {'mode': ...}")
     return reconcile.Mode(data.mode)
 
 
@@ -76,9 +78,12 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     global _remaining_ms
     if isinstance(event, dict) and "Records" in event:
         _remaining_ms = context.get_remaining_time_in_millis
-        return process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
+        response: dict[str, Any] = dict(
+            process_partial_response(
+                event=event, record_handler=record_handler, processor=processor, context=context
+            )
         )
+        return response
     plan = _container().planner.plan(_schedule_mode(event))
     metrics.add_metric(name="ReconcileStaleLocations", unit=MetricUnit.Count, value=len(plan.stale))
     metrics.add_metric(name="ReconcileJobsQueued", unit=MetricUnit.Count, value=len(plan.enqueued))

@@ -97,6 +97,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     items[:] = rest[: last_e2e + 1] + leak + rest[last_e2e + 1 :]
 
 
+_SESSION_STACKS: list[Any] = []  # stopped when the e2e items end: later suites must not see their env
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
     previous = _WATCH.active
@@ -105,6 +108,9 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         yield
     finally:
         _WATCH.active = previous
+        if _in_e2e(item.path) and (nextitem is None or not _in_e2e(nextitem.path)):
+            while _SESSION_STACKS:
+                _SESSION_STACKS.pop().stop()  # idempotent; restores AWS_ENDPOINT_URL & co.
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -137,4 +143,5 @@ def e2e_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[stack_module
     ) as stack:
         assert stack.ghl is not None and stack.rankr is not None, stack.notes
         stack.log_file = log_path  # type: ignore[attr-defined]
+        _SESSION_STACKS.append(stack)
         yield stack

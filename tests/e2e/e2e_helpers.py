@@ -135,3 +135,28 @@ def assert_nothing_written(before: dict[str, Any], after: dict[str, Any], *, all
     assert all(depth == 0 for depth in after["queues"].values()), f"queued: {after['queues']}"
     for name in QUEUE_DRIVEN:
         assert after["invocations"].get(name, 0) == before["invocations"].get(name, 0), f"{name} ran"
+
+
+def quick_snapshot(stack: LocalStack) -> dict[str, Any]:
+    """The cheap part of `world_snapshot` (per request): tokens issued, write calls to either sandbox,
+    item counts per table, runs of queue-driven functions. The full snapshot brackets a whole run."""
+    assert stack.template is not None and stack.service is not None
+    store = stack.ghl.app.store
+    with store.lock:
+        tokens = (len(store.access_tokens), len(store.refresh_tokens))
+    ghl_writes = {
+        name: count
+        for name, count in stack.ghl.app.stats()["requests"].items()
+        if name.split(" ")[0] in {"POST", "PUT", "DELETE", "PATCH"}
+        and "/search" not in name
+        and name != "POST /oauth/token"
+    }
+    rankr_writes = {k: v for k, v in stack.rankr.admin.stats()["requests"].items() if not k.startswith("GET")}
+    dynamodb = stack.client("dynamodb")
+    counts = {
+        logical_id: dynamodb.scan(TableName=spec.name, Select="COUNT")["Count"]
+        for logical_id, spec in stack.template.tables.items()
+        if logical_id != "AuditTable"  # rejections may be audited; the full snapshot checks what
+    }
+    invocations = {name: pool.invocations for name, pool in stack.service.pools.items() if name in QUEUE_DRIVEN}
+    return {"tokens": tokens, "ghl": ghl_writes, "rankr": rankr_writes, "items": counts, "runs": invocations}

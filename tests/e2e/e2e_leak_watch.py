@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 TOKEN_SHAPE_RE = re.compile(r"sbx-(?:at|rt|code)-[A-Za-z0-9_-]{16,}")
+# A whole number (optionally formatted: +1 (555) 010-0199), never part of a longer digit run.
+PHONE_SHAPE_RE = re.compile(r"(?<![\d.])\+?\d[\d ().-]{8,22}\d(?![\d])")
 MIN_SECRET_LEN = 8
 
 
@@ -185,10 +187,11 @@ class LeakWatch:
             if email in lowered:
                 findings.extend(self._lines_with(text, email, "e-mail", ignore_case=True))
         if self.phones:
-            for number in re.finditer(r"(?<!\d)\+?\d[\d]{9,14}(?!\d)", text):
-                digits = _digits(number.group(0))
-                if digits in self.phones:
-                    findings.extend(self._lines_with(text, number.group(0), "phone"))
+            for line in text.splitlines():
+                source, _, body = line.partition("\t")
+                for number in PHONE_SHAPE_RE.finditer(body):
+                    if _digits(number.group(0)) in self.phones:
+                        findings.append(Finding("phone", source, body.replace(number.group(0), "<PHONE>")[:300]))
         return findings
 
     @staticmethod

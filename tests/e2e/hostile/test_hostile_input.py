@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from e2e_helpers import assert_nothing_written, install_location, new_id, world_snapshot
+from e2e_helpers import assert_nothing_written, install_location, new_id, quick_snapshot, world_snapshot
 from hostile_corpus import (
     CASES,
     Case,
@@ -126,17 +126,23 @@ def _assert_lead_push_refused(case: Case, body: object) -> None:
             assert result["error"]["code"] == case.lead_error, result
 
 
+@pytest.fixture(scope="module")
+def corpus_baseline(e2e_stack, hostile_ctx) -> dict:
+    """The full world before the first case (after the fixtures' own installs)."""
+    e2e_stack.drain(timeout=30, settle=0.1)
+    return world_snapshot(e2e_stack)
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_hostile_case_is_refused_without_side_effects(e2e_stack, hostile_ctx, case: Case) -> None:
+def test_hostile_case_is_refused_without_side_effects(e2e_stack, hostile_ctx, corpus_baseline, case: Case) -> None:
     stack = e2e_stack
-    request = case.build(hostile_ctx)  # may prepare state (e.g. a used code) before the snapshot
+    request = case.build(hostile_ctx)  # may prepare state (e.g. a used code): settle it first
     stack.drain(timeout=30, settle=0.05)
-    before = world_snapshot(stack)
+    before = quick_snapshot(stack)
 
     status, headers, text, body = _send(stack, request)
 
     stack.drain(timeout=30, settle=0.05)
-    after = world_snapshot(stack)
     assert status < 500, f"{case.id}: {status} {text[:500]}"
     if case.surface == "lead_push":
         assert status == 200 and not headers["FunctionError"], f"{case.id}: {text[:500]}"
@@ -149,4 +155,23 @@ def test_hostile_case_is_refused_without_side_effects(e2e_stack, hostile_ctx, ca
         else:
             assert "location" not in lowered, lowered.get("location")
         assert "set-cookie" not in lowered
-    assert_nothing_written(before, after, allow_audit_rejections=True)
+    assert quick_snapshot(stack) == before, f"{case.id} wrote or queued something"
+
+
+def test_corpus_left_everything_as_it_was(e2e_stack, corpus_baseline) -> None:
+    """After every case: both sandboxes, every table (rejection audits allowed), secrets and queues
+    are as before the corpus, apart from the installs the replay case needed (setup, not attack)."""
+    e2e_stack.drain(timeout=30, settle=0.1)
+    after = world_snapshot(e2e_stack)
+    setup_locations = [loc for loc in after["ghl_state"] if loc.startswith("locR")]
+    for key in ("ghl_state",):
+        for loc in setup_locations:
+            after[key].pop(loc, None)
+    setup_ids = set(setup_locations)
+    for table in after["tables"].values():
+        for item_key in [k for k, v in table.items() if any(loc in str(v) for loc in setup_ids)]:
+            del table[item_key]
+    after["secrets"] = {k: v for k, v in after["secrets"].items() if not any(loc in k for loc in setup_ids)}
+    after["ghl_tokens"] = corpus_baseline["ghl_tokens"] if setup_ids else after["ghl_tokens"]
+    after["ghl_write_calls"] = corpus_baseline["ghl_write_calls"]  # the setup installs' own calls
+    assert_nothing_written(corpus_baseline, after, allow_audit_rejections=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +21,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: the shared sync fakes
 
+from aws_lambda_powertools.utilities.idempotency.exceptions import (  # noqa: E402
+    IdempotencyItemAlreadyExistsError,
+    IdempotencyItemNotFoundError,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer  # noqa: E402
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord  # noqa: E402
 from fakes import InMemoryAuditLog, InMemoryLedgerStore, InMemoryMappingStore  # noqa: E402
 from rankr_ghl.flows.lead_push import (  # noqa: E402
     ErrorCode,
@@ -301,3 +308,45 @@ class World:
     service: LeadPushService
     config: Any
     resolver: MappingResolver
+
+
+class InMemoryIdempotencyStore(BasePersistenceLayer):
+    """Powertools' persistence layer in memory with DynamoDB's atomic conditional put (moto's
+    in-process put_item is not atomic under threads, so it cannot prove the concurrency case)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: dict[str, DataRecord] = {}
+        self._guard = threading.Lock()
+
+    def _get_record(self, idempotency_key: str) -> DataRecord:
+        with self._guard:
+            record = self.records.get(idempotency_key)
+        if record is None:
+            raise IdempotencyItemNotFoundError
+        return record
+
+    def _put_record(self, data_record: DataRecord) -> None:
+        now = time.time()
+        with self._guard:
+            old = self.records.get(data_record.idempotency_key)
+            replaceable = (
+                old is None
+                or (old.expiry_timestamp or 0) < now
+                or (
+                    old.status == "INPROGRESS"
+                    and old.in_progress_expiry_timestamp is not None
+                    and old.in_progress_expiry_timestamp < now * 1000
+                )
+            )
+            if not replaceable:
+                raise IdempotencyItemAlreadyExistsError(old_data_record=old)
+            self.records[data_record.idempotency_key] = data_record
+
+    def _update_record(self, data_record: DataRecord) -> None:
+        with self._guard:
+            self.records[data_record.idempotency_key] = data_record
+
+    def _delete_record(self, data_record: DataRecord) -> None:
+        with self._guard:
+            self.records.pop(data_record.idempotency_key, None)

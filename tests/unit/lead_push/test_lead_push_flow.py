@@ -8,7 +8,7 @@ import zlib
 from typing import Any
 
 import pytest
-from lead_push_fakes import LOCATION, FakeLocations, World
+from lead_push_fakes import LOCATION, FakeLocations, InMemoryIdempotencyStore, World
 from rankr_ghl.flows.lead_push import (
     MAX_BATCH,
     LeadPushRequestError,
@@ -311,11 +311,12 @@ def test_out_of_time_leads_come_back_retryable(world: World) -> None:
     assert len(world.ghl.contacts()) == 5 - outcomes.count("failed")
 
 
-def test_same_lead_ten_times_concurrently_gives_one_contact(world: World, idempotency_table: str) -> None:
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+def test_same_lead_ten_times_concurrently_gives_one_contact(
+    world: World, idempotency_store: InMemoryIdempotencyStore
+) -> None:
     from rankr_ghl.flows.lead_push import powertools_idempotency
 
-    idem = powertools_idempotency(DynamoDBPersistenceLayer(table_name=idempotency_table))
+    idem = powertools_idempotency(idempotency_store)  # one table shared by ten containers
     slow_upsert = world.ghl.upsert_contact
 
     def upsert(*a: Any, **kw: Any) -> Any:

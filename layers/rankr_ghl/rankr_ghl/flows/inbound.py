@@ -446,7 +446,9 @@ class InboundProcessor:
                     )
                 )
             except MappingConflict as exc:
-                # Someone linked this GHL record meanwhile (lead push): keep theirs, audit ours.
+                # Someone linked this GHL record meanwhile (lead push): keep theirs, audit ours, and
+                # soft-delete the Rankr record we just created, or it stays behind as a duplicate.
+                self._rankr.delete(ctx.account_id, entity, rankr_id, parent_rankr)
                 self._audit_entry(
                     ctx,
                     entity,

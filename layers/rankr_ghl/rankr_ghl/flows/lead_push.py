@@ -306,7 +306,8 @@ _REQUEST_KEYS = {"leads", "locationId", "rankrAccountId", "invocationType"}
 def parse_request(event: Any) -> ParsedRequest:
     """Split an invoke payload into leads. One lead object, or `{"leads": [...], ...}`.
 
-    Request-level `locationId` / `rankrAccountId` apply to leads that name neither.
+    Request-level `locationId` / `rankrAccountId` apply to leads that name neither; a request-level
+    `rankrAccountId` also applies to leads naming only a `locationId` (that location must be the account's).
     """
     if not isinstance(event, Mapping):
         raise LeadPushRequestError('the payload must be a JSON object: one lead, or {"leads": [...]}')
@@ -338,6 +339,10 @@ def parse_request(event: Any) -> ParsedRequest:
             and not (lead.get("locationId") or lead.get("rankrAccountId"))
         ):
             lead = {**defaults, **lead}
+        elif isinstance(lead, Mapping) and "rankrAccountId" in defaults and not lead.get("rankrAccountId"):
+            # Tenant isolation: the request's account also binds leads naming only a locationId, so
+            # a lead cannot reach a location of another account (checked by the location resolver).
+            lead = {**lead, "rankrAccountId": defaults["rankrAccountId"]}
         merged.append(lead)
     return ParsedRequest(leads=merged, invocation_type=invocation_type, batch=True)
 
@@ -626,7 +631,9 @@ class LeadPushService:
             item.result = failed_result(
                 item.lead_id, LeadPushFailure(ErrorCode.INVALID_LEAD, message, retryable=False)
             )
-            logger.info("lead rejected", extra={"leadId": item.lead_id, "reason": message})
+            # The leadId failed validation too, perhaps: scrub it like free text before logging.
+            logged_id = redact_text(item.lead_id) if item.lead_id else None
+            logger.info("lead rejected", extra={"leadId": logged_id, "reason": message})
 
     def _run_one(self, item: _LeadWork, guard: _DeadlineGuard) -> dict[str, Any]:
         lead = item.lead

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from rankr_ghl.flows.reconcile_ports import GhlPort, RankrPort, Record
 from rankr_ghl.observability import logger, redact_text
 from rankr_ghl.sync import diff
-from rankr_ghl.sync.echo import Action, Decision, decide, load_ledgers, reconcile_pair
+from rankr_ghl.sync.echo import Action, Decision, decide, is_echo, load_ledgers, reconcile_pair
 from rankr_ghl.sync.mapping import EntityMapping, FieldMapping, MappingResolver
 from rankr_ghl.sync.ports import (
     AuditAction,
@@ -1064,7 +1064,10 @@ class _Run:
         if rankr_rec is None or _is_deleted(rankr_rec):
             self.rankr_deleted(rec, link)
             return
-        self.sync_pair(Entity.CONTACT, rec, rankr_rec, link)
+        if not self.sync_pair(Entity.CONTACT, rec, rankr_rec, link):
+            ledger_g = self.o.ledger.get(self.loc, Entity.CONTACT, Side.GHL, gid)
+            if is_echo(self.cm.from_ghl(rec), ledger_g, self.cm, Side.GHL):
+                return  # its dateUpdated moved because of our own write: no person touched its notes
         self._sync_notes(gid, link)
 
     def _phase_rankr_changed(self) -> None:

@@ -854,7 +854,11 @@ class GHLClient:
 
     def add_tags(self, location_id: str, contact_id: str, tags: Sequence[str]) -> list[str]:
         """POST /contacts/{contactId}/tags (201). A set union, so repeating it is harmless: retried."""
-        return self._tags("POST", location_id, contact_id, tags)
+        try:
+            return self._tags("POST", location_id, contact_id, tags)
+        except errors.GHLUnprocessable:
+            # GHL may answer 422 to a write it applied (docs issue #64): ask once more for the result.
+            return self._tags("POST", location_id, contact_id, tags)
 
     def remove_tags(self, location_id: str, contact_id: str, tags: Sequence[str]) -> list[str]:
         """DELETE /contacts/{contactId}/tags with a JSON body."""
