@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
 import tempfile
@@ -612,16 +611,16 @@ def measure(
     c_maps = list(table.mappings.list_for_location(location_id, Entity.CONTACT))
     by_ghl = {m.ghl_id: m for m in c_maps}
     by_rankr = {m.rankr_id: m for m in c_maps}
-    for rid, rec in r_live.items():
+    for rid in r_live:
         m = by_rankr.get(rid)
         if m is None or m.ghl_id not in g_contacts:
             problems["lost"].append(
                 f"rankr contact {rid} live, GHL twin {'unmapped' if m is None else 'gone'}"
             )
-    for gid in g_contacts:
+    for gid, g_rec in g_contacts.items():
         m = by_ghl.get(gid)
         if m is None or m.rankr_id not in r_live:
-            if m is not None and cm.deleted_tag in (g_contacts[gid].get("tags") or []):
+            if m is not None and cm.deleted_tag in (g_rec.get("tags") or []):
                 continue  # deleted in Rankr and marked in GHL (the mapping's rankr_to_ghl delete action)
             problems["lost"].append(
                 f"GHL contact {gid} live, Rankr twin {'unmapped' if m is None else 'gone'}"
@@ -693,7 +692,7 @@ def measure(
         g = g_contacts.get(m.ghl_id)
         if cm.from_rankr(r).get(name) != value or (g is not None and cm.from_ghl(g).get(name) != value):
             problems["edits_lost"].append(f"Rankr edit of {name} on {rid}")
-    for (tid, name), value in edits.ghl_tasks.items():
+    for tid, name in edits.ghl_tasks:
         m, g = t_by_ghl.get(tid), g_tasks.get(tid)
         if m is None or g is None:
             continue
@@ -706,6 +705,36 @@ def measure(
         for k in ("lost", "duplicated_contacts", "orphan_mappings", "field_mismatches", "edits_lost")
     }
     return counts, dict(problems)
+
+
+def audit_trail(stack: Any, location_id: str, problems: dict[str, list[str]], config: ChaosConfig) -> None:
+    """The audit entries of the records named in the problems (stderr), to see which flow wrote what."""
+    import re
+
+    ids = {i for items in problems.values() for line in items for i in re.findall(r"[A-Za-z0-9_]{20,}", line)}
+    table = stack.template.tables["AuditTable"].name
+    dynamodb = stack.client("dynamodb")
+    pages = dynamodb.get_paginator("query").paginate(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"LOC#{location_id}"}},
+    )
+    for page in pages:
+        for item in page["Items"]:
+            plain = {k: next(iter(v.values())) for k, v in item.items()}
+            if plain.get("ghlId") in ids or plain.get("rankrId") in ids:
+                keep = (
+                    "at",
+                    "flow",
+                    "action",
+                    "outcome",
+                    "direction",
+                    "ghlId",
+                    "rankrId",
+                    "fields",
+                    "reason",
+                )
+                log(config, "audit " + json.dumps({k: plain.get(k) for k in keep}, default=str))
 
 
 def failure_queue_depth(stack: Any) -> dict[str, int]:
@@ -775,16 +804,21 @@ def run_chaos(config: ChaosConfig) -> dict[str, Any]:
         log(config, f"reconciled and drained ({time.monotonic() - started:.1f}s)")
 
         counts, problems = measure(stack, location_id, account_id, leads, edits)
+        if config.verbose and any(counts.values()):
+            audit_trail(stack, location_id, problems, config)
         depths = failure_queue_depth(stack)
         stats = stack.ghl.admin.stats()
         for name, items in problems.items():
             for item in items[:15]:
                 log(config, f"{name}: {item}")
         log(config, f"failure queues: {depths}; GHL faults injected: {stats.get('faultsInjected')}")
-        log(config, f"rankr faults: {stack.rankr.admin.stats().get('faults')}; push: invocations={push.invocations} "
-                    f"async={push.async_invocations} function_errors={push.function_errors} "
-                    f"caller_retries={push.caller_retries} gave_up={len(push.gave_up)} "
-                    f"permanent={[r.get('error', {}).get('code') for r in push.permanent_failures]}")  # fmt: skip
+        permanent = [r.get("error", {}).get("code") for r in push.permanent_failures]
+        log(
+            config,
+            f"rankr faults: {stack.rankr.admin.stats().get('faults')}; push: invocations={push.invocations} "
+            f"async={push.async_invocations} function_errors={push.function_errors} "
+            f"caller_retries={push.caller_retries} gave_up={len(push.gave_up)} permanent={permanent}",
+        )
         return {
             **counts,
             "dlq_messages": sum(depths.values()),

@@ -58,11 +58,12 @@ CHILD = textwrap.dedent(
     started = time.perf_counter()
     handler = getattr(importlib.import_module(module_name), attr)
     imported = time.perf_counter()
-    context = LambdaContext(spec, str(uuid.uuid4()), int(time.time() * 1000 + spec.timeout_s * 1000), spec.function_arn)
+    deadline_ms = int(time.time() * 1000 + spec.timeout_s * 1000)
+    context = LambdaContext(spec, str(uuid.uuid4()), deadline_ms, spec.function_arn)
     result = handler(event, context)
     done = time.perf_counter()
-    print("\\n" + json.dumps({"import_ms": (imported - started) * 1000, "first_event_ms": (done - imported) * 1000,
-                              "result": result}, default=str))
+    timings = {"import_ms": (imported - started) * 1000, "first_event_ms": (done - imported) * 1000}
+    print("\\n" + json.dumps({**timings, "result": result}, default=str))
     """
 )
 
@@ -99,8 +100,14 @@ def first_event_ok(result: Any) -> bool:
 
 
 def run_child(args: list[str], env: dict[str, str], cwd: str) -> dict[str, Any]:
-    completed = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-c", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    completed = subprocess.run(
+        [sys.executable, "-c", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     if completed.returncode != 0:
         raise SystemExit(f"child failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
@@ -123,7 +130,11 @@ def main() -> None:
 
     overrides = {"GhlClientId": BENCH_CLIENT_ID, "WebhookPublicKeys": SAMPLE_WEBHOOK_KEY}
     template = load_template(REPO_ROOT / "template.yaml", overrides)
-    secret = {"client_id": BENCH_CLIENT_ID, "client_secret": "bench-client-secret", "rankr_api_key": "bench-key"}
+    secret = {
+        "client_id": BENCH_CLIENT_ID,
+        "client_secret": "bench-client-secret",
+        "rankr_api_key": "bench-key",
+    }
     with EmbeddedAws(template, secret_values={"AppSecret": secret}) as aws:
         service = LambdaService(aws.template, aws_environ=aws.environ)
         floor_env = child_env({**os.environ, **aws.environ}, [])
@@ -139,10 +150,14 @@ def main() -> None:
             event_path = sample_event(fn)
             env = child_env(spec.env, [spec.code_dir, *spec.layer_dirs])
             spec_json = json.dumps(spec.__dict__)
-            runs = [run_child([CHILD, spec_json, str(event_path)], env, spec.code_dir) for _ in range(repeats)]
+            runs = [
+                run_child([CHILD, spec_json, str(event_path)], env, spec.code_dir) for _ in range(repeats)
+            ]
             import_ms[logical_id] = round(statistics.median(r["import_ms"] for r in runs), 1)
             event_ms[logical_id] = round(statistics.median(r["first_event_ms"] for r in runs), 1)
-            init_ms[logical_id] = round(statistics.median(r["import_ms"] + r["first_event_ms"] for r in runs), 1)
+            init_ms[logical_id] = round(
+                statistics.median(r["import_ms"] + r["first_event_ms"] for r in runs), 1
+            )
             ok[logical_id] = all(first_event_ok(r["result"]) for r in runs)
             print(
                 f"{logical_id:<24} init {init_ms[logical_id]:7.1f} ms (import {import_ms[logical_id]:6.1f}, "

@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import copy
 import json
 import logging
 import os
 import subprocess
 import sys
-import threading
 import time
 import types
 from collections import Counter
@@ -42,92 +40,13 @@ REPUSH = 300
 
 
 @contextlib.contextmanager
-def isolated_moto_transactions() -> Iterator[None]:
-    """moto 5 snapshots a WHOLE table (deepcopy, no lock) before each TransactWriteItems: O(table)
-    time (~0.2 s per mapping write at 2,000 items, 1.2 s at 10,000) and a 500 when another thread
-    writes meanwhile. Here transactions run one at a time and snapshot only the items they touch;
-    conditions and rollback behave as before. Needs moto in this process (EmbeddedAws isolated=False)."""
-    from moto.dynamodb import models
-    from moto.dynamodb.models.table import Table
-
-    original_transact = models.DynamoDBBackend.transact_write_items
-    original_copy = models.copy
-    lock = threading.Lock()
-
-    def deepcopy_keeping_tables(obj: Any, memo: Any = None) -> Any:
-        return obj if isinstance(obj, Table) else copy.deepcopy(obj, memo)
-
-    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        with lock:
-            touched: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
-            for item in transact_items:
-                op_type, op = next(iter(item.items()))
-                name = op.get("TableName")
-                if name not in self.tables:
-                    continue
-                table = self.tables[name]
-                if op_type == "Put":
-                    key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
-                    if table.range_key_attr is not None:
-                        key[table.range_key_attr] = op["Item"][table.range_key_attr]
-                else:
-                    key = op["Key"]
-                current = self.get_item(name, key)
-                touched.append((name, key, current.to_json()["Attributes"] if current is not None else None))
-            try:
-                original_transact(self, transact_items)
-            except Exception:
-                for name, key, previous in reversed(touched):
-                    if previous is None:
-                        with contextlib.suppress(Exception):
-                            self.delete_item(name, key)
-                    else:
-                        self.put_item(name, previous)
-                raise
-
-    models.copy = types.SimpleNamespace(deepcopy=deepcopy_keeping_tables)
-    models.DynamoDBBackend.transact_write_items = transact_write_items
-    try:
-        yield
-    finally:
-        models.DynamoDBBackend.transact_write_items = original_transact
-        models.copy = original_copy
-
-
-def _serve_patched_moto(conn: Any) -> None:  # runs in the child process
-    from rankr_ghl_tools.local._moto_child import serve_moto
-
-    with isolated_moto_transactions():
-        serve_moto(conn)
-
-
-@contextlib.contextmanager
 def embedded_aws_process(template: Any) -> Iterator[Any]:
-    """The embedded AWS (template resources) on a moto server in a process of its own, with
-    isolated_moto_transactions applied there: moto's CPU stays off the flow's GIL."""
-    import multiprocessing
+    """The embedded AWS on a moto server in a process of its own (moto's CPU stays off the flow's GIL;
+    the runtime's moto child serialises transactions and snapshots only touched items)."""
+    from rankr_ghl_tools.local.aws import EmbeddedAws
 
-    from rankr_ghl_tools.local.aws import EmbeddedAws as _EmbeddedAws
-
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    process = ctx.Process(target=_serve_patched_moto, args=(child,), daemon=True)
-    process.start()
-    child.close()
-    try:
-        if not parent.poll(60):
-            raise RuntimeError("moto server did not start within 60 s")
-        port = int(parent.recv())
-        aws = _EmbeddedAws(template, isolated=False)
-        aws._start_server = lambda: port  # type: ignore[method-assign]  # attach to our server
-        with aws:
-            yield aws
-    finally:
-        with contextlib.suppress(OSError):
-            parent.send("stop")
-        process.join(timeout=10)
-        if process.is_alive():
-            process.kill()
+    with EmbeddedAws(template) as aws:
+        yield aws
 
 
 @contextlib.contextmanager

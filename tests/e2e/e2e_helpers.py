@@ -16,9 +16,7 @@ def new_id(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:16]}"
 
 
-def install_location(
-    stack: LocalStack, location_id: str, rankr_account: str, *, timeout: float = 30
-) -> None:
+def install_location(stack: LocalStack, location_id: str, rankr_account: str, *, timeout: float = 30) -> None:
     """A real install through the gateway: /oauth/install -> GHL consent -> /oauth/callback."""
     stack.ghl.admin.create_location(location_id)
     stack.ghl.admin.consent(location_id=location_id)
@@ -113,7 +111,9 @@ QUEUE_DRIVEN = ("WebhookWorkerFunction", "ReconcileFunction")
 REJECTION_OUTCOMES = {"failed", "skipped"}
 
 
-def assert_nothing_written(before: dict[str, Any], after: dict[str, Any], *, allow_audit_rejections: bool) -> None:
+def assert_nothing_written(
+    before: dict[str, Any], after: dict[str, Any], *, allow_audit_rejections: bool
+) -> None:
     """No write anywhere; new audit items are allowed only as records of a rejection."""
     assert after["ghl_tokens"][:2] == before["ghl_tokens"][:2], "GHL issued tokens"
     assert after["ghl_state"] == before["ghl_state"], "GHL sandbox state changed"
@@ -158,5 +158,7 @@ def quick_snapshot(stack: LocalStack) -> dict[str, Any]:
         for logical_id, spec in stack.template.tables.items()
         if logical_id != "AuditTable"  # rejections may be audited; the full snapshot checks what
     }
-    invocations = {name: pool.invocations for name, pool in stack.service.pools.items() if name in QUEUE_DRIVEN}
+    invocations = {
+        name: pool.invocations for name, pool in stack.service.pools.items() if name in QUEUE_DRIVEN
+    }
     return {"tokens": tokens, "ghl": ghl_writes, "rankr": rankr_writes, "items": counts, "runs": invocations}

@@ -19,6 +19,7 @@ numbers (not inside longer digit runs), e-mails case-insensitively.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -135,10 +136,8 @@ class LeakWatch:
         rankr = getattr(stack, "rankr", None)
         if rankr is not None:
             self.add_secret(*rankr.config.api_keys)
-            try:
+            with contextlib.suppress(Exception):  # a stopped sandbox
                 self.add_record_pii(rankr.admin.state().get("contacts", []))
-            except Exception:  # noqa: S110
-                pass
         aws = getattr(stack, "aws", None)
         template = getattr(stack, "template", None)
         if aws is not None and template is not None:
@@ -179,7 +178,9 @@ class LeakWatch:
         for line in text.splitlines():
             source, _, body = line.partition("\t")
             for match in TOKEN_SHAPE_RE.finditer(body):
-                findings.append(Finding("token-shaped value", source, body.replace(match.group(0), "<TOKEN>")))
+                findings.append(
+                    Finding("token-shaped value", source, body.replace(match.group(0), "<TOKEN>"))
+                )
         for secret in self.secrets:
             if secret in text:
                 findings.extend(self._lines_with(text, secret, "secret/token"))
@@ -191,7 +192,9 @@ class LeakWatch:
                 source, _, body = line.partition("\t")
                 for number in PHONE_SHAPE_RE.finditer(body):
                     if _digits(number.group(0)) in self.phones:
-                        findings.append(Finding("phone", source, body.replace(number.group(0), "<PHONE>")[:300]))
+                        findings.append(
+                            Finding("phone", source, body.replace(number.group(0), "<PHONE>")[:300])
+                        )
         return findings
 
     @staticmethod

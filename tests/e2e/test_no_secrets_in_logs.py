@@ -47,7 +47,9 @@ def test_no_secrets_in_captured_logs(e2e_stack, leak_watch: LeakWatch) -> None:
     email, phone = f"leak.{location.lower()}@leak.example", "+15550104242"
     response = stack.client("lambda").invoke(
         FunctionName=stack.template.outputs["LeadPushAliasArn"],
-        Payload=json.dumps({"leadId": "leak-1", "locationId": location, "email": email, "phone": phone}).encode(),
+        Payload=json.dumps(
+            {"leadId": "leak-1", "locationId": location, "email": email, "phone": phone}
+        ).encode(),
     )
     assert json.loads(response["Payload"].read())["results"][0]["outcome"] == "created"
     stack.drain(timeout=30)

@@ -44,7 +44,9 @@ def _tenant_items(stack, location_id: str) -> dict[str, list[dict[str, Any]]]:
     """Every SyncState/Audit/Connections item that names the location anywhere."""
     out: dict[str, list[dict[str, Any]]] = {}
     for logical_id, spec in stack.template.tables.items():
-        out[logical_id] = [i for i in scan_table(stack, spec.name) if location_id in json.dumps(i, default=str)]
+        out[logical_id] = [
+            i for i in scan_table(stack, spec.name) if location_id in json.dumps(i, default=str)
+        ]
     return out
 
 
@@ -86,7 +88,12 @@ def test_concurrent_tenants_never_cross(e2e_stack, tenants, leak_watch) -> None:
     def push_leads() -> None:
         try:
             leads = [
-                {"leadId": f"lead-{i}-{loc_a}", "rankrAccountId": acct_a, "email": email, "firstName": f"A{i}"}
+                {
+                    "leadId": f"lead-{i}-{loc_a}",
+                    "rankrAccountId": acct_a,
+                    "email": email,
+                    "firstName": f"A{i}",
+                }
                 for i, email in enumerate(lead_emails_a)
             ]
             body = _invoke(stack, {"leads": leads})
@@ -144,9 +151,7 @@ def test_concurrent_tenants_never_cross(e2e_stack, tenants, leak_watch) -> None:
             issued = store.access_tokens.get(secret["access_token"])
         assert issued is not None and issued.location_id == location_id
     # Mappings and audit: ids of A only in A's partition and vice versa.
-    ghl_ids = {
-        loc: {c["id"] for c in stack.ghl.admin.state(loc)["contacts"]} for loc in (loc_a, loc_b)
-    }
+    ghl_ids = {loc: {c["id"] for c in stack.ghl.admin.state(loc)["contacts"]} for loc in (loc_a, loc_b)}
     for own, other in ((loc_a, loc_b), (loc_b, loc_a)):
         items = _tenant_items(stack, own)
         text = json.dumps(items["SyncStateTable"] + items["AuditTable"], default=str)
@@ -169,7 +174,8 @@ def test_lead_of_account_a_cannot_reach_location_b(e2e_stack, tenants) -> None:
     forbidden_before = _status_403(stack)
 
     aimed = _invoke(
-        stack, {"leadId": "cross-1", "rankrAccountId": acct_a, "locationId": loc_b, "email": "x@cross.example"}
+        stack,
+        {"leadId": "cross-1", "rankrAccountId": acct_a, "locationId": loc_b, "email": "x@cross.example"},
     )
     assert aimed["results"][0]["error"]["code"] == "location_not_connected", aimed
     batch = _invoke(

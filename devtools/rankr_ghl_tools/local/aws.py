@@ -193,6 +193,8 @@ class EmbeddedAws:
 
     def _restore_environ(self) -> None:
         for key, value in self._saved_environ.items():
+            if key in self.environ and os.environ.get(key) != self.environ[key]:
+                continue  # someone started after us and owns the variable now: not ours to undo
             if value is None:
                 os.environ.pop(key, None)
             else:

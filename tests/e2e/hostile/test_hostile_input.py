@@ -84,7 +84,9 @@ def _send(stack, request) -> tuple[int, dict[str, str], str, object]:
         return response.status_code, dict(response.headers), response.text, None
     if isinstance(request, OAuthRequest):
         with httpx.Client(timeout=30, follow_redirects=False) as http:
-            response = http.get(f"{stack.gateway_url}{request.path}", params=request.params, headers=request.headers)
+            response = http.get(
+                f"{stack.gateway_url}{request.path}", params=request.params, headers=request.headers
+            )
         return response.status_code, dict(response.headers), response.text, None
     assert isinstance(request, LeadPushRequest)
     raw = request.raw if request.raw is not None else json.dumps(request.payload).encode()
@@ -92,8 +94,11 @@ def _send(stack, request) -> tuple[int, dict[str, str], str, object]:
         FunctionName=stack.template.outputs["LeadPushAliasArn"], InvocationType="RequestResponse", Payload=raw
     )
     body = result["Payload"].read()
-    return result["StatusCode"], {"FunctionError": result.get("FunctionError") or ""}, body.decode(), (
-        json.loads(body) if body else None
+    return (
+        result["StatusCode"],
+        {"FunctionError": result.get("FunctionError") or ""},
+        body.decode(),
+        (json.loads(body) if body else None),
     )
 
 
@@ -134,7 +139,9 @@ def corpus_baseline(e2e_stack, hostile_ctx) -> dict:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_hostile_case_is_refused_without_side_effects(e2e_stack, hostile_ctx, corpus_baseline, case: Case) -> None:
+def test_hostile_case_is_refused_without_side_effects(
+    e2e_stack, hostile_ctx, corpus_baseline, case: Case
+) -> None:
     stack = e2e_stack
     request = case.build(hostile_ctx)  # may prepare state (e.g. a used code): settle it first
     stack.drain(timeout=30, settle=0.05)

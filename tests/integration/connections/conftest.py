@@ -96,7 +96,8 @@ def ghl_sandbox() -> Iterator[GHLSandbox]:
 
 
 @pytest.fixture(scope="module")
-def conn_env(embedded_aws, ghl_sandbox) -> Iterator[ConnEnv]:
+def conn_env(embedded_aws_session, ghl_sandbox) -> Iterator[ConnEnv]:
+    embedded_aws = embedded_aws_session
     run = uuid.uuid4().hex[:8]
     sm = embedded_aws.client("secretsmanager")
     app_secret_name = f"rankr-ghl/dev/app-it-{run}"
@@ -127,7 +128,7 @@ def conn_env(embedded_aws, ghl_sandbox) -> Iterator[ConnEnv]:
         "RANKR_RETURN_URL": "",
     }
     with pytest.MonkeyPatch.context() as mp:
-        for key, value in env.items():
+        for key, value in {**embedded_aws.environ, **env}.items():
             mp.setenv(key, value)
         wiring.reset()
         ce = ConnEnv(aws=embedded_aws, ghl=ghl_sandbox, env=env)

@@ -40,8 +40,9 @@ def test_tables_match_template(embedded_aws: EmbeddedAws) -> None:
 
 def test_queues_match_template(embedded_aws: EmbeddedAws) -> None:
     template = embedded_aws.template
-    sqs = boto3.client("sqs")
-    urls = set(sqs.list_queues()["QueueUrls"])
+    sqs = embedded_aws.client("sqs")
+    # Other tests of the session add private queues; every template queue must exist as declared.
+    urls = set(sqs.list_queues(QueueNamePrefix="rankr-ghl-")["QueueUrls"])
     assert {q.url for q in template.queues.values()} == urls
     for spec in template.queues.values():
         attrs = sqs.get_queue_attributes(QueueUrl=spec.url, AttributeNames=["All"])["Attributes"]

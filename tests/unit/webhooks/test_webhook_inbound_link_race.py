@@ -16,7 +16,8 @@ from test_webhook_inbound import LOC, World, ghl_contact, world  # noqa: F401 - 
 
 
 def test_worker_that_loses_the_link_race_deletes_the_rankr_record_it_created(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: World,  # noqa: F811 - the imported fixture
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     world.ghl.contacts["c1"] = ghl_contact()
     lead = world.rankr.create("acct-1", Entity.CONTACT, {"firstName": "Ada"}, None, "lead-key")

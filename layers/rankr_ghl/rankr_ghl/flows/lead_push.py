@@ -1531,8 +1531,6 @@ def container() -> LeadPushContainer:
             idempotency_table=cfg.idempotency_table,
             settings=PushSettings(workers=workers),
             dynamodb=dynamodb,
-            # An emulated DynamoDB (moto, the local runtime) needs its transactions kept apart.
-            serialize_store_writes=bool(os.environ.get("AWS_ENDPOINT_URL")),
         )
         _container = (key, built)
         return built

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from enum import Enum
@@ -191,16 +192,31 @@ class HttpCore:
         self.backoff_max_s = backoff_max_s
         self.rate_limit_max_wait_s = rate_limit_max_wait_s
         self._sleep = sleep
-        self.http = httpx.Client(
-            base_url=base_url.rstrip("/"),
-            timeout=timeout,
-            transport=transport,
-            headers={"Accept": "application/json"},
-            event_hooks=dict(event_hooks) if event_hooks else None,
-        )
+        self._http_options: dict[str, Any] = {
+            "base_url": base_url.rstrip("/"),
+            "timeout": timeout,
+            "transport": transport,
+            "headers": {"Accept": "application/json"},
+            "event_hooks": dict(event_hooks) if event_hooks else None,
+        }
+        self._http: httpx.Client | None = None
+        self._http_lock = threading.Lock()
+
+    @property
+    def http(self) -> httpx.Client:
+        """Created on first use: building it loads the TLS trust store (~0.2 s of a cold start),
+        which an invocation that never calls GHL (unknown location, bad input) should not pay."""
+        client = self._http
+        if client is None:
+            with self._http_lock:
+                if self._http is None:
+                    self._http = httpx.Client(**self._http_options)
+                client = self._http
+        return client
 
     def close(self) -> None:
-        self.http.close()
+        if self._http is not None:
+            self._http.close()
 
     def _backoff(self, attempt: int) -> None:
         self._sleep(random.uniform(0.0, min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1))))

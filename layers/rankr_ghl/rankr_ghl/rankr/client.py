@@ -11,6 +11,7 @@ import email.utils
 import hashlib
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -108,17 +109,32 @@ class RankrClient:
         self._max_retry_after = max_retry_after
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self._http = httpx.Client(
-            base_url=base_url.rstrip("/"),
-            timeout=timeout,
-            transport=transport,
-            headers={"User-Agent": user_agent, "Accept": "application/json"},
-        )
+        self._http_options: dict[str, Any] = {
+            "base_url": base_url.rstrip("/"),
+            "timeout": timeout,
+            "transport": transport,
+            "headers": {"User-Agent": user_agent, "Accept": "application/json"},
+        }
+        self._http_client: httpx.Client | None = None
+        self._http_lock = threading.Lock()
+
+    @property
+    def _http(self) -> httpx.Client:
+        """Created on first request: it loads the TLS trust store (~0.2 s of a cold start), which an
+        invocation that never reaches Rankr (skipped event, bad input) should not pay."""
+        client = self._http_client
+        if client is None:
+            with self._http_lock:
+                if self._http_client is None:
+                    self._http_client = httpx.Client(**self._http_options)
+                client = self._http_client
+        return client
 
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:
-        self._http.close()
+        if self._http_client is not None:
+            self._http_client.close()
 
     def __enter__(self) -> Self:
         return self
