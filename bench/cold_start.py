@@ -67,9 +67,12 @@ CHILD = textwrap.dedent(
     """
 )
 
+# Same interpreter state as CHILD when its clock starts (the worker bootstrap module is imported
+# first in both), so the ratio compares like with like.
 FLOOR = textwrap.dedent(
     """
     import json, time
+    import rankr_ghl_tools.local.workers
     started = time.perf_counter()
     import boto3
     boto3.client("dynamodb")
@@ -138,21 +141,33 @@ def main() -> None:
     with EmbeddedAws(template, secret_values={"AppSecret": secret}) as aws:
         service = LambdaService(aws.template, aws_environ=aws.environ)
         floor_env = child_env({**os.environ, **aws.environ}, [])
-        floors = [run_child([FLOOR], floor_env, str(REPO_ROOT))["floor_ms"] for _ in range(repeats)]
+        children: dict[str, tuple[list[str], dict[str, str], str, Path]] = {}
+        for logical_id, fn in sorted(aws.template.functions.items()):
+            spec = service.worker_spec(fn)
+            event_path = sample_event(fn)
+            env = child_env(spec.env, [spec.code_dir, *spec.layer_dirs])
+            children[logical_id] = (
+                [CHILD, json.dumps(spec.__dict__), str(event_path)],
+                env,
+                spec.code_dir,
+                event_path,
+            )
+        # Rounds interleave the floor with every handler, so background load on the machine weighs on
+        # both sides of the ratio alike (measuring the floor first and the handlers after skewed it).
+        floors: list[float] = []
+        all_runs: dict[str, list[dict[str, Any]]] = {logical_id: [] for logical_id in children}
+        for _ in range(repeats):
+            floors.append(run_child([FLOOR], floor_env, str(REPO_ROOT))["floor_ms"])
+            for logical_id, (child_args, env, cwd, _event) in children.items():
+                all_runs[logical_id].append(run_child(child_args, env, cwd))
         floor_ms = statistics.median(floors)
 
         init_ms: dict[str, float] = {}
         import_ms: dict[str, float] = {}
         event_ms: dict[str, float] = {}
         ok: dict[str, bool] = {}
-        for logical_id, fn in sorted(aws.template.functions.items()):
-            spec = service.worker_spec(fn)
-            event_path = sample_event(fn)
-            env = child_env(spec.env, [spec.code_dir, *spec.layer_dirs])
-            spec_json = json.dumps(spec.__dict__)
-            runs = [
-                run_child([CHILD, spec_json, str(event_path)], env, spec.code_dir) for _ in range(repeats)
-            ]
+        for logical_id, runs in all_runs.items():
+            event_path = children[logical_id][3]
             import_ms[logical_id] = round(statistics.median(r["import_ms"] for r in runs), 1)
             event_ms[logical_id] = round(statistics.median(r["first_event_ms"] for r in runs), 1)
             init_ms[logical_id] = round(

@@ -11,7 +11,7 @@ Semantics kept identical to `rankr_ghl.aws.sync_state` / `rankr_ghl.aws.audit`:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +22,7 @@ from rankr_ghl.sync.ports import (
     Checkpoint,
     CheckpointConflict,
     IdMapping,
+    LeadClaim,
     LedgerEntry,
     MappingConflict,
     Tombstone,
@@ -69,6 +70,21 @@ class InMemoryMappingStore:
                 del self._by_ghl[gkey]
             if (m := self._by_rankr.get(rkey)) is not None and m.same_pair(mapping):
                 del self._by_rankr[rkey]
+
+    def update_attributes(self, mapping: IdMapping) -> bool:
+        gkey = (mapping.location_id, mapping.entity, mapping.ghl_id)
+        rkey = (mapping.location_id, mapping.entity, mapping.rankr_id)
+        with self._lock:
+            by_ghl, by_rankr = self._by_ghl.get(gkey), self._by_rankr.get(rkey)
+            if (
+                by_ghl is None
+                or by_rankr is None
+                or not (by_ghl.same_pair(mapping) and by_rankr.same_pair(mapping))
+            ):
+                return False
+            self._by_ghl[gkey] = replace(by_ghl, attributes=dict(mapping.attributes))
+            self._by_rankr[rkey] = replace(by_rankr, attributes=dict(mapping.attributes))
+            return True
 
     def list_for_location(self, location_id: str, entity: Entity) -> Iterator[IdMapping]:
         with self._lock:
@@ -176,6 +192,37 @@ class InMemoryDedupeStore:
             self._claims.pop(key, None)
 
 
+class InMemoryLeadClaimStore:
+    """Lead claims: one per (location, identity), last claim wins, expired claims count as absent."""
+
+    def __init__(self, *, clock: Clock = utcnow) -> None:
+        self._claims: dict[tuple[str, str], tuple[LeadClaim, datetime]] = {}
+        self._lock = threading.Lock()
+        self.clock = clock
+        self.finds = 0
+
+    def claim(self, location_id: str, identities: Sequence[str], lead_id: str, ttl_s: int) -> None:
+        now = self.clock()
+        with self._lock:
+            for identity in identities:
+                claim = LeadClaim(location_id, identity, lead_id, now)
+                self._claims[(location_id, identity)] = (claim, now + timedelta(seconds=ttl_s))
+
+    def find(self, location_id: str, identities: Sequence[str]) -> list[LeadClaim]:
+        now = self.clock()
+        with self._lock:
+            self.finds += 1
+            hits = [self._claims.get((location_id, identity)) for identity in dict.fromkeys(identities)]
+        return [hit[0] for hit in hits if hit is not None and hit[1] > now]
+
+    def release(self, location_id: str, identities: Sequence[str], lead_id: str) -> None:
+        with self._lock:
+            for identity in identities:
+                hit = self._claims.get((location_id, identity))
+                if hit is not None and hit[0].lead_id == lead_id:
+                    del self._claims[(location_id, identity)]
+
+
 class InMemoryAuditLog:
     def __init__(self, *, retention_days: int = 30, clock: Clock = utcnow) -> None:
         self.entries: list[AuditEntry] = []
@@ -243,4 +290,48 @@ class InMemorySyncState:
         self.tombstones = InMemoryTombstoneStore(clock=clock)
         self.checkpoints = InMemoryCheckpointStore(clock=clock)
         self.dedupe = InMemoryDedupeStore(clock=clock)
+        self.lead_claims = InMemoryLeadClaimStore(clock=clock)
         self.mapping_config = InMemoryMappingConfigSource()
+
+
+class FakeRankrIdempotencyKeys:
+    """Rankr's Idempotency-Key store, as the sandbox keeps it (docs/rankr-api.yaml), for fake Rankr ports.
+
+    Keys are scoped per account + collection path (method is always POST). The same key with the same body
+    replays the record it created; with another body it raises the very error the real client raises for
+    the sandbox's 409 (built by `error_for_status` from the same problem document, `resourceId` included).
+    """
+
+    def __init__(self) -> None:
+        self._keys: dict[tuple[str, str, str], tuple[str, str]] = {}
+
+    @staticmethod
+    def _digest(body: Mapping[str, Any]) -> str:
+        import json
+
+        return json.dumps(dict(body), sort_keys=True, separators=(",", ":"), default=str)
+
+    def replayed_id(self, account_id: str, collection: str, key: str, body: Mapping[str, Any]) -> str | None:
+        """The id the key created (same body), None for a new key; raises `RankrIdempotencyKeyReused`."""
+        from rankr_ghl.rankr.errors import error_for_status
+
+        entry = self._keys.get((account_id, collection, key))
+        if entry is None:
+            return None
+        digest, record_id = entry
+        if digest != self._digest(body):
+            problem = {
+                "type": "https://rankr.example/problems/idempotency-key-reused",
+                "title": "Conflict",
+                "status": 409,
+                "detail": "this Idempotency-Key was already used with a different request body",
+                "resourceId": record_id,
+                "resourceLocation": f"{collection}/{record_id}",
+            }
+            raise error_for_status(409, problem, method="POST")
+        return record_id
+
+    def remember(
+        self, account_id: str, collection: str, key: str, body: Mapping[str, Any], record_id: str
+    ) -> None:
+        self._keys[(account_id, collection, key)] = (self._digest(body), record_id)

@@ -9,19 +9,22 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.parser import ValidationError, envelopes, parse
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 from rankr_ghl import wiring
 from rankr_ghl.flows import reconcile
 from rankr_ghl.observability import logger, metrics, tracer
 
-processor = BatchProcessor(event_type=EventType.SQS)
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+# Each entry point imports only its own Powertools utility (batch for queue records, parser for
+# schedules): a container serves one of the two, and each costs tens of ms of cold start.
+_processor: BatchProcessor | None = None
 _ENV = ("SYNC_TABLE", "AUDIT_TABLE", "RECONCILE_QUEUE_URL", "AWS_ENDPOINT_URL", "CONNECTIONS_TABLE")
 _env_seen: tuple[str, ...] | None = None
 _remaining_ms: Any = None
@@ -43,10 +46,24 @@ def _container() -> reconcile.ReconcileContainer:
     return reconcile.container()
 
 
+def _batch_processor() -> BatchProcessor:
+    global _processor
+    if _processor is None:
+        from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+        _processor = BatchProcessor(event_type=EventType.SQS)
+    return _processor
+
+
 def _schedule_mode(event: Any) -> reconcile.Mode:
+    from aws_lambda_powertools.utilities.parser import ValidationError, parse
+
     try:
         if isinstance(event, dict) and "detail-type" in event:  # an EventBridge rule instead of Scheduler
-            data: Any = parse(event=event, model=ScheduleInput, envelope=envelopes.EventBridgeEnvelope)
+            # Only here: importing the envelopes loads every one of Powertools' envelope models.
+            from aws_lambda_powertools.utilities.parser.envelopes import EventBridgeEnvelope
+
+            data: Any = parse(event=event, model=ScheduleInput, envelope=EventBridgeEnvelope)
         else:
             data = parse(event=event or {}, model=ScheduleInput)
     except ValidationError as exc:
@@ -77,10 +94,12 @@ def record_handler(record: SQSRecord) -> dict[str, Any] | None:
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     global _remaining_ms
     if isinstance(event, dict) and "Records" in event:
+        from aws_lambda_powertools.utilities.batch import process_partial_response
+
         _remaining_ms = context.get_remaining_time_in_millis
         response: dict[str, Any] = dict(
             process_partial_response(
-                event=event, record_handler=record_handler, processor=processor, context=context
+                event=event, record_handler=record_handler, processor=_batch_processor(), context=context
             )
         )
         return response

@@ -65,6 +65,7 @@ class ApiProblem(Exception):
         *,
         errors: list[dict[str, str]] | None = None,
         headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail or title)
         self.status = status
@@ -73,6 +74,7 @@ class ApiProblem(Exception):
         self.detail = detail
         self.errors = errors
         self.headers = headers or {}
+        self.extensions = extensions or {}  # RFC 9457 extension members, e.g. resourceId
 
     def body(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -84,6 +86,7 @@ class ApiProblem(Exception):
             out["detail"] = self.detail
         if self.errors:
             out["errors"] = self.errors
+        out.update(self.extensions)
         return out
 
 
@@ -667,7 +670,9 @@ class RankrStore:
     ) -> tuple[int, dict[str, Any], bool]:
         """Run `create()` once per (account, scope, key); returns (status, body, replayed).
 
-        Same key + same body -> the stored original with 200; same key + other body -> 409.
+        Same key + same body -> the stored original with 200; same key + other body -> 409 naming the
+        record the key created (`resourceId`, `resourceLocation`), so the caller can adopt and PATCH it.
+        `scope` is "METHOD /collection/path".
         """
         body_hash = hashlib.sha256(
             json.dumps(raw_body, sort_keys=True, separators=(",", ":")).encode()
@@ -681,11 +686,17 @@ class RankrStore:
             ).fetchone()
             if row is not None and now_ms - row[2] <= self.idempotency_ttl_ms:
                 if row[0] != body_hash:
+                    original_id = str(json.loads(row[1])["id"])
                     raise ApiProblem(
                         409,
                         "idempotency-key-reused",
                         "Conflict",
-                        "this Idempotency-Key was already used with a different request body",
+                        "this Idempotency-Key was already used with a different request body; "
+                        "resourceId names the record it created",
+                        extensions={
+                            "resourceId": original_id,
+                            "resourceLocation": f"{scope.split(' ', 1)[-1]}/{original_id}",
+                        },
                     )
                 return 200, json.loads(row[1]), True
             record: dict[str, Any] = create()  # joins this transaction: record and key commit together

@@ -29,7 +29,7 @@ def _invoke(ctx: ScenarioContext, payload: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-@step("Lead push: leads from Rankr appear in GHL with their tags", order=200, needs=("ghl",))
+@step("Lead push: leads from Rankr appear in GHL with their tags", order=200, needs=("ghl", "rankr"))
 def lead_push(ctx: ScenarioContext) -> StepResult:
     location_id, account_id = connect_location(ctx.stack, account_id=f"acct-{uuid.uuid4().hex[:8]}")
     run = uuid.uuid4().hex[:6]
@@ -40,6 +40,14 @@ def lead_push(ctx: ScenarioContext) -> StepResult:
          "tags": ["rankr"], "note": {"body": "Asked for a demo"}, "task": {"title": "Call back"}},
         {"leadId": f"lead-{run}-3", "firstName": "Walk-in", "lastName": "Visitor", "tags": ["walk-in"]},
     ]  # fmt: skip
+    # A lead is a Rankr contact: it exists in Rankr before Rankr pushes it (its id is the leadId).
+    rankr = ctx.stack.rankr
+    assert rankr is not None
+    for lead in leads:
+        fields = {k: lead[k] for k in ("firstName", "lastName", "email", "phone", "tags") if k in lead}
+        if "name" in lead:
+            fields["firstName"], _, fields["lastName"] = lead["name"].partition(" ")
+        lead["leadId"] = rankr.admin.create(account_id, "contact", fields)["id"]
     first = _invoke(ctx, {"rankrAccountId": account_id, "leads": leads})
     results = first["results"]
     failed = [r for r in results if r["outcome"] != "created"]

@@ -110,8 +110,14 @@ def _value(value: Any) -> str:
 
 
 def load_app_secret(secret_id: str, *, max_age: int = 300, force_fetch: bool = False) -> AppSecret:
+    import boto3
     from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 
+    if "secrets" not in DEFAULT_PROVIDERS:
+        # Powertools would build its provider on a boto3 Session of its own, re-reading botocore's
+        # endpoint and model data (tens of ms of cold start); the default session's client shares it.
+        DEFAULT_PROVIDERS["secrets"] = parameters.SecretsProvider(boto3_client=boto3.client("secretsmanager"))
     raw = parameters.get_secret(secret_id, transform="json", max_age=max_age, force_fetch=force_fetch)
     if not isinstance(raw, dict):
         raise ConfigError("the app secret is not a JSON object")

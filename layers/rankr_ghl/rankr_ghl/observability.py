@@ -7,15 +7,72 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
 
 SERVICE = "rankr-ghl"
 
+
+class _NoTraceSegment(BaseSegment):
+    """What the handler decorator annotates when tracing is off: nothing is recorded."""
+
+    def close(self, end_time: int | None = None) -> None:
+        return None
+
+    def add_subsegment(self, subsegment: Any) -> None:
+        return None
+
+    def remove_subsegment(self, subsegment: Any) -> None:
+        return None
+
+    def put_annotation(self, key: str, value: Any) -> None:
+        return None
+
+    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
+        return None
+
+    def add_exception(self, exception: BaseException, stack: Any, remote: bool = False) -> None:
+        return None
+
+
+class _NoTraceProvider(BaseProvider):
+    """Tracer provider for when tracing is disabled: spares importing the X-Ray SDK (~30 ms of
+    cold start) that Powertools would load only to record into its disabled recorder."""
+
+    @contextmanager
+    def in_subsegment(self, name: str | None = None, **kwargs: Any) -> Iterator[BaseSegment]:
+        yield _NoTraceSegment()
+
+    @asynccontextmanager
+    async def in_subsegment_async(self, name: str | None = None, **kwargs: Any) -> AsyncIterator[BaseSegment]:
+        yield _NoTraceSegment()
+
+    def put_annotation(self, key: str, value: Any) -> None:
+        return None
+
+    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
+        return None
+
+    def patch(self, modules: Sequence[str]) -> None:
+        return None
+
+    def patch_all(self) -> None:
+        return None
+
+
+def _build_tracer() -> Tracer:
+    # Powertools' own rule (POWERTOOLS_TRACE_DISABLED, or not in Lambda / in SAM local); in Lambda with
+    # tracing on, the X-Ray provider is built as usual.
+    disabled = bool(Tracer._is_tracer_disabled())
+    return Tracer(service=SERVICE, provider=_NoTraceProvider() if disabled else None)
+
+
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
+tracer = _build_tracer()
 metrics = Metrics(namespace="RankrGhl", service=SERVICE)
 
 # Keys whose values must never reach logs or traces.
@@ -59,9 +116,7 @@ def redact_text(text: str) -> str:
 def redact(value: Any) -> Any:
     """Return a copy of a JSON-like value with sensitive keys masked and free text scrubbed."""
     if isinstance(value, Mapping):
-        return {
-            k: (REDACTED if str(k).lower() in SENSITIVE_KEYS else redact(v)) for k, v in value.items()
-        }
+        return {k: (REDACTED if str(k).lower() in SENSITIVE_KEYS else redact(v)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     if isinstance(value, str):

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import TYPE_CHECKING
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from rankr_ghl.config import AppSecret, Settings, load_app_secret
 
@@ -24,6 +26,47 @@ if TYPE_CHECKING:
     from rankr_ghl.ghl.oauth import GHLOAuthClient
     from rankr_ghl.ghl.ratelimit import RateLimiter
     from rankr_ghl.rankr.client import RankrClient
+
+
+class _Deferred:
+    """Stands in for a client until its first use, then builds it once (via its cached factory) and
+    forwards to it. Paths that never call the client (an install redirect, a webhook for a location that
+    is not connected, the reconcile planner) then skip its imports, its app-secret read and its boto3
+    clients: most of a cold start."""
+
+    __slots__ = ("_factory", "_lock", "_target")
+
+    def __init__(self, factory: Callable[[], object]) -> None:
+        self._factory = factory
+        self._lock = threading.Lock()
+        self._target: object | None = None
+
+    def _resolve(self) -> object:
+        target = self._target
+        if target is None:
+            with self._lock:
+                if self._target is None:
+                    self._target = self._factory()
+                target = self._target
+        return target
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._resolve(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _Deferred.__slots__:
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._resolve(), name, value)
+
+    def __enter__(self) -> Any:
+        return self._resolve().__enter__()  # type: ignore[attr-defined]
+
+    def __exit__(self, *exc: object) -> Any:
+        return self._resolve().__exit__(*exc)  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        return f"<deferred {self._target!r}>" if self._target is not None else "<deferred, not built yet>"
 
 
 @functools.cache
@@ -75,15 +118,27 @@ def ghl_oauth_client() -> GHLOAuthClient:
     )
 
 
+def _deferred_ghl_oauth_client() -> GHLOAuthClient:
+    """The OAuth client as a dependency: only token refreshes and installs use it, and building it
+    reads the app secret and imports the HTTP stack."""
+    return cast("GHLOAuthClient", _Deferred(ghl_oauth_client))
+
+
 @functools.cache
 def token_vault() -> TokenVault:
     from rankr_ghl.connections.vault import TokenVault
 
-    return TokenVault(token_store(), connection_store(), ghl_oauth_client())
+    return TokenVault(token_store(), connection_store(), _deferred_ghl_oauth_client())
 
 
 @functools.cache
 def ghl_client() -> GHLClient:
+    """The GHL API client, built on its first call (see `_Deferred`)."""
+    return cast("GHLClient", _Deferred(_built_ghl_client))
+
+
+@functools.cache
+def _built_ghl_client() -> GHLClient:
     import httpx
 
     from rankr_ghl.ghl.client import DEFAULT_TIMEOUT, GHLClient
@@ -112,7 +167,7 @@ def oauth_install_service() -> OAuthInstallService:
     return OAuthInstallService(
         app,
         StateSigner(secret.state_signing_key.get_secret_value()),
-        ghl_oauth_client(),
+        _deferred_ghl_oauth_client(),
         token_store(),
         connection_store(),
         vault=token_vault(),
@@ -127,7 +182,7 @@ def connection_lifecycle() -> ConnectionLifecycle:
     return ConnectionLifecycle(
         token_store(),
         connection_store(),
-        ghl_oauth_client(),
+        _deferred_ghl_oauth_client(),
         token_vault(),
         app_id=app_id_from_client_id(ghl_client_id()),
     )
@@ -135,6 +190,12 @@ def connection_lifecycle() -> ConnectionLifecycle:
 
 @functools.cache
 def rankr_client() -> RankrClient:
+    """The Rankr API client, built on its first call (see `_Deferred`)."""
+    return cast("RankrClient", _Deferred(_built_rankr_client))
+
+
+@functools.cache
+def _built_rankr_client() -> RankrClient:
     from rankr_ghl.rankr.client import RankrClient
 
     def api_key() -> str:
@@ -167,9 +228,11 @@ _FACTORIES = (
     ghl_oauth_client,
     token_vault,
     ghl_client,
+    _built_ghl_client,
     oauth_install_service,
     connection_lifecycle,
     rankr_client,
+    _built_rankr_client,
     sync_state,
     audit_log,
 )

@@ -123,6 +123,35 @@ def test_idempotent_create_replays_original_and_rejects_other_body(
     assert fresh.headers["Location"].endswith(fresh.json()["id"])
 
 
+def test_reused_key_conflict_names_the_record_the_key_created(
+    client: RankrClient, sandbox: RankrSandbox
+) -> None:
+    contact = client.create_contact(ACC, ContactCreate(first_name="Ann"), idempotency_key="adopt-c")
+    task = client.create_task(ACC, contact.id, TaskCreate(title="Call"), idempotency_key="adopt-t")
+    note = client.create_note(ACC, contact.id, NoteCreate(body="hi"), idempotency_key="adopt-n")
+    client.delete_note(ACC, contact.id, note.id)  # still named: soft-deleted records stay addressable
+
+    with pytest.raises(RankrIdempotencyKeyReused) as on_contact:
+        client.create_contact(ACC, ContactCreate(first_name="Bob"), idempotency_key="adopt-c")
+    with pytest.raises(RankrIdempotencyKeyReused) as on_task:
+        client.create_task(ACC, contact.id, TaskCreate(title="Other"), idempotency_key="adopt-t")
+    with pytest.raises(RankrIdempotencyKeyReused) as on_note:
+        client.create_note(ACC, contact.id, NoteCreate(body="other"), idempotency_key="adopt-n")
+
+    conflicts = [on_contact.value, on_task.value, on_note.value]
+    assert [e.resource_id for e in conflicts] == [contact.id, task.id, note.id]
+    assert on_task.value.resource_location == f"/v1/accounts/{ACC}/contacts/{contact.id}/tasks/{task.id}"
+    headers = {"Authorization": f"Bearer {sandbox.api_key}"}
+    for error in conflicts:  # the location is the record's own URL
+        found = httpx.get(f"{sandbox.url}{error.resource_location}", headers=headers)
+        assert found.status_code == 200 and found.json()["id"] == error.resource_id
+    # The documented recovery: adopt the id and PATCH the new state; no second record exists.
+    client.update_contact(ACC, on_contact.value.resource_id or "", ContactUpdate(first_name="Bob"))
+    state = sandbox.admin.state(ACC)
+    assert [(c["id"], c["firstName"]) for c in state["contacts"]] == [(contact.id, "Bob")]
+    assert len(state["tasks"]) == 1 and len(state["notes"]) == 1
+
+
 def test_create_without_idempotency_key_is_a_400(sandbox: RankrSandbox) -> None:
     response = httpx.post(
         f"{sandbox.url}/v1/accounts/{ACC}/contacts",

@@ -252,6 +252,29 @@ def test_client_errors_map_to_types_and_are_not_retried(
     assert not info.value.retryable
 
 
+@pytest.mark.parametrize(
+    ("members", "resource_id", "resource_location"),
+    [
+        (
+            {"resourceId": "con_9", "resourceLocation": "/v1/accounts/a/contacts/con_9"},
+            "con_9",
+            "/v1/accounts/a/contacts/con_9",
+        ),
+        ({}, None, None),  # a Rankr that does not name it: nothing to adopt
+        ({"resourceId": "../../etc", "resourceLocation": 7}, None, None),  # malformed: never adopted
+        ({"resourceId": ""}, None, None),
+    ],
+)
+def test_idempotency_key_reused_exposes_the_record_the_key_created(
+    members: dict[str, object], resource_id: str | None, resource_location: str | None
+) -> None:
+    rec = Recorder(problem(409, "idempotency-key-reused", **members))
+    with pytest.raises(RankrIdempotencyKeyReused) as info:
+        make_client(rec).create_contact("a", ContactCreate(first_name="Bob"), idempotency_key="k1")
+    assert (info.value.resource_id, info.value.resource_location) == (resource_id, resource_location)
+    assert len(rec.requests) == 1 and not info.value.retryable
+
+
 def test_validation_error_keeps_fields_and_redacts_pii() -> None:
     rec = Recorder(
         problem(

@@ -19,6 +19,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: the shared sync fakes
 
 from fakes import (  # noqa: E402
+    FakeRankrIdempotencyKeys,
     InMemoryAuditLog,
     InMemoryCheckpointStore,
     InMemoryLedgerStore,
@@ -223,7 +224,7 @@ class FakeRankr:
         self.tasks: dict[str, Record] = {}
         self.notes: dict[str, Record] = {}
         self.calls: Counter[str] = Counter()
-        self.keys: dict[str, str] = {}
+        self.keys = FakeRankrIdempotencyKeys()  # same key + other body: the sandbox's 409
         self._ids = itertools.count(1)
 
     @property
@@ -275,10 +276,12 @@ class FakeRankr:
 
     def create_contact(self, account_id: str, body: Mapping[str, Any], *, idempotency_key: str) -> Record:
         self.calls["write:create_contact"] += 1
-        if idempotency_key in self.keys:
-            return dict(self.contacts[self.keys[idempotency_key]])
+        collection = f"/v1/accounts/{account_id}/contacts"
+        replayed = self.keys.replayed_id(account_id, collection, idempotency_key, body)
+        if replayed is not None:
+            return dict(self.contacts[replayed])
         rec = self.seed_contact(**body)
-        self.keys[idempotency_key] = rec["id"]
+        self.keys.remember(account_id, collection, idempotency_key, body, rec["id"])
         return dict(rec)
 
     def update_contact(self, account_id: str, contact_id: str, body: Mapping[str, Any]) -> None:
@@ -313,10 +316,12 @@ class FakeRankr:
         self, account_id: str, contact_id: str, body: Mapping[str, Any], *, idempotency_key: str
     ) -> Record:
         self.calls["write:create_task"] += 1
-        if idempotency_key in self.keys:
-            return dict(self.tasks[self.keys[idempotency_key]])
+        collection = f"/v1/accounts/{account_id}/contacts/{contact_id}/tasks"
+        replayed = self.keys.replayed_id(account_id, collection, idempotency_key, body)
+        if replayed is not None:
+            return dict(self.tasks[replayed])
         task = self.seed_task(contact_id, **body)
-        self.keys[idempotency_key] = task["id"]
+        self.keys.remember(account_id, collection, idempotency_key, body, task["id"])
         return dict(task)
 
     def update_task(self, account_id: str, contact_id: str, task_id: str, body: Mapping[str, Any]) -> None:
@@ -336,12 +341,14 @@ class FakeRankr:
         self, account_id: str, contact_id: str, body: Mapping[str, Any], *, idempotency_key: str
     ) -> Record:
         self.calls["write:create_note"] += 1
-        if idempotency_key in self.keys:
-            return dict(self.notes[self.keys[idempotency_key]])
+        collection = f"/v1/accounts/{account_id}/contacts/{contact_id}/notes"
+        replayed = self.keys.replayed_id(account_id, collection, idempotency_key, body)
+        if replayed is not None:
+            return dict(self.notes[replayed])
         note: Record = {"id": self.new_id("rn"), "contactId": contact_id, **body}
         self._stamp(note)
         self.notes[note["id"]] = note
-        self.keys[idempotency_key] = note["id"]
+        self.keys.remember(account_id, collection, idempotency_key, body, note["id"])
         return dict(note)
 
     def update_note(self, account_id: str, contact_id: str, note_id: str, body: Mapping[str, Any]) -> None:

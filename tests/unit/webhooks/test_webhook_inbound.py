@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from fakes import InMemoryAuditLog, InMemorySyncState
+from fakes import FakeRankrIdempotencyKeys, InMemoryAuditLog, InMemorySyncState
 from rankr_ghl.connections.models import Connection, ConnectionStatus, UserType
 from rankr_ghl.flows.inbound import AppointmentFetchForbidden, InboundProcessor
 from rankr_ghl.ghl.errors import GHLServerError
@@ -72,7 +72,7 @@ class FakeGhl:
 @dataclass
 class FakeRankr:
     records: dict[tuple[Entity, str], dict[str, Any]] = field(default_factory=dict)
-    keys: dict[str, str] = field(default_factory=dict)
+    keys: FakeRankrIdempotencyKeys = field(default_factory=FakeRankrIdempotencyKeys)
     writes: list[tuple[str, Entity, str]] = field(default_factory=list)
     ids: Any = field(default_factory=lambda: itertools.count(1))
 
@@ -85,14 +85,18 @@ class FakeRankr:
     def create(
         self, account_id: str, entity: Entity, body: Mapping[str, Any], parent_id: str | None, key: str
     ) -> dict[str, Any]:
-        if key in self.keys:  # idempotent replay
-            return dict(self.records[(entity, self.keys[key])])
+        collection = f"/v1/accounts/{account_id}/contacts"
+        if entity is not Entity.CONTACT:
+            collection += f"/{parent_id}/{entity.value}s"
+        replayed = self.keys.replayed_id(account_id, collection, key, body)  # other body: the 409
+        if replayed is not None:
+            return dict(self.records[(entity, replayed)])
         record_id = f"r{entity.value}{next(self.ids)}"
         record = {**body, "id": record_id, "createdAt": _now(), "updatedAt": _now(), "deletedAt": None}
         if parent_id:
             record["contactId"] = parent_id
         self.records[(entity, record_id)] = record
-        self.keys[key] = record_id
+        self.keys.remember(account_id, collection, key, body, record_id)
         self.writes.append(("create", entity, record_id))
         return dict(record)
 

@@ -1,5 +1,5 @@
-"""SyncStateTable adapters: ID mappings, write ledger, tombstones, checkpoints, webhook dedupe and
-per-location mapping documents (docs/table-design.md has the key design).
+"""SyncStateTable adapters: ID mappings, write ledger, tombstones, checkpoints, webhook dedupe, lead
+claims and per-location mapping documents (docs/table-design.md has the key design).
 
 Record-scoped items share a partition per record side, so one record's mapping, ledger and tombstone
 sit together:  pk = `LOC#<locationId>#<entity>#<side>#<id>`, sk = `MAP` | `LEDGER` | `TOMB`.
@@ -11,11 +11,12 @@ moto never expires TTL items, so every read treats `expiresAt` in the past as ab
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ from rankr_ghl.sync.ports import (
     Checkpoint,
     CheckpointConflict,
     IdMapping,
+    LeadClaim,
     LedgerEntry,
     MappingConflict,
     Tombstone,
@@ -223,6 +225,31 @@ class DynamoMappingStore(_TableBase):
             except ClientError as exc:
                 if _code(exc) != "ConditionalCheckFailedException":
                     raise  # the item now belongs to another pair: leave it
+
+    def update_attributes(self, mapping: IdMapping) -> bool:
+        attributes = _to_item({"a": dict(mapping.attributes) or None}).get("a", {"M": {}})
+        for side, attr, value in (
+            (Side.RANKR, "ghlId", mapping.ghl_id),
+            (Side.GHL, "rankrId", mapping.rankr_id),
+        ):
+            record_id = mapping.ghl_id if side is Side.GHL else mapping.rankr_id
+            try:
+                self.client.update_item(
+                    TableName=self.table_name,
+                    Key={
+                        "pk": {"S": record_pk(mapping.location_id, mapping.entity, side, record_id)},
+                        "sk": {"S": "MAP"},
+                    },
+                    UpdateExpression="SET attributes = :attrs",
+                    ConditionExpression="attribute_exists(pk) AND #a = :v",
+                    ExpressionAttributeNames={"#a": attr},
+                    ExpressionAttributeValues={":attrs": attributes, ":v": {"S": value}},
+                )
+            except ClientError as exc:
+                if _code(exc) == "ConditionalCheckFailedException":
+                    return False  # the pair is gone or was re-mapped meanwhile
+                raise
+        return True
 
     def list_for_location(self, location_id: str, entity: Entity) -> Iterator[IdMapping]:
         paginator = self.client.get_paginator("query")
@@ -432,6 +459,102 @@ class DynamoDedupeStore(_TableBase):
         )
 
 
+CLAIM_SK = "CLAIM"
+CLAIM_BATCH_ATTEMPTS = 5
+
+
+def claim_pk(location_id: str, identity: str) -> str:
+    """A claim's key: the identity (an e-mail or phone) is hashed, so no PII sits in the table."""
+    kind = identity.partition(":")[0]
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:40]
+    return f"LOC#{location_id}#LEADCLAIM#{kind}#{digest}"
+
+
+class DynamoLeadClaimStore(_TableBase):
+    """`LeadClaimStore`: one item per (location, identity), last claim wins, TTL `expiresAt`."""
+
+    def claim(self, location_id: str, identities: Sequence[str], lead_id: str, ttl_s: int) -> None:
+        unique = list(dict.fromkeys(identities))
+        if not unique:
+            return
+        at = _iso(utcnow())
+        expires = _epoch() + ttl_s
+        requests: list[Any] = [
+            {
+                "PutRequest": {
+                    "Item": _to_item(
+                        {
+                            "pk": claim_pk(location_id, identity),
+                            "sk": CLAIM_SK,
+                            "kind": "lead-claim",
+                            "identityKind": identity.partition(":")[0],
+                            "leadId": lead_id,
+                            "claimedAt": at,
+                            "expiresAt": expires,
+                        }
+                    )
+                }
+            }
+            for identity in unique
+        ]
+        for attempt in range(CLAIM_BATCH_ATTEMPTS):
+            resp = self.client.batch_write_item(RequestItems={self.table_name: requests})
+            requests = list((resp.get("UnprocessedItems") or {}).get(self.table_name, []))
+            if not requests:
+                return
+            time.sleep(0.02 * (2**attempt))
+        raise RuntimeError(f"lead claims of {lead_id} not written: DynamoDB left items unprocessed")
+
+    def find(self, location_id: str, identities: Sequence[str]) -> list[LeadClaim]:
+        by_pk = {claim_pk(location_id, identity): identity for identity in dict.fromkeys(identities)}
+        if not by_pk:
+            return []
+        keys: list[Any] = [{"pk": {"S": pk}, "sk": {"S": CLAIM_SK}} for pk in by_pk]
+        found: dict[str, dict[str, Any]] = {}
+        for attempt in range(CLAIM_BATCH_ATTEMPTS):
+            resp = self.client.batch_get_item(
+                RequestItems={self.table_name: {"Keys": keys, "ConsistentRead": True}}
+            )
+            for item in resp.get("Responses", {}).get(self.table_name, []):
+                read = _from_item(item)
+                found[str(read["pk"])] = read
+            unprocessed = resp.get("UnprocessedKeys", {}).get(self.table_name)
+            keys = list(unprocessed["Keys"]) if unprocessed else []
+            if not keys:
+                break
+            time.sleep(0.02 * (2**attempt))
+        else:
+            raise RuntimeError("lead claims not read: DynamoDB left keys unprocessed")
+        now = _epoch()
+        claims: list[LeadClaim] = []
+        for pk, identity in by_pk.items():
+            values = found.get(pk)
+            if values is None or int(values.get("expiresAt") or 0) < now:
+                continue  # moto never expires TTL items
+            claims.append(
+                LeadClaim(
+                    location_id=location_id,
+                    identity=identity,
+                    lead_id=str(values["leadId"]),
+                    claimed_at=datetime.fromisoformat(values["claimedAt"]),
+                )
+            )
+        return claims
+
+    def release(self, location_id: str, identities: Sequence[str], lead_id: str) -> None:
+        for identity in dict.fromkeys(identities):
+            try:
+                self.client.delete_item(
+                    TableName=self.table_name,
+                    Key={"pk": {"S": claim_pk(location_id, identity)}, "sk": {"S": CLAIM_SK}},
+                    ConditionExpression="leadId = :lead",
+                    ExpressionAttributeValues={":lead": {"S": lead_id}},
+                )
+            except ClientError as exc:
+                if _code(exc) != "ConditionalCheckFailedException":
+                    raise  # gone already, or another lead's newer claim: leave it
+
+
 class DynamoMappingConfigSource(_TableBase):
     """Per-location / per-account mapping documents: pk `MAPPING#LOC#<id>` or `MAPPING#ACCT#<id>`,
     sk `CONFIG`, attribute `document` (JSON text). Read through `MappingResolver` (cached with a TTL)."""
@@ -509,4 +632,5 @@ class SyncStateTable:
         self.tombstones = DynamoTombstoneStore(name, client=shared, default_ttl_s=tombstone_ttl_s)
         self.checkpoints = DynamoCheckpointStore(name, client=shared)
         self.dedupe = DynamoDedupeStore(name, client=shared)
+        self.lead_claims = DynamoLeadClaimStore(name, client=shared)
         self.mapping_config = DynamoMappingConfigSource(name, client=shared)

@@ -7,37 +7,90 @@ Entry points:
 Built once per container by `rankr_ghl.wiring`.
 """
 
-from rankr_ghl.connections.errors import (
-    CodeExchangeRejected,
-    CompanyTokenNotStored,
-    ConnectionNeedsReauth,
-    ConnectionNotFound,
-    ConnectionPaused,
-    ConnectionsError,
-    ConnectionUninstalled,
-    GHLUnavailable,
-    InstallDenied,
-    InstallStorageFailed,
-    InvalidState,
-    MissingCode,
-    OAuthError,
-    StateExpired,
-    TokenRefreshInProgress,
-    TokenStorageError,
-)
-from rankr_ghl.connections.lifecycle import ConnectionLifecycle
-from rankr_ghl.connections.models import (
-    Connection,
-    ConnectionStatus,
-    PauseReason,
-    TokenBundle,
-    UserType,
-    company_connection_id,
-)
-from rankr_ghl.connections.oauth_flow import InstallResult, OAuthAppConfig, OAuthInstallService
-from rankr_ghl.connections.ports import ConnectionStore, TokenStore
-from rankr_ghl.connections.state import InstallState, StateSigner
-from rankr_ghl.connections.vault import TokenVault, VaultConfig
+# Exports load on first access (PEP 562), so importing one submodule (e.g. `.errors`) does not pull in
+# the rest of the package and its dependencies at cold start.
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rankr_ghl.connections.errors import (
+        CodeExchangeRejected,
+        CompanyTokenNotStored,
+        ConnectionNeedsReauth,
+        ConnectionNotFound,
+        ConnectionPaused,
+        ConnectionsError,
+        ConnectionUninstalled,
+        GHLUnavailable,
+        InstallDenied,
+        InstallStorageFailed,
+        InvalidState,
+        MissingCode,
+        OAuthError,
+        StateExpired,
+        TokenRefreshInProgress,
+        TokenStorageError,
+    )
+    from rankr_ghl.connections.lifecycle import ConnectionLifecycle
+    from rankr_ghl.connections.models import (
+        Connection,
+        ConnectionStatus,
+        PauseReason,
+        TokenBundle,
+        UserType,
+        company_connection_id,
+    )
+    from rankr_ghl.connections.oauth_flow import InstallResult, OAuthAppConfig, OAuthInstallService
+    from rankr_ghl.connections.ports import ConnectionStore, TokenStore
+    from rankr_ghl.connections.state import InstallState, StateSigner
+    from rankr_ghl.connections.vault import TokenVault, VaultConfig
+
+_EXPORTS = {
+    "CodeExchangeRejected": "rankr_ghl.connections.errors",
+    "CompanyTokenNotStored": "rankr_ghl.connections.errors",
+    "Connection": "rankr_ghl.connections.models",
+    "ConnectionLifecycle": "rankr_ghl.connections.lifecycle",
+    "ConnectionNeedsReauth": "rankr_ghl.connections.errors",
+    "ConnectionNotFound": "rankr_ghl.connections.errors",
+    "ConnectionPaused": "rankr_ghl.connections.errors",
+    "ConnectionStatus": "rankr_ghl.connections.models",
+    "ConnectionStore": "rankr_ghl.connections.ports",
+    "ConnectionUninstalled": "rankr_ghl.connections.errors",
+    "ConnectionsError": "rankr_ghl.connections.errors",
+    "GHLUnavailable": "rankr_ghl.connections.errors",
+    "InstallDenied": "rankr_ghl.connections.errors",
+    "InstallResult": "rankr_ghl.connections.oauth_flow",
+    "InstallState": "rankr_ghl.connections.state",
+    "InstallStorageFailed": "rankr_ghl.connections.errors",
+    "InvalidState": "rankr_ghl.connections.errors",
+    "MissingCode": "rankr_ghl.connections.errors",
+    "OAuthAppConfig": "rankr_ghl.connections.oauth_flow",
+    "OAuthError": "rankr_ghl.connections.errors",
+    "OAuthInstallService": "rankr_ghl.connections.oauth_flow",
+    "PauseReason": "rankr_ghl.connections.models",
+    "StateExpired": "rankr_ghl.connections.errors",
+    "StateSigner": "rankr_ghl.connections.state",
+    "TokenBundle": "rankr_ghl.connections.models",
+    "TokenRefreshInProgress": "rankr_ghl.connections.errors",
+    "TokenStorageError": "rankr_ghl.connections.errors",
+    "TokenStore": "rankr_ghl.connections.ports",
+    "TokenVault": "rankr_ghl.connections.vault",
+    "UserType": "rankr_ghl.connections.models",
+    "VaultConfig": "rankr_ghl.connections.vault",
+    "company_connection_id": "rankr_ghl.connections.models",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CodeExchangeRejected",

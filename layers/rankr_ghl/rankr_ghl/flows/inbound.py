@@ -6,7 +6,8 @@ converge. Per event (docs/queue-design.md, issue 6 §2):
 
 - Contact{Create,Update,TagUpdate,DndUpdate}: GET the contact (404 = deleted), map it, run the echo
   check against the ledger, create (Idempotency-Key from location + GHL id) or PATCH the mapped Rankr
-  contact, then store mapping, ledger and audit.
+  contact, then store mapping, ledger and audit. An unmapped contact that a lead push in flight claimed
+  (same lead tag, e-mail or phone) is linked to that lead instead of getting a Rankr twin.
 - ContactDelete (or a 404): soft-delete the mapped Rankr contact and leave a tombstone, so a late
   create/update event cannot resurrect it.
 - TaskCreate/TaskComplete: fetch the task (its contact found with the location task search when the
@@ -39,16 +40,20 @@ from rankr_ghl.observability import logger, redact_text
 from rankr_ghl.sync.echo import Action, decide, load_ledgers
 from rankr_ghl.sync.mapping import EntityMapping, MappingResolver
 from rankr_ghl.sync.ports import (
+    CLAIM_LINK_ORIGIN,
     AuditAction,
     AuditEntry,
     AuditOutcome,
     AuditSink,
     IdMapping,
+    LeadClaim,
+    LeadClaimStore,
     LedgerStore,
     MappingConflict,
     MappingStore,
     Tombstone,
     TombstoneStore,
+    lead_claim_identities,
 )
 from rankr_ghl.sync.types import DeleteAction, Entity, Side
 
@@ -67,6 +72,9 @@ METRIC_WRITTEN = "WebhookRankrWrites"
 METRIC_ECHO = "WebhookEchoSkipped"
 METRIC_SKIPPED = "WebhookEventsSkipped"  # dimension reason
 METRIC_FAILED = "WebhookEventsFailed"
+METRIC_CLAIM_LINKED = "WebhookLeadClaimLinked"
+# Identities of one contact looked up in the lead claims (lead tags, e-mail, phone): one batch get.
+MAX_CLAIM_IDENTITIES = 8
 
 
 class AppointmentFetchForbidden(Exception):
@@ -101,7 +109,10 @@ class InboundRankr(Protocol):
 
     def create(
         self, account_id: str, entity: Entity, body: Mapping[str, Any], parent_id: str | None, key: str
-    ) -> Record: ...
+    ) -> Record:
+        """Same key + same body replays the original; same key + another body raises
+        `rankr_ghl.rankr.errors.RankrIdempotencyKeyReused` naming the record the key created."""
+        ...
 
     def update(
         self, account_id: str, entity: Entity, record_id: str, body: Mapping[str, Any], parent_id: str | None
@@ -163,7 +174,9 @@ class InboundProcessor:
         audit: AuditSink,
         mapping_resolver: MappingResolver | None = None,
         metrics: WorkerMetrics | None = None,
+        lead_claims: LeadClaimStore | None = None,
     ) -> None:
+        """`lead_claims`: the claims of lead pushes in flight (None: no lead push in this deployment)."""
         self._ghl = ghl
         self._rankr = rankr
         self._connections = connections
@@ -174,6 +187,7 @@ class InboundProcessor:
         self._audit = audit
         self._resolver = mapping_resolver or MappingResolver()
         self._metrics = metrics or _NullMetrics()
+        self._lead_claims = lead_claims
 
     # -- entry points ------------------------------------------------------------------------------
     def process_body(self, body: str) -> InboundResult:
@@ -381,12 +395,26 @@ class InboundProcessor:
         return em if em.enabled else None
 
     def _mirror(
-        self, ctx: _Ctx, entity: Entity, ghl_id: str, record: Record, *, parent: IdMapping | None
+        self,
+        ctx: _Ctx,
+        entity: Entity,
+        ghl_id: str,
+        record: Record,
+        *,
+        parent: IdMapping | None,
+        adopted: IdMapping | None = None,
     ) -> InboundResult:
+        """`adopted`: the mapping just stored for a record our create key had already made (then it
+        is mirrored as an update, without re-reading the mapping)."""
         em = self._entity_mapping(ctx, entity)
         if em is None:
             return self._skip(ctx.location_id, entity, "entity_disabled", ctx.correlation_id, ghl_id=ghl_id)
-        mapping = self._mappings.get_by_ghl(ctx.location_id, entity, ghl_id)
+        mapping = adopted or self._mappings.get_by_ghl(ctx.location_id, entity, ghl_id)
+        if mapping is None and entity is Entity.CONTACT and self._lead_claims is not None:
+            claimed = self._link_claimed_contact(ctx, ghl_id, record)
+            if isinstance(claimed, InboundResult):
+                return claimed
+            mapping = claimed
         parent_rankr = parent.rankr_id if parent else None
         existing: Record | None = None
         if mapping is not None:
@@ -410,6 +438,23 @@ class InboundProcessor:
             ghl_id=ghl_id,
             rankr_id=mapping.rankr_id if mapping else None,
         )
+        if (
+            mapping is not None
+            and ledger_ghl is None
+            and ledger_rankr is None
+            and self._lead_push_pending(ctx, entity, record, mapping.rankr_id)
+        ):
+            # Linked by a lead push that has not written its ledger yet: its GHL writes are still
+            # landing (tags follow the upsert), so GHL's state must not overwrite the lead now. The
+            # push's ledger makes the next event an echo; an abandoned claim expires (TTL).
+            return self._skip(
+                ctx.location_id,
+                entity,
+                "pending_lead_push",
+                ctx.correlation_id,
+                ghl_id=ghl_id,
+                rankr_id=mapping.rankr_id,
+            )
         decision = decide(
             Side.GHL,
             current,
@@ -430,21 +475,34 @@ class InboundProcessor:
                 body["title"] = "(untitled task)"  # Rankr requires a title; GHL allows none
             if entity is Entity.NOTE and not body.get("body"):
                 return self._skip(ctx.location_id, entity, "empty_note", ctx.correlation_id, ghl_id=ghl_id)
+            from rankr_ghl.rankr.errors import RankrIdempotencyKeyReused
+
             key = _idempotency_key(entity, ctx.location_id, ghl_id)
-            created = self._rankr.create(ctx.account_id, entity, body, parent_rankr, key)
-            rankr_id = str(created["id"])
+            adopted_id: str | None = None
             try:
-                self._mappings.put(
-                    IdMapping(
-                        location_id=ctx.location_id,
-                        entity=entity,
-                        ghl_id=ghl_id,
-                        rankr_id=rankr_id,
-                        ghl_parent_id=parent.ghl_id if parent else None,
-                        rankr_parent_id=parent_rankr,
-                        account_id=ctx.account_id,
-                    )
+                rankr_id = str(self._rankr.create(ctx.account_id, entity, body, parent_rankr, key)["id"])
+            except RankrIdempotencyKeyReused as reused:
+                if reused.resource_id is None:
+                    raise
+                # An earlier attempt created the record but crashed before the mapping write, and the
+                # GHL record changed since (so the body differs). That record is ours: adopt it, never
+                # create a twin, and bring it up to date below.
+                rankr_id = adopted_id = reused.resource_id
+                logger.info(
+                    "rankr create key already used: adopting the record it created",
+                    extra={"location_id": ctx.location_id, "entity": entity.value, "rankr_id": rankr_id},
                 )
+            link = IdMapping(
+                location_id=ctx.location_id,
+                entity=entity,
+                ghl_id=ghl_id,
+                rankr_id=rankr_id,
+                ghl_parent_id=parent.ghl_id if parent else None,
+                rankr_parent_id=parent_rankr,
+                account_id=ctx.account_id,
+            )
+            try:
+                self._mappings.put(link)
             except MappingConflict as exc:
                 # Someone linked this GHL record meanwhile (lead push): keep theirs, audit ours, and
                 # soft-delete the Rankr record we just created, or it stays behind as a duplicate.
@@ -461,6 +519,8 @@ class InboundProcessor:
                 )
                 self._metrics.count(METRIC_FAILED)
                 return InboundResult("skipped", "mapping_conflict", entity, ghl_id, rankr_id)
+            if adopted_id is not None:  # now mapped: mirror the current state as an update
+                return self._mirror(ctx, entity, ghl_id, record, parent=parent, adopted=link)
             self._store_ledger(ctx, entity, decision, ghl_id, rankr_id)
             return self._written(
                 ctx, entity, ghl_id=ghl_id, rankr_id=rankr_id, decision=decision, created=True
@@ -471,6 +531,82 @@ class InboundProcessor:
         return self._written(
             ctx, entity, ghl_id=ghl_id, rankr_id=mapping.rankr_id, decision=decision, created=False
         )
+
+    # -- lead claims (docs/lead-push.md): a lead push between its GHL write and its mapping write ----
+    def _live_claims(self, ctx: _Ctx, entity: Entity, record: Record) -> list[LeadClaim]:
+        if entity is not Entity.CONTACT or self._lead_claims is None:
+            return []
+        identities = lead_claim_identities(
+            email=record.get("email"), phone=record.get("phone"), tags=record.get("tags")
+        )
+        if not identities:
+            return []
+        return self._lead_claims.find(ctx.location_id, identities[:MAX_CLAIM_IDENTITIES])
+
+    def _lead_push_pending(self, ctx: _Ctx, entity: Entity, record: Record, rankr_id: str) -> bool:
+        return any(claim.lead_id == rankr_id for claim in self._live_claims(ctx, entity, record))
+
+    def _link_claimed_contact(
+        self, ctx: _Ctx, ghl_id: str, record: Record
+    ) -> InboundResult | IdMapping | None:
+        """An unmapped contact that a lead push in flight claimed: link it to that lead (provisionally;
+        lead push confirms the link, or replaces it with the contact it resolved) instead of creating a
+        Rankr twin. Nothing is written to Rankr: the lead is the source of this contact's data.
+
+        Returns the result, or the mapping someone stored meanwhile (mirror with it), or None when no
+        claim applies (mirror as usual)."""
+        claims = self._live_claims(ctx, Entity.CONTACT, record)
+        if not claims:
+            return None
+        claim = claims[0]  # lead tag, then e-mail, then phone (GHL's default match order)
+        kind = claim.identity.partition(":")[0]
+        wanted = IdMapping(
+            location_id=ctx.location_id,
+            entity=Entity.CONTACT,
+            ghl_id=ghl_id,
+            rankr_id=claim.lead_id,
+            account_id=ctx.account_id,
+            attributes={
+                "origin": CLAIM_LINK_ORIGIN,
+                "matchedBy": f"claim:{kind}",
+                "claimedAt": claim.claimed_at.isoformat(),
+            },
+        )
+        try:
+            self._mappings.put(wanted)
+        except MappingConflict as exc:
+            existing = exc.existing
+            if existing is None:
+                raise  # the store could not settle the race: retry the event
+            if exc.side is Side.GHL:
+                return existing  # linked meanwhile, by the lead push itself as a rule
+            if existing.attributes.get("origin") == CLAIM_LINK_ORIGIN:
+                # The lead is provisionally linked to another contact (duplicates allowed): lead push
+                # decides which one is its own; no twin meanwhile.
+                return self._skip(
+                    ctx.location_id,
+                    Entity.CONTACT,
+                    "pending_lead_push",
+                    ctx.correlation_id,
+                    ghl_id=ghl_id,
+                    rankr_id=claim.lead_id,
+                )
+            return None  # the lead is linked for good to another contact: this one is someone else's
+        self._metrics.count(METRIC_CLAIM_LINKED)
+        self._audit_entry(
+            ctx,
+            Entity.CONTACT,
+            AuditAction.LINK,
+            outcome=AuditOutcome.SUCCESS,
+            ghl_id=ghl_id,
+            rankr_id=claim.lead_id,
+            reason=f"lead_claim_{kind}",
+        )
+        logger.info(
+            "contact linked to the lead pushing it",
+            extra={"location_id": ctx.location_id, "ghl_id": ghl_id, "rankr_id": claim.lead_id, "by": kind},
+        )
+        return InboundResult("linked", "pending_lead_push", Entity.CONTACT, ghl_id, claim.lead_id)
 
     def _store_ledger(
         self, ctx: _Ctx, entity: Entity, decision: Any, ghl_id: str, rankr_id: str | None
@@ -885,4 +1021,5 @@ def build_processor() -> InboundProcessor:
         audit=wiring.audit_log(),
         mapping_resolver=MappingResolver(state.mapping_config),
         metrics=PowertoolsWorkerMetrics(),
+        lead_claims=state.lead_claims,
     )

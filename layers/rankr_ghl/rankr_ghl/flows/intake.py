@@ -32,12 +32,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
-from rankr_ghl.ghl.signatures import SignatureError, SignatureVerifier
 from rankr_ghl.observability import logger
 from rankr_ghl.sync.ports import DedupeStore
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+
+    # Only the intake verifies (and so imports cryptography); the worker imports this module too.
+    from rankr_ghl.ghl.signatures import SignatureVerifier
 
 MESSAGE_SCHEMA_VERSION: Final = 1
 DEFAULT_MAX_BODY_BYTES: Final = 192 * 1024  # leaves room for our envelope within SQS's 256 KiB
@@ -358,6 +360,8 @@ class WebhookIntake:
         content_type = header_value(request.headers, "content-type")
         if content_type and "json" not in content_type.lower():
             raise WebhookRejected(415, "unsupported_media_type", "Content-Type must be application/json")
+
+        from rankr_ghl.ghl.signatures import SignatureError
 
         raw = decode_body(request, config.max_body_bytes)
         try:

@@ -13,6 +13,11 @@ Per lead (see docs/lead-push.md):
 Idempotency has two layers: Powertools Idempotency keyed on leadId + payload hash (a replay of the
 same payload returns the stored result without calling GHL; a changed payload runs again and takes
 the mapping path) and the mapping store's conditional write (one lead, one contact).
+
+Before its GHL write a lead claims its identities (e-mail, phone, or lead tag; short TTL) so that the
+webhook worker, meeting the new contact unmapped, links it to the lead instead of creating a Rankr twin.
+Such a worker link is provisional: lead push resolves again, links the same pair (or replaces it with the
+contact it resolved) and confirms it, then releases its claims.
 """
 
 from __future__ import annotations
@@ -55,28 +60,32 @@ from rankr_ghl.ghl.errors import (
     GHLRateLimited,
     GHLUnauthorized,
 )
-from rankr_ghl.ghl.models import Contact, ContactCreate, ContactUpdate, ContactUpsert, NoteCreate, TaskCreate
 from rankr_ghl.observability import logger, redact_text
 from rankr_ghl.sync.echo import ledger_entry
 from rankr_ghl.sync.mapping import EntityMapping, FieldMapping, MappingResolver
 from rankr_ghl.sync.ports import (
+    CLAIM_LINK_ORIGIN,
+    LEAD_PUSH_ORIGIN,
+    LEAD_TAG_PREFIX,
     AuditAction,
     AuditEntry,
     AuditOutcome,
     AuditSink,
     IdMapping,
+    LeadClaimStore,
     LedgerStore,
     MappingConflict,
     MappingStore,
+    lead_claim_identities,
 )
 from rankr_ghl.sync.types import Entity, Side
 
 if TYPE_CHECKING:
     from rankr_ghl.ghl.client import GHLClient
+    from rankr_ghl.ghl.models import Contact
 
 MAX_BATCH = 100
 DEFAULT_SOURCE = "Rankr"
-LEAD_TAG_PREFIX = "rankr-lead:"
 # A found contact added at most this long before our attempt began still counts as ours (clock skew).
 CREATED_BY_US_SKEW = timedelta(seconds=30)
 MAX_CREATE_ATTEMPTS = 3
@@ -465,14 +474,34 @@ class LinkConflict(Exception):
         self.existing_contact_id = existing_contact_id
 
 
-class LeadRecords(Protocol):
-    """Mapping, ledger and audit as lead push uses them."""
+@dataclass(frozen=True)
+class LeadLink:
+    """The GHL contact a lead is mapped to."""
 
-    def mapped_contact(self, location_id: str, lead_id: str) -> str | None: ...
+    contact_id: str
+    # Linked by the webhook worker on this lead's claim and never confirmed by lead push: the attempt
+    # that claimed it died (or is still running) between its GHL write and its mapping write.
+    provisional: bool = False
+    claimed_at: datetime | None = None
+
+
+class LeadRecords(Protocol):
+    """Mapping, lead claims, ledger and audit as lead push uses them."""
+
+    def mapped_contact(self, location_id: str, lead_id: str) -> LeadLink | None: ...
+
+    def claim(self, location_id: str, lead_id: str, identities: Sequence[str]) -> None:
+        """Before the GHL write: the lead's identities, so the webhook worker links rather than twins."""
+        ...
+
+    def release_claims(self, location_id: str, lead_id: str, identities: Sequence[str]) -> None:
+        """After the mapping and ledger writes (the claims' TTL covers a crash)."""
+        ...
 
     def link(self, location_id: str, lead_id: str, contact_id: str, matched_by: str) -> None:
         """Conditional write; raises LinkConflict when the lead maps elsewhere or the contact is
-        already linked to another Rankr record. Re-linking the same pair is a no-op."""
+        already linked to another Rankr record. Re-linking the same pair is a no-op, and confirms a
+        provisional link; a provisional link of the lead to another contact is replaced."""
         ...
 
     def record_write(
@@ -706,10 +735,17 @@ class LeadPushService:
     def _resolve_and_write(self, location_id: str, lead: Lead) -> dict[str, Any]:
         body = self._mapper.to_ghl(location_id, lead)
         mapped = self._records.mapped_contact(location_id, lead.leadId)
-        if mapped is not None:
-            return self._update_mapped(location_id, lead, mapped, body)
+        if mapped is not None and not mapped.provisional:
+            return self._update_mapped(location_id, lead, mapped.contact_id, body)
+        # Unmapped, or linked by the webhook worker on the claim of an attempt that never finished: resolve
+        # as a first push (it finds that contact again and the link below confirms the pair).
+        identities = claim_identities(lead, body)
+        self._records.claim(location_id, lead.leadId, identities)
+        pending_since = mapped.claimed_at if mapped is not None else None
         if lead.has_identifier:
-            contact, outcome, matched_by = self._upsert_with_identifier(location_id, lead, body)
+            contact, outcome, matched_by = self._upsert_with_identifier(
+                location_id, lead, body, pending_since=pending_since
+            )
             needs_tags = bool(lead.tags)
         else:
             contact, outcome, matched_by = self._create_without_identifier(location_id, lead, body)
@@ -723,6 +759,7 @@ class LeadPushService:
             if state is not None:
                 state["tags"] = tags
         self._records.record_write(location_id, contact.id, lead, state)
+        self._release_claims(location_id, lead.leadId, identities)
         if outcome is Outcome.CREATED:
             self._first_note_and_task(location_id, lead, contact.id)
         self._safe_audit(
@@ -767,8 +804,10 @@ class LeadPushService:
         return success_result(lead.leadId, contact_id, Outcome.UPDATED)
 
     def _upsert_with_identifier(
-        self, location_id: str, lead: Lead, body: dict[str, Any]
+        self, location_id: str, lead: Lead, body: dict[str, Any], *, pending_since: datetime | None = None
     ) -> tuple[FoundContact, Outcome, str]:
+        """`pending_since`: when the unfinished attempt behind a provisional link claimed the lead; a
+        contact the upsert matches that was added since then is the one that attempt created."""
         started = self._clock()
         last_error: GHLError | None = None
         for attempt in range(MAX_CREATE_ATTEMPTS):
@@ -811,7 +850,15 @@ class LeadPushService:
                 continue
             if upserted.new:
                 return upserted.contact, Outcome.CREATED, "created"
-            return upserted.contact, Outcome.LINKED_EXISTING, _matched_field(lead, upserted.contact)
+            matched = _matched_field(lead, upserted.contact)
+            added = upserted.contact.date_added
+            if (
+                pending_since is not None
+                and added is not None
+                and added >= pending_since - CREATED_BY_US_SKEW
+            ):
+                return upserted.contact, Outcome.CREATED, f"reresolved:{matched}"
+            return upserted.contact, Outcome.LINKED_EXISTING, matched
         assert last_error is not None
         raise last_error
 
@@ -889,6 +936,12 @@ class LeadPushService:
                 retryable=False,
             ) from conflict
 
+    def _release_claims(self, location_id: str, lead_id: str, identities: Sequence[str]) -> None:
+        try:
+            self._records.release_claims(location_id, lead_id, identities)
+        except Exception:  # best effort: the mapping exists now, and the claims expire on their own
+            logger.warning("lead claims not released; they expire", extra={"leadId": lead_id}, exc_info=True)
+
     def _first_note_and_task(self, location_id: str, lead: Lead, contact_id: str) -> None:
         if lead.note is not None:
             self._ghl.create_note(location_id, contact_id, lead.note.body, lead.note.title)
@@ -909,6 +962,13 @@ class LeadPushService:
             self._records.audit(location_id, lead_id, contact_id, outcome, **kw)
         except Exception:  # the audit log must never fail a push that GHL already applied
             logger.exception("audit write failed", extra={"leadId": lead_id})
+
+
+def claim_identities(lead: Lead, body: Mapping[str, Any]) -> list[str]:
+    """What the lead's GHL contact will be matched by: e-mail and phone as sent to GHL, or the lead tag."""
+    if not lead.has_identifier:
+        return lead_claim_identities(tags=[lead.lead_tag])
+    return lead_claim_identities(email=body.get("email") or lead.email, phone=body.get("phone") or lead.phone)
 
 
 def _matched_field(lead: Lead, contact: FoundContact) -> str:
@@ -966,6 +1026,7 @@ __all__ = [
     "InvocationType",
     "Lead",
     "LeadGHL",
+    "LeadLink",
     "LeadMapper",
     "LeadPushFailure",
     "LeadPushRequestError",
@@ -976,6 +1037,7 @@ __all__ = [
     "Outcome",
     "PushSettings",
     "UpsertOutcome",
+    "claim_identities",
     "lead_tag",
     "parse_request",
     "payload_hash",
@@ -1011,15 +1073,21 @@ class GHLLeadGateway:
         self._client = client
 
     def upsert_contact(self, location_id: str, body: Mapping[str, Any]) -> UpsertOutcome:
+        from rankr_ghl.ghl.models import ContactUpsert  # GHL models load with the first GHL call
+
         result = self._client.upsert_contact(location_id, ContactUpsert.model_validate(dict(body)))
         return UpsertOutcome(contact=_found(result.contact), new=bool(result.new))
 
     def create_contact(self, location_id: str, body: Mapping[str, Any]) -> FoundContact:
+        from rankr_ghl.ghl.models import ContactCreate
+
         return _found(self._client.create_contact(location_id, ContactCreate.model_validate(dict(body))))
 
     def update_contact(
         self, location_id: str, contact_id: str, body: Mapping[str, Any]
     ) -> FoundContact | None:
+        from rankr_ghl.ghl.models import ContactUpdate
+
         changes = {k: v for k, v in body.items() if k not in _NOT_UPDATABLE and k != "tags"}
         result = self._client.update_contact(location_id, contact_id, ContactUpdate.model_validate(changes))
         return _found(result.contact) if result.contact is not None and result.contact.id else None
@@ -1045,9 +1113,13 @@ class GHLLeadGateway:
         return self._client.add_tags(location_id, contact_id, list(tags))
 
     def create_note(self, location_id: str, contact_id: str, body: str, title: str | None) -> None:
+        from rankr_ghl.ghl.models import NoteCreate
+
         self._client.create_note(location_id, contact_id, NoteCreate(body=body, title=title))
 
     def create_task(self, location_id: str, contact_id: str, task: LeadTask, due: datetime) -> None:
+        from rankr_ghl.ghl.models import TaskCreate
+
         body = TaskCreate(
             title=task.title, body=task.body, due_date=due, completed=False, assigned_to=task.assignedTo
         )
@@ -1103,10 +1175,12 @@ def powertools_idempotency(
     )
 
 
-def dynamodb_idempotency(table_name: str) -> LeadIdempotency:
+def dynamodb_idempotency(table_name: str, client: Any = None) -> LeadIdempotency:
+    """`client`: a boto3 DynamoDB client to share; without one Powertools builds its own on a new boto3
+    Session, which re-reads botocore's data files (~80 ms of cold start)."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    return powertools_idempotency(DynamoDBPersistenceLayer(table_name=table_name))
+    return powertools_idempotency(DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1157,6 +1231,9 @@ class SyncLeadMapper:
 
 
 LINK_ATTEMPTS = 8
+# How long a lead's claims hold: well past a push's worst case and GHL's webhook delay, short enough
+# that an abandoned claim soon stops steering the webhook worker.
+LEAD_CLAIM_TTL_S = 600
 
 
 def _transient_store_error(exc: Exception) -> bool:
@@ -1196,10 +1273,15 @@ class SyncLeadRecords:
         *,
         correlation_id: Callable[[], str | None] = lambda: None,
         write_lock: AbstractContextManager[Any] | None = None,
+        claims: LeadClaimStore | None = None,
+        claim_ttl_s: int = LEAD_CLAIM_TTL_S,
     ) -> None:
         """`write_lock`: serialises this container's SyncStateTable writes. Only for moto (the local
         runtime): its TransactWriteItems snapshots the table unlocked and fails with a 500 when
-        another write lands meanwhile. DynamoDB needs no lock."""
+        another write lands meanwhile. DynamoDB needs no lock. `claims`: the lead claims the webhook
+        worker reads (None: claiming is off)."""
+        self._claims = claims
+        self._claim_ttl_s = claim_ttl_s
         self._write_lock = write_lock or contextlib.nullcontext()
         self._mappings = mappings
         self._ledger = ledger
@@ -1207,9 +1289,30 @@ class SyncLeadRecords:
         self._resolver = resolver
         self._correlation_id = correlation_id
 
-    def mapped_contact(self, location_id: str, lead_id: str) -> str | None:
+    def mapped_contact(self, location_id: str, lead_id: str) -> LeadLink | None:
         mapping = self._mappings.get_by_rankr(location_id, Entity.CONTACT, lead_id)
-        return mapping.ghl_id if mapping is not None else None
+        if mapping is None:
+            return None
+        if mapping.attributes.get("origin") != CLAIM_LINK_ORIGIN:
+            return LeadLink(mapping.ghl_id)
+        claimed = mapping.attributes.get("claimedAt")
+        try:
+            claimed_at = datetime.fromisoformat(claimed) if claimed else None
+        except ValueError:
+            claimed_at = None
+        return LeadLink(mapping.ghl_id, provisional=True, claimed_at=claimed_at)
+
+    def claim(self, location_id: str, lead_id: str, identities: Sequence[str]) -> None:
+        if self._claims is None or not identities:
+            return
+        with self._write_lock:
+            self._claims.claim(location_id, identities, lead_id, self._claim_ttl_s)
+
+    def release_claims(self, location_id: str, lead_id: str, identities: Sequence[str]) -> None:
+        if self._claims is None or not identities:
+            return
+        with self._write_lock:
+            self._claims.release(location_id, identities, lead_id)
 
     def link(self, location_id: str, lead_id: str, contact_id: str, matched_by: str) -> None:
         wanted = IdMapping(
@@ -1217,15 +1320,41 @@ class SyncLeadRecords:
             entity=Entity.CONTACT,
             ghl_id=contact_id,
             rankr_id=lead_id,
-            attributes={"matchedBy": matched_by, "origin": "lead_push"},
+            attributes={"matchedBy": matched_by, "origin": LEAD_PUSH_ORIGIN},
         )
         for attempt in range(LINK_ATTEMPTS):
             try:
                 with self._write_lock:
-                    self._mappings.put(wanted)
+                    stored = self._mappings.put(wanted)
+                    if stored.attributes.get("origin") == CLAIM_LINK_ORIGIN:
+                        # The webhook worker linked this very pair on our claim: confirm it as ours.
+                        self._mappings.update_attributes(
+                            IdMapping(
+                                location_id=location_id,
+                                entity=Entity.CONTACT,
+                                ghl_id=contact_id,
+                                rankr_id=lead_id,
+                                attributes={**wanted.attributes, "linkedBy": CLAIM_LINK_ORIGIN},
+                            )
+                        )
                 return
             except MappingConflict as conflict:
                 existing = conflict.existing
+                if (
+                    conflict.side is Side.RANKR
+                    and existing is not None
+                    and existing.attributes.get("origin") == CLAIM_LINK_ORIGIN
+                    and attempt < LINK_ATTEMPTS - 1
+                ):
+                    # The worker provisionally linked the lead to another contact that carries its e-mail
+                    # or phone (duplicates allowed); the contact resolved here is the lead's own.
+                    logger.info(
+                        "replacing a provisional link of the lead",
+                        extra={"leadId": lead_id, "ghl_id": existing.ghl_id},
+                    )
+                    with self._write_lock:
+                        self._mappings.delete(existing)
+                    continue
                 lead_maps_to = (
                     existing.ghl_id if conflict.side is Side.RANKR and existing is not None else None
                 )
@@ -1477,7 +1606,7 @@ def build_container(
 
     tables = SyncStateTable(sync_table, client=dynamodb)
     resolver = MappingResolver(tables.mapping_config)
-    idempotency = dynamodb_idempotency(idempotency_table)
+    idempotency = dynamodb_idempotency(idempotency_table, client=dynamodb)
     records = SyncLeadRecords(
         tables.mappings,
         tables.ledger,
@@ -1485,6 +1614,7 @@ def build_container(
         resolver,
         correlation_id=_correlation_id,
         write_lock=threading.Lock() if serialize_store_writes else None,
+        claims=tables.lead_claims,
     )
     service = LeadPushService(
         ghl=GHLLeadGateway(ghl_client),

@@ -702,11 +702,18 @@ class _Run:
             return
 
         def work() -> None:
+            from rankr_ghl.rankr.errors import RankrIdempotencyKeyReused
+
             body = decision.rankr_body(self.cm)
-            key_digest = diff.canonical_digest(decision.payload)
-            created = self.o.rankr.create_contact(
-                self.account, body, idempotency_key=_idem("contact", self.loc, gid, key_digest)
-            )
+            try:
+                created = self.o.rankr.create_contact(
+                    self.account, body, idempotency_key=_idem("contact", self.loc, gid)
+                )
+            except RankrIdempotencyKeyReused as reused:
+                if reused.resource_id is None:
+                    raise
+                self._adopt(Entity.CONTACT, ghl_rec, reused.resource_id)
+                return
             rid = str(created["id"])
             self._put_mapping(Entity.CONTACT, gid, rid, matched_by="reconcile_create")
             for entry in decision.ledger_entries(
@@ -791,6 +798,57 @@ class _Run:
                 account_id=self.account,
                 attributes={"matchedBy": matched_by, "origin": FLOW},
             )
+        )
+
+    def _adopt(
+        self,
+        entity: Entity,
+        ghl_rec: Record,
+        rankr_id: str,
+        *,
+        ghl_parent: str | None = None,
+        rankr_parent: str | None = None,
+    ) -> None:
+        """Rankr answered `idempotency-key-reused`: our key already created `rankr_id` (an earlier
+        attempt crashed before its mapping write, and the GHL record changed since). That record is
+        ours: map it, then bring it up to date as a mapped pair. Never create a twin."""
+        gid = str(ghl_rec["id"])
+        logger.info(
+            "rankr create key already used: adopting the record it created",
+            extra={"location_id": self.loc, "entity": entity.value, "rankr_id": rankr_id},
+        )
+        link = self._put_mapping(
+            entity,
+            gid,
+            rankr_id,
+            matched_by="idempotency_key",
+            ghl_parent=ghl_parent,
+            rankr_parent=rankr_parent,
+        )
+        self._audit(
+            entity, AuditAction.LINK, "none", DiffKind.MISSING_IN_RANKR, ghl_id=gid, rankr_id=rankr_id
+        )
+        self._repaired(entity, DiffKind.MISSING_IN_RANKR)
+        if entity is Entity.CONTACT:
+            rankr_rec = self.o.rankr.get_contact(self.account, rankr_id)
+        elif entity is Entity.TASK:
+            rankr_rec = self.o.rankr.get_task(self.account, rankr_parent or "", rankr_id)
+        else:
+            notes = self.o.rankr.list_notes(self.account, rankr_parent or "")
+            rankr_rec = next((n for n in notes if str(n["id"]) == rankr_id), None)
+        if rankr_rec is None or _is_deleted(rankr_rec):
+            if rankr_rec is not None and entity is Entity.CONTACT:
+                self.rankr_deleted(ghl_rec, link)  # deleted in Rankr meanwhile: the mapping's delete rule
+            return  # task and note deletes do not flow to GHL (mapping policy)
+        self.sync_pair(
+            entity,
+            ghl_rec,
+            rankr_rec,
+            link,
+            kind=DiffKind.MISSING_IN_RANKR,
+            ghl_parent=ghl_parent,
+            rankr_parent=rankr_parent,
+            count=False,
         )
 
     def link_and_sync(self, ghl_rec: Record, rankr_id: str, matched_by: str) -> None:
@@ -1155,12 +1213,22 @@ class _Run:
             return
 
         def work() -> None:
+            from rankr_ghl.rankr.errors import RankrIdempotencyKeyReused
+
             body = decision.rankr_body(em)
-            key = _idem(entity.value, self.loc, gid, diff.canonical_digest(decision.payload))
-            if entity is Entity.TASK:
-                created = self.o.rankr.create_task(self.account, rankr_parent, body, idempotency_key=key)
-            else:
-                created = self.o.rankr.create_note(self.account, rankr_parent, body, idempotency_key=key)
+            key = _idem(entity.value, self.loc, gid)
+            try:
+                if entity is Entity.TASK:
+                    created = self.o.rankr.create_task(self.account, rankr_parent, body, idempotency_key=key)
+                else:
+                    created = self.o.rankr.create_note(self.account, rankr_parent, body, idempotency_key=key)
+            except RankrIdempotencyKeyReused as reused:
+                if reused.resource_id is None:
+                    raise
+                self._adopt(
+                    entity, ghl_rec, reused.resource_id, ghl_parent=ghl_parent, rankr_parent=rankr_parent
+                )
+                return
             rid = str(created["id"])
             self._put_mapping(
                 entity,

@@ -1,38 +1,90 @@
 """Rankr API client (contract: docs/rankr-api.yaml)."""
 
-from rankr_ghl.rankr.client import ApiKey, RankrClient, idempotency_key
-from rankr_ghl.rankr.errors import (
-    RankrBadRequest,
-    RankrConflict,
-    RankrConnectionError,
-    RankrError,
-    RankrForbidden,
-    RankrIdempotencyKeyReused,
-    RankrNotFound,
-    RankrRateLimited,
-    RankrResourceDeleted,
-    RankrServerError,
-    RankrTimeout,
-    RankrUnauthorized,
-    RankrValidationError,
-)
-from rankr_ghl.rankr.models import (
-    Appointment,
-    AppointmentPage,
-    AppointmentPut,
-    Contact,
-    ContactCreate,
-    ContactPage,
-    ContactUpdate,
-    Note,
-    NoteCreate,
-    NotePage,
-    NoteUpdate,
-    Task,
-    TaskCreate,
-    TaskPage,
-    TaskUpdate,
-)
+# Exports load on first access (PEP 562), so importing one submodule (e.g. `.errors`) does not pull in
+# the rest of the package and its dependencies at cold start.
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rankr_ghl.rankr.client import ApiKey, RankrClient, idempotency_key
+    from rankr_ghl.rankr.errors import (
+        RankrBadRequest,
+        RankrConflict,
+        RankrConnectionError,
+        RankrError,
+        RankrForbidden,
+        RankrIdempotencyKeyReused,
+        RankrNotFound,
+        RankrRateLimited,
+        RankrResourceDeleted,
+        RankrServerError,
+        RankrTimeout,
+        RankrUnauthorized,
+        RankrValidationError,
+    )
+    from rankr_ghl.rankr.models import (
+        Appointment,
+        AppointmentPage,
+        AppointmentPut,
+        Contact,
+        ContactCreate,
+        ContactPage,
+        ContactUpdate,
+        Note,
+        NoteCreate,
+        NotePage,
+        NoteUpdate,
+        Task,
+        TaskCreate,
+        TaskPage,
+        TaskUpdate,
+    )
+
+_EXPORTS = {
+    "ApiKey": "rankr_ghl.rankr.client",
+    "Appointment": "rankr_ghl.rankr.models",
+    "AppointmentPage": "rankr_ghl.rankr.models",
+    "AppointmentPut": "rankr_ghl.rankr.models",
+    "Contact": "rankr_ghl.rankr.models",
+    "ContactCreate": "rankr_ghl.rankr.models",
+    "ContactPage": "rankr_ghl.rankr.models",
+    "ContactUpdate": "rankr_ghl.rankr.models",
+    "Note": "rankr_ghl.rankr.models",
+    "NoteCreate": "rankr_ghl.rankr.models",
+    "NotePage": "rankr_ghl.rankr.models",
+    "NoteUpdate": "rankr_ghl.rankr.models",
+    "RankrBadRequest": "rankr_ghl.rankr.errors",
+    "RankrClient": "rankr_ghl.rankr.client",
+    "RankrConflict": "rankr_ghl.rankr.errors",
+    "RankrConnectionError": "rankr_ghl.rankr.errors",
+    "RankrError": "rankr_ghl.rankr.errors",
+    "RankrForbidden": "rankr_ghl.rankr.errors",
+    "RankrIdempotencyKeyReused": "rankr_ghl.rankr.errors",
+    "RankrNotFound": "rankr_ghl.rankr.errors",
+    "RankrRateLimited": "rankr_ghl.rankr.errors",
+    "RankrResourceDeleted": "rankr_ghl.rankr.errors",
+    "RankrServerError": "rankr_ghl.rankr.errors",
+    "RankrTimeout": "rankr_ghl.rankr.errors",
+    "RankrUnauthorized": "rankr_ghl.rankr.errors",
+    "RankrValidationError": "rankr_ghl.rankr.errors",
+    "Task": "rankr_ghl.rankr.models",
+    "TaskCreate": "rankr_ghl.rankr.models",
+    "TaskPage": "rankr_ghl.rankr.models",
+    "TaskUpdate": "rankr_ghl.rankr.models",
+    "idempotency_key": "rankr_ghl.rankr.client",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ApiKey",

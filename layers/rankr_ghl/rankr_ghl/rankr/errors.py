@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rankr_ghl.observability import redact_text
 
 PROBLEM_BASE = "https://rankr.example/problems/"
+_RESOURCE_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
 
 class RankrError(Exception):
@@ -83,7 +85,23 @@ class RankrConflict(RankrError):
 
 
 class RankrIdempotencyKeyReused(RankrConflict):
-    """409: the Idempotency-Key was already used with a different body."""
+    """409: the Idempotency-Key was already used with a different body.
+
+    The key's first create succeeded: `resource_id` (problem member `resourceId`) and `resource_location`
+    (`resourceLocation`) name the record it created, which is the caller's. Recover by adopting that id
+    and PATCHing the record with the new state; never create again. None when Rankr did not say.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        resource_id: str | None = None,
+        resource_location: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.resource_id = resource_id
+        self.resource_location = resource_location
+        super().__init__(*args, **kwargs)
 
 
 class RankrResourceDeleted(RankrConflict):
@@ -157,7 +175,17 @@ def error_for_status(
         return RankrNotFound(status, title, detail_text, **kwargs)
     if status == 409:
         name = str(problem_type or "").rstrip("/").rsplit("/", 1)[-1]
-        return _CONFLICTS.get(name, RankrConflict)(status, title, detail_text, **kwargs)
+        conflict = _CONFLICTS.get(name, RankrConflict)
+        if conflict is RankrIdempotencyKeyReused:
+            return RankrIdempotencyKeyReused(
+                status,
+                title,
+                detail_text,
+                resource_id=_resource_id(problem.get("resourceId")),
+                resource_location=_text_or_none(problem.get("resourceLocation")),
+                **kwargs,
+            )
+        return conflict(status, title, detail_text, **kwargs)
     if status == 422:
         return RankrValidationError(status, title, detail_text, **kwargs)
     if status == 429:
@@ -167,6 +195,16 @@ def error_for_status(
             status, title, detail_text, may_have_been_applied=method not in ("GET", "HEAD"), **kwargs
         )
     return RankrError(status, title, detail_text, **kwargs)
+
+
+def _resource_id(value: Any) -> str | None:
+    """A Rankr id (the contract's `Id` pattern) or None: a malformed one must not be adopted."""
+    text = _text_or_none(value)
+    return text if text is not None and _RESOURCE_ID_RE.match(text) else None
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _default_title(status: int) -> str:

@@ -8,16 +8,33 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from rankr_ghl.sync.mapping import MappingConfigSource
+from rankr_ghl.sync.transforms import e164
 from rankr_ghl.sync.types import Entity, Side
 
+if TYPE_CHECKING:
+    # Re-exported lazily (`__getattr__` below): sync.mapping builds pydantic models, which the webhook
+    # intake (a DedupeStore user) never needs.
+    from rankr_ghl.sync.mapping import MappingConfigSource
+
+
+def __getattr__(name: str) -> object:
+    if name == "MappingConfigSource":
+        from rankr_ghl.sync.mapping import MappingConfigSource
+
+        return MappingConfigSource
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
+    "CLAIM_LINK_ORIGIN",
+    "LEAD_PUSH_ORIGIN",
+    "LEAD_TAG_PREFIX",
     "AuditAction",
     "AuditEntry",
     "AuditLog",
@@ -28,6 +45,8 @@ __all__ = [
     "CheckpointStore",
     "DedupeStore",
     "IdMapping",
+    "LeadClaim",
+    "LeadClaimStore",
     "LedgerEntry",
     "LedgerStore",
     "MappingConfigSource",
@@ -35,6 +54,7 @@ __all__ = [
     "MappingStore",
     "Tombstone",
     "TombstoneStore",
+    "lead_claim_identities",
     "utcnow",
 ]
 
@@ -104,6 +124,13 @@ class MappingStore(Protocol):
 
     def delete(self, mapping: IdMapping) -> None:
         """Remove both directions of the pair (no error when already gone)."""
+        ...
+
+    def update_attributes(self, mapping: IdMapping) -> bool:
+        """Replace the stored `attributes` of the pair (both directions) with `mapping.attributes`.
+
+        Only while the pair is still mapped exactly so; False when it is not (nothing written).
+        """
         ...
 
     def list_for_location(self, location_id: str, entity: Entity) -> Iterator[IdMapping]:
@@ -209,6 +236,61 @@ class DedupeStore(Protocol):
 
     def release(self, key: str) -> None:
         """Forget a claim (e.g. the event could not be queued, so GHL's retry must get through)."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------------
+# Lead claims (lead push in flight; see docs/lead-push.md "Claims")
+
+LEAD_TAG_PREFIX = "rankr-lead:"
+# A mapping the webhook worker wrote for a claimed lead (provisional until lead push confirms it).
+CLAIM_LINK_ORIGIN = "webhook_claim"
+LEAD_PUSH_ORIGIN = "lead_push"
+
+
+@dataclass(frozen=True)
+class LeadClaim:
+    """A lead push in flight for `lead_id`: it is about to write (or has written) a GHL contact with this
+    identity and has not linked it yet. The webhook worker must not create a Rankr twin for it."""
+
+    location_id: str
+    identity: str  # from `lead_claim_identities`; adapters store a digest of it, never the value
+    lead_id: str
+    claimed_at: datetime
+
+
+def lead_claim_identities(
+    *, email: Any = None, phone: Any = None, tags: Any = None, default_country_code: str = "+1"
+) -> list[str]:
+    """The identities a GHL contact is matched by, normalised the same way on both flows: lead tags
+    (`tag:rankr-lead:<leadid>`, lower case like GHL stores tags) first, then `email:`, then `phone:` (E.164).
+    """
+    identities: list[str] = []
+    if isinstance(tags, list | tuple):
+        for tag in tags:
+            text = str(tag).strip().lower()
+            if text.startswith(LEAD_TAG_PREFIX) and len(text) > len(LEAD_TAG_PREFIX):
+                identities.append(f"tag:{text}")
+    if isinstance(email, str) and email.strip():
+        identities.append(f"email:{email.strip().lower()}")
+    if isinstance(phone, str) and phone.strip():
+        normalised = e164(phone, default_country_code)
+        if isinstance(normalised, str) and normalised:
+            identities.append(f"phone:{normalised}")
+    return list(dict.fromkeys(identities))
+
+
+class LeadClaimStore(Protocol):
+    def claim(self, location_id: str, identities: Sequence[str], lead_id: str, ttl_s: int) -> None:
+        """Claim every identity for `lead_id` for `ttl_s` seconds (a newer claim replaces an older one)."""
+        ...
+
+    def find(self, location_id: str, identities: Sequence[str]) -> list[LeadClaim]:
+        """The live claims among `identities`, in the order given (expired claims count as absent)."""
+        ...
+
+    def release(self, location_id: str, identities: Sequence[str], lead_id: str) -> None:
+        """Drop the claims `lead_id` still holds (another lead's newer claim on one identity is kept)."""
         ...
 
 

@@ -1,0 +1,74 @@
+"""Agency install step: an agency approves the app for its locations in the browser; the real
+OAuth callback (through the local gateway) exchanges the company code, lists the installed locations,
+mints a location token for each and records every connection.
+
+State left for later steps: `agency_company_id`, `agency_location_ids`, `agency_account_id`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from urllib.parse import urlsplit
+
+import httpx
+
+from rankr_ghl_tools.scenario import ScenarioContext, StepResult, step
+
+FUNCTION = "OAuthCallbackFunction"
+LOCATIONS = 3
+
+
+def _connection(ctx: ScenarioContext, connection_id: str) -> dict[str, str]:
+    table = ctx.stack.template.functions[FUNCTION].env["CONNECTIONS_TABLE"]
+    item = (
+        ctx.stack.client("dynamodb")
+        .get_item(TableName=table, Key={"connectionId": {"S": connection_id}})
+        .get("Item", {})
+    )
+    return {k: str(next(iter(v.values()))) for k, v in item.items()}
+
+
+@step("Connect: agency install through the OAuth callback", order=150, needs=("ghl",))
+def agency_install(ctx: ScenarioContext) -> StepResult:
+    ghl = ctx.stack.ghl
+    company = f"co{uuid.uuid4().hex[:10]}"
+    account = f"acct-agency-{uuid.uuid4().hex[:6]}"
+    locations = [f"locAg{uuid.uuid4().hex[:12]}" for _ in range(LOCATIONS)]
+    ghl.admin.create_company(company)
+    for location in locations:
+        ghl.admin.create_location(location, company_id=company, installed=True)
+    ghl.admin.consent(company_id=company)  # the agency admin clicks "approve" on chooselocation
+
+    with httpx.Client(timeout=30, follow_redirects=False) as http:
+        start = http.get(
+            f"{ctx.stack.gateway_url}/oauth/install", params={"rankr_account": account, "agency": "true"}
+        )
+        if start.status_code != 302:
+            return StepResult.failure(f"/oauth/install answered {start.status_code}")
+        consent = http.get(start.headers["location"])
+        callback_url = consent.headers.get("location", "")
+        if urlsplit(callback_url).path != "/oauth/callback":
+            return StepResult.failure("GHL consent did not redirect to /oauth/callback")
+        page = http.get(callback_url)
+    if page.status_code != 200:
+        return StepResult.failure(f"/oauth/callback answered {page.status_code}")
+
+    prefix = ctx.stack.template.functions[FUNCTION].env["TOKEN_SECRET_PREFIX"]
+    secrets = ctx.stack.client("secretsmanager")
+    active = 0
+    for location in locations:
+        record = _connection(ctx, location)
+        doc = json.loads(secrets.get_secret_value(SecretId=prefix + location)["SecretString"])
+        linked = record.get("rankrAccountId") == account
+        if record.get("status") == "active" and linked and doc["access_token"]:
+            active += 1
+    company_record = _connection(ctx, f"company:{company}")
+    if active != LOCATIONS or company_record.get("userType") != "Company":
+        return StepResult.failure(f"{active}/{LOCATIONS} locations connected after the agency install")
+    ctx.say(f"company {company}: {', '.join(locations)} connected to Rankr account {account}")
+    ctx.state.update(agency_company_id=company, agency_location_ids=locations, agency_account_id=account)
+    return StepResult.success(
+        f"agency {company} installed: {LOCATIONS} locations connected, one token secret each",
+        counts={"agency_installs": 1, "locations_connected": LOCATIONS},
+    )

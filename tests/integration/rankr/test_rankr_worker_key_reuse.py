@@ -1,0 +1,120 @@
+"""The webhook worker's Rankr side for real: `RankrClientInbound` over `RankrClient` against the Rankr
+sandbox. A create that succeeded but lost its mapping write (crash), retried after the GHL contact
+changed, gets the sandbox's 409 `idempotency-key-reused` and adopts the record it names: one contact in
+Rankr, mapped, with the new state."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fakes import InMemoryAuditLog, InMemorySyncState
+from rankr_ghl.connections.models import Connection, ConnectionStatus, UserType
+from rankr_ghl.flows.inbound import InboundProcessor, RankrClientInbound
+from rankr_ghl.rankr import RankrClient
+from rankr_ghl.sync.mapping import MappingResolver
+from rankr_ghl.sync.ports import IdMapping
+from rankr_ghl.sync.types import Entity
+from rankr_ghl_tools.rankr_sandbox import RankrSandbox
+
+pytestmark = pytest.mark.integration
+
+LOC = "locKeyReuse000000001"
+ACC = "acc_key_reuse"
+
+
+class OneContactGhl:
+    """GHL as the worker reads it: the current state of contact `c1` (other entities absent)."""
+
+    def __init__(self) -> None:
+        self.contact: dict[str, Any] = {}
+
+    def set(self, **fields: Any) -> None:
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        self.contact = {"id": "c1", "locationId": LOC, "dateUpdated": now, **fields}
+
+    def get_contact(self, location_id: str, contact_id: str) -> dict[str, Any] | None:
+        return dict(self.contact) if contact_id == "c1" else None
+
+    def get_task(self, *args: str) -> None:
+        return None
+
+    def find_task_contact(self, *args: str) -> None:
+        return None
+
+    def get_note(self, *args: str) -> None:
+        return None
+
+    def get_appointment(self, *args: str) -> None:
+        return None
+
+
+class Connections:
+    def get(self, connection_id: str) -> Connection | None:
+        return Connection(
+            connection_id=LOC,
+            location_id=LOC,
+            user_type=UserType.LOCATION,
+            status=ConnectionStatus.ACTIVE,
+            rankr_account_id=ACC,
+        )
+
+
+class Lifecycle:
+    def handle_install(self, **kwargs: Any) -> None:
+        raise AssertionError("no app events here")
+
+    def handle_uninstall(self, **kwargs: Any) -> None:
+        raise AssertionError("no app events here")
+
+
+class Crash(Exception):
+    pass
+
+
+def test_worker_adopts_the_record_behind_a_reused_key_against_the_sandbox(
+    sandbox: RankrSandbox, client: RankrClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ghl, state = OneContactGhl(), InMemorySyncState()
+    processor = InboundProcessor(
+        ghl=ghl,
+        rankr=RankrClientInbound(client),
+        connections=Connections(),
+        lifecycle=Lifecycle(),
+        mappings=state.mappings,
+        ledger=state.ledger,
+        tombstones=state.tombstones,
+        audit=InMemoryAuditLog(),
+        mapping_resolver=MappingResolver(state.mapping_config),
+    )
+    message = {"v": 1, "eventType": "ContactUpdate", "locationId": LOC, "correlationId": "corr-1",
+               "event": {"type": "ContactUpdate", "locationId": LOC, "id": "c1"}}  # fmt: skip
+    real_put = state.mappings.put
+
+    def crash_once(mapping: IdMapping) -> Any:
+        monkeypatch.setattr(state.mappings, "put", real_put)
+        raise Crash("killed between Rankr's create and the mapping write")
+
+    ghl.set(firstName="Ada", lastName="Lovelace", email="ada@example.com")
+    monkeypatch.setattr(state.mappings, "put", crash_once)
+    with pytest.raises(Crash):
+        processor.process(message)
+    (orphan,) = sandbox.admin.state(ACC)["contacts"]
+    ghl.set(firstName="Augusta", lastName="Lovelace", email="ada@example.com")
+    sandbox.admin.reset_stats()
+
+    result = processor.process(message)  # the SQS redelivery
+
+    assert (result.outcome, result.reason, result.rankr_id) == ("written", "updated", orphan["id"])
+    (contact,) = sandbox.admin.state(ACC)["contacts"]  # no twin
+    assert (contact["id"], contact["firstName"]) == (orphan["id"], "Augusta")
+    mapping = state.mappings.get_by_ghl(LOC, Entity.CONTACT, "c1")
+    assert mapping is not None and mapping.rankr_id == orphan["id"]
+    requests = sandbox.admin.stats()["requests"]
+    assert requests == {
+        "POST /v1/accounts/{accountId}/contacts": 1,  # answered 409, naming the orphan
+        "GET /v1/accounts/{accountId}/contacts/{contactId}": 1,
+        "PATCH /v1/accounts/{accountId}/contacts/{contactId}": 1,
+    }
+    assert sandbox.admin.stats()["byStatus"] == {"409": 1, "200": 2}

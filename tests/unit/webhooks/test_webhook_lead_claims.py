@@ -1,0 +1,537 @@
+"""Lead push and the webhook worker race for one new GHL contact: lead claims keep it to one Rankr record.
+
+Lead push writes the GHL contact, then the mapping. The ContactCreate webhook of that contact can reach
+the worker in between (the mapping write is slow, or the lead-push process died right there: the chaos
+fault RANKR_GHL_FAULT_CRASH_AFTER_GHL_WRITE). Before lead claims, the worker then created a Rankr twin of
+the lead and mapped it, and lead push failed for good with contact_linked_elsewhere.
+
+Both flows run here for real (LeadPushService with Powertools Idempotency, InboundProcessor) over ONE set
+of in-memory sync stores (tests/fakes.py), one fake GHL location and a fake Rankr holding the leads.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lead_push"))  # lead_push_fakes
+
+from fakes import InMemoryAuditLog, InMemorySyncState  # noqa: E402
+from lead_push_fakes import LOCATION, FakeGHL, FakeLocations, InMemoryIdempotencyStore, lead_mapping  # noqa: E402
+from rankr_ghl.connections.models import Connection, ConnectionStatus, UserType  # noqa: E402
+from rankr_ghl.flows import lead_push as lead_push_module  # noqa: E402
+from rankr_ghl.flows.inbound import InboundProcessor, InboundResult  # noqa: E402
+from rankr_ghl.flows.lead_push import (  # noqa: E402
+    LEAD_CLAIM_TTL_S,
+    FoundContact,
+    LeadPushService,
+    PushSettings,
+    SyncLeadMapper,
+    SyncLeadRecords,
+    claim_identities,
+    powertools_idempotency,
+)
+from rankr_ghl.sync.mapping import MappingResolver  # noqa: E402
+from rankr_ghl.sync.ports import (  # noqa: E402
+    CLAIM_LINK_ORIGIN,
+    LEAD_PUSH_ORIGIN,
+    IdMapping,
+    lead_claim_identities,
+)
+from rankr_ghl.sync.types import Entity  # noqa: E402
+
+ACCOUNT = "acct-1"
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class WireFakeGHL(FakeGHL):
+    """The lead-push fake GHL, answering with the contact as GHL returns it (what the ledger records)."""
+
+    def _found(self, c: Mapping[str, Any]) -> FoundContact:
+        found = super()._found(c)
+        raw = {k: v for k, v in c.items() if k not in ("notes", "tasks", "dateAdded")}
+        return replace(found, raw={**raw, "tags": list(c["tags"]), "dateAdded": _iso(c["dateAdded"])})
+
+
+class WorkerGhl:
+    """The worker's GHL reads over the same fake location lead push writes to."""
+
+    def __init__(self, ghl: FakeGHL) -> None:
+        self.ghl = ghl
+
+    def get_contact(self, location_id: str, contact_id: str) -> dict[str, Any] | None:
+        contact = self.ghl.locations[location_id].contacts.get(contact_id)
+        if contact is None:
+            return None
+        record = {k: v for k, v in contact.items() if k not in ("notes", "tasks", "dateAdded")}
+        record.update(locationId=location_id, dateAdded=_iso(contact["dateAdded"]))
+        record.setdefault("dateUpdated", _iso(datetime.now(UTC)))
+        return record
+
+    def get_task(self, location_id: str, contact_id: str, task_id: str) -> None:
+        raise AssertionError("not used")
+
+    def find_task_contact(self, location_id: str, task_id: str) -> None:
+        raise AssertionError("not used")
+
+    def get_note(self, location_id: str, contact_id: str, note_id: str) -> None:
+        raise AssertionError("not used")
+
+    def get_appointment(self, location_id: str, appointment_id: str) -> None:
+        raise AssertionError("not used")
+
+
+@dataclass
+class Rankr:
+    """Rankr contacts (leads are Rankr contacts: leadId = their id); records every write."""
+
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    writes: list[tuple[str, str]] = field(default_factory=list)
+    ids: Any = field(default_factory=lambda: itertools.count(1))
+
+    def add_lead(self, lead: Mapping[str, Any]) -> None:
+        now = _iso(datetime.now(UTC) - timedelta(minutes=5))
+        fields = {k: v for k, v in lead.items() if k not in ("leadId", "locationId", "note", "task")}
+        self.records[lead["leadId"]] = {
+            **fields,
+            "id": lead["leadId"],
+            "createdAt": now,
+            "updatedAt": now,
+            "deletedAt": None,
+        }
+
+    def get(self, account_id: str, entity: Entity, record_id: str, parent_id: str | None) -> Any:
+        record = self.records.get(record_id)
+        return dict(record) if record else None
+
+    def create(
+        self, account_id: str, entity: Entity, body: Mapping[str, Any], parent_id: str | None, key: str
+    ) -> dict[str, Any]:
+        record_id = f"twin{next(self.ids)}"
+        now = _iso(datetime.now(UTC))
+        self.records[record_id] = {
+            **body,
+            "id": record_id,
+            "createdAt": now,
+            "updatedAt": now,
+            "deletedAt": None,
+        }
+        self.writes.append(("create", record_id))
+        return dict(self.records[record_id])
+
+    def update(
+        self, account_id: str, entity: Entity, record_id: str, body: Mapping[str, Any], parent_id: str | None
+    ) -> dict[str, Any]:
+        self.records[record_id].update(body, updatedAt=_iso(datetime.now(UTC)))
+        self.writes.append(("update", record_id))
+        return dict(self.records[record_id])
+
+    def delete(self, account_id: str, entity: Entity, record_id: str, parent_id: str | None) -> None:
+        self.records[record_id]["deletedAt"] = _iso(datetime.now(UTC))
+        self.writes.append(("delete", record_id))
+
+    def put_appointment(self, account_id: str, external_id: str, body: Mapping[str, Any]) -> Any:
+        raise AssertionError("not used")
+
+    def live(self) -> list[str]:
+        return sorted(rid for rid, r in self.records.items() if not r.get("deletedAt"))
+
+
+class Connections:
+    def get(self, connection_id: str) -> Connection | None:
+        if connection_id != LOCATION:
+            return None
+        return Connection(
+            connection_id=LOCATION,
+            location_id=LOCATION,
+            user_type=UserType.LOCATION,
+            status=ConnectionStatus.ACTIVE,
+            rankr_account_id=ACCOUNT,
+        )
+
+
+class NoLifecycle:
+    def handle_install(self, *, location_id: str | None, company_id: str | None) -> None:
+        raise AssertionError("not used")
+
+    def handle_uninstall(self, *, location_id: str | None, company_id: str | None) -> None:
+        raise AssertionError("not used")
+
+
+class Crash(BaseException):
+    """The process dies (os._exit in the deployed fault hook): nothing after it runs, no cleanup."""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Race:
+    ghl: FakeGHL
+    rankr: Rankr
+    state: InMemorySyncState
+    audit: InMemoryAuditLog
+    clock: Clock
+    worker: InboundProcessor
+    push_service: LeadPushService
+    idempotency: InMemoryIdempotencyStore
+
+    def push(self, lead: Mapping[str, Any]) -> dict[str, Any]:
+        (result,) = self.push_service.push(dict(lead)).results
+        return result
+
+    def event(self, event_type: str, contact_id: str) -> InboundResult:
+        message = {
+            "v": 1,
+            "eventType": event_type,
+            "locationId": LOCATION,
+            "correlationId": f"corr-{event_type}",
+            "event": {"type": event_type, "locationId": LOCATION, "id": contact_id},
+        }
+        return self.worker.process(message)
+
+    def newest_contact(self) -> str:
+        return str(self.ghl.contacts()[-1]["id"])
+
+    def mapping(self, contact_id: str) -> IdMapping | None:
+        return self.state.mappings.get_by_ghl(LOCATION, Entity.CONTACT, contact_id)
+
+    def lambda_timeout_frees_the_crashed_invocation(self) -> None:
+        self.idempotency.records.clear()  # Powertools' INPROGRESS record expires with the Lambda timeout
+
+
+@pytest.fixture
+def race() -> Race:
+    clock = Clock()
+    ghl, rankr, audit = WireFakeGHL(), Rankr(), InMemoryAuditLog()
+    state = InMemorySyncState(clock=clock)
+    resolver = MappingResolver(default=lead_mapping())  # one field mapping for both flows (ledger digests)
+    store = InMemoryIdempotencyStore()
+    idempotency = powertools_idempotency(store)
+    records = SyncLeadRecords(state.mappings, state.ledger, audit, resolver, claims=state.lead_claims)
+    service = LeadPushService(
+        ghl=ghl,
+        records=records,
+        mapper=SyncLeadMapper(resolver),
+        locations=FakeLocations(),
+        idempotent=idempotency.runner,
+        in_progress_errors=idempotency.in_progress_errors,
+        settings=PushSettings(workers=1),
+        sleep=lambda _s: None,
+    )
+    worker = InboundProcessor(
+        ghl=WorkerGhl(ghl),
+        rankr=rankr,
+        connections=Connections(),
+        lifecycle=NoLifecycle(),
+        mappings=state.mappings,
+        ledger=state.ledger,
+        tombstones=state.tombstones,
+        audit=audit,
+        mapping_resolver=resolver,
+        lead_claims=state.lead_claims,
+    )
+    return Race(ghl, rankr, state, audit, clock, worker, service, store)
+
+
+def new_lead(race: Race, lead_id: str = "L1", **fields: Any) -> dict[str, Any]:
+    lead: dict[str, Any] = {
+        "leadId": lead_id,
+        "locationId": LOCATION,
+        "firstName": "Ada",
+        "lastName": "Lovelace",
+        "email": f"{lead_id}@Example.com",
+        "phone": "(415) 555-0100",
+        "tags": ["Hot"],
+    }
+    lead.update(fields)
+    lead = {k: v for k, v in lead.items() if v is not None}
+    race.rankr.add_lead(lead)
+    return lead
+
+
+def in_window(race: Race, monkeypatch: pytest.MonkeyPatch, action: Any) -> list[Any]:
+    """Run `action` in the window between lead push's GHL contact write and its mapping write."""
+    seen: list[Any] = []
+    monkeypatch.setattr(lead_push_module, "_maybe_crash_after_ghl_write", lambda: seen.append(action()))
+    return seen
+
+
+def assert_settled(race: Race, lead: Mapping[str, Any], contact_id: str) -> None:
+    """One GHL contact, linked to the lead for good, no Rankr twin, no claims left, echoes skipped."""
+    assert [c["id"] for c in race.ghl.contacts()] == [contact_id]
+    mapping = race.mapping(contact_id)
+    assert mapping is not None and mapping.rankr_id == lead["leadId"]
+    assert mapping.attributes["origin"] == LEAD_PUSH_ORIGIN  # confirmed, not provisional
+    assert race.rankr.live() == [lead["leadId"]]
+    assert not any(op == "create" for op, _ in race.rankr.writes)
+    body = race.ghl.contacts()[0]
+    identities = lead_claim_identities(email=body.get("email"), phone=body.get("phone"), tags=body["tags"])
+    assert race.state.lead_claims.find(LOCATION, identities) == []
+    writes_before = list(race.rankr.writes)
+    for event_type in ("ContactCreate", "ContactTagUpdate"):
+        result = race.event(event_type, contact_id)
+        assert result.rankr_id == lead["leadId"]
+        if "email" in lead or "phone" in lead:
+            assert result.outcome == "echo"
+    if "email" in lead or "phone" in lead:
+        assert race.rankr.writes == writes_before
+    else:
+        # Known, unrelated to the race: the lead-id tag GHL carries reaches the lead's tags once (an
+        # update of the lead, never a second Rankr contact).
+        assert [op for op, _ in race.rankr.writes[len(writes_before) :]] in ([], ["update"])
+
+
+# --------------------------------------------------------------------------------------- order (b)
+@pytest.mark.parametrize(
+    "identity",
+    [
+        {},  # e-mail and phone: the lead tag is not used, the e-mail claim decides
+        {"email": None},  # phone only, written differently from GHL's E.164
+        {"phone": None},
+        {"email": None, "phone": None},  # neither: GHL cannot match it, the lead tag is claimed
+    ],
+    ids=["email+phone", "phone", "email", "lead-tag"],
+)
+def test_worker_in_the_window_links_the_contact_to_the_lead_instead_of_creating_a_twin(
+    race: Race, monkeypatch: pytest.MonkeyPatch, identity: dict[str, Any]
+) -> None:
+    lead = new_lead(race, **identity)
+    seen = in_window(race, monkeypatch, lambda: race.event("ContactCreate", race.newest_contact()))
+
+    result = race.push(lead)
+
+    assert result["outcome"] == "created", result
+    (worker_result,) = seen
+    assert (worker_result.outcome, worker_result.reason) == ("linked", "pending_lead_push")
+    assert worker_result.rankr_id == lead["leadId"] and worker_result.ghl_id == result["ghlContactId"]
+    assert race.rankr.writes == []  # nothing written to Rankr: the lead is the source of this contact
+    link_audit = [e for e in race.audit.entries if e.flow == "webhook" and e.action == "link"]
+    assert [e.ghl_id for e in link_audit] == [result["ghlContactId"]]
+    mapping = race.mapping(result["ghlContactId"])
+    assert mapping is not None and mapping.attributes.get("linkedBy") == CLAIM_LINK_ORIGIN
+    assert_settled(race, lead, result["ghlContactId"])
+
+
+def test_event_after_the_link_but_before_the_ledger_does_not_overwrite_the_lead(
+    race: Race, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upsert carries no tags (they follow with POST .../tags): GHL's state at that moment must not
+    be mirrored onto the lead, or the lead loses its tags."""
+    lead = new_lead(race, tags=["Hot", "webinar"])
+    seen: list[InboundResult] = []
+    records = race.push_service._records
+    real_record_write = records.record_write
+
+    def event_first(location_id: str, contact_id: str, *args: Any) -> None:
+        seen.append(race.event("ContactCreate", contact_id))
+        real_record_write(location_id, contact_id, *args)
+
+    monkeypatch.setattr(records, "record_write", event_first)
+    result = race.push(lead)
+
+    assert result["outcome"] == "created"
+    assert [(r.outcome, r.reason) for r in seen] == [("skipped", "pending_lead_push")]
+    assert race.rankr.writes == []
+    assert race.rankr.records["L1"]["tags"] == ["Hot", "webinar"]
+    assert_settled(race, lead, result["ghlContactId"])
+
+
+def test_crash_between_ghl_write_and_mapping_then_retry_links_the_same_contact(
+    race: Race, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lead = new_lead(race, note={"body": "first call"}, task={"title": "call back"})
+
+    def crash() -> None:
+        raise Crash
+
+    monkeypatch.setattr(lead_push_module, "_maybe_crash_after_ghl_write", crash)
+    with pytest.raises(Crash):
+        race.push(lead)
+    contact_id = race.newest_contact()
+    assert race.mapping(contact_id) is None  # the crashed invocation never linked
+
+    # GHL's ContactCreate reaches the worker: without the claim this made a Rankr twin of the lead.
+    worker_result = race.event("ContactCreate", contact_id)
+    assert (worker_result.outcome, worker_result.rankr_id) == ("linked", "L1")
+    provisional = race.mapping(contact_id)
+    assert provisional is not None and provisional.attributes["origin"] == CLAIM_LINK_ORIGIN
+    # Another event before lead push is back changes nothing in Rankr.
+    assert race.event("ContactUpdate", contact_id).reason == "pending_lead_push"
+
+    race.lambda_timeout_frees_the_crashed_invocation()
+    monkeypatch.setattr(lead_push_module, "_maybe_crash_after_ghl_write", lambda: None)
+    retried = race.push(lead)
+
+    assert retried == {"leadId": "L1", "ghlContactId": contact_id, "outcome": "created"}
+    contact = race.ghl.contacts()[0]
+    assert contact["tags"] == ["hot"]
+    assert contact["notes"] == ["first call"] and len(contact["tasks"]) == 1  # once, by the retry
+    assert_settled(race, lead, contact_id)
+
+
+def test_crash_then_retry_of_a_lead_without_email_or_phone(
+    race: Race, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lead = new_lead(race, "L2", email=None, phone=None, note={"body": "hello"})
+
+    def crash() -> None:
+        raise Crash
+
+    monkeypatch.setattr(lead_push_module, "_maybe_crash_after_ghl_write", crash)
+    with pytest.raises(Crash):
+        race.push(lead)
+    contact_id = race.newest_contact()
+    worker_result = race.event("ContactCreate", contact_id)
+    assert (worker_result.outcome, worker_result.rankr_id) == ("linked", "L2")
+
+    race.lambda_timeout_frees_the_crashed_invocation()
+    monkeypatch.setattr(lead_push_module, "_maybe_crash_after_ghl_write", lambda: None)
+    retried = race.push(lead)
+
+    assert (retried["outcome"], retried["ghlContactId"]) == ("created", contact_id)
+    assert race.ghl.contacts()[0]["notes"] == ["hello"]
+    assert_settled(race, lead, contact_id)
+
+
+def test_a_later_push_of_a_confirmed_lead_takes_the_mapping_path(
+    race: Race, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lead = new_lead(race, email=None, phone=None, note={"body": "hello"})
+    in_window(race, monkeypatch, lambda: race.event("ContactCreate", race.newest_contact()))
+    first = race.push(lead)
+    race.ghl.calls.clear()
+
+    again = race.push({**lead, "firstName": "Augusta"})
+
+    assert (again["outcome"], again["ghlContactId"]) == ("updated", first["ghlContactId"])
+    assert [op for op, _ in race.ghl.calls] == ["update", "add_tags"]
+    assert race.ghl.contacts()[0]["notes"] == ["hello"]  # the first note is not written twice
+
+
+# --------------------------------------------------------------------------------------- order (a)
+def test_event_after_lead_push_finished_is_an_echo_with_one_claim_lookup_at_most(race: Race) -> None:
+    lead = new_lead(race)
+    result = race.push(lead)
+    finds = race.state.lead_claims.finds
+
+    assert race.event("ContactCreate", result["ghlContactId"]).outcome == "echo"
+    assert race.state.lead_claims.finds == finds  # mapped with a ledger: no claim lookup at all
+    assert_settled(race, lead, result["ghlContactId"])
+
+
+def test_worker_whose_mapping_read_was_stale_links_the_same_pair(
+    race: Race, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Order (a) with claims: lead push links while the worker holds a stale 'unmapped' read."""
+    lead = new_lead(race)
+    mappings = race.state.mappings
+    real_get = mappings.get_by_ghl
+    seen: list[InboundResult] = []
+
+    def stale_read(location_id: str, entity: Entity, ghl_id: str) -> Any:
+        monkeypatch.setattr(mappings, "get_by_ghl", real_get)
+        return None  # the worker read before lead push's mapping write (which is about to happen)
+
+    def worker_reads_then_push_links() -> None:
+        monkeypatch.setattr(mappings, "get_by_ghl", stale_read)
+        contact_id = race.newest_contact()
+        mappings.put(
+            IdMapping(LOCATION, Entity.CONTACT, contact_id, "L1", attributes={"origin": "lead_push"})
+        )
+        seen.append(race.event("ContactCreate", contact_id))
+
+    monkeypatch.setattr(lead_push_module, "_maybe_crash_after_ghl_write", worker_reads_then_push_links)
+    result = race.push(lead)
+
+    assert result["outcome"] == "created"
+    assert [(r.outcome, r.rankr_id) for r in seen] == [("linked", "L1")]
+    assert race.rankr.writes == []
+    assert_settled(race, lead, result["ghlContactId"])
+
+
+# --------------------------------------------------------------------------------------- claim edges
+def test_unmapped_contact_without_claims_is_created_in_rankr_after_one_lookup(race: Race) -> None:
+    contact_id = race.ghl.seed(email="someone@example.com", firstName="Grace")
+    result = race.event("ContactCreate", contact_id)
+    assert (result.outcome, result.reason) == ("written", "created")
+    assert race.state.lead_claims.finds == 1
+
+
+def test_expired_claim_no_longer_steers_the_worker(race: Race) -> None:
+    new_lead(race)
+    race.state.lead_claims.claim(LOCATION, ["email:l1@example.com"], "L1", LEAD_CLAIM_TTL_S)
+    contact_id = race.ghl.seed(email="l1@example.com")
+    race.clock.now += timedelta(seconds=LEAD_CLAIM_TTL_S + 1)
+    result = race.event("ContactCreate", contact_id)
+    assert (result.outcome, result.reason) == ("written", "created")
+    assert race.mapping(contact_id).rankr_id != "L1"  # type: ignore[union-attr]
+
+
+def test_claim_of_a_lead_already_linked_for_good_does_not_capture_another_contact(race: Race) -> None:
+    new_lead(race)
+    race.state.mappings.put(
+        IdMapping(LOCATION, Entity.CONTACT, "c-old", "L1", attributes={"origin": "lead_push"})
+    )
+    race.state.lead_claims.claim(LOCATION, ["email:l1@example.com"], "L1", LEAD_CLAIM_TTL_S)
+    contact_id = race.ghl.seed(email="L1@example.com")  # a second contact (the location allows duplicates)
+    result = race.event("ContactCreate", contact_id)
+    assert (result.outcome, result.reason) == ("written", "created")
+    assert race.state.mappings.get_by_rankr(LOCATION, Entity.CONTACT, "L1").ghl_id == "c-old"  # type: ignore[union-attr]
+
+
+def test_lead_provisionally_linked_to_another_contact_gets_no_twin_and_lead_push_picks_its_own(
+    race: Race,
+) -> None:
+    lead = new_lead(race)
+    decoy = race.ghl.seed(email="l1@example.com", firstName="Decoy")
+    claims = claim_identities(  # what a push of this lead claims
+        push_lead_model(lead), {"email": "l1@example.com", "phone": "+14155550100"}
+    )
+    race.state.lead_claims.claim(LOCATION, claims, "L1", LEAD_CLAIM_TTL_S)
+    assert race.event("ContactCreate", decoy).outcome == "linked"
+    own = race.ghl.seed(phone="+14155550100", firstName="Own")  # GHL matches the lead by phone
+    assert race.event("ContactCreate", own).reason == "pending_lead_push"  # no twin meanwhile
+    race.ghl.locations[LOCATION].contacts[decoy]["email"] = "decoy@example.com"  # GHL now matches `own`
+
+    result = race.push(lead)
+
+    assert (result["outcome"], result["ghlContactId"]) == ("linked_existing", own)
+    assert race.mapping(own).rankr_id == "L1"  # type: ignore[union-attr]
+    assert race.mapping(decoy) is None  # the provisional link was replaced
+    assert race.rankr.writes == []
+
+
+def push_lead_model(lead: Mapping[str, Any]) -> Any:
+    from rankr_ghl.flows.lead_push import Lead
+
+    return Lead.model_validate(dict(lead))
+
+
+def test_identities_are_normalised_alike_on_both_sides() -> None:
+    assert lead_claim_identities(
+        email=" Ada@Example.COM ", phone="(415) 555-0100", tags=["VIP", "Rankr-Lead:L9"]
+    ) == [
+        "tag:rankr-lead:l9",
+        "email:ada@example.com",
+        "phone:+14155550100",
+    ]
+    assert lead_claim_identities(phone="+1 415-555-0100") == ["phone:+14155550100"]
+    assert lead_claim_identities(tags=["rankr-lead:"], email="  ") == []
+    no_identifier = push_lead_model({"leadId": "AbC", "locationId": LOCATION})
+    assert claim_identities(no_identifier, {}) == ["tag:rankr-lead:abc"]  # GHL lower-cases tags
