@@ -85,6 +85,15 @@ class Replay(Enum):
     NEVER = "never"  # creates: only retried when GHL certainly did not act
 
 
+def _count_rate_limited() -> None:
+    """EMF metric `Ghl429Received`: GHL refused a request (another app or container shares the budget)."""
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    from rankr_ghl.observability import metrics
+
+    metrics.add_metric(name="Ghl429Received", unit=MetricUnit.Count, value=1)
+
+
 def _trace_id(response: httpx.Response, body: Any) -> str | None:
     for name in _TRACE_HEADERS:
         header = response.headers.get(name)
@@ -358,6 +367,8 @@ class HttpCore:
                 method=method, path=template, resource_id=resource_id, status=status,
                 started=started, trace_id=trace_id, attempt=attempt,
             )  # fmt: skip
+            if status == 429:
+                _count_rate_limited()
             if permit is not None:
                 if status == 429:
                     self.rate_limiter.on_rate_limited(permit, response.headers)
