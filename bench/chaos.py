@@ -173,42 +173,10 @@ def chaos_stack(config: ChaosConfig, workdir: Path) -> Iterator[Any]:
 
 def install_location(stack: Any, config: ChaosConfig) -> tuple[str, str]:
     """A connected location (GHL's rate window scaled by time_scale) linked to a fresh Rankr account."""
-    from pydantic import SecretStr
-    from rankr_ghl.aws.connections_store import DynamoConnectionStore
-    from rankr_ghl.aws.token_secrets import SecretsManagerTokenStore
-    from rankr_ghl.connections.models import Connection, TokenBundle, UserType, from_epoch
+    from rankr_ghl_tools.scenario.webhooks import connect_location
 
-    location_id = f"loc{uuid.uuid4().hex[:17]}"
-    account_id = f"acct-{uuid.uuid4().hex[:8]}"
     interval_ms = max(200, int(10_000 * config.time_scale))
-    stack.ghl.admin.create_location(location_id, rate_limit={"max": 100, "intervalMs": interval_ms})
-    pair = stack.ghl.admin.tokens(location_id=location_id)
-    env = stack.template.functions[LEAD_PUSH].env
-    now = time.time()
-    bundle = TokenBundle(
-        access_token=SecretStr(pair["access_token"]),
-        refresh_token=SecretStr(pair["refresh_token"]),
-        expires_at=now + float(pair["expires_in"]),
-        scopes=tuple(str(pair.get("scope", "")).split()),
-        user_type=UserType.LOCATION,
-        location_id=location_id,
-        issued_at=now,
-    )
-    SecretsManagerTokenStore(env["TOKEN_SECRET_PREFIX"], client=stack.client("secretsmanager")).write(
-        location_id, bundle
-    )
-    DynamoConnectionStore(env["CONNECTIONS_TABLE"], client=stack.client("dynamodb")).save(
-        Connection(
-            connection_id=location_id,
-            location_id=location_id,
-            user_type=UserType.LOCATION,
-            scopes=bundle.scopes,
-            installed_at=from_epoch(now),
-            token_expires_at=from_epoch(bundle.expires_at),
-            rankr_account_id=account_id,
-        )
-    )
-    return location_id, account_id
+    return connect_location(stack, rate_limit={"max": 100, "intervalMs": interval_ms})
 
 
 def apply_faults(stack: Any, config: ChaosConfig) -> None:

@@ -16,7 +16,7 @@ def serve_moto(conn: Any) -> None:  # pragma: no cover - runs in the child proce
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     from moto.server import ThreadedMotoServer
 
-    with isolated_moto_transactions():
+    with isolated_moto_transactions(), bounded_sqs_long_polls():
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         conn.send(server.get_host_and_port()[1])
@@ -32,6 +32,31 @@ def _warm_backends() -> None:
     for service in ("dynamodb", "sqs", "secretsmanager", "scheduler"):
         with contextlib.suppress(Exception):
             get_backend(service)  # type: ignore[call-overload]
+
+
+@contextlib.contextmanager
+def bounded_sqs_long_polls(recheck_s: float = 0.02) -> Iterator[None]:
+    """moto 5's long poll (ReceiveMessage with WaitTimeSeconds) waits only while a queue has no
+    visible message. When every visible message belongs to a FIFO group in flight it re-scans the
+    queue in a tight loop for the whole wait: one pump poller then burns a core of the moto process,
+    and every other AWS call of the local stack queues behind it (load bench: ~50 ms of moto CPU per
+    webhook). Here such a poll re-checks every `recheck_s` (or at once when a message arrives)."""
+    from moto.sqs.models import Queue
+
+    original_wait = Queue.wait_for_messages
+
+    def wait_for_messages(self: Any, timeout: int) -> None:
+        with self._messages_lock:
+            if self.messages:  # held back by in-flight groups: look again shortly, not at once
+                self._messages_lock.wait(timeout=min(recheck_s, timeout))
+            else:
+                self._messages_lock.wait_for(lambda: self.messages, timeout=timeout)
+
+    Queue.wait_for_messages = wait_for_messages
+    try:
+        yield
+    finally:
+        Queue.wait_for_messages = original_wait
 
 
 @contextlib.contextmanager

@@ -17,9 +17,14 @@ WORKER = "WebhookWorkerFunction"
 
 
 def connect_location(
-    stack: Any, location_id: str | None = None, account_id: str | None = None
+    stack: Any,
+    location_id: str | None = None,
+    account_id: str | None = None,
+    *,
+    rate_limit: dict[str, int] | None = None,
 ) -> tuple[str, str]:
-    """A GHL sandbox location with a stored token pair and an ACTIVE connection linked to a Rankr account."""
+    """A GHL sandbox location with a stored token pair and an ACTIVE connection linked to a Rankr account
+    (what a finished install leaves); `rate_limit` overrides the location's GHL window."""
     from pydantic import SecretStr
     from rankr_ghl.aws.connections_store import DynamoConnectionStore
     from rankr_ghl.aws.token_secrets import SecretsManagerTokenStore
@@ -28,7 +33,7 @@ def connect_location(
     location_id = location_id or f"loc{uuid.uuid4().hex[:17]}"
     account_id = account_id or f"acct-{uuid.uuid4().hex[:8]}"
     env = stack.template.functions[WORKER].env
-    stack.ghl.admin.create_location(location_id, name="Scenario Webhooks")
+    stack.ghl.admin.create_location(location_id, name="Scenario Webhooks", rate_limit=rate_limit)
     pair = stack.ghl.admin.tokens(location_id=location_id)
     now = time.time()
     bundle = TokenBundle(

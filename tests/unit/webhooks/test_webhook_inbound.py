@@ -13,6 +13,7 @@ from fakes import FakeRankrIdempotencyKeys, InMemoryAuditLog, InMemorySyncState
 from rankr_ghl.connections.models import Connection, ConnectionStatus, UserType
 from rankr_ghl.flows.inbound import AppointmentFetchForbidden, InboundProcessor
 from rankr_ghl.ghl.errors import GHLServerError
+from rankr_ghl.rankr.errors import RankrNotFound
 from rankr_ghl.sync.echo import ledger_entry
 from rankr_ghl.sync.mapping import MappingResolver, default_mapping
 from rankr_ghl.sync.ports import AuditAction, IdMapping
@@ -87,6 +88,8 @@ class FakeRankr:
     ) -> dict[str, Any]:
         collection = f"/v1/accounts/{account_id}/contacts"
         if entity is not Entity.CONTACT:
+            if (Entity.CONTACT, parent_id) not in self.records:  # as Rankr: 404 for an unknown contact
+                raise RankrNotFound(404, "Not Found", f"contact {parent_id} does not exist")
             collection += f"/{parent_id}/{entity.value}s"
         replayed = self.keys.replayed_id(account_id, collection, key, body)  # other body: the 409
         if replayed is not None:
@@ -376,6 +379,17 @@ def test_note_create_update_delete(world: World) -> None:
 
 def test_note_without_contact_is_skipped(world: World) -> None:
     assert world.event("NoteCreate", id="n404").reason == "missing_contact"
+
+
+def test_note_whose_rankr_contact_is_gone_is_skipped_not_retried(world: World) -> None:
+    """A mapped contact whose Rankr record no longer exists: Rankr answers 404 to the child create.
+    Retrying cannot help, so the event is skipped and audited instead of cycling to the DLQ."""
+    world.ghl.contacts["c1"] = ghl_contact()
+    world.state.mappings.put(IdMapping(LOC, Entity.CONTACT, "c1", "rankr-contact-that-never-was"))
+    world.ghl.notes["n1"] = {"id": "n1", "contactId": "c1", "body": "hello"}
+    result = world.event("NoteCreate", id="n1", contactId="c1")
+    assert (result.outcome, result.reason) == ("skipped", "rankr_parent_missing")
+    assert world.rankr.live(Entity.NOTE) == []
 
 
 # ----------------------------------------------------------------------------------------- appointments

@@ -475,12 +475,25 @@ class InboundProcessor:
                 body["title"] = "(untitled task)"  # Rankr requires a title; GHL allows none
             if entity is Entity.NOTE and not body.get("body"):
                 return self._skip(ctx.location_id, entity, "empty_note", ctx.correlation_id, ghl_id=ghl_id)
-            from rankr_ghl.rankr.errors import RankrIdempotencyKeyReused
+            from rankr_ghl.rankr.errors import RankrIdempotencyKeyReused, RankrNotFound
 
             key = _idempotency_key(entity, ctx.location_id, ghl_id)
             adopted_id: str | None = None
             try:
                 rankr_id = str(self._rankr.create(ctx.account_id, entity, body, parent_rankr, key)["id"])
+            except RankrNotFound:
+                if parent_rankr is None:
+                    raise
+                # The parent's Rankr record is gone (or never existed there): retrying cannot help, so
+                # skip and audit instead of cycling the message to the DLQ; reconcile re-checks it.
+                return self._skip(
+                    ctx.location_id,
+                    entity,
+                    "rankr_parent_missing",
+                    ctx.correlation_id,
+                    ghl_id=ghl_id,
+                    rankr_id=parent_rankr,
+                )
             except RankrIdempotencyKeyReused as reused:
                 if reused.resource_id is None:
                     raise

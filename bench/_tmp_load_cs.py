@@ -1,0 +1,250 @@
+"""Benchmark: signed GHL webhooks through the LOCAL GATEWAY, end to end into Rankr.
+
+    .venv/bin/python bench/load.py [--quick] [--events N] [--senders 20]
+
+The whole stack runs with its default settings (LocalStack: embedded AWS, GHL and Rankr sandboxes,
+gateway, SQS pumps, worker processes). Setup: L locations (50 events per location at most, so GHL's
+per-location budget of 100 requests / 10 s is never the bottleneck), each connected (token pair from
+the GHL sandbox in Secrets Manager, connection linked to its own Rankr account) and seeded with one
+GHL contact per event, without webhooks.
+
+Per event, one of `--senders` threads: makes the GHL-side change (the contact's name is edited in the
+GHL sandbox), builds the ContactUpdate webhook as the sandbox does and signs it with the sandbox's own
+key (the one LocalStack puts in WEBHOOK_PUBLIC_KEYS), then POSTs it to the gateway. Intake latency =
+the POST; end-to-end latency = from the GHL change to the Rankr write (the Rankr record's createdAt).
+
+Exactly once: every GHL contact has exactly one Rankr contact (matched by e-mail) carrying the edited
+name, and exactly one successful audit entry; lost = events without a Rankr write; duplicated =
+extra Rankr contacts or extra successful writes in the audit.
+
+Last stdout line (JSON): {events, senders, locations, throughput_eps, intake_p50_ms, intake_p99_ms,
+e2e_p50_ms, e2e_p95_ms, e2e_max_ms, lost, duplicated, rejected, seconds, target_met}.
+Target: lost == duplicated == 0 and e2e_p95_ms < 2000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "devtools"))
+sys.path.insert(0, str(REPO_ROOT / "layers" / "rankr_ghl"))
+
+from pydantic import SecretStr  # noqa: E402
+from rankr_ghl.aws.connections_store import DynamoConnectionStore  # noqa: E402
+from rankr_ghl.aws.token_secrets import SecretsManagerTokenStore  # noqa: E402
+from rankr_ghl.connections.models import Connection, TokenBundle, UserType, from_epoch  # noqa: E402
+from rankr_ghl_tools.local.stack import LocalStack  # noqa: E402
+
+EVENTS_PER_LOCATION = 50
+TARGET_E2E_P95_MS = 2000.0
+
+
+def percentile(values: list[float], pct: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+def iso_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
+
+
+def epoch_ms(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000
+
+
+def connect(stack: LocalStack, location_id: str, account_id: str) -> None:
+    """What a finished install leaves: the token pair in Secrets Manager, an active linked connection."""
+    env = stack.template.functions["WebhookWorkerFunction"].env
+    stack.ghl.admin.create_location(location_id)
+    pair = stack.ghl.admin.tokens(location_id=location_id)
+    now = time.time()
+    bundle = TokenBundle(
+        access_token=SecretStr(pair["access_token"]),
+        refresh_token=SecretStr(pair["refresh_token"]),
+        expires_at=now + float(pair["expires_in"]),
+        scopes=tuple(str(pair.get("scope", "")).split()),
+        user_type=UserType.LOCATION,
+        location_id=location_id,
+        issued_at=now,
+    )
+    SecretsManagerTokenStore(env["TOKEN_SECRET_PREFIX"], client=stack.client("secretsmanager")).write(
+        location_id, bundle
+    )
+    DynamoConnectionStore(env["CONNECTIONS_TABLE"], client=stack.client("dynamodb")).save(
+        Connection(
+            connection_id=location_id,
+            location_id=location_id,
+            user_type=UserType.LOCATION,
+            scopes=bundle.scopes,
+            installed_at=from_epoch(now),
+            token_expires_at=from_epoch(bundle.expires_at),
+            rankr_account_id=account_id,
+        )
+    )
+
+
+def audit_successes(stack: LocalStack, locations: set[str]) -> Counter[str]:
+    """Successful audit entries per GHL contact id (a duplicated processing writes two)."""
+    table = stack.template.tables["AuditTable"].name
+    counts: Counter[str] = Counter()
+    paginator = stack.client("dynamodb").get_paginator("scan")
+    for page in paginator.paginate(TableName=table):
+        for item in page["Items"]:
+            plain = {k: next(iter(v.values())) for k, v in item.items()}
+            if plain.get("pk", "")[4:] not in locations or plain.get("outcome") != "success":
+                continue
+            if str(plain.get("entity", "contact")) != "contact":
+                continue
+            ghl_id = plain.get("ghlId") or plain.get("ghl_id")
+            if ghl_id:
+                counts[str(ghl_id)] += 1
+    return counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1,000 events instead of 5,000")
+    parser.add_argument("--events", type=int, default=None)
+    parser.add_argument("--senders", type=int, default=20)
+    parser.add_argument("--drain-timeout", type=float, default=None, help="seconds to wait for the queues")
+    args = parser.parse_args()
+    events = args.events or (1000 if args.quick else 5000)
+    n_locations = max(1, -(-events // EVENTS_PER_LOCATION))
+    run = uuid.uuid4().hex[:6]
+
+    with LocalStack(echo_logs=False, schedules=False, concurrency={"WebhookWorkerFunction": int(__import__("os").environ.get("WC","2")), "WebhookIntakeFunction": int(__import__("os").environ.get("IC","2"))}) as stack:
+        print(f"stack up: gateway {stack.gateway_url} {stack.notes}", file=sys.stderr)
+        setup_started = time.monotonic()
+        plan: list[tuple[str, str, str]] = []  # (location, account, contact id)
+        accounts: dict[str, str] = {}
+        per_location = [
+            events // n_locations + (1 if i < events % n_locations else 0) for i in range(n_locations)
+        ]
+        for index, count in enumerate(per_location):
+            location = f"loadLoc{run}{index:04d}"
+            account = f"acct-load-{run}-{index}"
+            accounts[location] = account
+            connect(stack, location, account)
+            for contact_id in stack.ghl.admin.seed(location, count, with_phone=False):
+                plan.append((location, account, contact_id))
+        # Interleave locations, as real traffic would be.
+        plan.sort(key=lambda p: (int(hash(p[2]) % 997), p[2]))
+        print(
+            f"setup: {n_locations} locations, {len(plan)} contacts "
+            f"in {time.monotonic() - setup_started:.1f}s",
+            file=sys.stderr,
+        )
+
+        store = stack.ghl.app.store
+        signer = stack.ghl.app.webhooks.signer
+        url = stack.output_url("WebhookUrl")
+        changed_at: dict[str, float] = {}  # contact id -> epoch ms of the GHL change
+        expected_name: dict[str, str] = {}
+        intake_ms: list[float] = []
+        statuses: Counter[int] = Counter()
+        lock = threading.Lock()
+        local = threading.local()
+
+        def send(item: tuple[str, str, str]) -> None:
+            _location, _account, contact_id = item
+            client: httpx.Client = getattr(local, "client", None) or httpx.Client(timeout=30)
+            local.client = client
+            name = f"Load{uuid.uuid4().hex[:8]}"
+            change_ms = time.time() * 1000
+            record = store.update_contact(contact_id, {"firstName": name}, emit=False)
+            envelope = {
+                **store.contact_event("ContactUpdate", record),
+                "timestamp": iso_now(),
+                "webhookId": str(uuid.uuid4()),
+            }
+            body = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()
+            headers = {"Content-Type": "application/json", **signer.sign(body)}
+            started = time.perf_counter()
+            response = client.post(url, content=body, headers=headers)
+            elapsed = (time.perf_counter() - started) * 1000
+            with lock:
+                changed_at[contact_id] = change_ms
+                expected_name[contact_id] = name
+                intake_ms.append(elapsed)
+                statuses[response.status_code] += 1
+
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=args.senders) as pool:
+            list(pool.map(send, plan))
+        sent_s = time.monotonic() - started
+        print(f"sent {len(plan)} in {sent_s:.1f}s; statuses {dict(statuses)}; draining", file=sys.stderr)
+        drained = True
+        try:
+            stack.drain(timeout=args.drain_timeout or max(300.0, events * 0.5), settle=0.5)
+        except TimeoutError as exc:  # judge what arrived; the rest counts as lost
+            drained = False
+            print(f"not drained: {exc}", file=sys.stderr)
+        seconds = time.monotonic() - started
+
+        # Judge: Rankr state per account, matched to GHL contacts by e-mail.
+        rankr_store = stack.rankr.app.store
+        lost = duplicated = 0
+        e2e_ms: list[float] = []
+        by_location: dict[str, list[str]] = {}
+        for location, _account, contact_id in plan:
+            by_location.setdefault(location, []).append(contact_id)
+        for location, contact_ids in by_location.items():
+            ghl_email = {cid: store.get_contact(cid).get("email", "").lower() for cid in contact_ids}
+            rankr_contacts = rankr_store.dump(accounts[location], True)["contacts"]
+            by_email: dict[str, list[dict[str, Any]]] = {}
+            for contact in rankr_contacts:
+                by_email.setdefault((contact.get("email") or "").lower(), []).append(contact)
+            for cid in contact_ids:
+                matches = by_email.get(ghl_email[cid], [])
+                if not matches or all(m.get("firstName") != expected_name[cid] for m in matches):
+                    lost += 1
+                    continue
+                duplicated += len(matches) - 1
+                e2e_ms.append(epoch_ms(matches[0]["createdAt"]) - changed_at[cid])
+        audited = audit_successes(stack, set(by_location))
+        duplicated += sum(max(0, n - 1) for n in audited.values())
+        rejected = sum(n for status, n in statuses.items() if status >= 400)
+
+    e2e_p95 = percentile(e2e_ms, 95)
+    result = {
+        "events": len(plan),
+        "senders": args.senders,
+        "locations": n_locations,
+        "throughput_eps": round(len(plan) / seconds, 1),
+        "send_rate_eps": round(len(plan) / sent_s, 1),
+        "intake_p50_ms": round(percentile(intake_ms, 50), 1),
+        "intake_p99_ms": round(percentile(intake_ms, 99), 1),
+        "e2e_p50_ms": round(percentile(e2e_ms, 50), 1),
+        "e2e_p95_ms": round(e2e_p95, 1),
+        "e2e_max_ms": round(max(e2e_ms, default=0.0), 1),
+        "e2e_mean_ms": round(statistics.fmean(e2e_ms), 1) if e2e_ms else 0.0,
+        "lost": lost,
+        "duplicated": duplicated,
+        "rejected": rejected,
+        "audited_contacts": len(audited),
+        "seconds": round(seconds, 1),
+        "drained": drained,
+        "target_met": lost == 0 and duplicated == 0 and rejected == 0 and e2e_p95 < TARGET_E2E_P95_MS,
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
