@@ -250,6 +250,8 @@ def main() -> None:
         setup_s = time.monotonic() - t0
         services.call("reset_stats")
 
+        import boto3
+        from botocore.config import Config
         from rankr_ghl.aws.audit import DynamoAuditLog
         from rankr_ghl.aws.sync_state import SyncStateTable
         from rankr_ghl.flows.reconcile import Mode, ReconcileJob, Reconciler, ReconcileSettings
@@ -260,7 +262,12 @@ def main() -> None:
         from rankr_ghl.rankr.client import RankrClient
 
         env = info["env"]
-        table = SyncStateTable(env["SYNC_TABLE"])
+        # moto answers a GSI query by scanning the whole table: at 100k mappings a page takes longer
+        # than the layer's 5 s read timeout, which real DynamoDB never comes near.
+        dynamodb = boto3.client(
+            "dynamodb", config=Config(read_timeout=300, retries={"mode": "standard", "max_attempts": 4})
+        )
+        table = SyncStateTable(env["SYNC_TABLE"], client=dynamodb)
         reconciler = Reconciler(
             ghl=GhlClientPort(
                 GHLClient(
@@ -276,7 +283,7 @@ def main() -> None:
             ledger=table.ledger,
             tombstones=table.tombstones,
             checkpoints=table.checkpoints,
-            audit=DynamoAuditLog(env["AUDIT_TABLE"]),
+            audit=DynamoAuditLog(env["AUDIT_TABLE"], client=dynamodb),
             # No overlap: the sandbox indexes searches at once (search_index_lag_s=0); see notes.
             settings=ReconcileSettings(overlap=timedelta(0)),
         )

@@ -52,3 +52,18 @@ def test_split_and_join_names() -> None:
     assert tf.join_name(" Mary ", None) == "Mary"
     assert tf.join_name("Mary", "Smith") == "Mary Smith"
     assert tf.join_name(None, None) is None
+
+
+def test_lead_marker_tags_are_the_connectors_not_the_users() -> None:
+    """`rankr-lead:<id>` marks a lead's GHL contact for lead push; it never reaches Rankr."""
+    from rankr_ghl.sync.mapping import default_mapping
+    from rankr_ghl.sync.transforms import normalise_tags
+    from rankr_ghl.sync.types import Entity, Side
+
+    assert normalise_tags(["VIP", "rankr-lead:lead-1", "Rankr-Lead:LEAD-2"]) == ["vip"]
+    contacts = default_mapping().for_entity(Entity.CONTACT)
+    canonical = contacts.canonical(Side.GHL, {"id": "c1", "tags": ["vip", "rankr-lead:lead-1"]})
+    assert contacts.to_rankr(canonical)["tags"] == ["vip"]
+    # Writing the user's tags back to GHL never removes the marker.
+    write = contacts.to_ghl(canonical, mode="update", current=canonical)
+    assert write.tags_to_remove == []

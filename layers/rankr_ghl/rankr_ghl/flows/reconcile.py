@@ -47,6 +47,7 @@ from rankr_ghl.sync.ports import (
     TombstoneStore,
     utcnow,
 )
+from rankr_ghl.sync.transforms import LEAD_TAG_PREFIX
 from rankr_ghl.sync.types import DeleteAction, Entity, Side
 
 if TYPE_CHECKING:
@@ -54,7 +55,6 @@ if TYPE_CHECKING:
 
 FLOW = "reconcile"
 STATE_CHECKPOINT = "reconcile:state"
-LEAD_TAG_PREFIX = "rankr-lead:"  # lead push tags the GHL contact of a Rankr lead with it
 
 
 def cursor_checkpoint(mode: Mode) -> str:

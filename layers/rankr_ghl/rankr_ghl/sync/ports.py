@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from rankr_ghl.sync.transforms import e164
+from rankr_ghl.sync.transforms import LEAD_TAG_PREFIX, e164
 from rankr_ghl.sync.types import Entity, Side
 
 if TYPE_CHECKING:
@@ -242,7 +242,6 @@ class DedupeStore(Protocol):
 # --------------------------------------------------------------------------------------------------
 # Lead claims (lead push in flight; see docs/lead-push.md "Claims")
 
-LEAD_TAG_PREFIX = "rankr-lead:"
 # A mapping the webhook worker wrote for a claimed lead (provisional until lead push confirms it).
 CLAIM_LINK_ORIGIN = "webhook_claim"
 LEAD_PUSH_ORIGIN = "lead_push"

@@ -49,8 +49,15 @@ def lowercase(value: Any) -> Any:
     return value
 
 
+# Lead push marks the GHL contact of a lead without e-mail or phone with `rankr-lead:<leadId>` so it
+# can be found again. The marker is the connector's, not the user's: it never reaches Rankr and is never
+# removed from GHL by a sync.
+LEAD_TAG_PREFIX = "rankr-lead:"
+
+
 def normalise_tags(value: Any) -> Any:
-    """Tags as a set: trimmed, lower case (GHL lower-cases tags), de-duplicated and sorted."""
+    """Tags as a set: trimmed, lower case (GHL lower-cases tags), de-duplicated and sorted, without the
+    connector's own lead markers."""
     if value is None:
         return []
     if isinstance(value, str):
@@ -58,7 +65,7 @@ def normalise_tags(value: Any) -> Any:
     if not isinstance(value, list | tuple | set):
         return value
     tags = {t.lower() for t in (trim(str(v)) for v in value if v is not None) if t}
-    return sorted(tags)
+    return sorted(t for t in tags if not t.startswith(LEAD_TAG_PREFIX))
 
 
 def e164(value: Any, default_country_code: str = "+1") -> Any:
