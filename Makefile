@@ -4,7 +4,9 @@ SHELL := /bin/bash
 
 # Lambda runs python3.13: prefer a 3.13 interpreter (PATH first, then pyenv), else python3.
 PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
-PY313 := $(or $(shell command -v python3.13 2>/dev/null),$(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/3.13.*/bin/python3.13))))
+# (A pyenv shim on PATH may exist without working, so each candidate must actually run.)
+PY313 := $(shell for p in $(sort $(wildcard $(PYENV_ROOT)/versions/3.13.*/bin/python3.13)) $$(command -v python3.13); do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 PYTHON ?= $(or $(PY313),python3)
 VENV := .venv
 VPY := $(VENV)/bin/python

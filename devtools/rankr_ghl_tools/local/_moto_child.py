@@ -16,7 +16,7 @@ def serve_moto(conn: Any) -> None:  # pragma: no cover - runs in the child proce
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     from moto.server import ThreadedMotoServer
 
-    with isolated_moto_transactions(), bounded_sqs_long_polls():
+    with isolated_moto_transactions(), leaner_moto_server():
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         conn.send(server.get_host_and_port()[1])
@@ -35,12 +35,123 @@ def _warm_backends() -> None:
 
 
 @contextlib.contextmanager
-def bounded_sqs_long_polls(recheck_s: float = 0.02) -> Iterator[None]:
+def leaner_moto_server() -> Iterator[None]:
+    """moto server costs that grow with traffic or backlog, cut (see each part): without them the moto
+    process spent ~40 ms of CPU per webhook of the load bench and was the stack's bottleneck."""
+    with memoized_moto_dispatch(), lean_sqs_attributes(), bounded_sqs_long_polls(), fast_sqs_clock():
+        yield
+
+
+@contextlib.contextmanager
+def fast_sqs_clock() -> Iterator[None]:
+    """moto's SQS asks the time (via naive-UTC datetime arithmetic, ~3 us a call) twice per message
+    for every scan of a queue (visible? delayed?), and receives, counts and sends all scan it: with a
+    few hundred messages queued that is most of the moto process's CPU. The epoch seconds come from
+    `time.time()` here; explicit datetimes still go through moto."""
+    import time
+
+    from moto.sqs import models
+
+    original_unix_time = models.unix_time
+    original_unix_time_millis = models.unix_time_millis
+
+    def unix_time(dt: Any = None) -> float:
+        return time.time() if dt is None else float(original_unix_time(dt))
+
+    def unix_time_millis(dt: Any = None) -> float:
+        return time.time() * 1000.0 if dt is None else float(original_unix_time_millis(dt))
+
+    models.unix_time = unix_time
+    models.unix_time_millis = unix_time_millis
+    try:
+        yield
+    finally:
+        models.unix_time = original_unix_time
+        models.unix_time_millis = original_unix_time_millis
+
+
+@contextlib.contextmanager
+def lean_sqs_attributes() -> Iterator[None]:
+    """moto 5 computes ALL of a queue's attributes, message counts included (each a scan of every
+    message), three times per attribute asked for, and does so for every message it hands out (the
+    retention check reads MessageRetentionPeriod that way): O(backlog) per message, so the embedded
+    AWS slows down as a queue fills (and the stack's drain polls the counts). Here the attributes are
+    computed once per request and the retention check reads its one attribute."""
+    from moto.core.utils import unix_time
+    from moto.sqs.exceptions import InvalidAttributeName
+    from moto.sqs.models import SQSBackend
+
+    original_get = SQSBackend.get_queue_attributes
+    original_valid = SQSBackend.is_message_valid_based_on_retention_period
+
+    def get_queue_attributes(self: Any, queue_name: str, attribute_names: list[str]) -> dict[str, Any]:
+        if not attribute_names or "All" in attribute_names:
+            return original_get(self, queue_name, attribute_names)
+        queue = self.get_queue(queue_name)
+        valid = ["All", *queue.BASE_ATTRIBUTES, *queue.FIFO_ATTRIBUTES, *queue.KMS_ATTRIBUTES]
+        invalid = next((name for name in attribute_names if name not in valid), None)
+        if invalid or invalid == "":
+            raise InvalidAttributeName(invalid)
+        current = queue.attributes
+        return {name: current[name] for name in attribute_names if current.get(name) is not None}
+
+    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+        retention_s = int(self.get_queue(queue_name).message_retention_period)
+        return bool(retention_s + message.sent_timestamp / 1000 > unix_time())
+
+    SQSBackend.get_queue_attributes = get_queue_attributes
+    SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
+    try:
+        yield
+    finally:
+        SQSBackend.get_queue_attributes = original_get
+        SQSBackend.is_message_valid_based_on_retention_period = original_valid
+
+
+@contextlib.contextmanager
+def memoized_moto_dispatch() -> Iterator[None]:
+    """moto 5's server picks the backend of every request under one global lock, and on the way lists
+    its own package directory (listdir + ~200 stat calls, twice) and tries its URL patterns in turn:
+    milliseconds per AWS call, serialised across every client of the local stack. The answer depends
+    only on the (inferred) host name, so it is remembered per host. Likewise the action lookup, which
+    lists a response class's methods with `inspect.getmembers` on every request."""
+    from moto.core import responses
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    original_get = DomainDispatcherApplication.get_backend_for_host
+    original_names = responses.method_names_from_class
+    known: dict[str | None, Any] = {}
+    names_by_class: dict[Any, list[str]] = {}
+
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        if host not in known:
+            known[host] = original_get(self, host)
+        return known[host]
+
+    def method_names_from_class(clazz: Any) -> list[str]:
+        if clazz not in names_by_class:
+            names_by_class[clazz] = original_names(clazz)
+        return names_by_class[clazz]
+
+    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host
+    responses.method_names_from_class = method_names_from_class
+    try:
+        yield
+    finally:
+        DomainDispatcherApplication.get_backend_for_host = original_get
+        responses.method_names_from_class = original_names
+
+
+@contextlib.contextmanager
+def bounded_sqs_long_polls(recheck_s: float = 0.1) -> Iterator[None]:
     """moto 5's long poll (ReceiveMessage with WaitTimeSeconds) waits only while a queue has no
     visible message. When every visible message belongs to a FIFO group in flight it re-scans the
     queue in a tight loop for the whole wait: one pump poller then burns a core of the moto process,
     and every other AWS call of the local stack queues behind it (load bench: ~50 ms of moto CPU per
-    webhook). Here such a poll re-checks every `recheck_s` (or at once when a message arrives)."""
+    webhook). Here such a poll re-checks every `recheck_s` (or at once when a message arrives): the
+    held-back groups cannot be served by this poll anyway (moto snapshots the in-flight groups when
+    it starts), only a message becoming visible again can, and the pump polls again right after a
+    batch."""
     from moto.sqs.models import Queue
 
     original_wait = Queue.wait_for_messages

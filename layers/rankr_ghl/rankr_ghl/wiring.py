@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, cast
 from rankr_ghl.config import AppSecret, Settings, load_app_secret
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
     from rankr_ghl.aws.audit import DynamoAuditLog
     from rankr_ghl.aws.connections_store import DynamoConnectionStore
     from rankr_ghl.aws.sync_state import SyncStateTable
@@ -84,10 +86,27 @@ def ghl_client_id() -> str:
 
 
 @functools.cache
+def dynamodb() -> DynamoDBClient:
+    """The DynamoDB client the wiring's stores share (config as `aws.sync_state.dynamodb_client`)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "dynamodb",
+        config=Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=5),
+    )
+
+
+def _shared_dynamodb() -> DynamoDBClient:
+    # One client per container, created on its first call: each extra client costs cold start.
+    return cast("DynamoDBClient", _Deferred(dynamodb))
+
+
+@functools.cache
 def connection_store() -> DynamoConnectionStore:
     from rankr_ghl.aws.connections_store import DynamoConnectionStore
 
-    return DynamoConnectionStore(settings().connections_table)
+    return DynamoConnectionStore(settings().connections_table, client=_shared_dynamodb())
 
 
 @functools.cache
@@ -210,18 +229,19 @@ def sync_state() -> SyncStateTable:
     """Mappings, ledger, tombstones, checkpoints, dedupe and mapping config (SyncStateTable)."""
     from rankr_ghl.aws.sync_state import SyncStateTable
 
-    return SyncStateTable(settings().sync_table)
+    return SyncStateTable(settings().sync_table, client=_shared_dynamodb())
 
 
 @functools.cache
 def audit_log() -> DynamoAuditLog:
     from rankr_ghl.aws.audit import DynamoAuditLog
 
-    return DynamoAuditLog(settings().audit_table)
+    return DynamoAuditLog(settings().audit_table, client=_shared_dynamodb())
 
 
 _FACTORIES = (
     settings,
+    dynamodb,
     connection_store,
     token_store,
     rate_limiter,
