@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Callable, Sequence
@@ -28,7 +29,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def stage_defaults(stage: str) -> dict[str, str]:
+    """The deployed resource names of a stage (template.yaml names them after `Stage`)."""
+    return {
+        "STAGE": stage,
+        "CONNECTIONS_TABLE": f"rankr-ghl-{stage}-connections",
+        "SYNC_TABLE": f"rankr-ghl-{stage}-sync-state",
+        "AUDIT_TABLE": f"rankr-ghl-{stage}-audit",
+        "IDEMPOTENCY_TABLE": f"rankr-ghl-{stage}-idempotency",
+        "APP_SECRET_ID": f"rankr-ghl/{stage}/app",
+        "TOKEN_SECRET_PREFIX": f"rankr-ghl/{stage}/tokens/",
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    # Operators set STAGE (default dev); explicit variables win, e.g. inside the local runtime.
+    for key, value in stage_defaults(os.environ.get("STAGE", "dev")).items():
+        os.environ.setdefault(key, value)
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
