@@ -103,15 +103,36 @@ class InMemoryLedgerStore:
         self._items: dict[tuple[str, Entity, Side, str], LedgerEntry] = {}
         self._lock = threading.Lock()
         self.puts = 0
+        self.round_trips = 0  # calls a DynamoDB adapter would make (a batch counts once)
 
     def get(self, location_id: str, entity: Entity, side: Side, record_id: str) -> LedgerEntry | None:
         with self._lock:
+            self.round_trips += 1
             return self._items.get((location_id, Entity(entity), Side(side), record_id))
 
     def put(self, entry: LedgerEntry) -> None:
         with self._lock:
             self._items[(entry.location_id, entry.entity, entry.side, entry.record_id)] = entry
             self.puts += 1
+            self.round_trips += 1
+
+    def get_many(
+        self, location_id: str, entity: Entity, keys: Sequence[tuple[Side, str]]
+    ) -> dict[tuple[Side, str], LedgerEntry]:
+        with self._lock:
+            self.round_trips += 1
+            hits = {
+                (Side(side), rid): self._items.get((location_id, Entity(entity), Side(side), rid))
+                for side, rid in keys
+            }
+        return {key: entry for key, entry in hits.items() if entry is not None}
+
+    def put_many(self, entries: Sequence[LedgerEntry]) -> None:
+        with self._lock:
+            for entry in entries:  # not atomic in DynamoDB either; the last entry of a key wins
+                self._items[(entry.location_id, entry.entity, entry.side, entry.record_id)] = entry
+                self.puts += 1
+            self.round_trips += 1 if entries else 0
 
     def delete(self, location_id: str, entity: Entity, side: Side, record_id: str) -> None:
         with self._lock:

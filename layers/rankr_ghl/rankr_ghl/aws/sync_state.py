@@ -45,6 +45,8 @@ _DESER = TypeDeserializer()
 DEFAULT_TOMBSTONE_TTL_S = 30 * 86400
 DEFAULT_LEDGER_TTL_S = 180 * 86400
 MAPPING_TRANSACTION_ATTEMPTS = 6
+BATCH_ATTEMPTS = 5  # rounds for the keys/items a batch call leaves unprocessed
+BATCH_WRITE_MAX = 25  # DynamoDB's BatchWriteItem limit
 
 _client_lock = threading.Lock()
 _shared_client: DynamoDBClient | None = None
@@ -277,10 +279,10 @@ class DynamoLedgerStore(_TableBase):
         super().__init__(table_name, client=client)
         self.ttl_s = ttl_s
 
-    def get(self, location_id: str, entity: Entity, side: Side, record_id: str) -> LedgerEntry | None:
-        values = self._get(record_pk(location_id, entity, side, record_id), "LEDGER")
-        if values is None:
-            return None
+    @staticmethod
+    def _parse(
+        location_id: str, entity: Entity, side: Side, record_id: str, values: Mapping[str, Any]
+    ) -> LedgerEntry:
         return LedgerEntry(
             location_id=location_id,
             entity=Entity(entity),
@@ -293,23 +295,81 @@ class DynamoLedgerStore(_TableBase):
             correlation_id=values.get("correlationId"),
         )
 
-    def put(self, entry: LedgerEntry) -> None:
-        self.client.put_item(
-            TableName=self.table_name,
-            Item=_to_item(
-                {
-                    "pk": record_pk(entry.location_id, entry.entity, entry.side, entry.record_id),
-                    "sk": "LEDGER",
-                    "kind": "ledger",
-                    "fieldDigests": dict(entry.field_digests) or None,
-                    "digest": entry.digest,
-                    "writtenAt": _iso(entry.written_at),
-                    "origin": entry.origin,
-                    "correlationId": entry.correlation_id,
-                    "expiresAt": _epoch() + self.ttl_s,
-                }
-            ),
+    def _item(self, entry: LedgerEntry) -> dict[str, AttributeValueTypeDef]:
+        return _to_item(
+            {
+                "pk": record_pk(entry.location_id, entry.entity, entry.side, entry.record_id),
+                "sk": "LEDGER",
+                "kind": "ledger",
+                "fieldDigests": dict(entry.field_digests) or None,
+                "digest": entry.digest,
+                "writtenAt": _iso(entry.written_at),
+                "origin": entry.origin,
+                "correlationId": entry.correlation_id,
+                "expiresAt": _epoch() + self.ttl_s,
+            }
         )
+
+    def get(self, location_id: str, entity: Entity, side: Side, record_id: str) -> LedgerEntry | None:
+        values = self._get(record_pk(location_id, entity, side, record_id), "LEDGER")
+        if values is None:
+            return None
+        return self._parse(location_id, entity, side, record_id, values)
+
+    def get_many(
+        self, location_id: str, entity: Entity, keys: Sequence[tuple[Side, str]]
+    ) -> dict[tuple[Side, str], LedgerEntry]:
+        wanted = {record_pk(location_id, entity, side, rid): (Side(side), rid) for side, rid in keys}
+        if len(wanted) <= 1:  # a single key: a plain GetItem
+            found_one = {key: self.get(location_id, entity, *key) for key in wanted.values()}
+            return {key: entry for key, entry in found_one.items() if entry is not None}
+        items = self._batch_get([{"pk": {"S": pk}, "sk": {"S": "LEDGER"}} for pk in wanted])
+        now = _epoch()
+        found: dict[tuple[Side, str], LedgerEntry] = {}
+        for values in items:
+            expires = values.get("expiresAt")
+            if expires is not None and int(expires) < now:
+                continue  # moto never expires TTL items
+            side, rid = wanted[str(values["pk"])]
+            found[(side, rid)] = self._parse(location_id, entity, side, rid, values)
+        return found
+
+    def _batch_get(self, keys: list[Any]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for attempt in range(BATCH_ATTEMPTS):
+            resp = self.client.batch_get_item(
+                RequestItems={self.table_name: {"Keys": keys, "ConsistentRead": True}}
+            )
+            items.extend(_from_item(item) for item in resp.get("Responses", {}).get(self.table_name, []))
+            unprocessed = resp.get("UnprocessedKeys", {}).get(self.table_name)
+            keys = list(unprocessed["Keys"]) if unprocessed else []
+            if not keys:
+                return items
+            time.sleep(0.02 * (2**attempt))
+        raise RuntimeError("ledger entries not read: DynamoDB left keys unprocessed")
+
+    def put(self, entry: LedgerEntry) -> None:
+        self.client.put_item(TableName=self.table_name, Item=self._item(entry))
+
+    def put_many(self, entries: Sequence[LedgerEntry]) -> None:
+        # One item per key (a batch may not repeat a key): the last entry wins, as with consecutive puts.
+        by_key = {(e.location_id, e.entity, e.side, e.record_id): e for e in entries}
+        if len(by_key) <= 1:
+            for entry in by_key.values():
+                self.put(entry)
+            return
+        pending = list(by_key.values())
+        while pending:
+            chunk, pending = pending[:BATCH_WRITE_MAX], pending[BATCH_WRITE_MAX:]
+            requests: list[Any] = [{"PutRequest": {"Item": self._item(entry)}} for entry in chunk]
+            for attempt in range(BATCH_ATTEMPTS):
+                resp = self.client.batch_write_item(RequestItems={self.table_name: requests})
+                requests = list((resp.get("UnprocessedItems") or {}).get(self.table_name, []))
+                if not requests:
+                    break
+                time.sleep(0.02 * (2**attempt))
+            else:
+                raise RuntimeError("ledger entries not written: DynamoDB left items unprocessed")
 
     def delete(self, location_id: str, entity: Entity, side: Side, record_id: str) -> None:
         self.client.delete_item(

@@ -242,6 +242,10 @@ class InboundProcessor:
         location_id = event.get("locationId") or None
         company_id = event.get("companyId") or None
         lifecycle = self._lifecycle_impl()
+        # A cached connection (CachedConnectionLookup) must not outlive an install/uninstall seen here.
+        invalidate = getattr(self._connections, "invalidate", None)
+        if callable(invalidate):
+            invalidate()
         if event_type == "INSTALL":
             lifecycle.handle_install(location_id=location_id, company_id=company_id)
             outcome = "install"
@@ -624,10 +628,11 @@ class InboundProcessor:
     def _store_ledger(
         self, ctx: _Ctx, entity: Entity, decision: Any, ghl_id: str, rankr_id: str | None
     ) -> None:
-        for entry in decision.ledger_entries(
+        entries = decision.ledger_entries(
             ctx.location_id, entity, change_id=ghl_id, other_id=rankr_id, correlation_id=ctx.correlation_id
-        ):
-            self._ledger.put(entry)
+        )
+        if entries:
+            self._ledger.put_many(entries)  # both sides in one round trip
 
     def _no_write(
         self, ctx: _Ctx, entity: Entity, *, ghl_id: str, rankr_id: str | None, decision: Any
@@ -1021,12 +1026,14 @@ class PowertoolsWorkerMetrics:
 def build_processor() -> InboundProcessor:
     """The deployed processor, from the per-container singletons in `rankr_ghl.wiring`."""
     from rankr_ghl import wiring
+    from rankr_ghl.flows.connection_cache import CachedConnectionLookup
 
     state = wiring.sync_state()
     return InboundProcessor(
         ghl=GhlClientInbound(wiring.ghl_client()),
         rankr=RankrClientInbound(wiring.rankr_client()),
-        connections=wiring.connection_store(),
+        # Active connections cached per container for 30 s (see connection_cache for what that delays).
+        connections=CachedConnectionLookup(wiring.connection_store()),
         lifecycle=wiring.connection_lifecycle,  # built on first INSTALL/UNINSTALL (needs the app secret)
         mappings=state.mappings,
         ledger=state.ledger,

@@ -374,7 +374,11 @@ def load_ledgers(
     ghl_id: str | None,
     rankr_id: str | None,
 ) -> tuple[LedgerEntry | None, LedgerEntry | None]:
-    """(ghl entry, rankr entry) for a pair; a missing id gives None."""
-    ghl = store.get(location_id, entity, Side.GHL, ghl_id) if ghl_id else None
-    rankr = store.get(location_id, entity, Side.RANKR, rankr_id) if rankr_id else None
+    """(ghl entry, rankr entry) for a pair, read together (one round trip); a missing id gives None."""
+    keys = [(side, rid) for side, rid in ((Side.GHL, ghl_id), (Side.RANKR, rankr_id)) if rid]
+    if not keys:
+        return None, None
+    found = store.get_many(location_id, entity, keys)
+    ghl = found.get((Side.GHL, ghl_id)) if ghl_id else None
+    rankr = found.get((Side.RANKR, rankr_id)) if rankr_id else None
     return ghl, rankr

@@ -170,6 +170,17 @@ class LedgerStore(Protocol):
 
     def put(self, entry: LedgerEntry) -> None: ...
 
+    def get_many(
+        self, location_id: str, entity: Entity, keys: Sequence[tuple[Side, str]]
+    ) -> dict[tuple[Side, str], LedgerEntry]:
+        """Several entries of one location and entity in one read, keyed by (side, record id);
+        missing (or expired) entries are absent from the result."""
+        ...
+
+    def put_many(self, entries: Sequence[LedgerEntry]) -> None:
+        """Store several entries in one write (not atomic: like consecutive `put`s)."""
+        ...
+
     def delete(self, location_id: str, entity: Entity, side: Side, record_id: str) -> None: ...
 
 
