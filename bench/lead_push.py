@@ -100,25 +100,13 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
     import boto3
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-    from rankr_ghl.aws.audit import DynamoAuditLog
     from rankr_ghl.aws.connections_store import DynamoConnectionStore
-    from rankr_ghl.aws.sync_state import SyncStateTable
     from rankr_ghl.connections.models import Connection, UserType
-    from rankr_ghl.flows.lead_push import (
-        ConnectionLocationResolver,
-        GHLLeadGateway,
-        LeadPushService,
-        PushSettings,
-        SyncLeadMapper,
-        SyncLeadRecords,
-        powertools_idempotency,
-    )
+    from rankr_ghl.flows.lead_push import PushSettings, build_container
     from rankr_ghl.ghl.client import GHLClient
     from rankr_ghl.ghl.ratelimit import RateLimiter
     from rankr_ghl.ghl.tokens import StaticTokenSource
     from rankr_ghl.observability import logger
-    from rankr_ghl.sync.mapping import MappingResolver
     from rankr_ghl_tools.ghl_sandbox.admin_client import SandboxAdmin
     from rankr_ghl_tools.local.template import load_template
 
@@ -148,20 +136,16 @@ def main() -> None:
         client = GHLClient(
             StaticTokenSource(token), base_url=sandbox.url, timeout=10.0, rate_limiter=RateLimiter()
         )
-        state = SyncStateTable(sync_table, client=dynamodb)
-        resolver = MappingResolver(state.mapping_config)
-        idem = powertools_idempotency(DynamoDBPersistenceLayer(table_name=idem_table, boto3_client=dynamodb))
-        service = LeadPushService(
-            ghl=GHLLeadGateway(client),
-            records=SyncLeadRecords(
-                state.mappings, state.ledger, DynamoAuditLog(audit_table, client=dynamodb), resolver
-            ),
-            mapper=SyncLeadMapper(resolver),
-            locations=ConnectionLocationResolver(connections),
-            idempotent=idem.runner,
-            in_progress_errors=idem.in_progress_errors,
+        # The production wiring (claims, ledger, audit, Powertools Idempotency), over the embedded AWS.
+        service = build_container(
+            ghl_client=client,
+            connections=connections,
+            sync_table=sync_table,
+            audit_table=audit_table,
+            idempotency_table=idem_table,
             settings=PushSettings(workers=args.workers),
-        )
+            dynamodb=dynamodb,
+        ).service
 
         tagged = [make_lead(i, tagged=True) for i in range(tagged_n)]
         untagged = [make_lead(tagged_n + i, tagged=False) for i in range(untagged_n)]
