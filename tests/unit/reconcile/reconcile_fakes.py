@@ -156,8 +156,11 @@ class FakeGhl:
 
     def update_contact(self, location_id: str, contact_id: str, body: Mapping[str, Any]) -> None:
         self.calls["write:update_contact"] += 1
-        assert "tags" not in body and "companyName" not in body
-        self.edit_contact(contact_id, **body)
+        assert "companyName" not in body
+        changes = dict(body)
+        if "tags" in changes:  # PUT tags replaces every tag
+            changes["tags"] = sorted({t.lower() for t in changes["tags"]})
+        self.edit_contact(contact_id, **changes)
 
     def delete_contact(self, location_id: str, contact_id: str) -> None:
         self.calls["write:delete_contact"] += 1

@@ -631,7 +631,13 @@ class _Run:
                 )
             if plan.to_ghl.action is Action.WRITE:
                 self._ghl_update(
-                    entity, em=em, ghl_id=link.ghl_id, decision=plan.to_ghl, current=g, parent=ghl_parent
+                    entity,
+                    em=em,
+                    ghl_id=link.ghl_id,
+                    decision=plan.to_ghl,
+                    current=g,
+                    parent=ghl_parent,
+                    current_tags=ghl_rec.get("tags"),
                 )
                 entries += plan.to_ghl.ledger_entries(
                     self.loc,
@@ -674,15 +680,26 @@ class _Run:
         decision: Decision,
         current: Mapping[str, Any],
         parent: str | None,
+        current_tags: Any = None,
     ) -> None:
+        """`current_tags`: the GHL record's raw tags (lead markers included, which canonical forms drop)."""
         write = decision.ghl_write(em, current_ghl=dict(current))
         if entity is Entity.CONTACT:
-            if write.body:
-                self.o.ghl.update_contact(self.loc, ghl_id, write.body)
-            if write.tags_to_add:
-                self.o.ghl.add_tags(self.loc, ghl_id, write.tags_to_add)
-            if write.tags_to_remove:
-                self.o.ghl.remove_tags(self.loc, ghl_id, write.tags_to_remove)
+            body = dict(write.body)
+            add, remove = write.tags_to_add, write.tags_to_remove
+            if add and remove and write.tags_replacement is not None:
+                # A tag replacement goes in one PUT: between an add and a remove request, the webhook
+                # worker could read the half-way tags (old + new, GHL now the newer side) and mirror
+                # them to Rankr as a GHL edit, undoing the Rankr edit being carried over.
+                markers = [str(t) for t in (current_tags or []) if str(t).lower().startswith(LEAD_TAG_PREFIX)]
+                body["tags"] = sorted({*write.tags_replacement, *markers})
+                add, remove = [], []
+            if body:
+                self.o.ghl.update_contact(self.loc, ghl_id, body)
+            if add:
+                self.o.ghl.add_tags(self.loc, ghl_id, add)
+            if remove:
+                self.o.ghl.remove_tags(self.loc, ghl_id, remove)
         elif entity is Entity.TASK and write.body:
             self.o.ghl.update_task(self.loc, parent or "", ghl_id, write.body)
         elif entity is Entity.NOTE and write.body:

@@ -311,6 +311,8 @@ class GhlWrite:
     body: dict[str, Any]
     tags_to_add: list[str] = field(default_factory=list)
     tags_to_remove: list[str] = field(default_factory=list)
+    # update with `current` known: the complete tag set the contact ends with (for a one-request replace)
+    tags_replacement: list[str] | None = None
     # canonical fields that were asked for but that GHL does not accept in this kind of request
     not_writable: list[str] = field(default_factory=list)
 
@@ -435,6 +437,7 @@ class EntityMapping:
                         out.tags_to_remove = (
                             sorted(set(existing) - set(desired)) if current is not None else []
                         )
+                        out.tags_replacement = desired if current is not None else None
                     continue
                 if not allowed:
                     out.not_writable.append(f.name)
