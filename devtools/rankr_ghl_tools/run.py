@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rankr_ghl_tools.local.stack import DEFAULT_TEMPLATE, LocalStack
+from rankr_ghl_tools.rankr_sandbox import RankrSandboxConfig
 from rankr_ghl_tools.scenario import ScenarioContext, load_steps, run_steps, summary_table
 
 
@@ -39,6 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--log-file", default=".local/functions.log", help="handler output (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--rankr-db",
+        default=".local/rankr.sqlite3",
+        help="Rankr sandbox SQLite file, kept across restarts (default: %(default)s; ':memory:' for none)",
     )
     parser.add_argument("--verbose", action="store_true", help="also echo handler output to the terminal")
     parser.add_argument("--no-scenario", action="store_true", help="only start the stack")
@@ -61,6 +67,12 @@ def banner(console: Console, stack: LocalStack, log_file: str) -> None:
     console.print(table)
     for note in stack.notes:
         console.print(f"[yellow]note:[/yellow] {note}")
+
+
+def _prepare_db(path: str) -> str:
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -89,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             schedule_speedup=args.schedule_speedup,
             log_path=args.log_file,
             echo_logs=args.verbose,
+            rankr_sandbox_config=RankrSandboxConfig(db_path=_prepare_db(args.rankr_db)),
         ) as stack:
             console.print(f"[dim]up in {time.monotonic() - started:.1f}s[/dim]")
             banner(console, stack, args.log_file)
