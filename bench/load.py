@@ -55,10 +55,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "devtools"))
 sys.path.insert(0, str(REPO_ROOT / "layers" / "rankr_ghl"))
 
-from pydantic import SecretStr  # noqa: E402
-from rankr_ghl.aws.connections_store import DynamoConnectionStore  # noqa: E402
-from rankr_ghl.aws.token_secrets import SecretsManagerTokenStore  # noqa: E402
-from rankr_ghl.connections.models import Connection, TokenBundle, UserType, from_epoch  # noqa: E402
 from rankr_ghl_tools.local.stack import LocalStack  # noqa: E402
 
 EVENTS_PER_LOCATION = 50
@@ -83,33 +79,9 @@ def epoch_ms(text: str) -> float:
 
 def connect(stack: LocalStack, location_id: str, account_id: str) -> None:
     """What a finished install leaves: the token pair in Secrets Manager, an active linked connection."""
-    env = stack.template.functions["WebhookWorkerFunction"].env
-    stack.ghl.admin.create_location(location_id)
-    pair = stack.ghl.admin.tokens(location_id=location_id)
-    now = time.time()
-    bundle = TokenBundle(
-        access_token=SecretStr(pair["access_token"]),
-        refresh_token=SecretStr(pair["refresh_token"]),
-        expires_at=now + float(pair["expires_in"]),
-        scopes=tuple(str(pair.get("scope", "")).split()),
-        user_type=UserType.LOCATION,
-        location_id=location_id,
-        issued_at=now,
-    )
-    SecretsManagerTokenStore(env["TOKEN_SECRET_PREFIX"], client=stack.client("secretsmanager")).write(
-        location_id, bundle
-    )
-    DynamoConnectionStore(env["CONNECTIONS_TABLE"], client=stack.client("dynamodb")).save(
-        Connection(
-            connection_id=location_id,
-            location_id=location_id,
-            user_type=UserType.LOCATION,
-            scopes=bundle.scopes,
-            installed_at=from_epoch(now),
-            token_expires_at=from_epoch(bundle.expires_at),
-            rankr_account_id=account_id,
-        )
-    )
+    from rankr_ghl_tools.scenario.webhooks import connect_location
+
+    connect_location(stack, location_id, account_id)
 
 
 def audit_successes(stack: LocalStack, locations: set[str]) -> Counter[str]:
