@@ -196,19 +196,15 @@ class RankrClient:
         include_deleted: bool | None = None,
     ) -> Iterator[Contact]:
         """Every matching contact, one page in memory at a time."""
-        cursor: str | None = None
-        while True:
-            page = self.list_contacts(
+        yield from _follow_cursor(
+            lambda cursor: self.list_contacts(
                 account_id,
                 updated_since=updated_since,
                 include_deleted=include_deleted,
                 cursor=cursor,
                 limit=page_size,
             )
-            yield from page.items
-            if not page.next_cursor:
-                return
-            cursor = page.next_cursor
+        )
 
     # ------------------------------------------------------------------ tasks
 
@@ -267,9 +263,8 @@ class RankrClient:
         include_deleted: bool | None = None,
         page_size: int = MAX_PAGE_SIZE,
     ) -> Iterator[Task]:
-        cursor: str | None = None
-        while True:
-            page = self.list_tasks(
+        yield from _follow_cursor(
+            lambda cursor: self.list_tasks(
                 account_id,
                 contact_id,
                 updated_since=updated_since,
@@ -277,10 +272,7 @@ class RankrClient:
                 cursor=cursor,
                 limit=page_size,
             )
-            yield from page.items
-            if not page.next_cursor:
-                return
-            cursor = page.next_cursor
+        )
 
     # ------------------------------------------------------------------ notes
 
@@ -339,9 +331,8 @@ class RankrClient:
         include_deleted: bool | None = None,
         page_size: int = MAX_PAGE_SIZE,
     ) -> Iterator[Note]:
-        cursor: str | None = None
-        while True:
-            page = self.list_notes(
+        yield from _follow_cursor(
+            lambda cursor: self.list_notes(
                 account_id,
                 contact_id,
                 updated_since=updated_since,
@@ -349,10 +340,7 @@ class RankrClient:
                 cursor=cursor,
                 limit=page_size,
             )
-            yield from page.items
-            if not page.next_cursor:
-                return
-            cursor = page.next_cursor
+        )
 
     # ------------------------------------------------------------------ appointments (GHL mirror)
 
@@ -398,9 +386,8 @@ class RankrClient:
         include_deleted: bool | None = None,
         page_size: int = MAX_PAGE_SIZE,
     ) -> Iterator[Appointment]:
-        cursor: str | None = None
-        while True:
-            page = self.list_appointments(
+        yield from _follow_cursor(
+            lambda cursor: self.list_appointments(
                 account_id,
                 contact_id=contact_id,
                 updated_since=updated_since,
@@ -408,10 +395,7 @@ class RankrClient:
                 cursor=cursor,
                 limit=page_size,
             )
-            yield from page.items
-            if not page.next_cursor:
-                return
-            cursor = page.next_cursor
+        )
 
     # ------------------------------------------------------------------ transport
 
@@ -529,6 +513,17 @@ def _expand(template: str, path_params: Mapping[str, str]) -> str:
             raise ValueError(f"{name} must be a non-empty string")
         values[name] = quote(value, safe="")
     return template.format(**values)
+
+
+def _follow_cursor(fetch: Callable[[str | None], Any]) -> Iterator[Any]:
+    """Items of every page, following `nextCursor`; one page in memory at a time."""
+    cursor: str | None = None
+    while True:
+        page = fetch(cursor)
+        yield from page.items
+        if not page.next_cursor:
+            return
+        cursor = page.next_cursor
 
 
 def _list_query(
