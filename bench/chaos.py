@@ -1,6 +1,6 @@
 """Chaos convergence: the whole connector on the local runtime with faults applied all through the run.
 
-    .venv/bin/python bench/chaos.py [--quick] [--leads N] [--seed S] [--no-faults] [--keep-logs]
+    .venv/bin/python bench/chaos.py [--quick] [--leads N] [--seed S] [--no-faults] [--quiet] [--log FILE]
 
 Faults (from the start of the workload to the end of the reconcile):
 - GHL sandbox: 10 % 429, 5 % 5xx (500/502/503), 2 % slow past the client's read timeout (the request is
@@ -32,8 +32,21 @@ Measured against both sandboxes' final state and the mapping table (contacts and
   final value is not the edited value on both sides;
 - dlq_messages: messages in every DLQ plus the lead-push failure queue.
 Last stdout line (JSON): lost, duplicated_contacts, orphan_mappings, field_mismatches, edits_lost,
-dlq_messages, ghl_calls, seconds (+ a few workload counters). Target: every count but ghl_calls and
-seconds is zero.
+dlq_messages, ghl_calls, seconds (+ a few workload counters, and `drained`: whether every wait for the
+queues ended with them empty). Target: every count but ghl_calls and seconds is zero (and drained).
+
+Waiting for the queues is progress-based, not a fixed deadline: a wait goes on while the backlog keeps
+shrinking (or the SQS pumps keep settling messages) and gives up only after `drain_stall_s` (120 s)
+without progress, or at a hard cap sized to the workload (`drain_cap`: 300 s + 2 s per workload item);
+a wait that gave up is logged, and the run still measures (drained: false). Why it must be sized to
+the workload: every webhook event of the run belongs to one location, i.e. to one FIFO message group,
+which the workers process one batch at a time, and under this fault mix that group moves at 3-5
+events/s. Measured on the worker's log of a full run: 1,824 events in 404 s of worker time, of which
+207 s were the GHL client's rate-budget blocks after the 187 injected 429s (1.10 s each: the client
+blocks the location for one window plus up to 20 % jitter, and the sandbox window is GHL's 10 s
+scaled to 1 s), 58 s read timeouts and their backoff, 32 s backoff after 5xx, ~95 s actual work; and
+an event whose four attempts all draw a fault (2 in that run) holds the whole group for the scaled
+visibility timeout, 18 s. (A --quick run: 372 events, 93 s, 52 s of it in 48 429 blocks.)
 
 Local runtime settings, all defaults except: the fault rates; `time_scale` (0.1: Lambda's async retry
 delays and SQS visibility timeouts x0.1, and the GHL location's rate window 10 s -> 1 s, so a 429's
@@ -90,7 +103,8 @@ class ChaosConfig:
     ghl_timeout_s: float = 1.0
     slow_seconds: float = 2.5
     lead_push_timeout_s: int = 30
-    drain_timeout_s: float = 240.0
+    drain_stall_s: float = 120.0  # give up waiting once nothing moved for this long
+    drain_cap_s: float | None = None  # hard cap of one wait; None: sized to the workload (drain_cap)
     log_path: str | None = None
     verbose: bool = True
 
@@ -502,15 +516,91 @@ def rankr_operations(
 
 
 # -- settle, reconcile -----------------------------------------------------------------------------------
-def wait_async_invocations(stack: Any, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while stack.service.async_pending and time.monotonic() < deadline:
-        time.sleep(0.2)
+def workload_items(config: ChaosConfig) -> int:
+    return config.leads + config.ghl_edits + config.ghl_deletes + config.task_changes + config.rankr_edits
 
 
-def settle(stack: Any, config: ChaosConfig) -> None:
-    stack.ghl.admin.flush(timeout_s=min(120.0, config.drain_timeout_s))
-    stack.drain(timeout=config.drain_timeout_s, settle=1.0)
+def drain_cap(config: ChaosConfig) -> float:
+    """Hard cap of one wait: 300 s + 2 s per workload item (1,500 items: 3,300 s; --quick: 900 s).
+
+    One location drains 3-5 webhook events/s under the fault mix and the workload makes ~1.2 events per
+    item (lead-push creates and echoes, duplicates), so ~0.4 s per item is the expected cost; the cap
+    is 5x that. It only bounds a wait that keeps making progress: a stalled one ends after
+    `drain_stall_s` without progress.
+    """
+    return config.drain_cap_s if config.drain_cap_s is not None else 300.0 + 2.0 * workload_items(config)
+
+
+def wait_for(
+    config: ChaosConfig,
+    label: str,
+    probe: Callable[[], tuple[int, int]],
+    *,
+    settle_s: float = 1.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> bool:
+    """Wait until `probe()`'s backlog is 0 for `settle_s`. Progress-based, not a fixed deadline.
+
+    `probe()` returns (backlog, done): what is still queued or in flight, and a counter of finished
+    work. The wait goes on while there is progress (a new lowest backlog, or `done` moved) and gives up
+    after `drain_stall_s` without progress or after `drain_cap(config)` in all. Returns whether it
+    drained; a wait that gave up is logged and the run measures what it has (the counts show it).
+    """
+    cap = drain_cap(config)
+    started = last_progress = last_log = clock()
+    lowest: int | None = None
+    last_done: int | None = None
+    quiet_since: float | None = None
+    backlog = 0
+    while True:
+        backlog, done = probe()
+        now = clock()
+        if backlog == 0:
+            quiet_since = quiet_since if quiet_since is not None else now
+            if now - quiet_since >= settle_s:
+                return True
+        else:
+            quiet_since = None
+        if lowest is None or backlog < lowest or done != last_done:
+            last_progress = now
+            lowest = backlog if lowest is None else min(lowest, backlog)
+            last_done = done
+        if now - last_progress > config.drain_stall_s or now - started > cap:
+            why = "no progress" if now - last_progress > config.drain_stall_s else "hard cap"
+            log(config, f"{label}: gave up after {now - started:.0f}s ({why}); backlog {backlog}")
+            return False
+        if now - last_log >= 30.0:
+            last_log = now
+            log(config, f"{label}: backlog {backlog} after {now - started:.0f}s (done {done})")
+        sleep(0.25)
+
+
+def stack_backlog(stack: Any) -> tuple[int, int]:
+    """(queued + in flight, messages settled by the pumps) of the local runtime."""
+    backlog = sum(stack.busy().values())
+    settled = sum(p.messages_succeeded + p.messages_failed for p in stack.pumps)
+    return backlog, settled
+
+
+def wait_async_invocations(stack: Any, config: ChaosConfig) -> bool:
+    return wait_for(config, "async lead push", lambda: (stack.service.async_pending, 0), settle_s=0.0)
+
+
+def settle(stack: Any, config: ChaosConfig) -> bool:
+    """Deliver every pending webhook (with the sandbox's retries), then drain the queues; again while
+    the drain made the sandbox emit more (a second pass is cheap when there is nothing left)."""
+    drained = True
+    for _ in range(3):
+
+        def webhooks() -> tuple[int, int]:
+            return int(stack.ghl.admin.flush(timeout_s=5.0).get("pending", 0)), 0
+
+        drained = wait_for(config, "webhook delivery", webhooks, settle_s=0.0) and drained
+        drained = wait_for(config, "queue drain", lambda: stack_backlog(stack)) and drained
+        if not stack.ghl.admin.flush(timeout_s=1.0).get("pending") and not stack.busy():
+            break
+    return drained
 
 
 def run_reconcile(stack: Any, location_id: str, config: ChaosConfig) -> dict[str, Any]:
@@ -735,7 +825,7 @@ def run_chaos(config: ChaosConfig) -> dict[str, Any]:
         log(config, f"stack up ({time.monotonic() - started:.1f}s); pushing {len(leads)} leads")
 
         push = push_leads(stack, location_id, leads, config, rng)
-        wait_async_invocations(stack, config.drain_timeout_s)
+        drained = wait_async_invocations(stack, config)
         log(config, f"leads pushed ({time.monotonic() - started:.1f}s): {dict(push.outcomes)}")
 
         from rankr_ghl.aws.sync_state import SyncStateTable
@@ -765,10 +855,10 @@ def run_chaos(config: ChaosConfig) -> dict[str, Any]:
             ]
             for future in done:
                 future.result()
-        settle(stack, config)
+        drained = settle(stack, config) and drained
         log(config, f"webhooks settled ({time.monotonic() - started:.1f}s); reconciling")
         recon = run_reconcile(stack, location_id, config)
-        settle(stack, config)
+        drained = settle(stack, config) and drained
         log(config, f"reconciled and drained ({time.monotonic() - started:.1f}s)")
 
         counts, problems = measure(stack, location_id, account_id, leads, edits)
@@ -798,6 +888,7 @@ def run_chaos(config: ChaosConfig) -> dict[str, Any]:
             "lead_push_crashes": push.function_errors,
             "reconcile_attempts": recon.get("attempts"),
             "faults": config.faults,
+            "drained": drained,
         }
 
 
@@ -825,7 +916,7 @@ def main(argv: list[str] | None = None) -> int:
         "edits_lost",
         "dlq_messages",
     )
-    return 0 if all(result[k] == 0 for k in targets) else 1
+    return 0 if all(result[k] == 0 for k in targets) and result["drained"] else 1
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from rankr_ghl.sync.ports import (
     CheckpointConflict,
     IdMapping,
     LeadClaim,
+    LeadClaimResult,
     LedgerEntry,
     MappingConflict,
     Tombstone,
@@ -302,6 +303,60 @@ class InMemoryMappingConfigSource:
         return None
 
 
+class InMemoryLeadPushStore:
+    """`LeadPushStore` over the in-memory stores: all or nothing, like DynamoDB's transaction."""
+
+    def __init__(
+        self, mappings: InMemoryMappingStore, ledger: InMemoryLedgerStore, claims: InMemoryLeadClaimStore
+    ) -> None:
+        self._mappings, self._ledger, self._claims = mappings, ledger, claims
+        self.settled = 0
+        self.refused = 0
+
+    def claim_unless_mapped(
+        self, location_id: str, lead_id: str, identities: Sequence[str], ttl_s: int
+    ) -> LeadClaimResult:
+        with self._mappings._lock:
+            mapping = self._mappings._by_rankr.get((location_id, Entity.CONTACT, lead_id))
+            if mapping is not None:
+                return LeadClaimResult(claimed=False, mapping=mapping)
+            self._claims.claim(location_id, identities, lead_id, ttl_s)
+        return LeadClaimResult(claimed=True)
+
+    def settle_lead(
+        self,
+        location_id: str,
+        lead_id: str,
+        *,
+        mapping: IdMapping | None,
+        ledger: Sequence[LedgerEntry],
+        release_identities: Sequence[str],
+    ) -> bool:
+        maps, claims = self._mappings, self._claims
+        with maps._lock, claims._lock, self._ledger._lock:
+            releasing = list(dict.fromkeys(release_identities))
+            holds = all(
+                (hit := claims._claims.get((location_id, identity))) is not None and hit[0].lead_id == lead_id
+                for identity in releasing
+            )  # an expired claim still sits in DynamoDB until TTL removes it: it holds here too
+            if mapping is not None:
+                gkey = (mapping.location_id, mapping.entity, mapping.ghl_id)
+                rkey = (mapping.location_id, mapping.entity, mapping.rankr_id)
+                holds = holds and gkey not in maps._by_ghl and rkey not in maps._by_rankr
+            if not holds:
+                self.refused += 1
+                return False
+            if mapping is not None:
+                maps._by_ghl[gkey] = mapping
+                maps._by_rankr[rkey] = mapping
+            for entry in ledger:
+                self._ledger._items[(entry.location_id, entry.entity, entry.side, entry.record_id)] = entry
+            for identity in releasing:
+                del claims._claims[(location_id, identity)]
+            self.settled += 1
+            return True
+
+
 class InMemorySyncState:
     """Every sync store at once, mirroring `rankr_ghl.aws.sync_state.SyncStateTable`'s attributes."""
 
@@ -312,6 +367,7 @@ class InMemorySyncState:
         self.checkpoints = InMemoryCheckpointStore(clock=clock)
         self.dedupe = InMemoryDedupeStore(clock=clock)
         self.lead_claims = InMemoryLeadClaimStore(clock=clock)
+        self.lead_push_writes = InMemoryLeadPushStore(self.mappings, self.ledger, self.lead_claims)
         self.mapping_config = InMemoryMappingConfigSource()
 
 

@@ -9,10 +9,9 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel, ConfigDict
 from rankr_ghl import wiring
 from rankr_ghl.flows import reconcile
 from rankr_ghl.observability import logger, metrics, tracer
@@ -22,18 +21,16 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-# Each entry point imports only its own Powertools utility (batch for queue records, parser for
-# schedules): a container serves one of the two, and each costs tens of ms of cold start.
+# A container serves queue records or schedules; only the queue records import Powertools' batch
+# utility (tens of ms of cold start). The schedule input is one optional field, checked here by hand:
+# a pydantic model and Powertools Parser for it would import and build pydantic on every planner start.
 _processor: BatchProcessor | None = None
 _ENV = ("SYNC_TABLE", "AUDIT_TABLE", "RECONCILE_QUEUE_URL", "AWS_ENDPOINT_URL", "CONNECTIONS_TABLE")
 _env_seen: tuple[str, ...] | None = None
 _remaining_ms: Any = None
 
 
-class ScheduleInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    mode: Literal["incremental", "full"] = "incremental"
+_SCHEDULE_INPUT = "schedule input must be {'mode': 'incremental'|'full'}"
 
 
 def _container() -> reconcile.ReconcileContainer:
@@ -56,23 +53,20 @@ def _batch_processor() -> BatchProcessor:
 
 
 def _schedule_mode(event: Any) -> reconcile.Mode:
-    from aws_lambda_powertools.utilities.parser import ValidationError, parse
-
-    try:
-        if isinstance(event, dict) and "detail-type" in event:  # an EventBridge rule instead of Scheduler
-            # Only here: importing the envelopes loads every one of Powertools' envelope models.
-            from aws_lambda_powertools.utilities.parser.envelopes import EventBridgeEnvelope
-
-            data: Any = parse(event=event, model=ScheduleInput, envelope=EventBridgeEnvelope)
-        else:
-            data = parse(event=event or {}, model=ScheduleInput)
-    except ValidationError as exc:
-        raise reconcile.ReconcileError(
-            f"schedule input must be {{'mode': 'incremental'|'full'}}: {exc}"
-        ) from None
-    if not isinstance(data, ScheduleInput):
+    """`{"mode": "incremental"|"full"}` (mode optional, nothing else) from EventBridge Scheduler, or
+    the same object as the `detail` of an EventBridge rule event."""
+    if isinstance(event, dict) and "detail-type" in event:  # an EventBridge rule instead of Scheduler
+        event = event.get("detail")
+    data = event or {}
+    if not isinstance(data, dict):
         raise reconcile.ReconcileError("schedule input must be one object {'mode': ...}")
-    return reconcile.Mode(data.mode)
+    unknown = sorted(str(key) for key in data if key != "mode")
+    if unknown:
+        raise reconcile.ReconcileError(f"{_SCHEDULE_INPUT}: unknown field(s) {', '.join(unknown)}")
+    mode = data.get("mode", reconcile.Mode.INCREMENTAL.value)
+    if mode not in (reconcile.Mode.INCREMENTAL.value, reconcile.Mode.FULL.value):
+        raise reconcile.ReconcileError(f"{_SCHEDULE_INPUT}: mode {str(mode)[:32]!r} is not one of them")
+    return reconcile.Mode(mode)
 
 
 def record_handler(record: SQSRecord) -> dict[str, Any] | None:

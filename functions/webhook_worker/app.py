@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from rankr_ghl import wiring
 from rankr_ghl.flows.inbound import InboundProcessor, build_processor
-from rankr_ghl.flows.intake import parse_queued_message
+from rankr_ghl.flows.queue_message import parse_queued_message
 from rankr_ghl.observability import logger, metrics, tracer
 
 # A BatchProcessor for EventType.SQS that keeps FIFO order per message group.

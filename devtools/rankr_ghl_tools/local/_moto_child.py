@@ -38,8 +38,49 @@ def _warm_backends() -> None:
 def leaner_moto_server() -> Iterator[None]:
     """moto server costs that grow with traffic or backlog, cut (see each part): without them the moto
     process spent ~40 ms of CPU per webhook of the load bench and was the stack's bottleneck."""
-    with memoized_moto_dispatch(), lean_sqs_attributes(), bounded_sqs_long_polls(), fast_sqs_clock():
+    with (
+        memoized_moto_dispatch(),
+        lean_sqs_attributes(),
+        bounded_sqs_long_polls(),
+        fast_sqs_clock(),
+        linear_dynamodb_item_size(),
+        paged_dynamodb_gsi_queries(),
+    ):
         yield
+
+
+@contextlib.contextmanager
+def linear_dynamodb_item_size() -> Iterator[None]:
+    """moto builds every stored DynamoDB item attribute by attribute, re-measuring the whole item on
+    each one (400 KB limit): quadratic in the attribute count, with nested maps sized again each time.
+    It was the moto process's top cost in the lead-push bench (~40 % of its CPU). Here a new item is
+    measured once, with the same sizes and limit; later updates still take moto's checked path."""
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models import dynamo_type
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+
+    original_init = Item.__init__
+
+    def size_of(key: str, value: Any) -> int:
+        return dynamo_type.bytesize(key) + (
+            value.size() if type(value) is DynamoType else dynamo_type.bytesize(str(value))
+        )
+
+    def item_init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+        self.hash_key = hash_key
+        self.range_key = range_key
+        values = {key: DynamoType(value) for key, value in attrs.items()}
+        # moto's per-attribute check, summed once: every prefix is below the limit iff the whole is.
+        if sum(size_of(key, value) for key, value in values.items()) > 405000:
+            raise ItemSizeTooLarge
+        self.attrs = LimitedSizeDict()
+        dict.update(self.attrs, values)
+
+    Item.__init__ = item_init  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Item.__init__ = original_init  # type: ignore[method-assign]
 
 
 @contextlib.contextmanager
@@ -221,3 +262,145 @@ def isolated_moto_transactions() -> Iterator[None]:
     finally:
         models.DynamoDBBackend.transact_write_items = original_transact
         models.copy = original_copy
+
+
+@contextlib.contextmanager
+def paged_dynamodb_gsi_queries() -> Iterator[None]:
+    """moto answers every page of a GSI Query by sorting the WHOLE table (DynamoType comparisons in
+    Python), filtering it to the partition, sorting the matches again and walking past the earlier
+    pages: O(table log table) Python work per page, so a listing costs O(partition x table). At
+    100,000 mappings (bench/reconcile.py) a page took 9-20 s, later pages more, and the reconcile's
+    mapping listing alone ran past half an hour. Here a plain GSI query (one hash key equality, no
+    range condition, no QueryFilter) hands moto's own query only the page's candidates: the
+    partition's items in the index's order (plain keys, one C sort), after ExclusiveStartKey, up to
+    the item past Limit or 1 MB. One pass over the table per page remains (0.5-1 s at 200,000 items).
+    moto still builds the page, its LastEvaluatedKey, the projection and the FilterExpression; any
+    other query takes moto's path."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, GlobalSecondaryIndex, Table
+
+    original_query = Table.query
+    original_all_items = Table.all_items
+    local = threading.local()
+
+    def all_items(self: Any) -> Any:
+        candidates = getattr(local, "candidates", None)
+        if candidates is not None and candidates[0] is self:
+            return list(candidates[1])
+        return original_all_items(self)
+
+    def plain(value: Any) -> Any:  # what DynamoType orders by (key attributes are S, N or B)
+        return value.value if value.type == "S" else value.cast_value
+
+    def page_candidates(
+        self: Any,
+        index_name: str | None,
+        *,
+        limit: int | None,
+        start: dict[str, Any] | None,
+        forward: bool,
+        hash_conditions: list[tuple[str, Any]] | None,
+    ) -> list[Any] | None:
+        index = next((i for i in self.global_indexes or [] if i.name == index_name), None)
+        if not isinstance(index, GlobalSecondaryIndex) or (limit is not None and limit < 1):
+            return None
+        hash_keys = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
+        range_keys = [k["AttributeName"] for k in index.schema if k["KeyType"] == "RANGE"]
+        if len(hash_keys) != 1 or len(range_keys) != 1 or len(hash_conditions or []) != 1:
+            return None
+        name, expected = (hash_conditions or [])[0]
+        if name != hash_keys[0]:
+            return None
+        order = self._generate_attr_to_sort_by(
+            [hash_keys[0], self.hash_key_attr], [range_keys[0], self.range_key_attr]
+        )
+        if start is not None and any(attr not in start for attr in order):
+            return None
+        after = tuple(plain(DynamoType(start[attr])) for attr in order) if start is not None else None
+        # The partition's items before the start's index sort key are left out without a full key.
+        bound = None
+        if after is not None and order[:2] == [name, range_keys[0]] and after[0] == plain(expected):
+            bound = after[1]
+        keyed: list[tuple[tuple[Any, ...], Any]] = []
+        for hash_set in list(self.items.values()):
+            for item in list(hash_set.values()) if self.range_key_attr else [hash_set]:
+                attrs = item.attrs
+                value = attrs.get(name)
+                sort_value = attrs.get(range_keys[0])
+                if not value or not sort_value:
+                    continue
+                if (value.value != expected.value or value.type != expected.type) and value != expected:
+                    continue  # (the raw test first: moto's own equality casts both sides)
+                if bound is not None:
+                    sort_key = plain(sort_value)
+                    if sort_key < bound if forward else sort_key > bound:
+                        continue
+                key = tuple([plain(attrs[attr]) for attr in order])
+                if after is None or (key > after if forward else key < after):
+                    keyed.append((key, item))
+        keyed.sort(key=lambda pair: pair[0], reverse=not forward)
+        page: list[Any] = []
+        size = 0
+        for _, item in keyed:  # up to the item that ends moto's page (it sets LastEvaluatedKey)
+            page.append(item)
+            size += item.size()
+            if (limit is not None and len(page) > limit) or size > RESULT_SIZE_LIMIT:
+                break
+        return page
+
+    def query(  # noqa: PLR0917 - moto's signature
+        self: Any,
+        hash_key: Any,
+        range_comparison: str | None,
+        range_objs: list[Any],
+        limit: int,
+        exclusive_start_key: dict[str, Any] | None,
+        scan_index_forward: bool,
+        projection_expressions: Any,
+        index_name: str | None = None,
+        consistent_read: bool = False,
+        filter_expression: Any = None,
+        hash_key_conditions: list[tuple[str, Any]] | None = None,
+        range_key_conditions: list[Any] | None = None,
+        **filter_kwargs: Any,
+    ) -> Any:
+        candidates = None
+        if index_name and not (consistent_read or range_comparison or range_key_conditions or filter_kwargs):
+            candidates = page_candidates(
+                self,
+                index_name,
+                limit=limit,
+                start=exclusive_start_key,
+                forward=scan_index_forward,
+                hash_conditions=hash_key_conditions,
+            )
+        if candidates is not None:
+            local.candidates = (self, candidates)
+            exclusive_start_key = None  # the candidates start after it
+        try:
+            return original_query(
+                self,
+                hash_key,
+                range_comparison,
+                range_objs,
+                limit,
+                exclusive_start_key,
+                scan_index_forward,
+                projection_expressions,
+                index_name,
+                consistent_read,
+                filter_expression,
+                hash_key_conditions=hash_key_conditions,
+                range_key_conditions=range_key_conditions,
+                **filter_kwargs,
+            )
+        finally:
+            local.candidates = None
+
+    Table.query = query  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Table.query = original_query  # type: ignore[method-assign]
+        Table.all_items = original_all_items  # type: ignore[method-assign]

@@ -9,10 +9,13 @@ Parameters, cached for `max_age` seconds.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, model_validator
+# Plain dataclasses, not pydantic models: every handler reads the settings on its first event, and a
+# path that builds no other model (a webhook for a location that is not connected) then skips importing
+# pydantic and building its first schema, a large part of a cold start.
 
 DEFAULT_GHL_SCOPES = " ".join(
     (
@@ -34,9 +37,26 @@ class ConfigError(ValueError):
     """Missing or malformed configuration; the message names the variable, never a value."""
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", alias_generator=_env_name, populate_by_name=True)
+_TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
+_FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
 
+
+def _bool(raw: str) -> bool:
+    """The spellings pydantic accepts for a bool (what these settings were parsed with before)."""
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError("not a boolean")
+
+
+def _optional_float(raw: str) -> float:
+    return float(raw.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
     stage: str = "dev"
     connections_table: str = ""
     sync_table: str = ""
@@ -58,8 +78,7 @@ class Settings(BaseModel):
     webhook_public_keys: str = ""
     allow_legacy_rsa_signature: bool = False
 
-    @model_validator(mode="after")
-    def _stage_defaults(self) -> Settings:
+    def __post_init__(self) -> None:
         stage = self.stage
         defaults = {
             "connections_table": f"rankr-ghl-{stage}-connections",
@@ -72,7 +91,6 @@ class Settings(BaseModel):
         for name, value in defaults.items():
             if not getattr(self, name):
                 object.__setattr__(self, name, value)
-        return self
 
     @property
     def scopes(self) -> tuple[str, ...]:
@@ -80,24 +98,83 @@ class Settings(BaseModel):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Upper-case variable per field; unknown variables are ignored. A value that does not parse
+        raises `ConfigError` naming the variable (never the value)."""
         env = os.environ if environ is None else environ
-        names = {_env_name(f) for f in cls.model_fields}
-        try:
-            return cls.model_validate({k: v for k, v in env.items() if k in names})
-        except ValidationError as exc:
-            bad = ", ".join(str(e["loc"][0]) for e in exc.errors())
-            raise ConfigError(f"invalid environment variables: {bad}") from None
+        values: dict[str, Any] = {}
+        bad: list[str] = []
+        for f in fields(cls):
+            name = _env_name(f.name)
+            raw = env.get(name)
+            if raw is None:
+                continue
+            try:
+                values[f.name] = _PARSERS.get(f.name, str)(raw)
+            except ValueError:
+                bad.append(name)
+        if bad:
+            raise ConfigError(f"invalid environment variables: {', '.join(bad)}")
+        return cls(**values)
 
 
-class AppSecret(BaseModel):
+# Fields that are not plain strings.
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "ghl_timeout_s": _optional_float,
+    "allow_legacy_rsa_signature": _bool,
+}
+
+
+class SecretStr:
+    """A secret value that never shows in a repr, a log line or an error (same API as pydantic's
+    `SecretStr`: `get_secret_value()`)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str = "") -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "SecretStr('**********')" if self._value else "SecretStr('')"
+
+    def __str__(self) -> str:
+        return "**********" if self._value else ""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretStr) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+_SECRET_FIELDS = ("client_secret", "state_signing_key", "rankr_api_key")
+_NO_SECRET = SecretStr("")  # immutable: one instance serves every default
+
+
+@dataclass(frozen=True)
+class AppSecret:
     """The app secret's JSON (template `AppSecret`)."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
     client_id: str = ""
-    client_secret: SecretStr = SecretStr("")
-    state_signing_key: SecretStr = SecretStr("")
-    rankr_api_key: SecretStr = SecretStr("")
+    client_secret: SecretStr = _NO_SECRET
+    state_signing_key: SecretStr = _NO_SECRET
+    rankr_api_key: SecretStr = _NO_SECRET
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any]) -> AppSecret:
+        """From the secret's JSON object; unknown keys are ignored, a non-string value is refused
+        (`ConfigError` naming the key, never the value)."""
+        values: dict[str, Any] = {}
+        for name in ("client_id", *_SECRET_FIELDS):
+            if name not in raw:
+                continue
+            value = raw[name]
+            if not isinstance(value, str):
+                raise ConfigError(f"the app secret's {name} is not a string")
+            values[name] = SecretStr(value) if name in _SECRET_FIELDS else value
+        return cls(**values)
 
     def require(self, *names: str) -> None:
         missing = [n for n in names if not _value(getattr(self, n))]
@@ -121,7 +198,7 @@ def load_app_secret(secret_id: str, *, max_age: int = 300, force_fetch: bool = F
     raw = parameters.get_secret(secret_id, transform="json", max_age=max_age, force_fetch=force_fetch)
     if not isinstance(raw, dict):
         raise ConfigError("the app secret is not a JSON object")
-    return AppSecret.model_validate(raw)
+    return AppSecret.from_mapping(raw)
 
 
-__all__ = ["DEFAULT_GHL_SCOPES", "AppSecret", "ConfigError", "Settings", "load_app_secret"]
+__all__ = ["DEFAULT_GHL_SCOPES", "AppSecret", "ConfigError", "SecretStr", "Settings", "load_app_secret"]

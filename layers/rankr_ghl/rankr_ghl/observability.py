@@ -64,16 +64,37 @@ class _NoTraceProvider(BaseProvider):
         return None
 
 
+# What the connector calls out through: AWS (botocore) and the GHL / Rankr APIs (httpx). Powertools'
+# default patches every module X-Ray supports, importing each that is installed (requests, sqlite3, ...)
+# on every cold start with tracing on, for clients the connector never uses. botocore is patched when
+# the tracer is built (every handler calls AWS); httpx only when the first GHL or Rankr client is built
+# (`trace_http_clients`), so a path that never calls out over HTTP does not import it.
+TRACED_MODULES = ("botocore", "httpx")
+_TRACED_AT_START = ("botocore",)
+_TRACED_WITH_HTTP_CLIENTS = ("httpx",)
+
+
 def _build_tracer() -> Tracer:
     # Powertools' own rule (POWERTOOLS_TRACE_DISABLED, or not in Lambda / in SAM local); in Lambda with
-    # tracing on, the X-Ray provider is built as usual.
+    # tracing on, the X-Ray provider is built as usual and patches botocore only.
     disabled = bool(Tracer._is_tracer_disabled())
-    return Tracer(service=SERVICE, provider=_NoTraceProvider() if disabled else None)
+    return Tracer(
+        service=SERVICE,
+        provider=_NoTraceProvider() if disabled else None,
+        patch_modules=_TRACED_AT_START,
+    )
 
 
 logger = Logger(service=SERVICE)
 tracer = _build_tracer()
 metrics = Metrics(namespace="RankrGhl", service=SERVICE)
+
+
+def trace_http_clients() -> None:
+    """Trace httpx calls (GHL, Rankr) from now on: call before building an HTTP client. A no-op with
+    tracing off; X-Ray patches a module once however often this is called."""
+    tracer.patch(modules=_TRACED_WITH_HTTP_CLIENTS)
+
 
 # Keys whose values must never reach logs or traces.
 SENSITIVE_KEYS = frozenset(

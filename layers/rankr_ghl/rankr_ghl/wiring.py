@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from rankr_ghl.ghl.oauth import GHLOAuthClient
     from rankr_ghl.ghl.ratelimit import RateLimiter
     from rankr_ghl.rankr.client import RankrClient
+    from rankr_ghl.sync.ports import DedupeStore
 
 
 class _Deferred:
@@ -126,7 +127,9 @@ def rate_limiter() -> RateLimiter:
 @functools.cache
 def ghl_oauth_client() -> GHLOAuthClient:
     from rankr_ghl.ghl.oauth import GHLOAuthClient
+    from rankr_ghl.observability import trace_http_clients
 
+    trace_http_clients()  # before the client builds its httpx.Client
     secret = app_secret()
     secret.require("client_secret")
     return GHLOAuthClient(
@@ -161,12 +164,20 @@ def _built_ghl_client() -> GHLClient:
     import httpx
 
     from rankr_ghl.ghl.client import DEFAULT_TIMEOUT, GHLClient
+    from rankr_ghl.observability import trace_http_clients
 
+    trace_http_clients()  # before the client builds its httpx.Client
     read_s = settings().ghl_timeout_s
     timeout = httpx.Timeout(read_s, connect=min(5.0, read_s)) if read_s else DEFAULT_TIMEOUT
     return GHLClient(
         token_vault(), base_url=settings().ghl_api_base_url, rate_limiter=rate_limiter(), timeout=timeout
     )
+
+
+def _deferred_used_states() -> DedupeStore:
+    """The used install states as a dependency: only a callback marks one, and the store imports the
+    sync-state table (the install redirect never needs it)."""
+    return cast("DedupeStore", _Deferred(lambda: sync_state().dedupe))
 
 
 @functools.cache
@@ -183,13 +194,16 @@ def oauth_install_service() -> OAuthInstallService:
         scopes=cfg.scopes,
         redirect_uri=cfg.oauth_redirect_uri or None,
     )
+    # Stores and vault deferred like the OAuth client: only a callback uses them, the install redirect
+    # (the first request of every install) never does, and building them imports their modules.
     return OAuthInstallService(
         app,
         StateSigner(secret.state_signing_key.get_secret_value()),
         _deferred_ghl_oauth_client(),
-        token_store(),
-        connection_store(),
-        vault=token_vault(),
+        cast("SecretsManagerTokenStore", _Deferred(token_store)),
+        cast("DynamoConnectionStore", _Deferred(connection_store)),
+        vault=cast("TokenVault", _Deferred(token_vault)),
+        used_states=_deferred_used_states(),
     )
 
 
@@ -215,7 +229,10 @@ def rankr_client() -> RankrClient:
 
 @functools.cache
 def _built_rankr_client() -> RankrClient:
+    from rankr_ghl.observability import trace_http_clients
     from rankr_ghl.rankr.client import RankrClient
+
+    trace_http_clients()  # before the client builds its httpx.Client
 
     def api_key() -> str:
         # Read per request: a rotated key is picked up once Powertools' cache expires.

@@ -40,6 +40,7 @@ class HostileContext:
     account_b: str
     location_unconnected: str  # exists in GHL, never installed
     fresh_code: Callable[[], str]  # an auth code already used once (prepared by the test)
+    replayed_state: Callable[[], tuple[str, str]]  # (an unused code, a state that completed an install)
 
 
 @dataclass(frozen=True)
@@ -274,6 +275,11 @@ def _used_code(ctx: HostileContext) -> str:
     return ctx.fresh_code()
 
 
+def _replayed_state_callback(ctx: HostileContext) -> OAuthRequest:
+    code, state = ctx.replayed_state()
+    return OAuthRequest("/oauth/callback", {"code": code, "state": state})
+
+
 def callback(**params: Any) -> Callable[[HostileContext], OAuthRequest]:
     def build(ctx: HostileContext) -> OAuthRequest:
         resolved = {k: (v(ctx) if callable(v) else v) for k, v in params.items()}
@@ -324,6 +330,8 @@ OAUTH_CASES = [
         callback(code=_used_code, state=_state),
         frozenset({400, 401, 403, 409}),
     ),
+    # A callback URL replayed with a fresh code (browser history, a leaked link): the state is single-use.
+    Case("oauth-replayed-state", "oauth", _replayed_state_callback, frozenset({400})),
     Case("oauth-no-code", "oauth", callback(state=_state), frozenset({400})),
     Case(
         "oauth-denied",

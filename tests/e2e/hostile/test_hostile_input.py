@@ -62,6 +62,18 @@ def hostile_ctx(e2e_stack) -> Iterator[HostileContext]:
             assert http.get(callback).status_code == 200
         return parse_qs(urlsplit(callback).query)["code"][0]
 
+    def replayed_state() -> tuple[str, str]:
+        """A state that completed a real install, and an unused code of a second consent."""
+        location = new_id("locR")
+        stack.ghl.admin.create_location(location)
+        stack.ghl.admin.consent(location_id=location)
+        with httpx.Client(timeout=30, follow_redirects=False) as http:
+            start = http.get(f"{stack.gateway_url}/oauth/install", params={"rankr_account": new_id("acctR")})
+            callback = http.get(start.headers["location"]).headers["location"]
+            assert http.get(callback).status_code == 200
+            unused = http.get(start.headers["location"]).headers["location"]
+        return parse_qs(urlsplit(unused).query)["code"][0], parse_qs(urlsplit(callback).query)["state"][0]
+
     yield HostileContext(
         sign=stack.ghl.app.webhooks.signer.sign,
         state_key=secret["state_signing_key"],
@@ -72,6 +84,7 @@ def hostile_ctx(e2e_stack) -> Iterator[HostileContext]:
         account_b=account_b,
         location_unconnected=unconnected,
         fresh_code=used_code,
+        replayed_state=replayed_state,
     )
 
 
@@ -175,9 +188,15 @@ def test_corpus_left_everything_as_it_was(e2e_stack, corpus_baseline) -> None:
         for loc in setup_locations:
             after[key].pop(loc, None)
     setup_ids = set(setup_locations)
-    for table in after["tables"].values():
+    used_states = 0
+    for logical_id, table in after["tables"].items():
         for item_key in [k for k, v in table.items() if any(loc in str(v) for loc in setup_ids)]:
             del table[item_key]
+        known = corpus_baseline["tables"].get(logical_id, {})
+        for item_key in [k for k in table if "DEDUPE#oauth-state#" in k and k not in known]:
+            used_states += 1
+            del table[item_key]
+    assert used_states == len(setup_ids)  # one used-state marker per setup install, none from a case
     after["secrets"] = {k: v for k, v in after["secrets"].items() if not any(loc in k for loc in setup_ids)}
     after["ghl_tokens"] = corpus_baseline["ghl_tokens"] if setup_ids else after["ghl_tokens"]
     after["ghl_write_calls"] = corpus_baseline["ghl_write_calls"]  # the setup installs' own calls

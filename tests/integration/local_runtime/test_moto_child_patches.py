@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from typing import Any
 
 import pytest
 from moto.core.utils import unix_time
@@ -16,7 +17,9 @@ from rankr_ghl_tools.local._moto_child import (
     bounded_sqs_long_polls,
     fast_sqs_clock,
     lean_sqs_attributes,
+    linear_dynamodb_item_size,
     memoized_moto_dispatch,
+    paged_dynamodb_gsi_queries,
 )
 
 pytestmark = pytest.mark.integration
@@ -120,3 +123,133 @@ def test_sqs_clock_is_moto_epoch_time() -> None:
         assert models.unix_time_millis(moment) == expected * 1000
     before = models.unix_time()
     assert abs(before - time.time()) < 1  # moto's own clock agrees
+
+
+def test_items_are_built_as_moto_builds_them_with_the_same_size_limit() -> None:
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    attrs = {
+        "pk": {"S": "LOC#a#contact#ghl#c1"},
+        "sk": {"S": "LEDGER"},
+        "fieldDigests": {"M": {f"f{i}": {"S": "d" * 16} for i in range(20)}},
+        "expiresAt": {"N": "1764000000"},
+        "tags": {"SS": ["a", "b"]},
+    }
+    expected = Item(DynamoType(attrs["pk"]), DynamoType(attrs["sk"]), attrs)
+    too_big = {"pk": {"S": "k"}, "blob": {"S": "x" * 300_000}, "more": {"S": "y" * 110_000}}
+    near_limit = {"pk": {"S": "k"}, "blob": {"S": "x" * 404_000}}
+    with linear_dynamodb_item_size():
+        built = Item(DynamoType(attrs["pk"]), DynamoType(attrs["sk"]), attrs)
+        assert built == expected and built.to_json() == expected.to_json()
+        assert built.size() == expected.size()
+        with pytest.raises(ItemSizeTooLarge):
+            Item(DynamoType({"S": "k"}), None, too_big)
+        Item(DynamoType({"S": "k"}), None, near_limit)  # under moto's limit
+        with pytest.raises(ItemSizeTooLarge):  # updates keep moto's own check
+            built.attrs["later"] = DynamoType({"S": "z" * 410_000})
+    with pytest.raises(ItemSizeTooLarge):
+        Item(DynamoType({"S": "k"}), None, too_big)
+
+
+def test_gsi_query_pages_are_moto_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+    from moto import mock_aws
+    from moto.dynamodb.models.table import Table
+
+    def s(value: str) -> dict[str, str]:
+        return {"S": value}
+
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):  # not the session's embedded AWS
+        monkeypatch.delenv(name, raising=False)
+    with mock_aws():
+        client = boto3.client(
+            "dynamodb", region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test"
+        )
+        client.create_table(
+            TableName="t",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "gsi1pk", "gsi1sk")
+            ],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "gsi1",
+                    "KeySchema": [
+                        {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                        {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        )
+        for i in range(60):  # repeated index sort keys: the table key orders them
+            item = {
+                "pk": s(f"P#{i % 23}"),
+                "sk": s(f"S{i % 3}"),
+                "gsi1pk": s("P"),
+                "gsi1sk": s(f"k{i % 17:02}"),
+            }
+            client.put_item(TableName="t", Item={**item, "v": {"N": str(i)}})
+        for i in range(20):
+            client.put_item(
+                TableName="t", Item={"pk": s(f"Q#{i}"), "sk": s("S"), "gsi1pk": s("Q"), "gsi1sk": s(f"{i}")}
+            )
+        client.put_item(TableName="t", Item={"pk": s("P#x"), "sk": s("S"), "gsi1pk": s("P")})  # not indexed
+        client.put_item(TableName="t", Item={"pk": s("P#y"), "sk": s("S")})
+        for i in range(25):  # ~90 KB each: pages end at 1 MB
+            item = {"pk": s(f"B#{i}"), "sk": s("S"), "gsi1pk": s("B"), "gsi1sk": s(f"{i:02}")}
+            client.put_item(TableName="t", Item={**item, "blob": s("x" * 90_000)})
+
+        def pages(partition: str, **extra: Any) -> list[tuple[Any, ...]]:
+            args: dict[str, Any] = {
+                "TableName": "t",
+                "IndexName": "gsi1",
+                "KeyConditionExpression": "gsi1pk = :p",
+                "ExpressionAttributeValues": {":p": s(partition)},
+                **extra,
+            }
+            if "AND" in args["KeyConditionExpression"] or "KeyConditionExpression" in extra:
+                args["ExpressionAttributeValues"] = {**args["ExpressionAttributeValues"], ":s": s("k05")}
+            if "FilterExpression" in extra:
+                args["ExpressionAttributeValues"] = {**args["ExpressionAttributeValues"], ":n": {"N": "20"}}
+            out = []
+            while True:
+                resp = client.query(**args)
+                out.append((resp["Items"], resp["Count"], resp["ScannedCount"], resp.get("LastEvaluatedKey")))
+                if "LastEvaluatedKey" not in resp:
+                    return out
+                args["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+        queries: list[tuple[str, dict[str, Any]]] = [
+            ("P", {"Limit": 7}),
+            ("P", {"Limit": 7, "ScanIndexForward": False}),
+            ("P", {}),
+            ("P", {"Limit": 60}),
+            ("P", {"Limit": 5, "FilterExpression": "v > :n"}),
+            ("P", {"Limit": 9, "ProjectionExpression": "gsi1sk, v"}),
+            ("Q", {"Limit": 6}),
+            ("B", {}),
+            ("B", {"ScanIndexForward": False, "Limit": 4}),
+            ("none", {}),
+            ("P", {"Limit": 7, "KeyConditionExpression": "gsi1pk = :p AND gsi1sk > :s"}),  # moto's path
+        ]
+        expected = [pages(partition, **extra) for partition, extra in queries]
+        scans = []
+        original_all_items = Table.all_items
+
+        def counted_all_items(self: Any) -> Any:
+            scans.append(self.name)
+            return original_all_items(self)
+
+        monkeypatch.setattr(Table, "all_items", counted_all_items)
+        with paged_dynamodb_gsi_queries():
+            assert [pages(partition, **extra) for partition, extra in queries] == expected
+        assert len(scans) == len(expected[-1])  # only the range-condition query scanned the table
+    assert [len(p[0]) for p in expected[7]] == [11, 11, 3]
+    assert [len(p[0]) for p in expected[0]] == [7] * 8 + [4] and expected[0][-1][3] is None
+    assert [len(p[0]) for p in expected[3]] == [60] and expected[3][0][3] is None  # Limit = the rest

@@ -261,3 +261,52 @@ def test_audit_retention_is_configurable_and_expired_entries_are_hidden(embedded
     log.record(fresh)
     assert [e.entry_id for e in log.query_location(location)] == [fresh.entry_id]
     assert [e.entry_id for e in log.query_location(location, entity=Entity.NOTE)] == [fresh.entry_id]
+
+
+def test_audit_entries_written_in_batches_read_back_as_written(
+    audit_log: DynamoAuditLog, location: str
+) -> None:
+    now = datetime.now(UTC)
+    entries = [
+        AuditEntry(
+            location,
+            Entity.CONTACT,
+            AuditAction.CREATE,
+            AuditOutcome.SUCCESS,
+            "rankr_to_ghl",
+            ghl_id=f"g{i}",
+            rankr_id=f"L{i}",
+            fields=("email",),
+            flow="lead_push",
+            at=now - timedelta(seconds=60 - i),
+        )
+        for i in range(60)  # three BatchWriteItem calls of at most 25
+    ]
+    audit_log.record_many(entries)
+    read = audit_log.query_location(location, limit=100)
+    assert [e.entry_id for e in read] == [e.entry_id for e in reversed(entries)]
+    assert read[0] == entries[-1]
+
+
+def test_mapping_listing_follows_pages_and_stays_in_its_partition(
+    sync_state: SyncStateTable, location: str
+) -> None:
+    from rankr_ghl.aws.sync_state import _to_item
+
+    store = sync_state.mappings
+    wanted = [IdMapping(location, Entity.CONTACT, f"g{i:05}", f"r{i}", account_id="a") for i in range(2_105)]
+    others = [
+        IdMapping(location, Entity.TASK, "gt", "rt", ghl_parent_id="g00001", rankr_parent_id="r1"),
+        IdMapping(f"{location}-other", Entity.CONTACT, "g00001", "rx"),
+    ]
+    requests = [
+        {"PutRequest": {"Item": _to_item(store._item(m, side))}}
+        for m in [*wanted, *others]
+        for side in (Side.GHL, Side.RANKR)
+    ]
+    for start in range(0, len(requests), 25):  # seeded in batches: 2,105 puts one by one are slow on moto
+        resp = store.client.batch_write_item(RequestItems={store.table_name: requests[start : start + 25]})
+        assert not resp.get("UnprocessedItems")
+    listed = list(store.list_for_location(location, Entity.CONTACT))  # three pages of up to 1,000
+    assert listed == wanted  # in gsi1sk (GHL id) order, every field read back
+    assert list(store.list_for_location(location, Entity.TASK)) == [others[0]]

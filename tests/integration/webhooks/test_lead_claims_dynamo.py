@@ -10,8 +10,14 @@ from fakes import InMemoryAuditLog
 from rankr_ghl.aws.sync_state import SyncStateTable, claim_pk
 from rankr_ghl.flows.lead_push import SyncLeadRecords
 from rankr_ghl.sync.mapping import MappingResolver
-from rankr_ghl.sync.ports import CLAIM_LINK_ORIGIN, LEAD_PUSH_ORIGIN, IdMapping, lead_claim_identities
-from rankr_ghl.sync.types import Entity
+from rankr_ghl.sync.ports import (
+    CLAIM_LINK_ORIGIN,
+    LEAD_PUSH_ORIGIN,
+    IdMapping,
+    LedgerEntry,
+    lead_claim_identities,
+)
+from rankr_ghl.sync.types import Entity, Side
 
 pytestmark = pytest.mark.integration
 
@@ -135,3 +141,68 @@ def test_lead_push_confirms_or_replaces_a_provisional_link_on_dynamodb(
     assert [c.lead_id for c in tables.lead_claims.find(location, [EMAIL])] == ["L1"]
     records.release_claims(location, "L1", [EMAIL])
     assert tables.lead_claims.find(location, [EMAIL]) == []
+
+
+def _ledger(location: str, side: Side, record_id: str) -> LedgerEntry:
+    return LedgerEntry(
+        location_id=location,
+        entity=Entity.CONTACT,
+        side=side,
+        record_id=record_id,
+        field_digests={"email": "d1", "firstName": "d2"},
+        digest="d",
+        written_at=datetime.now(UTC),
+    )
+
+
+def test_settling_a_lead_is_one_transaction_that_writes_all_or_nothing(
+    tables: SyncStateTable, location: str
+) -> None:
+    writer = tables.lead_push_writes
+    ledger = [_ledger(location, Side.GHL, "g1"), _ledger(location, Side.RANKR, "L1")]
+    pair = IdMapping(location, Entity.CONTACT, "g1", "L1", attributes={"origin": LEAD_PUSH_ORIGIN})
+
+    # Another lead's newer claim on the phone: refused, and nothing at all written.
+    tables.lead_claims.claim(location, [EMAIL], "L1", 600)
+    tables.lead_claims.claim(location, [PHONE], "L2", 600)
+    assert not writer.settle_lead(
+        location, "L1", mapping=pair, ledger=ledger, release_identities=[EMAIL, PHONE]
+    )
+    assert tables.mappings.get_by_ghl(location, Entity.CONTACT, "g1") is None
+    assert tables.mappings.get_by_rankr(location, Entity.CONTACT, "L1") is None
+    assert tables.ledger.get(location, Entity.CONTACT, Side.GHL, "g1") is None
+    assert [c.lead_id for c in tables.lead_claims.find(location, [EMAIL, PHONE])] == ["L1", "L2"]
+
+    # The usual case: mapping (both sides), ledger and the lead's own claims, at once.
+    assert writer.settle_lead(location, "L1", mapping=pair, ledger=ledger, release_identities=[EMAIL, EMAIL])
+    assert tables.mappings.get_by_rankr(location, Entity.CONTACT, "L1") == tables.mappings.get_by_ghl(
+        location, Entity.CONTACT, "g1"
+    )
+    stored = tables.ledger.get(location, Entity.CONTACT, Side.RANKR, "L1")
+    assert stored is not None and dict(stored.field_digests) == {"email": "d1", "firstName": "d2"}
+    assert [c.lead_id for c in tables.lead_claims.find(location, [EMAIL, PHONE])] == ["L2"]
+
+    # Mapped already (a retry, or the worker's link): refused; then ledger and release alone pass.
+    tables.lead_claims.claim(location, [EMAIL], "L1", 600)
+    assert not writer.settle_lead(location, "L1", mapping=pair, ledger=ledger, release_identities=[EMAIL])
+    assert writer.settle_lead(location, "L1", mapping=None, ledger=ledger, release_identities=[EMAIL])
+    assert tables.lead_claims.find(location, [EMAIL]) == []
+    assert writer.settle_lead(location, "L1", mapping=None, ledger=[], release_identities=[])  # nothing to do
+
+
+def test_claiming_unless_mapped_is_one_write_that_returns_the_existing_mapping(
+    tables: SyncStateTable, location: str
+) -> None:
+    store = tables.lead_push_writes
+    assert store.claim_unless_mapped(location, "L1", [EMAIL, PHONE, EMAIL], 600).claimed
+    assert [(c.identity, c.lead_id) for c in tables.lead_claims.find(location, [EMAIL, PHONE])] == [
+        (EMAIL, "L1"),
+        (PHONE, "L1"),
+    ]
+    pair = IdMapping(location, Entity.CONTACT, "g1", "L2", attributes={"origin": CLAIM_LINK_ORIGIN})
+    tables.mappings.put(pair)
+    result = store.claim_unless_mapped(location, "L2", [EMAIL], 600)
+    assert not result.claimed and result.mapping is not None
+    assert (result.mapping.ghl_id, result.mapping.rankr_id) == ("g1", "L2")
+    assert result.mapping.attributes == {"origin": CLAIM_LINK_ORIGIN}
+    assert [c.lead_id for c in tables.lead_claims.find(location, [EMAIL])] == ["L1"]  # nothing claimed

@@ -144,7 +144,7 @@ def test_settings_bad_value_names_variable_not_value():
 
 
 def test_app_secret_hides_values_and_checks_required():
-    secret = AppSecret.model_validate(
+    secret = AppSecret.from_mapping(
         {"client_id": "c", "client_secret": "s3cr3t-value", "state_signing_key": ""}
     )
     assert "s3cr3t-value" not in repr(secret)

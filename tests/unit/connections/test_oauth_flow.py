@@ -213,3 +213,50 @@ def test_location_grant_without_location_id_is_rejected(world):
     world.oauth.codes["c"] = Grant("at", "rt", user_type="Location")
     with pytest.raises(CodeExchangeRejected):
         svc.complete_install(code="c", state=None)
+
+
+def single_use_service(world):
+    from fakes import InMemoryDedupeStore
+
+    signer = StateSigner(KEY, ttl_s=600, clock=world.clock)
+    app = OAuthAppConfig(client_id="app123-xyz", marketplace_url="https://m.example", scopes=SCOPES)
+    used = InMemoryDedupeStore()
+    svc = OAuthInstallService(
+        app, signer, world.oauth, world.tokens, world.connections, used_states=used, clock=world.clock
+    )
+    return svc, signer, used
+
+
+def test_a_state_completes_one_install_and_a_replay_is_refused_before_any_exchange(world):
+    from fakes import InMemoryDedupeStore
+    from rankr_ghl.connections.errors import StateReused
+
+    signer = StateSigner(KEY, ttl_s=600, clock=world.clock)
+    app = OAuthAppConfig(client_id="app123-xyz", marketplace_url="https://m.example", scopes=SCOPES)
+    used = InMemoryDedupeStore()
+    svc = OAuthInstallService(
+        app, signer, world.oauth, world.tokens, world.connections, used_states=used, clock=world.clock
+    )
+    state = signer.sign("acct_1")
+    world.oauth.codes["code-1"] = world.oauth.issue("Location", "co1", "loc1")
+    svc.complete_install(code="code-1", state=state, redirect_uri="https://api.example/cb")
+    world.oauth.codes["code-2"] = world.oauth.issue("Location", "co1", "loc2")
+    with pytest.raises(StateReused) as refused:
+        svc.complete_install(code="code-2", state=state, redirect_uri="https://api.example/cb")
+    assert refused.value.http_status == 400
+    assert "code-2" in world.oauth.codes  # never exchanged
+    assert world.connections.get("loc2") is None
+    other = signer.sign("acct_1")  # a fresh install link works
+    svc.complete_install(code="code-2", state=other, redirect_uri="https://api.example/cb")
+    assert world.connections.get("loc2") is not None
+
+
+def test_a_refused_code_leaves_the_install_link_usable_and_no_marker(world):
+    svc, signer, used = single_use_service(world)
+    state = signer.sign("acct_1")
+    with pytest.raises(CodeExchangeRejected):
+        svc.complete_install(code="no-such-code", state=state, redirect_uri="https://api.example/cb")
+    assert used._claims == {}
+    world.oauth.codes["code-1"] = world.oauth.issue("Location", "co1", "loc1")
+    svc.complete_install(code="code-1", state=state, redirect_uri="https://api.example/cb")
+    assert world.connections.get("loc1") is not None

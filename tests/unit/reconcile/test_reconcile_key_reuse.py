@@ -136,3 +136,30 @@ def test_note_created_then_crashed_then_changed_is_adopted(monkeypatch: pytest.M
     mapping = world.mappings.get_by_ghl(LOCATION, Entity.NOTE, note["id"])
     assert mapping is not None and mapping.rankr_id == orphan["id"]
     assert mapping.rankr_parent_id == rankr_contact
+
+
+@pytest.mark.parametrize("same_body", [True, False], ids=["replayed", "adopted_from_409"])
+def test_a_contact_the_webhook_worker_created_then_crashed_on_is_not_twinned(same_body: bool) -> None:
+    """The worker's create key is reconcile's (`ghl_mirror_key`): Rankr replays the worker's record,
+    or names it in its 409 when the bodies differ, and reconcile maps that record."""
+    from rankr_ghl.flows.inbound import _idempotency_key
+
+    world = World()
+    ghl = world.ghl.seed_contact(firstName="Nomail", lastName="Person")
+    # What the worker wrote before it died (no mapping, no ledger): the same body reconcile would send,
+    # or an older state of the contact.
+    worker_body = {"firstName": "Nomail", "lastName": "Person", "source": "GoHighLevel"}
+    if not same_body:
+        worker_body["firstName"] = "Older"
+    key = _idempotency_key(Entity.CONTACT, LOCATION, ghl["id"])
+    orphan = world.rankr.create_contact(ACCOUNT, worker_body, idempotency_key=key)
+
+    outcome = run(world)
+
+    assert outcome.report.complete and not outcome.report.failures
+    (contact,) = live(world.rankr.contacts)
+    assert contact["id"] == orphan["id"] and contact["firstName"] == "Nomail"
+    assert world.ghl.contacts[ghl["id"]]["firstName"] == "Nomail"  # GHL's state wins, not the orphan's
+    mapping = world.mappings.get_by_ghl(LOCATION, Entity.CONTACT, ghl["id"])
+    assert mapping is not None and mapping.rankr_id == orphan["id"]
+    assert world.remaining_differences() == []

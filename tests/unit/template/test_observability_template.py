@@ -34,9 +34,17 @@ def _dashboard_metrics(resources: dict[str, Any]) -> set[str]:
     names = set()
     for widget in widgets:
         for row in widget["properties"]["metrics"]:
-            if row[0] == "RankrGhl" or row[0] == "." and len(row) > 1:
+            if isinstance(row[0], dict):  # a SEARCH over every dimension value of a metric
+                names.update(re.findall(r'MetricName="(\w+)"', row[0].get("expression", "")))
+            elif row[0] == "RankrGhl" or row[0] == "." and len(row) > 1:
                 names.add(row[1])
     return names
+
+
+def test_dashboard_shows_the_metrics_emitted_with_a_reason_dimension(resources: dict[str, Any]) -> None:
+    """A metric with a `reason` dimension is not in a widget that names only `service`: a SEARCH shows
+    every reason of it."""
+    assert {"WebhooksRejected", "WebhookEventsSkipped"} <= _dashboard_metrics(resources)
 
 
 def test_custom_metric_alarms_watch_emitted_metrics(resources: dict[str, Any]) -> None:

@@ -18,9 +18,9 @@ from rankr_ghl.flows.intake import (
     EnqueueFailed,
     RawWebhookRequest,
     WebhookRejected,
-    parse_queued_message,
     sqs_deduplication_id,
 )
+from rankr_ghl.flows.queue_message import parse_queued_message
 from webhook_test_helpers import (
     APP_ID,
     LOCATION_ID,

@@ -215,15 +215,22 @@ class Race:
         self.idempotency.records.clear()  # Powertools' INPROGRESS record expires with the Lambda timeout
 
 
-@pytest.fixture
-def race() -> Race:
+@pytest.fixture(params=["atomic_settle", "step_by_step"])
+def race(request: pytest.FixtureRequest) -> Race:
     clock = Clock()
     ghl, rankr, audit = WireFakeGHL(), Rankr(), InMemoryAuditLog()
     state = InMemorySyncState(clock=clock)
     resolver = MappingResolver(default=lead_mapping())  # one field mapping for both flows (ledger digests)
     store = InMemoryIdempotencyStore()
     idempotency = powertools_idempotency(store)
-    records = SyncLeadRecords(state.mappings, state.ledger, audit, resolver, claims=state.lead_claims)
+    records = SyncLeadRecords(
+        state.mappings,
+        state.ledger,
+        audit,
+        resolver,
+        claims=state.lead_claims,
+        push_store=state.lead_push_writes if request.param == "atomic_settle" else None,
+    )
     service = LeadPushService(
         ghl=ghl,
         records=records,
@@ -297,6 +304,37 @@ def assert_settled(race: Race, lead: Mapping[str, Any], contact_id: str) -> None
         assert [op for op, _ in race.rankr.writes[len(writes_before) :]] in ([], ["update"])
 
 
+@pytest.mark.parametrize("tags", [["Hot"], []], ids=["tagged", "untagged"])
+def test_a_first_push_settles_in_one_atomic_write_when_nothing_intervenes(
+    race: Race, request: pytest.FixtureRequest, tags: list[str]
+) -> None:
+    lead = new_lead(race, tags=tags)
+    result = race.push(lead)
+    assert result["outcome"] == "created"
+    assert_settled(race, lead, result["ghlContactId"])
+    links = race.state.lead_push_writes
+    atomic = request.node.callspec.params["race"] == "atomic_settle"
+    assert (links.settled, links.refused) == ((1, 0) if atomic else (0, 0))
+
+
+def test_a_refused_atomic_settle_falls_back_to_the_step_by_step_path(race: Race) -> None:
+    """The worker linked the pair on the lead's claim meanwhile: the atomic write is refused (nothing
+    written) and the step-by-step path confirms the link, writes the ledger and releases the claims."""
+    lead = new_lead(race, tags=[])
+    records = race.push_service._records
+    real_settle = records.settle
+
+    def worker_links_first(location_id: str, lead_: Any, contact_id: str, *args: Any, **kw: Any) -> bool:
+        assert race.event("ContactCreate", contact_id).outcome == "linked"
+        return real_settle(location_id, lead_, contact_id, *args, **kw)
+
+    records.settle = worker_links_first  # type: ignore[method-assign]
+    result = race.push(lead)
+    assert result["outcome"] == "created"
+    assert_settled(race, lead, result["ghlContactId"])
+    assert race.state.lead_push_writes.settled == 0
+
+
 # --------------------------------------------------------------------------------------- order (b)
 @pytest.mark.parametrize(
     "identity",
@@ -336,13 +374,19 @@ def test_event_after_the_link_but_before_the_ledger_does_not_overwrite_the_lead(
     lead = new_lead(race, tags=["Hot", "webinar"])
     seen: list[InboundResult] = []
     records = race.push_service._records
-    real_record_write = records.record_write
+    real_record_write, real_settle = records.record_write, records.settle
 
     def event_first(location_id: str, contact_id: str, *args: Any) -> None:
         seen.append(race.event("ContactCreate", contact_id))
         real_record_write(location_id, contact_id, *args)
 
+    def event_before_settle(location_id: str, lead: Any, contact_id: str, *args: Any, **kw: Any) -> bool:
+        seen.append(race.event("ContactCreate", contact_id))
+        monkeypatch.setattr(records, "record_write", real_record_write)  # one event in all
+        return real_settle(location_id, lead, contact_id, *args, **kw)
+
     monkeypatch.setattr(records, "record_write", event_first)
+    monkeypatch.setattr(records, "settle", event_before_settle)
     result = race.push(lead)
 
     assert result["outcome"] == "created"

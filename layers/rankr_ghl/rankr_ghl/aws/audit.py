@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from rankr_ghl.aws.sync_state import _from_item, _to_item, dynamodb_client
+from rankr_ghl.aws.sync_state import _from_item, _to_item, dynamodb_client, write_batches
 from rankr_ghl.observability import logger, redact_text
 from rankr_ghl.sync.ports import AuditAction, AuditEntry, AuditOutcome, utcnow
 from rankr_ghl.sync.types import Entity
@@ -98,6 +99,19 @@ class DynamoAuditLog:
                     "audit_action": entry.action.value,
                     "error_type": type(exc).__name__,
                 },
+            )
+
+    def record_many(self, entries: Sequence[AuditEntry]) -> None:
+        """Several entries in BatchWriteItem calls of 25 (each entry has its own key)."""
+        requests = [{"PutRequest": {"Item": self.to_item(entry)}} for entry in entries]
+        try:
+            write_batches(self.client, self.table_name, requests, what="audit entries")
+        except (ClientError, BotoCoreError, RuntimeError) as exc:
+            if self.strict:
+                raise
+            logger.error(
+                "audit batch write failed",
+                extra={"entries": len(requests), "error_type": type(exc).__name__},
             )
 
     @staticmethod

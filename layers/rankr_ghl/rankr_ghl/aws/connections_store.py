@@ -18,10 +18,14 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from rankr_ghl.connections.errors import ConnectionNotFound, TokenStorageError
-from rankr_ghl.connections.models import Connection, ConnectionStatus, utcnow
+from rankr_ghl.connections.status import ConnectionStatus, utcnow
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
+
+    # Imported where a connection is built (`from_item`): the models import pydantic, and a lookup
+    # that finds no connection (a webhook for a location that is not connected) needs none of it.
+    from rankr_ghl.connections.models import Connection
 
 _SER = TypeSerializer()
 _DESER = TypeDeserializer()
@@ -97,6 +101,8 @@ class DynamoConnectionStore:
 
     @staticmethod
     def from_item(item: Mapping[str, Any]) -> Connection:
+        from rankr_ghl.connections.models import Connection
+
         plain = {k: _DESER.deserialize(v) for k, v in item.items()}
         return Connection(
             connection_id=plain["connectionId"],

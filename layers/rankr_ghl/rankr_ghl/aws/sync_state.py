@@ -28,6 +28,7 @@ from rankr_ghl.sync.ports import (
     CheckpointConflict,
     IdMapping,
     LeadClaim,
+    LeadClaimResult,
     LedgerEntry,
     MappingConflict,
     Tombstone,
@@ -98,6 +99,22 @@ def _epoch() -> int:
 
 def record_pk(location_id: str, entity: Entity, side: Side, record_id: str) -> str:
     return f"LOC#{location_id}#{Entity(entity).value}#{Side(side).value}#{record_id}"
+
+
+def write_batches(client: DynamoDBClient, table_name: str, requests: Sequence[Any], *, what: str) -> None:
+    """BatchWriteItem in chunks of 25, re-sending what DynamoDB leaves unprocessed (with backoff);
+    raises RuntimeError when some requests are still unprocessed after `BATCH_ATTEMPTS` rounds."""
+    pending = list(requests)
+    while pending:
+        chunk, pending = pending[:BATCH_WRITE_MAX], pending[BATCH_WRITE_MAX:]
+        for attempt in range(BATCH_ATTEMPTS):
+            resp = client.batch_write_item(RequestItems={table_name: chunk})
+            chunk = list((resp.get("UnprocessedItems") or {}).get(table_name, []))
+            if not chunk:
+                break
+            time.sleep(0.02 * (2**attempt))
+        else:
+            raise RuntimeError(f"{what} not written: DynamoDB left {len(chunk)} items unprocessed")
 
 
 class _TableBase:
@@ -260,7 +277,9 @@ class DynamoMappingStore(_TableBase):
             IndexName="gsi1",
             KeyConditionExpression="gsi1pk = :p",
             ExpressionAttributeValues={":p": {"S": f"LOC#{location_id}#MAP#{Entity(entity).value}"}},
-            PaginationConfig={"PageSize": 500},
+            # 1,000 mappings (~330 KB) a page: under DynamoDB's 1 MB page cap, so half the round trips of
+            # 500, and one page at a time in memory; LastEvaluatedKey is followed by the paginator.
+            PaginationConfig={"PageSize": 1000},
         ):
             for item in page.get("Items", []):
                 yield self._parse(_from_item(item))
@@ -358,18 +377,8 @@ class DynamoLedgerStore(_TableBase):
             for entry in by_key.values():
                 self.put(entry)
             return
-        pending = list(by_key.values())
-        while pending:
-            chunk, pending = pending[:BATCH_WRITE_MAX], pending[BATCH_WRITE_MAX:]
-            requests: list[Any] = [{"PutRequest": {"Item": self._item(entry)}} for entry in chunk]
-            for attempt in range(BATCH_ATTEMPTS):
-                resp = self.client.batch_write_item(RequestItems={self.table_name: requests})
-                requests = list((resp.get("UnprocessedItems") or {}).get(self.table_name, []))
-                if not requests:
-                    break
-                time.sleep(0.02 * (2**attempt))
-            else:
-                raise RuntimeError("ledger entries not written: DynamoDB left items unprocessed")
+        requests = [{"PutRequest": {"Item": self._item(entry)}} for entry in by_key.values()]
+        write_batches(self.client, self.table_name, requests, what="ledger entries")
 
     def delete(self, location_id: str, entity: Entity, side: Side, record_id: str) -> None:
         self.client.delete_item(
@@ -530,40 +539,36 @@ def claim_pk(location_id: str, identity: str) -> str:
     return f"LOC#{location_id}#LEADCLAIM#{kind}#{digest}"
 
 
+def claim_put_requests(location_id: str, identities: Sequence[str], lead_id: str, ttl_s: int) -> list[Any]:
+    """BatchWriteItem put requests of the lead's claims, one per distinct identity."""
+    at = _iso(utcnow())
+    expires = _epoch() + ttl_s
+    return [
+        {
+            "PutRequest": {
+                "Item": _to_item(
+                    {
+                        "pk": claim_pk(location_id, identity),
+                        "sk": CLAIM_SK,
+                        "kind": "lead-claim",
+                        "identityKind": identity.partition(":")[0],
+                        "leadId": lead_id,
+                        "claimedAt": at,
+                        "expiresAt": expires,
+                    }
+                )
+            }
+        }
+        for identity in dict.fromkeys(identities)
+    ]
+
+
 class DynamoLeadClaimStore(_TableBase):
     """`LeadClaimStore`: one item per (location, identity), last claim wins, TTL `expiresAt`."""
 
     def claim(self, location_id: str, identities: Sequence[str], lead_id: str, ttl_s: int) -> None:
-        unique = list(dict.fromkeys(identities))
-        if not unique:
-            return
-        at = _iso(utcnow())
-        expires = _epoch() + ttl_s
-        requests: list[Any] = [
-            {
-                "PutRequest": {
-                    "Item": _to_item(
-                        {
-                            "pk": claim_pk(location_id, identity),
-                            "sk": CLAIM_SK,
-                            "kind": "lead-claim",
-                            "identityKind": identity.partition(":")[0],
-                            "leadId": lead_id,
-                            "claimedAt": at,
-                            "expiresAt": expires,
-                        }
-                    )
-                }
-            }
-            for identity in unique
-        ]
-        for attempt in range(CLAIM_BATCH_ATTEMPTS):
-            resp = self.client.batch_write_item(RequestItems={self.table_name: requests})
-            requests = list((resp.get("UnprocessedItems") or {}).get(self.table_name, []))
-            if not requests:
-                return
-            time.sleep(0.02 * (2**attempt))
-        raise RuntimeError(f"lead claims of {lead_id} not written: DynamoDB left items unprocessed")
+        requests = claim_put_requests(location_id, identities, lead_id, ttl_s)
+        write_batches(self.client, self.table_name, requests, what=f"lead claims of {lead_id}")
 
     def find(self, location_id: str, identities: Sequence[str]) -> list[LeadClaim]:
         by_pk = {claim_pk(location_id, identity): identity for identity in dict.fromkeys(identities)}
@@ -602,17 +607,129 @@ class DynamoLeadClaimStore(_TableBase):
         return claims
 
     def release(self, location_id: str, identities: Sequence[str], lead_id: str) -> None:
-        for identity in dict.fromkeys(identities):
+        unique = list(dict.fromkeys(identities))
+        deletes: list[Any] = [
+            {
+                "TableName": self.table_name,
+                "Key": {"pk": {"S": claim_pk(location_id, identity)}, "sk": {"S": CLAIM_SK}},
+                "ConditionExpression": "leadId = :lead",
+                "ExpressionAttributeValues": {":lead": {"S": lead_id}},
+            }
+            for identity in unique
+        ]
+        if len(deletes) > 1:
+            # One call in the usual case (the lead still holds every claim): a lead push's store
+            # round trips are what bound its throughput.
             try:
-                self.client.delete_item(
-                    TableName=self.table_name,
-                    Key={"pk": {"S": claim_pk(location_id, identity)}, "sk": {"S": CLAIM_SK}},
-                    ConditionExpression="leadId = :lead",
-                    ExpressionAttributeValues={":lead": {"S": lead_id}},
-                )
+                self.client.transact_write_items(TransactItems=[{"Delete": d} for d in deletes])
+                return
+            except ClientError as exc:
+                if _code(exc) != "TransactionCanceledException":
+                    raise
+                # A claim is gone or newer (another lead's): release the rest one by one below.
+        for delete in deletes:
+            try:
+                self.client.delete_item(**delete)
             except ClientError as exc:
                 if _code(exc) != "ConditionalCheckFailedException":
                     raise  # gone already, or another lead's newer claim: leave it
+
+
+class DynamoLeadPushStore(_TableBase):
+    """`LeadPushStore`: one TransactWriteItems over the mapping, ledger and claim items."""
+
+    def __init__(
+        self,
+        mappings: DynamoMappingStore,
+        ledger: DynamoLedgerStore,
+        table_name: str | None = None,
+        *,
+        client: DynamoDBClient | None = None,
+    ) -> None:
+        super().__init__(table_name, client=client)
+        self._mappings = mappings
+        self._ledger = ledger
+
+    def claim_unless_mapped(
+        self, location_id: str, lead_id: str, identities: Sequence[str], ttl_s: int
+    ) -> LeadClaimResult:
+        mapping_key = {
+            "pk": {"S": record_pk(location_id, Entity.CONTACT, Side.RANKR, lead_id)},
+            "sk": {"S": "MAP"},
+        }
+        items: list[TransactWriteItemTypeDef] = [
+            {
+                "ConditionCheck": {
+                    "TableName": self.table_name,
+                    "Key": mapping_key,
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            }
+        ]
+        items += [
+            {"Put": {"TableName": self.table_name, "Item": request["PutRequest"]["Item"]}}
+            for request in claim_put_requests(location_id, identities, lead_id, ttl_s)
+        ]
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if _code(exc) not in ("TransactionCanceledException", "TransactionConflictException"):
+                raise
+            reasons = exc.response.get("CancellationReasons") or [{}]
+            first = reasons[0]
+            if first.get("Code") == "ConditionalCheckFailed" and first.get("Item"):
+                return LeadClaimResult(
+                    claimed=False, mapping=self._mappings._parse(_from_item(first["Item"]))
+                )
+            return LeadClaimResult(claimed=False)
+        return LeadClaimResult(claimed=True)
+
+    def settle_lead(
+        self,
+        location_id: str,
+        lead_id: str,
+        *,
+        mapping: IdMapping | None,
+        ledger: Sequence[LedgerEntry],
+        release_identities: Sequence[str],
+    ) -> bool:
+        items: list[TransactWriteItemTypeDef] = []
+        if mapping is not None:
+            items += [
+                {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": _to_item(self._mappings._item(mapping, side)),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+                for side in (Side.GHL, Side.RANKR)
+            ]
+        by_key = {(e.location_id, e.entity, e.side, e.record_id): e for e in ledger}
+        items += [
+            {"Put": {"TableName": self.table_name, "Item": self._ledger._item(e)}} for e in by_key.values()
+        ]
+        items += [
+            {
+                "Delete": {
+                    "TableName": self.table_name,
+                    "Key": {"pk": {"S": claim_pk(location_id, identity)}, "sk": {"S": CLAIM_SK}},
+                    "ConditionExpression": "leadId = :lead",
+                    "ExpressionAttributeValues": {":lead": {"S": lead_id}},
+                }
+            }
+            for identity in dict.fromkeys(release_identities)
+        ]
+        if not items:
+            return True
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if _code(exc) in ("TransactionCanceledException", "TransactionConflictException"):
+                return False
+            raise
+        return True
 
 
 class DynamoMappingConfigSource(_TableBase):
@@ -693,4 +810,5 @@ class SyncStateTable:
         self.checkpoints = DynamoCheckpointStore(name, client=shared)
         self.dedupe = DynamoDedupeStore(name, client=shared)
         self.lead_claims = DynamoLeadClaimStore(name, client=shared)
+        self.lead_push_writes = DynamoLeadPushStore(self.mappings, self.ledger, name, client=shared)
         self.mapping_config = DynamoMappingConfigSource(name, client=shared)

@@ -34,17 +34,11 @@ if TYPE_CHECKING:
         TokenStorageError,
     )
     from rankr_ghl.connections.lifecycle import ConnectionLifecycle
-    from rankr_ghl.connections.models import (
-        Connection,
-        ConnectionStatus,
-        PauseReason,
-        TokenBundle,
-        UserType,
-        company_connection_id,
-    )
+    from rankr_ghl.connections.models import Connection, TokenBundle
     from rankr_ghl.connections.oauth_flow import InstallResult, OAuthAppConfig, OAuthInstallService
     from rankr_ghl.connections.ports import ConnectionStore, TokenStore
     from rankr_ghl.connections.state import InstallState, StateSigner
+    from rankr_ghl.connections.status import ConnectionStatus, PauseReason, UserType, company_connection_id
     from rankr_ghl.connections.vault import TokenVault, VaultConfig
 
 _EXPORTS = {
@@ -55,7 +49,7 @@ _EXPORTS = {
     "ConnectionNeedsReauth": "rankr_ghl.connections.errors",
     "ConnectionNotFound": "rankr_ghl.connections.errors",
     "ConnectionPaused": "rankr_ghl.connections.errors",
-    "ConnectionStatus": "rankr_ghl.connections.models",
+    "ConnectionStatus": "rankr_ghl.connections.status",
     "ConnectionStore": "rankr_ghl.connections.ports",
     "ConnectionUninstalled": "rankr_ghl.connections.errors",
     "ConnectionsError": "rankr_ghl.connections.errors",
@@ -69,7 +63,7 @@ _EXPORTS = {
     "OAuthAppConfig": "rankr_ghl.connections.oauth_flow",
     "OAuthError": "rankr_ghl.connections.errors",
     "OAuthInstallService": "rankr_ghl.connections.oauth_flow",
-    "PauseReason": "rankr_ghl.connections.models",
+    "PauseReason": "rankr_ghl.connections.status",
     "StateExpired": "rankr_ghl.connections.errors",
     "StateSigner": "rankr_ghl.connections.state",
     "TokenBundle": "rankr_ghl.connections.models",
@@ -77,9 +71,9 @@ _EXPORTS = {
     "TokenStorageError": "rankr_ghl.connections.errors",
     "TokenStore": "rankr_ghl.connections.ports",
     "TokenVault": "rankr_ghl.connections.vault",
-    "UserType": "rankr_ghl.connections.models",
+    "UserType": "rankr_ghl.connections.status",
     "VaultConfig": "rankr_ghl.connections.vault",
-    "company_connection_id": "rankr_ghl.connections.models",
+    "company_connection_id": "rankr_ghl.connections.status",
 }
 
 

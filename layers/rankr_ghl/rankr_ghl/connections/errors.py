@@ -78,6 +78,10 @@ class StateExpired(OAuthError):
     title = "This install link has expired"
 
 
+class StateReused(OAuthError):
+    title = "This install link was used already"
+
+
 class MissingCode(OAuthError):
     title = "GoHighLevel did not send an authorization code"
 

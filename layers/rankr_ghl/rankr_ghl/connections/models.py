@@ -1,56 +1,43 @@
 """Connection records (ConnectionsTable) and token bundles (one Secrets Manager secret each).
 
 Tokens are `SecretStr` so that a repr, a log line or a validation error never shows them; only
-`TokenBundle.to_secret_json` (the secret payload) reveals the values.
+`TokenBundle.to_secret_json` (the secret payload) reveals the values. The plain states and id helpers
+live in `rankr_ghl.connections.status` (no pydantic) and are exported here too.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
-from enum import StrEnum
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-COMPANY_PREFIX = "company:"
+from rankr_ghl.connections.status import (
+    COMPANY_PREFIX,
+    ConnectionStatus,
+    PauseReason,
+    UserType,
+    company_connection_id,
+    company_id_of,
+    from_epoch,
+    is_company_connection_id,
+    utcnow,
+)
 
-
-class ConnectionStatus(StrEnum):
-    ACTIVE = "active"
-    PAUSED = "paused"  # by an operator, or GHL said "Location is not active"
-    NEEDS_REAUTH = "needs_reauth"  # invalid_grant: only a new install (or /oauth/reconnect) helps
-    UNINSTALLED = "uninstalled"
-
-
-class UserType(StrEnum):
-    LOCATION = "Location"
-    COMPANY = "Company"
-
-
-class PauseReason(StrEnum):
-    OPERATOR = "operator"
-    LOCATION_INACTIVE = "location_inactive"
-
-
-def company_connection_id(company_id: str) -> str:
-    return f"{COMPANY_PREFIX}{company_id}"
-
-
-def is_company_connection_id(connection_id: str) -> bool:
-    return connection_id.startswith(COMPANY_PREFIX)
-
-
-def company_id_of(connection_id: str) -> str:
-    return connection_id.removeprefix(COMPANY_PREFIX)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def from_epoch(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
+__all__ = [
+    "COMPANY_PREFIX",
+    "Connection",
+    "ConnectionStatus",
+    "PauseReason",
+    "TokenBundle",
+    "UserType",
+    "company_connection_id",
+    "company_id_of",
+    "from_epoch",
+    "is_company_connection_id",
+    "utcnow",
+]
 
 
 class Connection(BaseModel):

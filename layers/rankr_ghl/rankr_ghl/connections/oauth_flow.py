@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from pydantic import BaseModel
@@ -21,20 +22,25 @@ from rankr_ghl.connections.errors import (
     InstallDenied,
     InstallStorageFailed,
     MissingCode,
+    StateReused,
 )
-from rankr_ghl.connections.models import (
-    Connection,
+from rankr_ghl.connections.ports import ConnectionStore, OAuthClient, TokenGrant, TokenStore
+from rankr_ghl.connections.state import InstallState, StateSigner
+from rankr_ghl.connections.status import (
     ConnectionStatus,
-    TokenBundle,
     UserType,
     company_connection_id,
     from_epoch,
 )
-from rankr_ghl.connections.ports import ConnectionStore, OAuthClient, TokenGrant, TokenStore
-from rankr_ghl.connections.state import InstallState, StateSigner
-from rankr_ghl.connections.vault import TokenVault, bundle_from_grant
 from rankr_ghl.ghl.errors import GHLBadRequest, GHLError, GHLInvalidGrant
 from rankr_ghl.observability import logger
+
+if TYPE_CHECKING:
+    # The connection models and the vault only after a code exchange: the install redirect never
+    # loads them (cold start).
+    from rankr_ghl.connections.models import Connection, TokenBundle
+    from rankr_ghl.connections.vault import TokenVault
+    from rankr_ghl.sync.ports import DedupeStore
 
 MAX_CODE_LENGTH = 4096
 
@@ -81,8 +87,12 @@ class OAuthInstallService:
         connections: ConnectionStore,
         *,
         vault: TokenVault | None = None,
+        used_states: DedupeStore | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """`used_states`: where a state's nonce is marked used, so an install link completes once
+        (None: a state is good until it expires)."""
+        self._used_states = used_states
         self._app = app
         self._signer = signer
         self._oauth = oauth
@@ -125,6 +135,26 @@ class OAuthInstallService:
         install_state: InstallState | None = self._signer.verify(state) if state else None
         if not code or len(code) > MAX_CODE_LENGTH:
             raise MissingCode("the callback carries no authorization code")
+        used_key = self._use_once(install_state) if install_state is not None else None
+        try:
+            return self._complete(code, install_state, redirect_uri)
+        except BaseException:
+            if used_key is not None:
+                self._forget_use(used_key)
+            raise
+
+    def _forget_use(self, key: str) -> None:
+        """The install did not complete: the link stays usable, and a refused code leaves no trace."""
+        if self._used_states is None:
+            return
+        try:
+            self._used_states.release(key)
+        except Exception:  # the original error matters more; the marker expires with the state
+            logger.warning("install link marker not released", exc_info=True)
+
+    def _complete(
+        self, code: str, install_state: InstallState | None, redirect_uri: str | None
+    ) -> InstallResult:
         requested = install_state.user_type if install_state else UserType.LOCATION
         account = install_state.rankr_account_id if install_state else None
         redirect = self._app.redirect_uri or redirect_uri or ""
@@ -147,6 +177,17 @@ class OAuthInstallService:
         )
 
     # ----------------------------------------------------------------- internals
+    def _use_once(self, install_state: InstallState) -> str | None:
+        """A state completes one install: a replayed callback URL (browser history, a leaked link)
+        is refused before any code exchange. Marked until the state would have expired anyway."""
+        if self._used_states is None:
+            return None
+        key = f"oauth-state#{install_state.nonce}"
+        ttl_s = max(int(install_state.expires_at - self._clock()), 0) + 60
+        if not self._used_states.claim_once(key, ttl_s):
+            raise StateReused("this install link was used already; start the install again")
+        return key
+
     def _exchange(self, code: str, requested: UserType, redirect: str, *, type_known: bool) -> TokenGrant:
         try:
             return self._oauth.exchange_code(code, requested.value, redirect)
@@ -184,6 +225,8 @@ class OAuthInstallService:
         *,
         token_source: str,
     ) -> Connection:
+        from rankr_ghl.connections.models import Connection
+
         existing = self._connections.get(connection_id)
         return Connection(
             connection_id=connection_id,
@@ -204,6 +247,8 @@ class OAuthInstallService:
     def _location_install(
         self, grant: TokenGrant, now: float, account: str | None
     ) -> tuple[dict[str, TokenBundle], list[Connection]]:
+        from rankr_ghl.connections.vault import bundle_from_grant
+
         if not grant.location_id:
             raise CodeExchangeRejected("GoHighLevel returned a location token without a locationId")
         bundle = bundle_from_grant(
@@ -220,6 +265,8 @@ class OAuthInstallService:
     def _company_install(
         self, grant: TokenGrant, now: float, account: str | None
     ) -> tuple[dict[str, TokenBundle], list[Connection]]:
+        from rankr_ghl.connections.vault import bundle_from_grant
+
         company_id = grant.company_id
         if not company_id or not grant.access_token:
             raise CodeExchangeRejected("GoHighLevel returned an agency token without a companyId")

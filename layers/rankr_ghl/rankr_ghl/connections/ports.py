@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from rankr_ghl.connections.models import Connection, ConnectionStatus, TokenBundle
+if TYPE_CHECKING:
+    # Types only: the models import pydantic (cold start of a path that builds none).
+    from rankr_ghl.connections.models import Connection, TokenBundle
+    from rankr_ghl.connections.status import ConnectionStatus
 
 
 class ConnectionStore(Protocol):

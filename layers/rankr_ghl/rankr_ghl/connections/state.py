@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rankr_ghl.connections.errors import InvalidState, StateExpired
-from rankr_ghl.connections.models import UserType
+from rankr_ghl.connections.status import UserType
 
 STATE_VERSION = 1
 MAX_STATE_LENGTH = 2048
@@ -29,6 +29,7 @@ class InstallState:
     rankr_account_id: str | None
     user_type: UserType
     expires_at: int
+    nonce: str = ""
 
 
 def _b64(data: bytes) -> str:
@@ -77,10 +78,16 @@ class StateSigner:
             account = body.get("a")
             user_type = UserType(body.get("u", UserType.LOCATION.value))
             version = body.get("v")
+            nonce = body.get("n")
         except (ValueError, KeyError, TypeError, binascii.Error) as exc:
             raise InvalidState("the state parameter is malformed") from exc
-        if version != STATE_VERSION or (account is not None and not isinstance(account, str)):
+        if (
+            version != STATE_VERSION
+            or (account is not None and not isinstance(account, str))
+            or not isinstance(nonce, str)
+            or not nonce
+        ):
             raise InvalidState("the state parameter is malformed")
         if self._clock() > expires_at:
             raise StateExpired("the install link expired; start the install again")
-        return InstallState(rankr_account_id=account, user_type=user_type, expires_at=expires_at)
+        return InstallState(rankr_account_id=account, user_type=user_type, expires_at=expires_at, nonce=nonce)

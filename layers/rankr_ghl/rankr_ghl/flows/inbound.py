@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from rankr_ghl.flows.intake import (
+from rankr_ghl.flows.queue_message import (
     APP_EVENTS,
     APPOINTMENT_EVENTS,
     CONTACT_EVENTS,
@@ -37,8 +37,7 @@ from rankr_ghl.flows.intake import (
     parse_queued_message,
 )
 from rankr_ghl.observability import logger, redact_text
-from rankr_ghl.sync.echo import Action, decide, load_ledgers
-from rankr_ghl.sync.mapping import EntityMapping, MappingResolver
+from rankr_ghl.sync.mapping_resolver import MappingResolver
 from rankr_ghl.sync.ports import (
     CLAIM_LINK_ORIGIN,
     AuditAction,
@@ -61,6 +60,7 @@ if TYPE_CHECKING:
     from rankr_ghl.connections.models import Connection
     from rankr_ghl.ghl.client import GHLClient
     from rankr_ghl.rankr.client import RankrClient
+    from rankr_ghl.sync.mapping import EntityMapping
 
 Record = dict[str, Any]
 FLOW = "webhook"
@@ -348,6 +348,10 @@ class InboundProcessor:
         return self._mirror_appointment(ctx, appointment_id, record)
 
     def _mirror_appointment(self, ctx: _Ctx, appointment_id: str, record: Record) -> InboundResult:
+        # The echo check (and the mapping code it uses) only when a record is mirrored: an event
+        # skipped before (location not connected, tombstoned, ...) does not load it (cold start).
+        from rankr_ghl.sync.echo import Action, decide, load_ledgers
+
         entity = Entity.APPOINTMENT
         em = self._entity_mapping(ctx, entity)
         if em is None:
@@ -410,6 +414,8 @@ class InboundProcessor:
     ) -> InboundResult:
         """`adopted`: the mapping just stored for a record our create key had already made (then it
         is mirrored as an update, without re-reading the mapping)."""
+        from rankr_ghl.sync.echo import Action, decide, load_ledgers  # see _mirror_appointment
+
         em = self._entity_mapping(ctx, entity)
         if em is None:
             return self._skip(ctx.location_id, entity, "entity_disabled", ctx.correlation_id, ghl_id=ghl_id)
@@ -637,6 +643,8 @@ class InboundProcessor:
     def _no_write(
         self, ctx: _Ctx, entity: Entity, *, ghl_id: str, rankr_id: str | None, decision: Any
     ) -> InboundResult:
+        from rankr_ghl.sync.echo import Action
+
         action = decision.action
         if action is Action.SKIP_ECHO:
             self._metrics.count(METRIC_ECHO)
@@ -853,9 +861,9 @@ def _inactive_reason(connection: Connection | None) -> str | None:
 
 
 def _idempotency_key(entity: Entity, location_id: str, ghl_id: str) -> str:
-    from rankr_ghl.rankr.client import idempotency_key
+    from rankr_ghl.rankr.client import ghl_mirror_key
 
-    return idempotency_key("ghl-webhook", entity.value, location_id, ghl_id)
+    return ghl_mirror_key(entity.value, location_id, ghl_id)
 
 
 # ------------------------------------------------------------------------------------------ adapters

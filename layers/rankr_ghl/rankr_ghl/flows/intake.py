@@ -32,6 +32,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
+from rankr_ghl.flows.queue_message import (
+    APP_EVENTS,
+    APPOINTMENT_EVENTS,
+    CONTACT_EVENTS,
+    MESSAGE_SCHEMA_VERSION,
+    NOTE_EVENTS,
+    SUPPORTED_EVENT_TYPES,
+    TASK_EVENTS,
+)
 from rankr_ghl.observability import logger
 from rankr_ghl.sync.ports import DedupeStore
 
@@ -41,21 +50,11 @@ if TYPE_CHECKING:
     # Only the intake verifies (and so imports cryptography); the worker imports this module too.
     from rankr_ghl.ghl.signatures import SignatureVerifier
 
-MESSAGE_SCHEMA_VERSION: Final = 1
 DEFAULT_MAX_BODY_BYTES: Final = 192 * 1024  # leaves room for our envelope within SQS's 256 KiB
 DEFAULT_TIMESTAMP_WINDOW_S: Final = 300
 DEFAULT_DEDUPE_TTL_S: Final = 24 * 3600
 MAX_TYPE_LEN: Final = 64
 MAX_WEBHOOK_ID_LEN: Final = 256
-
-CONTACT_EVENTS: Final = frozenset(
-    {"ContactCreate", "ContactUpdate", "ContactDelete", "ContactTagUpdate", "ContactDndUpdate"}
-)
-TASK_EVENTS: Final = frozenset({"TaskCreate", "TaskComplete", "TaskDelete"})
-NOTE_EVENTS: Final = frozenset({"NoteCreate", "NoteUpdate", "NoteDelete"})
-APPOINTMENT_EVENTS: Final = frozenset({"AppointmentCreate", "AppointmentUpdate", "AppointmentDelete"})
-APP_EVENTS: Final = frozenset({"INSTALL", "UNINSTALL"})
-SUPPORTED_EVENT_TYPES: Final = CONTACT_EVENTS | TASK_EVENTS | NOTE_EVENTS | APPOINTMENT_EVENTS | APP_EVENTS
 
 # GHL ids are 20-24 alphanumerics; anything else must not reach queue group ids or table keys.
 _RESOURCE_ID_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -319,16 +318,6 @@ def build_message(webhook: ValidatedWebhook, correlation_id: str, received_at: f
         body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
         attributes=attributes,
     )
-
-
-def parse_queued_message(body: str) -> dict[str, Any]:
-    """Inverse of `build_message` for the worker: the message dict, version-checked."""
-    message = json.loads(body)
-    if not isinstance(message, dict) or message.get("v") != MESSAGE_SCHEMA_VERSION:
-        raise ValueError("unsupported webhook message version")
-    if not isinstance(message.get("event"), dict) or not isinstance(message.get("eventType"), str):
-        raise ValueError("webhook message lacks event or eventType")
-    return message
 
 
 # ------------------------------------------------------------------------------------------- service

@@ -51,7 +51,7 @@ from pydantic import (
 )
 
 from rankr_ghl.connections.errors import ConnectionsError
-from rankr_ghl.connections.models import Connection, ConnectionStatus
+from rankr_ghl.connections.status import ConnectionStatus
 from rankr_ghl.ghl.errors import (
     GHLDuplicateContact,
     GHLError,
@@ -61,8 +61,8 @@ from rankr_ghl.ghl.errors import (
     GHLUnauthorized,
 )
 from rankr_ghl.observability import logger, redact_text
-from rankr_ghl.sync.echo import ledger_entry
-from rankr_ghl.sync.mapping import EntityMapping, FieldMapping, MappingResolver
+from rankr_ghl.sync.audit_buffer import DEFAULT_FLUSH_AT, AuditBuffer
+from rankr_ghl.sync.mapping_resolver import MappingResolver
 from rankr_ghl.sync.ports import (
     CLAIM_LINK_ORIGIN,
     LEAD_PUSH_ORIGIN,
@@ -73,6 +73,8 @@ from rankr_ghl.sync.ports import (
     AuditSink,
     IdMapping,
     LeadClaimStore,
+    LeadPushStore,
+    LedgerEntry,
     LedgerStore,
     MappingConflict,
     MappingStore,
@@ -81,8 +83,10 @@ from rankr_ghl.sync.ports import (
 from rankr_ghl.sync.types import Entity, Side
 
 if TYPE_CHECKING:
+    from rankr_ghl.connections.models import Connection
     from rankr_ghl.ghl.client import GHLClient
     from rankr_ghl.ghl.models import Contact
+    from rankr_ghl.sync.mapping import FieldMapping
 
 MAX_BATCH = 100
 DEFAULT_SOURCE = "Rankr"
@@ -490,6 +494,13 @@ class LeadRecords(Protocol):
 
     def mapped_contact(self, location_id: str, lead_id: str) -> LeadLink | None: ...
 
+    def claim_unless_mapped(
+        self, location_id: str, lead_id: str, identities: Sequence[str]
+    ) -> LeadLink | None:
+        """`mapped_contact`, and `claim` when that is None (in one write where the store can): a link
+        returned means nothing was claimed."""
+        ...
+
     def claim(self, location_id: str, lead_id: str, identities: Sequence[str]) -> None:
         """Before the GHL write: the lead's identities, so the webhook worker links rather than twins."""
         ...
@@ -502,6 +513,22 @@ class LeadRecords(Protocol):
         """Conditional write; raises LinkConflict when the lead maps elsewhere or the contact is
         already linked to another Rankr record. Re-linking the same pair is a no-op, and confirms a
         provisional link; a provisional link of the lead to another contact is replaced."""
+        ...
+
+    def settle(
+        self,
+        location_id: str,
+        lead: Lead,
+        contact_id: str,
+        ghl_state: Mapping[str, Any] | None,
+        *,
+        release: Sequence[str],
+        link_matched_by: str | None = None,
+    ) -> bool:
+        """The usual end of a first push in one atomic write: the ledger as `record_write` writes
+        it, the lead's claims on `release` dropped and, with `link_matched_by`, the `link` of a lead
+        and contact both unmapped. False, with nothing written, when that does not apply: the caller
+        then links, records and releases step by step."""
         ...
 
     def record_write(
@@ -521,7 +548,13 @@ class LeadRecords(Protocol):
         fields: Sequence[str] = (),
         matched_by: str | None = None,
         error: str | None = None,
-    ) -> None: ...
+    ) -> None:
+        """May be buffered until `flush`."""
+        ...
+
+    def flush(self) -> None:
+        """Write what was buffered (the batch's audit entries); called when a batch ends."""
+        ...
 
 
 class LeadMapper(Protocol):
@@ -623,17 +656,10 @@ class LeadPushService:
             self._validate(item)
         pending = [w for w in work if w.result is None]
         deadline_guard = _DeadlineGuard(remaining_ms, self._settings.deadline_margin_ms)
-        if pending:
-            workers = max(1, min(self._settings.workers, len(pending)))
-            if workers == 1:
-                for item in pending:
-                    item.result = self._run_one(item, deadline_guard)
-            else:
-                with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lead-push") as pool:
-                    for item, result in zip(
-                        pending, pool.map(lambda w: self._run_one(w, deadline_guard), pending), strict=True
-                    ):
-                        item.result = result
+        try:
+            self._run_all(pending, deadline_guard)
+        finally:
+            self._flush_records()
         results = [w.result for w in work if w.result is not None]
         counts: dict[str, int] = {o.value: 0 for o in Outcome}
         for r in results:
@@ -641,6 +667,20 @@ class LeadPushService:
         return BatchResult(
             results=results, batch=request.batch, invocation_type=request.invocation_type, counts=counts
         )
+
+    def _run_all(self, pending: list[_LeadWork], guard: _DeadlineGuard) -> None:
+        if not pending:
+            return
+        workers = max(1, min(self._settings.workers, len(pending)))
+        if workers == 1:
+            for item in pending:
+                item.result = self._run_one(item, guard)
+            return
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lead-push") as pool:
+            for item, result in zip(
+                pending, pool.map(lambda w: self._run_one(w, guard), pending), strict=True
+            ):
+                item.result = result
 
     def _validate(self, item: _LeadWork) -> None:
         raw = item.raw
@@ -734,13 +774,14 @@ class LeadPushService:
 
     def _resolve_and_write(self, location_id: str, lead: Lead) -> dict[str, Any]:
         body = self._mapper.to_ghl(location_id, lead)
-        mapped = self._records.mapped_contact(location_id, lead.leadId)
+        identities = claim_identities(lead, body)
+        mapped = self._records.claim_unless_mapped(location_id, lead.leadId, identities)
         if mapped is not None and not mapped.provisional:
             return self._update_mapped(location_id, lead, mapped.contact_id, body)
-        # Unmapped, or linked by the webhook worker on the claim of an attempt that never finished: resolve
-        # as a first push (it finds that contact again and the link below confirms the pair).
-        identities = claim_identities(lead, body)
-        self._records.claim(location_id, lead.leadId, identities)
+        if mapped is not None:
+            # Linked by the webhook worker on the claim of an attempt that never finished: resolve as a
+            # first push (it finds that contact again and the link below confirms the pair).
+            self._records.claim(location_id, lead.leadId, identities)
         pending_since = mapped.claimed_at if mapped is not None else None
         if lead.has_identifier:
             contact, outcome, matched_by = self._upsert_with_identifier(
@@ -752,14 +793,18 @@ class LeadPushService:
             # A contact this lead created carries its tags from the create body already.
             needs_tags = matched_by != "created" and bool(lead.tags)
         _maybe_crash_after_ghl_write()
-        self._link(location_id, lead, contact.id, matched_by)
         state = dict(contact.raw) if contact.raw else None
         if needs_tags:
+            # Linked before the tag write, so a failed tag write leaves a mapped contact to retry on.
+            # The claims stay until the ledger is written: until then the webhook worker must not
+            # mirror GHL's tag-less state onto the lead.
+            self._link(location_id, lead, contact.id, matched_by)
             tags = self._ghl.add_tags(location_id, contact.id, lead.tags)
             if state is not None:
                 state["tags"] = tags
-        self._records.record_write(location_id, contact.id, lead, state)
-        self._release_claims(location_id, lead.leadId, identities)
+            self._settle(location_id, lead, contact.id, state, identities)
+        else:
+            self._settle(location_id, lead, contact.id, state, identities, link_matched_by=matched_by)
         if outcome is Outcome.CREATED:
             self._first_note_and_task(location_id, lead, contact.id)
         self._safe_audit(
@@ -936,6 +981,27 @@ class LeadPushService:
                 retryable=False,
             ) from conflict
 
+    def _settle(
+        self,
+        location_id: str,
+        lead: Lead,
+        contact_id: str,
+        state: Mapping[str, Any] | None,
+        identities: Sequence[str],
+        *,
+        link_matched_by: str | None = None,
+    ) -> None:
+        """Ledger, claims released and (with `link_matched_by`) the link: one store write in the usual
+        case, since store round trips, not GHL's, bound a batch's pace when the rate budget is large."""
+        if self._records.settle(
+            location_id, lead, contact_id, state, release=identities, link_matched_by=link_matched_by
+        ):
+            return
+        if link_matched_by is not None:
+            self._link(location_id, lead, contact_id, link_matched_by)
+        self._records.record_write(location_id, contact_id, lead, state)
+        self._release_claims(location_id, lead.leadId, identities)
+
     def _release_claims(self, location_id: str, lead_id: str, identities: Sequence[str]) -> None:
         try:
             self._records.release_claims(location_id, lead_id, identities)
@@ -954,6 +1020,12 @@ class LeadPushService:
             self._sleep(min(error.retry_after_s, 10.0))
         else:
             self._sleep(min(0.2 * 2**attempt, 2.0))
+
+    def _flush_records(self) -> None:
+        try:
+            self._records.flush()
+        except Exception:  # the audit log must never fail a push that GHL already applied
+            logger.exception("audit flush failed")
 
     def _safe_audit(
         self, location_id: str, lead_id: str, contact_id: str | None, outcome: str, **kw: Any
@@ -1275,24 +1347,48 @@ class SyncLeadRecords:
         write_lock: AbstractContextManager[Any] | None = None,
         claims: LeadClaimStore | None = None,
         claim_ttl_s: int = LEAD_CLAIM_TTL_S,
+        audit_flush_at: int = DEFAULT_FLUSH_AT,
+        push_store: LeadPushStore | None = None,
     ) -> None:
         """`write_lock`: serialises this container's SyncStateTable writes. Only for moto (the local
         runtime): its TransactWriteItems snapshots the table unlocked and fails with a 500 when
         another write lands meanwhile. DynamoDB needs no lock. `claims`: the lead claims the webhook
-        worker reads (None: claiming is off)."""
+        worker reads (None: claiming is off). `audit_flush_at`: audit entries are written in
+        batches of this many, and at every `flush` (1: each at once). `push_store`: the usual
+        outcome (link, ledger, claims released) in one atomic write (None: always step by step)."""
+        self._push_store = push_store
         self._claims = claims
         self._claim_ttl_s = claim_ttl_s
         self._write_lock = write_lock or contextlib.nullcontext()
         self._mappings = mappings
         self._ledger = ledger
-        self._audit = audit_sink
+        self._audit = AuditBuffer(audit_sink, flush_at=audit_flush_at)
         self._resolver = resolver
         self._correlation_id = correlation_id
 
     def mapped_contact(self, location_id: str, lead_id: str) -> LeadLink | None:
         mapping = self._mappings.get_by_rankr(location_id, Entity.CONTACT, lead_id)
-        if mapping is None:
-            return None
+        return self._link_of(mapping) if mapping is not None else None
+
+    def claim_unless_mapped(
+        self, location_id: str, lead_id: str, identities: Sequence[str]
+    ) -> LeadLink | None:
+        if self._push_store is not None and self._claims is not None and identities:
+            with self._write_lock:
+                result = self._push_store.claim_unless_mapped(
+                    location_id, lead_id, identities, self._claim_ttl_s
+                )
+            if result.claimed:
+                return None
+            if result.mapping is not None:
+                return self._link_of(result.mapping)
+        mapped = self.mapped_contact(location_id, lead_id)
+        if mapped is None:
+            self.claim(location_id, lead_id, identities)
+        return mapped
+
+    @staticmethod
+    def _link_of(mapping: IdMapping) -> LeadLink:
         if mapping.attributes.get("origin") != CLAIM_LINK_ORIGIN:
             return LeadLink(mapping.ghl_id)
         claimed = mapping.attributes.get("claimedAt")
@@ -1314,14 +1410,49 @@ class SyncLeadRecords:
         with self._write_lock:
             self._claims.release(location_id, identities, lead_id)
 
-    def link(self, location_id: str, lead_id: str, contact_id: str, matched_by: str) -> None:
-        wanted = IdMapping(
+    def settle(
+        self,
+        location_id: str,
+        lead: Lead,
+        contact_id: str,
+        ghl_state: Mapping[str, Any] | None,
+        *,
+        release: Sequence[str],
+        link_matched_by: str | None = None,
+    ) -> bool:
+        if self._push_store is None:
+            return False
+        mapping = (
+            self._lead_mapping(location_id, lead.leadId, contact_id, link_matched_by)
+            if link_matched_by is not None
+            else None
+        )
+        entries = self._ledger_entries(location_id, contact_id, lead, ghl_state)
+        releasing = release if self._claims is not None else ()
+        try:
+            with self._write_lock:
+                return self._push_store.settle_lead(
+                    location_id, lead.leadId, mapping=mapping, ledger=entries, release_identities=releasing
+                )
+        except Exception as exc:
+            if not _transient_store_error(exc):
+                raise
+            # Perhaps written, perhaps not: the step-by-step path is idempotent either way.
+            logger.warning("atomic lead settle failed; going step by step", extra={"leadId": lead.leadId})
+            return False
+
+    @staticmethod
+    def _lead_mapping(location_id: str, lead_id: str, contact_id: str, matched_by: str) -> IdMapping:
+        return IdMapping(
             location_id=location_id,
             entity=Entity.CONTACT,
             ghl_id=contact_id,
             rankr_id=lead_id,
             attributes={"matchedBy": matched_by, "origin": LEAD_PUSH_ORIGIN},
         )
+
+    def link(self, location_id: str, lead_id: str, contact_id: str, matched_by: str) -> None:
+        wanted = self._lead_mapping(location_id, lead_id, contact_id, matched_by)
         for attempt in range(LINK_ATTEMPTS):
             try:
                 with self._write_lock:
@@ -1372,6 +1503,15 @@ class SyncLeadRecords:
     def record_write(
         self, location_id: str, contact_id: str, lead: Lead, ghl_state: Mapping[str, Any] | None
     ) -> None:
+        entries = self._ledger_entries(location_id, contact_id, lead, ghl_state)
+        with self._write_lock:
+            self._ledger.put_many(entries)
+
+    def _ledger_entries(
+        self, location_id: str, contact_id: str, lead: Lead, ghl_state: Mapping[str, Any] | None
+    ) -> list[LedgerEntry]:
+        from rankr_ghl.sync.echo import ledger_entry  # only after a GHL write (cold start)
+
         contact = self._resolver.for_location(location_id, lead.rankrAccountId).contact
         rankr_canonical = contact.from_rankr(lead.rankr_record())
         if ghl_state is None:
@@ -1379,31 +1519,7 @@ class SyncLeadRecords:
             ghl_state = contact.to_ghl(rankr_canonical, mode="create").body
         at = datetime.now(UTC)
         correlation = self._correlation_id()
-        with self._write_lock:
-            self._put_ledger(
-                location_id=location_id,
-                contact_id=contact_id,
-                lead=lead,
-                contact=contact,
-                ghl_state=ghl_state,
-                rankr_canonical=rankr_canonical,
-                at=at,
-                correlation=correlation,
-            )
-
-    def _put_ledger(
-        self,
-        *,
-        location_id: str,
-        contact_id: str,
-        lead: Lead,
-        contact: EntityMapping,
-        ghl_state: Mapping[str, Any],
-        rankr_canonical: Mapping[str, Any],
-        at: datetime,
-        correlation: str | None,
-    ) -> None:
-        self._ledger.put(
+        return [
             ledger_entry(
                 location_id,
                 Entity.CONTACT,
@@ -1414,9 +1530,7 @@ class SyncLeadRecords:
                 origin="write",
                 at=at,
                 correlation_id=correlation,
-            )
-        )
-        self._ledger.put(
+            ),
             ledger_entry(
                 location_id,
                 Entity.CONTACT,
@@ -1427,8 +1541,11 @@ class SyncLeadRecords:
                 origin="observed",
                 at=at,
                 correlation_id=correlation,
-            )
-        )
+            ),
+        ]
+
+    def flush(self) -> None:
+        self._audit.flush()
 
     def audit(
         self,
@@ -1615,6 +1732,7 @@ def build_container(
         correlation_id=_correlation_id,
         write_lock=threading.Lock() if serialize_store_writes else None,
         claims=tables.lead_claims,
+        push_store=tables.lead_push_writes,
     )
     service = LeadPushService(
         ghl=GHLLeadGateway(ghl_client),

@@ -31,7 +31,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from rankr_ghl.flows.reconcile_ports import GhlPort, RankrPort, Record
 from rankr_ghl.observability import logger, redact_text
 from rankr_ghl.sync import diff
-from rankr_ghl.sync.echo import Action, Decision, decide, is_echo, load_ledgers, reconcile_pair
+from rankr_ghl.sync.echo import (
+    Action,
+    Decision,
+    decide,
+    is_echo,
+    ledger_entry,
+    load_ledgers,
+    reconcile_pair,
+)
 from rankr_ghl.sync.mapping import EntityMapping, FieldMapping, MappingResolver
 from rankr_ghl.sync.ports import (
     AuditAction,
@@ -857,6 +865,25 @@ class _Run:
             if rankr_rec is not None and entity is Entity.CONTACT:
                 self.rankr_deleted(ghl_rec, link)  # deleted in Rankr meanwhile: the mapping's delete rule
             return  # task and note deletes do not flow to GHL (mapping policy)
+        # The record holds nothing but what a mirror of this GHL record wrote: an earlier state of it.
+        # As the baseline of both sides, GHL's changes since then win over the record's later timestamp.
+        em = self.fm.for_entity(entity)
+        mirrored = em.from_rankr(rankr_rec)
+        self.o.ledger.put_many(
+            [
+                ledger_entry(
+                    self.loc,
+                    entity,
+                    side,
+                    record_id,
+                    canonical=mirrored,
+                    mapping=em,
+                    origin="observed",
+                    correlation_id=self.report.run_id,
+                )
+                for side, record_id in ((Side.GHL, gid), (Side.RANKR, rankr_id))
+            ]
+        )
         self.sync_pair(
             entity,
             ghl_rec,
@@ -1400,10 +1427,11 @@ class _Run:
         self._create_child_in_rankr(Entity.TASK, task, contact_id, rankr_parent)
 
 
-def _idem(*parts: str) -> str:
-    from rankr_ghl.rankr.client import idempotency_key
+def _idem(entity: str, location_id: str, ghl_id: str) -> str:
+    """The webhook worker's key for the same record (`ghl_mirror_key`): the two never twin it."""
+    from rankr_ghl.rankr.client import ghl_mirror_key
 
-    return idempotency_key("reconcile", *parts)
+    return ghl_mirror_key(entity, location_id, ghl_id)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1481,7 +1509,7 @@ class ReconcilePlanner:
         self.clock = clock
 
     def plan(self, mode: Mode, *, run_id: str | None = None) -> PlanResult:
-        from rankr_ghl.connections.models import ConnectionStatus
+        from rankr_ghl.connections.status import ConnectionStatus
 
         now = self.clock()
         # One run id per schedule firing and mode: a Scheduler retry within SQS's 5-minute
@@ -1525,7 +1553,7 @@ class ReconcileWorker:
         self.queue = queue
 
     def account_for(self, location_id: str) -> str:
-        from rankr_ghl.connections.models import ConnectionStatus
+        from rankr_ghl.connections.status import ConnectionStatus
 
         connection = self.connections.get(location_id)
         if connection is None:

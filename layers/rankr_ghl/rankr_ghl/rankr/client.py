@@ -77,6 +77,13 @@ def idempotency_key(*parts: str | int) -> str:
     return "rgc-" + hashlib.sha256(raw.encode()).hexdigest()[:48]
 
 
+def ghl_mirror_key(entity: str, location_id: str, ghl_id: str) -> str:
+    """The Idempotency-Key of the Rankr record that mirrors one GHL record. The webhook worker and
+    reconcile both use it, so a record one of them created and then crashed before mapping is
+    replayed (or, with another body, adopted from Rankr's 409) by the other, never twinned."""
+    return idempotency_key("ghl-mirror", entity, location_id, ghl_id)
+
+
 class RankrClient:
     """Typed, retrying client of the Rankr API."""
 

@@ -13,18 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, Protocol
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import TYPE_CHECKING, Any, Literal
 
 from rankr_ghl.sync import transforms as tf
+from rankr_ghl.sync.mapping_resolver import MappingConfigSource, MappingResolver
 from rankr_ghl.sync.transforms import FieldKind, TransformOptions
 from rankr_ghl.sync.types import (
     Canonical,
@@ -35,6 +33,17 @@ from rankr_ghl.sync.types import (
     Entity,
     Side,
 )
+
+if TYPE_CHECKING:
+    # The document's pydantic models live apart: only loading a document needs them (cold start).
+    from rankr_ghl.sync.mapping_document import (
+        DeleteSpec,
+        EntitySpec,
+        FieldSpec,
+        MappingDocument,
+        NameBinding,
+        NameSpec,
+    )
 
 # --------------------------------------------------------------------------------------------------
 # What each side's records contain (the fields a mapping may name)
@@ -147,73 +156,6 @@ TIMESTAMP_FIELDS: dict[Side, dict[Entity, str | None]] = {
 
 GHL_CUSTOM_FIELDS_ATTR = "customFields"
 RANKR_CUSTOM_FIELDS_ATTR = "customFields"
-
-
-# --------------------------------------------------------------------------------------------------
-# The document (pydantic: structure only; meaning is checked afterwards so that every problem is told)
-
-
-class _Doc(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class FieldSpec(_Doc):
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
-    ghl: str | None = None
-    rankr: str | None = None
-    direction: Direction = Direction.BOTH
-    transforms: list[str] = Field(default_factory=list)
-    conflict: ConflictPolicy | None = None
-
-
-class CustomFieldSpec(_Doc):
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
-    ghl_id: str | None = None
-    ghl_key: str | None = None
-    rankr: str = Field(min_length=1, max_length=100)
-    direction: Direction = Direction.BOTH
-    transforms: list[str] = Field(default_factory=list)
-    conflict: ConflictPolicy | None = None
-
-
-class NameBinding(_Doc):
-    first: str | None = None
-    last: str | None = None
-    full: str | None = None
-
-
-class NameSpec(_Doc):
-    direction: Direction = Direction.BOTH
-    conflict: ConflictPolicy | None = None
-    ghl: NameBinding
-    rankr: NameBinding
-
-
-class DeleteSpec(_Doc):
-    ghl_to_rankr: DeletePolicy = DeletePolicy.SOFT
-    rankr_to_ghl: DeletePolicy = DeletePolicy.IGNORE
-    ghl_deleted_tag: str = Field(default="rankr:deleted", min_length=1, max_length=100)
-
-
-class EntitySpec(_Doc):
-    enabled: bool = True
-    conflict: ConflictPolicy | None = None
-    name: NameSpec | None = None
-    fields: list[FieldSpec] = Field(default_factory=list)
-    custom_fields: list[CustomFieldSpec] = Field(default_factory=list)
-    delete: DeleteSpec = Field(default_factory=DeleteSpec)
-
-
-class MappingDocument(_Doc):
-    version: Literal[1] = 1
-    description: str | None = None
-    phone_default_country_code: str = "+1"
-    conflict: ConflictPolicy = ConflictPolicy.NEWER_WINS
-    tie_breaker: Side = Side.GHL
-    contact: EntitySpec
-    task: EntitySpec = Field(default_factory=lambda: EntitySpec(enabled=False))
-    note: EntitySpec = Field(default_factory=lambda: EntitySpec(enabled=False))
-    appointment: EntitySpec = Field(default_factory=lambda: EntitySpec(enabled=False))
 
 
 class MappingError(ValueError):
@@ -527,19 +469,6 @@ class FieldMapping:
 # Loading and validation
 
 
-def _pydantic_problems(err: ValidationError) -> list[str]:
-    problems = []
-    for e in err.errors():
-        loc = ""
-        for part in e["loc"]:
-            loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
-        if e["type"] == "extra_forbidden":
-            problems.append(f"{loc}: unknown setting (not part of the mapping format)")
-        else:
-            problems.append(f"{loc or '(document)'}: {e['msg']}")
-    return problems
-
-
 def _known(catalogue: AbcMapping[str, SideField]) -> str:
     return ", ".join(sorted(catalogue))
 
@@ -750,6 +679,10 @@ def _compile_entity(doc: MappingDocument, entity: Entity, spec: EntitySpec) -> E
 
 def load_mapping(data: AbcMapping[str, Any] | MappingDocument, *, source: str | None = None) -> FieldMapping:
     """Validate and compile a mapping document. Raises `MappingError` listing every problem."""
+    from pydantic import ValidationError
+
+    from rankr_ghl.sync.mapping_document import MappingDocument, pydantic_problems
+
     if isinstance(data, MappingDocument):
         doc = data
     else:
@@ -758,7 +691,7 @@ def load_mapping(data: AbcMapping[str, Any] | MappingDocument, *, source: str | 
         try:
             doc = MappingDocument.model_validate(dict(data))
         except ValidationError as err:
-            raise MappingError(_pydantic_problems(err), source) from None
+            raise MappingError(pydantic_problems(err), source) from None
     checker = _Checker(doc)
     checker.run()
     if checker.problems:
@@ -816,71 +749,22 @@ def default_mapping() -> FieldMapping:
         return _DEFAULT
 
 
-# --------------------------------------------------------------------------------------------------
-# Per-location / per-account resolution
-
-
-class MappingConfigSource(Protocol):
-    """Where per-location / per-account mapping documents live (e.g. SyncStateTable)."""
-
-    def get_mapping_document(self, location_id: str, account_id: str | None = None) -> dict[str, Any] | None:
-        """The raw document for the location (first) or the account, or None for the default."""
-        ...
-
-
-class MappingResolver:
-    """Finds the mapping of a location: its own document, else its account's, else the default.
-
-    Documents are cached for `ttl_s` per container, so an operator's change applies within that time
-    without a redeploy. A stored document that is invalid raises `MappingError` (never a silent fallback
-    to the default, which could write fields the operator switched off).
-    """
-
-    def __init__(
-        self,
-        source: MappingConfigSource | None = None,
-        *,
-        default: FieldMapping | None = None,
-        ttl_s: float = 300.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._source = source
-        self._default = default
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._cache: dict[tuple[str, str | None], tuple[float, FieldMapping]] = {}
-        self._compiled: dict[str, FieldMapping] = {}
-        self._lock = threading.Lock()
-
-    def for_location(self, location_id: str, account_id: str | None = None) -> FieldMapping:
-        key = (location_id, account_id)
-        now = self._clock()
-        with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None and now - hit[0] < self._ttl_s:
-                return hit[1]
-        mapping = self._load(location_id, account_id)
-        with self._lock:
-            self._cache[key] = (now, mapping)
-        return mapping
-
-    def invalidate(self, location_id: str | None = None) -> None:
-        with self._lock:
-            if location_id is None:
-                self._cache.clear()
-            else:
-                self._cache = {k: v for k, v in self._cache.items() if k[0] != location_id}
-
-    def _load(self, location_id: str, account_id: str | None) -> FieldMapping:
-        document = self._source.get_mapping_document(location_id, account_id) if self._source else None
-        if document is None:
-            return self._default or default_mapping()
-        fingerprint = hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
-        with self._lock:
-            cached = self._compiled.get(fingerprint)
-        if cached is not None:
-            return cached
-        compiled = load_mapping(document, source=f"mapping of location {location_id}")
-        with self._lock:
-            self._compiled[fingerprint] = compiled
-        return compiled
+__all__ = [
+    "GHL_CUSTOM_FIELDS_ATTR",
+    "GHL_FIELDS",
+    "RANKR_CUSTOM_FIELDS_ATTR",
+    "RANKR_FIELDS",
+    "TIMESTAMP_FIELDS",
+    "EntityMapping",
+    "FieldMapping",
+    "GhlWrite",
+    "MappedField",
+    "MappingConfigSource",
+    "MappingError",
+    "MappingResolver",
+    "SideField",
+    "default_mapping",
+    "load_mapping",
+    "load_mapping_file",
+    "parse_mapping_text",
+]

@@ -304,6 +304,39 @@ class LeadClaimStore(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class LeadClaimResult:
+    """`claimed`: the lead was unmapped and its identities are claimed now. Otherwise `mapping` is
+    the lead's mapping, or None when the store could not tell (contended): read and claim apart."""
+
+    claimed: bool
+    mapping: IdMapping | None = None
+
+
+class LeadPushStore(Protocol):
+    def claim_unless_mapped(
+        self, location_id: str, lead_id: str, identities: Sequence[str], ttl_s: int
+    ) -> LeadClaimResult:
+        """In one write: claim `identities` for the lead (as `LeadClaimStore.claim`) unless the lead
+        has a contact mapping already, which is then returned instead (nothing claimed)."""
+        ...
+
+    def settle_lead(
+        self,
+        location_id: str,
+        lead_id: str,
+        *,
+        mapping: IdMapping | None,
+        ledger: Sequence[LedgerEntry],
+        release_identities: Sequence[str],
+    ) -> bool:
+        """The end of a lead push in one all-or-nothing write: the ledger entries, the lead's claims
+        on `release_identities` dropped (each still held by `lead_id`) and, if given, the mapping
+        (neither side mapped yet). False, with nothing written, when any of that does not hold or
+        the write was contended: the caller then goes step by step (put, put_many, release)."""
+        ...
+
+
 # --------------------------------------------------------------------------------------------------
 # Audit log
 

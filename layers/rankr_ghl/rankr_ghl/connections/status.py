@@ -1,0 +1,50 @@
+"""Connection states and ids: plain values, no pydantic.
+
+Kept apart from `rankr_ghl.connections.models` (pydantic models) so that code which only compares a
+status or builds an id (the reconcile planner, the connection store's updates) loads no pydantic:
+part of a cold start. `rankr_ghl.connections.models` exports the same names.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+COMPANY_PREFIX = "company:"
+
+
+class ConnectionStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"  # by an operator, or GHL said "Location is not active"
+    NEEDS_REAUTH = "needs_reauth"  # invalid_grant: only a new install (or /oauth/reconnect) helps
+    UNINSTALLED = "uninstalled"
+
+
+class UserType(StrEnum):
+    LOCATION = "Location"
+    COMPANY = "Company"
+
+
+class PauseReason(StrEnum):
+    OPERATOR = "operator"
+    LOCATION_INACTIVE = "location_inactive"
+
+
+def company_connection_id(company_id: str) -> str:
+    return f"{COMPANY_PREFIX}{company_id}"
+
+
+def is_company_connection_id(connection_id: str) -> bool:
+    return connection_id.startswith(COMPANY_PREFIX)
+
+
+def company_id_of(connection_id: str) -> str:
+    return connection_id.removeprefix(COMPANY_PREFIX)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def from_epoch(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
