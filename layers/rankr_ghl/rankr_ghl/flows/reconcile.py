@@ -31,15 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from rankr_ghl.flows.reconcile_ports import GhlPort, RankrPort, Record
 from rankr_ghl.observability import logger, redact_text
 from rankr_ghl.sync import diff
-from rankr_ghl.sync.echo import (
-    Action,
-    Decision,
-    decide,
-    is_echo,
-    ledger_entry,
-    load_ledgers,
-    reconcile_pair,
-)
+from rankr_ghl.sync.echo import Action, Decision, decide, is_echo, load_ledgers, reconcile_pair
 from rankr_ghl.sync.mapping import EntityMapping, FieldMapping, MappingResolver
 from rankr_ghl.sync.ports import (
     AuditAction,
@@ -869,21 +861,8 @@ class _Run:
         # As the baseline of both sides, GHL's changes since then win over the record's later timestamp.
         em = self.fm.for_entity(entity)
         mirrored = em.from_rankr(rankr_rec)
-        self.o.ledger.put_many(
-            [
-                ledger_entry(
-                    self.loc,
-                    entity,
-                    side,
-                    record_id,
-                    canonical=mirrored,
-                    mapping=em,
-                    origin="observed",
-                    correlation_id=self.report.run_id,
-                )
-                for side, record_id in ((Side.GHL, gid), (Side.RANKR, rankr_id))
-            ]
-        )
+        self._observe(entity, em, Side.GHL, gid, mirrored)
+        self._observe(entity, em, Side.RANKR, rankr_id, mirrored)
         self.sync_pair(
             entity,
             ghl_rec,
