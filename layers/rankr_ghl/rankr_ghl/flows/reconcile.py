@@ -731,22 +731,9 @@ class _Run:
                     raise
                 self._adopt(Entity.CONTACT, ghl_rec, reused.resource_id)
                 return
-            rid = str(created["id"])
-            self._put_mapping(Entity.CONTACT, gid, rid, matched_by="reconcile_create")
-            for entry in decision.ledger_entries(
-                self.loc, Entity.CONTACT, change_id=gid, other_id=rid, correlation_id=self.report.run_id
-            ):
-                self.o.ledger.put(entry)
-            self._audit(
-                Entity.CONTACT,
-                AuditAction.CREATE,
-                "ghl_to_rankr",
-                DiffKind.MISSING_IN_RANKR,
-                fields=decision.fields_changed,
-                ghl_id=gid,
-                rankr_id=rid,
+            self._record_created(
+                Entity.CONTACT, decision, DiffKind.MISSING_IN_RANKR, ghl_id=gid, rankr_id=str(created["id"])
             )
-            self._repaired(Entity.CONTACT, DiffKind.MISSING_IN_RANKR)
 
         self._guard(Entity.CONTACT, DiffKind.MISSING_IN_RANKR, work, ghl_id=gid)
 
@@ -775,24 +762,53 @@ class _Run:
                 else:
                     body["tags"] = sorted({*(body.get("tags") or []), lead_tag})
                     created = self.o.ghl.create_contact(self.loc, body)
-            gid = str(created["id"])
-            self._put_mapping(Entity.CONTACT, gid, rid, matched_by="reconcile_create")
-            for entry in decision.ledger_entries(
-                self.loc, Entity.CONTACT, change_id=rid, other_id=gid, correlation_id=self.report.run_id
-            ):
-                self.o.ledger.put(entry)
-            self._audit(
-                Entity.CONTACT,
-                AuditAction.CREATE,
-                "rankr_to_ghl",
-                DiffKind.MISSING_IN_GHL,
-                fields=decision.fields_changed,
-                ghl_id=gid,
-                rankr_id=rid,
+            self._record_created(
+                Entity.CONTACT, decision, DiffKind.MISSING_IN_GHL, ghl_id=str(created["id"]), rankr_id=rid
             )
-            self._repaired(Entity.CONTACT, DiffKind.MISSING_IN_GHL)
 
         self._guard(Entity.CONTACT, DiffKind.MISSING_IN_GHL, work, rankr_id=rid)
+
+    def _record_created(
+        self,
+        entity: Entity,
+        decision: Decision,
+        kind: DiffKind,
+        *,
+        ghl_id: str,
+        rankr_id: str,
+        ghl_parent: str | None = None,
+        rankr_parent: str | None = None,
+    ) -> None:
+        """A repair created the record on the side `kind` names: map the pair, write both ledger
+        entries, audit the create and count the repair."""
+        to_rankr = kind is DiffKind.MISSING_IN_RANKR
+        self._put_mapping(
+            entity,
+            ghl_id,
+            rankr_id,
+            matched_by="reconcile_create",
+            ghl_parent=ghl_parent,
+            rankr_parent=rankr_parent,
+        )
+        self.o.ledger.put_many(
+            decision.ledger_entries(
+                self.loc,
+                entity,
+                change_id=ghl_id if to_rankr else rankr_id,
+                other_id=rankr_id if to_rankr else ghl_id,
+                correlation_id=self.report.run_id,
+            )
+        )
+        self._audit(
+            entity,
+            AuditAction.CREATE,
+            "ghl_to_rankr" if to_rankr else "rankr_to_ghl",
+            kind,
+            fields=decision.fields_changed,
+            ghl_id=ghl_id,
+            rankr_id=rankr_id,
+        )
+        self._repaired(entity, kind)
 
     def _put_mapping(
         self,
@@ -1252,29 +1268,15 @@ class _Run:
                     entity, ghl_rec, reused.resource_id, ghl_parent=ghl_parent, rankr_parent=rankr_parent
                 )
                 return
-            rid = str(created["id"])
-            self._put_mapping(
+            self._record_created(
                 entity,
-                gid,
-                rid,
-                matched_by="reconcile_create",
+                decision,
+                DiffKind.MISSING_IN_RANKR,
+                ghl_id=gid,
+                rankr_id=str(created["id"]),
                 ghl_parent=ghl_parent,
                 rankr_parent=rankr_parent,
             )
-            for entry in decision.ledger_entries(
-                self.loc, entity, change_id=gid, other_id=rid, correlation_id=self.report.run_id
-            ):
-                self.o.ledger.put(entry)
-            self._audit(
-                entity,
-                AuditAction.CREATE,
-                "ghl_to_rankr",
-                DiffKind.MISSING_IN_RANKR,
-                fields=decision.fields_changed,
-                ghl_id=gid,
-                rankr_id=rid,
-            )
-            self._repaired(entity, DiffKind.MISSING_IN_RANKR)
 
         self._guard(entity, DiffKind.MISSING_IN_RANKR, work, ghl_id=gid)
 
@@ -1292,28 +1294,15 @@ class _Run:
 
         def work() -> None:
             created = self.o.ghl.create_note(self.loc, ghl_parent, decision.ghl_write(em).body)
-            gid = str(created["id"])
-            self._put_mapping(
+            self._record_created(
                 Entity.NOTE,
-                gid,
-                rid,
-                matched_by="reconcile_create",
+                decision,
+                DiffKind.MISSING_IN_GHL,
+                ghl_id=str(created["id"]),
+                rankr_id=rid,
                 ghl_parent=ghl_parent,
                 rankr_parent=rankr_parent,
             )
-            for entry in decision.ledger_entries(
-                self.loc, Entity.NOTE, change_id=rid, other_id=gid, correlation_id=self.report.run_id
-            ):
-                self.o.ledger.put(entry)
-            self._audit(
-                Entity.NOTE,
-                AuditAction.CREATE,
-                "rankr_to_ghl",
-                DiffKind.MISSING_IN_GHL,
-                ghl_id=gid,
-                rankr_id=rid,
-            )
-            self._repaired(Entity.NOTE, DiffKind.MISSING_IN_GHL)
 
         self._guard(Entity.NOTE, DiffKind.MISSING_IN_GHL, work, rankr_id=rid)
 
