@@ -867,6 +867,17 @@ def _idempotency_key(entity: Entity, location_id: str, ghl_id: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------ adapters
+def _current_or_none(fetch: Callable[[], Any]) -> Record | None:
+    """A GHL record as the API returns it, or None when GHL answers 404 (deleted meanwhile)."""
+    from rankr_ghl.ghl.errors import GHLNotFound
+
+    try:
+        record: Record = fetch().to_api()
+    except GHLNotFound:
+        return None
+    return record
+
+
 class GhlClientInbound:
     """`InboundGhl` over `GHLClient` (rate-limited, token per location from the vault)."""
 
@@ -878,20 +889,10 @@ class GhlClientInbound:
         self._max = task_search_max
 
     def get_contact(self, location_id: str, contact_id: str) -> Record | None:
-        from rankr_ghl.ghl.errors import GHLNotFound
-
-        try:
-            return self._client.get_contact(location_id, contact_id).to_api()
-        except GHLNotFound:
-            return None
+        return _current_or_none(lambda: self._client.get_contact(location_id, contact_id))
 
     def get_task(self, location_id: str, contact_id: str, task_id: str) -> Record | None:
-        from rankr_ghl.ghl.errors import GHLNotFound
-
-        try:
-            return self._client.get_task(location_id, contact_id, task_id).to_api()
-        except GHLNotFound:
-            return None
+        return _current_or_none(lambda: self._client.get_task(location_id, contact_id, task_id))
 
     def find_task_contact(self, location_id: str, task_id: str) -> str | None:
         for seen, task in enumerate(self._client.iter_location_tasks(location_id, page_size=self._page), 1):
@@ -904,12 +905,7 @@ class GhlClientInbound:
         return None
 
     def get_note(self, location_id: str, contact_id: str, note_id: str) -> Record | None:
-        from rankr_ghl.ghl.errors import GHLNotFound
-
-        try:
-            return self._client.get_note(location_id, contact_id, note_id).to_api()
-        except GHLNotFound:
-            return None
+        return _current_or_none(lambda: self._client.get_note(location_id, contact_id, note_id))
 
     def get_appointment(self, location_id: str, appointment_id: str) -> Record | None:
         from rankr_ghl.ghl.errors import GHLForbidden, GHLNotFound
