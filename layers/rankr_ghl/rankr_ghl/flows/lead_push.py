@@ -1764,16 +1764,24 @@ def container() -> LeadPushContainer:
         from botocore.config import Config
 
         from rankr_ghl import wiring
+        from rankr_ghl.aws.connections_store import DynamoConnectionStore
 
         cfg = wiring.settings()
+        # One client for every table lead push touches (each extra client costs cold start), with a
+        # connection pool for the batch's worker threads.
         dynamodb = boto3.client(
             "dynamodb",
-            config=Config(retries={"mode": "standard", "max_attempts": 4}, max_pool_connections=32),
+            config=Config(
+                retries={"mode": "standard", "max_attempts": 4},
+                connect_timeout=3,
+                read_timeout=5,
+                max_pool_connections=32,
+            ),
         )
         workers = int(os.environ.get("LEAD_PUSH_WORKERS", "") or PushSettings.workers)
         built = build_container(
             ghl_client=wiring.ghl_client(),
-            connections=wiring.connection_store(),
+            connections=DynamoConnectionStore(cfg.connections_table, client=dynamodb),
             sync_table=cfg.sync_table,
             audit_table=cfg.audit_table,
             idempotency_table=cfg.idempotency_table,
