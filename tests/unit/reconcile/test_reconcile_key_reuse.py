@@ -142,7 +142,7 @@ def test_note_created_then_crashed_then_changed_is_adopted(monkeypatch: pytest.M
 def test_a_contact_the_webhook_worker_created_then_crashed_on_is_not_twinned(same_body: bool) -> None:
     """The worker's create key is reconcile's (`ghl_mirror_key`): Rankr replays the worker's record,
     or names it in its 409 when the bodies differ, and reconcile maps that record."""
-    from rankr_ghl.flows.inbound import _idempotency_key
+    from rankr_ghl.rankr.keys import ghl_mirror_key
 
     world = World()
     ghl = world.ghl.seed_contact(firstName="Nomail", lastName="Person")
@@ -151,7 +151,7 @@ def test_a_contact_the_webhook_worker_created_then_crashed_on_is_not_twinned(sam
     worker_body = {"firstName": "Nomail", "lastName": "Person", "source": "GoHighLevel"}
     if not same_body:
         worker_body["firstName"] = "Older"
-    key = _idempotency_key(Entity.CONTACT, LOCATION, ghl["id"])
+    key = ghl_mirror_key(Entity.CONTACT.value, LOCATION, ghl["id"])
     orphan = world.rankr.create_contact(ACCOUNT, worker_body, idempotency_key=key)
 
     outcome = run(world)

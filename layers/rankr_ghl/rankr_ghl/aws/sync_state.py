@@ -117,6 +117,11 @@ def write_batches(client: DynamoDBClient, table_name: str, requests: Sequence[An
             raise RuntimeError(f"{what} not written: DynamoDB left {len(chunk)} items unprocessed")
 
 
+def mapping_key(location_id: str, entity: Entity, side: Side, record_id: str) -> dict[str, Any]:
+    """The key of one side's mapping item."""
+    return {"pk": {"S": record_pk(location_id, entity, side, record_id)}, "sk": {"S": "MAP"}}
+
+
 class _TableBase:
     def __init__(self, table_name: str | None = None, *, client: DynamoDBClient | None = None) -> None:
         self.table_name = _table_from_env(table_name)
@@ -192,8 +197,9 @@ class DynamoMappingStore(_TableBase):
     def get_by_rankr(self, location_id: str, entity: Entity, rankr_id: str) -> IdMapping | None:
         return self._get_side(location_id, Entity(entity), Side.RANKR, rankr_id)
 
-    def put(self, mapping: IdMapping) -> IdMapping:
-        items: list[TransactWriteItemTypeDef] = [
+    def new_pair_puts(self, mapping: IdMapping) -> list[TransactWriteItemTypeDef]:
+        """Transaction items that store both sides of `mapping`, each only where that side is unmapped."""
+        return [
             {
                 "Put": {
                     "TableName": self.table_name,
@@ -203,6 +209,9 @@ class DynamoMappingStore(_TableBase):
             }
             for side in (Side.GHL, Side.RANKR)
         ]
+
+    def put(self, mapping: IdMapping) -> IdMapping:
+        items = self.new_pair_puts(mapping)
         for attempt in range(MAPPING_TRANSACTION_ATTEMPTS):
             try:
                 self.client.transact_write_items(TransactItems=items)
@@ -224,19 +233,24 @@ class DynamoMappingStore(_TableBase):
                 time.sleep(0.02 * (2**attempt))
         raise MappingConflict(mapping, None, Side.GHL)
 
+    @staticmethod
+    def _side_of(mapping: IdMapping, side: Side) -> tuple[dict[str, Any], str, str]:
+        """The key of `mapping`'s item on `side`, and the attribute and value naming the other side
+        (what proves the item still belongs to this pair)."""
+        record_id, other_attr, other_id = (
+            (mapping.ghl_id, "rankrId", mapping.rankr_id)
+            if side is Side.GHL
+            else (mapping.rankr_id, "ghlId", mapping.ghl_id)
+        )
+        return mapping_key(mapping.location_id, mapping.entity, side, record_id), other_attr, other_id
+
     def delete(self, mapping: IdMapping) -> None:
-        for side, attr, value in (
-            (Side.GHL, "rankrId", mapping.rankr_id),
-            (Side.RANKR, "ghlId", mapping.ghl_id),
-        ):
-            record_id = mapping.ghl_id if side is Side.GHL else mapping.rankr_id
+        for side in (Side.GHL, Side.RANKR):
+            key, attr, value = self._side_of(mapping, side)
             try:
                 self.client.delete_item(
                     TableName=self.table_name,
-                    Key={
-                        "pk": {"S": record_pk(mapping.location_id, mapping.entity, side, record_id)},
-                        "sk": {"S": "MAP"},
-                    },
+                    Key=key,
                     ConditionExpression="attribute_not_exists(pk) OR #a = :v",
                     ExpressionAttributeNames={"#a": attr},
                     ExpressionAttributeValues={":v": {"S": value}},
@@ -247,18 +261,12 @@ class DynamoMappingStore(_TableBase):
 
     def update_attributes(self, mapping: IdMapping) -> bool:
         attributes = _to_item({"a": dict(mapping.attributes) or None}).get("a", {"M": {}})
-        for side, attr, value in (
-            (Side.RANKR, "ghlId", mapping.ghl_id),
-            (Side.GHL, "rankrId", mapping.rankr_id),
-        ):
-            record_id = mapping.ghl_id if side is Side.GHL else mapping.rankr_id
+        for side in (Side.RANKR, Side.GHL):
+            key, attr, value = self._side_of(mapping, side)
             try:
                 self.client.update_item(
                     TableName=self.table_name,
-                    Key={
-                        "pk": {"S": record_pk(mapping.location_id, mapping.entity, side, record_id)},
-                        "sk": {"S": "MAP"},
-                    },
+                    Key=key,
                     UpdateExpression="SET attributes = :attrs",
                     ConditionExpression="attribute_exists(pk) AND #a = :v",
                     ExpressionAttributeNames={"#a": attr},
@@ -539,35 +547,46 @@ def claim_pk(location_id: str, identity: str) -> str:
     return f"LOC#{location_id}#LEADCLAIM#{kind}#{digest}"
 
 
-def claim_put_requests(location_id: str, identities: Sequence[str], lead_id: str, ttl_s: int) -> list[Any]:
-    """BatchWriteItem put requests of the lead's claims, one per distinct identity."""
+def _claim_items(
+    location_id: str, identities: Sequence[str], lead_id: str, ttl_s: int
+) -> list[dict[str, AttributeValueTypeDef]]:
+    """The lead's claim items, one per distinct identity."""
     at = _iso(utcnow())
     expires = _epoch() + ttl_s
     return [
-        {
-            "PutRequest": {
-                "Item": _to_item(
-                    {
-                        "pk": claim_pk(location_id, identity),
-                        "sk": CLAIM_SK,
-                        "kind": "lead-claim",
-                        "identityKind": identity.partition(":")[0],
-                        "leadId": lead_id,
-                        "claimedAt": at,
-                        "expiresAt": expires,
-                    }
-                )
+        _to_item(
+            {
+                "pk": claim_pk(location_id, identity),
+                "sk": CLAIM_SK,
+                "kind": "lead-claim",
+                "identityKind": identity.partition(":")[0],
+                "leadId": lead_id,
+                "claimedAt": at,
+                "expiresAt": expires,
             }
-        }
+        )
         for identity in dict.fromkeys(identities)
     ]
+
+
+def _claim_release(table_name: str, location_id: str, identity: str, lead_id: str) -> Any:
+    """A delete of one claim that holds only while `lead_id` still owns it (DeleteItem's arguments,
+    or a transaction's Delete)."""
+    return {
+        "TableName": table_name,
+        "Key": {"pk": {"S": claim_pk(location_id, identity)}, "sk": {"S": CLAIM_SK}},
+        "ConditionExpression": "leadId = :lead",
+        "ExpressionAttributeValues": {":lead": {"S": lead_id}},
+    }
 
 
 class DynamoLeadClaimStore(_TableBase):
     """`LeadClaimStore`: one item per (location, identity), last claim wins, TTL `expiresAt`."""
 
     def claim(self, location_id: str, identities: Sequence[str], lead_id: str, ttl_s: int) -> None:
-        requests = claim_put_requests(location_id, identities, lead_id, ttl_s)
+        requests = [
+            {"PutRequest": {"Item": item}} for item in _claim_items(location_id, identities, lead_id, ttl_s)
+        ]
         write_batches(self.client, self.table_name, requests, what=f"lead claims of {lead_id}")
 
     def find(self, location_id: str, identities: Sequence[str]) -> list[LeadClaim]:
@@ -607,29 +626,11 @@ class DynamoLeadClaimStore(_TableBase):
         return claims
 
     def release(self, location_id: str, identities: Sequence[str], lead_id: str) -> None:
-        unique = list(dict.fromkeys(identities))
-        deletes: list[Any] = [
-            {
-                "TableName": self.table_name,
-                "Key": {"pk": {"S": claim_pk(location_id, identity)}, "sk": {"S": CLAIM_SK}},
-                "ConditionExpression": "leadId = :lead",
-                "ExpressionAttributeValues": {":lead": {"S": lead_id}},
-            }
-            for identity in unique
-        ]
-        if len(deletes) > 1:
-            # One call in the usual case (the lead still holds every claim): a lead push's store
-            # round trips are what bound its throughput.
+        # Only the step-by-step path of a lead push gets here: its usual path releases the claims in
+        # `DynamoLeadPushStore.settle_lead`'s transaction.
+        for identity in dict.fromkeys(identities):
             try:
-                self.client.transact_write_items(TransactItems=[{"Delete": d} for d in deletes])
-                return
-            except ClientError as exc:
-                if _code(exc) != "TransactionCanceledException":
-                    raise
-                # A claim is gone or newer (another lead's): release the rest one by one below.
-        for delete in deletes:
-            try:
-                self.client.delete_item(**delete)
+                self.client.delete_item(**_claim_release(self.table_name, location_id, identity, lead_id))
             except ClientError as exc:
                 if _code(exc) != "ConditionalCheckFailedException":
                     raise  # gone already, or another lead's newer claim: leave it
@@ -653,23 +654,19 @@ class DynamoLeadPushStore(_TableBase):
     def claim_unless_mapped(
         self, location_id: str, lead_id: str, identities: Sequence[str], ttl_s: int
     ) -> LeadClaimResult:
-        mapping_key = {
-            "pk": {"S": record_pk(location_id, Entity.CONTACT, Side.RANKR, lead_id)},
-            "sk": {"S": "MAP"},
-        }
         items: list[TransactWriteItemTypeDef] = [
             {
                 "ConditionCheck": {
                     "TableName": self.table_name,
-                    "Key": mapping_key,
+                    "Key": mapping_key(location_id, Entity.CONTACT, Side.RANKR, lead_id),
                     "ConditionExpression": "attribute_not_exists(pk)",
                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                 }
             }
         ]
         items += [
-            {"Put": {"TableName": self.table_name, "Item": request["PutRequest"]["Item"]}}
-            for request in claim_put_requests(location_id, identities, lead_id, ttl_s)
+            {"Put": {"TableName": self.table_name, "Item": item}}
+            for item in _claim_items(location_id, identities, lead_id, ttl_s)
         ]
         try:
             self.client.transact_write_items(TransactItems=items)
@@ -694,31 +691,13 @@ class DynamoLeadPushStore(_TableBase):
         ledger: Sequence[LedgerEntry],
         release_identities: Sequence[str],
     ) -> bool:
-        items: list[TransactWriteItemTypeDef] = []
-        if mapping is not None:
-            items += [
-                {
-                    "Put": {
-                        "TableName": self.table_name,
-                        "Item": _to_item(self._mappings._item(mapping, side)),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                }
-                for side in (Side.GHL, Side.RANKR)
-            ]
+        items = self._mappings.new_pair_puts(mapping) if mapping is not None else []
         by_key = {(e.location_id, e.entity, e.side, e.record_id): e for e in ledger}
         items += [
             {"Put": {"TableName": self.table_name, "Item": self._ledger._item(e)}} for e in by_key.values()
         ]
         items += [
-            {
-                "Delete": {
-                    "TableName": self.table_name,
-                    "Key": {"pk": {"S": claim_pk(location_id, identity)}, "sk": {"S": CLAIM_SK}},
-                    "ConditionExpression": "leadId = :lead",
-                    "ExpressionAttributeValues": {":lead": {"S": lead_id}},
-                }
-            }
+            {"Delete": _claim_release(self.table_name, location_id, identity, lead_id)}
             for identity in dict.fromkeys(release_identities)
         ]
         if not items:

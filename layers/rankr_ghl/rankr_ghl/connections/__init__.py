@@ -11,8 +11,9 @@ Built once per container by `rankr_ghl.wiring`.
 # the rest of the package and its dependencies at cold start.
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from rankr_ghl.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from rankr_ghl.connections.errors import (
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
         MissingCode,
         OAuthError,
         StateExpired,
+        StateReused,
         TokenRefreshInProgress,
         TokenStorageError,
     )
@@ -65,6 +67,7 @@ _EXPORTS = {
     "OAuthInstallService": "rankr_ghl.connections.oauth_flow",
     "PauseReason": "rankr_ghl.connections.status",
     "StateExpired": "rankr_ghl.connections.errors",
+    "StateReused": "rankr_ghl.connections.errors",
     "StateSigner": "rankr_ghl.connections.state",
     "TokenBundle": "rankr_ghl.connections.models",
     "TokenRefreshInProgress": "rankr_ghl.connections.errors",
@@ -77,13 +80,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [
@@ -110,6 +107,7 @@ __all__ = [
     "OAuthInstallService",
     "PauseReason",
     "StateExpired",
+    "StateReused",
     "StateSigner",
     "TokenBundle",
     "TokenRefreshInProgress",

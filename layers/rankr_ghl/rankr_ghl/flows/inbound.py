@@ -37,6 +37,7 @@ from rankr_ghl.flows.queue_message import (
     parse_queued_message,
 )
 from rankr_ghl.observability import logger, redact_text
+from rankr_ghl.rankr.keys import ghl_mirror_key
 from rankr_ghl.sync.mapping_resolver import MappingResolver
 from rankr_ghl.sync.ports import (
     CLAIM_LINK_ORIGIN,
@@ -487,7 +488,7 @@ class InboundProcessor:
                 return self._skip(ctx.location_id, entity, "empty_note", ctx.correlation_id, ghl_id=ghl_id)
             from rankr_ghl.rankr.errors import RankrIdempotencyKeyReused, RankrNotFound
 
-            key = _idempotency_key(entity, ctx.location_id, ghl_id)
+            key = ghl_mirror_key(entity.value, ctx.location_id, ghl_id)
             adopted_id: str | None = None
             try:
                 rankr_id = str(self._rankr.create(ctx.account_id, entity, body, parent_rankr, key)["id"])
@@ -858,12 +859,6 @@ def _inactive_reason(connection: Connection | None) -> str | None:
         return "not_connected"
     status = str(getattr(connection.status, "value", connection.status))
     return None if status == "active" else f"connection_{status}"
-
-
-def _idempotency_key(entity: Entity, location_id: str, ghl_id: str) -> str:
-    from rankr_ghl.rankr.client import ghl_mirror_key
-
-    return ghl_mirror_key(entity.value, location_id, ghl_id)
 
 
 # ------------------------------------------------------------------------------------------ adapters

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from rankr_ghl.flows.reconcile_ports import GhlPort, RankrPort, Record
 from rankr_ghl.observability import logger, redact_text
+from rankr_ghl.rankr.keys import ghl_mirror_key
 from rankr_ghl.sync import diff
 from rankr_ghl.sync.echo import Action, Decision, decide, is_echo, load_ledgers, reconcile_pair
 from rankr_ghl.sync.mapping import EntityMapping, FieldMapping, MappingResolver
@@ -724,7 +725,7 @@ class _Run:
             body = decision.rankr_body(self.cm)
             try:
                 created = self.o.rankr.create_contact(
-                    self.account, body, idempotency_key=_idem("contact", self.loc, gid)
+                    self.account, body, idempotency_key=ghl_mirror_key("contact", self.loc, gid)
                 )
             except RankrIdempotencyKeyReused as reused:
                 if reused.resource_id is None:
@@ -1255,7 +1256,7 @@ class _Run:
             from rankr_ghl.rankr.errors import RankrIdempotencyKeyReused
 
             body = decision.rankr_body(em)
-            key = _idem(entity.value, self.loc, gid)
+            key = ghl_mirror_key(entity.value, self.loc, gid)
             try:
                 if entity is Entity.TASK:
                     created = self.o.rankr.create_task(self.account, rankr_parent, body, idempotency_key=key)
@@ -1393,13 +1394,6 @@ class _Run:
         if rankr_parent is None:
             return  # the contact itself is not mirrored (yet): its tasks follow it
         self._create_child_in_rankr(Entity.TASK, task, contact_id, rankr_parent)
-
-
-def _idem(entity: str, location_id: str, ghl_id: str) -> str:
-    """The webhook worker's key for the same record (`ghl_mirror_key`): the two never twin it."""
-    from rankr_ghl.rankr.client import ghl_mirror_key
-
-    return ghl_mirror_key(entity, location_id, ghl_id)
 
 
 # --------------------------------------------------------------------------------------------------

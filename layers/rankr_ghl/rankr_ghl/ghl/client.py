@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from enum import Enum
@@ -59,6 +58,7 @@ from rankr_ghl.ghl.models import (
 )
 from rankr_ghl.ghl.ratelimit import HEADER_DAILY_REMAINING, Permit, RateLimiter
 from rankr_ghl.ghl.tokens import TokenSource
+from rankr_ghl.lazy_http import LazyHttpClient
 from rankr_ghl.observability import logger
 
 DEFAULT_BASE_URL = "https://services.leadconnectorhq.com"
@@ -201,31 +201,20 @@ class HttpCore:
         self.backoff_max_s = backoff_max_s
         self.rate_limit_max_wait_s = rate_limit_max_wait_s
         self._sleep = sleep
-        self._http_options: dict[str, Any] = {
-            "base_url": base_url.rstrip("/"),
-            "timeout": timeout,
-            "transport": transport,
-            "headers": {"Accept": "application/json"},
-            "event_hooks": dict(event_hooks) if event_hooks else None,
-        }
-        self._http: httpx.Client | None = None
-        self._http_lock = threading.Lock()
+        self._http = LazyHttpClient(
+            base_url=base_url.rstrip("/"),
+            timeout=timeout,
+            transport=transport,
+            headers={"Accept": "application/json"},
+            event_hooks=dict(event_hooks) if event_hooks else None,
+        )
 
     @property
     def http(self) -> httpx.Client:
-        """Created on first use: building it loads the TLS trust store (~0.2 s of a cold start),
-        which an invocation that never calls GHL (unknown location, bad input) should not pay."""
-        client = self._http
-        if client is None:
-            with self._http_lock:
-                if self._http is None:
-                    self._http = httpx.Client(**self._http_options)
-                client = self._http
-        return client
+        return self._http.get()
 
     def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
+        self._http.close()
 
     def _backoff(self, attempt: int) -> None:
         self._sleep(random.uniform(0.0, min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1))))

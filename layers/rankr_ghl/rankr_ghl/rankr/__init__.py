@@ -4,11 +4,12 @@
 # the rest of the package and its dependencies at cold start.
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from rankr_ghl.lazy_exports import lazy_exports
+
 if TYPE_CHECKING:
-    from rankr_ghl.rankr.client import ApiKey, RankrClient, idempotency_key
+    from rankr_ghl.rankr.client import ApiKey, RankrClient
     from rankr_ghl.rankr.errors import (
         RankrBadRequest,
         RankrConflict,
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
         RankrUnauthorized,
         RankrValidationError,
     )
+    from rankr_ghl.rankr.keys import ghl_mirror_key, idempotency_key
     from rankr_ghl.rankr.models import (
         Appointment,
         AppointmentPage,
@@ -73,17 +75,12 @@ _EXPORTS = {
     "TaskCreate": "rankr_ghl.rankr.models",
     "TaskPage": "rankr_ghl.rankr.models",
     "TaskUpdate": "rankr_ghl.rankr.models",
-    "idempotency_key": "rankr_ghl.rankr.client",
+    "ghl_mirror_key": "rankr_ghl.rankr.keys",
+    "idempotency_key": "rankr_ghl.rankr.keys",
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [
@@ -117,5 +114,6 @@ __all__ = [
     "TaskCreate",
     "TaskPage",
     "TaskUpdate",
+    "ghl_mirror_key",
     "idempotency_key",
 ]

@@ -2,16 +2,14 @@
 
 Create one `RankrClient` per container (module scope, lazily) and reuse it: it owns one httpx connection
 pool. Every method takes `account_id` first. Every operation of the contract is safe to retry, creates
-included, because creates carry a caller-chosen, deterministic `Idempotency-Key` (see `idempotency_key`).
+included, because creates carry a caller-chosen, deterministic `Idempotency-Key` (see `rankr_ghl.rankr.keys`).
 """
 
 from __future__ import annotations
 
 import email.utils
-import hashlib
 import random
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -22,6 +20,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from rankr_ghl.lazy_http import LazyHttpClient
 from rankr_ghl.observability import logger
 from rankr_ghl.rankr.errors import (
     RankrConnectionError,
@@ -65,25 +64,6 @@ APPOINTMENTS = "/v1/accounts/{accountId}/appointments"
 APPOINTMENT = "/v1/accounts/{accountId}/appointments/{externalId}"
 
 
-def idempotency_key(*parts: str | int) -> str:
-    """Deterministic Idempotency-Key from stable parts, e.g. `("ghl-contact", location_id, ghl_id, version)`.
-
-    The same parts always give the same key, so a retried create (even from another Lambda invocation)
-    is recognised by Rankr. Hashed, so no PII from the parts ends up in Rankr's key store or in logs.
-    """
-    if not parts:
-        raise ValueError("idempotency_key needs at least one part")
-    raw = "\x1f".join(str(p) for p in parts)
-    return "rgc-" + hashlib.sha256(raw.encode()).hexdigest()[:48]
-
-
-def ghl_mirror_key(entity: str, location_id: str, ghl_id: str) -> str:
-    """The Idempotency-Key of the Rankr record that mirrors one GHL record. The webhook worker and
-    reconcile both use it, so a record one of them created and then crashed before mapping is
-    replayed (or, with another body, adopted from Rankr's 409) by the other, never twinned."""
-    return idempotency_key("ghl-mirror", entity, location_id, ghl_id)
-
-
 class RankrClient:
     """Typed, retrying client of the Rankr API."""
 
@@ -116,32 +96,17 @@ class RankrClient:
         self._max_retry_after = max_retry_after
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self._http_options: dict[str, Any] = {
-            "base_url": base_url.rstrip("/"),
-            "timeout": timeout,
-            "transport": transport,
-            "headers": {"User-Agent": user_agent, "Accept": "application/json"},
-        }
-        self._http_client: httpx.Client | None = None
-        self._http_lock = threading.Lock()
-
-    @property
-    def _http(self) -> httpx.Client:
-        """Created on first request: it loads the TLS trust store (~0.2 s of a cold start), which an
-        invocation that never reaches Rankr (skipped event, bad input) should not pay."""
-        client = self._http_client
-        if client is None:
-            with self._http_lock:
-                if self._http_client is None:
-                    self._http_client = httpx.Client(**self._http_options)
-                client = self._http_client
-        return client
+        self._http = LazyHttpClient(
+            base_url=base_url.rstrip("/"),
+            timeout=timeout,
+            transport=transport,
+            headers={"User-Agent": user_agent, "Accept": "application/json"},
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:
-        if self._http_client is not None:
-            self._http_client.close()
+        self._http.close()
 
     def __enter__(self) -> Self:
         return self
@@ -436,7 +401,7 @@ class RankrClient:
             headers["Authorization"] = f"Bearer {api_key}"
             started = time.perf_counter()
             try:
-                response = self._http.request(method, path, json=json, params=params, headers=headers)
+                response = self._http.get().request(method, path, json=json, params=params, headers=headers)
             except httpx.TimeoutException as exc:
                 error: RankrError = RankrTimeout(
                     None, "Rankr request timed out", type(exc).__name__, may_have_been_applied=method != "GET"

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from rankr_ghl.lazy_exports import lazy_exports
 from rankr_ghl.sync.transforms import LEAD_TAG_PREFIX, e164
 from rankr_ghl.sync.types import Entity, Side
 
@@ -23,12 +24,7 @@ if TYPE_CHECKING:
     from rankr_ghl.sync.mapping import MappingConfigSource
 
 
-def __getattr__(name: str) -> object:
-    if name == "MappingConfigSource":
-        from rankr_ghl.sync.mapping import MappingConfigSource
-
-        return MappingConfigSource
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {"MappingConfigSource": "rankr_ghl.sync.mapping"})
 
 
 __all__ = [

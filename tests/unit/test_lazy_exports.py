@@ -1,0 +1,33 @@
+"""Lazily exported packages: every listed name resolves from its module, `__all__` lists exactly the
+lazy names, and the sync core's lazy re-export stays free of boto3 and httpx."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.parametrize("package", ["rankr_ghl.rankr", "rankr_ghl.connections"])
+def test_every_export_resolves_to_its_modules_object(package: str) -> None:
+    module = importlib.import_module(package)
+    exports = module._EXPORTS
+    assert sorted(module.__all__) == sorted(exports)
+    for name, source in exports.items():
+        assert getattr(module, name) is getattr(importlib.import_module(source), name)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        module.no_such_name  # noqa: B018
+
+
+def test_sync_ports_loads_the_mapping_only_when_asked_and_no_aws_or_http_client() -> None:
+    code = (
+        "import sys\n"
+        "import rankr_ghl.sync.ports as ports\n"
+        "assert 'rankr_ghl.sync.mapping' not in sys.modules\n"
+        "assert not {'boto3', 'httpx'} & set(sys.modules)\n"
+        "from rankr_ghl.sync.mapping import MappingConfigSource\n"
+        "assert ports.MappingConfigSource is MappingConfigSource\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env=None)

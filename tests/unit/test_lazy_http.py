@@ -1,0 +1,43 @@
+"""LazyHttpClient: no httpx client until the first request, one client for every thread, and a
+close that frees it."""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+import pytest
+from rankr_ghl.lazy_http import LazyHttpClient
+
+
+def test_built_once_on_first_use_and_shared_by_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[httpx.Client] = []
+    real_client = httpx.Client
+
+    def counting_client(**options: object) -> httpx.Client:
+        client = real_client(**options)  # type: ignore[arg-type]
+        built.append(client)
+        return client
+
+    monkeypatch.setattr(httpx, "Client", counting_client)
+    lazy = LazyHttpClient(base_url="http://127.0.0.1:9", timeout=1.0)
+    assert built == []
+    seen: list[httpx.Client] = []
+    threads = [threading.Thread(target=lambda: seen.append(lazy.get())) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(built) == 1 and all(client is built[0] for client in seen)
+    assert str(built[0].base_url) == "http://127.0.0.1:9"
+
+    lazy.close()
+    assert built[0].is_closed
+    assert lazy.get() is not built[0] and len(built) == 2  # a later use builds a fresh client
+    lazy.close()
+
+
+def test_close_before_any_use_builds_nothing() -> None:
+    lazy = LazyHttpClient()
+    lazy.close()
+    assert lazy._client is None
