@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .server import SandboxApp
-from .state import ADMIN_CONTACT_FIELDS, ApiError
+from .store import ADMIN_CONTACT_FIELDS, ApiError
 
 AdminHandler = Callable[[dict[str, Any], dict[str, str]], Any]
 

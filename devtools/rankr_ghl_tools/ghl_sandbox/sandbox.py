@@ -1,14 +1,15 @@
-"""`GHLSandbox`: start/stop the sandbox HTTP server in background threads."""
+"""`GHLSandbox`: serve the sandbox on the shared local HTTP server, with its webhook delivery threads."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
+from ..local.httpserver import LocalHttpServer
 from .admin_api import AdminApi
 from .admin_client import SandboxAdmin
 from .config import SandboxConfig
-from .server import SandboxApp, SandboxHTTPServer, make_server
+from .http_front import SandboxFront
+from .server import SandboxApp
 
 
 class GHLSandbox:
@@ -17,15 +18,14 @@ class GHLSandbox:
         self.host = host
         self.port = port
         self.app = SandboxApp(self.config)
-        self._server: SandboxHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LocalHttpServer | None = None
         self._admin: SandboxAdmin | None = None
 
     @property
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError("sandbox not started")
-        return f"http://{self.host}:{self._server.server_address[1]}"
+        return self._server.url
 
     @property
     def admin(self) -> SandboxAdmin:
@@ -40,16 +40,11 @@ class GHLSandbox:
     def start(self) -> GHLSandbox:
         if self._server is not None:
             return self
-        self._server = make_server(self.app, AdminApi(self.app), self.host, self.port)
-        self.port = self._server.server_address[1]
+        front = SandboxFront(self.app, AdminApi(self.app))
+        self._server = LocalHttpServer(front.dispatch, host=self.host, port=self.port, name="ghl-sandbox")
+        self.port = self._server.port
         self.app.webhooks.start()
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="ghl-sandbox-http",
-            daemon=True,
-        )
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
@@ -57,13 +52,9 @@ class GHLSandbox:
             self._admin.close()
             self._admin = None
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop(drain_timeout_s=1.0)
             self._server = None
         self.app.webhooks.stop()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
 
     def __enter__(self) -> GHLSandbox:
         return self.start()

@@ -1,26 +1,21 @@
-"""HTTP front of the GHL sandbox: routing, Version/Bearer checks, rate limits, faults, admin API."""
+"""The GHL sandbox application: its routing table and the resource API handlers (see http_front.py)."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import re
-import socket
 import threading
-import time
 import urllib.parse
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from ..local.faults import COMMON_RATE_KEYS, FaultInjector
 from .config import SandboxConfig
-from .faults import FaultInjector
 from .ratelimit import RateLimiter
-from .state import AccessToken, ApiError, Store, forbidden, unprocessable
-from .util import new_trace_id
+from .store import AccessToken, ApiError, Store, forbidden, unprocessable
 from .webhooks import WebhookDispatcher
 
 CONTACTS_VERSION = "2021-07-28"
@@ -91,7 +86,11 @@ class SandboxApp:
         self.webhooks = WebhookDispatcher(config)
         self.store.sink = self.webhooks.emit
         self.limiter = RateLimiter(config.rate_limit_algorithm)
-        self.faults = FaultInjector(config.seed)
+        self.faults = FaultInjector(
+            {**COMMON_RATE_KEYS, "rate422Created": "422created"},
+            seed=config.seed,
+            create_only=frozenset({"422created"}),
+        )
         self._stats_lock = threading.Lock()
         self.reset_stats()
         self.routes: list[Route] = []
@@ -128,6 +127,16 @@ class SandboxApp:
             webhooksPending=self.webhooks.pending(),
         )
         return data
+
+    def count_request(self, route_key: str, status: int, token: AccessToken | None) -> None:
+        with self._stats_lock:
+            self.requests[route_key] += 1
+            self.total += 1
+            self.statuses[str(status)] += 1
+            if status == 429:
+                self.responses_429 += 1
+            if token is not None:
+                self.by_location[token.resource_id] += 1
 
     # ------------------------------------------------------------------ routing table
 
@@ -418,166 +427,3 @@ class SandboxApp:
             params["state"] = query["state"]
         separator = "&" if urllib.parse.urlsplit(redirect_uri).query else "?"
         return 302, None, {"Location": redirect_uri + separator + urllib.parse.urlencode(params)}
-
-
-class _RequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "GHLSandbox/1.0"
-    disable_nagle_algorithm = True  # headers and body are separate writes: avoid 40 ms delayed-ACK stalls
-    app: SandboxApp  # set on the subclass made per server
-    admin: Any
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return  # quiet: tests and benches would drown in access logs
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_PUT(self) -> None:
-        self._handle("PUT")
-
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
-
-    def do_PATCH(self) -> None:
-        self._handle("PATCH")
-
-    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        payload = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        if body is not None:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if payload:
-            self.wfile.write(payload)
-
-    def _drop(self) -> None:
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)
-
-    def _handle(self, method: str) -> None:
-        split = urllib.parse.urlsplit(self.path)
-        path = urllib.parse.unquote(split.path) or "/"
-        query = {k: v[-1] for k, v in urllib.parse.parse_qs(split.query, keep_blank_values=True).items()}
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length > 0 else b""
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        trace_id = new_trace_id()
-        if path.startswith("/_admin"):
-            status, body = self.admin.handle(method, path, query, raw)
-            self._send(status, body)
-            return
-        if method == "GET" and path.rstrip("/") in ("/oauth/chooselocation", "/v2/oauth/chooselocation"):
-            status, body, extra = self.app.choose_location(query)
-            self._send(status, body, extra)
-            return
-        self._serve_api(Request(method, path, query, headers, raw, trace_id=trace_id))
-
-    def _serve_api(self, req: Request) -> None:
-        app = self.app
-        route, params, path_known = app.match(req.method, req.path)
-        trace = {"x-trace-id": req.trace_id}
-        if route is None:
-            status = 405 if path_known else 404
-            self._send(
-                status,
-                {
-                    "statusCode": status,
-                    "message": f"Cannot {req.method} {req.path}",
-                    "error": "Not Found",
-                    "traceId": req.trace_id,
-                },
-                trace,
-            )
-            return
-        req.params = params
-        headers = dict(trace)
-        status, body = self._process(route, req, headers)
-        with app._stats_lock:
-            app.requests[route.key] += 1
-            app.total += 1
-            app.statuses[str(status)] += 1
-            if status == 429:
-                app.responses_429 += 1
-            if req.token is not None:
-                app.by_location[req.token.resource_id] += 1
-        if status == -1:
-            self._drop()
-            return
-        self._send(status, body, headers)
-
-    def _process(self, route: Route, req: Request, headers: dict[str, str]) -> tuple[int, Any]:
-        """Returns (status, body); status -1 means: drop the connection without answering."""
-        app = self.app
-        try:
-            if route.version is not None:
-                version = req.headers.get("version")
-                if not version:
-                    raise ApiError(400, "version header was not found", error="Bad Request")
-                if version != route.version:
-                    raise ApiError(
-                        400, f"version header is invalid: expected {route.version}", error="Bad Request"
-                    )
-            if route.auth != "none":
-                req.token = self._authenticate(req, route.auth)
-                decision = app.limiter.check(
-                    req.token.resource_id, app.store.rate_settings_for(req.token.resource_id)
-                )
-                headers.update(decision.headers)
-                if not decision.allowed:
-                    raise ApiError(429, "Too Many Requests", error="Too Many Requests")
-            fault = app.faults.draw(route.key, route.creates)
-            if fault == "drop":
-                return -1, None
-            if fault in ("429", "500", "502", "503"):
-                code = int(fault)
-                names = {
-                    429: "Too Many Requests",
-                    500: "Internal Server Error",
-                    502: "Bad Gateway",
-                    503: "Service Unavailable",
-                }
-                raise ApiError(code, names[code], error=names[code])
-            status, body = route.handler(req)
-            if fault == "slow":
-                time.sleep(app.faults.settings.slow_seconds)  # applied, then answered too late
-            if fault == "422created":
-                raise ApiError(422, ["Unprocessable Entity"], error="Unprocessable Entity")
-            return status, body
-        except ApiError as exc:
-            body = dict(exc.body)
-            body["traceId"] = req.trace_id
-            return exc.status, body
-
-    def _authenticate(self, req: Request, kind: str) -> AccessToken:
-        auth = req.headers.get("authorization", "")
-        scheme, _, token = auth.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise ApiError(401, "Invalid JWT", error="Unauthorized")
-        record = self.app.store.authenticate(token.strip())
-        if record is None:
-            raise ApiError(401, "Invalid token: access token is invalid", error="Unauthorized")
-        wanted = "Location" if kind == "location" else "Company"
-        if record.user_type != wanted:
-            raise ApiError(
-                401, "This authClass type is not allowed to access this scope", error="Unauthorized"
-            )
-        return record
-
-
-class SandboxHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-
-def make_server(app: SandboxApp, admin: Any, host: str, port: int) -> SandboxHTTPServer:
-    handler = type("GHLSandboxHandler", (_RequestHandler,), {"app": app, "admin": admin})
-    return SandboxHTTPServer((host, port), handler)

@@ -1,4 +1,4 @@
-"""A small threaded HTTP/1.1 server shared by the gateway and the Lambda Invoke API.
+"""A small threaded HTTP/1.1 server shared by the gateway, the Lambda Invoke API and both sandboxes.
 
 Requests are read fully (Content-Length or chunked) into `HttpRequest` and handed to a dispatch
 function; its `HttpResponse` is written back with a Content-Length, so keep-alive clients work.
@@ -6,6 +6,7 @@ function; its `HttpResponse` is written back with a Content-Length, so keep-aliv
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
 import threading
@@ -37,6 +38,8 @@ class HttpResponse:
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+    # Close the connection without answering (a sandbox's "dropped connection" fault).
+    drop_connection: bool = False
 
 
 Dispatch = Callable[[HttpRequest], HttpResponse]
@@ -62,12 +65,12 @@ class _Handler(BaseHTTPRequestHandler):
                         pass  # trailers
                     return b"".join(chunks)
                 total += size
-                if total > MAX_BODY_BYTES:
+                if total > self.server.max_body_bytes:
                     raise ValueError("body too large")
                 chunks.append(self.rfile.read(size))
                 self.rfile.readline(3)
         length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
+        if length > self.server.max_body_bytes:
             raise ValueError("body too large")
         return self.rfile.read(length) if length else b""
 
@@ -100,6 +103,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(response)
 
     def _send(self, response: HttpResponse) -> None:
+        if response.drop_connection:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
         try:
             self.send_response(response.status)
             names = {k.lower() for k, _ in response.headers}
@@ -121,8 +129,9 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True  # TIME_WAIT after a restart is fine; a live listener still fails (Linux)
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], dispatch: Dispatch) -> None:
+    def __init__(self, address: tuple[str, int], dispatch: Dispatch, max_body_bytes: int) -> None:
         self.dispatch = dispatch
+        self.max_body_bytes = max_body_bytes
         self._in_flight = 0
         self._lock = threading.Lock()
         super().__init__(address, _Handler)
@@ -140,21 +149,32 @@ class LocalHttpServer:
     """Serve `dispatch` on host:port in a background thread; falls back to a free port if taken."""
 
     def __init__(
-        self, dispatch: Dispatch, *, host: str = "127.0.0.1", port: int = 0, name: str = "http"
+        self,
+        dispatch: Dispatch,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        name: str = "http",
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self.requested_port = port
         self.name = name
         try:
-            self._server = _Server((host, port), dispatch)
+            self._server = _Server((host, port), dispatch, max_body_bytes)
             self.port_was_taken = False
         except OSError as exc:
             if exc.errno not in (errno.EADDRINUSE, errno.EACCES) or port == 0:
                 raise
-            self._server = _Server((host, 0), dispatch)
+            self._server = _Server((host, 0), dispatch, max_body_bytes)
             self.port_was_taken = True
         self.host = host
         self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"{name}-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # sandboxes start and stop per test: answer shutdown() fast
+            name=f"{name}-server",
+            daemon=True,
+        )
 
     @property
     def url(self) -> str:

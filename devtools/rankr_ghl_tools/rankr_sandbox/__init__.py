@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import threading
 from types import TracebackType
 from typing import Self
 
+from rankr_ghl_tools.local.httpserver import LocalHttpServer
 from rankr_ghl_tools.rankr_sandbox.admin import RankrSandboxAdmin
-from rankr_ghl_tools.rankr_sandbox.server import DEFAULT_API_KEY, RankrApp, RankrSandboxConfig, _Server
+from rankr_ghl_tools.rankr_sandbox.http_front import RankrFront
+from rankr_ghl_tools.rankr_sandbox.server import (
+    DEFAULT_API_KEY,
+    MAX_ADMIN_BODY_BYTES,
+    RankrApp,
+    RankrSandboxConfig,
+)
 
 __all__ = ["DEFAULT_API_KEY", "RankrSandbox", "RankrSandboxAdmin", "RankrSandboxConfig"]
 
@@ -22,15 +28,14 @@ class RankrSandbox:
         self.host = host
         self.port = port
         self.app: RankrApp | None = None
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LocalHttpServer | None = None
         self._admin: RankrSandboxAdmin | None = None
 
     @property
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError("the Rankr sandbox is not started")
-        return f"http://{self.host}:{self._server.server_address[1]}"
+        return self._server.url
 
     @property
     def api_key(self) -> str:
@@ -46,14 +51,13 @@ class RankrSandbox:
         if self._server is not None:
             return self
         self.app = RankrApp(self.config)
-        self._server = _Server((self.host, self.port), self.app)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+        self._server = LocalHttpServer(
+            RankrFront(self.app).dispatch,
+            host=self.host,
+            port=self.port,
             name="rankr-sandbox",
-            daemon=True,
-        )
-        self._thread.start()
+            max_body_bytes=MAX_ADMIN_BODY_BYTES,
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -61,12 +65,8 @@ class RankrSandbox:
             self._admin.close()
             self._admin = None
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop(drain_timeout_s=1.0)
             self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
         if self.app is not None:
             self.app.store.close()
             self.app = None

@@ -5,17 +5,14 @@ from __future__ import annotations
 import json
 import random
 import re
-import socket
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote
 
-from rankr_ghl_tools.rankr_sandbox.faults import FaultInjector
+from rankr_ghl_tools.local.faults import COMMON_RATE_KEYS, FaultInjector
 from rankr_ghl_tools.rankr_sandbox.store import (
     KINDS,
     ApiProblem,
@@ -108,7 +105,11 @@ class RankrApp:
     def __init__(self, config: RankrSandboxConfig) -> None:
         self.config = config
         self.store = RankrStore(config.db_path, idempotency_ttl_s=config.idempotency_ttl_s)
-        self.faults = FaultInjector(config.seed, config.retry_after_seconds)
+        self.faults = FaultInjector(
+            {**COMMON_RATE_KEYS, "rateDropAfterCommit": "drop_after_commit"},
+            seed=config.seed,
+            retry_after_seconds=config.retry_after_seconds,
+        )
         self.stats = Stats()
         self._seed_rng = random.Random(config.seed)
 
@@ -435,136 +436,3 @@ def _json(raw_body: bytes) -> Any:
         return json.loads(raw_body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise bad_request("the request body is not valid JSON") from exc
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes; without TCP_NODELAY, Nagle + delayed ACK
-    # add ~40 ms to every keep-alive response.
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in separate writes: without NODELAY, Nagle + delayed ACK add ~40 ms.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: Any) -> None:  # silence stderr access log
-        return
-
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_PATCH(self) -> None:
-        self._dispatch()
-
-    def do_PUT(self) -> None:
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        self._dispatch()
-
-    def _read_body(self, limit: int) -> bytes | None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > limit:
-            return None
-        return self.rfile.read(length) if length else b""
-
-    def _dispatch(self) -> None:
-        app = self.server.app
-        split = urlsplit(self.path)
-        path, query = split.path, parse_qs(split.query, keep_blank_values=True)
-        method = self.command
-        if path == "/_admin" or path.startswith("/_admin/"):
-            raw = self._read_body(MAX_ADMIN_BODY_BYTES)
-            try:
-                if raw is None:
-                    raise ApiProblem(413, "payload-too-large", "Payload Too Large")
-                response = app.handle_admin(method, path, query, raw)
-            except ApiProblem as problem:
-                response = _problem_response(problem)
-            self._send(response)
-            return
-
-        template, params = app.route(method, path)
-        route_key = f"{method} {template or '<unmatched>'}"
-        app.stats.count_request(route_key)
-        raw = self._read_body(MAX_BODY_BYTES)
-        fault = None
-        if template is not None:
-            fault, settings = app.faults.draw(route_key)
-            if fault is not None:
-                app.stats.count_fault()
-            if fault == "drop":
-                self.close_connection = True
-                return
-            if fault == "slow":
-                time.sleep(settings.slow_seconds)
-            elif fault in ("429", "500", "502", "503"):
-                self._send(_fault_response(int(fault), settings.retry_after_seconds))
-                return
-        try:
-            if template is None:
-                raise ApiProblem(404, "not-found", "Not Found", f"no route for {path}")
-            app.check_auth(self.headers.get("Authorization"))
-            if raw is None:
-                raise ApiProblem(413, "payload-too-large", "Payload Too Large", "request body over 1 MB")
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            response = app.handle_api(
-                method, template, params=params, query=query, headers=headers, raw_body=raw
-            )
-        except ApiProblem as problem:
-            response = _problem_response(problem)
-        except Exception as exc:  # a sandbox bug must still answer, as a real server would
-            response = _problem_response(
-                ApiProblem(500, "internal", "Internal Server Error", type(exc).__name__)
-            )
-        if fault == "drop_after_commit":
-            self.close_connection = True
-            return
-        self._send(response)
-
-    def _send(self, response: Response) -> None:
-        if not self.path.startswith("/_admin"):
-            self.server.app.stats.count_status(response.status)
-        payload = (
-            b"" if response.status == 204 or response.body is None else json.dumps(response.body).encode()
-        )
-        self.send_response(response.status)
-        if payload:
-            self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in (response.headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        if payload:
-            self.wfile.write(payload)
-
-
-def _problem_response(problem: ApiProblem) -> Response:
-    return Response(problem.status, problem.body(), problem.headers, "application/problem+json")
-
-
-def _fault_response(status: int, retry_after: int) -> Response:
-    names = {429: "rate-limited", 500: "internal", 502: "bad-gateway", 503: "unavailable"}
-    titles = {
-        429: "Too Many Requests",
-        500: "Internal Server Error",
-        502: "Bad Gateway",
-        503: "Service Unavailable",
-    }
-    headers = {"Retry-After": str(retry_after)} if status in (429, 503) else {}
-    problem = ApiProblem(status, names[status], titles[status], "injected fault", headers=headers)
-    return _problem_response(problem)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], app: RankrApp) -> None:
-        self.app = app
-        super().__init__(address, _Handler)

@@ -1,0 +1,66 @@
+"""The state every resource module of the GHL sandbox store shares."""
+
+from __future__ import annotations
+
+import threading
+
+from ..config import SandboxConfig
+from .records import (
+    AccessToken,
+    AuthCode,
+    CompanyState,
+    EventSink,
+    LocationState,
+    Record,
+    RefreshRecord,
+    not_found,
+)
+
+
+class StoreBase:
+    """The shared state of every resource: locations, the entity -> location indexes, tokens, one lock.
+
+    All public methods take the lock; mutations report webhook events through `sink(type, payload)`
+    while the lock is held, so the event order is the mutation order.
+    """
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self.lock = threading.RLock()
+        self.sink: EventSink = lambda _type, _payload: None
+        self.reset()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.locations: dict[str, LocationState] = {}
+            self.companies: dict[str, CompanyState] = {}
+            self.contact_loc: dict[str, str] = {}
+            self.task_loc: dict[str, str] = {}
+            self.note_loc: dict[str, str] = {}
+            self.appt_loc: dict[str, str] = {}
+            self.access_tokens: dict[str, AccessToken] = {}
+            self.refresh_tokens: dict[str, RefreshRecord] = {}
+            self.codes: dict[str, AuthCode] = {}
+            self.consent_override: tuple[str, str] | None = None  # ("Location"|"Company", id)
+            self.refresh_grants = 0
+            self.refresh_rotations = 0
+            self.auth_code_grants = 0
+
+    def get_location(self, location_id: str) -> LocationState:
+        loc = self.locations.get(location_id)
+        if loc is None:
+            raise not_found("Location")
+        return loc
+
+    def owner_of(self, entity: str, entity_id: str) -> str | None:
+        table = {"contact": self.contact_loc, "task": self.task_loc, "note": self.note_loc}.get(entity)
+        if entity == "appointment":
+            table = self.appt_loc
+        return table.get(entity_id) if table is not None else None
+
+    def _contact(self, contact_id: str) -> tuple[LocationState, Record]:
+        location_id = self.contact_loc.get(contact_id)
+        loc = self.locations.get(location_id or "")
+        if loc is None or contact_id not in loc.contacts:
+            raise not_found("Contact")
+        return loc, loc.contacts[contact_id]

@@ -1,0 +1,250 @@
+"""Tasks and notes of a contact, and the location task search."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..util import (
+    new_id,
+    now_ms,
+    parse_time_ms,
+)
+from .records import (
+    LocationState,
+    Record,
+    not_found,
+    unprocessable,
+)
+from .views import ViewStore
+
+
+class TaskNoteStore(ViewStore):
+    def _validate_task(self, body: dict[str, Any], *, create: bool) -> list[str]:
+        allowed = {"title", "body", "dueDate", "completed", "assignedTo"}
+        errors = [f"property {k} should not exist" for k in body if k not in allowed]
+        if create:
+            errors += [f"{k} should not be empty" for k in ("title", "dueDate", "completed") if k not in body]
+        for key in ("title", "body", "assignedTo", "dueDate"):
+            if key in body and body[key] is not None and not isinstance(body[key], str):
+                errors.append(f"{key} must be a string")
+        if "completed" in body and not isinstance(body["completed"], bool):
+            errors.append("completed must be a boolean value")
+        if isinstance(body.get("dueDate"), str):
+            try:
+                parse_time_ms(body["dueDate"])
+            except ValueError:
+                errors.append("dueDate must be a valid ISO 8601 date string")
+        return errors
+
+    def create_task(
+        self, contact_id: str, body: dict[str, Any], *, emit: bool = True, when: int | None = None
+    ) -> Record:
+        errors = self._validate_task(body, create=True)
+        if errors:
+            raise unprocessable(errors)
+        with self.lock:
+            loc, _ = self._contact(contact_id)
+            stamp = when if when is not None else now_ms()
+            t: Record = {
+                "id": new_id(),
+                "locationId": loc.id,
+                "contactId": contact_id,
+                "title": body["title"],
+                "body": body.get("body"),
+                "assignedTo": body.get("assignedTo"),
+                "dueDate_ms": parse_time_ms(body["dueDate"]),
+                "completed": body["completed"],
+                "dateAdded_ms": stamp,
+                "dateUpdated_ms": stamp,
+            }
+            loc.tasks[t["id"]] = t
+            loc.tasks_by_contact.setdefault(contact_id, {})[t["id"]] = None
+            self.task_loc[t["id"]] = loc.id
+            if emit:
+                self.sink("TaskCreate", self.task_event("TaskCreate", t))
+            return t
+
+    def _task(self, contact_id: str | None, task_id: str) -> tuple[LocationState, Record]:
+        loc = self.locations.get(self.task_loc.get(task_id, ""))
+        if loc is None or task_id not in loc.tasks:
+            raise not_found("Task")
+        task = loc.tasks[task_id]
+        if contact_id is not None and task["contactId"] != contact_id:
+            raise not_found("Task")
+        return loc, task
+
+    def get_task(self, contact_id: str | None, task_id: str) -> Record:
+        with self.lock:
+            return self._task(contact_id, task_id)[1]
+
+    def list_tasks(self, contact_id: str) -> list[Record]:
+        with self.lock:
+            loc, _ = self._contact(contact_id)
+            return [loc.tasks[t] for t in loc.tasks_by_contact.get(contact_id, {})]
+
+    def update_task(
+        self,
+        contact_id: str | None,
+        task_id: str,
+        body: dict[str, Any],
+        *,
+        emit: bool = True,
+        only_completed: bool = False,
+    ) -> Record:
+        errors = self._validate_task(body, create=False)
+        if only_completed:
+            errors = (
+                [e for e in errors if not e.startswith("property")]
+                + (["completed should not be empty"] if "completed" not in body else [])
+                + [f"property {k} should not exist" for k in body if k != "completed"]
+            )
+        if errors:
+            raise unprocessable(errors)
+        with self.lock:
+            loc, old = self._task(contact_id, task_id)
+            new = dict(old)
+            for key in ("title", "body", "assignedTo", "completed"):
+                if key in body:
+                    new[key] = body[key]
+            if "dueDate" in body:
+                new["dueDate_ms"] = parse_time_ms(body["dueDate"])
+            if new == old:
+                return old
+            new["dateUpdated_ms"] = max(now_ms(), old["dateUpdated_ms"])
+            loc.tasks[task_id] = new
+            # GHL has no TaskUpdate event: only completion is announced.
+            if emit and new.get("completed") and not old.get("completed"):
+                self.sink("TaskComplete", self.task_event("TaskComplete", new))
+            return new
+
+    def delete_task(self, contact_id: str | None, task_id: str, *, emit: bool = True) -> None:
+        with self.lock:
+            loc, t = self._task(contact_id, task_id)
+            del loc.tasks[task_id]
+            loc.tasks_by_contact.get(t["contactId"], {}).pop(task_id, None)
+            del self.task_loc[task_id]
+            if emit:
+                self.sink("TaskDelete", self.task_event("TaskDelete", t))
+
+    def search_tasks(self, location_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        errors = []
+        for key in ("contactId", "assignedTo"):
+            if key in body and (
+                not isinstance(body[key], list) or not all(isinstance(v, str) for v in body[key])
+            ):
+                errors.append(f"{key} must be an array of strings")
+        if "completed" in body and not isinstance(body["completed"], bool):
+            errors.append("completed must be a boolean value")
+        for key in ("limit", "skip"):
+            if key in body and (
+                isinstance(body[key], bool) or not isinstance(body[key], int) or body[key] < 0
+            ):
+                errors.append(f"{key} must be a non-negative number")
+        if errors:
+            raise unprocessable(errors)
+        limit, skip = body.get("limit", 25), body.get("skip", 0)
+        contact_ids = set(body.get("contactId") or [])
+        assigned = set(body.get("assignedTo") or [])
+        needle = (body.get("query") or "").lower()
+        with self.lock:
+            loc = self.get_location(location_id)
+            rows = [
+                t
+                for t in loc.tasks.values()
+                if (not contact_ids or t["contactId"] in contact_ids)
+                and ("completed" not in body or bool(t.get("completed")) == body["completed"])
+                and (not assigned or t.get("assignedTo") in assigned)
+                and (
+                    not needle
+                    or needle in (t.get("title") or "").lower()
+                    or needle in (t.get("body") or "").lower()
+                )
+            ]
+            rows.sort(key=lambda t: (t["dateAdded_ms"], t["id"]))
+            return {
+                "tasks": [self.task_view(t, with_dates=True) for t in rows[skip : skip + limit]],
+                "total": len(rows),
+            }
+
+    # ------------------------------------------------------------------ notes
+
+    def _validate_note(self, body: dict[str, Any], *, create: bool) -> list[str]:
+        allowed = {"userId", "body", "title", "color", "pinned"}
+        errors = [f"property {k} should not exist" for k in body if k not in allowed]
+        if create and not body.get("body"):
+            errors.append("body should not be empty")
+        for key in ("userId", "body", "title", "color"):
+            if key in body and body[key] is not None and not isinstance(body[key], str):
+                errors.append(f"{key} must be a string")
+        if "pinned" in body and not isinstance(body["pinned"], bool):
+            errors.append("pinned must be a boolean value")
+        return errors
+
+    def create_note(
+        self, contact_id: str, body: dict[str, Any], *, emit: bool = True, when: int | None = None
+    ) -> Record:
+        errors = self._validate_note(body, create=True)
+        if errors:
+            raise unprocessable(errors)
+        with self.lock:
+            loc, _ = self._contact(contact_id)
+            stamp = when if when is not None else now_ms()
+            n: Record = {
+                "id": new_id(),
+                "locationId": loc.id,
+                "contactId": contact_id,
+                **{k: body.get(k) for k in ("userId", "body", "title", "color")},
+                "pinned": bool(body.get("pinned", False)),
+                "dateAdded_ms": stamp,
+                "dateUpdated_ms": stamp,
+            }
+            loc.notes[n["id"]] = n
+            loc.notes_by_contact.setdefault(contact_id, {})[n["id"]] = None
+            self.note_loc[n["id"]] = loc.id
+            if emit:
+                self.sink("NoteCreate", self.note_event("NoteCreate", n))
+            return n
+
+    def _note(self, contact_id: str | None, note_id: str) -> tuple[LocationState, Record]:
+        loc = self.locations.get(self.note_loc.get(note_id, ""))
+        if loc is None or note_id not in loc.notes:
+            raise not_found("Note")
+        note = loc.notes[note_id]
+        if contact_id is not None and note["contactId"] != contact_id:
+            raise not_found("Note")
+        return loc, note
+
+    def get_note(self, contact_id: str | None, note_id: str) -> Record:
+        with self.lock:
+            return self._note(contact_id, note_id)[1]
+
+    def list_notes(self, contact_id: str) -> list[Record]:
+        with self.lock:
+            loc, _ = self._contact(contact_id)
+            return [loc.notes[n] for n in loc.notes_by_contact.get(contact_id, {})]
+
+    def update_note(
+        self, contact_id: str | None, note_id: str, body: dict[str, Any], *, emit: bool = True
+    ) -> Record:
+        errors = self._validate_note(body, create=False)
+        if errors:
+            raise unprocessable(errors)
+        with self.lock:
+            loc, old = self._note(contact_id, note_id)
+            new = {**old, **body}
+            if new == old:
+                return old
+            new["dateUpdated_ms"] = max(now_ms(), old["dateUpdated_ms"])
+            loc.notes[note_id] = new
+            if emit:
+                self.sink("NoteUpdate", self.note_event("NoteUpdate", new))
+            return new
+
+    def delete_note(self, contact_id: str | None, note_id: str, *, emit: bool = True) -> None:
+        with self.lock:
+            loc, n = self._note(contact_id, note_id)
+            del loc.notes[note_id]
+            loc.notes_by_contact.get(n["contactId"], {}).pop(note_id, None)
+            del self.note_loc[note_id]
+            if emit:
+                self.sink("NoteDelete", self.note_event("NoteDelete", n))
