@@ -3,5 +3,6 @@
 from .admin_client import SandboxAdmin, SandboxAdminError
 from .config import SandboxConfig
 from .sandbox import GHLSandbox
+from .variants import SWITCHES, pick_variants
 
-__all__ = ["GHLSandbox", "SandboxAdmin", "SandboxAdminError", "SandboxConfig"]
+__all__ = ["SWITCHES", "GHLSandbox", "SandboxAdmin", "SandboxAdminError", "SandboxConfig", "pick_variants"]

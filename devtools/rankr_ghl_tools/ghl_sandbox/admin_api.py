@@ -45,6 +45,9 @@ class AdminApi:
             ("POST", "/_admin/webhooks/resend"): self.resend,
             ("POST", "/_admin/webhooks/flush"): self.flush,
             ("GET", "/_admin/public-key"): lambda _b, _q: self.app.webhooks.signer.public_keys(),
+            ("GET", "/_admin/variants"): lambda _b, q: self.store.variants.view(q.get("locationId")),
+            ("POST", "/_admin/variants"): self.set_variants,
+            ("POST", "/_admin/variants/reset"): self.reset_variants,
         }
 
     def handle(self, method: str, path: str, query: dict[str, str], raw: bytes) -> tuple[int, Any]:
@@ -68,6 +71,7 @@ class AdminApi:
         self.app.config.update(dataclasses.asdict(initial))
         self.app.limiter.algorithm = initial.rate_limit_algorithm
         self.store.reset()
+        self.store.variants.reset()
         self.app.limiter.reset()
         self.app.faults.reset(self.app.config.seed)
         self.app.webhooks.reset()
@@ -86,7 +90,29 @@ class AdminApi:
         return {"companyId": company.id, "name": company.name, "installed": company.installed}
 
     def tokens(self, body: dict[str, Any], _query: dict[str, str]) -> Any:
-        return self.store.admin_tokens(body.get("locationId"), body.get("companyId"))
+        scopes = body.get("scopes")
+        if scopes is not None and (
+            not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes)
+        ):
+            raise ApiError(400, "scopes must be a list of scope names")
+        return self.store.admin_tokens(
+            body.get("locationId"), body.get("companyId"), None if scopes is None else frozenset(scopes)
+        )
+
+    def set_variants(self, body: dict[str, Any], _query: dict[str, str]) -> Any:
+        """{"locationId"?: id, "switches": {...}}: a location's (or company's) overrides, else global."""
+        switches = body.get("switches")
+        if not isinstance(switches, dict):
+            raise ApiError(400, 'switches must be an object, e.g. {"search_order": "ignored"}')
+        location_id = body.get("locationId")
+        self.store.variants.set(location_id, switches)
+        return self.store.variants.view(location_id)
+
+    def reset_variants(self, body: dict[str, Any], _query: dict[str, str]) -> Any:
+        """Drop one location's overrides, or (no locationId) every override and the global settings."""
+        location_id = body.get("locationId")
+        self.store.variants.reset(location_id)
+        return self.store.variants.view(location_id)
 
     def expire_tokens(self, body: dict[str, Any], _query: dict[str, str]) -> Any:
         if not body.get("locationId") and not body.get("companyId"):

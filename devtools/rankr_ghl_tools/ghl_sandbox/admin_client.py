@@ -61,8 +61,12 @@ class SandboxAdmin:
         active: bool | None = None,
         installed: bool | None = None,
         address: str | None = None,
+        scopes: Sequence[str] | None = None,
     ) -> dict[str, Any]:
-        """rate_limit: {"max": 100, "intervalMs": 10000, "daily": 200000}."""
+        """rate_limit: {"max": 100, "intervalMs": 10000, "daily": 200000}.
+
+        scopes: what tokens issued for this location grant (None: every scope of the app).
+        """
         return self._call_dict(
             "POST",
             "/locations",
@@ -77,6 +81,7 @@ class SandboxAdmin:
                     "active": active,
                     "installed": installed,
                     "address": address,
+                    "scopes": list(scopes) if scopes is not None else None,
                 }
             ),
         )
@@ -95,10 +100,20 @@ class SandboxAdmin:
             "POST", "/companies", _clean({"companyId": company_id, "name": name, "rateLimit": rate_limit})
         )
 
-    def tokens(self, location_id: str | None = None, company_id: str | None = None) -> dict[str, Any]:
-        return self._call_dict(
-            "POST", "/tokens", _clean({"locationId": location_id, "companyId": company_id})
-        )
+    def tokens(
+        self,
+        location_id: str | None = None,
+        company_id: str | None = None,
+        *,
+        scopes: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        """A fresh token pair; `scopes` overrides the location's scopes for this pair only."""
+        body = {
+            "locationId": location_id,
+            "companyId": company_id,
+            "scopes": list(scopes) if scopes else None,
+        }
+        return self._call_dict("POST", "/tokens", _clean(body))
 
     def expire_tokens(self, location_id: str | None = None, company_id: str | None = None) -> int:
         body = _clean({"locationId": location_id, "companyId": company_id})
@@ -331,6 +346,22 @@ class SandboxAdmin:
 
     def flush(self, timeout_s: float = 30.0) -> dict[str, Any]:
         return dict(self._call("POST", "/webhooks/flush", {"timeoutS": timeout_s}))
+
+    # variant switches (see ghl_sandbox/variants.py and docs/ghl-variants.md)
+    def variants(self, location_id: str | None = None, **switches: Any) -> dict[str, Any]:
+        """Set switches for one location (or company), or globally with no location_id.
+
+        Grouped switches take a dict: variants("L1", tags={"store": "preserve"}, search_order="ignored").
+        Returns {"global", "locations", "effective", "locationId"}; "effective" is for `location_id`.
+        """
+        return self._call_dict("POST", "/variants", _clean({"locationId": location_id, "switches": switches}))
+
+    def get_variants(self, location_id: str | None = None) -> dict[str, Any]:
+        return dict(self._call("GET", "/variants", params=_clean({"locationId": location_id})))
+
+    def reset_variants(self, location_id: str | None = None) -> dict[str, Any]:
+        """Drop one location's overrides, or (no location_id) every override and the global settings."""
+        return self._call_dict("POST", "/variants/reset", _clean({"locationId": location_id}))
 
     def public_key(self) -> dict[str, Any]:
         return dict(self._call("GET", "/public-key"))

@@ -41,6 +41,8 @@ class SandboxConfig:
     sign_rsa: bool = False
     # The spec's UpdateContactDto has no locationId/gender/companyName: PUT with them gets a 422 when strict.
     strict_update_fields: bool = True
+    # Initial global variant switches (see variants.py), e.g. {"search_order": "ignored"}.
+    variants: dict[str, Any] = field(default_factory=dict)
     app_version_id: str = "sbxversion0000000001"
     plan_id: str = "sbxplan00000000000001"
     scope: str = (

@@ -90,6 +90,7 @@ class SandboxFront:
                 headers.update(decision.headers)
                 if not decision.allowed:
                     raise ApiError(429, "Too Many Requests", error="Too Many Requests")
+                app.check_scope(req.token, route)
             fault, settings = app.faults.draw(route.key, is_create=route.creates)
             if fault == "drop":
                 return -1, None

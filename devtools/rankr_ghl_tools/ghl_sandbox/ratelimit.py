@@ -13,6 +13,11 @@ class RateLimitSettings:
     max: int
     interval_ms: int
     daily: int
+    # The daily budget starts again this many seconds after midnight UTC (variant daily_reset_utc).
+    daily_reset_offset_s: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return {"max": self.max, "interval_ms": self.interval_ms, "daily": self.daily}
 
 
 @dataclass
@@ -45,7 +50,7 @@ class RateLimiter:
     def check(self, key: str, settings: RateLimitSettings) -> RateDecision:
         now = time.monotonic()
         interval = settings.interval_ms / 1000.0
-        day = int(time.time() // 86400)
+        day = int((time.time() - settings.daily_reset_offset_s) // 86400)
         with self._lock:
             bucket = self._buckets.setdefault(key, _Bucket())
             if bucket.day != day:

@@ -65,6 +65,7 @@ class Route:
     version: str | None  # required Version header value; None = not checked
     auth: str  # "location" | "company" | "none"
     creates: bool = False  # eligible for the "422 but created" fault
+    scope: str | None = None  # the OAuth scope a token needs (FACTS.md 1.6)
 
     @property
     def key(self) -> str:
@@ -83,7 +84,7 @@ class SandboxApp:
         self.config = config
         self.initial_config = dataclasses.replace(config, webhook_urls=list(config.webhook_urls))
         self.store = Store(config)
-        self.webhooks = WebhookDispatcher(config)
+        self.webhooks = WebhookDispatcher(config, self.store.variants)
         self.store.sink = self.webhooks.emit
         self.limiter = RateLimiter(config.rate_limit_algorithm)
         self.faults = FaultInjector(
@@ -149,13 +150,17 @@ class SandboxApp:
         version: str | None = CONTACTS_VERSION,
         auth: str = "location",
         creates: bool = False,
+        scope: str | None = None,
     ) -> None:
-        self.routes.append(Route(method, template, _compile(template), handler, version, auth, creates))
+        if scope is None and auth == "location":
+            scope = "contacts.readonly" if method == "GET" else "contacts.write"
+        route = Route(method, template, _compile(template), handler, version, auth, creates, scope)
+        self.routes.append(route)
 
     def _register_routes(self) -> None:
         r = self._route
         # Specific paths before the {contactId} patterns that would swallow them.
-        r("POST", "/contacts/search", self.search_contacts)
+        r("POST", "/contacts/search", self.search_contacts, scope="contacts.readonly")
         r("GET", "/contacts/search/duplicate", self.duplicate_search)
         r("POST", "/contacts/upsert", self.upsert_contact, creates=True)
         r("GET", "/contacts/business/{businessId}", self.business_contacts)
@@ -178,11 +183,23 @@ class SandboxApp:
         r("PUT", "/contacts/{contactId}/notes/{id}", self.update_note)
         r("DELETE", "/contacts/{contactId}/notes/{id}", self.delete_note)
         r("GET", "/contacts/{contactId}/appointments", self.list_appointments)
-        r("GET", "/calendars/events/appointments/{eventId}", self.get_appointment, version=CALENDARS_VERSION)
-        r("POST", "/locations/{locationId}/tasks/search", self.search_tasks)
+        r(
+            "GET",
+            "/calendars/events/appointments/{eventId}",
+            self.get_appointment,
+            version=CALENDARS_VERSION,
+            scope="calendars/events.readonly",
+        )
+        r("POST", "/locations/{locationId}/tasks/search", self.search_tasks, scope="locations/tasks.readonly")
         r("POST", "/oauth/token", self.oauth_token, version=None, auth="none")
-        r("POST", "/oauth/locationToken", self.location_token, auth="company")
-        r("GET", "/oauth/installedLocations", self.installed_locations, auth="company")
+        r("POST", "/oauth/locationToken", self.location_token, auth="company", scope="oauth.write")
+        r(
+            "GET",
+            "/oauth/installedLocations",
+            self.installed_locations,
+            auth="company",
+            scope="oauth.readonly",
+        )
 
     def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
         """(route, params, path_exists_with_other_method)."""
@@ -196,6 +213,14 @@ class SandboxApp:
         return None, {}, path_known
 
     # ------------------------------------------------------------------ access checks
+
+    def check_scope(self, token: AccessToken, route: Route) -> None:
+        """A token without the route's scope: 401 or 403, as the scope_denied variant says."""
+        if token.allows(route.scope):
+            return
+        status = self.store.variants_for(token.resource_id).scope_denied
+        error = "Unauthorized" if status == 401 else "Forbidden"
+        raise ApiError(status, "The token is not authorized for this scope.", error=error)
 
     def _own_location(self, req: Request, location_id: str | None) -> str:
         if not location_id:

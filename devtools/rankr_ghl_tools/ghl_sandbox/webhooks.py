@@ -1,7 +1,9 @@
 """Signed webhook delivery with GHL's current retry policy and chaos switches.
 
-Every event is serialised once (compact JSON, like JSON.stringify) and signed over those exact bytes
-with Ed25519 (`X-GHL-Signature`, base64). Deliveries run in background threads; retries follow
+Every event is signed over its compact JSON (like JSON.stringify) with Ed25519 (`X-GHL-Signature`,
+base64). The bytes on the wire are that compact JSON too, unless the wire_format variant says they are
+pretty-printed or ASCII-escaped (the signature still covers the compact form). Deliveries run in
+background threads; retries follow
 "any non-2xx or no response -> exponential backoff + jitter, up to 12 retries".
 """
 
@@ -25,6 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from .config import SandboxConfig
+from .variants import VariantRegistry
 
 
 class Signer:
@@ -109,8 +112,9 @@ def iso_now() -> str:
 
 
 class WebhookDispatcher:
-    def __init__(self, config: SandboxConfig) -> None:
+    def __init__(self, config: SandboxConfig, variants: VariantRegistry | None = None) -> None:
         self.config = config
+        self.variants = variants or VariantRegistry()
         self.signer = Signer(with_rsa=config.sign_rsa)
         self.settings = WebhookSettings(urls=list(config.webhook_urls))
         self._cond = threading.Condition()
@@ -182,8 +186,9 @@ class WebhookDispatcher:
         envelope = {**payload, "type": payload.get("type", event_type)}
         envelope.setdefault("timestamp", iso_now())
         envelope.setdefault("webhookId", str(uuid.uuid4()))
-        body = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()
-        headers = {"Content-Type": "application/json", **self.signer.sign(body)}
+        signed = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json", **self.signer.sign(signed)}
+        body = self._wire_bytes(envelope, signed)
         with self._cond:
             self.events.append(envelope)
             settings = self.settings
@@ -215,6 +220,15 @@ class WebhookDispatcher:
                 self._release_reorder_buffer()
             self._cond.notify_all()
         return envelope
+
+    def _wire_bytes(self, envelope: dict[str, Any], signed: bytes) -> bytes:
+        resource = envelope.get("locationId") or envelope.get("companyId")
+        wire_format = self.variants.effective(resource if isinstance(resource, str) else None).wire_format
+        if wire_format == "pretty":
+            return json.dumps(envelope, indent=2, ensure_ascii=False).encode()
+        if wire_format == "ascii_escaped":
+            return json.dumps(envelope, separators=(",", ":"), ensure_ascii=True).encode()
+        return signed
 
     def resend(self, webhook_id: str) -> int:
         """Manual "Resend" of the dashboard: one fresh delivery per URL of the original."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
 import threading
 
 from ..config import SandboxConfig
+from ..variants import VariantRegistry, Variants
 from .records import (
     AccessToken,
     AuthCode,
@@ -28,6 +30,7 @@ class StoreBase:
         self.config = config
         self.lock = threading.RLock()
         self.sink: EventSink = lambda _type, _payload: None
+        self.variants = VariantRegistry(config.variants)
         self.reset()
 
     def reset(self) -> None:
@@ -45,6 +48,10 @@ class StoreBase:
             self.refresh_grants = 0
             self.refresh_rotations = 0
             self.auth_code_grants = 0
+            self.rng = random.Random(self.config.seed)  # shuffles and jitter of the variants
+
+    def variants_for(self, resource_id: str | None) -> Variants:
+        return self.variants.effective(resource_id)
 
     def get_location(self, location_id: str) -> LocationState:
         loc = self.locations.get(location_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..util import (
@@ -15,6 +15,7 @@ from ..util import (
     parse_time_ms,
     phone_key,
 )
+from ..variants import Variants
 from .records import (
     CREATE_FIELDS,
     DND_CHANNELS,
@@ -105,21 +106,24 @@ class ContactStore(SearchStore):
             if key in body:
                 merged = {**(c.get(key) or {}), **(body[key] or {})} if body[key] else None
                 put(key, merged)
+        variants = self.variants_for(loc.id)
         if "tags" in body:
-            tags: list[str] = []
-            for raw_tag in body["tags"]:
-                tag = raw_tag.strip().lower()  # GHL stores tags lower-cased
-                if tag and tag not in tags:
-                    tags.append(tag)
-            put("tags", tags)
+            put("tags", merge_tags([], body["tags"], variants))
         if "customFields" in body:
             fields = dict(c.get("customFields", {}))
+            nulls = [
+                item for item in body["customFields"] if item.get("field_value", item.get("value")) is None
+            ]
+            if nulls and variants.custom_field_null == "422":
+                raise unprocessable(["customFields.field_value should not be null"])
             for item in body["customFields"]:
                 field_id = item.get("id")
                 if not field_id:
                     key = item["key"].removeprefix("contact.")
                     field_id = loc.custom_field_ids.setdefault(key, new_id())
                 value = item.get("field_value", item.get("value"))
+                if value is None and variants.custom_field_null == "ignored":
+                    continue
                 if value is None or value == "":
                     fields.pop(field_id, None)
                 else:
@@ -154,12 +158,16 @@ class ContactStore(SearchStore):
                     return cid, field_name
         return None
 
-    def _duplicate_error(self, match: tuple[str, str]) -> ApiError:
-        return ApiError(
-            400,
-            "This location does not allow duplicated contacts.",
-            meta={"contactId": match[0], "matchingField": match[1]},
-        )
+    def _duplicate_error(self, loc: LocationState, match: tuple[str, str]) -> ApiError:
+        message = "This location does not allow duplicated contacts."
+        shape = self.variants_for(loc.id).duplicate_error
+        if shape == "409":
+            return ApiError(409, message, error="Conflict")
+        if shape == "422":
+            return ApiError(422, [message], error="Unprocessable Entity")
+        if shape == "no_meta":
+            return ApiError(400, message)
+        return ApiError(400, message, meta={"contactId": match[0], "matchingField": match[1]})
 
     def _store_contact(self, loc: LocationState, new: Record, old: Record | None) -> None:
         cid = new["id"]
@@ -198,7 +206,7 @@ class ContactStore(SearchStore):
             if not loc.allow_duplicates:
                 match = self._find_match(loc, body.get("email"), body.get("phone"))
                 if match:
-                    raise self._duplicate_error(match)
+                    raise self._duplicate_error(loc, match)
             fields = {k: v for k, v in body.items() if k != "locationId"}
             c = self._new_contact(loc, fields)
             self._store_contact(loc, c, None)
@@ -226,7 +234,7 @@ class ContactStore(SearchStore):
             if not loc.allow_duplicates:
                 match = self._find_match(loc, body.get("email"), body.get("phone"), exclude=contact_id)
                 if match:
-                    raise self._duplicate_error(match)
+                    raise self._duplicate_error(loc, match)
             return self._write_contact(loc, old, body, emit=emit)
 
     def _write_contact(self, loc: LocationState, old: Record, body: dict[str, Any], *, emit: bool) -> Record:
@@ -304,8 +312,25 @@ class ContactStore(SearchStore):
         with self.lock:
             loc = self.get_location(location_id)
             priority = loc.duplicate_priority if not loc.allow_duplicates else ["email", "phone"]
+            if self.variants_for(loc.id).duplicate_lookup_match == "exact":
+                return self._exact_match(loc, email, number, priority)
             match = self._find_match(loc, email, number, priority=priority)
             return loc.contacts[match[0]] if match else None
+
+    def _exact_match(
+        self, loc: LocationState, email: str | None, number: str | None, priority: list[str]
+    ) -> Record | None:
+        """The lookup compares the identifiers as sent with the values as stored, character for character."""
+        wanted = {"email": email, "phone": number}
+        indexes = {"email": (loc.by_email, email_key(email)), "phone": (loc.by_phone, phone_key(number))}
+        for field_name in priority:
+            index, key = indexes[field_name]
+            if not wanted[field_name] or not key:
+                continue
+            for cid in index.get(key, {}):
+                if loc.contacts[cid].get(field_name) == wanted[field_name]:
+                    return loc.contacts[cid]
+        return None
 
     def list_contacts(self, location_id: str, query: dict[str, str]) -> dict[str, Any]:
         """Deprecated GET /contacts/: dateAdded ascending, cursor startAfter (ms) + startAfterId."""
@@ -357,11 +382,33 @@ class ContactStore(SearchStore):
             raise unprocessable(["each value in tags must be a string"])
         with self.lock:
             loc, c = self._contact(contact_id)
-            wanted = [t.strip().lower() for t in tags if t.strip()]
+            variants = self.variants_for(loc.id)
             current = list(c.get("tags", []))
             if remove:
-                new_tags = [t for t in current if t not in wanted]
+                fold = _tag_folder(variants)
+                unwanted = {fold(t.strip()) for t in tags if t.strip()}
+                new_tags = [t for t in current if fold(t) not in unwanted]
             else:
-                new_tags = current + [t for t in dict.fromkeys(wanted) if t not in current]
+                new_tags = merge_tags(current, tags, variants)
             updated = self._write_contact(loc, c, {"tags": new_tags}, emit=True)
             return list(updated.get("tags", []))
+
+
+def _tag_folder(variants: Variants) -> Callable[[str], str]:
+    """How two tags compare under the tags.match switch."""
+    if variants.tags_match == "sensitive":
+        return lambda tag: tag
+    return str.casefold
+
+
+def merge_tags(current: list[str], added: list[str], variants: Variants) -> list[str]:
+    """`current` plus the new `added` tags, stored as the tags.store switch says (default lower-cased)."""
+    fold = _tag_folder(variants)
+    merged = list(current)
+    seen = {fold(t) for t in merged}
+    for raw_tag in added:
+        tag = raw_tag.strip().lower() if variants.tags_store == "lower" else raw_tag.strip()
+        if tag and fold(tag) not in seen:
+            seen.add(fold(tag))
+            merged.append(tag)
+    return merged

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from ..ratelimit import RateLimitSettings
@@ -10,7 +11,6 @@ from .records import (
     ApiError,
     CompanyState,
     LocationState,
-    not_found,
     parse_rate,
 )
 
@@ -38,6 +38,11 @@ class LocationStore(StoreBase):
         ):
             raise ApiError(400, "duplicatePriority must be a non-empty list of 'email'/'phone'")
         rate = parse_rate(body.get("rateLimit"))
+        scopes = body.get("scopes")
+        if scopes is not None and (
+            not isinstance(scopes, list) or not all(isinstance(x, str) for x in scopes)
+        ):
+            raise ApiError(400, "scopes must be a list of scope names, or null for every scope")
         with self.lock:
             loc = self.locations.get(location_id)
             company_id = body.get("companyId") or (loc.company_id if loc else f"company-{location_id}")
@@ -61,6 +66,8 @@ class LocationStore(StoreBase):
                 loc.active = bool(body["active"])
             if "installed" in body:
                 loc.installed = bool(body["installed"])
+            if "scopes" in body:
+                loc.scopes = None if body["scopes"] is None else frozenset(body["scopes"])
             return loc
 
     def upsert_company(self, body: dict[str, Any]) -> CompanyState:
@@ -85,23 +92,16 @@ class LocationStore(StoreBase):
             "duplicatePriority": loc.duplicate_priority,
             "active": loc.active,
             "installed": loc.installed,
-            "rateLimit": self.rate_settings_for(loc.id).__dict__,
+            "rateLimit": self.rate_settings_for(loc.id).to_dict(),
+            "scopes": None if loc.scopes is None else sorted(loc.scopes),
         }
-
-    def get_location(self, location_id: str) -> LocationState:
-        loc = self.locations.get(location_id)
-        if loc is None:
-            raise not_found("Location")
-        return loc
 
     def rate_settings_for(self, resource_id: str) -> RateLimitSettings:
         cfg = self.config
         default = RateLimitSettings(cfg.rate_limit_max, cfg.rate_limit_interval_ms, cfg.daily_limit)
         with self.lock:
             loc = self.locations.get(resource_id)
-            if loc is not None:
-                return loc.rate or default
             company = self.companies.get(resource_id)
-            if company is not None:
-                return company.rate or default
-            return default
+            settings = (loc.rate if loc else company.rate if company else None) or default
+        reset_offset = self.variants_for(resource_id).daily_reset_offset_s
+        return dataclasses.replace(settings, daily_reset_offset_s=reset_offset)

@@ -28,23 +28,42 @@ from .records import (
 class OAuthStore(LocationStore):
     # ------------------------------------------------------------------ tokens
 
-    def _issue_access(self, user_type: str, location_id: str | None, company_id: str | None) -> str:
+    def _token_scopes(self, location_id: str | None, scopes: frozenset[str] | None) -> frozenset[str] | None:
+        """A token's scopes: those asked for, else the location's, else None (every scope of the app)."""
+        if scopes is not None:
+            return scopes
+        loc = self.locations.get(location_id or "")
+        return loc.scopes if loc is not None else None
+
+    def _scope_text(self, scopes: frozenset[str] | None) -> str:
+        return self.config.scope if scopes is None else " ".join(sorted(scopes))
+
+    def _issue_access(
+        self, user_type: str, location_id: str | None, company_id: str | None, scopes: frozenset[str] | None
+    ) -> str:
         token = new_token("sbx-at")
         self.access_tokens[token] = AccessToken(
-            user_type, location_id, company_id, time.time() + float(self.config.access_token_ttl_s)
+            user_type, location_id, company_id, time.time() + float(self.config.access_token_ttl_s), scopes
         )
         return token
 
-    def _issue_pair(self, user_type: str, location_id: str | None, company_id: str | None) -> dict[str, Any]:
-        access = self._issue_access(user_type, location_id, company_id)
+    def _issue_pair(
+        self,
+        user_type: str,
+        location_id: str | None,
+        company_id: str | None,
+        scopes: frozenset[str] | None = None,
+    ) -> dict[str, Any]:
+        scopes = self._token_scopes(location_id, scopes)
+        access = self._issue_access(user_type, location_id, company_id, scopes)
         refresh = new_token("sbx-rt")
-        self.refresh_tokens[refresh] = RefreshRecord(user_type, location_id, company_id)
+        self.refresh_tokens[refresh] = RefreshRecord(user_type, location_id, company_id, scopes=scopes)
         response: dict[str, Any] = {
             "access_token": access,
             "token_type": "Bearer",
             "expires_in": int(self.config.access_token_ttl_s),
             "refresh_token": refresh,
-            "scope": self.config.scope,
+            "scope": self._scope_text(scopes),
             "userType": user_type,
             "companyId": company_id,
             "userId": f"user-{company_id}",
@@ -61,16 +80,18 @@ class OAuthStore(LocationStore):
             response["approveAllLocations"] = True
         return drop_none(response)
 
-    def admin_tokens(self, location_id: str | None, company_id: str | None) -> dict[str, Any]:
+    def admin_tokens(
+        self, location_id: str | None, company_id: str | None, scopes: frozenset[str] | None = None
+    ) -> dict[str, Any]:
         with self.lock:
             if location_id:
                 loc = self.locations.get(location_id) or self.upsert_location({"locationId": location_id})
                 loc.installed = True
-                return self._issue_pair("Location", loc.id, loc.company_id)
+                return self._issue_pair("Location", loc.id, loc.company_id, scopes)
             if company_id:
                 company = self.ensure_company(company_id)
                 company.installed = True
-                return self._issue_pair("Company", None, company.id)
+                return self._issue_pair("Company", None, company.id, scopes)
             raise ApiError(400, "locationId or companyId is required")
 
     def expire_tokens(self, location_id: str | None, company_id: str | None) -> int:
@@ -172,7 +193,7 @@ class OAuthStore(LocationStore):
                 ):
                     return dict(record.replacement)
                 raise oauth_error(INVALID_GRANT)
-            pair = self._issue_pair(record.user_type, record.location_id, record.company_id)
+            pair = self._issue_pair(record.user_type, record.location_id, record.company_id, record.scopes)
             record.used_at = now
             record.replacement = pair
             self.refresh_rotations += 1
@@ -193,12 +214,12 @@ class OAuthStore(LocationStore):
                 raise ApiError(400, "Location not found for this company")
             if not loc.installed:
                 raise ApiError(400, "The app is not installed on this location")
-            access = self._issue_access("Location", loc.id, loc.company_id)
+            access = self._issue_access("Location", loc.id, loc.company_id, loc.scopes)
             return {
                 "access_token": access,
                 "token_type": "Bearer",
                 "expires_in": int(self.config.access_token_ttl_s),
-                "scope": self.config.scope,
+                "scope": self._scope_text(loc.scopes),
                 "locationId": loc.id,
                 "planId": self.config.plan_id,
                 "userId": f"user-{company_id}",
@@ -213,6 +234,9 @@ class OAuthStore(LocationStore):
         if query["appId"] != self.config.app_id:
             raise ApiError(400, "Invalid appId")
         skip, limit = int_param(query, "skip", 0), int_param(query, "limit", 20)
+        variants = self.variants_for(company_token.company_id)
+        if variants.installed_locations_max_limit is not None:
+            limit = min(limit, variants.installed_locations_max_limit)  # capped silently
         with self.lock:
             if query["companyId"] != company_token.company_id:
                 raise forbidden()
@@ -240,6 +264,6 @@ class OAuthStore(LocationStore):
                     )
                     for loc in page
                 ],
-                "count": len(locs),
+                "count": len(page) if variants.installed_locations_count == "page" else len(locs),
                 "installToFutureLocations": True,
             }

@@ -106,6 +106,10 @@ class AccessToken:
     location_id: str | None
     company_id: str | None
     expires_at: float
+    scopes: frozenset[str] | None = None  # None: every scope of the app
+
+    def allows(self, scope: str | None) -> bool:
+        return scope is None or self.scopes is None or scope in self.scopes
 
     @property
     def resource_id(self) -> str:
@@ -119,6 +123,7 @@ class RefreshRecord:
     company_id: str | None
     used_at: float | None = None
     replacement: dict[str, Any] | None = None
+    scopes: frozenset[str] | None = None
 
 
 @dataclass
@@ -148,6 +153,7 @@ class LocationState:
     allow_duplicates: bool = False
     duplicate_priority: list[str] = field(default_factory=lambda: ["email", "phone"])
     rate: RateLimitSettings | None = None
+    scopes: frozenset[str] | None = None  # what tokens issued for this location grant; None: all
     active: bool = True
     installed: bool = True
     installed_at: int = field(default_factory=now_ms)

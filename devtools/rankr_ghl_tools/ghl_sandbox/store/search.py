@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -22,14 +23,29 @@ from .records import (
 )
 from .views import ViewStore
 
+# Sort fields the sandbox treats as documented (search_order "documented"); `id` is not among them.
+DOCUMENTED_SORT_FIELDS = frozenset(
+    {"dateAdded", "dateUpdated", "firstNameLowerCase", "lastNameLowerCase", "fullNameLowerCase", "email"}
+)
+# The hidden sort key of search_order "ignored": stable per contact, unrelated to any field.
+ARBITRARY_ORDER = "_arbitrary"
+
 
 class SearchStore(ViewStore):
+    def _search_lag(self, loc: LocationState) -> tuple[float, float]:
+        variants = self.variants_for(loc.id)
+        lag = variants.search_lag_s if variants.search_lag_s is not None else self.config.search_index_lag_s
+        return float(lag), float(variants.search_lag_jitter_s)
+
     def _search_write(self, loc: LocationState, cid: str, record: Record | None) -> None:
-        lag = float(self.config.search_index_lag_s)
-        if lag <= 0 and not loc.search_pending:
+        lag, jitter = self._search_lag(loc)
+        if lag <= 0 and jitter <= 0 and not loc.search_pending:
             self._search_apply(loc, cid, record)
-        else:
-            loc.search_pending.append((time.monotonic() + max(lag, 0.0), cid, record))
+            return
+        due = time.monotonic() + max(lag, 0.0) + (self.rng.uniform(0, jitter) if jitter > 0 else 0.0)
+        if loc.search_pending:  # writes become visible in write order
+            due = max(due, loc.search_pending[-1][0])
+        loc.search_pending.append((due, cid, record))
 
     def _search_apply(self, loc: LocationState, cid: str, record: Record | None) -> None:
         if record is None:
@@ -40,8 +56,8 @@ class SearchStore(ViewStore):
 
     def _search_catch_up(self, loc: LocationState) -> None:
         now = time.monotonic()
-        lag = float(self.config.search_index_lag_s)
-        while loc.search_pending and (lag <= 0 or loc.search_pending[0][0] <= now):
+        lag, jitter = self._search_lag(loc)
+        while loc.search_pending and ((lag <= 0 and jitter <= 0) or loc.search_pending[0][0] <= now):
             _, cid, record = loc.search_pending.popleft()
             self._search_apply(loc, cid, record)
 
@@ -58,16 +74,11 @@ class SearchStore(ViewStore):
         query = body.get("query")
         if query is not None and (not isinstance(query, str) or len(query) > 75):
             raise unprocessable(["query must be a string of at most 75 characters"])
-        sort_spec = _parse_sort(body.get("sort"))
+        requested_sort = _parse_sort(body.get("sort"))
         filters = body.get("filters") or []
         if not isinstance(filters, list):
             raise unprocessable(["filters must be an array"])
-        predicate = _compile_filters(filters)
         search_after = body.get("searchAfter")
-        if search_after is not None and (
-            not isinstance(search_after, list) or len(search_after) != len(sort_spec) + 1
-        ):
-            raise ApiError(400, f"searchAfter must be an array of {len(sort_spec) + 1} sort values")
         window = int(self.config.max_search_window)
         if search_after is None and page * page_limit > window:
             raise ApiError(
@@ -77,8 +88,17 @@ class SearchStore(ViewStore):
             )
         with self.lock:
             loc = self.get_location(location_id)
+            variants = self.variants_for(loc.id)
+            sort_spec = _effective_sort(requested_sort, variants.search_order)
+            if search_after is not None and (
+                not isinstance(search_after, list) or len(search_after) != len(sort_spec) + 1
+            ):
+                raise ApiError(400, f"searchAfter must be an array of {len(sort_spec) + 1} sort values")
+            predicate = _compile_filters(filters, tags_case_sensitive=variants.tags_match == "sensitive")
             self._search_catch_up(loc)
-            cache_key = json.dumps([filters, sort_spec, query], sort_keys=True, default=str)
+            cache_key = json.dumps(
+                [filters, sort_spec, query, variants.tags_match], sort_keys=True, default=str
+            )
             cached = loc.search_cache.get(cache_key)
             if cached is not None and cached[0] == loc.search_version:
                 rows = cached[1]
@@ -103,12 +123,29 @@ class SearchStore(ViewStore):
             else:
                 start = (page - 1) * page_limit
             selected = rows[start : start + page_limit]
+            shown = list(selected)
+            if variants.search_order == "shuffled":
+                self.rng.shuffle(shown)
             contacts = []
-            for key, cid in selected:
+            for key, cid in shown:
                 view = self.contact_view(loc.search_view[cid])
-                view["searchAfter"] = [*key, cid]
+                if variants.search_cursor == "per_contact":
+                    view["searchAfter"] = [*key, cid]
                 contacts.append(view)
-            return {"contacts": contacts, "total": len(rows)}
+            result: dict[str, Any] = {"contacts": contacts, "total": len(rows)}
+            if variants.search_cursor == "top_level" and selected:
+                result["searchAfter"] = [*selected[-1][0], selected[-1][1]]
+            return result
+
+
+def _effective_sort(requested: list[tuple[str, str]], order: str) -> list[tuple[str, str]]:
+    """The sort the sandbox applies under search_order `order` (see variants.py)."""
+    if order == "ignored":
+        return [(ARBITRARY_ORDER, "asc")]
+    if order == "documented":
+        honoured = [(name, direction) for name, direction in requested if name in DOCUMENTED_SORT_FIELDS]
+        return honoured or [("dateAdded", "desc")]
+    return requested
 
 
 def matches_query(c: Record, query: str | None) -> bool:
@@ -138,6 +175,8 @@ def _parse_sort(raw: Any) -> list[tuple[str, str]]:
 
 
 def _field_value(c: Record, name: str) -> Any:
+    if name == ARBITRARY_ORDER:
+        return hashlib.blake2b(c["id"].encode(), digest_size=8).hexdigest()
     if name in SEARCH_DATE_FIELDS:
         return c[f"{name}_ms"]
     if name.endswith("LowerCase"):
@@ -206,12 +245,12 @@ def _first_after(
 _OPERATORS = frozenset({"eq", "not_eq", "contains", "not_contains", "exists", "not_exists", "range"})
 
 
-def _compile_filters(filters: list[Any]) -> Callable[[Record], bool]:
-    predicates = [_compile_filter(f) for f in filters]
+def _compile_filters(filters: list[Any], *, tags_case_sensitive: bool) -> Callable[[Record], bool]:
+    predicates = [_compile_filter(f, tags_case_sensitive) for f in filters]
     return lambda c: all(p(c) for p in predicates)
 
 
-def _compile_filter(item: Any) -> Callable[[Record], bool]:
+def _compile_filter(item: Any, tags_case_sensitive: bool) -> Callable[[Record], bool]:
     if not isinstance(item, dict):
         raise unprocessable(["filters items must be objects"])
     if "group" in item:
@@ -219,7 +258,7 @@ def _compile_filter(item: Any) -> Callable[[Record], bool]:
         subs = item.get("filters")
         if group not in ("AND", "OR") or not isinstance(subs, list):
             raise unprocessable(["filter group must be AND or OR with a filters array"])
-        compiled = [_compile_filter(s) for s in subs]
+        compiled = [_compile_filter(s, tags_case_sensitive) for s in subs]
         if group == "AND":
             return lambda c: all(p(c) for p in compiled)
         return lambda c: any(p(c) for p in compiled)
@@ -233,7 +272,7 @@ def _compile_filter(item: Any) -> Callable[[Record], bool]:
         return lambda c: bool(_field_value(c, name)) == wanted
     if operator == "range":
         return _compile_range(name, value)
-    normalize = _normalizer(name)
+    normalize = _normalizer(name, tags_case_sensitive)
     target = normalize(value)
 
     def matches(c: Record) -> bool:
@@ -254,7 +293,9 @@ def _compile_filter(item: Any) -> Callable[[Record], bool]:
     return matches
 
 
-def _normalizer(name: str) -> Callable[[Any], Any]:
+def _normalizer(name: str, tags_case_sensitive: bool = False) -> Callable[[Any], Any]:
+    if name == "tags" and tags_case_sensitive:
+        return lambda v: str(v) if v is not None else None
     if name == "email":
         return lambda v: email_key(v) if isinstance(v, str) else v
     if name == "phone":

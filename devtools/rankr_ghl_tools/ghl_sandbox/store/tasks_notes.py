@@ -9,16 +9,17 @@ from ..util import (
     now_ms,
     parse_time_ms,
 )
+from ..variants import Variants
 from .records import (
     LocationState,
     Record,
     not_found,
     unprocessable,
 )
-from .views import ViewStore
+from .search import SearchStore
 
 
-class TaskNoteStore(ViewStore):
+class TaskNoteStore(SearchStore):
     def _validate_task(self, body: dict[str, Any], *, create: bool) -> list[str]:
         allowed = {"title", "body", "dueDate", "completed", "assignedTo"}
         errors = [f"property {k} should not exist" for k in body if k not in allowed]
@@ -160,9 +161,18 @@ class TaskNoteStore(ViewStore):
                     or needle in (t.get("body") or "").lower()
                 )
             ]
-            rows.sort(key=lambda t: (t["dateAdded_ms"], t["id"]))
+            variants = self.variants_for(loc.id)
+            if variants.task_search_max_limit is not None:
+                limit = min(limit, variants.task_search_max_limit)  # capped silently
+            if variants.task_search_order == "unstable":
+                self.rng.shuffle(rows)  # a fresh order on every request
+            else:
+                rows.sort(key=lambda t: (t["dateAdded_ms"], t["id"]))
             return {
-                "tasks": [self.task_view(t, with_dates=True) for t in rows[skip : skip + limit]],
+                "tasks": [
+                    _search_item(self.task_view(t, with_dates=True), variants)
+                    for t in rows[skip : skip + limit]
+                ],
                 "total": len(rows),
             }
 
@@ -201,9 +211,21 @@ class TaskNoteStore(ViewStore):
             loc.notes[n["id"]] = n
             loc.notes_by_contact.setdefault(contact_id, {})[n["id"]] = None
             self.note_loc[n["id"]] = loc.id
+            self._note_touches_contact(loc, contact_id, stamp)
             if emit:
                 self.sink("NoteCreate", self.note_event("NoteCreate", n))
             return n
+
+    def _note_touches_contact(self, loc: LocationState, contact_id: str, stamp: int) -> None:
+        """Under notes_bump_contact_date_updated "yes", a note write moves its contact's dateUpdated."""
+        if self.variants_for(loc.id).notes_bump_contact_date_updated != "yes":
+            return
+        old = loc.contacts.get(contact_id)
+        if old is None:
+            return
+        new = {**old, "dateUpdated_ms": max(stamp, old["dateUpdated_ms"])}
+        loc.contacts[contact_id] = new
+        self._search_write(loc, contact_id, new)
 
     def _note(self, contact_id: str | None, note_id: str) -> tuple[LocationState, Record]:
         loc = self.locations.get(self.note_loc.get(note_id, ""))
@@ -236,6 +258,7 @@ class TaskNoteStore(ViewStore):
                 return old
             new["dateUpdated_ms"] = max(now_ms(), old["dateUpdated_ms"])
             loc.notes[note_id] = new
+            self._note_touches_contact(loc, new["contactId"], new["dateUpdated_ms"])
             if emit:
                 self.sink("NoteUpdate", self.note_event("NoteUpdate", new))
             return new
@@ -246,5 +269,21 @@ class TaskNoteStore(ViewStore):
             del loc.notes[note_id]
             loc.notes_by_contact.get(n["contactId"], {}).pop(note_id, None)
             del self.note_loc[note_id]
+            self._note_touches_contact(loc, n["contactId"], now_ms())
             if emit:
                 self.sink("NoteDelete", self.note_event("NoteDelete", n))
+
+
+def _search_item(view: dict[str, Any], variants: Variants) -> dict[str, Any]:
+    """A task as the location task search returns it: the keys of its contact and body vary."""
+    item = {k: v for k, v in view.items() if k not in ("contactId", "body")}
+    contact_key = variants.task_search_contact_key
+    if contact_key == "contactIds":
+        item[contact_key] = [view["contactId"]]
+    elif contact_key == "contact":
+        item[contact_key] = {"id": view["contactId"]}
+    elif contact_key is not None:
+        item[contact_key] = view["contactId"]
+    if variants.task_search_body_key is not None and "body" in view:
+        item[variants.task_search_body_key] = view["body"]
+    return item

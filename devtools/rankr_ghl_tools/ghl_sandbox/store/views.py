@@ -110,12 +110,15 @@ class ViewStore(StoreBase):
                 "id": t["id"],
                 "assignedTo": t.get("assignedTo"),
                 "body": t.get("body"),
-                "contactId": t["contactId"],
+                "contactId": t["contactId"] if self._task_events_carry_contact(t) else None,
                 "title": t.get("title"),
                 "dateAdded": iso_ms(t["dateAdded_ms"]),
                 "dueDate": iso_ms(t["dueDate_ms"]),
             }
         )
+
+    def _task_events_carry_contact(self, t: Record) -> bool:
+        return self.variants_for(t["locationId"]).task_event_contact_id == "present"
 
     def note_view(self, n: Record) -> dict[str, Any]:
         return drop_none(
