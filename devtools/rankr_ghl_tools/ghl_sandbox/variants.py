@@ -164,12 +164,14 @@ class VariantRegistry:
         self._initial = flatten(dict(initial or {}))
         self._global: dict[str, Any] = dict(self._initial)
         self._resources: dict[str, dict[str, Any]] = {}
+        self._cache: dict[str | None, Variants] = {}  # cleared on any change
 
     def set(self, resource_id: str | None, switches: dict[str, Any]) -> None:
         flat = flatten(switches)  # validates everything before anything changes
         with self._lock:
             target = self._global if not resource_id else self._resources.setdefault(resource_id, {})
             target.update(flat)
+            self._cache.clear()
 
     def reset(self, resource_id: str | None = None) -> None:
         """Reset one resource's overrides, or (no id) every override and the global settings."""
@@ -179,19 +181,30 @@ class VariantRegistry:
             else:
                 self._global = dict(self._initial)
                 self._resources.clear()
+            self._cache.clear()
 
     def effective_flat(self, resource_id: str | None) -> dict[str, Any]:
         with self._lock:
-            flat = {switch.name: switch.default for switch in SWITCHES}
-            flat.update(self._global)
-            if resource_id:
-                flat.update(self._resources.get(resource_id, {}))
-            return flat
+            return self._flat_locked(resource_id)
+
+    def _flat_locked(self, resource_id: str | None) -> dict[str, Any]:
+        flat = {switch.name: switch.default for switch in SWITCHES}
+        flat.update(self._global)
+        if resource_id:
+            flat.update(self._resources.get(resource_id, {}))
+        return flat
 
     def effective(self, resource_id: str | None) -> Variants:
-        return Variants(
-            **{name.replace(".", "_"): value for name, value in self.effective_flat(resource_id).items()}
-        )
+        """Read on every request, so cached per resource until the next change."""
+        with self._lock:
+            cached = self._cache.get(resource_id)
+            if cached is None:
+                flat = self._flat_locked(resource_id)
+                cached = Variants(**{name.replace(".", "_"): value for name, value in flat.items()})
+                if len(self._cache) > 10_000:
+                    self._cache.clear()
+                self._cache[resource_id] = cached
+            return cached
 
     def view(self, resource_id: str | None = None) -> dict[str, Any]:
         with self._lock:
