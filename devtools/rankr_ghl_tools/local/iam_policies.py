@@ -144,7 +144,15 @@ def role_policies(
     template_path: str | Path, parameter_overrides: Mapping[str, str] | None = None
 ) -> dict[str, RolePolicies]:
     """Function logical id -> its role's resolved policies, for the given parameter values."""
-    source = load_template(template_path, parameter_overrides)
+    path = Path(template_path).resolve()
+    overrides = json.dumps(dict(parameter_overrides or {}), sort_keys=True)
+    return dict(_role_policies(str(path), path.stat().st_mtime_ns, overrides))
+
+
+@lru_cache(maxsize=32)
+def _role_policies(template_path: str, _mtime_ns: int, overrides: str) -> dict[str, RolePolicies]:
+    """Cached per file version and parameter values: translating the template takes a second."""
+    source = load_template(template_path, json.loads(overrides))
     secrets = {
         logical_id: {"Ref": f"{spec.arn.rsplit('-', 1)[0]}-{SECRET_SUFFIX}", "Id": ""}
         for logical_id, spec in source.secrets.items()
