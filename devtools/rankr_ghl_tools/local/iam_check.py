@@ -109,11 +109,8 @@ _HAND_ROWS: dict[tuple[str, str], Callable[[AwsCall], list[Requirement]]] = {
     ("sqs", "ChangeMessageVisibilityBatch"): _same_action("sqs:ChangeMessageVisibility", _SQS_BATCH_SOURCE),
 }
 
-_CREATE_SECRET_SOURCE = (
-    "Secrets Manager API Reference, CreateSecret, 'Required permissions': with Tags also "
-    f"secretsmanager:TagResource; with a customer managed KmsKeyId also kms:GenerateDataKey and kms:Decrypt; "
-    f"with AddReplicaRegions also secretsmanager:ReplicateSecretToRegions ({SAR}: TagResource, "
-    "ReplicateSecretToRegions, kms:GenerateDataKey, kms:Decrypt)"
+_SECRET_WRITE_SOURCE = (
+    f"Secrets Manager API Reference, {{operation}}, 'Required permissions'; {SAR}, {{action}}"
 )
 
 
@@ -122,23 +119,19 @@ def _parameter_dependent(call: AwsCall) -> list[Requirement]:
     needs: list[Requirement] = []
     if call.service != "secretsmanager" or call.operation not in ("CreateSecret", "UpdateSecret"):
         return needs
+
+    def need(action: str, resource: str, parameter: str) -> Requirement:
+        source = _SECRET_WRITE_SOURCE.format(operation=call.operation, action=action)
+        return Requirement(action, resource, f"{call.operation} with {parameter} ({source})")
+
     for resource in call.resources:
         if call.details.get("Tags"):
-            needs.append(
-                Requirement(
-                    "secretsmanager:TagResource", resource, f"CreateSecret with Tags: {_CREATE_SECRET_SOURCE}"
-                )
-            )
+            needs.append(need("secretsmanager:TagResource", resource, "Tags"))
         if call.details.get("AddReplicaRegions"):
-            needs.append(
-                Requirement("secretsmanager:ReplicateSecretToRegions", resource, _CREATE_SECRET_SOURCE)
-            )
+            needs.append(need("secretsmanager:ReplicateSecretToRegions", resource, "AddReplicaRegions"))
     key = call.details.get("KmsKeyId")
     if key and not str(key).startswith("alias/aws/"):  # AWS managed keys need no caller grant
-        for action in ("kms:GenerateDataKey", "kms:Decrypt"):
-            needs.append(
-                Requirement(action, str(key), f"{call.operation} with KmsKeyId: {_CREATE_SECRET_SOURCE}")
-            )
+        needs += [need(action, str(key), "KmsKeyId") for action in ("kms:GenerateDataKey", "kms:Decrypt")]
     return needs
 
 
