@@ -148,7 +148,10 @@ def _secretsmanager(region: str, params: Mapping[str, Any]) -> tuple[list[str], 
     if params.get("Tags"):
         details["Tags"] = sorted(str(tag.get("Key")) for tag in params["Tags"])
     if params.get("KmsKeyId"):
-        details["KmsKeyId"] = str(params["KmsKeyId"])
+        key = str(params["KmsKeyId"])
+        if not key.startswith("arn:"):  # a key id or an alias name: IAM evaluates the ARN
+            key = f"arn:aws:kms:{region}:{LOCAL_ACCOUNT_ID}:{'' if key.startswith('alias/') else 'key/'}{key}"
+        details["KmsKeyId"] = key
     if params.get("AddReplicaRegions"):
         details["AddReplicaRegions"] = sorted(str(r.get("Region")) for r in params["AddReplicaRegions"])
     return resources, details

@@ -130,7 +130,7 @@ def _parameter_dependent(call: AwsCall) -> list[Requirement]:
         if call.details.get("AddReplicaRegions"):
             needs.append(need("secretsmanager:ReplicateSecretToRegions", resource, "AddReplicaRegions"))
     key = call.details.get("KmsKeyId")
-    if key and not str(key).startswith("alias/aws/"):  # AWS managed keys need no caller grant
+    if key and ":alias/aws/" not in str(key):  # an AWS managed key needs no grant of the caller
         needs += [need(action, str(key), "KmsKeyId") for action in ("kms:GenerateDataKey", "kms:Decrypt")]
     return needs
 

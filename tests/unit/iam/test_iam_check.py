@@ -90,6 +90,25 @@ def test_create_secret_without_tags_needs_only_create() -> None:
     assert [n.action for n in requirements(call)] == ["secretsmanager:CreateSecret"]
 
 
+def test_a_customer_managed_key_needs_kms_grants_and_an_aws_managed_key_none() -> None:
+    name = "rankr-ghl/dev/tokens/locA"
+    cmk = _call("Fn", "secretsmanager", "CreateSecret", Name=name, SecretString="{}", KmsKeyId="1234-abcd")
+    key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234-abcd"
+    assert {(n.action, n.resource) for n in requirements(cmk) if n.action.startswith("kms:")} == {
+        ("kms:GenerateDataKey", key),
+        ("kms:Decrypt", key),
+    }
+    managed = _call(
+        "Fn",
+        "secretsmanager",
+        "CreateSecret",
+        Name=name,
+        SecretString="{}",
+        KmsKeyId="alias/aws/secretsmanager",
+    )
+    assert [n.action for n in requirements(managed)] == ["secretsmanager:CreateSecret"]
+
+
 def test_missing_tag_resource_is_reported_with_function_action_and_resource(minimal_template: Path) -> None:
     call = _fn_call(minimal_template, "secretsmanager", "CreateSecret", Name="tok/locA", Tags=[{"Key": "k"}])
     report = check_calls([call], minimal_template)
