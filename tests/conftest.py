@@ -26,6 +26,14 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Record every AWS call the local runtime's functions make in this session (IAM proof, e2e)."""
+    from rankr_ghl_tools.local.aws_calls import AWS_CALLS_DIR_ENV, session_directory
+
+    if not os.environ.get(AWS_CALLS_DIR_ENV):
+        os.environ[AWS_CALLS_DIR_ENV] = str(session_directory(REPO_ROOT / ".artifacts" / "aws-calls"))
+
+
 def ghl_shared_dir() -> Path:
     """Folder holding GHL's OpenAPI files (GHL_OPENAPI_DIR, default ../shared/ghl/openapi)."""
     return Path(os.environ.get("GHL_OPENAPI_DIR", REPO_ROOT.parent / "shared" / "ghl" / "openapi"))

@@ -23,6 +23,8 @@ from rankr_ghl_tools.local import workers as workers_module
 
 E2E_DIR = Path(__file__).resolve().parent
 LEAK_TEST_FILE = "test_no_secrets_in_logs.py"
+IAM_TEST_FILE = "test_iam_calls.py"
+LAST_TEST_FILES = (LEAK_TEST_FILE, IAM_TEST_FILE)  # each judges every other e2e test, in this order
 
 _WATCH = LeakWatch(Path(tempfile.mkdtemp(prefix="rankr-ghl-e2e-")) / "captured.log")
 
@@ -85,16 +87,15 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[Any]) -> None:
-    """Run the leak check after every other e2e test (it judges what they logged)."""
-    e2e = [i for i, item in enumerate(items) if _in_e2e(item.path)]
-    if not e2e:
+    """Run the leak check, then the IAM check, after every other e2e test (they judge what those did)."""
+    last = [
+        item for name in LAST_TEST_FILES for item in items if _in_e2e(item.path) and item.path.name == name
+    ]
+    if not last:
         return
-    leak = [item for item in items if _in_e2e(item.path) and item.path.name == LEAK_TEST_FILE]
-    if not leak:
-        return
-    rest = [item for item in items if item not in leak]
-    last_e2e = max(i for i, item in enumerate(rest) if _in_e2e(item.path)) if len(leak) < len(e2e) else -1
-    items[:] = rest[: last_e2e + 1] + leak + rest[last_e2e + 1 :]
+    rest = [item for item in items if item not in last]
+    last_e2e = max((i for i, item in enumerate(rest) if _in_e2e(item.path)), default=-1)
+    items[:] = rest[: last_e2e + 1] + last + rest[last_e2e + 1 :]
 
 
 _SESSION_STACKS: list[Any] = []  # stopped when the e2e items end: later suites must not see their env

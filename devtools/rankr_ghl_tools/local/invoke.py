@@ -22,8 +22,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+from rankr_ghl_tools.local.aws_calls import CallWriter, call_resources, recording_target
 from rankr_ghl_tools.local.httpserver import HttpRequest, HttpResponse, LocalHttpServer
-from rankr_ghl_tools.local.template import FunctionSpec, Template
+from rankr_ghl_tools.local.template import REGION, FunctionSpec, Template
 from rankr_ghl_tools.local.workers import (
     FunctionPool,
     InvocationResult,
@@ -120,6 +121,7 @@ class LambdaService:
         self._async_lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="lambda-async")
         self.destination_records: list[dict[str, Any]] = []  # also kept here for inspection
+        self._destination_writers: dict[str, CallWriter] = {}
 
     # -- pools ----------------------------------------------------------------------------------
     def concurrency_for(self, logical_id: str) -> int:
@@ -147,6 +149,9 @@ class LambdaService:
             env=env,
             timeout_s=float(fn.timeout_s),
             memory_mb=fn.memory_mb,
+            aws_calls=recording_target(
+                fn.logical_id, str(self.template.path), self.template.parameter_overrides
+            ),
         )
 
     def pool(self, logical_id: str) -> FunctionPool:
@@ -279,6 +284,19 @@ class LambdaService:
         queue = self.template.queues[destination]
         if self.sqs is not None:
             self.sqs.send_message(QueueUrl=queue.url, MessageBody=json.dumps(record))
+            self._record_destination_call(item.function, queue.url)
+
+    def _record_destination_call(self, function: FunctionSpec, queue_url: str) -> None:
+        """Lambda delivers to a destination with the function's execution role: record it as its call."""
+        writer = self._destination_writers.get(function.logical_id)
+        if writer is None:
+            template = self.template
+            target = recording_target(function.logical_id, str(template.path), template.parameter_overrides)
+            if target is None:
+                return
+            writer = self._destination_writers.setdefault(function.logical_id, CallWriter(target))
+        resources, details = call_resources("sqs", "SendMessage", {"QueueUrl": queue_url}, REGION)
+        writer.write("sqs", "SendMessage", resources, details)
 
     def stop(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

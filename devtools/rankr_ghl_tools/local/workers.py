@@ -68,6 +68,7 @@ class WorkerSpec:
     env: dict[str, str]
     timeout_s: float
     memory_mb: int
+    aws_calls: Any = None  # an aws_calls.RecordingTarget when the parent records AWS calls
 
 
 class LambdaContext:
@@ -174,6 +175,10 @@ def worker_main(spec: WorkerSpec, conn: Any, log_conn: Any) -> None:  # pragma: 
     sys.path[:] = _lambda_sys_path(spec)
     for name in [m for m in sys.modules if m == "app" or m.startswith("app.")]:
         del sys.modules[name]
+    if spec.aws_calls is not None:  # before the handler's imports create any boto3 session
+        from rankr_ghl_tools.local.aws_calls import install_recorder
+
+        install_recorder(spec.aws_calls)
 
     module_name, _, attr = spec.handler.rpartition(".")
     handler: Callable[[Any, Any], Any] | None = None
