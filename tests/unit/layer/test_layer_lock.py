@@ -1,4 +1,4 @@
-"""The layer's lock pins every runtime dependency with hashes, and boto3/botocore exactly as the tests run them."""
+"""The layer lock pins every runtime dependency with hashes, and boto3/botocore as the tests run them."""
 
 from __future__ import annotations
 
