@@ -18,12 +18,13 @@ ARGS ?=
 export PYTHONDONTWRITEBYTECODE := 1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv run test lint typecheck pytest validate build bench clean
+.PHONY: help venv run test lint typecheck pytest validate deploy-check build bench clean
 
 help:
 	@echo "make run    - start the local stack (embedded AWS + sandboxes) and run the scenario"
 	@echo "make test   - lint, type-check, all test suites, template validation"
 	@echo "make build  - sam build (python3.13, arm64)"
+	@echo "make deploy-check [ENV=dev|prod] - offline rehearsal of a deploy (ENV: refuse its FILL-ME values)"
 	@echo "make bench  - run every bench/*.py (BENCH_ARGS=--quick for short runs)"
 
 $(STAMP): pyproject.toml
@@ -60,6 +61,11 @@ validate: $(STAMP) $(SAM)
 	$(VENV)/bin/cfn-lint template.yaml
 
 test: lint typecheck pytest validate
+
+# Offline: SAM's translator for every samconfig environment, cfn-lint with informational rules.
+# Without ENV, FILL-ME values are listed as work left; with ENV=<env> they fail (docs/deploy.md).
+deploy-check: $(STAMP)
+	$(VPY) -m rankr_ghl_tools.deploy_check $(if $(ENV),--env $(ENV))
 
 build: $(SAM)
 	PATH="$(dir $(PY313)):$$PATH" $(SAM) build --template template.yaml
