@@ -217,3 +217,24 @@ def test_cfn_lint_informational_findings_fail(tmp_path: Path) -> None:
     broken = {header + "    DeletionPolicy: Retain\n    UpdateReplacePolicy: Retain\n": header}
     report = _run(tmp_path, template=broken, lint=True)
     _failed(report, "cfn-lint (informational rules included)", "I3011")
+
+
+def test_parameters_a_deploy_must_set_have_no_default() -> None:
+    parameters = deploy_check.decode_template(ROOT / "template.yaml")["Parameters"]
+    for name in ("Stage", "GhlClientId", "RankrApiBaseUrl", "AlarmEmail"):
+        assert "Default" not in parameters[name], name
+
+
+def test_the_local_runtime_resolves_the_required_parameters_itself() -> None:
+    from rankr_ghl_tools.local.template import LOCAL_PARAMETER_VALUES, load_template
+
+    template = load_template(ROOT / "template.yaml")
+    assert template.parameters["GhlClientId"] == LOCAL_PARAMETER_VALUES["GhlClientId"]
+    env = template.functions["ReconcileFunction"].env
+    assert env["GHL_CLIENT_ID"] == LOCAL_PARAMETER_VALUES["GhlClientId"]
+    assert {s.name for s in template.schedules.values()} == {
+        "rankr-ghl-dev-reconcile-incremental",
+        "rankr-ghl-dev-reconcile-nightly",
+    }
+    prod = load_template(ROOT / "template.yaml", {"Stage": "prod", "LogLevel": "DEBUG"})
+    assert prod.functions["ReconcileFunction"].env["POWERTOOLS_LOG_LEVEL"] == "INFO"
