@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from rankr_ghl_tools import deploy_check
-from rankr_ghl_tools.deploy_check import Report
+from rankr_ghl_tools.deploy_samconfig import Report
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = (ROOT / "template.yaml").read_text()
