@@ -18,7 +18,7 @@ ARGS ?=
 export PYTHONDONTWRITEBYTECODE := 1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv run test lint typecheck pytest validate build bench clean lock check-layer contract-fixture contract-fixture-check
+.PHONY: help venv run test lint typecheck pytest validate build bench clean deploy-check lock check-layer contract-fixture contract-fixture-check
 
 help:
 	@echo "make run    - start the local stack (embedded AWS + sandboxes) and run the scenario"
@@ -27,6 +27,7 @@ help:
 	@echo "make lock   - re-resolve the layer's hashed lock (layers/rankr_ghl/requirements.txt)"
 	@echo "make check-layer - the built layer holds exactly the locked versions"
 	@echo "make contract-fixture[-check] - regenerate / verify tests/contract GHL fixtures from ../shared"
+	@echo "make deploy-check [ENV=dev|prod] - offline rehearsal of a deploy (ENV: refuse its FILL-ME values)"
 	@echo "make bench  - run every bench/*.py (BENCH_ARGS=--quick for short runs)"
 
 $(STAMP): pyproject.toml
@@ -63,6 +64,11 @@ validate: $(STAMP) $(SAM)
 	$(VENV)/bin/cfn-lint template.yaml
 
 test: lint typecheck pytest validate
+
+# Offline: SAM's translator for every samconfig environment, cfn-lint with informational rules.
+# Without ENV, FILL-ME values are listed as work left; with ENV=<env> they fail (docs/deploy.md).
+deploy-check: $(STAMP)
+	$(VPY) -m rankr_ghl_tools.deploy_check $(if $(ENV),--env $(ENV))
 
 # sam build installs the layer from its hashed lock (pip checks every hash).
 build: $(SAM)
