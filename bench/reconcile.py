@@ -268,17 +268,17 @@ def main() -> None:
             "dynamodb", config=Config(read_timeout=300, retries={"mode": "standard", "max_attempts": 4})
         )
         table = SyncStateTable(env["SYNC_TABLE"], client=dynamodb)
-        reconciler = Reconciler(
-            ghl=GhlClientPort(
-                GHLClient(
-                    StaticTokenSource(setup["token"]),
-                    base_url=info["ghl_url"],
-                    rate_limiter=RateLimiter(
-                        max_requests=10_000_000, interval_s=1.0, daily_limit=100_000_000, isolated=True
-                    ),
-                )
+        ghl_client = GHLClient(
+            StaticTokenSource(setup["token"]),
+            base_url=info["ghl_url"],
+            rate_limiter=RateLimiter(
+                max_requests=10_000_000, interval_s=1.0, daily_limit=100_000_000, isolated=True
             ),
-            rankr=RankrClientPort(RankrClient(info["rankr_url"], info["rankr_key"])),
+        )
+        rankr_client = RankrClient(info["rankr_url"], info["rankr_key"])
+        reconciler = Reconciler(
+            ghl=GhlClientPort(lambda: ghl_client),
+            rankr=RankrClientPort(lambda: rankr_client),
             mappings=table.mappings,
             ledger=table.ledger,
             tombstones=table.tombstones,

@@ -181,7 +181,7 @@ def _in_process_service(env: LeadPushEnv, loc: str, *, timeout_s: float = 30.0, 
             return loc
 
     return LeadPushService(
-        ghl=kw.pop("gateway", None) or GHLLeadGateway(client),
+        ghl=kw.pop("gateway", None) or GHLLeadGateway(lambda: client),
         records=SyncLeadRecords(
             tables.mappings, tables.ledger, DynamoAuditLog(fenv["AUDIT_TABLE"], client=dynamodb), resolver
         ),

@@ -79,7 +79,7 @@ def test_worker_adopts_the_record_behind_a_reused_key_against_the_sandbox(
     ghl, state = OneContactGhl(), InMemorySyncState()
     processor = InboundProcessor(
         ghl=ghl,
-        rankr=RankrClientInbound(client),
+        rankr=RankrClientInbound(lambda: client),
         connections=Connections(),
         lifecycle=Lifecycle(),
         mappings=state.mappings,

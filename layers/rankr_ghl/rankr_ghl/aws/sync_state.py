@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from rankr_ghl.aws.dynamodb import DynamoDBClientSource, LazyDynamoDBClient
 from rankr_ghl.sync.ports import (
     Checkpoint,
     CheckpointConflict,
@@ -49,32 +48,11 @@ MAPPING_TRANSACTION_ATTEMPTS = 6
 BATCH_ATTEMPTS = 5  # rounds for the keys/items a batch call leaves unprocessed
 BATCH_WRITE_MAX = 25  # DynamoDB's BatchWriteItem limit
 
-_client_lock = threading.Lock()
-_shared_client: DynamoDBClient | None = None
 
-
-def dynamodb_client() -> DynamoDBClient:
-    """One DynamoDB client per container (created on first use, honours AWS_ENDPOINT_URL)."""
-    global _shared_client
-    with _client_lock:
-        if _shared_client is None:
-            import boto3
-            from botocore.config import Config
-
-            _shared_client = boto3.client(
-                "dynamodb",
-                config=Config(
-                    retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=5
-                ),
-            )
-        return _shared_client
-
-
-def _table_from_env(name: str | None) -> str:
-    table = name or os.environ.get("SYNC_TABLE")
-    if not table:
-        raise RuntimeError("SyncStateTable name missing: pass table_name or set SYNC_TABLE")
-    return table
+def _table_name(name: str | None) -> str:
+    if not name:
+        raise RuntimeError("SyncStateTable name missing (Settings.sync_table)")
+    return name
 
 
 def _code(exc: ClientError) -> str:
@@ -123,15 +101,19 @@ def mapping_key(location_id: str, entity: Entity, side: Side, record_id: str) ->
 
 
 class _TableBase:
-    def __init__(self, table_name: str | None = None, *, client: DynamoDBClient | None = None) -> None:
-        self.table_name = _table_from_env(table_name)
-        self._client = client
+    def __init__(
+        self,
+        table_name: str | None = None,
+        *,
+        client: DynamoDBClient | None = None,
+        client_source: DynamoDBClientSource | None = None,
+    ) -> None:
+        self.table_name = _table_name(table_name)
+        self._client = LazyDynamoDBClient(client, client_source)
 
     @property
     def client(self) -> DynamoDBClient:
-        if self._client is None:
-            self._client = dynamodb_client()
-        return self._client
+        return self._client.get()
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         resp = self.client.get_item(
@@ -301,9 +283,10 @@ class DynamoLedgerStore(_TableBase):
         table_name: str | None = None,
         *,
         client: DynamoDBClient | None = None,
+        client_source: DynamoDBClientSource | None = None,
         ttl_s: int = DEFAULT_LEDGER_TTL_S,
     ) -> None:
-        super().__init__(table_name, client=client)
+        super().__init__(table_name, client=client, client_source=client_source)
         self.ttl_s = ttl_s
 
     @staticmethod
@@ -403,9 +386,10 @@ class DynamoTombstoneStore(_TableBase):
         table_name: str | None = None,
         *,
         client: DynamoDBClient | None = None,
+        client_source: DynamoDBClientSource | None = None,
         default_ttl_s: int = DEFAULT_TOMBSTONE_TTL_S,
     ) -> None:
-        super().__init__(table_name, client=client)
+        super().__init__(table_name, client=client, client_source=client_source)
         self.default_ttl_s = default_ttl_s
 
     def bury(self, tombstone: Tombstone, *, ttl_s: int | None = None) -> None:
@@ -646,8 +630,9 @@ class DynamoLeadPushStore(_TableBase):
         table_name: str | None = None,
         *,
         client: DynamoDBClient | None = None,
+        client_source: DynamoDBClientSource | None = None,
     ) -> None:
-        super().__init__(table_name, client=client)
+        super().__init__(table_name, client=client, client_source=client_source)
         self._mappings = mappings
         self._ledger = ledger
 
@@ -778,16 +763,18 @@ class SyncStateTable:
         client: DynamoDBClient | None = None,
         tombstone_ttl_s: int = DEFAULT_TOMBSTONE_TTL_S,
         ledger_ttl_s: int = DEFAULT_LEDGER_TTL_S,
-        client_factory: Callable[[], DynamoDBClient] | None = None,
+        client_source: DynamoDBClientSource | None = None,
     ) -> None:
-        name = _table_from_env(table_name)
-        shared = client or (client_factory() if client_factory else None)
+        name = _table_name(table_name)
+        # One holder for every store: the first store used builds (or fetches) the client for all.
+        shared = LazyDynamoDBClient(client, client_source).get if client is None else None
         self.table_name = name
-        self.mappings = DynamoMappingStore(name, client=shared)
-        self.ledger = DynamoLedgerStore(name, client=shared, ttl_s=ledger_ttl_s)
-        self.tombstones = DynamoTombstoneStore(name, client=shared, default_ttl_s=tombstone_ttl_s)
-        self.checkpoints = DynamoCheckpointStore(name, client=shared)
-        self.dedupe = DynamoDedupeStore(name, client=shared)
-        self.lead_claims = DynamoLeadClaimStore(name, client=shared)
-        self.lead_push_writes = DynamoLeadPushStore(self.mappings, self.ledger, name, client=shared)
-        self.mapping_config = DynamoMappingConfigSource(name, client=shared)
+        kw: dict[str, Any] = {"client": client, "client_source": shared}
+        self.mappings = DynamoMappingStore(name, **kw)
+        self.ledger = DynamoLedgerStore(name, ttl_s=ledger_ttl_s, **kw)
+        self.tombstones = DynamoTombstoneStore(name, default_ttl_s=tombstone_ttl_s, **kw)
+        self.checkpoints = DynamoCheckpointStore(name, **kw)
+        self.dedupe = DynamoDedupeStore(name, **kw)
+        self.lead_claims = DynamoLeadClaimStore(name, **kw)
+        self.lead_push_writes = DynamoLeadPushStore(self.mappings, self.ledger, name, **kw)
+        self.mapping_config = DynamoMappingConfigSource(name, **kw)

@@ -37,6 +37,7 @@ from rankr_ghl.flows.queue_message import (
     parse_queued_message,
 )
 from rankr_ghl.observability import logger, redact_text
+from rankr_ghl.ports import ConnectionLookup, Counter, NullCounter
 from rankr_ghl.rankr.keys import ghl_mirror_key
 from rankr_ghl.sync.mapping_resolver import MappingResolver
 from rankr_ghl.sync.ports import (
@@ -124,23 +125,10 @@ class InboundRankr(Protocol):
     def put_appointment(self, account_id: str, external_id: str, body: Mapping[str, Any]) -> Record: ...
 
 
-class ConnectionLookup(Protocol):
-    def get(self, connection_id: str) -> Connection | None: ...
-
-
 class AppLifecycle(Protocol):
     def handle_install(self, *, location_id: str | None, company_id: str | None) -> Any: ...
 
     def handle_uninstall(self, *, location_id: str | None, company_id: str | None) -> Any: ...
-
-
-class WorkerMetrics(Protocol):
-    def count(self, name: str, reason: str | None = None) -> None: ...
-
-
-class _NullMetrics:
-    def count(self, name: str, reason: str | None = None) -> None:
-        return None
 
 
 @dataclass(frozen=True)
@@ -174,7 +162,7 @@ class InboundProcessor:
         tombstones: TombstoneStore,
         audit: AuditSink,
         mapping_resolver: MappingResolver | None = None,
-        metrics: WorkerMetrics | None = None,
+        metrics: Counter | None = None,
         lead_claims: LeadClaimStore | None = None,
     ) -> None:
         """`lead_claims`: the claims of lead pushes in flight (None: no lead push in this deployment)."""
@@ -187,7 +175,7 @@ class InboundProcessor:
         self._tombstones = tombstones
         self._audit = audit
         self._resolver = mapping_resolver or MappingResolver()
-        self._metrics = metrics or _NullMetrics()
+        self._metrics = metrics or NullCounter()
         self._lead_claims = lead_claims
 
     # -- entry points ------------------------------------------------------------------------------
@@ -877,11 +865,20 @@ class GhlClientInbound:
     """`InboundGhl` over `GHLClient` (rate-limited, token per location from the vault)."""
 
     def __init__(
-        self, client: GHLClient, *, task_search_page: int = 100, task_search_max: int = 2000
+        self,
+        client: Callable[[], GHLClient],
+        *,
+        task_search_page: int = 100,
+        task_search_max: int = 2000,
     ) -> None:
-        self._client = client
+        """`client`: called on the first GHL read (the client is built lazily by the root)."""
+        self._client_source = client
         self._page = task_search_page
         self._max = task_search_max
+
+    @property
+    def _client(self) -> GHLClient:
+        return self._client_source()
 
     def get_contact(self, location_id: str, contact_id: str) -> Record | None:
         return _current_or_none(lambda: self._client.get_contact(location_id, contact_id))
@@ -916,8 +913,13 @@ class GhlClientInbound:
 class RankrClientInbound:
     """`InboundRankr` over `RankrClient`; dicts in Rankr's wire names (what the mapping reads)."""
 
-    def __init__(self, client: RankrClient) -> None:
-        self._client = client
+    def __init__(self, client: Callable[[], RankrClient]) -> None:
+        """`client`: called on the first Rankr call (the client is built lazily by the root)."""
+        self._client_source = client
+
+    @property
+    def _client(self) -> RankrClient:
+        return self._client_source()
 
     @staticmethod
     def _dump(model: Any) -> Record:
@@ -1007,38 +1009,3 @@ def _parent(parent_id: str | None) -> str:
     if not parent_id:
         raise ValueError("tasks and notes need their Rankr contact id")
     return parent_id
-
-
-class PowertoolsWorkerMetrics:
-    def count(self, name: str, reason: str | None = None) -> None:
-        from aws_lambda_powertools.metrics import MetricUnit, single_metric
-
-        from rankr_ghl.observability import metrics
-
-        if reason is None:
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
-            return
-        with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as metric:
-            metric.add_dimension(name="reason", value=reason)
-
-
-def build_processor() -> InboundProcessor:
-    """The deployed processor, from the per-container singletons in `rankr_ghl.wiring`."""
-    from rankr_ghl import wiring
-    from rankr_ghl.flows.connection_cache import CachedConnectionLookup
-
-    state = wiring.sync_state()
-    return InboundProcessor(
-        ghl=GhlClientInbound(wiring.ghl_client()),
-        rankr=RankrClientInbound(wiring.rankr_client()),
-        # Active connections cached per container for 30 s (see connection_cache for what that delays).
-        connections=CachedConnectionLookup(wiring.connection_store()),
-        lifecycle=wiring.connection_lifecycle,  # built on first INSTALL/UNINSTALL (needs the app secret)
-        mappings=state.mappings,
-        ledger=state.ledger,
-        tombstones=state.tombstones,
-        audit=wiring.audit_log(),
-        mapping_resolver=MappingResolver(state.mapping_config),
-        metrics=PowertoolsWorkerMetrics(),
-        lead_claims=state.lead_claims,
-    )

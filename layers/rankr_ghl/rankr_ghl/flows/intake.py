@@ -23,7 +23,6 @@ import base64
 import binascii
 import hashlib
 import json
-import os
 import re
 import time
 import uuid
@@ -42,6 +41,7 @@ from rankr_ghl.flows.queue_message import (
     TASK_EVENTS,
 )
 from rankr_ghl.observability import logger
+from rankr_ghl.ports import Counter, NullCounter
 from rankr_ghl.sync.ports import DedupeStore
 
 if TYPE_CHECKING:
@@ -99,31 +99,6 @@ class EventQueue(Protocol):
         """Queue the message; return the queue's message id. Raises on failure."""
 
 
-class IntakeMetrics(Protocol):
-    def count(self, name: str, reason: str | None = None) -> None: ...
-
-
-class NullMetrics:
-    def count(self, name: str, reason: str | None = None) -> None:
-        return None
-
-
-class PowertoolsIntakeMetrics:
-    """EMF metrics: plain counters go through the shared Metrics (flushed by `log_metrics`);
-    rejections carry a `reason` dimension and are emitted as single metrics."""
-
-    def count(self, name: str, reason: str | None = None) -> None:
-        from aws_lambda_powertools.metrics import MetricUnit, single_metric
-
-        from rankr_ghl.observability import metrics
-
-        if reason is None:
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
-            return
-        with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as metric:
-            metric.add_dimension(name="reason", value=reason)
-
-
 # ---------------------------------------------------------------------------------------------- models
 @dataclass(frozen=True, slots=True)
 class IntakeConfig:
@@ -131,17 +106,6 @@ class IntakeConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     timestamp_window_s: int = DEFAULT_TIMESTAMP_WINDOW_S
     dedupe_ttl_s: int = DEFAULT_DEDUPE_TTL_S
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> IntakeConfig:
-        env = os.environ if env is None else env
-        client_id = env.get("GHL_CLIENT_ID", "").strip()
-        return cls(
-            app_id=client_id.split("-")[0] if client_id else None,
-            max_body_bytes=int(env.get("WEBHOOK_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
-            timestamp_window_s=int(env.get("WEBHOOK_TIMESTAMP_WINDOW_S", DEFAULT_TIMESTAMP_WINDOW_S)),
-            dedupe_ttl_s=int(env.get("WEBHOOK_DEDUPE_TTL_S", DEFAULT_DEDUPE_TTL_S)),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,19 +293,23 @@ class WebhookIntake:
         dedupe: DedupeStore,
         queue: EventQueue,
         config: IntakeConfig,
-        metrics: IntakeMetrics | None = None,
+        metrics: Counter | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._verifier = verifier
         self._dedupe = dedupe
         self._queue = queue
         self._config = config
-        self._metrics = metrics or NullMetrics()
+        self._metrics = metrics or NullCounter()
         self._clock = clock
 
     @property
     def config(self) -> IntakeConfig:
         return self._config
+
+    @property
+    def verifier(self) -> SignatureVerifier:
+        return self._verifier
 
     def validate(self, request: RawWebhookRequest) -> ValidatedWebhook:
         """Authenticate and validate one delivery without any I/O; raise `WebhookRejected`."""
@@ -508,17 +476,6 @@ class SqsEventQueue:
             },
         )
         return response["MessageId"]
-
-
-def build_dedupe_store(table_name: str) -> DedupeStore:
-    """The deployed dedupe store for webhook deliveries: the sync core's conditional put with TTL
-    (`DEDUPE#<key>` items in the sync-state table; an expired marker counts as absent)."""
-    import boto3
-
-    from rankr_ghl.aws.sync_state import DynamoDedupeStore
-
-    # Own client (not the module-wide one): the intake is rebuilt when AWS_ENDPOINT_URL changes.
-    return DynamoDedupeStore(table_name or None, client=boto3.client("dynamodb"))
 
 
 def problem_document(

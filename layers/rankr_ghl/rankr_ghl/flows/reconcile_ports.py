@@ -8,7 +8,7 @@ A missing record is `None`, never an exception, so the reconcile logic reads as 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -132,8 +132,13 @@ class RankrPort(Protocol):
 class GhlClientPort:
     """`GhlPort` over `rankr_ghl.ghl.client.GHLClient`."""
 
-    def __init__(self, client: GHLClient) -> None:
-        self.client = client
+    def __init__(self, client: Callable[[], GHLClient]) -> None:
+        """`client`: called on the first GHL call (the client is built lazily by the root)."""
+        self._client_source = client
+
+    @property
+    def client(self) -> GHLClient:
+        return self._client_source()
 
     def search_contacts(
         self,
@@ -249,8 +254,13 @@ def _rankr_record(model: Any) -> Record:
 class RankrClientPort:
     """`RankrPort` over `rankr_ghl.rankr.client.RankrClient`."""
 
-    def __init__(self, client: RankrClient) -> None:
-        self.client = client
+    def __init__(self, client: Callable[[], RankrClient]) -> None:
+        """`client`: called on the first Rankr call (the client is built lazily by the root)."""
+        self._client_source = client
+
+    @property
+    def client(self) -> RankrClient:
+        return self._client_source()
 
     def list_contacts(
         self,
