@@ -34,7 +34,6 @@ from rankr_ghl.flows.queue_message import (
     CONTACT_EVENTS,
     NOTE_EVENTS,
     TASK_EVENTS,
-    parse_queued_message,
 )
 from rankr_ghl.observability import logger, redact_text
 from rankr_ghl.ports import ConnectionLookup, Counter, NullCounter
@@ -179,10 +178,6 @@ class InboundProcessor:
         self._lead_claims = lead_claims
 
     # -- entry points ------------------------------------------------------------------------------
-    def process_body(self, body: str) -> InboundResult:
-        """One SQS message body as written by the intake."""
-        return self.process(parse_queued_message(body))
-
     def process(self, message: Mapping[str, Any]) -> InboundResult:
         event: Mapping[str, Any] = message["event"]
         event_type: str = message["eventType"]
