@@ -25,7 +25,7 @@ from rankr_ghl.flows.lead_push import (
 )
 from rankr_ghl.ghl.client import GHLClient
 from rankr_ghl.ghl.tokens import StaticTokenSource
-from rankr_ghl.sync.mapping import MappingResolver
+from rankr_ghl.sync.mapping_resolver import MappingResolver
 from rankr_ghl_tools.lead_push_replay import replay_lead_push_failures
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ from fakes import InMemoryAuditLog, InMemorySyncState
 from rankr_ghl.connections.models import Connection, ConnectionStatus, UserType
 from rankr_ghl.flows.inbound import InboundProcessor, RankrClientInbound
 from rankr_ghl.rankr import RankrClient
-from rankr_ghl.sync.mapping import MappingResolver
+from rankr_ghl.sync.mapping_resolver import MappingResolver
 from rankr_ghl.sync.ports import IdMapping
 from rankr_ghl.sync.types import Entity
 from rankr_ghl_tools.rankr_sandbox import RankrSandbox

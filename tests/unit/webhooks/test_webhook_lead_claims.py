@@ -37,7 +37,7 @@ from rankr_ghl.flows.lead_push import (  # noqa: E402
     claim_identities,
     powertools_idempotency,
 )
-from rankr_ghl.sync.mapping import MappingResolver  # noqa: E402
+from rankr_ghl.sync.mapping_resolver import MappingResolver  # noqa: E402
 from rankr_ghl.sync.ports import (  # noqa: E402
     CLAIM_LINK_ORIGIN,
     LEAD_PUSH_ORIGIN,

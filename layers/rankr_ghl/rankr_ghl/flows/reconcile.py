@@ -32,7 +32,8 @@ from rankr_ghl.observability import logger, redact_text
 from rankr_ghl.rankr.keys import ghl_mirror_key
 from rankr_ghl.sync import diff
 from rankr_ghl.sync.echo import Action, Decision, decide, is_echo, load_ledgers, reconcile_pair
-from rankr_ghl.sync.mapping import EntityMapping, FieldMapping, MappingResolver
+from rankr_ghl.sync.mapping import EntityMapping, FieldMapping
+from rankr_ghl.sync.mapping_resolver import MappingResolver
 from rankr_ghl.sync.ports import (
     AuditAction,
     AuditEntry,
