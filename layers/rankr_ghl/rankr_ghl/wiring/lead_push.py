@@ -15,7 +15,7 @@ if TYPE_CHECKING:
         PushSettings,
     )
     from rankr_ghl.ghl.client import GHLClient
-    from rankr_ghl.wiring.root import Root
+    from rankr_ghl.wiring.infrastructure import Infrastructure
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def build_container(
     return LeadPushContainer(service=service, idempotency=idempotency)
 
 
-def build_lead_push_container(root: Root) -> LeadPushContainer:
+def build_lead_push_container(root: Infrastructure) -> LeadPushContainer:
     from rankr_ghl.flows.lead_push import PushSettings
 
     settings = root.settings

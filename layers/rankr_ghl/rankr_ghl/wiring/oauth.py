@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rankr_ghl.connections.oauth_flow import OAuthInstallService
-    from rankr_ghl.wiring.root import Root
+    from rankr_ghl.wiring.infrastructure import Infrastructure
 
 
-def build_oauth_install_service(root: Root) -> OAuthInstallService:
+def build_oauth_install_service(root: Infrastructure) -> OAuthInstallService:
     from rankr_ghl.connections.oauth_flow import OAuthAppConfig, OAuthInstallService
     from rankr_ghl.connections.state import StateSigner
     from rankr_ghl.wiring.deferred import DeferredOAuthClient

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rankr_ghl.flows.reconcile import ReconcilePlanner, Reconciler, ReconcileWorker
-    from rankr_ghl.wiring.root import Root
+    from rankr_ghl.wiring.infrastructure import Infrastructure
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class ReconcileContainer:
     reconciler: Reconciler
 
 
-def build_reconcile_container(root: Root) -> ReconcileContainer:
+def build_reconcile_container(root: Infrastructure) -> ReconcileContainer:
     from rankr_ghl.flows.reconcile import (
         ReconcilePlanner,
         Reconciler,

@@ -1,200 +1,25 @@
-"""`Root`: the per-container factories, each built once on first use from one `Settings`."""
+"""`Root`: one service per function, over the container's `Infrastructure`."""
 
 from __future__ import annotations
 
-import functools
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
-from rankr_ghl.config import AppSecret, Settings, load_app_secret
+from rankr_ghl.wiring.infrastructure import Infrastructure, Overrides, cached_factory
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.client import DynamoDBClient
-
-    from rankr_ghl.aws.audit import DynamoAuditLog
-    from rankr_ghl.aws.connections_store import DynamoConnectionStore
-    from rankr_ghl.aws.sync_state import SyncStateTable
-    from rankr_ghl.aws.token_secrets import SecretsManagerTokenStore
-    from rankr_ghl.connections.lifecycle import ConnectionLifecycle
     from rankr_ghl.connections.oauth_flow import OAuthInstallService
-    from rankr_ghl.connections.vault import TokenVault
     from rankr_ghl.flows.inbound import InboundProcessor
     from rankr_ghl.flows.inbound_batch import InboundBatch
     from rankr_ghl.flows.intake import WebhookIntake
-    from rankr_ghl.flows.lead_push import LeadRecords
     from rankr_ghl.flows.lead_push_invocation import LeadPushInvocation
     from rankr_ghl.flows.reconcile_invocation import ReconcileInvocation
-    from rankr_ghl.ghl.client import GHLClient
-    from rankr_ghl.ghl.oauth import GHLOAuthClient
-    from rankr_ghl.ghl.ratelimit import RateLimiter
-    from rankr_ghl.rankr.client import RankrClient
     from rankr_ghl.wiring.lead_push import LeadPushContainer
     from rankr_ghl.wiring.reconcile import ReconcileContainer
 
-T = TypeVar("T")
 
-
-def _once(factory: Callable[[Root], T]) -> Callable[[Root], T]:
-    """Cache a Root factory per instance (thread-safe: lead push builds clients from worker threads)."""
-    name = factory.__name__
-
-    @functools.wraps(factory)
-    def cached(self: Root) -> T:
-        built = self._built
-        if name not in built:
-            with self._lock:
-                if name not in built:
-                    built[name] = factory(self)
-        value: T = built[name]
-        return value
-
-    return cached
-
-
-@dataclass(frozen=True)
-class Overrides:
-    """What a test or the local runtime swaps into an otherwise production root.
-
-    `lead_push_records`: wraps lead push's records port (devtools' fault injection crashes there).
-    `inbound_processor` / `oauth_install_service`: replace the webhook worker's processor and the
-    OAuth service with ones built over fakes.
-    """
-
-    lead_push_records: Callable[[LeadRecords], LeadRecords] | None = None
-    inbound_processor: Callable[[], InboundProcessor] | None = None
-    oauth_install_service: Callable[[], OAuthInstallService] | None = None
-
-
-class Root:
-    def __init__(self, settings: Settings, *, overrides: Overrides | None = None) -> None:
-        self.settings = settings
-        self.overrides = overrides or Overrides()
-        self._built: dict[str, Any] = {}
-        self._lock = threading.RLock()
-
-    # ------------------------------------------------------------------------------ configuration
-    def app_secret(self, *, force_fetch: bool = False) -> AppSecret:
-        """Not cached here: Powertools Parameters caches it for 300 s, so a rotation is picked up."""
-        return load_app_secret(self.settings.app_secret_id, force_fetch=force_fetch)
-
-    def ghl_client_id(self) -> str:
-        return self.settings.ghl_client_id or self.app_secret().client_id
-
-    # ---------------------------------------------------------------------------------- AWS stores
-    @_once
-    def dynamodb(self) -> DynamoDBClient:
-        """The one DynamoDB client every store of this container shares (built on first use)."""
-        from rankr_ghl.aws.dynamodb import new_dynamodb_client
-
-        return new_dynamodb_client()
-
-    @_once
-    def connection_store(self) -> DynamoConnectionStore:
-        from rankr_ghl.aws.connections_store import DynamoConnectionStore
-
-        return DynamoConnectionStore(self.settings.connections_table, client_source=self.dynamodb)
-
-    @_once
-    def token_store(self) -> SecretsManagerTokenStore:
-        from rankr_ghl.aws.token_secrets import SecretsManagerTokenStore
-
-        return SecretsManagerTokenStore(self.settings.token_secret_prefix)
-
-    @_once
-    def sync_state(self) -> SyncStateTable:
-        from rankr_ghl.aws.sync_state import SyncStateTable
-
-        return SyncStateTable(self.settings.sync_table, client_source=self.dynamodb)
-
-    @_once
-    def audit_log(self) -> DynamoAuditLog:
-        from rankr_ghl.aws.audit import DynamoAuditLog
-
-        return DynamoAuditLog(
-            self.settings.audit_table,
-            client_source=self.dynamodb,
-            retention_days=self.settings.audit_retention_days,
-        )
-
-    # ------------------------------------------------------------------------------ GHL and Rankr
-    @_once
-    def rate_limiter(self) -> RateLimiter:
-        from rankr_ghl.ghl.ratelimit import RateLimiter
-
-        return RateLimiter()
-
-    @_once
-    def ghl_oauth_client(self) -> GHLOAuthClient:
-        from rankr_ghl.ghl.oauth import GHLOAuthClient
-        from rankr_ghl.observability import trace_http_clients
-
-        trace_http_clients()  # before the client builds its httpx.Client
-        secret = self.app_secret()
-        secret.require("client_secret")
-        return GHLOAuthClient(
-            self.ghl_client_id(),
-            secret.client_secret.get_secret_value(),
-            base_url=self.settings.ghl_api_base_url,
-            rate_limiter=self.rate_limiter(),
-        )
-
-    @_once
-    def token_vault(self) -> TokenVault:
-        from rankr_ghl.connections.vault import TokenVault
-        from rankr_ghl.wiring.deferred import DeferredOAuthClient
-
-        # Only refreshes use the OAuth client, and building it reads the app secret.
-        oauth = DeferredOAuthClient(self.ghl_oauth_client)
-        return TokenVault(self.token_store(), self.connection_store(), oauth)
-
-    @_once
-    def ghl_client(self) -> GHLClient:
-        import httpx
-
-        from rankr_ghl.ghl.client import DEFAULT_TIMEOUT, GHLClient
-        from rankr_ghl.observability import trace_http_clients
-
-        trace_http_clients()  # before the client builds its httpx.Client
-        read_s = self.settings.ghl_timeout_s
-        timeout = httpx.Timeout(read_s, connect=min(5.0, read_s)) if read_s else DEFAULT_TIMEOUT
-        return GHLClient(
-            self.token_vault(),
-            base_url=self.settings.ghl_api_base_url,
-            rate_limiter=self.rate_limiter(),
-            timeout=timeout,
-        )
-
-    @_once
-    def rankr_client(self) -> RankrClient:
-        from rankr_ghl.observability import trace_http_clients
-        from rankr_ghl.rankr.client import RankrClient
-
-        trace_http_clients()  # before the client builds its httpx.Client
-
-        def api_key() -> str:
-            # Read per request: a rotated key is picked up once Powertools' cache expires.
-            return self.app_secret().rankr_api_key.get_secret_value()
-
-        return RankrClient(self.settings.rankr_api_base_url, api_key)
-
-    @_once
-    def connection_lifecycle(self) -> ConnectionLifecycle:
-        from rankr_ghl.connections.lifecycle import ConnectionLifecycle
-        from rankr_ghl.ghl.oauth import app_id_from_client_id
-        from rankr_ghl.wiring.deferred import DeferredOAuthClient
-
-        return ConnectionLifecycle(
-            self.token_store(),
-            self.connection_store(),
-            DeferredOAuthClient(self.ghl_oauth_client),
-            self.token_vault(),
-            app_id=app_id_from_client_id(self.ghl_client_id()),
-        )
-
+class Root(Infrastructure):
     # ------------------------------------------------------------------- one service per function
-    @_once
+    @cached_factory
     def oauth(self) -> OAuthInstallService:
         """OAuthCallbackFunction: the install redirect and the callback."""
         if self.overrides.oauth_install_service is not None:
@@ -203,14 +28,14 @@ class Root:
 
         return build_oauth_install_service(self)
 
-    @_once
+    @cached_factory
     def webhook_intake(self) -> WebhookIntake:
         """WebhookIntakeFunction: verify, dedupe and queue one delivery."""
         from rankr_ghl.wiring.webhooks import build_webhook_intake
 
         return build_webhook_intake(self)
 
-    @_once
+    @cached_factory
     def inbound_processor(self) -> InboundProcessor:
         if self.overrides.inbound_processor is not None:
             return self.overrides.inbound_processor()
@@ -218,20 +43,20 @@ class Root:
 
         return build_inbound_processor(self)
 
-    @_once
+    @cached_factory
     def webhook_worker(self) -> InboundBatch:
         """WebhookWorkerFunction: one SQS batch of queued webhook events."""
         from rankr_ghl.flows.inbound_batch import InboundBatch
 
         return InboundBatch(self.inbound_processor)
 
-    @_once
+    @cached_factory
     def lead_push_container(self) -> LeadPushContainer:
         from rankr_ghl.wiring.lead_push import build_lead_push_container
 
         return build_lead_push_container(self)
 
-    @_once
+    @cached_factory
     def lead_push(self) -> LeadPushInvocation:
         """LeadPushFunction: one direct invocation by Rankr."""
         from rankr_ghl.flows.lead_push_invocation import LeadPushInvocation
@@ -239,13 +64,13 @@ class Root:
         container = self.lead_push_container()
         return LeadPushInvocation(container.service, container.idempotency)
 
-    @_once
+    @cached_factory
     def reconcile_container(self) -> ReconcileContainer:
         from rankr_ghl.wiring.reconcile import build_reconcile_container
 
         return build_reconcile_container(self)
 
-    @_once
+    @cached_factory
     def reconcile(self) -> ReconcileInvocation:
         """ReconcileFunction: a schedule (the planner) or a queued job (the worker)."""
         from rankr_ghl.flows.reconcile_invocation import ReconcileInvocation
@@ -254,3 +79,6 @@ class Root:
             planner=lambda: self.reconcile_container().planner,
             worker=lambda: self.reconcile_container().worker,
         )
+
+
+__all__ = ["Overrides", "Root"]

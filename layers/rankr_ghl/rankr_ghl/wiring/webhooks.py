@@ -8,10 +8,10 @@ if TYPE_CHECKING:
     from rankr_ghl.flows.inbound import InboundProcessor
     from rankr_ghl.flows.intake import WebhookIntake
     from rankr_ghl.ghl.signatures import SignatureVerifier
-    from rankr_ghl.wiring.root import Root
+    from rankr_ghl.wiring.infrastructure import Infrastructure
 
 
-def build_signature_verifier(root: Root) -> SignatureVerifier:
+def build_signature_verifier(root: Infrastructure) -> SignatureVerifier:
     from rankr_ghl.ghl.signatures import SignatureVerifier, load_rsa_key, parse_ed25519_keys
 
     settings = root.settings
@@ -22,7 +22,7 @@ def build_signature_verifier(root: Root) -> SignatureVerifier:
     )
 
 
-def build_webhook_intake(root: Root) -> WebhookIntake:
+def build_webhook_intake(root: Infrastructure) -> WebhookIntake:
     from rankr_ghl.aws.sync_state import DynamoDedupeStore
     from rankr_ghl.flows.intake import IntakeConfig, SqsEventQueue, WebhookIntake
     from rankr_ghl.observability import PowertoolsCounter
@@ -45,7 +45,7 @@ def build_webhook_intake(root: Root) -> WebhookIntake:
     )
 
 
-def build_inbound_processor(root: Root) -> InboundProcessor:
+def build_inbound_processor(root: Infrastructure) -> InboundProcessor:
     from rankr_ghl.flows.connection_cache import CachedConnectionLookup
     from rankr_ghl.flows.inbound import GhlClientInbound, InboundProcessor, RankrClientInbound
     from rankr_ghl.observability import PowertoolsCounter
