@@ -226,7 +226,7 @@ def test_duplicate_400_from_create_links_existing(env: LeadPushEnv) -> None:
                 return None
             return found
 
-    service = _in_process_service(env, loc, idempotent=None, gateway=LaggingLookup(client))
+    service = _in_process_service(env, loc, idempotent=None, gateway=LaggingLookup(lambda: client))
     [result] = service.push(lead("D1", loc, tags=["new"])).results
     env.ghl.admin.clear_faults()
     assert result == {"leadId": "D1", "ghlContactId": existing["id"], "outcome": "linked_existing"}
