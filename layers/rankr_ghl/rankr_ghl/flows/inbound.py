@@ -36,7 +36,15 @@ from rankr_ghl.flows.queue_message import (
     TASK_EVENTS,
 )
 from rankr_ghl.observability import logger, redact_text
-from rankr_ghl.ports import ConnectionLookup, Counter, NullCounter
+from rankr_ghl.ports import (
+    ConnectionLookup,
+    Counter,
+    GhlRecords,
+    NullCounter,
+    RankrRecords,
+    Record,
+    RecordReadForbidden,
+)
 from rankr_ghl.rankr.keys import ghl_mirror_key
 from rankr_ghl.sync.mapping_resolver import MappingResolver
 from rankr_ghl.sync.ports import (
@@ -59,11 +67,8 @@ from rankr_ghl.sync.types import DeleteAction, Entity, Side
 
 if TYPE_CHECKING:
     from rankr_ghl.connections.models import Connection
-    from rankr_ghl.ghl.client import GHLClient
-    from rankr_ghl.rankr.client import RankrClient
     from rankr_ghl.sync.mapping import EntityMapping
 
-Record = dict[str, Any]
 FLOW = "webhook"
 DIRECTION = "ghl_to_rankr"
 
@@ -78,52 +83,11 @@ METRIC_CLAIM_LINKED = "WebhookLeadClaimLinked"
 MAX_CLAIM_IDENTITIES = 8
 
 
-class AppointmentFetchForbidden(Exception):
-    """The location's token may not read calendars (403): mirror from the payload instead."""
+# The worker mirrors the webhook payload when GHL refuses to show the appointment.
+AppointmentFetchForbidden = RecordReadForbidden
 
 
 # ----------------------------------------------------------------------------------------------- ports
-class InboundGhl(Protocol):
-    """GHL reads the worker needs, as wire-format dicts; a missing entity is None (404)."""
-
-    def get_contact(self, location_id: str, contact_id: str) -> Record | None: ...
-
-    def get_task(self, location_id: str, contact_id: str, task_id: str) -> Record | None: ...
-
-    def find_task_contact(self, location_id: str, task_id: str) -> str | None:
-        """The contact id of a task, found with the location task search (None: no such task)."""
-        ...
-
-    def get_note(self, location_id: str, contact_id: str, note_id: str) -> Record | None: ...
-
-    def get_appointment(self, location_id: str, appointment_id: str) -> Record | None:
-        """Raises `AppointmentFetchForbidden` when the token lacks calendar read access."""
-        ...
-
-
-class InboundRankr(Protocol):
-    """Rankr writes and reads per entity, as wire-format dicts; a missing record is None."""
-
-    def get(
-        self, account_id: str, entity: Entity, record_id: str, parent_id: str | None
-    ) -> Record | None: ...
-
-    def create(
-        self, account_id: str, entity: Entity, body: Mapping[str, Any], parent_id: str | None, key: str
-    ) -> Record:
-        """Same key + same body replays the original; same key + another body raises
-        `rankr_ghl.rankr.errors.RankrIdempotencyKeyReused` naming the record the key created."""
-        ...
-
-    def update(
-        self, account_id: str, entity: Entity, record_id: str, body: Mapping[str, Any], parent_id: str | None
-    ) -> Record: ...
-
-    def delete(self, account_id: str, entity: Entity, record_id: str, parent_id: str | None) -> None: ...
-
-    def put_appointment(self, account_id: str, external_id: str, body: Mapping[str, Any]) -> Record: ...
-
-
 class AppLifecycle(Protocol):
     def handle_install(self, *, location_id: str | None, company_id: str | None) -> Any: ...
 
@@ -152,8 +116,8 @@ class InboundProcessor:
     def __init__(
         self,
         *,
-        ghl: InboundGhl,
-        rankr: InboundRankr,
+        ghl: GhlRecords,
+        rankr: RankrRecords,
         connections: ConnectionLookup,
         lifecycle: AppLifecycle | Callable[[], AppLifecycle],
         mappings: MappingStore,
@@ -842,165 +806,3 @@ def _inactive_reason(connection: Connection | None) -> str | None:
         return "not_connected"
     status = str(getattr(connection.status, "value", connection.status))
     return None if status == "active" else f"connection_{status}"
-
-
-# ------------------------------------------------------------------------------------------ adapters
-def _current_or_none(fetch: Callable[[], Any]) -> Record | None:
-    """A GHL record as the API returns it, or None when GHL answers 404 (deleted meanwhile)."""
-    from rankr_ghl.ghl.errors import GHLNotFound
-
-    try:
-        record: Record = fetch().to_api()
-    except GHLNotFound:
-        return None
-    return record
-
-
-class GhlClientInbound:
-    """`InboundGhl` over `GHLClient` (rate-limited, token per location from the vault)."""
-
-    def __init__(
-        self,
-        client: Callable[[], GHLClient],
-        *,
-        task_search_page: int = 100,
-        task_search_max: int = 2000,
-    ) -> None:
-        """`client`: called on the first GHL read (the client is built lazily by the root)."""
-        self._client_source = client
-        self._page = task_search_page
-        self._max = task_search_max
-
-    @property
-    def _client(self) -> GHLClient:
-        return self._client_source()
-
-    def get_contact(self, location_id: str, contact_id: str) -> Record | None:
-        return _current_or_none(lambda: self._client.get_contact(location_id, contact_id))
-
-    def get_task(self, location_id: str, contact_id: str, task_id: str) -> Record | None:
-        return _current_or_none(lambda: self._client.get_task(location_id, contact_id, task_id))
-
-    def find_task_contact(self, location_id: str, task_id: str) -> str | None:
-        for seen, task in enumerate(self._client.iter_location_tasks(location_id, page_size=self._page), 1):
-            data = task.to_api()
-            if data.get("id") == task_id or data.get("_id") == task_id:
-                contact = data.get("contactId")
-                return str(contact) if contact else None
-            if seen >= self._max:
-                break
-        return None
-
-    def get_note(self, location_id: str, contact_id: str, note_id: str) -> Record | None:
-        return _current_or_none(lambda: self._client.get_note(location_id, contact_id, note_id))
-
-    def get_appointment(self, location_id: str, appointment_id: str) -> Record | None:
-        from rankr_ghl.ghl.errors import GHLForbidden, GHLNotFound
-
-        try:
-            return self._client.get_appointment(location_id, appointment_id).to_api()
-        except GHLNotFound:
-            return None
-        except GHLForbidden as exc:
-            raise AppointmentFetchForbidden(str(exc)) from exc
-
-
-class RankrClientInbound:
-    """`InboundRankr` over `RankrClient`; dicts in Rankr's wire names (what the mapping reads)."""
-
-    def __init__(self, client: Callable[[], RankrClient]) -> None:
-        """`client`: called on the first Rankr call (the client is built lazily by the root)."""
-        self._client_source = client
-
-    @property
-    def _client(self) -> RankrClient:
-        return self._client_source()
-
-    @staticmethod
-    def _dump(model: Any) -> Record:
-        return dict(model.model_dump(mode="json", by_alias=True))
-
-    def get(self, account_id: str, entity: Entity, record_id: str, parent_id: str | None) -> Record | None:
-        from rankr_ghl.rankr.errors import RankrNotFound
-
-        try:
-            if entity is Entity.CONTACT:
-                return self._dump(self._client.get_contact(account_id, record_id))
-            if entity is Entity.TASK:
-                return self._dump(self._client.get_task(account_id, _parent(parent_id), record_id))
-            if entity is Entity.NOTE:
-                return self._dump(self._client.get_note(account_id, _parent(parent_id), record_id))
-            return self._dump(self._client.get_appointment(account_id, record_id))
-        except RankrNotFound:
-            return None
-
-    def create(
-        self, account_id: str, entity: Entity, body: Mapping[str, Any], parent_id: str | None, key: str
-    ) -> Record:
-        from rankr_ghl.rankr import models as rm
-
-        data = dict(body)
-        if entity is Entity.CONTACT:
-            created: Any = self._client.create_contact(
-                account_id, rm.ContactCreate.model_validate(data), idempotency_key=key
-            )
-        elif entity is Entity.TASK:
-            created = self._client.create_task(
-                account_id, _parent(parent_id), rm.TaskCreate.model_validate(data), idempotency_key=key
-            )
-        elif entity is Entity.NOTE:
-            created = self._client.create_note(
-                account_id, _parent(parent_id), rm.NoteCreate.model_validate(data), idempotency_key=key
-            )
-        else:
-            raise ValueError("appointments are mirrored with put_appointment")
-        return self._dump(created)
-
-    def update(
-        self, account_id: str, entity: Entity, record_id: str, body: Mapping[str, Any], parent_id: str | None
-    ) -> Record:
-        from rankr_ghl.rankr import models as rm
-
-        data = dict(body)
-        if entity is Entity.CONTACT:
-            updated: Any = self._client.update_contact(
-                account_id, record_id, rm.ContactUpdate.model_validate(data)
-            )
-        elif entity is Entity.TASK:
-            updated = self._client.update_task(
-                account_id, _parent(parent_id), record_id, rm.TaskUpdate.model_validate(data)
-            )
-        elif entity is Entity.NOTE:
-            updated = self._client.update_note(
-                account_id, _parent(parent_id), record_id, rm.NoteUpdate.model_validate(data)
-            )
-        else:
-            raise ValueError("appointments are mirrored with put_appointment")
-        return self._dump(updated)
-
-    def delete(self, account_id: str, entity: Entity, record_id: str, parent_id: str | None) -> None:
-        from rankr_ghl.rankr.errors import RankrNotFound
-
-        try:
-            if entity is Entity.CONTACT:
-                self._client.delete_contact(account_id, record_id)
-            elif entity is Entity.TASK:
-                self._client.delete_task(account_id, _parent(parent_id), record_id)
-            elif entity is Entity.NOTE:
-                self._client.delete_note(account_id, _parent(parent_id), record_id)
-            else:
-                self._client.delete_appointment(account_id, record_id)
-        except RankrNotFound:
-            return
-
-    def put_appointment(self, account_id: str, external_id: str, body: Mapping[str, Any]) -> Record:
-        from rankr_ghl.rankr import models as rm
-
-        put = rm.AppointmentPut.model_validate(dict(body))
-        return self._dump(self._client.put_appointment(account_id, external_id, put))
-
-
-def _parent(parent_id: str | None) -> str:
-    if not parent_id:
-        raise ValueError("tasks and notes need their Rankr contact id")
-    return parent_id

@@ -27,8 +27,9 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from rankr_ghl.flows.reconcile_ports import GhlPort, RankrPort, Record
+from rankr_ghl.flows.reconcile_ports import GhlPort, RankrPort
 from rankr_ghl.observability import logger, redact_text
+from rankr_ghl.ports import Record
 from rankr_ghl.rankr.keys import ghl_mirror_key
 from rankr_ghl.sync import diff
 from rankr_ghl.sync.echo import Action, Decision, decide, is_echo, load_ledgers, reconcile_pair

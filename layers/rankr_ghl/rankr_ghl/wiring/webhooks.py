@@ -47,14 +47,16 @@ def build_webhook_intake(root: Infrastructure) -> WebhookIntake:
 
 def build_inbound_processor(root: Infrastructure) -> InboundProcessor:
     from rankr_ghl.flows.connection_cache import CachedConnectionLookup
-    from rankr_ghl.flows.inbound import GhlClientInbound, InboundProcessor, RankrClientInbound
+    from rankr_ghl.flows.inbound import InboundProcessor
+    from rankr_ghl.ghl.records import GhlClientRecords
     from rankr_ghl.observability import PowertoolsCounter
+    from rankr_ghl.rankr.records import RankrClientRecords
     from rankr_ghl.sync.mapping_resolver import MappingResolver
 
     state = root.sync_state()
     return InboundProcessor(
-        ghl=GhlClientInbound(root.ghl_client),
-        rankr=RankrClientInbound(root.rankr_client),
+        ghl=GhlClientRecords(root.ghl_client),
+        rankr=RankrClientRecords(root.rankr_client),
         # Active connections cached per container for 30 s (see connection_cache for what that delays).
         connections=CachedConnectionLookup(root.connection_store()),
         lifecycle=root.connection_lifecycle,  # built on first INSTALL/UNINSTALL (needs the app secret)
