@@ -41,6 +41,7 @@ def build_container(
     settings: PushSettings | None = None,
     dynamodb: Any = None,
     wrap_records: Callable[[LeadRecords], LeadRecords] | None = None,
+    audit_retention_days: int | None = None,
 ) -> LeadPushContainer:
     """Everything lead push needs, over the AWS adapters (`dynamodb`: a boto3 client to share;
     `wrap_records`: a wrapper around the records port, e.g. devtools' fault injection)."""
@@ -62,7 +63,7 @@ def build_container(
     records: LeadRecords = SyncLeadRecords(
         tables.mappings,
         tables.ledger,
-        DynamoAuditLog(audit_table, client=dynamodb),
+        DynamoAuditLog(audit_table, client=dynamodb, retention_days=audit_retention_days),
         resolver,
         correlation_id=_correlation_id,
         claims=tables.lead_claims,
@@ -97,4 +98,5 @@ def build_lead_push_container(root: Infrastructure) -> LeadPushContainer:
         settings=PushSettings(workers=settings.lead_push_workers or PushSettings.workers),
         dynamodb=dynamodb,
         wrap_records=root.overrides.lead_push_records,
+        audit_retention_days=settings.audit_retention_days,
     )
