@@ -27,6 +27,7 @@ def test_every_store_shares_the_one_dynamodb_client_built_on_first_use(monkeypat
 
 
 def test_factories_are_cached_per_root_and_reset_forgets_the_root(monkeypatch) -> None:
+    monkeypatch.delenv("SYNC_TABLE", raising=False)
     monkeypatch.setenv("STAGE", "one")
     first = wiring.root()
     assert first.settings.sync_table == "rankr-ghl-one-sync-state"

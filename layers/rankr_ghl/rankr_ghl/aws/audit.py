@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from rankr_ghl.aws.dynamodb import DynamoDBClientSource, LazyDynamoDBClient
-from rankr_ghl.aws.sync_state import _from_item, _to_item, write_batches
+from rankr_ghl.aws.sync_state.items import from_item, to_item, write_batches
 from rankr_ghl.observability import logger, redact_text
 from rankr_ghl.sync.ports import AuditAction, AuditEntry, AuditOutcome, utcnow
 from rankr_ghl.sync.types import Entity
@@ -59,7 +59,7 @@ class DynamoAuditLog:
     def to_item(self, entry: AuditEntry) -> dict[str, AttributeValueTypeDef]:
         error = redact_text(entry.error)[:MAX_ERROR_CHARS] if entry.error else None
         expires = int(entry.at.timestamp()) + self.retention_days * 86400
-        return _to_item(
+        return to_item(
             {
                 "pk": f"LOC#{entry.location_id}",
                 "sk": f"{_sk_time(entry.at)}#{entry.entry_id}",
@@ -170,7 +170,7 @@ class DynamoAuditLog:
                 Limit=max(limit - len(found), 1) * 2,
                 **kwargs,
             )
-            found.extend(self.from_item(_from_item(item)) for item in resp.get("Items", []))
+            found.extend(self.from_item(from_item(item)) for item in resp.get("Items", []))
             start = resp.get("LastEvaluatedKey")
             if not start:
                 break
