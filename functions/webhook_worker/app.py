@@ -1,5 +1,5 @@
 """SQS FIFO worker: mirror each queued GHL webhook event into Rankr
-(rankr_ghl.flows.inbound_batch and rankr_ghl.flows.inbound)."""
+(rankr_ghl.flows.inbound: batch.py and the processor)."""
 
 from __future__ import annotations
 

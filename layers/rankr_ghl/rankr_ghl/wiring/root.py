@@ -9,7 +9,7 @@ from rankr_ghl.wiring.infrastructure import Infrastructure, Overrides, cached_fa
 if TYPE_CHECKING:
     from rankr_ghl.connections.oauth_flow import OAuthInstallService
     from rankr_ghl.flows.inbound import InboundProcessor
-    from rankr_ghl.flows.inbound_batch import InboundBatch
+    from rankr_ghl.flows.inbound.batch import InboundBatch
     from rankr_ghl.flows.intake import WebhookIntake
     from rankr_ghl.flows.lead_push_invocation import LeadPushInvocation
     from rankr_ghl.flows.reconcile_invocation import ReconcileInvocation
@@ -46,7 +46,7 @@ class Root(Infrastructure):
     @cached_factory
     def webhook_worker(self) -> InboundBatch:
         """WebhookWorkerFunction: one SQS batch of queued webhook events."""
-        from rankr_ghl.flows.inbound_batch import InboundBatch
+        from rankr_ghl.flows.inbound.batch import InboundBatch
 
         return InboundBatch(self.inbound_processor)
 
