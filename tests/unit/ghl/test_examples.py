@@ -229,7 +229,7 @@ def test_every_webhook_example_is_a_supported_event_with_its_ids(ghl_webhook_eve
         event = intake.normalise_envelope(json.loads(path.read_text()))
         assert event["type"] in EXPECTED_SET[name], path.name
         assert event["type"] in SUPPORTED_EVENT_TYPES, path.name
-        intake._check_entity(event["type"], event)  # raises WebhookRejected when an id is missing
+        intake.check_entity(event["type"], event)  # raises WebhookRejected when an id is missing
         seen.add(name)
     assert seen == set(EXPECTED_SET)
 
