@@ -7,26 +7,26 @@ from typing import TYPE_CHECKING
 from rankr_ghl.wiring.infrastructure import Infrastructure, Overrides, cached_factory
 
 if TYPE_CHECKING:
-    from rankr_ghl.connections.oauth_flow import OAuthInstallService
     from rankr_ghl.flows.inbound import InboundProcessor
     from rankr_ghl.flows.inbound.batch import InboundBatch
     from rankr_ghl.flows.intake import WebhookIntake
     from rankr_ghl.flows.lead_push_invocation import LeadPushInvocation
     from rankr_ghl.flows.reconcile_invocation import ReconcileInvocation
     from rankr_ghl.wiring.lead_push import LeadPushContainer
+    from rankr_ghl.wiring.oauth import InstallEndpoints
     from rankr_ghl.wiring.reconcile import ReconcileContainer
 
 
 class Root(Infrastructure):
     # ------------------------------------------------------------------- one service per function
     @cached_factory
-    def oauth(self) -> OAuthInstallService:
+    def oauth(self) -> InstallEndpoints:
         """OAuthCallbackFunction: the install redirect and the callback."""
         if self.overrides.oauth_install_service is not None:
             return self.overrides.oauth_install_service()
-        from rankr_ghl.wiring.oauth import build_oauth_install_service
+        from rankr_ghl.wiring.oauth import build_oauth_endpoints
 
-        return build_oauth_install_service(self)
+        return build_oauth_endpoints(self)
 
     @cached_factory
     def webhook_intake(self) -> WebhookIntake:
