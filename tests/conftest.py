@@ -68,3 +68,16 @@ def _network_policy(request: pytest.FixtureRequest):
     enable_socket()
     if saved_endpoint is not None:
         os.environ["AWS_ENDPOINT_URL"] = saved_endpoint
+
+
+@pytest.fixture(autouse=True)
+def fresh_root():
+    """Every test starts from a composition root built from its own environment (`rankr_ghl.wiring`).
+
+    A test that changes the environment after the first `root()` calls `wiring.reset()` (or installs
+    a root of its own with `wiring.install`)."""
+    from rankr_ghl import wiring
+
+    wiring.reset()
+    yield
+    wiring.reset()

@@ -10,11 +10,11 @@ import yaml
 from fakes import InMemoryMappingConfigSource
 from rankr_ghl.sync.mapping import (
     MappingError,
-    MappingResolver,
     default_mapping,
     load_mapping,
     load_mapping_file,
 )
+from rankr_ghl.sync.mapping_resolver import MappingResolver
 from rankr_ghl.sync.types import DeleteAction, Entity, Side
 
 
