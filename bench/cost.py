@@ -199,23 +199,15 @@ class Meter:
 def send_webhooks(stack: Any, contact_ids: list[str]) -> None:
     """Edit each contact in GHL and deliver its signed ContactUpdate webhook to the gateway, one by one."""
     import httpx
+    from rankr_ghl_tools.signed_webhooks import signed_contact_update
 
-    store, signer = stack.ghl.app.store, stack.ghl.app.webhooks.signer
     url = stack.output_url("WebhookUrl")
     with httpx.Client(timeout=30) as client:
         for contact_id in contact_ids:
-            record = store.update_contact(
-                contact_id, {"firstName": f"Cost{uuid.uuid4().hex[:8]}"}, emit=False
+            body, headers = signed_contact_update(
+                stack, contact_id, {"firstName": f"Cost{uuid.uuid4().hex[:8]}"}
             )
-            envelope = {
-                **store.contact_event("ContactUpdate", record),
-                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-                "webhookId": str(uuid.uuid4()),
-            }
-            body = json.dumps(envelope, separators=(",", ":")).encode()
-            response = client.post(
-                url, content=body, headers={"Content-Type": "application/json", **signer.sign(body)}
-            )
+            response = client.post(url, content=body, headers=headers)
             if response.status_code >= 300:
                 raise RuntimeError(f"webhook refused: {response.status_code} {response.text[:200]}")
 

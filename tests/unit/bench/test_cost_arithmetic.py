@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections import Counter
-from pathlib import Path
-from types import ModuleType
 
 import pytest
+from rankr_ghl_tools.bench_loader import load_bench
 
-BENCH = Path(__file__).resolve().parents[3] / "bench" / "cost.py"
-
-
-def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("rankr_ghl_cost_bench", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
-cost = _bench()
+cost = load_bench("cost")
 
 
 def test_gb_seconds_round_each_invocation_up_to_the_millisecond() -> None:
