@@ -18,12 +18,16 @@ ARGS ?=
 export PYTHONDONTWRITEBYTECODE := 1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv run test lint typecheck pytest validate build bench clean
+.PHONY: help venv run test lint typecheck pytest validate build bench clean deploy-check lock check-layer contract-fixture contract-fixture-check
 
 help:
 	@echo "make run    - start the local stack (embedded AWS + sandboxes) and run the scenario"
 	@echo "make test   - lint, type-check, all test suites, template validation"
 	@echo "make build  - sam build (python3.13, arm64)"
+	@echo "make lock   - re-resolve the layer's hashed lock (layers/rankr_ghl/requirements.txt)"
+	@echo "make check-layer - the built layer holds exactly the locked versions"
+	@echo "make contract-fixture[-check] - regenerate / verify tests/contract GHL fixtures from ../shared"
+	@echo "make deploy-check [ENV=dev|prod] - offline rehearsal of a deploy (ENV: refuse its FILL-ME values)"
 	@echo "make bench  - run every bench/*.py (BENCH_ARGS=--quick for short runs)"
 
 $(STAMP): pyproject.toml
@@ -61,8 +65,41 @@ validate: $(STAMP) $(SAM)
 
 test: lint typecheck pytest validate
 
+# Offline: SAM's translator for every samconfig environment, cfn-lint with informational rules.
+# Without ENV, FILL-ME values are listed as work left; with ENV=<env> they fail (docs/deploy.md).
+deploy-check: $(STAMP)
+	$(VPY) -m rankr_ghl_tools.deploy_check $(if $(ENV),--env $(ENV))
+
+# sam build installs the layer from its hashed lock (pip checks every hash).
 build: $(SAM)
 	PATH="$(dir $(PY313)):$$PATH" $(SAM) build --template template.yaml
+
+# The layer's lock: every runtime dependency of pyproject.toml pinned with hashes, resolved from PyPI
+# for Lambda's python3.13 on arm64 (see docs/dependencies.md). uv lives in its own small venv.
+LOCK_VENV := .venv-lock
+UV := $(LOCK_VENV)/bin/uv
+LAYER_LOCK := layers/rankr_ghl/requirements.txt
+
+$(UV):
+	@test -x $(LOCK_VENV)/bin/python || $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install -q uv==0.13.9
+
+lock: $(UV)
+	$(UV) pip compile pyproject.toml --quiet --generate-hashes --python-version 3.13 \
+		--python-platform aarch64-manylinux2014 --index-url https://pypi.org/simple \
+		--custom-compile-command "make lock" --output-file $(LAYER_LOCK)
+
+# After `make build`: the built layer holds exactly the locked versions, boto3 and botocore included.
+check-layer: $(STAMP)
+	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/layer
+	@du -sh --apparent-size .aws-sam/build/ConnectorLayer | sed 's/^/layer unzipped: /'
+
+# GHL facts for the contract tests, derived from ../shared/ghl when it is there.
+contract-fixture: $(STAMP)
+	$(VPY) -m rankr_ghl_tools.contract_fixture
+
+contract-fixture-check: $(STAMP)
+	$(VPY) -m rankr_ghl_tools.contract_fixture --check
 
 bench: $(STAMP)
 	@set -e; for b in bench/*.py; do echo "== $$b"; $(VPY) $$b $(BENCH_ARGS); done

@@ -103,11 +103,12 @@ def main() -> None:
     import boto3
     from rankr_ghl.aws.connections_store import DynamoConnectionStore
     from rankr_ghl.connections.models import Connection, UserType
-    from rankr_ghl.flows.lead_push import PushSettings, build_container
+    from rankr_ghl.flows.lead_push import PushSettings
     from rankr_ghl.ghl.client import GHLClient
     from rankr_ghl.ghl.ratelimit import RateLimiter
     from rankr_ghl.ghl.tokens import StaticTokenSource
     from rankr_ghl.observability import logger
+    from rankr_ghl.wiring.lead_push import build_container
     from rankr_ghl_tools.ghl_sandbox.admin_client import SandboxAdmin
     from rankr_ghl_tools.local.template import load_template
 
@@ -139,7 +140,7 @@ def main() -> None:
         )
         # The production wiring (claims, ledger, audit, Powertools Idempotency), over the embedded AWS.
         service = build_container(
-            ghl_client=client,
+            ghl_client=lambda: client,
             connections=connections,
             sync_table=sync_table,
             audit_table=audit_table,

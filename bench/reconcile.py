@@ -41,7 +41,7 @@ ACCOUNT = "bench-acct"
 
 
 def _child() -> None:
-    from rankr_ghl.aws.sync_state import DynamoMappingStore, _to_item
+    from rankr_ghl.aws.sync_state import DynamoMappingStore, mapping_item, to_item
     from rankr_ghl.flows.reconcile import common_fields
     from rankr_ghl.sync.diff import changed_fields
     from rankr_ghl.sync.mapping import default_mapping
@@ -92,7 +92,7 @@ def _child() -> None:
             for c, rid in zip(contacts, rids, strict=True):
                 m = IdMapping(LOCATION, Entity.CONTACT, c["id"], rid, account_id=ACCOUNT)
                 for side in (Side.GHL, Side.RANKR):
-                    batch.append({"PutRequest": {"Item": _to_item(store._item(m, side))}})
+                    batch.append({"PutRequest": {"Item": to_item(mapping_item(m, side))}})
                     if len(batch) == 25:
                         ddb.batch_write_item(RequestItems={table: batch})
                         batch = []
@@ -268,17 +268,17 @@ def main() -> None:
             "dynamodb", config=Config(read_timeout=300, retries={"mode": "standard", "max_attempts": 4})
         )
         table = SyncStateTable(env["SYNC_TABLE"], client=dynamodb)
-        reconciler = Reconciler(
-            ghl=GhlClientPort(
-                GHLClient(
-                    StaticTokenSource(setup["token"]),
-                    base_url=info["ghl_url"],
-                    rate_limiter=RateLimiter(
-                        max_requests=10_000_000, interval_s=1.0, daily_limit=100_000_000, isolated=True
-                    ),
-                )
+        ghl_client = GHLClient(
+            StaticTokenSource(setup["token"]),
+            base_url=info["ghl_url"],
+            rate_limiter=RateLimiter(
+                max_requests=10_000_000, interval_s=1.0, daily_limit=100_000_000, isolated=True
             ),
-            rankr=RankrClientPort(RankrClient(info["rankr_url"], info["rankr_key"])),
+        )
+        rankr_client = RankrClient(info["rankr_url"], info["rankr_key"])
+        reconciler = Reconciler(
+            ghl=GhlClientPort(lambda: ghl_client),
+            rankr=RankrClientPort(lambda: rankr_client),
             mappings=table.mappings,
             ledger=table.ledger,
             tombstones=table.tombstones,

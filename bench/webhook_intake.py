@@ -202,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from rankr_ghl.flows.intake import RawWebhookRequest, WebhookRejected
+    from rankr_ghl.wiring import reset, root
     from rankr_ghl_tools.local.aws import EmbeddedAws
     from rankr_ghl_tools.local.template import load_template
 
@@ -218,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.update(function.env)
         os.environ["WEBHOOK_PUBLIC_KEYS"] = spki
         os.environ["GHL_CLIENT_ID"] = f"{APP_ID}-bench"
+        reset()  # the root reads the environment set above
         queue_url = function.env["WEBHOOK_QUEUE_URL"]
 
         # One handler module per worker thread = one Lambda container each (the resolver keeps
@@ -230,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             assert spec and spec.loader
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
-            module.get_intake()  # init outside the timed section, like a warm container
+            root().webhook_intake()  # init outside the timed section, like a warm container
             containers.put(module)
 
         latencies: list[float] = []
@@ -261,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
                 # Thread CPU time: waits for the GIL (drainer, other containers) are not counted.
                 t0_ns = time.thread_time_ns()
                 with contextlib.suppress(WebhookRejected):
-                    module.get_intake().validate(request)
+                    root().webhook_intake().validate(request)
                 cpu_ms = (time.thread_time_ns() - t0_ns) / 1e6
                 t0 = time.perf_counter()
                 response = module.lambda_handler(event, Context())

@@ -6,8 +6,10 @@ loopback only (the embedded AWS and the sandboxes), never the internet.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytest_socket import disable_socket, enable_socket, socket_allow_hosts
@@ -34,25 +36,19 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[AWS_CALLS_DIR_ENV] = str(session_directory(REPO_ROOT / ".artifacts" / "aws-calls"))
 
 
-def ghl_shared_dir() -> Path:
-    """Folder holding GHL's OpenAPI files (GHL_OPENAPI_DIR, default ../shared/ghl/openapi)."""
-    return Path(os.environ.get("GHL_OPENAPI_DIR", REPO_ROOT.parent / "shared" / "ghl" / "openapi"))
+CONTRACT_DIR = REPO_ROOT / "tests" / "contract"
 
 
-@pytest.fixture
-def ghl_openapi_dir() -> Path:
-    path = ghl_shared_dir()
-    if not path.is_dir():
-        pytest.skip(f"GHL OpenAPI folder not found at {path} (set GHL_OPENAPI_DIR)")
-    return path
+@pytest.fixture(scope="session")
+def ghl_contract() -> dict[str, Any]:
+    """GHL's OpenAPI facts, one reduced document per spec file (see rankr_ghl_tools.contract_fixture)."""
+    return dict(json.loads((CONTRACT_DIR / "ghl_contract.json").read_text()))
 
 
-@pytest.fixture
-def ghl_webhook_events_dir() -> Path:
-    path = ghl_shared_dir().parent / "webhook-events"
-    if not path.is_dir():
-        pytest.skip(f"GHL webhook event examples not found at {path} (set GHL_OPENAPI_DIR)")
-    return path
+@pytest.fixture(scope="session")
+def ghl_webhook_events() -> dict[str, Any]:
+    """GHL's webhook examples as facts: per example file, its event type and payload shape."""
+    return dict(json.loads((CONTRACT_DIR / "ghl_webhook_events.json").read_text()))
 
 
 @pytest.fixture(autouse=True)
@@ -72,3 +68,16 @@ def _network_policy(request: pytest.FixtureRequest):
     enable_socket()
     if saved_endpoint is not None:
         os.environ["AWS_ENDPOINT_URL"] = saved_endpoint
+
+
+@pytest.fixture(autouse=True)
+def fresh_root():
+    """Every test starts from a composition root built from its own environment (`rankr_ghl.wiring`).
+
+    A test that changes the environment after the first `root()` calls `wiring.reset()` (or installs
+    a root of its own with `wiring.install`)."""
+    from rankr_ghl import wiring
+
+    wiring.reset()
+    yield
+    wiring.reset()

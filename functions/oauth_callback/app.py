@@ -14,10 +14,10 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from rankr_ghl import wiring
 from rankr_ghl.config import ConfigError
 from rankr_ghl.connections import ConnectionsError, InstallResult, OAuthError, UserType
 from rankr_ghl.observability import logger, metrics, tracer
+from rankr_ghl.wiring import root
 
 HTML = "text/html; charset=utf-8"
 NO_STORE = {
@@ -53,9 +53,7 @@ def install(
     agency: Annotated[bool, Query()] = False,
 ) -> Response[str]:
     user_type = UserType.COMPANY if agency else UserType.LOCATION
-    url = wiring.oauth_install_service().install_url(
-        rankr_account or None, redirect_uri=_callback_url(), user_type=user_type
-    )
+    url = root().oauth().install_url(rankr_account or None, redirect_uri=_callback_url(), user_type=user_type)
     metrics.add_metric(name="OAuthInstallStarted", unit="Count", value=1)
     return Response(status_code=302, headers={"Location": url, **NO_STORE}, body="")
 
@@ -66,15 +64,15 @@ def callback(
     state: Annotated[str | None, Query(max_length=2048)] = None,
     error: Annotated[str | None, Query(max_length=256)] = None,
 ) -> Response[str]:
-    result = wiring.oauth_install_service().complete_install(
-        code=code, state=state, error=error, redirect_uri=_callback_url()
+    result = (
+        root().oauth().complete_install(code=code, state=state, error=error, redirect_uri=_callback_url())
     )
     metrics.add_metric(name="OAuthInstallCompleted", unit="Count", value=1)
     return _success(result)
 
 
 def _success(result: InstallResult) -> Response[str]:
-    return_url = wiring.settings().rankr_return_url
+    return_url = root().settings.rankr_return_url
     if return_url:
         query = urlencode(
             {
@@ -114,5 +112,4 @@ def config_error(exc: ConfigError) -> Response[str]:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    wiring.refresh_if_environment_changed()
     return app.resolve(event, context)

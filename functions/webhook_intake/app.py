@@ -7,59 +7,18 @@ the exact bytes GHL sent.
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from rankr_ghl.flows.intake import (
-    EnqueueFailed,
-    IntakeConfig,
-    PowertoolsIntakeMetrics,
-    RawWebhookRequest,
-    SqsEventQueue,
-    WebhookIntake,
-    WebhookRejected,
-    build_dedupe_store,
-    problem_document,
-)
-from rankr_ghl.ghl.signatures import verifier_from_env
+from rankr_ghl.flows.intake import EnqueueFailed, RawWebhookRequest, WebhookRejected, problem_document
 from rankr_ghl.observability import logger, metrics, tracer
+from rankr_ghl.wiring import root
 
 PROBLEM_JSON = "application/problem+json"
-# Environment that shapes the service; a change (tests, local runtime) rebuilds it.
-_CONFIG_ENV = (
-    "WEBHOOK_QUEUE_URL",
-    "SYNC_TABLE",
-    "GHL_CLIENT_ID",
-    "WEBHOOK_PUBLIC_KEYS",
-    "ALLOW_LEGACY_RSA_SIGNATURE",
-    "WEBHOOK_RSA_PUBLIC_KEY",
-    "WEBHOOK_MAX_BODY_BYTES",
-    "WEBHOOK_TIMESTAMP_WINDOW_S",
-    "WEBHOOK_DEDUPE_TTL_S",
-    "AWS_ENDPOINT_URL",
-)
 
 app = APIGatewayHttpResolver()
-_service: tuple[tuple[str, ...], WebhookIntake] | None = None
-
-
-def get_intake() -> WebhookIntake:
-    """The container's intake service, built lazily once (and again only if its env changes)."""
-    global _service
-    key = tuple(os.environ.get(name, "") for name in _CONFIG_ENV)
-    if _service is None or _service[0] != key:
-        service = WebhookIntake(
-            verifier=verifier_from_env(),
-            dedupe=build_dedupe_store(os.environ.get("SYNC_TABLE", "")),
-            queue=SqsEventQueue(os.environ.get("WEBHOOK_QUEUE_URL", "")),
-            config=IntakeConfig.from_env(),
-            metrics=PowertoolsIntakeMetrics(),
-        )
-        _service = (key, service)
-    return _service[1]
 
 
 def _json(status: int, payload: dict[str, Any], content_type: str = "application/json") -> Response[str]:
@@ -70,12 +29,16 @@ def _json(status: int, payload: dict[str, Any], content_type: str = "application
 def receive_webhook() -> Response[str]:
     event = app.current_event
     raw_event = event.raw_event
-    result = get_intake().handle(
-        RawWebhookRequest(
-            body=raw_event.get("body"),
-            headers=event.headers or {},
-            is_base64_encoded=bool(raw_event.get("isBase64Encoded")),
-            correlation_id=event.request_context.request_id,
+    result = (
+        root()
+        .webhook_intake()
+        .handle(
+            RawWebhookRequest(
+                body=raw_event.get("body"),
+                headers=event.headers or {},
+                is_base64_encoded=bool(raw_event.get("isBase64Encoded")),
+                correlation_id=event.request_context.request_id,
+            )
         )
     )
     return _json(

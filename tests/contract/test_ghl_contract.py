@@ -1,9 +1,9 @@
 """Contract: every request GHLClient/GHLOAuthClient sends and every response the GHL sandbox
-returns is validated with openapi-core against GHL's official OpenAPI files.
+returns is validated with openapi-core against GHL's official OpenAPI documents, as reduced to
+their facts in tests/contract/ghl_contract.json (`make contract-fixture` regenerates it).
 
 Traffic is captured by a recording transport wrapped around the real httpx transport, so what is
-validated is exactly what crossed the loopback socket. The spec folder comes from GHL_OPENAPI_DIR
-(default <repo>/../shared/ghl/openapi); the spec is never copied into the project.
+validated is exactly what crossed the loopback socket.
 
 The official specs are themselves wrong or silent in places; those exchanges are listed in
 KNOWN_SPEC_GAPS with the reason, and the test also checks that each listed gap still occurs (so
@@ -12,14 +12,12 @@ the list cannot hide a real regression behind a stale excuse).
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -45,7 +43,6 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 pytestmark = [pytest.mark.contract, pytest.mark.integration]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 OFFICIAL_HOST = "https://services.leadconnectorhq.com"  # the specs' `servers` entry
 LOCATION = "locContract00001"
 COMPANY = "coContract000001"
@@ -75,10 +72,6 @@ UNSCHEMATISED = {
     ("POST", "/contacts/search", "response"): "200 has no content schema",
     ("GET", "/contacts/search/duplicate", "response"): "200 has no content schema",
 }
-
-
-def spec_dir() -> Path:
-    return Path(os.environ.get("GHL_OPENAPI_DIR", REPO_ROOT.parent / "shared" / "ghl" / "openapi"))
 
 
 @dataclass
@@ -157,17 +150,14 @@ class OpenAPIResponseAdapter:
 class Specs:
     FILES = {"oauth": "oauth.json", "calendars": "calendars.json", "locations": "locations.json"}
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, contract: dict[str, Any]) -> None:
         self.apis: dict[str, OpenAPI] = {}
         self.templates: dict[str, list[tuple[str, str]]] = {}
         for name in ("contacts.json", *self.FILES.values()):
-            path = (root / "apps" / name).resolve()
-            doc = json.loads(path.read_text())
+            doc = contract[name]
             # GHL's specs fail strict spec validation (e.g. bearer schemes carry `name`/`in`);
             # request/response validation still works against them.
-            self.apis[name] = OpenAPI.from_dict(
-                doc, base_uri=path.as_uri(), config=Config(spec_validator_cls=None)
-            )
+            self.apis[name] = OpenAPI.from_dict(doc, config=Config(spec_validator_cls=None))
             self.templates[name] = [(m.upper(), p) for p, ops in doc["paths"].items() for m in ops]
 
     def spec_for(self, path: str) -> str:
@@ -185,11 +175,8 @@ class Specs:
 
 
 @pytest.fixture(scope="module")
-def specs() -> Specs:
-    root = spec_dir()
-    if not (root / "apps" / "contacts.json").is_file():
-        pytest.skip(f"GHL OpenAPI files not found under {root} (set GHL_OPENAPI_DIR)")
-    return Specs(root)
+def specs(ghl_contract: dict[str, Any]) -> Specs:
+    return Specs(ghl_contract)
 
 
 @pytest.fixture(scope="module")
@@ -330,8 +317,8 @@ def test_requests_carry_the_pinned_version(traffic: list[Exchange]) -> None:
             assert version == "2021-07-28", path
 
 
-def test_unschematised_operations_are_still_unschematised(specs: Specs) -> None:
-    doc = json.loads((spec_dir() / "apps" / "contacts.json").read_text())
+def test_unschematised_operations_are_still_unschematised(ghl_contract: dict[str, Any]) -> None:
+    doc = ghl_contract["contacts.json"]
     assert not doc["components"]["schemas"]["SearchBodyV2DTO"].get("properties")
     assert "content" not in doc["paths"]["/contacts/search"]["post"]["responses"]["200"]
     assert "content" not in doc["paths"]["/contacts/search/duplicate"]["get"]["responses"]["200"]

@@ -34,7 +34,7 @@ def test_make_run_once_passes(tmp_path: Path) -> None:
         env={**env, "COLUMNS": "120"},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=240,  # generous: a loaded 2-core box stretches the 25 s scenario past a minute
         check=False,
     )
     output = completed.stdout + completed.stderr

@@ -27,7 +27,7 @@ def test_sync_ports_loads_the_mapping_only_when_asked_and_no_aws_or_http_client(
         "import rankr_ghl.sync.ports as ports\n"
         "assert 'rankr_ghl.sync.mapping' not in sys.modules\n"
         "assert not {'boto3', 'httpx'} & set(sys.modules)\n"
-        "from rankr_ghl.sync.mapping import MappingConfigSource\n"
+        "from rankr_ghl.sync.mapping_resolver import MappingConfigSource\n"
         "assert ports.MappingConfigSource is MappingConfigSource\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, env=None)

@@ -73,11 +73,11 @@ def _print_one(connection: Any, as_json: bool) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from rankr_ghl import wiring
     from rankr_ghl.connections import ConnectionsError
+    from rankr_ghl.wiring import root
 
     try:
-        rows = sorted(wiring.connection_store().list(), key=lambda c: c.connection_id)
+        rows = sorted(root().connection_store().list(), key=lambda c: c.connection_id)
     except ConnectionsError as exc:
         return _fail(exc)
     if args.json:
@@ -113,11 +113,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _lifecycle_call(method: str, *args: str, as_json: bool = False) -> int:
-    from rankr_ghl import wiring
     from rankr_ghl.aws.connections_store import DynamoConnectionStore
     from rankr_ghl.connections import ConnectionsError
+    from rankr_ghl.wiring import root
 
-    store: DynamoConnectionStore = wiring.connection_store()
+    store: DynamoConnectionStore = root().connection_store()
     try:
         if method == "show":
             connection = store.get(args[0])
@@ -129,7 +129,7 @@ def _lifecycle_call(method: str, *args: str, as_json: bool = False) -> int:
             from rankr_ghl.connections.lifecycle import ConnectionLifecycle
 
             lifecycle = ConnectionLifecycle(
-                wiring.token_store(),
+                root().token_store(),
                 store,
                 _NoOAuth(),
                 _NoVault(),

@@ -25,15 +25,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from rankr_ghl import wiring
     from rankr_ghl.config import ConfigError
     from rankr_ghl.connections.models import UserType
+    from rankr_ghl.wiring import root
 
     try:
-        url = wiring.oauth_install_service().install_url(
-            args.rankr_account,
-            redirect_uri=args.redirect_uri,
-            user_type=UserType.COMPANY if args.agency else UserType.LOCATION,
+        url = (
+            root()
+            .oauth()
+            .install_url(
+                args.rankr_account,
+                redirect_uri=args.redirect_uri,
+                user_type=UserType.COMPANY if args.agency else UserType.LOCATION,
+            )
         )
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

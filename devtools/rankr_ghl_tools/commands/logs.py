@@ -57,11 +57,12 @@ def _row(e: AuditEntry) -> dict[str, str]:
 
 def cmd_logs(args: argparse.Namespace) -> int:
     from rankr_ghl.aws.audit import DynamoAuditLog
+    from rankr_ghl.wiring import root
 
     if args.limit < 1:
         print("error: --limit must be at least 1", file=sys.stderr)
         return 2
-    log = DynamoAuditLog(args.table)
+    log = DynamoAuditLog(args.table or root().settings.audit_table)
     entries = log.query_location(
         args.location,
         since=args.since,

@@ -57,8 +57,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def _config(args: argparse.Namespace) -> DynamoMappingConfigSource:
     from rankr_ghl.aws.sync_state import DynamoMappingConfigSource
+    from rankr_ghl.wiring import root
 
-    return DynamoMappingConfigSource(args.table)
+    return DynamoMappingConfigSource(args.table or root().settings.sync_table)
 
 
 def cmd_show(args: argparse.Namespace) -> int:

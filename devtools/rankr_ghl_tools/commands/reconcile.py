@@ -110,7 +110,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     console = Console(stderr=args.json)
     try:
-        container = reconcile.container()
+        from rankr_ghl.wiring import root
+
+        container = root().reconcile_container()
         account = container.worker.account_for(args.location)
     except Exception as exc:  # the connection is missing, paused, unlinked, or AWS is unreachable
         print(f"error: {getattr(exc, 'message', None) or exc}", file=sys.stderr)

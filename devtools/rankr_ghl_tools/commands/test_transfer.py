@@ -47,7 +47,9 @@ def cmd_test_transfer(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     try:
-        container = reconcile.container()
+        from rankr_ghl.wiring import root
+
+        container = root().reconcile_container()
         account = container.worker.account_for(args.location)
         r = container.reconciler
         preview = reconcile.preview_transfer(

@@ -23,6 +23,16 @@ URL_SUFFIX = "amazonaws.com"
 STACK_NAME = "rankr-ghl-local"
 LOCAL_API_ID = "localapi"
 
+# What the local runtime gives the parameters a real deploy must set (they have no Default, so a
+# deploy cannot go out with a placeholder). The stack overrides the endpoints and the client id
+# with its sandboxes' values; these let a bare `load_template` resolve the template.
+LOCAL_PARAMETER_VALUES: dict[str, str] = {
+    "Stage": "dev",
+    "GhlClientId": "sbxapp-sandbox",  # the GHL sandbox's default app
+    "RankrApiBaseUrl": "https://api.rankr.example",
+    "AlarmEmail": "alarms@rankr-ghl.localhost",
+}
+
 PSEUDO_PARAMETERS: dict[str, Any] = {
     "AWS::Region": REGION,
     "AWS::AccountId": ACCOUNT_ID,
@@ -296,6 +306,8 @@ class _Resolver:
                 value = str(self.overrides[name])
             elif "Default" in spec:
                 value = str(spec["Default"])
+            elif name in LOCAL_PARAMETER_VALUES:
+                value = LOCAL_PARAMETER_VALUES[name]
             else:
                 raise TemplateError(f"parameter {name} has no Default and no override")
             allowed = spec.get("AllowedValues")
@@ -374,6 +386,12 @@ class _Resolver:
             name = self._name(props, "TopicName", logical_id)
             arn = f"{arn_base}:sns:{REGION}:{ACCOUNT_ID}:{name}"
             return {"Ref": arn, "TopicArn": arn, "TopicName": name}
+        if rtype == "AWS::Scheduler::ScheduleGroup":
+            name = self._name(props, "Name", logical_id)
+            return {"Ref": name, "Arn": f"{arn_base}:scheduler:{REGION}:{ACCOUNT_ID}:schedule-group/{name}"}
+        if rtype == "AWS::Logs::LogGroup":
+            name = self._name(props, "LogGroupName", logical_id)
+            return {"Ref": name, "Arn": f"{arn_base}:logs:{REGION}:{ACCOUNT_ID}:log-group:{name}:*"}
         if rtype == "AWS::Events::EventBus":
             name = self._name(props, "Name", logical_id)
             return {

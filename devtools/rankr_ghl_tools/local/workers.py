@@ -179,6 +179,11 @@ def worker_main(spec: WorkerSpec, conn: Any, log_conn: Any) -> None:  # pragma: 
         from rankr_ghl_tools.local.aws_calls import install_recorder
 
         install_recorder(spec.aws_calls)
+    if any(key.startswith("RANKR_GHL_FAULT_") for key in spec.env):
+        # Chaos runs: faults go into the composition root (rankr_ghl_tools.faults), never the layer.
+        from rankr_ghl_tools import faults
+
+        faults.install_from_environment(spec.env)
 
     module_name, _, attr = spec.handler.rpartition(".")
     handler: Callable[[Any, Any], Any] | None = None

@@ -124,11 +124,11 @@ def dry_run_report(ctx: ScenarioContext) -> StepResult:
     )
     assert token is not None
     table = SyncStateTable(env["SYNC_TABLE"], client=stack.client("dynamodb"))
+    ghl_client = GHLClient(StaticTokenSource(token.access_token.get_secret_value()), base_url=stack.ghl.url)
+    rankr_client = RankrClient(stack.rankr.url, stack.rankr.api_key)
     reconciler = Reconciler(
-        ghl=GhlClientPort(
-            GHLClient(StaticTokenSource(token.access_token.get_secret_value()), base_url=stack.ghl.url)
-        ),
-        rankr=RankrClientPort(RankrClient(stack.rankr.url, stack.rankr.api_key)),
+        ghl=GhlClientPort(lambda: ghl_client),
+        rankr=RankrClientPort(lambda: rankr_client),
         mappings=table.mappings,
         ledger=table.ledger,
         tombstones=table.tombstones,

@@ -1,6 +1,8 @@
 """Settings from the environment (template.yaml Globals + per-function variables) and the app secret.
 
-`Settings.from_env()` reads upper-case names (`CONNECTIONS_TABLE`, ...). Names a function does not
+`Settings.from_env()` is the only reader of the environment in the layer: the composition root
+(`rankr_ghl.wiring`) builds every service from one `Settings`. It reads upper-case names
+(`CONNECTIONS_TABLE`, ...). Names a function does not
 get fall back to the template's naming scheme for the stage, so the CLI works with only `STAGE` set.
 The app secret (client id/secret, state signing key, Rankr API key) is read with Powertools
 Parameters, cached for `max_age` seconds.
@@ -55,6 +57,10 @@ def _optional_float(raw: str) -> float:
     return float(raw.strip())
 
 
+def _optional_int(raw: str) -> int | None:
+    return int(raw.strip()) if raw.strip() else None
+
+
 @dataclass(frozen=True)
 class Settings:
     stage: str = "dev"
@@ -77,6 +83,13 @@ class Settings:
     reconcile_queue_url: str = ""
     webhook_public_keys: str = ""
     allow_legacy_rsa_signature: bool = False
+    webhook_rsa_public_key: str = ""
+    # None keeps the intake's defaults (192 KiB, 300 s, 24 h).
+    webhook_max_body_bytes: int | None = None
+    webhook_timestamp_window_s: int | None = None
+    webhook_dedupe_ttl_s: int | None = None
+    audit_retention_days: int | None = None
+    lead_push_workers: int | None = None
 
     def __post_init__(self) -> None:
         stage = self.stage
@@ -121,6 +134,11 @@ class Settings:
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "ghl_timeout_s": _optional_float,
     "allow_legacy_rsa_signature": _bool,
+    "webhook_max_body_bytes": _optional_int,
+    "webhook_timestamp_window_s": _optional_int,
+    "webhook_dedupe_ttl_s": _optional_int,
+    "audit_retention_days": _optional_int,
+    "lead_push_workers": _optional_int,
 }
 
 

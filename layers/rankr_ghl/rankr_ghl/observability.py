@@ -148,3 +148,18 @@ def redact(value: Any) -> Any:
 def fingerprint(secret: str) -> str:
     """Short non-reversible tag for correlating a secret in logs without revealing it."""
     return hashlib.sha256(secret.encode()).hexdigest()[:10]
+
+
+class PowertoolsCounter:
+    """The flows' `Counter` port on EMF: plain counters go through the shared `metrics` (flushed by the
+    handler's `log_metrics`); a count with a `reason` is emitted as a single metric with that dimension,
+    so the shared metrics keep one dimension set."""
+
+    def count(self, name: str, reason: str | None = None) -> None:
+        from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+        if reason is None:
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+            return
+        with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as metric:
+            metric.add_dimension(name="reason", value=reason)

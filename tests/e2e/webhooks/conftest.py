@@ -18,8 +18,7 @@ def webhook_stack() -> Iterator[WebhookEnv]:
         schedules=False,
         echo_logs=False,
     ) as stack:
-        if stack.ghl is None or stack.rankr is None:
-            pytest.skip(f"sandboxes unavailable: {stack.notes}")
+        assert stack.ghl is not None and stack.rankr is not None, f"sandboxes unavailable: {stack.notes}"
         yield WebhookEnv(stack)
 
 

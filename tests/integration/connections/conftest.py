@@ -56,8 +56,8 @@ class ConnEnv:
             location_id=location_id,
             issued_at=now,
         )
-        wiring.token_store().write(location_id, bundle)
-        wiring.connection_store().save_all(
+        wiring.root().token_store().write(location_id, bundle)
+        wiring.root().connection_store().save_all(
             [
                 Connection(
                     connection_id=location_id,

@@ -20,7 +20,7 @@ def test_install_url(conn_env, capsys):
     assert parts.path == "/v2/oauth/chooselocation"
     q = parse_qs(parts.query)
     assert q["client_id"] == [conn_env.ghl.config.client_id]
-    key = wiring.app_secret().state_signing_key.get_secret_value()
+    key = wiring.root().app_secret().state_signing_key.get_secret_value()
     assert StateSigner(key).verify(q["state"][0]).rankr_account_id == "acct_cli"
 
 
@@ -36,11 +36,11 @@ def test_connections_show_link_pause_resume(conn_env, capsys):
 
     assert main(["connections", "link", loc, "acct_linked"]) == 0
     assert main(["connections", "pause", loc]) == 0
-    record = wiring.connection_store().get(loc)
+    record = wiring.root().connection_store().get(loc)
     assert record.status is ConnectionStatus.PAUSED and record.rankr_account_id == "acct_linked"
     assert main(["connections", "pause", loc]) == 1  # already paused: clear error, non-zero exit
     assert main(["connections", "resume", loc]) == 0
-    assert wiring.connection_store().get(loc).status is ConnectionStatus.ACTIVE
+    assert wiring.root().connection_store().get(loc).status is ConnectionStatus.ACTIVE
 
     assert main(["connections", "list", "--json"]) == 0
     listed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]

@@ -9,10 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from rankr_ghl_tools.local import stack as stack_module
 
 pytestmark = pytest.mark.integration
-
-stack_module = pytest.importorskip("rankr_ghl_tools.local.stack", reason="local runtime not available")
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,12 @@ def fresh_vault(**overrides) -> TokenVault:
     from rankr_ghl.connections.vault import VaultConfig
 
     cfg = VaultConfig(poll_interval_s=0.05, **overrides)
-    return TokenVault(wiring.token_store(), wiring.connection_store(), wiring.ghl_oauth_client(), config=cfg)
+    return TokenVault(
+        wiring.root().token_store(),
+        wiring.root().connection_store(),
+        wiring.root().ghl_oauth_client(),
+        config=cfg,
+    )
 
 
 def _child(location_id: str, ready, go, results) -> None:  # runs in a spawned process
@@ -43,9 +48,9 @@ def _child(location_id: str, ready, go, results) -> None:  # runs in a spawned p
     from rankr_ghl.connections.vault import TokenVault, VaultConfig
 
     vault = TokenVault(
-        child_wiring.token_store(),
-        child_wiring.connection_store(),
-        child_wiring.ghl_oauth_client(),
+        child_wiring.root().token_store(),
+        child_wiring.root().connection_store(),
+        child_wiring.root().ghl_oauth_client(),
         config=VaultConfig(poll_interval_s=0.05),
     )
     out: list[str] = []
@@ -110,9 +115,9 @@ def test_refresh_race_threads_and_processes(conn_env, powertools_logs):
     assert token != old.access_token.get_secret_value()
     assert token_works(conn_env.ghl.url, loc, token)
     assert not token_works(conn_env.ghl.url, loc, old.access_token.get_secret_value())
-    stored = wiring.token_store().read(loc, fresh=True)
+    stored = wiring.root().token_store().read(loc, fresh=True)
     assert stored.access_token.get_secret_value() == token
-    record = wiring.connection_store().get(loc)
+    record = wiring.root().connection_store().get(loc)
     assert record.last_refresh_at is not None
     # The leak check reads real log output (the winner may be a child process; waiters log here).
     assert loc in powertools_logs.getvalue()
@@ -146,11 +151,11 @@ def test_failed_secret_write_loses_no_token(conn_env):
     old = conn_env.install_location(loc, expired=True)
     from rankr_ghl.connections.vault import VaultConfig
 
-    store = FailingTokenStore(wiring.token_store(), fail=10)
+    store = FailingTokenStore(wiring.root().token_store(), fail=10)
     vault = TokenVault(
         store,
-        wiring.connection_store(),
-        wiring.ghl_oauth_client(),
+        wiring.root().connection_store(),
+        wiring.root().ghl_oauth_client(),
         config=VaultConfig(write_attempts=2, write_backoff_s=0.01, poll_interval_s=0.05, lease_wait_s=1),
     )
     conn_env.ghl.admin.reset_stats()
@@ -159,7 +164,8 @@ def test_failed_secret_write_loses_no_token(conn_env):
     assert token_works(conn_env.ghl.url, loc, token)
     # Secrets Manager still holds the old (now spent) pair; the live one is only in memory.
     assert (
-        wiring.token_store().read(loc).access_token.get_secret_value() == old.access_token.get_secret_value()
+        wiring.root().token_store().read(loc).access_token.get_secret_value()
+        == old.access_token.get_secret_value()
     )
     assert vault.has_unsaved_tokens()
     # Another container cannot spend the old refresh token meanwhile: the lease is held.
@@ -169,7 +175,7 @@ def test_failed_secret_write_loses_no_token(conn_env):
     store.fail = 0  # Secrets Manager is back
     assert vault.get_token(loc) == token
     assert not vault.has_unsaved_tokens()
-    assert wiring.token_store().read(loc).access_token.get_secret_value() == token
+    assert wiring.root().token_store().read(loc).access_token.get_secret_value() == token
     # The next call from anywhere works, without another refresh.
     assert fresh_vault().get_token(loc) == token
     assert conn_env.ghl.admin.stats()["refreshGrants"] == 1
@@ -185,7 +191,7 @@ def test_invalid_grant_marks_needs_reauth(conn_env):
     conn_env.ghl.admin.reset_stats()
     with pytest.raises(ConnectionNeedsReauth):
         vault.get_token(loc)
-    assert wiring.connection_store().get(loc).status is ConnectionStatus.NEEDS_REAUTH
+    assert wiring.root().connection_store().get(loc).status is ConnectionStatus.NEEDS_REAUTH
     for _ in range(3):
         with pytest.raises(ConnectionNeedsReauth):
             vault.get_token(loc)
@@ -197,13 +203,13 @@ def test_invalid_grant_marks_needs_reauth(conn_env):
 def test_uninstall_schedules_secret_deletion_and_stops_traffic(conn_env):
     loc = conn_env.new_id()
     conn_env.install_location(loc)
-    lifecycle = wiring.connection_lifecycle()
-    vault = wiring.token_vault()
+    lifecycle = wiring.root().connection_lifecycle()
+    vault = wiring.root().token_vault()
     assert vault.get_token(loc)
     assert lifecycle.is_active(loc)
     lifecycle.handle_uninstall(location_id=loc, company_id=None)
-    assert wiring.token_store().is_scheduled_for_deletion(loc)
-    assert wiring.connection_store().get(loc).status is ConnectionStatus.UNINSTALLED
+    assert wiring.root().token_store().is_scheduled_for_deletion(loc)
+    assert wiring.root().connection_store().get(loc).status is ConnectionStatus.UNINSTALLED
     assert not lifecycle.is_active(loc)
     with pytest.raises(ConnectionUninstalled):
         vault.get_token(loc)
@@ -219,7 +225,7 @@ def test_install_webhook_before_agency_callback_is_retryable_then_mints(conn_env
     loc = conn_env.new_id()
     conn_env.ghl.admin.create_company(company)
     conn_env.ghl.admin.create_location(loc, company_id=company)
-    lifecycle = wiring.connection_lifecycle()
+    lifecycle = wiring.root().connection_lifecycle()
     with pytest.raises(CompanyTokenNotStored) as info:
         lifecycle.handle_install(location_id=loc, company_id=company)
     assert info.value.retryable
@@ -237,7 +243,7 @@ def test_install_webhook_before_agency_callback_is_retryable_then_mints(conn_env
     conn_env.seen(pair["access_token"], pair["refresh_token"])
     now = time.time()
     cid = company_connection_id(company)
-    wiring.token_store().write(
+    wiring.root().token_store().write(
         cid,
         TokenBundle(
             access_token=SecretStr(pair["access_token"]),
@@ -248,7 +254,7 @@ def test_install_webhook_before_agency_callback_is_retryable_then_mints(conn_env
             issued_at=now,
         ),
     )
-    wiring.connection_store().save_all(
+    wiring.root().connection_store().save_all(
         [
             Connection(
                 connection_id=cid,
@@ -260,6 +266,6 @@ def test_install_webhook_before_agency_callback_is_retryable_then_mints(conn_env
     )
     created = lifecycle.handle_install(location_id=loc, company_id=company)
     assert [c.connection_id for c in created] == [loc]
-    token = wiring.token_vault().get_token(loc)
+    token = wiring.root().token_vault().get_token(loc)
     conn_env.seen(token)
     assert token_works(conn_env.ghl.url, loc, token)

@@ -1,4 +1,5 @@
-"""Every response the sandbox gives to a spec'd operation validates against GHL's OpenAPI (openapi-core)."""
+"""Every response the sandbox gives to a spec'd operation validates against GHL's OpenAPI (openapi-core),
+as reduced to its facts in tests/contract/ghl_contract.json."""
 
 from __future__ import annotations
 
@@ -71,11 +72,11 @@ def _known_spec_bug(path: str, detail: Any) -> bool:
 
 
 @pytest.fixture
-def specs(ghl_openapi_dir) -> dict[str, OpenAPI]:
+def specs(ghl_contract: dict[str, Any]) -> dict[str, OpenAPI]:
     # GHL's files are not strictly valid OpenAPI (`in`/`name` on an http security scheme): skip that check.
     config = Config(spec_validator_cls=None)
     return {
-        name: OpenAPI.from_path(ghl_openapi_dir / "apps" / f"{name}.json", config=config)
+        name: OpenAPI.from_dict(ghl_contract[f"{name}.json"], config=config)
         for name in ("contacts", "oauth", "calendars")
     }
 

@@ -18,8 +18,8 @@ def _events(receiver):
     return [json.loads(body) for body in receiver.bodies()]
 
 
-def _example_keys(events_dir, name):
-    return set(json.loads((events_dir / f"{name}.example.json").read_text()))
+def _example_keys(documented_events, name):
+    return set(documented_events[f"{name}.example"]["shape"])
 
 
 def _wait(predicate, timeout=5.0):
@@ -46,9 +46,7 @@ def test_signature_verifies_over_raw_body_with_published_key(sandbox, location_c
     assert "x-wh-signature" not in delivery.headers
 
 
-def test_every_mutation_emits_the_documented_payload(
-    sandbox, location_client, receiver, ghl_webhook_events_dir
-):
+def test_every_mutation_emits_the_documented_payload(sandbox, location_client, receiver, ghl_webhook_events):
     sandbox.admin.webhooks([receiver.url])
     api = location_client("loc1")
     cid = api.post("/contacts/", json={"locationId": "loc1", "email": "w@example.com"}).json()["contact"][
@@ -100,7 +98,7 @@ def test_every_mutation_emits_the_documented_payload(
     assert [e["type"] for e in events] == expected
     example_names = {"INSTALL": "AppInstall", "UNINSTALL": "AppUninstall"}
     for event in events:
-        allowed = _example_keys(ghl_webhook_events_dir, example_names.get(event["type"], event["type"]))
+        allowed = _example_keys(ghl_webhook_events, example_names.get(event["type"], event["type"]))
         extra = set(event) - allowed - ENVELOPE_KEYS
         assert not extra - {"versionId", "installType"}, (event["type"], extra)
         assert event["locationId"] == "loc1"
@@ -109,20 +107,20 @@ def test_every_mutation_emits_the_documented_payload(
     assert by_type["ContactTagUpdate"]["tags"] == ["hot"]
     assert by_type["AppointmentUpdate"]["appointment"]["title"] == "B"
     assert set(by_type["AppointmentCreate"]["appointment"]) == set(
-        json.loads((ghl_webhook_events_dir / "AppointmentCreate.example.json").read_text())["appointment"]
+        ghl_webhook_events["AppointmentCreate.example"]["shape"]["appointment"]
     )
     assert by_type["INSTALL"]["appId"] == sandbox.config.app_id
     assert len({e["webhookId"] for e in events}) == len(events)
 
 
-def test_agency_install_uses_agency_example_shape(sandbox, receiver, ghl_webhook_events_dir):
+def test_agency_install_uses_agency_example_shape(sandbox, receiver, ghl_webhook_events):
     sandbox.admin.webhooks([receiver.url])
     sandbox.admin.create_company("agency1")
     sandbox.admin.emit("INSTALL", company_id="agency1")
     sandbox.admin.uninstall(company_id="agency1")
     sandbox.admin.flush()
     install, uninstall = _events(receiver)
-    agency_example = json.loads((ghl_webhook_events_dir / "AppInstall.example3.json").read_text())
+    agency_example = ghl_webhook_events["AppInstall.example3"]["shape"]
     assert set(install) - ENVELOPE_KEYS - {"versionId", "installType"} == set(agency_example)
     assert "locationId" not in install and install["companyId"] == "agency1"
     assert (

@@ -25,7 +25,7 @@ from rankr_ghl.flows.lead_push import (
 )
 from rankr_ghl.ghl.client import GHLClient
 from rankr_ghl.ghl.tokens import StaticTokenSource
-from rankr_ghl.sync.mapping import MappingResolver
+from rankr_ghl.sync.mapping_resolver import MappingResolver
 from rankr_ghl_tools.lead_push_replay import replay_lead_push_failures
 
 pytestmark = pytest.mark.integration
@@ -181,7 +181,7 @@ def _in_process_service(env: LeadPushEnv, loc: str, *, timeout_s: float = 30.0, 
             return loc
 
     return LeadPushService(
-        ghl=kw.pop("gateway", None) or GHLLeadGateway(client),
+        ghl=kw.pop("gateway", None) or GHLLeadGateway(lambda: client),
         records=SyncLeadRecords(
             tables.mappings, tables.ledger, DynamoAuditLog(fenv["AUDIT_TABLE"], client=dynamodb), resolver
         ),
@@ -226,7 +226,7 @@ def test_duplicate_400_from_create_links_existing(env: LeadPushEnv) -> None:
                 return None
             return found
 
-    service = _in_process_service(env, loc, idempotent=None, gateway=LaggingLookup(client))
+    service = _in_process_service(env, loc, idempotent=None, gateway=LaggingLookup(lambda: client))
     [result] = service.push(lead("D1", loc, tags=["new"])).results
     env.ghl.admin.clear_faults()
     assert result == {"leadId": "D1", "ghlContactId": existing["id"], "outcome": "linked_existing"}

@@ -1,4 +1,4 @@
-"""The webhook worker's Rankr side for real: `RankrClientInbound` over `RankrClient` against the Rankr
+"""The webhook worker's Rankr side for real: `RankrClientRecords` over `RankrClient` against the Rankr
 sandbox. A create that succeeded but lost its mapping write (crash), retried after the GHL contact
 changed, gets the sandbox's 409 `idempotency-key-reused` and adopts the record it names: one contact in
 Rankr, mapped, with the new state."""
@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from fakes import InMemoryAuditLog, InMemorySyncState
 from rankr_ghl.connections.models import Connection, ConnectionStatus, UserType
-from rankr_ghl.flows.inbound import InboundProcessor, RankrClientInbound
+from rankr_ghl.flows.inbound import InboundProcessor
 from rankr_ghl.rankr import RankrClient
-from rankr_ghl.sync.mapping import MappingResolver
+from rankr_ghl.rankr.records import RankrClientRecords
+from rankr_ghl.sync.mapping_resolver import MappingResolver
 from rankr_ghl.sync.ports import IdMapping
 from rankr_ghl.sync.types import Entity
 from rankr_ghl_tools.rankr_sandbox import RankrSandbox
@@ -79,7 +80,7 @@ def test_worker_adopts_the_record_behind_a_reused_key_against_the_sandbox(
     ghl, state = OneContactGhl(), InMemorySyncState()
     processor = InboundProcessor(
         ghl=ghl,
-        rankr=RankrClientInbound(client),
+        rankr=RankrClientRecords(lambda: client),
         connections=Connections(),
         lifecycle=Lifecycle(),
         mappings=state.mappings,

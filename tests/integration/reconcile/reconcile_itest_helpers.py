@@ -89,8 +89,8 @@ class ReconcileEnv:
         ghl = GHLClient(StaticTokenSource(token.access_token.get_secret_value()), base_url=self.ghl.url)
         rankr = RankrClient(self.rankr.url, self.rankr.api_key)
         return Reconciler(
-            ghl=GhlClientPort(ghl),
-            rankr=rankr_port or RankrClientPort(rankr),
+            ghl=GhlClientPort(lambda: ghl),
+            rankr=rankr_port or RankrClientPort(lambda: rankr),
             mappings=table.mappings,
             ledger=table.ledger,
             tombstones=table.tombstones,

@@ -9,7 +9,8 @@ import pytest
 from rankr_ghl.aws.audit import DynamoAuditLog
 from rankr_ghl.aws.sync_state import SyncStateTable, record_pk
 from rankr_ghl.sync.echo import ledger_entry
-from rankr_ghl.sync.mapping import MappingResolver, default_mapping
+from rankr_ghl.sync.mapping import default_mapping
+from rankr_ghl.sync.mapping_resolver import MappingResolver
 from rankr_ghl.sync.ports import (
     AuditAction,
     AuditEntry,
@@ -291,7 +292,7 @@ def test_audit_entries_written_in_batches_read_back_as_written(
 def test_mapping_listing_follows_pages_and_stays_in_its_partition(
     sync_state: SyncStateTable, location: str
 ) -> None:
-    from rankr_ghl.aws.sync_state import _to_item
+    from rankr_ghl.aws.sync_state import mapping_item, to_item
 
     store = sync_state.mappings
     wanted = [IdMapping(location, Entity.CONTACT, f"g{i:05}", f"r{i}", account_id="a") for i in range(2_105)]
@@ -300,7 +301,7 @@ def test_mapping_listing_follows_pages_and_stays_in_its_partition(
         IdMapping(f"{location}-other", Entity.CONTACT, "g00001", "rx"),
     ]
     requests = [
-        {"PutRequest": {"Item": _to_item(store._item(m, side))}}
+        {"PutRequest": {"Item": to_item(mapping_item(m, side))}}
         for m in [*wanted, *others]
         for side in (Side.GHL, Side.RANKR)
     ]

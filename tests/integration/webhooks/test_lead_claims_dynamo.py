@@ -9,7 +9,7 @@ import pytest
 from fakes import InMemoryAuditLog
 from rankr_ghl.aws.sync_state import SyncStateTable, claim_pk
 from rankr_ghl.flows.lead_push import SyncLeadRecords
-from rankr_ghl.sync.mapping import MappingResolver
+from rankr_ghl.sync.mapping_resolver import MappingResolver
 from rankr_ghl.sync.ports import (
     CLAIM_LINK_ORIGIN,
     LEAD_PUSH_ORIGIN,

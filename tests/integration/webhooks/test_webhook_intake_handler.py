@@ -6,6 +6,7 @@ import base64
 import json
 
 import pytest
+from rankr_ghl import wiring
 from webhook_itest_helpers import FakeLambdaContext, IntakeEnv, api_event, unique_event
 
 pytestmark = pytest.mark.integration
@@ -51,6 +52,7 @@ def test_enqueue_failure_answers_503_and_releases_claim(
     event = unique_event()
     key = f"webhook:{event['webhookId']}"
     monkeypatch.setenv("WEBHOOK_QUEUE_URL", intake_env.queue_url.replace(".fifo", "-missing.fifo"))
+    wiring.reset()  # the root reads the environment once
     response = intake_env.deliver(event)
     assert response["statusCode"] == 503
     assert response["headers"]["Content-Type"] == "application/problem+json"
@@ -58,6 +60,7 @@ def test_enqueue_failure_answers_503_and_releases_claim(
     assert intake_env.dedupe_item(key) is None  # released: GHL's retry is not a "duplicate"
 
     monkeypatch.setenv("WEBHOOK_QUEUE_URL", intake_env.queue_url)
+    wiring.reset()
     assert intake_env.deliver(event)["statusCode"] == 202
     assert len(intake_env.messages()) == 1
 

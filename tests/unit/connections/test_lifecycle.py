@@ -161,10 +161,10 @@ def test_wiring_builds_every_singleton_lazily_without_network(monkeypatch):
     monkeypatch.delenv("AUDIT_TABLE", raising=False)
     wiring.reset()
     try:
-        assert wiring.connection_store().table_name == "rankr-ghl-dev-connections"
-        assert wiring.connection_store() is wiring.connection_store()
-        assert wiring.token_store().secret_name("company:c1") == "rankr-ghl/dev/tokens/company-c1"
-        assert wiring.sync_state().table_name == "rankr-ghl-dev-sync-state"
-        assert wiring.audit_log().table_name == "rankr-ghl-dev-audit"
+        assert wiring.root().connection_store().table_name == "rankr-ghl-dev-connections"
+        assert wiring.root().connection_store() is wiring.root().connection_store()
+        assert wiring.root().token_store().secret_name("company:c1") == "rankr-ghl/dev/tokens/company-c1"
+        assert wiring.root().sync_state().table_name == "rankr-ghl-dev-sync-state"
+        assert wiring.root().audit_log().table_name == "rankr-ghl-dev-audit"
     finally:
         wiring.reset()

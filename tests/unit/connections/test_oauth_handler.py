@@ -50,12 +50,14 @@ def handler(world, monkeypatch):
         world.connections,
         clock=world.clock,
     )
-    settings = {"value": Settings.from_env({})}
-    monkeypatch.setattr(wiring, "oauth_install_service", lambda: svc)
-    monkeypatch.setattr(wiring, "settings", lambda: settings["value"])
+
+    def use_settings(settings: Settings) -> None:
+        wiring.install(wiring.Root(settings, overrides=wiring.Overrides(oauth_install_service=lambda: svc)))
+
+    use_settings(Settings.from_env({}))
     module = load_handler()
     module.signer = signer
-    module.settings_box = settings
+    module.use_settings = use_settings
     return module
 
 
@@ -113,9 +115,7 @@ def test_callback_success_page_has_no_token(handler, world, capsys, powertools_l
 
 
 def test_callback_redirects_to_rankr_when_configured(handler, world):
-    handler.settings_box["value"] = Settings.from_env(
-        {"RANKR_RETURN_URL": "https://app.rankr.example/ghl?x=1"}
-    )
+    handler.use_settings(Settings.from_env({"RANKR_RETURN_URL": "https://app.rankr.example/ghl?x=1"}))
     world.oauth.codes["c"] = world.oauth.issue("Location", None, "loc1")
     resp = handler.lambda_handler(event("callback", code="c"), Ctx())
     assert resp["statusCode"] == 302

@@ -1,18 +1,27 @@
 """Every documented example (OpenAPI responses/requests, webhook events) parses into our models,
-with every documented field landing in a declared field (not in the ``extra`` bucket)."""
+with every documented field landing in a declared field (not in the ``extra`` bucket).
+
+The examples are rebuilt from the contract fixtures under tests/contract: GHL's documented shapes
+filled with fixed values of each kind."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from ghl_openapi_examples import SpecExamples
+from ghl_openapi_examples import SpecExamples, sample
 from pydantic import BaseModel
+from rankr_ghl.flows import intake
+from rankr_ghl.flows.queue_message import (
+    APP_EVENTS,
+    APPOINTMENT_EVENTS,
+    CONTACT_EVENTS,
+    NOTE_EVENTS,
+    SUPPORTED_EVENT_TYPES,
+    TASK_EVENTS,
+)
 from rankr_ghl.ghl import models as m
-from rankr_ghl.ghl import webhooks as wh
 
 RESPONSES: list[tuple[str, str, str, str, type[BaseModel]]] = [
     ("contacts.json", "GET", "/contacts/{contactId}", "200", m.ContactResponse),
@@ -45,10 +54,10 @@ RESPONSES: list[tuple[str, str, str, str, type[BaseModel]]] = [
 
 KNOWN_EXAMPLE_TYPE_BUGS = {
     # ContactsSearchSchema.followers: array of strings whose example is a bare string.
-    ("contacts.json", "GET", "/contacts/"): ["array:'641c094001436dbc2081e642'"],
-    ("contacts.json", "GET", "/contacts/business/{businessId}"): ["array:'641c094001436dbc2081e642'"],
-    # GetAccessCodeSuccessfulResponseDto.isBulkInstallation: boolean with example "Bearer".
-    ("oauth.json", "POST", "/oauth/token"): ["boolean:'Bearer'"],
+    ("contacts.json", "GET", "/contacts/"): ["array:string"],
+    ("contacts.json", "GET", "/contacts/business/{businessId}"): ["array:string"],
+    # GetAccessCodeSuccessfulResponseDto.isBulkInstallation: boolean whose example is a string.
+    ("oauth.json", "POST", "/oauth/token"): ["boolean:string"],
 }
 
 REQUESTS: list[tuple[str, str, str, type[m.GHLRequest]]] = [
@@ -75,16 +84,11 @@ def _extras(model: Any, where: str = "") -> list[str]:
     return found
 
 
-@pytest.fixture
-def _spec_dir(ghl_openapi_dir: Path) -> Path:
-    return ghl_openapi_dir
-
-
 @pytest.mark.parametrize(("spec_file", "method", "path", "status", "model"), RESPONSES)
 def test_documented_response_example_parses(
-    _spec_dir: Path, spec_file: str, method: str, path: str, status: str, model: type[BaseModel]
+    ghl_contract: dict[str, Any], spec_file: str, method: str, path: str, status: str, model: type[BaseModel]
 ) -> None:
-    examples = SpecExamples(_spec_dir)
+    examples = SpecExamples(ghl_contract)
     example = examples.response_example(spec_file, method, path, status)
     assert example, f"no example could be assembled for {method} {path}"
     # Spec bugs: examples that contradict their own declared type (replaced by a typed value).
@@ -98,32 +102,36 @@ def test_documented_response_example_parses(
 
 @pytest.mark.parametrize(("spec_file", "method", "path", "model"), REQUESTS)
 def test_documented_request_example_round_trips(
-    _spec_dir: Path, spec_file: str, method: str, path: str, model: type[m.GHLRequest]
+    ghl_contract: dict[str, Any], spec_file: str, method: str, path: str, model: type[m.GHLRequest]
 ) -> None:
-    example = SpecExamples(_spec_dir).request_example(spec_file, method, path)
+    example = SpecExamples(ghl_contract).request_example(spec_file, method, path)
     parsed = model.model_validate(example)
     assert set(parsed.to_api()) == set(example)
 
 
-def test_contact_example_values(_spec_dir: Path) -> None:
-    example = SpecExamples(_spec_dir).response_example("contacts.json", "GET", "/contacts/{contactId}", "200")
+def test_contact_example_values(ghl_contract: dict[str, Any]) -> None:
+    example = SpecExamples(ghl_contract).response_example(
+        "contacts.json", "GET", "/contacts/{contactId}", "200"
+    )
     contact = m.ContactResponse.model_validate(example).contact
-    assert contact.custom_fields and contact.custom_fields[0].value == "name"
-    assert contact.date_added == datetime.fromisoformat("2021-07-02T05:18:26.704+00:00")
+    assert contact.custom_fields and contact.custom_fields[0].value == sample("string")
+    assert contact.date_added == datetime.fromisoformat(sample("date-time"))
     assert contact.dnd_settings is not None and contact.dnd_settings.call is not None
 
 
-def test_non_iso_appointment_times_parse(_spec_dir: Path) -> None:
-    example = SpecExamples(_spec_dir).response_example(
+def test_non_iso_appointment_times_parse(ghl_contract: dict[str, Any]) -> None:
+    example = SpecExamples(ghl_contract).response_example(
         "contacts.json", "GET", "/contacts/{contactId}/appointments", "200"
     )
+    # GHL documents these times as "YYYY-MM-DD hh:mm:ss", with no zone.
+    assert example["events"][0]["startTime"] == sample("date-time-space")
     event = m.AppointmentsResponse.model_validate(example).events[0]
-    assert event.start_time == datetime(2021, 7, 16, 11, 0)  # "2021-07-16 11:00:00": no zone given
-    assert event.end_time is not None and event.end_time - event.start_time == timedelta(minutes=30)
+    assert event.start_time == datetime(2023, 9, 25, 16, 0) and event.start_time.tzinfo is None
+    assert event.end_time is not None and event.end_time - event.start_time == timedelta(0)
 
 
-def test_calendar_event_times_keep_offset(_spec_dir: Path) -> None:
-    example = SpecExamples(_spec_dir).response_example(
+def test_calendar_event_times_keep_offset(ghl_contract: dict[str, Any]) -> None:
+    example = SpecExamples(ghl_contract).response_example(
         "calendars.json", "GET", "/calendars/events/appointments/{eventId}", "200"
     )
     event = m.CalendarEventResponse.model_validate(example).event
@@ -191,59 +199,60 @@ def test_location_tasks_nested_arrays_flatten() -> None:
 
 # ---- webhook events ----------------------------------------------------------------------------
 
-EXPECTED_CLASS = {
-    "AppInstall": wh.InstallEvent,
-    "AppUninstall": wh.UninstallEvent,
-    "AppointmentCreate": wh.AppointmentEvent,
-    "AppointmentUpdate": wh.AppointmentEvent,
-    "AppointmentDelete": wh.AppointmentEvent,
-    "ContactCreate": wh.ContactEvent,
-    "ContactUpdate": wh.ContactEvent,
-    "ContactDelete": wh.ContactEvent,
-    "ContactTagUpdate": wh.ContactEvent,
-    "ContactDndUpdate": wh.ContactEvent,
-    "NoteCreate": wh.NoteEvent,
-    "NoteUpdate": wh.NoteEvent,
-    "NoteDelete": wh.NoteEvent,
-    "TaskCreate": wh.TaskEvent,
-    "TaskComplete": wh.TaskEvent,
-    "TaskDelete": wh.TaskEvent,
+# Example file name -> the event set of the queue message format that must hold its type.
+EXPECTED_SET = {
+    "AppInstall": APP_EVENTS,
+    "AppUninstall": APP_EVENTS,
+    "AppointmentCreate": APPOINTMENT_EVENTS,
+    "AppointmentUpdate": APPOINTMENT_EVENTS,
+    "AppointmentDelete": APPOINTMENT_EVENTS,
+    "ContactCreate": CONTACT_EVENTS,
+    "ContactUpdate": CONTACT_EVENTS,
+    "ContactDelete": CONTACT_EVENTS,
+    "ContactTagUpdate": CONTACT_EVENTS,
+    "ContactDndUpdate": CONTACT_EVENTS,
+    "NoteCreate": NOTE_EVENTS,
+    "NoteUpdate": NOTE_EVENTS,
+    "NoteDelete": NOTE_EVENTS,
+    "TaskCreate": TASK_EVENTS,
+    "TaskComplete": TASK_EVENTS,
+    "TaskDelete": TASK_EVENTS,
 }
 
 
-def test_every_webhook_example_parses(ghl_webhook_events_dir: Path) -> None:
-    examples = sorted(ghl_webhook_events_dir.glob("*.example*.json"))
-    assert len(examples) >= len(EXPECTED_CLASS)
+def webhook_example(documented: dict[str, Any]) -> dict[str, Any]:
+    """A payload of the documented shape, with the documented event type."""
+    return {**sample(documented["shape"]), "type": documented["type"]}
+
+
+def test_every_webhook_example_is_a_supported_event_with_its_ids(ghl_webhook_events: dict[str, Any]) -> None:
+    assert len(ghl_webhook_events) >= len(EXPECTED_SET)
     seen = set()
-    for path in examples:
-        name = path.name.split(".")[0]
-        payload = json.loads(path.read_text())
-        event = wh.parse_event(payload)
-        assert isinstance(event, EXPECTED_CLASS[name]), path.name
-        assert _extras(event) == [], f"{path.name}: undeclared fields {_extras(event)}"
+    for file_name, documented in sorted(ghl_webhook_events.items()):
+        name = file_name.split(".")[0]
+        event = intake.normalise_envelope(webhook_example(documented))
+        assert event["type"] in EXPECTED_SET[name], file_name
+        assert event["type"] in SUPPORTED_EVENT_TYPES, file_name
+        intake.check_entity(event["type"], event)  # raises WebhookRejected when an id is missing
         seen.add(name)
-    assert seen == set(EXPECTED_CLASS)
+    assert seen == set(EXPECTED_SET)
 
 
-def test_webhook_envelope_with_data_is_flattened(ghl_webhook_events_dir: Path) -> None:
-    flat = json.loads((ghl_webhook_events_dir / "TaskCreate.example.json").read_text())
+def test_webhook_envelope_with_data_is_flattened(ghl_webhook_events: dict[str, Any]) -> None:
+    flat = webhook_example(ghl_webhook_events["TaskCreate.example"])
     wrapped = {
         "type": flat.pop("type"),
         "timestamp": "2025-01-28T14:35:00Z",
         "webhookId": "wh-1",
         "data": flat,
     }
-    event = wh.parse_event(wrapped)
-    assert isinstance(event, wh.TaskEvent)
-    assert event.webhook_id == "wh-1" and event.id == flat["id"] and event.location_id == flat["locationId"]
-    assert event.timestamp is not None and event.timestamp.tzinfo is not None
+    event = intake.normalise_envelope(wrapped)
+    assert event["type"] in TASK_EVENTS
+    assert event["webhookId"] == "wh-1" and event["id"] == flat["id"]
+    assert event["locationId"] == flat["locationId"]
+    assert intake.parse_timestamp(event["timestamp"]).tzinfo is not None
 
 
-def test_webhook_without_type_is_rejected() -> None:
-    with pytest.raises(ValueError, match="type"):
-        wh.parse_event({"id": "x"})
-
-
-def test_unknown_webhook_type_is_kept() -> None:
-    event = wh.parse_event({"type": "OpportunityCreate", "locationId": "L", "id": "o1"})
-    assert isinstance(event, wh.OtherEvent) and event.model_extra == {"id": "o1"}
+def test_unknown_webhook_type_is_not_supported() -> None:
+    event = intake.normalise_envelope({"type": "OpportunityCreate", "locationId": "L", "id": "o1"})
+    assert event["type"] not in SUPPORTED_EVENT_TYPES

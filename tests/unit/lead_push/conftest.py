@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from lead_push_fakes import FakeGHL, FakeLocations, InMemoryIdempotencyStore, Records, World, lead_mapping
 from rankr_ghl.flows.lead_push import LeadPushService, PushSettings, SyncLeadMapper, powertools_idempotency
-from rankr_ghl.sync.mapping import MappingResolver
+from rankr_ghl.sync.mapping_resolver import MappingResolver
 
 
 @pytest.fixture

@@ -45,7 +45,8 @@ from rankr_ghl.ghl.errors import (  # noqa: E402
     GHLTimeout,
     GHLUnprocessable,
 )
-from rankr_ghl.sync.mapping import FieldMapping, MappingResolver, default_mapping, load_mapping  # noqa: E402
+from rankr_ghl.sync.mapping import FieldMapping, default_mapping, load_mapping  # noqa: E402
+from rankr_ghl.sync.mapping_resolver import MappingResolver  # noqa: E402
 from rankr_ghl.sync.ports import AuditEntry, IdMapping  # noqa: E402
 from rankr_ghl.sync.types import Entity  # noqa: E402
 

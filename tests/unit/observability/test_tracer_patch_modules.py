@@ -79,16 +79,18 @@ def test_wiring_traces_httpx_before_building_each_http_client(monkeypatch: pytes
     calls: list[str] = []
     monkeypatch.setattr(observability, "trace_http_clients", lambda: calls.append("httpx"))
     monkeypatch.setattr(
-        wiring, "app_secret", lambda **_: AppSecret.from_mapping({"client_id": "app-1", "client_secret": "s"})
+        wiring.Root,
+        "app_secret",
+        lambda self, **_: AppSecret.from_mapping({"client_id": "app-1", "client_secret": "s"}),
     )
     monkeypatch.setenv("STAGE", "dev")
     wiring.reset()
     try:
-        wiring._built_rankr_client()
+        wiring.root().rankr_client()
         assert calls == ["httpx"]
-        wiring._built_ghl_client()
+        wiring.root().ghl_client()
         assert calls == ["httpx", "httpx"]
-        wiring.ghl_oauth_client()
+        wiring.root().ghl_oauth_client()
         assert calls == ["httpx", "httpx", "httpx"]
     finally:
         wiring.reset()

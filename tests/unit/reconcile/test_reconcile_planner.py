@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from fakes import InMemoryCheckpointStore
@@ -103,26 +102,12 @@ def test_worker_skips_a_connection_paused_after_planning_and_queues_continuation
     assert queue.jobs == [outcome.continuation]
 
 
-def _handler_module() -> Any:
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[3] / "functions" / "reconcile" / "app.py"
-    spec = importlib.util.spec_from_file_location("reconcile_app_under_test", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # pydantic resolves the model's annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_handler_reads_the_scheduler_input_and_refuses_anything_else() -> None:
     from rankr_ghl.flows.reconcile import ReconcileError
+    from rankr_ghl.flows.reconcile_invocation import schedule_mode
 
-    app = _handler_module()
-    assert app._schedule_mode({"mode": "full"}) is Mode.FULL
-    assert app._schedule_mode({"mode": "incremental"}) is Mode.INCREMENTAL
+    assert schedule_mode({"mode": "full"}) is Mode.FULL
+    assert schedule_mode({"mode": "incremental"}) is Mode.INCREMENTAL
     rule_event = {
         "detail-type": "Scheduled Event",
         "source": "aws.events",
@@ -134,7 +119,7 @@ def test_handler_reads_the_scheduler_input_and_refuses_anything_else() -> None:
         "region": "us-east-1",
         "resources": [],
     }
-    assert app._schedule_mode(rule_event) is Mode.FULL
+    assert schedule_mode(rule_event) is Mode.FULL
     for bad in ({"mode": "hourly"}, {"mode": "full", "extra": 1}, ["full"]):
         with pytest.raises(ReconcileError):
-            app._schedule_mode(bad)
+            schedule_mode(bad)

@@ -6,14 +6,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from fakes import InMemoryMappingConfigSource
 from rankr_ghl.sync.mapping import (
     MappingError,
-    MappingResolver,
     default_mapping,
     load_mapping,
     load_mapping_file,
 )
+from rankr_ghl.sync.mapping_resolver import MappingResolver
 from rankr_ghl.sync.types import DeleteAction, Entity, Side
 
 
@@ -230,7 +231,6 @@ def test_load_json_and_yaml_files(tmp_path: Path) -> None:
     jpath = tmp_path / "m.json"
     jpath.write_text(json.dumps(doc))
     assert load_mapping_file(jpath).digest == default_mapping().digest
-    yaml = pytest.importorskip("yaml")
     ypath = tmp_path / "m.yaml"
     ypath.write_text(yaml.safe_dump(doc))
     assert load_mapping_file(ypath).digest == default_mapping().digest

@@ -15,7 +15,8 @@ from rankr_ghl.flows.inbound import AppointmentFetchForbidden, InboundProcessor
 from rankr_ghl.ghl.errors import GHLServerError
 from rankr_ghl.rankr.errors import RankrNotFound
 from rankr_ghl.sync.echo import ledger_entry
-from rankr_ghl.sync.mapping import MappingResolver, default_mapping
+from rankr_ghl.sync.mapping import default_mapping
+from rankr_ghl.sync.mapping_resolver import MappingResolver
 from rankr_ghl.sync.ports import AuditAction, IdMapping
 from rankr_ghl.sync.types import Entity, Side
 

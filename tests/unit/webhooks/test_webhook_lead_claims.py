@@ -2,7 +2,7 @@
 
 Lead push writes the GHL contact, then the mapping. The ContactCreate webhook of that contact can reach
 the worker in between (the mapping write is slow, or the lead-push process died right there: the chaos
-fault RANKR_GHL_FAULT_CRASH_AFTER_GHL_WRITE). Before lead claims, the worker then created a Rankr twin of
+fault in devtools' faults.py). Before lead claims, the worker then created a Rankr twin of
 the lead and mapped it, and lead push failed for good with contact_linked_elsewhere.
 
 Both flows run here for real (LeadPushService with Powertools Idempotency, InboundProcessor) over ONE set
@@ -26,7 +26,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lead_push"))  # le
 from fakes import InMemoryAuditLog, InMemorySyncState  # noqa: E402
 from lead_push_fakes import LOCATION, FakeGHL, FakeLocations, InMemoryIdempotencyStore, lead_mapping  # noqa: E402
 from rankr_ghl.connections.models import Connection, ConnectionStatus, UserType  # noqa: E402
-from rankr_ghl.flows import lead_push as lead_push_module  # noqa: E402
 from rankr_ghl.flows.inbound import InboundProcessor, InboundResult  # noqa: E402
 from rankr_ghl.flows.lead_push import (  # noqa: E402
     LEAD_CLAIM_TTL_S,
@@ -38,7 +37,7 @@ from rankr_ghl.flows.lead_push import (  # noqa: E402
     claim_identities,
     powertools_idempotency,
 )
-from rankr_ghl.sync.mapping import MappingResolver  # noqa: E402
+from rankr_ghl.sync.mapping_resolver import MappingResolver  # noqa: E402
 from rankr_ghl.sync.ports import (  # noqa: E402
     CLAIM_LINK_ORIGIN,
     LEAD_PUSH_ORIGIN,
@@ -275,7 +274,17 @@ def new_lead(race: Race, lead_id: str = "L1", **fields: Any) -> dict[str, Any]:
 def in_window(race: Race, monkeypatch: pytest.MonkeyPatch, action: Any) -> list[Any]:
     """Run `action` in the window between lead push's GHL contact write and its mapping write."""
     seen: list[Any] = []
-    monkeypatch.setattr(lead_push_module, "_maybe_crash_after_ghl_write", lambda: seen.append(action()))
+    fired: list[bool] = []  # once: a crash (an exception here) leaves the retry alone
+    records = race.push_service._records
+    for name in ("link", "settle"):  # the mapping write: lead push's first records call after GHL's
+
+        def before_mapping_write(*args: Any, _write: Any = getattr(records, name), **kwargs: Any) -> Any:
+            if not fired:
+                fired.append(True)
+                seen.append(action())
+            return _write(*args, **kwargs)
+
+        monkeypatch.setattr(records, name, before_mapping_write)
     return seen
 
 
@@ -404,7 +413,7 @@ def test_crash_between_ghl_write_and_mapping_then_retry_links_the_same_contact(
     def crash() -> None:
         raise Crash
 
-    monkeypatch.setattr(lead_push_module, "_maybe_crash_after_ghl_write", crash)
+    in_window(race, monkeypatch, crash)
     with pytest.raises(Crash):
         race.push(lead)
     contact_id = race.newest_contact()
@@ -419,7 +428,6 @@ def test_crash_between_ghl_write_and_mapping_then_retry_links_the_same_contact(
     assert race.event("ContactUpdate", contact_id).reason == "pending_lead_push"
 
     race.lambda_timeout_frees_the_crashed_invocation()
-    monkeypatch.setattr(lead_push_module, "_maybe_crash_after_ghl_write", lambda: None)
     retried = race.push(lead)
 
     assert retried == {"leadId": "L1", "ghlContactId": contact_id, "outcome": "created"}
@@ -437,7 +445,7 @@ def test_crash_then_retry_of_a_lead_without_email_or_phone(
     def crash() -> None:
         raise Crash
 
-    monkeypatch.setattr(lead_push_module, "_maybe_crash_after_ghl_write", crash)
+    in_window(race, monkeypatch, crash)
     with pytest.raises(Crash):
         race.push(lead)
     contact_id = race.newest_contact()
@@ -445,7 +453,6 @@ def test_crash_then_retry_of_a_lead_without_email_or_phone(
     assert (worker_result.outcome, worker_result.rankr_id) == ("linked", "L2")
 
     race.lambda_timeout_frees_the_crashed_invocation()
-    monkeypatch.setattr(lead_push_module, "_maybe_crash_after_ghl_write", lambda: None)
     retried = race.push(lead)
 
     assert (retried["outcome"], retried["ghlContactId"]) == ("created", contact_id)
@@ -500,7 +507,7 @@ def test_worker_whose_mapping_read_was_stale_links_the_same_pair(
         )
         seen.append(race.event("ContactCreate", contact_id))
 
-    monkeypatch.setattr(lead_push_module, "_maybe_crash_after_ghl_write", worker_reads_then_push_links)
+    in_window(race, monkeypatch, worker_reads_then_push_links)
     result = race.push(lead)
 
     assert result["outcome"] == "created"

@@ -6,7 +6,6 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from rankr_ghl.ghl import signatures
 from rankr_ghl.ghl.signatures import (
     GHL_ED25519_SPKI_B64,
     SignatureConfigError,
@@ -14,7 +13,6 @@ from rankr_ghl.ghl.signatures import (
     SignatureVerifier,
     load_ed25519_key,
     parse_ed25519_keys,
-    verifier_from_env,
 )
 from webhook_test_helpers import sign, spki_b64
 
@@ -153,16 +151,21 @@ def test_enabling_rsa_without_key_is_a_config_error(signing_key: Ed25519PrivateK
         SignatureVerifier(parse_ed25519_keys(spki_b64(signing_key)), allow_legacy_rsa=True)
 
 
-def test_verifier_from_env_is_cached_and_reads_settings(
+def test_root_builds_the_verifier_once_from_settings(
     signing_key: Ed25519PrivateKey, rsa_key: rsa.RSAPrivateKey
 ) -> None:
-    env = {"WEBHOOK_PUBLIC_KEYS": spki_b64(signing_key)}
-    first = verifier_from_env(env)
-    assert verifier_from_env(dict(env)) is first
-    assert not first.legacy_rsa_enabled
-    enabled = verifier_from_env(
-        {**env, "ALLOW_LEGACY_RSA_SIGNATURE": "true", "WEBHOOK_RSA_PUBLIC_KEY": rsa_pem(rsa_key)}
-    )
-    assert enabled.legacy_rsa_enabled
-    assert enabled.verify(BODY, {"x-wh-signature": rsa_sign(rsa_key, BODY)}).scheme == "rsa"
-    signatures._build_verifier.cache_clear()
+    from rankr_ghl.config import Settings
+    from rankr_ghl.wiring import Root
+
+    env = {"WEBHOOK_PUBLIC_KEYS": spki_b64(signing_key), "SYNC_TABLE": "t", "WEBHOOK_QUEUE_URL": "q"}
+    root = Root(Settings.from_env(env))
+    first = root.webhook_intake()
+    assert root.webhook_intake() is first
+    assert not first.verifier.legacy_rsa_enabled
+    enabled = Root(
+        Settings.from_env(
+            {**env, "ALLOW_LEGACY_RSA_SIGNATURE": "true", "WEBHOOK_RSA_PUBLIC_KEY": rsa_pem(rsa_key)}
+        )
+    ).webhook_intake()
+    assert enabled.verifier.legacy_rsa_enabled
+    assert enabled.verifier.verify(BODY, {"x-wh-signature": rsa_sign(rsa_key, BODY)}).scheme == "rsa"

@@ -9,6 +9,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from rankr_ghl import wiring
+from rankr_ghl.config import Settings
 from rankr_ghl.flows.inbound import InboundResult
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -70,7 +72,7 @@ def body(entity_id: str, location: str) -> str:
 
 def test_failed_record_and_later_records_of_its_group_are_reported(worker: ModuleType, monkeypatch) -> None:
     inbound = RecordingInbound(fail_ids={"c2"})
-    monkeypatch.setattr(worker, "get_inbound", lambda: inbound)
+    wiring.install(wiring.Root(Settings(), overrides=wiring.Overrides(inbound_processor=lambda: inbound)))
     event = {
         "Records": [
             record("m1", "locA", body("c1", "locA")),

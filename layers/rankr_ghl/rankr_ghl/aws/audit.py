@@ -2,13 +2,12 @@
 
 Item: pk `LOC#<locationId>`, sk `<UTC ISO timestamp, microseconds>#<entryId>` (time-ordered within a
 location), `entityKey` = `<locationId>#<entity>` for the byEntity GSI (same sk), `expiresAt` = TTL
-(30 days unless AUDIT_RETENTION_DAYS or `retention_days` says otherwise). Field names only, never
+(30 days unless `retention_days`, from Settings.audit_retention_days, says otherwise). Field names only, never
 values; the error text is redacted and truncated before it is stored.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -16,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from rankr_ghl.aws.sync_state import _from_item, _to_item, dynamodb_client, write_batches
+from rankr_ghl.aws.dynamodb import DynamoDBClientSource, LazyDynamoDBClient
+from rankr_ghl.aws.sync_state.items import from_item, to_item, write_batches
 from rankr_ghl.observability import logger, redact_text
 from rankr_ghl.sync.ports import AuditAction, AuditEntry, AuditOutcome, utcnow
 from rankr_ghl.sync.types import Entity
@@ -40,29 +40,26 @@ class DynamoAuditLog:
         table_name: str | None = None,
         *,
         client: DynamoDBClient | None = None,
+        client_source: DynamoDBClientSource | None = None,
         retention_days: int | None = None,
         strict: bool = False,
     ) -> None:
         """`strict=False`: a failed audit write is logged, never raised into the flow that did the work."""
-        table = table_name or os.environ.get("AUDIT_TABLE")
-        if not table:
-            raise RuntimeError("AuditTable name missing: pass table_name or set AUDIT_TABLE")
-        self.table_name = table
-        self._client = client
-        env_days = os.environ.get("AUDIT_RETENTION_DAYS")
-        self.retention_days = retention_days or (int(env_days) if env_days else DEFAULT_RETENTION_DAYS)
+        if not table_name:
+            raise RuntimeError("AuditTable name missing (Settings.audit_table)")
+        self.table_name = table_name
+        self._client = LazyDynamoDBClient(client, client_source)
+        self.retention_days = retention_days or DEFAULT_RETENTION_DAYS
         self.strict = strict
 
     @property
     def client(self) -> DynamoDBClient:
-        if self._client is None:
-            self._client = dynamodb_client()
-        return self._client
+        return self._client.get()
 
     def to_item(self, entry: AuditEntry) -> dict[str, AttributeValueTypeDef]:
         error = redact_text(entry.error)[:MAX_ERROR_CHARS] if entry.error else None
         expires = int(entry.at.timestamp()) + self.retention_days * 86400
-        return _to_item(
+        return to_item(
             {
                 "pk": f"LOC#{entry.location_id}",
                 "sk": f"{_sk_time(entry.at)}#{entry.entry_id}",
@@ -173,7 +170,7 @@ class DynamoAuditLog:
                 Limit=max(limit - len(found), 1) * 2,
                 **kwargs,
             )
-            found.extend(self.from_item(_from_item(item)) for item in resp.get("Items", []))
+            found.extend(self.from_item(from_item(item)) for item in resp.get("Items", []))
             start = resp.get("LastEvaluatedKey")
             if not start:
                 break

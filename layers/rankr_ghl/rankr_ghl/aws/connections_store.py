@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from rankr_ghl.aws.dynamodb import DynamoDBClientSource, LazyDynamoDBClient
 from rankr_ghl.connections.errors import ConnectionNotFound, TokenStorageError
 from rankr_ghl.connections.status import ConnectionStatus, utcnow
 
@@ -65,23 +66,19 @@ def _is_conditional_failure(exc: ClientError) -> bool:
 
 
 class DynamoConnectionStore:
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+    def __init__(
+        self,
+        table_name: str,
+        client: DynamoDBClient | None = None,
+        *,
+        client_source: DynamoDBClientSource | None = None,
+    ) -> None:
         self.table_name = table_name
-        self._client = client
+        self._client = LazyDynamoDBClient(client, client_source)
 
     @property
     def client(self) -> DynamoDBClient:
-        if self._client is None:
-            import boto3
-            from botocore.config import Config
-
-            self._client = boto3.client(
-                "dynamodb",
-                config=Config(
-                    retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=5
-                ),
-            )
-        return self._client
+        return self._client.get()
 
     # ----------------------------------------------------------------- mapping
     @staticmethod

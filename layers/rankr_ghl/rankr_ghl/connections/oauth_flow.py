@@ -77,6 +77,30 @@ def _install_error(exc: GHLError, what: str) -> ConnectionsError:
     return GHLUnavailable(f"GoHighLevel failed during the {what}; please try the install again")
 
 
+def chooselocation_url(
+    app: OAuthAppConfig,
+    signer: StateSigner,
+    rankr_account_id: str | None,
+    *,
+    redirect_uri: str | None,
+    user_type: UserType,
+) -> str:
+    """GHL's chooselocation URL for one install, its signed state naming the Rankr account."""
+    redirect = app.redirect_uri or redirect_uri
+    if not redirect:
+        raise ValueError("no OAuth redirect URI configured or derivable")
+    query = urlencode(
+        {
+            "response_type": "code",
+            "redirect_uri": redirect,
+            "client_id": app.client_id,
+            "scope": " ".join(app.scopes),
+            "state": signer.sign(rankr_account_id, user_type),
+        }
+    )
+    return f"{app.marketplace_url.rstrip('/')}/v2/oauth/chooselocation?{query}"
+
+
 class OAuthInstallService:
     def __init__(
         self,
@@ -108,19 +132,9 @@ class OAuthInstallService:
         redirect_uri: str | None = None,
         user_type: UserType = UserType.LOCATION,
     ) -> str:
-        redirect = self._app.redirect_uri or redirect_uri
-        if not redirect:
-            raise ValueError("no OAuth redirect URI configured or derivable")
-        query = urlencode(
-            {
-                "response_type": "code",
-                "redirect_uri": redirect,
-                "client_id": self._app.client_id,
-                "scope": " ".join(self._app.scopes),
-                "state": self._signer.sign(rankr_account_id, user_type),
-            }
+        return chooselocation_url(
+            self._app, self._signer, rankr_account_id, redirect_uri=redirect_uri, user_type=user_type
         )
-        return f"{self._app.marketplace_url.rstrip('/')}/v2/oauth/chooselocation?{query}"
 
     def complete_install(
         self,

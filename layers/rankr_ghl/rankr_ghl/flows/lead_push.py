@@ -22,17 +22,14 @@ contact it resolved) and confirms it, then releases its claims.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import random
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -93,24 +90,6 @@ DEFAULT_SOURCE = "Rankr"
 # A found contact added at most this long before our attempt began still counts as ours (clock skew).
 CREATED_BY_US_SKEW = timedelta(seconds=30)
 MAX_CREATE_ATTEMPTS = 3
-
-
-def _fault_rate(name: str) -> float:
-    try:
-        return min(1.0, max(0.0, float(os.environ.get(name) or 0)))
-    except ValueError:
-        return 0.0
-
-
-# Chaos testing only (bench/chaos.py): the probability that the process dies right after a lead's GHL
-# contact write and before its mapping write, which proves the re-resolve path. Read once; unset = off.
-CRASH_AFTER_GHL_WRITE = _fault_rate("RANKR_GHL_FAULT_CRASH_AFTER_GHL_WRITE")
-
-
-def _maybe_crash_after_ghl_write() -> None:
-    if CRASH_AFTER_GHL_WRITE and random.random() < CRASH_AFTER_GHL_WRITE:
-        logger.warning("fault injection: process exits between the GHL write and the mapping write")
-        os._exit(70)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -586,10 +565,6 @@ IdempotentRunner = Callable[[Callable[[dict[str, Any]], dict[str, Any]]], Callab
 """Wraps the per-lead function (keyword `lead_payload`) with Powertools' idempotent_function."""
 
 
-class InProgressElsewhere(Exception):
-    """Another invocation is pushing the same lead payload right now."""
-
-
 @dataclass
 class PushSettings:
     workers: int = 8
@@ -792,7 +767,6 @@ class LeadPushService:
             contact, outcome, matched_by = self._create_without_identifier(location_id, lead, body)
             # A contact this lead created carries its tags from the create body already.
             needs_tags = matched_by != "created" and bool(lead.tags)
-        _maybe_crash_after_ghl_write()
         state = dict(contact.raw) if contact.raw else None
         if needs_tags:
             # Linked before the tag write, so a failed tag write leaves a mapped contact to retry on.
@@ -1084,12 +1058,6 @@ class _DeadlineGuard:
             return self._remaining_ms() > self._margin_ms
 
 
-def iter_failed_lead_ids(results: Sequence[Mapping[str, Any]]) -> Iterator[str]:
-    for r in results:
-        if r.get("outcome") == Outcome.FAILED and r.get("leadId"):
-            yield str(r["leadId"])
-
-
 __all__ = [
     "MAX_BATCH",
     "BatchResult",
@@ -1141,8 +1109,13 @@ _NOT_UPDATABLE = frozenset({"companyName", "gender", "locationId"})
 class GHLLeadGateway:
     """LeadGHL over `rankr_ghl.ghl.client.GHLClient` (rate budget and token per location)."""
 
-    def __init__(self, client: GHLClient) -> None:
-        self._client = client
+    def __init__(self, client: Callable[[], GHLClient]) -> None:
+        """`client`: called on the first GHL call (the client is built lazily by the root)."""
+        self._client_source = client
+
+    @property
+    def _client(self) -> GHLClient:
+        return self._client_source()
 
     def upsert_contact(self, location_id: str, body: Mapping[str, Any]) -> UpsertOutcome:
         from rankr_ghl.ghl.models import ContactUpsert  # GHL models load with the first GHL call
@@ -1344,22 +1317,18 @@ class SyncLeadRecords:
         resolver: MappingResolver,
         *,
         correlation_id: Callable[[], str | None] = lambda: None,
-        write_lock: AbstractContextManager[Any] | None = None,
         claims: LeadClaimStore | None = None,
         claim_ttl_s: int = LEAD_CLAIM_TTL_S,
         audit_flush_at: int = DEFAULT_FLUSH_AT,
         push_store: LeadPushStore | None = None,
     ) -> None:
-        """`write_lock`: serialises this container's SyncStateTable writes. Only for moto (the local
-        runtime): its TransactWriteItems snapshots the table unlocked and fails with a 500 when
-        another write lands meanwhile. DynamoDB needs no lock. `claims`: the lead claims the webhook
+        """`claims`: the lead claims the webhook
         worker reads (None: claiming is off). `audit_flush_at`: audit entries are written in
         batches of this many, and at every `flush` (1: each at once). `push_store`: the usual
         outcome (link, ledger, claims released) in one atomic write (None: always step by step)."""
         self._push_store = push_store
         self._claims = claims
         self._claim_ttl_s = claim_ttl_s
-        self._write_lock = write_lock or contextlib.nullcontext()
         self._mappings = mappings
         self._ledger = ledger
         self._audit = AuditBuffer(audit_sink, flush_at=audit_flush_at)
@@ -1374,10 +1343,7 @@ class SyncLeadRecords:
         self, location_id: str, lead_id: str, identities: Sequence[str]
     ) -> LeadLink | None:
         if self._push_store is not None and self._claims is not None and identities:
-            with self._write_lock:
-                result = self._push_store.claim_unless_mapped(
-                    location_id, lead_id, identities, self._claim_ttl_s
-                )
+            result = self._push_store.claim_unless_mapped(location_id, lead_id, identities, self._claim_ttl_s)
             if result.claimed:
                 return None
             if result.mapping is not None:
@@ -1401,14 +1367,12 @@ class SyncLeadRecords:
     def claim(self, location_id: str, lead_id: str, identities: Sequence[str]) -> None:
         if self._claims is None or not identities:
             return
-        with self._write_lock:
-            self._claims.claim(location_id, identities, lead_id, self._claim_ttl_s)
+        self._claims.claim(location_id, identities, lead_id, self._claim_ttl_s)
 
     def release_claims(self, location_id: str, lead_id: str, identities: Sequence[str]) -> None:
         if self._claims is None or not identities:
             return
-        with self._write_lock:
-            self._claims.release(location_id, identities, lead_id)
+        self._claims.release(location_id, identities, lead_id)
 
     def settle(
         self,
@@ -1430,10 +1394,9 @@ class SyncLeadRecords:
         entries = self._ledger_entries(location_id, contact_id, lead, ghl_state)
         releasing = release if self._claims is not None else ()
         try:
-            with self._write_lock:
-                return self._push_store.settle_lead(
-                    location_id, lead.leadId, mapping=mapping, ledger=entries, release_identities=releasing
-                )
+            return self._push_store.settle_lead(
+                location_id, lead.leadId, mapping=mapping, ledger=entries, release_identities=releasing
+            )
         except Exception as exc:
             if not _transient_store_error(exc):
                 raise
@@ -1455,19 +1418,18 @@ class SyncLeadRecords:
         wanted = self._lead_mapping(location_id, lead_id, contact_id, matched_by)
         for attempt in range(LINK_ATTEMPTS):
             try:
-                with self._write_lock:
-                    stored = self._mappings.put(wanted)
-                    if stored.attributes.get("origin") == CLAIM_LINK_ORIGIN:
-                        # The webhook worker linked this very pair on our claim: confirm it as ours.
-                        self._mappings.update_attributes(
-                            IdMapping(
-                                location_id=location_id,
-                                entity=Entity.CONTACT,
-                                ghl_id=contact_id,
-                                rankr_id=lead_id,
-                                attributes={**wanted.attributes, "linkedBy": CLAIM_LINK_ORIGIN},
-                            )
+                stored = self._mappings.put(wanted)
+                if stored.attributes.get("origin") == CLAIM_LINK_ORIGIN:
+                    # The webhook worker linked this very pair on our claim: confirm it as ours.
+                    self._mappings.update_attributes(
+                        IdMapping(
+                            location_id=location_id,
+                            entity=Entity.CONTACT,
+                            ghl_id=contact_id,
+                            rankr_id=lead_id,
+                            attributes={**wanted.attributes, "linkedBy": CLAIM_LINK_ORIGIN},
                         )
+                    )
                 return
             except MappingConflict as conflict:
                 existing = conflict.existing
@@ -1483,8 +1445,7 @@ class SyncLeadRecords:
                         "replacing a provisional link of the lead",
                         extra={"leadId": lead_id, "ghl_id": existing.ghl_id},
                     )
-                    with self._write_lock:
-                        self._mappings.delete(existing)
+                    self._mappings.delete(existing)
                     continue
                 lead_maps_to = (
                     existing.ghl_id if conflict.side is Side.RANKR and existing is not None else None
@@ -1504,8 +1465,7 @@ class SyncLeadRecords:
         self, location_id: str, contact_id: str, lead: Lead, ghl_state: Mapping[str, Any] | None
     ) -> None:
         entries = self._ledger_entries(location_id, contact_id, lead, ghl_state)
-        with self._write_lock:
-            self._ledger.put_many(entries)
+        self._ledger.put_many(entries)
 
     def _ledger_entries(
         self, location_id: str, contact_id: str, lead: Lead, ghl_state: Mapping[str, Any] | None
@@ -1679,114 +1639,3 @@ def _usable_location(connection: Connection) -> str:
             retryable=True,
         )
     return location_id
-
-
-# ---------------------------------------------------------------------------------------------
-# Per-container wiring (the handler, the bench and the local runtime use it)
-
-
-@dataclass(frozen=True)
-class LeadPushContainer:
-    service: LeadPushService
-    idempotency: LeadIdempotency
-
-
-# Environment that shapes the container; a change (tests, several local stacks) rebuilds it.
-_CONTAINER_ENV = (
-    "AWS_ENDPOINT_URL",
-    "STAGE",
-    "IDEMPOTENCY_TABLE",
-    "SYNC_TABLE",
-    "AUDIT_TABLE",
-    "CONNECTIONS_TABLE",
-    "GHL_API_BASE_URL",
-    "LEAD_PUSH_WORKERS",
-)
-_container: tuple[tuple[str, ...], LeadPushContainer] | None = None
-_container_lock = threading.Lock()
-
-
-def build_container(
-    *,
-    ghl_client: GHLClient,
-    connections: ConnectionLookup,
-    sync_table: str,
-    audit_table: str,
-    idempotency_table: str,
-    settings: PushSettings | None = None,
-    dynamodb: Any = None,
-    serialize_store_writes: bool = False,
-) -> LeadPushContainer:
-    """Everything lead push needs, over the AWS adapters (`dynamodb`: a boto3 client to share)."""
-    from rankr_ghl.aws.audit import DynamoAuditLog
-    from rankr_ghl.aws.sync_state import SyncStateTable
-
-    tables = SyncStateTable(sync_table, client=dynamodb)
-    resolver = MappingResolver(tables.mapping_config)
-    idempotency = dynamodb_idempotency(idempotency_table, client=dynamodb)
-    records = SyncLeadRecords(
-        tables.mappings,
-        tables.ledger,
-        DynamoAuditLog(audit_table, client=dynamodb),
-        resolver,
-        correlation_id=_correlation_id,
-        write_lock=threading.Lock() if serialize_store_writes else None,
-        claims=tables.lead_claims,
-        push_store=tables.lead_push_writes,
-    )
-    service = LeadPushService(
-        ghl=GHLLeadGateway(ghl_client),
-        records=records,
-        mapper=SyncLeadMapper(resolver),
-        locations=ConnectionLocationResolver(connections),
-        idempotent=idempotency.runner,
-        in_progress_errors=idempotency.in_progress_errors,
-        settings=settings,
-    )
-    return LeadPushContainer(service=service, idempotency=idempotency)
-
-
-def _correlation_id() -> str | None:
-    value = logger.get_correlation_id()
-    return value if isinstance(value, str) else None
-
-
-def container() -> LeadPushContainer:
-    """The container's lead-push service, built lazily once (again only if its environment changes)."""
-    import os
-
-    global _container
-    key = tuple(os.environ.get(name, "") for name in _CONTAINER_ENV)
-    with _container_lock:
-        if _container is not None and _container[0] == key:
-            return _container[1]
-        import boto3
-        from botocore.config import Config
-
-        from rankr_ghl import wiring
-        from rankr_ghl.aws.connections_store import DynamoConnectionStore
-
-        cfg = wiring.settings()
-        # One client for every table lead push touches (each extra client costs cold start), with a
-        # connection pool for the batch's worker threads.
-        dynamodb = boto3.client(
-            "dynamodb",
-            config=Config(
-                retries={"mode": "standard", "max_attempts": 4},
-                connect_timeout=3,
-                read_timeout=5,
-                max_pool_connections=32,
-            ),
-        )
-        workers = int(os.environ.get("LEAD_PUSH_WORKERS", "") or PushSettings.workers)
-        built = build_container(
-            ghl_client=wiring.ghl_client(),
-            connections=DynamoConnectionStore(cfg.connections_table, client=dynamodb),
-            sync_table=cfg.sync_table,
-            audit_table=cfg.audit_table,
-            idempotency_table=cfg.idempotency_table,
-            settings=PushSettings(workers=workers),
-            dynamodb=dynamodb,
-        )
-        _container = (key, built)
-        return built

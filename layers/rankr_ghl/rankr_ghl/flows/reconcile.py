@@ -17,7 +17,6 @@ window's start and the last success) only moves after a run completed.
 from __future__ import annotations
 
 import bisect
-import functools
 import hashlib
 import json
 import uuid
@@ -28,12 +27,14 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from rankr_ghl.flows.reconcile_ports import GhlPort, RankrPort, Record
+from rankr_ghl.flows.reconcile_ports import GhlPort, RankrPort
 from rankr_ghl.observability import logger, redact_text
+from rankr_ghl.ports import Record
 from rankr_ghl.rankr.keys import ghl_mirror_key
 from rankr_ghl.sync import diff
 from rankr_ghl.sync.echo import Action, Decision, decide, is_echo, load_ledgers, reconcile_pair
-from rankr_ghl.sync.mapping import EntityMapping, FieldMapping, MappingResolver
+from rankr_ghl.sync.mapping import EntityMapping, FieldMapping
+from rankr_ghl.sync.mapping_resolver import MappingResolver
 from rankr_ghl.sync.ports import (
     AuditAction,
     AuditEntry,
@@ -1545,44 +1546,6 @@ class ReconcileWorker:
 
 class _Inactive(Exception):
     pass
-
-
-# --------------------------------------------------------------------------------------------------
-# Container wiring (AWS adapters, built once per Lambda container)
-
-
-@dataclass(frozen=True)
-class ReconcileContainer:
-    planner: ReconcilePlanner
-    worker: ReconcileWorker
-    reconciler: Reconciler
-
-
-@functools.cache
-def container() -> ReconcileContainer:
-    import os
-
-    from rankr_ghl import wiring
-    from rankr_ghl.aws.audit import DynamoAuditLog
-    from rankr_ghl.aws.sync_state import SyncStateTable
-    from rankr_ghl.flows.reconcile_ports import GhlClientPort, RankrClientPort
-
-    settings = wiring.settings()
-    table = SyncStateTable(settings.sync_table)
-    queue = SqsJobQueue(settings.reconcile_queue_url or os.environ.get("RECONCILE_QUEUE_URL", ""))
-    reconciler = Reconciler(
-        ghl=GhlClientPort(wiring.ghl_client()),
-        rankr=RankrClientPort(wiring.rankr_client()),
-        mappings=table.mappings,
-        ledger=table.ledger,
-        tombstones=table.tombstones,
-        checkpoints=table.checkpoints,
-        audit=DynamoAuditLog(settings.audit_table),
-        mapping_resolver=MappingResolver(table.mapping_config),
-    )
-    connections = wiring.connection_store()
-    planner = ReconcilePlanner(connections, table.checkpoints, queue)
-    return ReconcileContainer(planner, ReconcileWorker(reconciler, connections, queue), reconciler)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""What reconcile needs from GHL and Rankr, as two narrow Protocols over plain dict records.
+"""What reconcile needs from GHL and Rankr, as two narrow Protocols over plain dict records (subsets
+of `rankr_ghl.ports.GhlRecords` / `RankrRecords`, served by the same adapters).
 
 Records are dicts with each API's wire field names (camelCase), exactly what
 `rankr_ghl.sync.mapping.EntityMapping.canonical` reads. The adapters wrap `GHLClient` and
@@ -9,27 +10,17 @@ A missing record is `None`, never an exception, so the reconcile logic reads as 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from rankr_ghl.ghl.records import GhlClientRecords
+from rankr_ghl.ports import GhlSearchPage, RankrPage, Record
+from rankr_ghl.rankr.records import RankrClientRecords
+
 if TYPE_CHECKING:
-    from rankr_ghl.ghl.client import GHLClient
     from rankr_ghl.rankr.client import RankrClient
 
-Record = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class SearchPage:
-    records: list[Record]
-    next_search_after: list[Any] | None  # cursor of the page's last record (None: no records)
-
-
-@dataclass(frozen=True)
-class RankrPage:
-    records: list[Record]
-    next_cursor: str | None
+SearchPage = GhlSearchPage
 
 
 class GhlPort(Protocol):
@@ -52,11 +43,11 @@ class GhlPort(Protocol):
 
     def upsert_contact(self, location_id: str, body: Mapping[str, Any]) -> Record: ...
 
-    def update_contact(self, location_id: str, contact_id: str, body: Mapping[str, Any]) -> None: ...
+    def update_contact(self, location_id: str, contact_id: str, body: Mapping[str, Any]) -> Record | None: ...
 
     def delete_contact(self, location_id: str, contact_id: str) -> None: ...
 
-    def add_tags(self, location_id: str, contact_id: str, tags: Sequence[str]) -> None: ...
+    def add_tags(self, location_id: str, contact_id: str, tags: Sequence[str]) -> list[str]: ...
 
     def remove_tags(self, location_id: str, contact_id: str, tags: Sequence[str]) -> None: ...
 
@@ -96,10 +87,6 @@ class RankrPort(Protocol):
 
     def delete_contact(self, account_id: str, contact_id: str) -> None: ...
 
-    def list_tasks(
-        self, account_id: str, contact_id: str, *, updated_since: datetime | None = None
-    ) -> list[Record]: ...
-
     def get_task(self, account_id: str, contact_id: str, task_id: str) -> Record | None: ...
 
     def create_task(
@@ -129,116 +116,8 @@ class RankrPort(Protocol):
 # Adapters over the real clients
 
 
-class GhlClientPort:
-    """`GhlPort` over `rankr_ghl.ghl.client.GHLClient`."""
-
-    def __init__(self, client: GHLClient) -> None:
-        self.client = client
-
-    def search_contacts(
-        self,
-        location_id: str,
-        *,
-        page_limit: int,
-        sort: Sequence[Mapping[str, Any]],
-        filters: Sequence[Mapping[str, Any]] | None = None,
-        page: int | None = None,
-        search_after: Sequence[Any] | None = None,
-    ) -> SearchPage:
-        result = self.client.search_contacts_page(
-            location_id,
-            page_limit=page_limit,
-            page=page,
-            search_after=search_after,
-            filters=filters,
-            sort=sort,
-        )
-        return SearchPage([c.to_api() for c in result.contacts], result.next_search_after)
-
-    def find_contact_by_tag(self, location_id: str, tag: str) -> Record | None:
-        result = self.client.search_contacts_page(
-            location_id,
-            page_limit=1,
-            page=1,
-            filters=[{"field": "tags", "operator": "eq", "value": tag.lower()}],
-            sort=[{"field": "dateAdded", "direction": "asc"}],
-        )
-        return result.contacts[0].to_api() if result.contacts else None
-
-    def get_contact(self, location_id: str, contact_id: str) -> Record | None:
-        from rankr_ghl.ghl.errors import GHLNotFound
-
-        try:
-            return self.client.get_contact(location_id, contact_id).to_api()
-        except GHLNotFound:
-            return None
-
-    def create_contact(self, location_id: str, body: Mapping[str, Any]) -> Record:
-        from rankr_ghl.ghl.models import ContactCreate
-
-        return self.client.create_contact(location_id, ContactCreate.model_validate(dict(body))).to_api()
-
-    def upsert_contact(self, location_id: str, body: Mapping[str, Any]) -> Record:
-        from rankr_ghl.ghl.models import ContactUpsert
-
-        return self.client.upsert_contact(
-            location_id, ContactUpsert.model_validate(dict(body))
-        ).contact.to_api()
-
-    def update_contact(self, location_id: str, contact_id: str, body: Mapping[str, Any]) -> None:
-        from rankr_ghl.ghl.models import ContactUpdate
-
-        self.client.update_contact(location_id, contact_id, ContactUpdate.model_validate(dict(body)))
-
-    def delete_contact(self, location_id: str, contact_id: str) -> None:
-        from rankr_ghl.ghl.errors import GHLNotFound
-
-        try:
-            self.client.delete_contact(location_id, contact_id)
-        except GHLNotFound:
-            return
-
-    def add_tags(self, location_id: str, contact_id: str, tags: Sequence[str]) -> None:
-        self.client.add_tags(location_id, contact_id, list(tags))
-
-    def remove_tags(self, location_id: str, contact_id: str, tags: Sequence[str]) -> None:
-        self.client.remove_tags(location_id, contact_id, list(tags))
-
-    def search_tasks(self, location_id: str, *, limit: int, skip: int) -> list[Record]:
-        tasks = self.client.search_location_tasks(location_id, limit=limit, skip=skip)
-        return [t.to_api() for t in tasks]
-
-    def create_task(self, location_id: str, contact_id: str, body: Mapping[str, Any]) -> Record:
-        from rankr_ghl.ghl.models import TaskCreate
-
-        return self.client.create_task(
-            location_id, contact_id, TaskCreate.model_validate(dict(body))
-        ).to_api()
-
-    def update_task(self, location_id: str, contact_id: str, task_id: str, body: Mapping[str, Any]) -> None:
-        from rankr_ghl.ghl.models import TaskUpdate
-
-        self.client.update_task(location_id, contact_id, task_id, TaskUpdate.model_validate(dict(body)))
-
-    def list_notes(self, location_id: str, contact_id: str) -> list[Record]:
-        from rankr_ghl.ghl.errors import GHLNotFound
-
-        try:
-            return [n.to_api() for n in self.client.list_notes(location_id, contact_id)]
-        except GHLNotFound:
-            return []
-
-    def create_note(self, location_id: str, contact_id: str, body: Mapping[str, Any]) -> Record:
-        from rankr_ghl.ghl.models import NoteCreate
-
-        return self.client.create_note(
-            location_id, contact_id, NoteCreate.model_validate(dict(body))
-        ).to_api()
-
-    def update_note(self, location_id: str, contact_id: str, note_id: str, body: Mapping[str, Any]) -> None:
-        from rankr_ghl.ghl.models import NoteUpdate
-
-        self.client.update_note(location_id, contact_id, note_id, NoteUpdate.model_validate(dict(body)))
+# The one GHL adapter serves reconcile's narrower port.
+GhlClientPort = GhlClientRecords
 
 
 def _rankr_record(model: Any) -> Record:
@@ -246,29 +125,13 @@ def _rankr_record(model: Any) -> Record:
     return record
 
 
-class RankrClientPort:
-    """`RankrPort` over `rankr_ghl.rankr.client.RankrClient`."""
+class RankrClientPort(RankrClientRecords):
+    """`RankrPort` over `RankrClient`: the Rankr adapter's lists, plus the per-entity calls reconcile
+    still makes (to move onto `RankrRecords.get/create/update/delete`)."""
 
-    def __init__(self, client: RankrClient) -> None:
-        self.client = client
-
-    def list_contacts(
-        self,
-        account_id: str,
-        *,
-        updated_since: datetime | None,
-        include_deleted: bool,
-        cursor: str | None,
-        limit: int,
-    ) -> RankrPage:
-        page = self.client.list_contacts(
-            account_id,
-            updated_since=updated_since,
-            include_deleted=include_deleted,
-            cursor=cursor,
-            limit=limit,
-        )
-        return RankrPage([_rankr_record(c) for c in page.items], page.next_cursor)
+    @property
+    def client(self) -> RankrClient:
+        return self._client
 
     def get_contact(self, account_id: str, contact_id: str) -> Record | None:
         from rankr_ghl.rankr.errors import RankrNotFound
@@ -344,16 +207,6 @@ class RankrClientPort:
             self.client.delete_task(account_id, contact_id, task_id)
         except RankrNotFound:
             return
-
-    def list_notes(self, account_id: str, contact_id: str) -> list[Record]:
-        from rankr_ghl.rankr.errors import RankrNotFound
-
-        try:
-            return [
-                _rankr_record(n) for n in self.client.iter_notes(account_id, contact_id, include_deleted=True)
-            ]
-        except RankrNotFound:
-            return []
 
     def create_note(
         self, account_id: str, contact_id: str, body: Mapping[str, Any], *, idempotency_key: str

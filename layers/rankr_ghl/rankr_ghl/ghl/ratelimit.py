@@ -253,11 +253,6 @@ class RateLimiter:
             budget.blocked_until = max(budget.blocked_until, now + block)
             return budget.blocked_until - now
 
-    def daily_exhausted(self, resource_id: str) -> bool:
-        budget = self._budget(resource_id)
-        with budget.lock:
-            return budget.daily_left() <= 0
-
     def state(self, resource_id: str) -> BudgetState:
         budget = self._budget(resource_id)
         with budget.lock:

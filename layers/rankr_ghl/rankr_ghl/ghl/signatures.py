@@ -8,15 +8,13 @@
   Ed25519 signature was sent: a failed Ed25519 check never falls back to RSA (downgrade attack).
 - A header value of "N/A" (sent by GHL during the transition) means absent.
 
-Keys are parsed once per container (`verifier_from_env` is cached on the env values).
+Keys are parsed once per container: the composition root builds one verifier from `Settings`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import functools
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -178,24 +176,3 @@ class SignatureVerifier:
             return VerifiedSignature("rsa", 0)
 
         raise SignatureError("missing_signature", "X-GHL-Signature header is missing")
-
-
-def _env_flag(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-@functools.lru_cache(maxsize=8)
-def _build_verifier(keys_spec: str, allow_rsa: bool, rsa_spec: str) -> SignatureVerifier:
-    rsa_key = load_rsa_key(rsa_spec) if allow_rsa else None
-    return SignatureVerifier(parse_ed25519_keys(keys_spec), rsa_key=rsa_key, allow_legacy_rsa=allow_rsa)
-
-
-def verifier_from_env(env: Mapping[str, str] | None = None) -> SignatureVerifier:
-    """The container's verifier, built once per distinct configuration."""
-    env = os.environ if env is None else env
-    allow_rsa = _env_flag(env.get("ALLOW_LEGACY_RSA_SIGNATURE"))
-    return _build_verifier(
-        env.get("WEBHOOK_PUBLIC_KEYS", ""),
-        allow_rsa,
-        env.get("WEBHOOK_RSA_PUBLIC_KEY", "") if allow_rsa else "",
-    )

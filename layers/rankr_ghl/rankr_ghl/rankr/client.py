@@ -12,9 +12,10 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -62,6 +63,29 @@ NOTES = "/v1/accounts/{accountId}/contacts/{contactId}/notes"
 NOTE = "/v1/accounts/{accountId}/contacts/{contactId}/notes/{noteId}"
 APPOINTMENTS = "/v1/accounts/{accountId}/appointments"
 APPOINTMENT = "/v1/accounts/{accountId}/appointments/{externalId}"
+
+
+ItemT = TypeVar("ItemT", bound=BaseModel)
+PageT = TypeVar("PageT", bound=BaseModel)
+
+
+class _WireBody(Protocol):
+    def to_json(self, *, partial: bool) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class _ChildKind(Generic[ItemT, PageT]):
+    """A record that lives under a contact (tasks, notes): its paths, id parameter and models."""
+
+    collection: str
+    item: str
+    id_param: str
+    model: type[ItemT]
+    page: type[PageT]
+
+
+_TASKS = _ChildKind(TASKS, TASK, "taskId", Task, TaskPage)
+_NOTES = _ChildKind(NOTES, NOTE, "noteId", Note, NotePage)
 
 
 class RankrClient:
@@ -178,37 +202,59 @@ class RankrClient:
             )
         )
 
-    # ------------------------------------------------------------------ tasks
+    # ------------------------------------------------------------------ tasks and notes (per contact)
+
+    def _create_child(
+        self,
+        kind: _ChildKind[ItemT, PageT],
+        account_id: str,
+        contact_id: str,
+        body: _WireBody,
+        idempotency_key: str,
+    ) -> ItemT:
+        response = self._request(
+            "POST",
+            kind.collection,
+            {"accountId": account_id, "contactId": contact_id},
+            json=body.to_json(partial=False),
+            idempotency_key=idempotency_key,
+        )
+        return _parse(kind.model, response)
+
+    def _child_request(
+        self,
+        method: str,
+        kind: _ChildKind[ItemT, PageT],
+        account_id: str,
+        contact_id: str,
+        child_id: str,
+        *,
+        changes: _WireBody | None = None,
+    ) -> httpx.Response:
+        path = {"accountId": account_id, "contactId": contact_id, kind.id_param: child_id}
+        body = changes.to_json(partial=True) if changes is not None else None
+        return self._request(method, kind.item, path, json=body)
+
+    def _list_children(
+        self, kind: _ChildKind[ItemT, PageT], account_id: str, contact_id: str, query: dict[str, str]
+    ) -> PageT:
+        path = {"accountId": account_id, "contactId": contact_id}
+        return _parse(kind.page, self._request("GET", kind.collection, path, params=query))
 
     def create_task(
         self, account_id: str, contact_id: str, task: TaskCreate, *, idempotency_key: str
     ) -> Task:
-        response = self._request(
-            "POST",
-            TASKS,
-            {"accountId": account_id, "contactId": contact_id},
-            json=task.to_json(partial=False),
-            idempotency_key=idempotency_key,
-        )
-        return _parse(Task, response)
+        return self._create_child(_TASKS, account_id, contact_id, task, idempotency_key)
 
     def get_task(self, account_id: str, contact_id: str, task_id: str) -> Task:
-        response = self._request(
-            "GET", TASK, {"accountId": account_id, "contactId": contact_id, "taskId": task_id}
-        )
-        return _parse(Task, response)
+        return _parse(Task, self._child_request("GET", _TASKS, account_id, contact_id, task_id))
 
     def update_task(self, account_id: str, contact_id: str, task_id: str, changes: TaskUpdate) -> Task:
-        response = self._request(
-            "PATCH",
-            TASK,
-            {"accountId": account_id, "contactId": contact_id, "taskId": task_id},
-            json=changes.to_json(partial=True),
-        )
+        response = self._child_request("PATCH", _TASKS, account_id, contact_id, task_id, changes=changes)
         return _parse(Task, response)
 
     def delete_task(self, account_id: str, contact_id: str, task_id: str) -> None:
-        self._request("DELETE", TASK, {"accountId": account_id, "contactId": contact_id, "taskId": task_id})
+        self._child_request("DELETE", _TASKS, account_id, contact_id, task_id)
 
     def list_tasks(
         self,
@@ -221,10 +267,7 @@ class RankrClient:
         limit: int = 100,
     ) -> TaskPage:
         query = _list_query(updated_since, include_deleted, cursor, limit)
-        response = self._request(
-            "GET", TASKS, {"accountId": account_id, "contactId": contact_id}, params=query
-        )
-        return _parse(TaskPage, response)
+        return self._list_children(_TASKS, account_id, contact_id, query)
 
     def iter_tasks(
         self,
@@ -235,48 +278,26 @@ class RankrClient:
         include_deleted: bool | None = None,
         page_size: int = MAX_PAGE_SIZE,
     ) -> Iterator[Task]:
-        yield from _follow_cursor(
-            lambda cursor: self.list_tasks(
-                account_id,
-                contact_id,
-                updated_since=updated_since,
-                include_deleted=include_deleted,
-                cursor=cursor,
-                limit=page_size,
+        return _follow_cursor(
+            lambda cursor: self._list_children(
+                _TASKS, account_id, contact_id, _list_query(updated_since, include_deleted, cursor, page_size)
             )
         )
-
-    # ------------------------------------------------------------------ notes
 
     def create_note(
         self, account_id: str, contact_id: str, note: NoteCreate, *, idempotency_key: str
     ) -> Note:
-        response = self._request(
-            "POST",
-            NOTES,
-            {"accountId": account_id, "contactId": contact_id},
-            json=note.to_json(partial=False),
-            idempotency_key=idempotency_key,
-        )
-        return _parse(Note, response)
+        return self._create_child(_NOTES, account_id, contact_id, note, idempotency_key)
 
     def get_note(self, account_id: str, contact_id: str, note_id: str) -> Note:
-        response = self._request(
-            "GET", NOTE, {"accountId": account_id, "contactId": contact_id, "noteId": note_id}
-        )
-        return _parse(Note, response)
+        return _parse(Note, self._child_request("GET", _NOTES, account_id, contact_id, note_id))
 
     def update_note(self, account_id: str, contact_id: str, note_id: str, changes: NoteUpdate) -> Note:
-        response = self._request(
-            "PATCH",
-            NOTE,
-            {"accountId": account_id, "contactId": contact_id, "noteId": note_id},
-            json=changes.to_json(partial=True),
-        )
+        response = self._child_request("PATCH", _NOTES, account_id, contact_id, note_id, changes=changes)
         return _parse(Note, response)
 
     def delete_note(self, account_id: str, contact_id: str, note_id: str) -> None:
-        self._request("DELETE", NOTE, {"accountId": account_id, "contactId": contact_id, "noteId": note_id})
+        self._child_request("DELETE", _NOTES, account_id, contact_id, note_id)
 
     def list_notes(
         self,
@@ -289,10 +310,7 @@ class RankrClient:
         limit: int = 100,
     ) -> NotePage:
         query = _list_query(updated_since, include_deleted, cursor, limit)
-        response = self._request(
-            "GET", NOTES, {"accountId": account_id, "contactId": contact_id}, params=query
-        )
-        return _parse(NotePage, response)
+        return self._list_children(_NOTES, account_id, contact_id, query)
 
     def iter_notes(
         self,
@@ -303,14 +321,9 @@ class RankrClient:
         include_deleted: bool | None = None,
         page_size: int = MAX_PAGE_SIZE,
     ) -> Iterator[Note]:
-        yield from _follow_cursor(
-            lambda cursor: self.list_notes(
-                account_id,
-                contact_id,
-                updated_since=updated_since,
-                include_deleted=include_deleted,
-                cursor=cursor,
-                limit=page_size,
+        return _follow_cursor(
+            lambda cursor: self._list_children(
+                _NOTES, account_id, contact_id, _list_query(updated_since, include_deleted, cursor, page_size)
             )
         )
 

@@ -203,13 +203,3 @@ class NotePage(_Response):
 class AppointmentPage(_Response):
     items: list[Appointment]
     next_cursor: str | None = None
-
-
-class Problem(_Response):
-    """RFC 9457 problem details as Rankr sends them."""
-
-    type: str = "about:blank"
-    title: str = ""
-    status: int | None = None
-    detail: str | None = None
-    errors: list[dict[str, str]] = Field(default_factory=list)

@@ -31,10 +31,6 @@ def record_digest(digests: Mapping[str, str]) -> str:
     return hashlib.sha256(_stable(sorted(digests.items())).encode()).hexdigest()[:32]
 
 
-def canonical_digest(canonical: Mapping[str, Any]) -> str:
-    return record_digest(field_digests(canonical))
-
-
 def changed_fields(
     before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, fields: Iterable[str] | None = None
 ) -> list[str]:

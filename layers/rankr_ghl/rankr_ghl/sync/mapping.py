@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from rankr_ghl.sync import transforms as tf
-from rankr_ghl.sync.mapping_resolver import MappingConfigSource, MappingResolver
 from rankr_ghl.sync.transforms import FieldKind, TransformOptions
 from rankr_ghl.sync.types import (
     Canonical,
@@ -759,9 +758,7 @@ __all__ = [
     "FieldMapping",
     "GhlWrite",
     "MappedField",
-    "MappingConfigSource",
     "MappingError",
-    "MappingResolver",
     "SideField",
     "default_mapping",
     "load_mapping",

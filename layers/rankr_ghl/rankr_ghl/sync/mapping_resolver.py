@@ -2,8 +2,8 @@
 
 A flow builds its resolver when its container is built, but reads a mapping only when it maps a record.
 Keeping the resolver apart lets a path that maps nothing (a lead for a location that is not connected)
-skip importing and compiling the mapping code: part of a cold start. `rankr_ghl.sync.mapping` exports
-these names too.
+skip importing and compiling the mapping code: part of a cold start. The dependency runs one way:
+this module loads `rankr_ghl.sync.mapping` when it first maps, never the reverse.
 """
 
 from __future__ import annotations

@@ -19,12 +19,11 @@ from rankr_ghl.sync.transforms import LEAD_TAG_PREFIX, e164
 from rankr_ghl.sync.types import Entity, Side
 
 if TYPE_CHECKING:
-    # Re-exported lazily (`__getattr__` below): sync.mapping builds pydantic models, which the webhook
-    # intake (a DedupeStore user) never needs.
-    from rankr_ghl.sync.mapping import MappingConfigSource
+    # Re-exported lazily (`__getattr__` below): the webhook intake (a DedupeStore user) never needs it.
+    from rankr_ghl.sync.mapping_resolver import MappingConfigSource
 
 
-__getattr__ = lazy_exports(__name__, {"MappingConfigSource": "rankr_ghl.sync.mapping"})
+__getattr__ = lazy_exports(__name__, {"MappingConfigSource": "rankr_ghl.sync.mapping_resolver"})
 
 
 __all__ = [

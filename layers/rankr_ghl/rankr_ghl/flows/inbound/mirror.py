@@ -1,0 +1,268 @@
+"""The mirror step: one GHL record onto its Rankr twin (echo check, create with a replay-safe key,
+update, conflicts), linking a new GHL contact to the lead that claimed it instead of twinning it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rankr_ghl.flows.inbound.model import (
+    MAX_CLAIM_IDENTITIES,
+    METRIC_CLAIM_LINKED,
+    METRIC_FAILED,
+    EventContext,
+    InboundResult,
+)
+from rankr_ghl.flows.inbound.outcomes import InboundOutcomes
+from rankr_ghl.observability import logger
+from rankr_ghl.ports import (
+    Record,
+)
+from rankr_ghl.rankr.keys import ghl_mirror_key
+from rankr_ghl.sync.ports import (
+    CLAIM_LINK_ORIGIN,
+    AuditAction,
+    AuditOutcome,
+    IdMapping,
+    LeadClaim,
+    MappingConflict,
+    lead_claim_identities,
+)
+from rankr_ghl.sync.types import Entity, Side
+
+if TYPE_CHECKING:
+    from rankr_ghl.sync.mapping import EntityMapping
+
+
+class MirrorSteps(InboundOutcomes):
+    def _entity_mapping(self, ctx: EventContext, entity: Entity) -> EntityMapping | None:
+        em = self._resolver.for_location(ctx.location_id, ctx.account_id).for_entity(entity)
+        return em if em.enabled else None
+
+    def _mirror(
+        self,
+        ctx: EventContext,
+        entity: Entity,
+        ghl_id: str,
+        record: Record,
+        *,
+        parent: IdMapping | None,
+        adopted: IdMapping | None = None,
+    ) -> InboundResult:
+        """`adopted`: the mapping just stored for a record our create key had already made (then it
+        is mirrored as an update, without re-reading the mapping)."""
+        from rankr_ghl.sync.echo import Action, decide, load_ledgers  # see _mirror_appointment
+
+        em = self._entity_mapping(ctx, entity)
+        if em is None:
+            return self._skip(ctx.location_id, entity, "entity_disabled", ctx.correlation_id, ghl_id=ghl_id)
+        mapping = adopted or self._mappings.get_by_ghl(ctx.location_id, entity, ghl_id)
+        if mapping is None and entity is Entity.CONTACT and self._lead_claims is not None:
+            claimed = self._link_claimed_contact(ctx, ghl_id, record)
+            if isinstance(claimed, InboundResult):
+                return claimed
+            mapping = claimed
+        parent_rankr = parent.rankr_id if parent else None
+        existing: Record | None = None
+        if mapping is not None:
+            existing = self._rankr.get(ctx.account_id, entity, mapping.rankr_id, mapping.rankr_parent_id)
+            if existing is None or existing.get("deletedAt"):
+                # Deleted in Rankr: do not resurrect from GHL (Rankr's delete flows the other way).
+                return self._skip(
+                    ctx.location_id,
+                    entity,
+                    "rankr_deleted",
+                    ctx.correlation_id,
+                    ghl_id=ghl_id,
+                    rankr_id=mapping.rankr_id,
+                )
+        current = em.from_ghl(record)
+        other = em.from_rankr(existing) if existing is not None else None
+        ledger_ghl, ledger_rankr = load_ledgers(
+            self._ledger,
+            ctx.location_id,
+            entity,
+            ghl_id=ghl_id,
+            rankr_id=mapping.rankr_id if mapping else None,
+        )
+        if (
+            mapping is not None
+            and ledger_ghl is None
+            and ledger_rankr is None
+            and self._lead_push_pending(ctx, entity, record, mapping.rankr_id)
+        ):
+            # Linked by a lead push that has not written its ledger yet: its GHL writes are still
+            # landing (tags follow the upsert), so GHL's state must not overwrite the lead now. The
+            # push's ledger makes the next event an echo; an abandoned claim expires (TTL).
+            return self._skip(
+                ctx.location_id,
+                entity,
+                "pending_lead_push",
+                ctx.correlation_id,
+                ghl_id=ghl_id,
+                rankr_id=mapping.rankr_id,
+            )
+        decision = decide(
+            Side.GHL,
+            current,
+            other,
+            ledger_current=ledger_ghl,
+            ledger_other=ledger_rankr,
+            mapping=em,
+            current_ts=em.timestamp(Side.GHL, record),
+            other_ts=em.timestamp(Side.RANKR, existing) if existing else None,
+        )
+        if decision.action is not Action.WRITE:
+            rankr_id = mapping.rankr_id if mapping else None
+            return self._no_write(ctx, entity, ghl_id=ghl_id, rankr_id=rankr_id, decision=decision)
+
+        body = decision.rankr_body(em)
+        if mapping is None:
+            if entity is Entity.TASK and not body.get("title"):
+                body["title"] = "(untitled task)"  # Rankr requires a title; GHL allows none
+            if entity is Entity.NOTE and not body.get("body"):
+                return self._skip(ctx.location_id, entity, "empty_note", ctx.correlation_id, ghl_id=ghl_id)
+            from rankr_ghl.rankr.errors import RankrIdempotencyKeyReused, RankrNotFound
+
+            key = ghl_mirror_key(entity.value, ctx.location_id, ghl_id)
+            adopted_id: str | None = None
+            try:
+                rankr_id = str(self._rankr.create(ctx.account_id, entity, body, parent_rankr, key)["id"])
+            except RankrNotFound:
+                if parent_rankr is None:
+                    raise
+                # The parent's Rankr record is gone (or never existed there): retrying cannot help, so
+                # skip and audit instead of cycling the message to the DLQ; reconcile re-checks it.
+                return self._skip(
+                    ctx.location_id,
+                    entity,
+                    "rankr_parent_missing",
+                    ctx.correlation_id,
+                    ghl_id=ghl_id,
+                    rankr_id=parent_rankr,
+                )
+            except RankrIdempotencyKeyReused as reused:
+                if reused.resource_id is None:
+                    raise
+                # An earlier attempt created the record but crashed before the mapping write, and the
+                # GHL record changed since (so the body differs). That record is ours: adopt it, never
+                # create a twin, and bring it up to date below.
+                rankr_id = adopted_id = reused.resource_id
+                logger.info(
+                    "rankr create key already used: adopting the record it created",
+                    extra={"location_id": ctx.location_id, "entity": entity.value, "rankr_id": rankr_id},
+                )
+            link = IdMapping(
+                location_id=ctx.location_id,
+                entity=entity,
+                ghl_id=ghl_id,
+                rankr_id=rankr_id,
+                ghl_parent_id=parent.ghl_id if parent else None,
+                rankr_parent_id=parent_rankr,
+                account_id=ctx.account_id,
+            )
+            try:
+                self._mappings.put(link)
+            except MappingConflict as exc:
+                # Someone linked this GHL record meanwhile (lead push): keep theirs, audit ours, and
+                # soft-delete the Rankr record we just created, or it stays behind as a duplicate.
+                self._rankr.delete(ctx.account_id, entity, rankr_id, parent_rankr)
+                self._audit_entry(
+                    ctx,
+                    entity,
+                    AuditAction.FAILURE,
+                    outcome=AuditOutcome.FAILED,
+                    ghl_id=ghl_id,
+                    rankr_id=rankr_id,
+                    reason="mapping_conflict",
+                    error=str(exc),
+                )
+                self._metrics.count(METRIC_FAILED)
+                return InboundResult("skipped", "mapping_conflict", entity, ghl_id, rankr_id)
+            if adopted_id is not None:  # now mapped: mirror the current state as an update
+                return self._mirror(ctx, entity, ghl_id, record, parent=parent, adopted=link)
+            self._store_ledger(ctx, entity, decision, ghl_id, rankr_id)
+            return self._written(
+                ctx, entity, ghl_id=ghl_id, rankr_id=rankr_id, decision=decision, created=True
+            )
+
+        self._rankr.update(ctx.account_id, entity, mapping.rankr_id, body, mapping.rankr_parent_id)
+        self._store_ledger(ctx, entity, decision, ghl_id, mapping.rankr_id)
+        return self._written(
+            ctx, entity, ghl_id=ghl_id, rankr_id=mapping.rankr_id, decision=decision, created=False
+        )
+
+    # -- lead claims (docs/lead-push.md): a lead push between its GHL write and its mapping write ----
+    def _live_claims(self, ctx: EventContext, entity: Entity, record: Record) -> list[LeadClaim]:
+        if entity is not Entity.CONTACT or self._lead_claims is None:
+            return []
+        identities = lead_claim_identities(
+            email=record.get("email"), phone=record.get("phone"), tags=record.get("tags")
+        )
+        if not identities:
+            return []
+        return self._lead_claims.find(ctx.location_id, identities[:MAX_CLAIM_IDENTITIES])
+
+    def _lead_push_pending(self, ctx: EventContext, entity: Entity, record: Record, rankr_id: str) -> bool:
+        return any(claim.lead_id == rankr_id for claim in self._live_claims(ctx, entity, record))
+
+    def _link_claimed_contact(
+        self, ctx: EventContext, ghl_id: str, record: Record
+    ) -> InboundResult | IdMapping | None:
+        """An unmapped contact that a lead push in flight claimed: link it to that lead (provisionally;
+        lead push confirms the link, or replaces it with the contact it resolved) instead of creating a
+        Rankr twin. Nothing is written to Rankr: the lead is the source of this contact's data.
+
+        Returns the result, or the mapping someone stored meanwhile (mirror with it), or None when no
+        claim applies (mirror as usual)."""
+        claims = self._live_claims(ctx, Entity.CONTACT, record)
+        if not claims:
+            return None
+        claim = claims[0]  # lead tag, then e-mail, then phone (GHL's default match order)
+        kind = claim.identity.partition(":")[0]
+        wanted = IdMapping(
+            location_id=ctx.location_id,
+            entity=Entity.CONTACT,
+            ghl_id=ghl_id,
+            rankr_id=claim.lead_id,
+            account_id=ctx.account_id,
+            attributes={
+                "origin": CLAIM_LINK_ORIGIN,
+                "matchedBy": f"claim:{kind}",
+                "claimedAt": claim.claimed_at.isoformat(),
+            },
+        )
+        try:
+            self._mappings.put(wanted)
+        except MappingConflict as exc:
+            existing = exc.existing
+            if existing is None:
+                raise  # the store could not settle the race: retry the event
+            if exc.side is Side.GHL:
+                return existing  # linked meanwhile, by the lead push itself as a rule
+            if existing.attributes.get("origin") == CLAIM_LINK_ORIGIN:
+                # The lead is provisionally linked to another contact (duplicates allowed): lead push
+                # decides which one is its own; no twin meanwhile.
+                return self._skip(
+                    ctx.location_id,
+                    Entity.CONTACT,
+                    "pending_lead_push",
+                    ctx.correlation_id,
+                    ghl_id=ghl_id,
+                    rankr_id=claim.lead_id,
+                )
+            return None  # the lead is linked for good to another contact: this one is someone else's
+        self._metrics.count(METRIC_CLAIM_LINKED)
+        self._audit_entry(
+            ctx,
+            Entity.CONTACT,
+            AuditAction.LINK,
+            outcome=AuditOutcome.SUCCESS,
+            ghl_id=ghl_id,
+            rankr_id=claim.lead_id,
+            reason=f"lead_claim_{kind}",
+        )
+        logger.info(
+            "contact linked to the lead pushing it",
+            extra={"location_id": ctx.location_id, "ghl_id": ghl_id, "rankr_id": claim.lead_id, "by": kind},
+        )
+        return InboundResult("linked", "pending_lead_push", Entity.CONTACT, ghl_id, claim.lead_id)

@@ -1,0 +1,67 @@
+"""One lead-push invocation: the request in, per-lead results and metrics out (contract in
+docs/lead-push.md).
+
+Sync (`RequestResponse`): per-lead results are returned, failures included.
+Async (`Event`, payload `"invocationType": "Event"`): nobody reads the result, so a retryable
+per-lead failure (or an unusable request) raises; Lambda retries the event twice (successful leads
+replay from the idempotency store without calling GHL) and then sends it to the on-failure queue,
+from where `rankr-ghl dlq replay --queue lead-push` replays it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from rankr_ghl.flows.lead_push import (
+    BatchResult,
+    InvocationType,
+    LeadIdempotency,
+    LeadPushIncomplete,
+    LeadPushRequestError,
+    LeadPushService,
+    request_invocation_type,
+)
+from rankr_ghl.observability import logger, metrics
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+_OUTCOME_METRICS = {
+    "created": "LeadsCreated",
+    "updated": "LeadsUpdated",
+    "linked_existing": "LeadsLinkedExisting",
+    "failed": "LeadsFailed",
+}
+
+
+def _response(batch: BatchResult) -> dict[str, Any]:
+    return {"results": batch.results, "counts": batch.counts}
+
+
+class LeadPushInvocation:
+    def __init__(self, service: LeadPushService, idempotency: LeadIdempotency) -> None:
+        self.service = service
+        self.idempotency = idempotency
+
+    def handle(self, event: Any, context: LambdaContext) -> dict[str, Any]:
+        self.idempotency.config.register_lambda_context(context)
+        try:
+            batch = self.service.push(event, remaining_ms=context.get_remaining_time_in_millis)
+        except LeadPushRequestError as exc:
+            metrics.add_metric(name="LeadPushRequestsRejected", unit=MetricUnit.Count, value=1)
+            logger.info("lead push request rejected", extra={"reason": str(exc)})
+            if request_invocation_type(event) is InvocationType.EVENT:
+                raise
+            return {
+                "error": {"code": exc.code, "message": str(exc), "retryable": False},
+                "results": [],
+                "counts": {},
+            }
+        for outcome, count in batch.counts.items():
+            if count:
+                metrics.add_metric(name=_OUTCOME_METRICS[outcome], unit=MetricUnit.Count, value=count)
+        if batch.invocation_type is InvocationType.EVENT and batch.retryable_failures:
+            raise LeadPushIncomplete(batch.retryable_failures)
+        return _response(batch)

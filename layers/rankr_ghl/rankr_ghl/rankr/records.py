@@ -1,0 +1,151 @@
+"""`RankrRecords` (rankr_ghl.ports) over `RankrClient`: dicts in Rankr's wire names (what the mapping
+reads), None on 404, dispatch by entity.
+
+The one Rankr adapter of the flows. The client comes from a source called on first use, so a path
+that never reaches Rankr never builds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from rankr_ghl.ports import RankrPage, Record
+from rankr_ghl.rankr.errors import RankrNotFound
+from rankr_ghl.sync.types import Entity
+
+if TYPE_CHECKING:
+    from rankr_ghl.rankr.client import RankrClient
+
+
+def _parent(parent_id: str | None) -> str:
+    if not parent_id:
+        raise ValueError("tasks and notes need their Rankr contact id")
+    return parent_id
+
+
+class RankrClientRecords:
+    def __init__(self, client: Callable[[], RankrClient]) -> None:
+        """`client`: called on the first Rankr call (the root builds the client lazily)."""
+        self._client_source = client
+
+    @property
+    def _client(self) -> RankrClient:
+        return self._client_source()
+
+    @staticmethod
+    def _dump(model: Any) -> Record:
+        return dict(model.model_dump(mode="json", by_alias=True))
+
+    def get(self, account_id: str, entity: Entity, record_id: str, parent_id: str | None) -> Record | None:
+        try:
+            if entity is Entity.CONTACT:
+                return self._dump(self._client.get_contact(account_id, record_id))
+            if entity is Entity.TASK:
+                return self._dump(self._client.get_task(account_id, _parent(parent_id), record_id))
+            if entity is Entity.NOTE:
+                return self._dump(self._client.get_note(account_id, _parent(parent_id), record_id))
+            return self._dump(self._client.get_appointment(account_id, record_id))
+        except RankrNotFound:
+            return None
+
+    def create(
+        self, account_id: str, entity: Entity, body: Mapping[str, Any], parent_id: str | None, key: str
+    ) -> Record:
+        from rankr_ghl.rankr import models as rm
+
+        data = dict(body)
+        if entity is Entity.CONTACT:
+            created: Any = self._client.create_contact(
+                account_id, rm.ContactCreate.model_validate(data), idempotency_key=key
+            )
+        elif entity is Entity.TASK:
+            created = self._client.create_task(
+                account_id, _parent(parent_id), rm.TaskCreate.model_validate(data), idempotency_key=key
+            )
+        elif entity is Entity.NOTE:
+            created = self._client.create_note(
+                account_id, _parent(parent_id), rm.NoteCreate.model_validate(data), idempotency_key=key
+            )
+        else:
+            raise ValueError("appointments are mirrored with put_appointment")
+        return self._dump(created)
+
+    def update(
+        self, account_id: str, entity: Entity, record_id: str, body: Mapping[str, Any], parent_id: str | None
+    ) -> Record:
+        from rankr_ghl.rankr import models as rm
+
+        data = dict(body)
+        if entity is Entity.CONTACT:
+            updated: Any = self._client.update_contact(
+                account_id, record_id, rm.ContactUpdate.model_validate(data)
+            )
+        elif entity is Entity.TASK:
+            updated = self._client.update_task(
+                account_id, _parent(parent_id), record_id, rm.TaskUpdate.model_validate(data)
+            )
+        elif entity is Entity.NOTE:
+            updated = self._client.update_note(
+                account_id, _parent(parent_id), record_id, rm.NoteUpdate.model_validate(data)
+            )
+        else:
+            raise ValueError("appointments are mirrored with put_appointment")
+        return self._dump(updated)
+
+    def delete(self, account_id: str, entity: Entity, record_id: str, parent_id: str | None) -> None:
+        try:
+            if entity is Entity.CONTACT:
+                self._client.delete_contact(account_id, record_id)
+            elif entity is Entity.TASK:
+                self._client.delete_task(account_id, _parent(parent_id), record_id)
+            elif entity is Entity.NOTE:
+                self._client.delete_note(account_id, _parent(parent_id), record_id)
+            else:
+                self._client.delete_appointment(account_id, record_id)
+        except RankrNotFound:
+            return
+
+    def put_appointment(self, account_id: str, external_id: str, body: Mapping[str, Any]) -> Record:
+        from rankr_ghl.rankr import models as rm
+
+        put = rm.AppointmentPut.model_validate(dict(body))
+        return self._dump(self._client.put_appointment(account_id, external_id, put))
+
+    def list_contacts(
+        self,
+        account_id: str,
+        *,
+        updated_since: datetime | None,
+        include_deleted: bool,
+        cursor: str | None,
+        limit: int,
+    ) -> RankrPage:
+        page = self._client.list_contacts(
+            account_id,
+            updated_since=updated_since,
+            include_deleted=include_deleted,
+            cursor=cursor,
+            limit=limit,
+        )
+        return RankrPage([self._dump(c) for c in page.items], page.next_cursor)
+
+    def list_tasks(
+        self, account_id: str, contact_id: str, *, updated_since: datetime | None = None
+    ) -> list[Record]:
+        tasks = self._client.iter_tasks(
+            account_id, contact_id, updated_since=updated_since, include_deleted=True
+        )
+        try:
+            return [self._dump(t) for t in tasks]
+        except RankrNotFound:
+            return []
+
+    def list_notes(self, account_id: str, contact_id: str) -> list[Record]:
+        try:
+            return [
+                self._dump(n) for n in self._client.iter_notes(account_id, contact_id, include_deleted=True)
+            ]
+        except RankrNotFound:
+            return []

@@ -1,0 +1,70 @@
+"""WebhookIntakeFunction's and WebhookWorkerFunction's services."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rankr_ghl.flows.inbound import InboundProcessor
+    from rankr_ghl.flows.intake import WebhookIntake
+    from rankr_ghl.ghl.signatures import SignatureVerifier
+    from rankr_ghl.wiring.infrastructure import Infrastructure
+
+
+def build_signature_verifier(root: Infrastructure) -> SignatureVerifier:
+    from rankr_ghl.ghl.signatures import SignatureVerifier, load_rsa_key, parse_ed25519_keys
+
+    settings = root.settings
+    allow_rsa = settings.allow_legacy_rsa_signature
+    rsa_key = load_rsa_key(settings.webhook_rsa_public_key) if allow_rsa else None
+    return SignatureVerifier(
+        parse_ed25519_keys(settings.webhook_public_keys), rsa_key=rsa_key, allow_legacy_rsa=allow_rsa
+    )
+
+
+def build_webhook_intake(root: Infrastructure) -> WebhookIntake:
+    from rankr_ghl.aws.sync_state import DynamoDedupeStore
+    from rankr_ghl.flows.intake import IntakeConfig, SqsEventQueue, WebhookIntake
+    from rankr_ghl.observability import PowertoolsCounter
+
+    settings = root.settings
+    defaults = IntakeConfig()
+    client_id = settings.ghl_client_id.strip()
+    config = IntakeConfig(
+        app_id=client_id.split("-")[0] if client_id else None,
+        max_body_bytes=settings.webhook_max_body_bytes or defaults.max_body_bytes,
+        timestamp_window_s=settings.webhook_timestamp_window_s or defaults.timestamp_window_s,
+        dedupe_ttl_s=settings.webhook_dedupe_ttl_s or defaults.dedupe_ttl_s,
+    )
+    return WebhookIntake(
+        verifier=build_signature_verifier(root),
+        dedupe=DynamoDedupeStore(settings.sync_table, client_source=root.dynamodb),
+        queue=SqsEventQueue(settings.webhook_queue_url),
+        config=config,
+        metrics=PowertoolsCounter(),
+    )
+
+
+def build_inbound_processor(root: Infrastructure) -> InboundProcessor:
+    from rankr_ghl.flows.connection_cache import CachedConnectionLookup
+    from rankr_ghl.flows.inbound import InboundProcessor
+    from rankr_ghl.ghl.records import GhlClientRecords
+    from rankr_ghl.observability import PowertoolsCounter
+    from rankr_ghl.rankr.records import RankrClientRecords
+    from rankr_ghl.sync.mapping_resolver import MappingResolver
+
+    state = root.sync_state()
+    return InboundProcessor(
+        ghl=GhlClientRecords(root.ghl_client),
+        rankr=RankrClientRecords(root.rankr_client),
+        # Active connections cached per container for 30 s (see connection_cache for what that delays).
+        connections=CachedConnectionLookup(root.connection_store()),
+        lifecycle=root.connection_lifecycle,  # built on first INSTALL/UNINSTALL (needs the app secret)
+        mappings=state.mappings,
+        ledger=state.ledger,
+        tombstones=state.tombstones,
+        audit=root.audit_log(),
+        mapping_resolver=MappingResolver(state.mapping_config),
+        metrics=PowertoolsCounter(),
+        lead_claims=state.lead_claims,
+    )

@@ -1,0 +1,89 @@
+"""The composition root: one Settings in, one cached service per function, one DynamoDB client shared."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rankr_ghl import wiring
+from rankr_ghl.config import Settings
+from rankr_ghl.wiring import Overrides, Root
+from rankr_ghl_tools.faults import CrashBeforeMappingWrite, install_from_environment
+
+
+def test_every_store_shares_the_one_dynamodb_client_built_on_first_use(monkeypatch) -> None:
+    built: list[object] = []
+
+    def new_client() -> object:
+        built.append(object())
+        return built[-1]
+
+    monkeypatch.setattr("rankr_ghl.aws.dynamodb.new_dynamodb_client", new_client)
+    root = Root(Settings(stage="unit"))
+    stores = [root.connection_store(), root.sync_state().mappings, root.sync_state().dedupe, root.audit_log()]
+    assert built == []  # nothing built until a store is used
+    clients = {id(store.client) for store in stores}
+    assert len(built) == 1 and clients == {id(built[0])}
+
+
+def test_factories_are_cached_per_root_and_reset_forgets_the_root(monkeypatch) -> None:
+    monkeypatch.delenv("SYNC_TABLE", raising=False)
+    monkeypatch.setenv("STAGE", "one")
+    first = wiring.root()
+    assert first.settings.sync_table == "rankr-ghl-one-sync-state"
+    assert first.sync_state() is first.sync_state()
+    monkeypatch.setenv("STAGE", "two")
+    assert wiring.root() is first  # the environment is read once per root
+    wiring.reset()
+    assert wiring.root().settings.sync_table == "rankr-ghl-two-sync-state"
+
+
+def test_overrides_replace_the_inbound_processor() -> None:
+    sentinel: Any = object()
+    root = Root(Settings(), overrides=Overrides(inbound_processor=lambda: sentinel))
+    assert root.inbound_processor() is sentinel
+
+
+class Records:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def link(self, *args: Any) -> None:
+        self.calls.append("link")
+
+    def settle(self, *args: Any, **kwargs: Any) -> bool:
+        self.calls.append("settle")
+        return True
+
+    def flush(self) -> None:
+        self.calls.append("flush")
+
+
+class Crashed(Exception):
+    pass
+
+
+def crash() -> None:
+    raise Crashed
+
+
+def test_the_crash_fault_fires_before_the_mapping_write_only() -> None:
+    inner = Records()
+    records = CrashBeforeMappingWrite(inner, 1.0, crash=crash)  # type: ignore[arg-type]
+    records.flush()
+    with pytest.raises(Crashed):
+        records.link("loc", "lead", "contact", "email")
+    with pytest.raises(Crashed):
+        records.settle("loc", object(), "contact", None, release=())  # type: ignore[arg-type]
+    assert inner.calls == ["flush"]  # the mapping was never written
+    calm = CrashBeforeMappingWrite(inner, 0.0, crash=crash)  # type: ignore[arg-type]
+    calm.link("loc", "lead", "contact", "email")
+    assert inner.calls == ["flush", "link"]
+
+
+def test_the_fault_is_installed_into_the_root_only_when_asked() -> None:
+    assert not install_from_environment({"STAGE": "unit"})
+    assert wiring.root().overrides.lead_push_records is None
+    assert install_from_environment({"STAGE": "unit", "RANKR_GHL_FAULT_CRASH_AFTER_GHL_WRITE": "0.5"})
+    wrap = wiring.root().overrides.lead_push_records
+    assert wrap is not None and isinstance(wrap(Records()), CrashBeforeMappingWrite)  # type: ignore[arg-type]
