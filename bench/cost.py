@@ -240,11 +240,19 @@ def push_leads(stack: Any, account_id: str, count: int, *, tagged: bool) -> None
             raise RuntimeError(f"lead push failed: {response.get('FunctionError')} {str(body)[:300]}")
 
 
-def fire_nightly(stack: Any) -> None:
+def fire_nightly(stack: Any, log_path: Path) -> None:
     result = stack.fire_schedule("ReconcileFunction.Nightly")
     if not result.ok:
         raise RuntimeError(f"nightly reconcile failed: {result.payload[:300]!r}")
-    stack.drain(timeout=600, settle=1.0)
+    try:
+        stack.drain(timeout=600, settle=1.0)
+    except TimeoutError as exc:  # a failed job waits out its visibility timeout: say why it failed
+        tail = (
+            log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-40:]
+            if log_path.exists()
+            else []
+        )
+        raise RuntimeError(f"{exc}; the functions' last log lines:\n" + "\n".join(tail)) from exc
 
 
 def measure(quick: bool) -> dict[str, Any]:
@@ -271,10 +279,10 @@ def measure(quick: bool) -> dict[str, Any]:
             location, _account = connect_location(stack, rate_limit=FAST_WINDOW)
             stack.ghl.admin.seed(location, RECONCILE_CONTACTS, with_phone=False)
             mark = meter.mark()
-            fire_nightly(stack)
+            fire_nightly(stack, log_path)
             record("reconcile_1000_first", 1, mark)
             mark = meter.mark()
-            fire_nightly(stack)
+            fire_nightly(stack, log_path)
             record("reconcile_1000", 1, mark)
 
             location, _account = connect_location(stack, rate_limit=FAST_WINDOW)
