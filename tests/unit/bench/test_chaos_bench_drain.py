@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable
-from pathlib import Path
-from types import ModuleType
 
-BENCH = Path(__file__).resolve().parents[3] / "bench" / "chaos.py"
+from rankr_ghl_tools.bench_loader import load_bench
 
-
-def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("rankr_ghl_chaos_bench_drain", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
-chaos = _bench()
+chaos = load_bench("chaos")
 
 
 class FakeClock:
