@@ -88,21 +88,21 @@ def _success(result: InstallResult) -> Response[str]:
     return _page(200, "GoHighLevel connected to Rankr", f"{result.summary}. You can close this window.")
 
 
-@app.exception_handler(OAuthError)
+@app.exception_handler(OAuthError)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
 def oauth_error(exc: OAuthError) -> Response[str]:
     metrics.add_metric(name="OAuthInstallFailed", unit="Count", value=1)
     logger.warning("install failed", extra={"error": type(exc).__name__, "status": exc.http_status})
     return _page(exc.http_status, exc.title, exc.message)
 
 
-@app.exception_handler(ConnectionsError)
+@app.exception_handler(ConnectionsError)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
 def connections_error(exc: ConnectionsError) -> Response[str]:
     metrics.add_metric(name="OAuthInstallFailed", unit="Count", value=1)
     logger.error("install failed", extra={"error": type(exc).__name__, "status": exc.http_status})
     return _page(exc.http_status, "The connection could not be completed", exc.message)
 
 
-@app.exception_handler(ConfigError)
+@app.exception_handler(ConfigError)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
 def config_error(exc: ConfigError) -> Response[str]:
     logger.error("connector not configured", extra={"error": str(exc)})
     return _page(503, "The connector is not configured yet", "Please contact the Rankr team.")

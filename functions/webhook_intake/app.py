@@ -47,7 +47,7 @@ def receive_webhook() -> Response[str]:
     )
 
 
-@app.exception_handler(WebhookRejected)
+@app.exception_handler(WebhookRejected)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
 def _rejected(exc: WebhookRejected) -> Response[str]:
     correlation_id = app.current_event.request_context.request_id
     return _json(
@@ -55,7 +55,7 @@ def _rejected(exc: WebhookRejected) -> Response[str]:
     )
 
 
-@app.exception_handler(EnqueueFailed)
+@app.exception_handler(EnqueueFailed)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
 def _enqueue_failed(exc: EnqueueFailed) -> Response[str]:
     correlation_id = app.current_event.request_context.request_id
     response = _json(503, problem_document(503, exc.reason, exc.detail, correlation_id), PROBLEM_JSON)

@@ -7,7 +7,7 @@ import copy
 import logging
 import threading
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 
@@ -31,7 +31,20 @@ def _warm_backends() -> None:
 
     for service in ("dynamodb", "sqs", "secretsmanager", "scheduler"):
         with contextlib.suppress(Exception):
-            get_backend(service)  # type: ignore[call-overload]
+            get_backend(service)
+
+
+@contextlib.contextmanager
+def _replaced(owner: object, replacements: dict[str, Any]) -> Iterator[None]:
+    """Set attributes of a moto class or module for the duration, then put the originals back."""
+    originals = {name: getattr(owner, name) for name in replacements}
+    for name, value in replacements.items():
+        setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        for name, value in originals.items():
+            setattr(owner, name, value)
 
 
 @contextlib.contextmanager
@@ -56,15 +69,11 @@ def linear_dynamodb_item_size() -> Iterator[None]:
     It was the moto process's top cost in the lead-push bench (~40 % of its CPU). Here a new item is
     measured once, with the same sizes and limit; later updates still take moto's checked path."""
     from moto.dynamodb.exceptions import ItemSizeTooLarge
-    from moto.dynamodb.models import dynamo_type
     from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
-
-    original_init = Item.__init__
+    from moto.dynamodb.models.utilities import bytesize
 
     def size_of(key: str, value: Any) -> int:
-        return dynamo_type.bytesize(key) + (
-            value.size() if type(value) is DynamoType else dynamo_type.bytesize(str(value))
-        )
+        return bytesize(key) + (value.size() if type(value) is DynamoType else bytesize(str(value)))
 
     def item_init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
         self.hash_key = hash_key
@@ -76,11 +85,8 @@ def linear_dynamodb_item_size() -> Iterator[None]:
         self.attrs = LimitedSizeDict()
         dict.update(self.attrs, values)
 
-    Item.__init__ = item_init  # type: ignore[method-assign]
-    try:
+    with _replaced(Item, {"__init__": item_init}):
         yield
-    finally:
-        Item.__init__ = original_init  # type: ignore[method-assign]
 
 
 @contextlib.contextmanager
@@ -91,24 +97,17 @@ def fast_sqs_clock() -> Iterator[None]:
     `time.time()` here; explicit datetimes still go through moto."""
     import time
 
+    from moto.core import utils
     from moto.sqs import models
 
-    original_unix_time = models.unix_time
-    original_unix_time_millis = models.unix_time_millis
-
     def unix_time(dt: Any = None) -> float:
-        return time.time() if dt is None else float(original_unix_time(dt))
+        return time.time() if dt is None else utils.unix_time(dt)
 
     def unix_time_millis(dt: Any = None) -> float:
-        return time.time() * 1000.0 if dt is None else float(original_unix_time_millis(dt))
+        return time.time() * 1000.0 if dt is None else utils.unix_time_millis(dt)
 
-    models.unix_time = unix_time
-    models.unix_time_millis = unix_time_millis
-    try:
+    with _replaced(models, {"unix_time": unix_time, "unix_time_millis": unix_time_millis}):
         yield
-    finally:
-        models.unix_time = original_unix_time
-        models.unix_time_millis = original_unix_time_millis
 
 
 @contextlib.contextmanager
@@ -123,7 +122,6 @@ def lean_sqs_attributes() -> Iterator[None]:
     from moto.sqs.models import SQSBackend
 
     original_get = SQSBackend.get_queue_attributes
-    original_valid = SQSBackend.is_message_valid_based_on_retention_period
 
     def get_queue_attributes(self: Any, queue_name: str, attribute_names: list[str]) -> dict[str, Any]:
         if not attribute_names or "All" in attribute_names:
@@ -140,13 +138,12 @@ def lean_sqs_attributes() -> Iterator[None]:
         retention_s = int(self.get_queue(queue_name).message_retention_period)
         return bool(retention_s + message.sent_timestamp / 1000 > unix_time())
 
-    SQSBackend.get_queue_attributes = get_queue_attributes
-    SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
-    try:
+    replacements = {
+        "get_queue_attributes": get_queue_attributes,
+        "is_message_valid_based_on_retention_period": is_message_valid_based_on_retention_period,
+    }
+    with _replaced(SQSBackend, replacements):
         yield
-    finally:
-        SQSBackend.get_queue_attributes = original_get
-        SQSBackend.is_message_valid_based_on_retention_period = original_valid
 
 
 @contextlib.contextmanager
@@ -156,11 +153,10 @@ def memoized_moto_dispatch() -> Iterator[None]:
     milliseconds per AWS call, serialised across every client of the local stack. The answer depends
     only on the (inferred) host name, so it is remembered per host. Likewise the action lookup, which
     lists a response class's methods with `inspect.getmembers` on every request."""
-    from moto.core import responses
+    from moto.core import responses, utils
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     original_get = DomainDispatcherApplication.get_backend_for_host
-    original_names = responses.method_names_from_class
     known: dict[str | None, Any] = {}
     names_by_class: dict[Any, list[str]] = {}
 
@@ -171,16 +167,14 @@ def memoized_moto_dispatch() -> Iterator[None]:
 
     def method_names_from_class(clazz: Any) -> list[str]:
         if clazz not in names_by_class:
-            names_by_class[clazz] = original_names(clazz)
+            names_by_class[clazz] = utils.method_names_from_class(clazz)
         return names_by_class[clazz]
 
-    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host
-    responses.method_names_from_class = method_names_from_class
-    try:
+    with (
+        _replaced(DomainDispatcherApplication, {"get_backend_for_host": get_backend_for_host}),
+        _replaced(responses, {"method_names_from_class": method_names_from_class}),
+    ):
         yield
-    finally:
-        DomainDispatcherApplication.get_backend_for_host = original_get
-        responses.method_names_from_class = original_names
 
 
 @contextlib.contextmanager
@@ -195,8 +189,6 @@ def bounded_sqs_long_polls(recheck_s: float = 0.1) -> Iterator[None]:
     batch."""
     from moto.sqs.models import Queue
 
-    original_wait = Queue.wait_for_messages
-
     def wait_for_messages(self: Any, timeout: int) -> None:
         with self._messages_lock:
             if self.messages:  # held back by in-flight groups: look again shortly, not at once
@@ -204,11 +196,8 @@ def bounded_sqs_long_polls(recheck_s: float = 0.1) -> Iterator[None]:
             else:
                 self._messages_lock.wait_for(lambda: self.messages, timeout=timeout)
 
-    Queue.wait_for_messages = wait_for_messages
-    try:
+    with _replaced(Queue, {"wait_for_messages": wait_for_messages}):
         yield
-    finally:
-        Queue.wait_for_messages = original_wait
 
 
 @contextlib.contextmanager
@@ -221,7 +210,6 @@ def isolated_moto_transactions() -> Iterator[None]:
     from moto.dynamodb.models.table import Table
 
     original_transact = models.DynamoDBBackend.transact_write_items
-    original_copy = models.copy
     lock = threading.Lock()
 
     def deepcopy_keeping_tables(obj: Any, memo: Any = None) -> Any:
@@ -255,13 +243,11 @@ def isolated_moto_transactions() -> Iterator[None]:
                         self.put_item(name, previous)
                 raise
 
-    models.copy = types.SimpleNamespace(deepcopy=deepcopy_keeping_tables)
-    models.DynamoDBBackend.transact_write_items = transact_write_items
-    try:
+    with (
+        _replaced(models, {"copy": types.SimpleNamespace(deepcopy=deepcopy_keeping_tables)}),
+        _replaced(models.DynamoDBBackend, {"transact_write_items": transact_write_items}),
+    ):
         yield
-    finally:
-        models.DynamoDBBackend.transact_write_items = original_transact
-        models.copy = original_copy
 
 
 @contextlib.contextmanager
@@ -279,7 +265,7 @@ def paged_dynamodb_gsi_queries() -> Iterator[None]:
     from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, GlobalSecondaryIndex, Table
 
-    original_query = Table.query
+    original_query: Callable[..., Any] = Table.query  # moto passes None for ExclusiveStartKey itself
     original_all_items = Table.all_items
     local = threading.local()
 
@@ -397,10 +383,5 @@ def paged_dynamodb_gsi_queries() -> Iterator[None]:
         finally:
             local.candidates = None
 
-    Table.query = query  # type: ignore[method-assign]
-    Table.all_items = all_items  # type: ignore[method-assign]
-    try:
+    with _replaced(Table, {"query": query, "all_items": all_items}):
         yield
-    finally:
-        Table.query = original_query  # type: ignore[method-assign]
-        Table.all_items = original_all_items  # type: ignore[method-assign]

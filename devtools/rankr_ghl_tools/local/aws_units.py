@@ -120,12 +120,12 @@ def dynamodb_units(operation: str, params: Mapping[str, Any], response: Mapping[
                 writes += write_units(item_size(body or {}))
                 items += 1
     elif operation == "BatchGetItem":
-        returned = dict(response.get("Responses") or {})
+        returned_by_table = dict(response.get("Responses") or {})
         unprocessed = response.get("UnprocessedKeys") or {}
         for name, request in dict(params.get("RequestItems") or {}).items():
             table = table or str(name)
             wanted = len(request.get("Keys", [])) - len((unprocessed.get(name) or {}).get("Keys", []))
-            found = returned.get(name, [])
+            found = returned_by_table.get(name, [])
             strong = bool(request.get("ConsistentRead"))
             reads += sum(read_units(item_size(item), consistent=strong) for item in found)
             reads += max(wanted - len(found), 0) * read_units(0, consistent=strong)
