@@ -9,7 +9,9 @@ Retry rules (the ones flows depend on):
   timeout once sent, a dropped connection or a 422 (GHL docs #64: "422 but created") the client
   raises with ``may_have_been_applied=True``; the caller must look the record up before retrying.
 - A 401 is reported to the token source once; if it hands back a new token the request is repeated
-  once with it (GHL refused the first one, so this is safe for every method).
+  once with it (GHL refused the first one, so this is safe for every method). A 401 whose message
+  says the token is not authorized for the scope is a permission error (`GHLForbidden`), never a
+  refresh: the new token would carry the same scopes.
 """
 
 from __future__ import annotations
@@ -94,6 +96,33 @@ def _count_rate_limited() -> None:
     metrics.add_metric(name="Ghl429Received", unit=MetricUnit.Count, value=1)
 
 
+_observed_variants: set[tuple[str, str]] = set()
+
+
+def observe_variant_once(name: str, value: str) -> None:
+    """EMF metric `GhlObservedVariant` with dimensions `behaviour`/`variant`, once per container: which
+    answer real GHL gives where FACTS.md marks the behaviour unverified (docs/ghl-variants.md)."""
+    if (name, value) in _observed_variants:
+        return
+    _observed_variants.add((name, value))
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    from rankr_ghl.observability import logger, metrics
+
+    logger.info("observed GHL behaviour", extra={"behaviour": name, "variant": value})
+    with single_metric(
+        name="GhlObservedVariant", unit=MetricUnit.Count, value=1, namespace=metrics.namespace
+    ) as metric:
+        metric.add_dimension(name="behaviour", value=name)
+        metric.add_dimension(name="variant", value=value)
+
+
+def is_scope_denial(status: int, body: Any) -> bool:
+    """GHL answers a token that lacks the route's scope with "The token is not authorized for this
+    scope", as 401 or 403 (unverified which). Either is a permission error: refreshing cannot help."""
+    return status in (401, 403) and "scope" in _message(body, "").lower()
+
+
 def _trace_id(response: httpx.Response, body: Any) -> str | None:
     for name in _TRACE_HEADERS:
         header = response.headers.get(name)
@@ -158,6 +187,9 @@ def map_error(
         if "not active" in lowered:
             return errors.GHLLocationInactive(message, **common)
         return errors.GHLBadRequest(message, **common)
+    if is_scope_denial(status, body):
+        observe_variant_once("scope_denied", str(status))
+        return errors.GHLForbidden(message, **common)
     if status == 401:
         return errors.GHLUnauthorized(message, **common)
     if status == 403:
@@ -365,7 +397,13 @@ class HttpCore:
                     self.rate_limiter.observe(permit, response.headers)
             if 200 <= status < 300:
                 return body
-            if status == 401 and use_source and not refreshed and bearer:
+            if (
+                status == 401
+                and use_source
+                and not refreshed
+                and bearer
+                and not is_scope_denial(status, body)
+            ):
                 assert self.token_source is not None and resource_id is not None
                 refreshed = True
                 fresh = self.token_source.report_unauthorized(resource_id, bearer)

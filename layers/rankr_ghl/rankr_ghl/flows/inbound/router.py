@@ -10,8 +10,10 @@ converge. Per event (docs/queue-design.md):
   (same lead tag, e-mail or phone) is linked to that lead instead of getting a Rankr twin.
 - ContactDelete (or a 404): soft-delete the mapped Rankr contact and leave a tombstone, so a late
   create/update event cannot resurrect it.
-- TaskCreate/TaskComplete: fetch the task (its contact found with the location task search when the
-  payload lacks `contactId`) and mirror it under the mapped Rankr contact. TaskDelete: soft delete.
+- TaskCreate/TaskComplete: fetch the task and mirror it under the mapped Rankr contact. When the
+  payload lacks `contactId`, the contact comes from the task's mapping, else the location task search;
+  a search miss (or a 404 under a contact only the search named) is skipped with metric and audit,
+  never soft-deleted. TaskDelete: soft delete.
 - Note{Create,Update}: fetch and mirror. NoteDelete: soft delete.
 - Appointment*: fetch through calendars; when that is forbidden (403: no calendars scope) use the
   payload. 404 or AppointmentDelete: mark deleted. The documented examples carry the wrong `type`,
@@ -151,11 +153,31 @@ class InboundProcessor(MirrorSteps):
             return self._delete(ctx, Entity.TASK, task_id, "ghl_delete_event")
         if self._tombstones.is_tombstoned(ctx.location_id, Side.GHL, Entity.TASK, task_id):
             return self._skip(ctx.location_id, Entity.TASK, "tombstoned", ctx.correlation_id, ghl_id=task_id)
-        contact_id = event.get("contactId") or self._ghl.find_task_contact(ctx.location_id, task_id)
+        contact_id = event.get("contactId")
         if not contact_id:
-            return self._delete(ctx, Entity.TASK, task_id, "ghl_not_found")
+            existing = self._mappings.get_by_ghl(ctx.location_id, Entity.TASK, task_id)
+            contact_id = existing.ghl_parent_id if existing else None
+        from_search = False
+        if not contact_id:
+            # The location task search is loosely specified (limit caps, order, item keys): a miss
+            # there means "unknown", never "deleted".
+            contact_id = self._ghl.find_task_contact(ctx.location_id, task_id)
+            from_search = True
+            if not contact_id:
+                return self._skip(
+                    ctx.location_id, Entity.TASK, "task_contact_unknown", ctx.correlation_id, ghl_id=task_id
+                )
+        # The GET confirms: only a 404 under a contact we trust (event or mapping) is a deletion.
         record = self._ghl.get_task(ctx.location_id, str(contact_id), task_id)
         if record is None:
+            if from_search:
+                return self._skip(
+                    ctx.location_id,
+                    Entity.TASK,
+                    "task_contact_unconfirmed",
+                    ctx.correlation_id,
+                    ghl_id=task_id,
+                )
             return self._delete(ctx, Entity.TASK, task_id, "ghl_not_found")
         if ctx.event_type == "TaskComplete":
             record.setdefault("completed", True)
