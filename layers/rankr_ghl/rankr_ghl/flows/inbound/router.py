@@ -19,6 +19,8 @@ converge. Per event (docs/queue-design.md):
   payload. 404 or AppointmentDelete: mark deleted. The documented examples carry the wrong `type`,
   which is harmless: the fetched state decides.
 - INSTALL/UNINSTALL: the connections lifecycle.
+- A read GHL refuses for lack of scope (401 or 403 with a scope message) is skipped with metric and
+  audit (`ghl_permission_denied`), never retried: it would block the location's FIFO group.
 
 Paused, needs_reauth, uninstalled and unlinked connections are skipped and counted (not errors).
 Retryable failures raise, so the SQS record is retried and lands in the DLQ after maxReceiveCount.
@@ -46,6 +48,7 @@ from rankr_ghl.flows.queue_message import (
     NOTE_EVENTS,
     TASK_EVENTS,
 )
+from rankr_ghl.ghl.errors import GHLForbidden
 from rankr_ghl.observability import logger
 from rankr_ghl.ports import (
     Record,
@@ -84,7 +87,20 @@ class InboundProcessor(MirrorSteps):
         if not account_id:
             return self._skip(location_id, entity_of(event_type), "unlinked", correlation_id)
         ctx = EventContext(location_id, account_id, correlation_id, event_type)
+        try:
+            return self._route(ctx, event)
+        except GHLForbidden:
+            # The token lacks the scope (GHL answers 401 or 403 with a scope message): a retry or a
+            # token refresh cannot help, and raising would hold the location's FIFO group until the
+            # message dead-letters. Skipped with metric and audit; reconcile repairs once granted.
+            logger.warning(
+                "GHL refused the read for lack of scope; event skipped",
+                extra={"event_type": event_type, "location_id": location_id},
+            )
+            return self._skip(location_id, entity_of(event_type), "ghl_permission_denied", correlation_id)
 
+    def _route(self, ctx: EventContext, event: Mapping[str, Any]) -> InboundResult:
+        event_type = ctx.event_type
         if event_type in CONTACT_EVENTS:
             contact_id = str(event["id"])
             if event_type == "ContactDelete":
@@ -96,7 +112,7 @@ class InboundProcessor(MirrorSteps):
             return self._note(ctx, event)
         if event_type in APPOINTMENT_EVENTS:
             return self._appointment(ctx, event)
-        return self._skip(location_id, None, "unsupported_type", correlation_id)
+        return self._skip(ctx.location_id, None, "unsupported_type", ctx.correlation_id)
 
     # -- app events --------------------------------------------------------------------------------
     def _lifecycle_impl(self) -> AppLifecycle:
