@@ -27,6 +27,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from rankr_ghl import deadlines
 from rankr_ghl.ghl import errors
 from rankr_ghl.ghl.models import (
     Appointment,
@@ -95,6 +96,9 @@ def _count_rate_limited() -> None:
 
     metrics.add_metric(name="Ghl429Received", unit=MetricUnit.Count, value=1)
 
+
+# Below this much time before the caller's deadline a call is not started (it could not finish).
+MIN_CALL_BUDGET_S = 0.5
 
 _observed_variants: set[tuple[str, str]] = set()
 
@@ -249,7 +253,23 @@ class HttpCore:
         self._http.close()
 
     def _backoff(self, attempt: int) -> None:
-        self._sleep(random.uniform(0.0, min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1))))
+        delay = random.uniform(0.0, min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1)))
+        self._sleep(deadlines.cap(delay) or 0.0)
+
+    def _deadline_timeout(self) -> httpx.Timeout | None:
+        """This call's timeouts capped by the caller's deadline; None (the client's own) without one."""
+        left = deadlines.remaining_s()
+        if left is None:
+            return None
+        own = self.http.timeout
+        bound = max(0.001, left)
+
+        def capped(value: float | None) -> float:
+            return bound if value is None else min(value, bound)
+
+        return httpx.Timeout(
+            connect=capped(own.connect), read=capped(own.read), write=capped(own.write), pool=capped(own.pool)
+        )
 
     def _log(
         self,
@@ -326,17 +346,34 @@ class HttpCore:
             attempt += 1
             if bearer:
                 headers["Authorization"] = f"Bearer {bearer}"
+            left = deadlines.remaining_s()
+            if left is not None and left <= MIN_CALL_BUDGET_S:
+                # Not sent: safe to repeat later for every method; the caller reports it unfinished.
+                raise errors.GHLTimeout(
+                    "the caller's deadline leaves no time for this call", method=method, path=template
+                )
             permit: Permit | None = None
             if resource_id is not None:
-                permit = self.rate_limiter.acquire(resource_id, self.rate_limit_max_wait_s)
+                # The limiter may wait only while a call still fits before the deadline.
+                max_wait = deadlines.cap(self.rate_limit_max_wait_s)
+                if max_wait is not None and left is not None:
+                    max_wait = max(0.0, max_wait - MIN_CALL_BUDGET_S)
+                permit = self.rate_limiter.acquire(resource_id, max_wait)
             started = time.perf_counter()
             first_sent = first_sent if first_sent is not None else time.monotonic()
             retries_left = attempt <= self.max_retries
+            call_timeout = self._deadline_timeout()
             try:
                 try:
-                    response = self.http.request(
-                        method, url, params=query or None, json=json_body, data=form, headers=headers
-                    )
+                    if call_timeout is None:
+                        response = self.http.request(
+                            method, url, params=query or None, json=json_body, data=form, headers=headers
+                        )
+                    else:
+                        response = self.http.request(
+                            method, url, params=query or None, json=json_body, data=form, headers=headers,
+                            timeout=call_timeout,
+                        )  # fmt: skip
                 except BaseException:
                     if permit is not None:
                         self.rate_limiter.release(permit)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rankr_ghl.flows.inbound import InboundProcessor
+    from rankr_ghl.flows.inbound.batch import InboundBatch
     from rankr_ghl.flows.intake import WebhookIntake
     from rankr_ghl.ghl.signatures import SignatureVerifier
     from rankr_ghl.wiring.infrastructure import Infrastructure
@@ -71,3 +73,13 @@ def build_inbound_processor(root: Infrastructure) -> InboundProcessor:
         metrics=PowertoolsCounter(),
         lead_claims=state.lead_claims,
     )
+
+
+def build_webhook_worker(root: Infrastructure, processor: Callable[[], InboundProcessor]) -> InboundBatch:
+    from rankr_ghl.flows.inbound.batch import InboundBatch
+    from rankr_ghl.flows.inbound.sqs_visibility import SqsMessageVisibility
+    from rankr_ghl.observability import PowertoolsCounter
+
+    queue_url = root.settings.webhook_queue_url
+    visibility = SqsMessageVisibility(queue_url, lambda: root.aws_client("sqs")) if queue_url else None
+    return InboundBatch(processor, visibility=visibility, metrics=PowertoolsCounter())
