@@ -3,7 +3,6 @@ return at once; a record the rate budget blocks returns with its group when the 
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -16,6 +15,7 @@ from rankr_ghl.flows.inbound.batch import (
     InboundBatch,
 )
 from rankr_ghl.ghl.errors import GHLRateLimited
+from test_webhook_worker_handler import body, record
 from webhook_test_helpers import CountingMetrics
 
 
@@ -66,19 +66,7 @@ class RecordingVisibility:
 
 
 def _record(message_id: str, group: str) -> dict[str, Any]:
-    event = {"type": "ContactUpdate", "locationId": group, "id": message_id}
-    body = json.dumps({"v": 1, "eventType": "ContactUpdate", "locationId": group, "event": event})
-    return {
-        "messageId": message_id,
-        "receiptHandle": f"rh-{message_id}",
-        "body": body,
-        "attributes": {"MessageGroupId": group, "ApproximateReceiveCount": "1", "SentTimestamp": "1"},
-        "messageAttributes": {},
-        "md5OfBody": "",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q.fifo",
-        "awsRegion": "us-east-1",
-    }
+    return record(message_id, group, body(message_id, group))
 
 
 def _failed(response: dict[str, Any]) -> list[str]:
