@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from rankr_ghl.config import AppSecret, Settings, load_app_secret
 
 if TYPE_CHECKING:
+    from botocore.config import Config
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
     from rankr_ghl.aws.audit import DynamoAuditLog
@@ -73,18 +74,53 @@ class Infrastructure:
     # ------------------------------------------------------------------------------ configuration
     def app_secret(self, *, force_fetch: bool = False) -> AppSecret:
         """Not cached here: Powertools Parameters caches it for 300 s, so a rotation is picked up."""
-        return load_app_secret(self.settings.app_secret_id, force_fetch=force_fetch)
+        return load_app_secret(
+            self.settings.app_secret_id,
+            force_fetch=force_fetch,
+            client_source=lambda: self.aws_client("secretsmanager"),
+        )
 
     def ghl_client_id(self) -> str:
         return self.settings.ghl_client_id or self.app_secret().client_id
 
+    # ---------------------------------------------------------------------------------- AWS clients
+    def aws_client_config(self) -> Config:
+        """Timeouts and retries of every boto3 client, sized to this function's Timeout.
+
+        botocore's defaults (60 s connect and read, legacy retries) outlast a 10 s Lambda: a stalled
+        call would kill the invocation mid-flow instead of failing it cleanly. One call's worst case,
+        attempts x (connect + read) plus backoff, stays well inside the function's timeout, so the
+        caller still has time to answer (the intake a 503, the worker a batch item failure).
+        """
+        from botocore.config import Config
+
+        from rankr_ghl.aws.dynamodb import MAX_POOL_CONNECTIONS
+
+        timeout_s = self.settings.timeout_s
+        return Config(
+            connect_timeout=min(3.0, max(1.0, timeout_s / 20)),
+            read_timeout=min(10.0, max(2.0, timeout_s / 10)),
+            retries={"mode": "standard", "max_attempts": 2 if timeout_s < 60 else 3},
+            max_pool_connections=MAX_POOL_CONNECTIONS,
+        )
+
+    def aws_client(self, service: str) -> Any:
+        """The container's one boto3 client for `service`, built on first use with `aws_client_config`."""
+        built = self._built
+        name = f"aws_client:{service}"
+        if name not in built:
+            with self._lock:
+                if name not in built:
+                    import boto3
+
+                    built[name] = boto3.client(service, config=self.aws_client_config())  # type: ignore[call-overload]
+        return built[name]
+
     # ---------------------------------------------------------------------------------- AWS stores
-    @cached_factory
     def dynamodb(self) -> DynamoDBClient:
         """The one DynamoDB client every store of this container shares (built on first use)."""
-        from rankr_ghl.aws.dynamodb import new_dynamodb_client
-
-        return new_dynamodb_client()
+        client: DynamoDBClient = self.aws_client("dynamodb")
+        return client
 
     @cached_factory
     def connection_store(self) -> DynamoConnectionStore:
@@ -96,7 +132,9 @@ class Infrastructure:
     def token_store(self) -> SecretsManagerTokenStore:
         from rankr_ghl.aws.token_secrets import SecretsManagerTokenStore
 
-        return SecretsManagerTokenStore(self.settings.token_secret_prefix)
+        return SecretsManagerTokenStore(
+            self.settings.token_secret_prefix, client=self.aws_client("secretsmanager")
+        )
 
     @cached_factory
     def sync_state(self) -> SyncStateTable:

@@ -34,7 +34,7 @@ def build_reconcile_container(root: Infrastructure) -> ReconcileContainer:
 
     settings = root.settings
     table = root.sync_state()
-    queue = SqsJobQueue(settings.reconcile_queue_url)
+    queue = SqsJobQueue(settings.reconcile_queue_url, client=root.aws_client("sqs"))
     reconciler = Reconciler(
         ghl=GhlClientPort(root.ghl_client),
         rankr=RankrClientPort(root.rankr_client),

@@ -46,9 +46,9 @@ class Root(Infrastructure):
     @cached_factory
     def webhook_worker(self) -> InboundBatch:
         """WebhookWorkerFunction: one SQS batch of queued webhook events."""
-        from rankr_ghl.flows.inbound.batch import InboundBatch
+        from rankr_ghl.wiring.webhooks import build_webhook_worker
 
-        return InboundBatch(self.inbound_processor)
+        return build_webhook_worker(self, self.inbound_processor)
 
     @cached_factory
     def lead_push_container(self) -> LeadPushContainer:
