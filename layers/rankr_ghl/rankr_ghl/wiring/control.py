@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rankr_ghl.flows.control.service import ControlService
@@ -10,13 +10,39 @@ if TYPE_CHECKING:
 
 
 def build_control(root: Infrastructure) -> ControlService:
+    from rankr_ghl.aws.audit import DynamoAuditLog
     from rankr_ghl.aws.install_claims import DynamoClaimCodeStore
     from rankr_ghl.flows.control.service import ControlService
     from rankr_ghl.wiring.oauth import build_install_links
 
     settings = root.settings
+
+    reconcilers: list[Any] = []
+
+    def transfer_preview(location_id: str, account_id: str, contact_id: str) -> dict[str, Any]:
+        from rankr_ghl.flows.reconcile import preview_transfer
+        from rankr_ghl.wiring.reconcile import build_reconcile_container
+
+        if not reconcilers:  # built on the first test transfer: the other ops never load it
+            reconcilers.append(build_reconcile_container(root).reconciler)
+        reconciler = reconcilers[0]
+        return preview_transfer(
+            ghl=reconciler.ghl,
+            rankr=reconciler.rankr,
+            mappings=reconciler.mappings,
+            ledger=reconciler.ledger,
+            mapping_resolver=reconciler.mapping_resolver,
+            location_id=location_id,
+            account_id=account_id,
+            contact_id=contact_id,
+        ).to_dict()
+
     return ControlService(
         links=lambda: build_install_links(root),
         connections=root.connection_store,
         claims=lambda: DynamoClaimCodeStore(settings.sync_table, client_source=root.dynamodb),
+        audit=lambda: DynamoAuditLog(
+            settings.audit_table, client=root.dynamodb(), retention_days=settings.audit_retention_days
+        ),
+        transfer_preview=transfer_preview,
     )

@@ -71,6 +71,25 @@ class ConnectionDisconnectRequest(_Request):
     location_id: Id = Field(alias="locationId")
 
 
+class LogsQueryRequest(_Request):
+    op: Literal["logs.query"]
+    location_id: Id = Field(alias="locationId")
+    entity: Literal["contact", "task", "note", "appointment"] | None = None
+    record_id: Id | None = Field(default=None, alias="recordId")
+    since: Annotated[str, StringConstraints(max_length=40)] | None = None
+    until: Annotated[str, StringConstraints(max_length=40)] | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    cursor: Annotated[str, StringConstraints(max_length=40)] | None = None
+
+
+class TestTransferRequest(_Request):
+    """A dry run: the mapped Rankr record of one GHL contact and what a sync would do; no writes."""
+
+    op: Literal["test_transfer"]
+    location_id: Id = Field(alias="locationId")
+    ghl_contact_id: Id = Field(alias="ghlContactId")
+
+
 OPS: dict[str, type[_Request]] = {
     "install_link": InstallLinkRequest,
     "connections.list": ConnectionsListRequest,
@@ -78,6 +97,8 @@ OPS: dict[str, type[_Request]] = {
     "connection.link": ConnectionLinkRequest,
     "connection.claim": ConnectionClaimRequest,
     "connection.disconnect": ConnectionDisconnectRequest,
+    "logs.query": LogsQueryRequest,
+    "test_transfer": TestTransferRequest,
 }
 
 ERROR_CODES: dict[str, str] = {

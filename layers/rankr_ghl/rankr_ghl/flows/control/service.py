@@ -29,7 +29,10 @@ from rankr_ghl.flows.control.contract import (
     ConnectionsListRequest,
     ControlError,
     InstallLinkRequest,
+    LogsQueryRequest,
+    TestTransferRequest,
 )
+from rankr_ghl.flows.control.records import AuditReader, TransferPreviewer, query_logs, run_test_transfer
 from rankr_ghl.observability import logger
 
 
@@ -77,7 +80,11 @@ class ControlService:
         links: Callable[[], InstallLinkIssuer],
         connections: Callable[[], ControlConnections],
         claims: Callable[[], ClaimCodeStore],
+        audit: Callable[[], AuditReader],
+        transfer_preview: TransferPreviewer,
     ) -> None:
+        self._audit = audit
+        self._transfer_preview = transfer_preview
         self._links = links
         self._connections = connections
         self._claims = claims
@@ -133,6 +140,12 @@ class ControlService:
             owned = self._owned(request.rankr_account_id, request.location_id)
             self._connections().set_status(owned.connection_id, ConnectionStatus.UNINSTALLED, "rankr")
             return {"connection": _view(self._connections().get(owned.connection_id))}
+        if isinstance(request, LogsQueryRequest):
+            self._owned(request.rankr_account_id, request.location_id)
+            return query_logs(self._audit(), request)
+        if isinstance(request, TestTransferRequest):
+            self._owned(request.rankr_account_id, request.location_id)
+            return run_test_transfer(self._transfer_preview, request)
         raise ControlError("unknown_op", "unknown op; see docs/control-api.md for the ops")
 
     def _owned(self, account: str, location_id: str) -> Any:
