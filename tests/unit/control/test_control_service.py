@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,6 +22,8 @@ from rankr_ghl.connections.install_links import (  # noqa: E402
 from rankr_ghl.connections.models import Connection, UserType  # noqa: E402
 from rankr_ghl.flows.control.contract import OPS, contract_document  # noqa: E402
 from rankr_ghl.flows.control.service import ControlService  # noqa: E402
+from rankr_ghl.sync.ports import AuditAction, AuditEntry, AuditOutcome  # noqa: E402
+from rankr_ghl.sync.types import Entity  # noqa: E402
 
 KEY = "control-key-" + "k" * 40
 INSTALL = "https://api.example/oauth/install"
@@ -42,6 +45,37 @@ class Claims:
         return self.items.pop(code_hash, None)
 
 
+class Audit:
+    def __init__(self) -> None:
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        self.entries = [
+            AuditEntry(
+                location_id=loc,
+                entity=Entity.CONTACT,
+                action=AuditAction.CREATE,
+                outcome=AuditOutcome.SUCCESS,
+                direction="ghl_to_rankr",
+                ghl_id=f"g{i}",
+                fields=("email", "firstName"),
+                at=start + timedelta(minutes=i),
+            )
+            for loc in ("locA", "locB")
+            for i in range(5)
+        ]
+        self.queries = 0
+
+    def query_location(self, location_id, *, since=None, until=None, entity=None, limit=100):
+        self.queries += 1
+        rows = [e for e in self.entries if e.location_id == location_id and (until is None or e.at <= until)]
+        return sorted(rows, key=lambda e: e.at, reverse=True)[:limit]
+
+
+def preview(location_id: str, account_id: str, contact_id: str) -> dict:
+    if contact_id != "ghl-1":
+        return {"found": False}
+    return {"found": True, "would": "create", "rankrBody": {"firstName": "Ann"}, "differences": []}
+
+
 @pytest.fixture
 def world():
     connections = Connections()
@@ -57,7 +91,15 @@ def world():
         INSTALL,
         ReturnUrlPolicy(["https://app.rankr.example/ghl"]),
     )
-    service = ControlService(links=lambda: links, connections=lambda: connections, claims=lambda: claims)
+    audit = Audit()
+    service = ControlService(
+        links=lambda: links,
+        connections=lambda: connections,
+        claims=lambda: claims,
+        audit=lambda: audit,
+        transfer_preview=preview,
+    )
+    service.audit = audit
     return service, connections, claims, links
 
 
@@ -143,6 +185,42 @@ def test_disconnect_is_scoped(world):
     assert connections.get("locB").status.value == "active"
     own = service.handle({"op": "connection.disconnect", "rankrAccountId": "acctA", "locationId": "locA"})
     assert own["result"]["connection"]["status"] == "uninstalled"
+
+
+def test_logs_are_paged_and_scoped(world):
+    service, *_ = world
+    first = service.handle({"op": "logs.query", "rankrAccountId": "acctA", "locationId": "locA", "limit": 2})
+    assert [e["ghlId"] for e in first["result"]["entries"]] == ["g4", "g3"]
+    assert first["result"]["entries"][0]["fields"] == ["email", "firstName"]
+    cursor = first["result"]["nextCursor"]
+    second = service.handle(
+        {"op": "logs.query", "rankrAccountId": "acctA", "locationId": "locA", "limit": 2, "cursor": cursor}
+    )
+    assert [e["ghlId"] for e in second["result"]["entries"]] == ["g2", "g1"]
+    record = service.handle(
+        {"op": "logs.query", "rankrAccountId": "acctA", "locationId": "locA", "recordId": "g0"}
+    )
+    assert [e["ghlId"] for e in record["result"]["entries"]] == ["g0"]
+    queries = service.audit.queries
+    foreign = service.handle({"op": "logs.query", "rankrAccountId": "acctA", "locationId": "locB"})
+    assert foreign["error"]["code"] == "not_found" and service.audit.queries == queries
+
+
+def test_test_transfer_is_a_scoped_dry_run(world):
+    service, *_ = world
+    ok = service.handle(
+        {"op": "test_transfer", "rankrAccountId": "acctA", "locationId": "locA", "ghlContactId": "ghl-1"}
+    )
+    assert ok["result"]["dryRun"] is True and ok["result"]["writes"] == []
+    assert ok["result"]["preview"]["would"] == "create"
+    missing = service.handle(
+        {"op": "test_transfer", "rankrAccountId": "acctA", "locationId": "locA", "ghlContactId": "nope"}
+    )
+    assert missing["error"]["code"] == "not_found"
+    foreign = service.handle(
+        {"op": "test_transfer", "rankrAccountId": "acctA", "locationId": "locB", "ghlContactId": "ghl-1"}
+    )
+    assert foreign["error"]["code"] == "not_found"
 
 
 INJECTION = [
