@@ -17,21 +17,19 @@ def build_control(root: Infrastructure) -> ControlService:
 
     settings = root.settings
 
-    reconcilers: list[Any] = []
-
     def transfer_preview(location_id: str, account_id: str, contact_id: str) -> dict[str, Any]:
+        # Built on the first test transfer: the other ops never load the sync machinery.
         from rankr_ghl.flows.reconcile import preview_transfer
-        from rankr_ghl.wiring.reconcile import build_reconcile_container
+        from rankr_ghl.flows.reconcile_ports import GhlClientPort, RankrClientPort
+        from rankr_ghl.sync.mapping_resolver import MappingResolver
 
-        if not reconcilers:  # built on the first test transfer: the other ops never load it
-            reconcilers.append(build_reconcile_container(root).reconciler)
-        reconciler = reconcilers[0]
+        table = root.sync_state()
         return preview_transfer(
-            ghl=reconciler.ghl,
-            rankr=reconciler.rankr,
-            mappings=reconciler.mappings,
-            ledger=reconciler.ledger,
-            mapping_resolver=reconciler.mapping_resolver,
+            ghl=GhlClientPort(root.ghl_client),
+            rankr=RankrClientPort(root.rankr_client),
+            mappings=table.mappings,
+            ledger=table.ledger,
+            mapping_resolver=MappingResolver(table.mapping_config),
             location_id=location_id,
             account_id=account_id,
             contact_id=contact_id,
