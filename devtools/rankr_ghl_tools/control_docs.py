@@ -17,7 +17,7 @@ Rankr's role. There is no public route. The `rankr-ghl` CLI uses this same funct
 Contract version: {version}
 
 ## Requests and answers
-A request is one JSON object: `{{"op": <op>, "rankrAccountId": <id>, ...}}` of at most 16 KiB. Every op
+A request is one JSON object: `{{"op": <op>, "rankrAccountId": <id>, ...}}` of at most 64 KiB. Every op
 is scoped by `rankrAccountId`: a location bound to another account answers exactly like a location that
 does not exist (`not_found`), so nothing about other tenants is revealed.
 

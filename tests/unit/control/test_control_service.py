@@ -70,6 +70,17 @@ class Audit:
         return sorted(rows, key=lambda e: e.at, reverse=True)[:limit]
 
 
+class Mappings:
+    def __init__(self) -> None:
+        self.documents: dict[tuple, dict] = {}
+
+    def get_scoped_document(self, *, location_id=None, account_id=None):
+        return self.documents.get((location_id, account_id))
+
+    def put_mapping_document(self, document, *, location_id=None, account_id=None):
+        self.documents[(location_id, account_id)] = document
+
+
 def preview(location_id: str, account_id: str, contact_id: str) -> dict:
     if contact_id != "ghl-1":
         return {"found": False}
@@ -92,13 +103,16 @@ def world():
         ReturnUrlPolicy(["https://app.rankr.example/ghl"]),
     )
     audit = Audit()
+    mappings = Mappings()
     service = ControlService(
         links=lambda: links,
         connections=lambda: connections,
         claims=lambda: claims,
         audit=lambda: audit,
         transfer_preview=preview,
+        mappings=lambda: mappings,
     )
+    service.mappings = mappings
     service.audit = audit
     return service, connections, claims, links
 
@@ -223,6 +237,27 @@ def test_test_transfer_is_a_scoped_dry_run(world):
     assert foreign["error"]["code"] == "not_found"
 
 
+def test_mapping_is_validated_before_it_is_stored_and_scoped(world):
+    service, *_ = world
+    default = service.handle({"op": "mapping.get", "rankrAccountId": "acctA", "locationId": "locA"})
+    assert default["result"]["source"] == "default"
+    document = default["result"]["document"]
+    checked = service.handle({"op": "mapping.validate", "rankrAccountId": "acctA", "document": document})
+    assert checked["result"]["valid"] is True and checked["result"]["version"] == default["result"]["version"]
+    bad = service.handle({"op": "mapping.put", "rankrAccountId": "acctA", "document": {"version": "x"}})
+    assert bad["error"]["code"] == "invalid_mapping" and service.mappings.documents == {}
+    stored = service.handle(
+        {"op": "mapping.put", "rankrAccountId": "acctA", "locationId": "locA", "document": document}
+    )
+    assert stored["result"]["stored"] and list(service.mappings.documents) == [("locA", None)]
+    own = service.handle({"op": "mapping.get", "rankrAccountId": "acctA", "locationId": "locA"})
+    assert own["result"]["source"] == "location"
+    foreign = service.handle(
+        {"op": "mapping.put", "rankrAccountId": "acctA", "locationId": "locB", "document": document}
+    )
+    assert foreign["error"]["code"] == "not_found" and ("locB", None) not in service.mappings.documents
+
+
 INJECTION = [
     "acct' OR '1'='1",
     "acct\r\nX: y",
@@ -251,9 +286,9 @@ INJECTION = [
             "invalid_request",
         ),
         ({"op": "connection.claim", "rankrAccountId": "acctA", "code": "x"}, "invalid_request"),
-        ({"op": "install_link", "rankrAccountId": "acctA", "blob": "y" * 20_000}, "invalid_request"),
+        ({"op": "install_link", "rankrAccountId": "acctA", "blob": "y" * 70_000}, "invalid_request"),
         ("not json", "invalid_request"),
-        (b"{" * 20_000, "invalid_request"),
+        (b"{" * 70_000, "invalid_request"),
         ([1, 2], "invalid_request"),
         (None, "invalid_request"),
     ]

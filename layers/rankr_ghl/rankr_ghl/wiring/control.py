@@ -43,4 +43,5 @@ def build_control(root: Infrastructure) -> ControlService:
             settings.audit_table, client=root.dynamodb(), retention_days=settings.audit_retention_days
         ),
         transfer_preview=transfer_preview,
+        mappings=lambda: root.sync_state().mapping_config,
     )

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 CONTRACT_VERSION = "1.0"
-MAX_REQUEST_BYTES = 16 * 1024
+MAX_REQUEST_BYTES = 64 * 1024
 
 # Ids are opaque to us, but never free text: letters, digits and a few separators.
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@-]+$")]
@@ -90,6 +90,24 @@ class TestTransferRequest(_Request):
     ghl_contact_id: Id = Field(alias="ghlContactId")
 
 
+class MappingGetRequest(_Request):
+    """Without `locationId`: the account's own mapping."""
+
+    op: Literal["mapping.get"]
+    location_id: Id | None = Field(default=None, alias="locationId")
+
+
+class MappingValidateRequest(_Request):
+    op: Literal["mapping.validate"]
+    document: dict[str, Any]
+
+
+class MappingPutRequest(_Request):
+    op: Literal["mapping.put"]
+    location_id: Id | None = Field(default=None, alias="locationId")
+    document: dict[str, Any]
+
+
 OPS: dict[str, type[_Request]] = {
     "install_link": InstallLinkRequest,
     "connections.list": ConnectionsListRequest,
@@ -99,6 +117,9 @@ OPS: dict[str, type[_Request]] = {
     "connection.disconnect": ConnectionDisconnectRequest,
     "logs.query": LogsQueryRequest,
     "test_transfer": TestTransferRequest,
+    "mapping.get": MappingGetRequest,
+    "mapping.validate": MappingValidateRequest,
+    "mapping.put": MappingPutRequest,
 }
 
 ERROR_CODES: dict[str, str] = {
@@ -107,6 +128,7 @@ ERROR_CODES: dict[str, str] = {
     "not_found": "No connection of this account has that id (also for another account's location).",
     "conflict": "The location is bound to another account; only connection.link with force moves it.",
     "invalid_claim_code": "The claim code is unknown, expired or used.",
+    "invalid_mapping": "The mapping document does not validate; nothing was stored.",
     "return_url_not_allowed": "returnUrl is not on the connector's allow-list.",
     "unavailable": "A dependency failed; the same request may succeed later.",
 }

@@ -30,8 +30,12 @@ from rankr_ghl.flows.control.contract import (
     ControlError,
     InstallLinkRequest,
     LogsQueryRequest,
+    MappingGetRequest,
+    MappingPutRequest,
+    MappingValidateRequest,
     TestTransferRequest,
 )
+from rankr_ghl.flows.control.mapping_ops import MappingDocuments, get_mapping, put_mapping, validate_mapping
 from rankr_ghl.flows.control.records import AuditReader, TransferPreviewer, query_logs, run_test_transfer
 from rankr_ghl.observability import logger
 
@@ -82,7 +86,9 @@ class ControlService:
         claims: Callable[[], ClaimCodeStore],
         audit: Callable[[], AuditReader],
         transfer_preview: TransferPreviewer,
+        mappings: Callable[[], MappingDocuments],
     ) -> None:
+        self._mappings = mappings
         self._audit = audit
         self._transfer_preview = transfer_preview
         self._links = links
@@ -103,7 +109,7 @@ class ControlService:
     def _parse(event: Any) -> Any:
         if isinstance(event, str | bytes):
             if len(event) > MAX_REQUEST_BYTES:
-                raise ControlError("invalid_request", "the request is larger than 16 KiB")
+                raise ControlError("invalid_request", "the request is larger than 64 KiB")
             try:
                 event = json.loads(event)
             except ValueError:
@@ -111,7 +117,7 @@ class ControlService:
         if not isinstance(event, dict):
             raise ControlError("invalid_request", "the request must be a JSON object")
         if len(json.dumps(event, default=str)) > MAX_REQUEST_BYTES:
-            raise ControlError("invalid_request", "the request is larger than 16 KiB")
+            raise ControlError("invalid_request", "the request is larger than 64 KiB")
         op = event.get("op")
         model = OPS.get(op) if isinstance(op, str) else None
         if model is None:
@@ -146,6 +152,14 @@ class ControlService:
         if isinstance(request, TestTransferRequest):
             self._owned(request.rankr_account_id, request.location_id)
             return run_test_transfer(self._transfer_preview, request)
+        if isinstance(request, MappingValidateRequest):
+            return validate_mapping(request)
+        if isinstance(request, MappingGetRequest | MappingPutRequest):
+            if request.location_id is not None:
+                self._owned(request.rankr_account_id, request.location_id)
+            if isinstance(request, MappingGetRequest):
+                return get_mapping(self._mappings(), request)
+            return put_mapping(self._mappings(), request)
         raise ControlError("unknown_op", "unknown op; see docs/control-api.md for the ops")
 
     def _owned(self, account: str, location_id: str) -> Any:
