@@ -72,6 +72,10 @@ class Settings:
     oauth_redirect_uri: str = ""
     rankr_api_base_url: str = "https://api.rankr.example/v1"
     rankr_return_url: str = ""
+    # Where install links point (empty: derived from OAUTH_REDIRECT_URI), and the return URLs an
+    # install link may name (space-separated; RANKR_RETURN_URL is always allowed).
+    install_url: str = ""
+    install_return_urls: str = ""
     webhook_queue_url: str = ""
     reconcile_queue_url: str = ""
     webhook_public_keys: str = ""
@@ -150,6 +154,18 @@ class Settings:
     @property
     def scopes(self) -> tuple[str, ...]:
         return tuple(self.ghl_scopes.split())
+
+    @property
+    def install_link_base(self) -> str:
+        """The public /oauth/install URL: on the callback's host, where the install cookie lives."""
+        redirect = self.oauth_redirect_uri.rstrip("/")
+        if redirect.endswith("/oauth/callback"):
+            return redirect[: -len("/oauth/callback")] + "/oauth/install"
+        return self.install_url
+
+    @property
+    def allowed_return_urls(self) -> tuple[str, ...]:
+        return tuple(u for u in (self.rankr_return_url, *self.install_return_urls.split()) if u)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

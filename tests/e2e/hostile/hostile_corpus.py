@@ -292,7 +292,8 @@ def install(headers: dict[str, str] | None = None, **params: str) -> Callable[[H
     return lambda ctx: OAuthRequest("/oauth/install", dict(params), dict(headers or {}))
 
 
-_REDIRECT_OK = frozenset({302})
+# Without a link minted by the control API, every install request is refused: 400, no redirect.
+_REDIRECT_OK = frozenset({400})
 
 OAUTH_CASES = [
     Case("oauth-forged-state", "oauth", callback(code="c0de", state="eyJ2IjoxfQ.Zm9yZ2Vk"), frozenset({400})),

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from rankr_ghl.aws.sync_state import SyncStateTable
     from rankr_ghl.aws.token_secrets import SecretsManagerTokenStore
     from rankr_ghl.connections.lifecycle import ConnectionLifecycle
-    from rankr_ghl.connections.oauth_flow import OAuthInstallService
+    from rankr_ghl.connections.oauth_flow import InstallEndpoints
     from rankr_ghl.connections.vault import TokenVault
     from rankr_ghl.flows.inbound import InboundProcessor
     from rankr_ghl.flows.lead_push import LeadRecords
@@ -61,7 +61,7 @@ class Overrides:
 
     lead_push_records: Callable[[LeadRecords], LeadRecords] | None = None
     inbound_processor: Callable[[], InboundProcessor] | None = None
-    oauth_install_service: Callable[[], OAuthInstallService] | None = None
+    oauth_install_service: Callable[[], InstallEndpoints] | None = None
 
 
 class Infrastructure:
