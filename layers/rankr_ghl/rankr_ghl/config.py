@@ -61,6 +61,24 @@ def _optional_int(raw: str) -> int | None:
     return int(raw.strip()) if raw.strip() else None
 
 
+def _priority(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in {"interactive", "standard", "background"}:
+        raise ValueError("not a priority")
+    return value
+
+
+def _utc_time(raw: str) -> str:
+    """HH:MM[:SS], validated here so `daily_reset_offset_s` cannot fail later."""
+    parts = raw.strip().split(":")
+    if not 2 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
+        raise ValueError("not HH:MM[:SS]")
+    hours, minutes, seconds = (int(p) for p in (*parts, "0")[:3])
+    if hours > 23 or minutes > 59 or seconds > 59:
+        raise ValueError("not a time of day")
+    return raw.strip()
+
+
 @dataclass(frozen=True)
 class Settings:
     stage: str = "dev"
@@ -90,6 +108,12 @@ class Settings:
     webhook_dedupe_ttl_s: int | None = None
     audit_retention_days: int | None = None
     lead_push_workers: int | None = None
+    # The GHL rate budget shared by every container through the sync-state table (ghl.budget), and
+    # this function's priority in it: interactive (lead push), standard, background (reconcile).
+    ghl_shared_budget: bool = True
+    ghl_budget_priority: str = "standard"
+    # When GHL's daily request budget starts again (UTC, HH:MM[:SS]); GHL does not document it.
+    ghl_daily_reset_utc: str = "00:00"
 
     def __post_init__(self) -> None:
         stage = self.stage
@@ -104,6 +128,12 @@ class Settings:
         for name, value in defaults.items():
             if not getattr(self, name):
                 object.__setattr__(self, name, value)
+
+    @property
+    def daily_reset_offset_s(self) -> int:
+        """Seconds after midnight UTC at which GHL's daily budget starts again."""
+        hours, minutes, seconds = (int(p) for p in (*self.ghl_daily_reset_utc.split(":"), "0")[:3])
+        return hours * 3600 + minutes * 60 + seconds
 
     @property
     def scopes(self) -> tuple[str, ...]:
@@ -139,6 +169,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "webhook_dedupe_ttl_s": _optional_int,
     "audit_retention_days": _optional_int,
     "lead_push_workers": _optional_int,
+    "ghl_shared_budget": _bool,
+    "ghl_budget_priority": _priority,
+    "ghl_daily_reset_utc": _utc_time,
 }
 
 
