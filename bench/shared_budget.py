@@ -40,9 +40,9 @@ KINDS = {
 
 
 def run_worker(args: argparse.Namespace) -> None:
-    """One process: ``args.calls`` GHL calls from ``args.threads`` threads, starting at ``args.start``."""
+    """One process: ``args.calls`` GHL calls from ``args.threads`` threads, from the start time the
+    parent writes to stdin once every process is ready."""
     import boto3
-
     from rankr_ghl.aws.rate_budget import DynamoBudgetStore
     from rankr_ghl.ghl.budget import Priority, SharedBudget
     from rankr_ghl.ghl.client import GHLClient
@@ -80,7 +80,9 @@ def run_worker(args: argparse.Namespace) -> None:
                 latencies.append((time.perf_counter() - asked) * 1000)
 
     threads = [threading.Thread(target=work) for _ in range(args.threads)]
-    time.sleep(max(0.0, args.start - time.time()))
+    print("ready", flush=True)
+    start = float(sys.stdin.readline())  # every process imported and ready: one common start
+    time.sleep(max(0.0, start - time.time()))
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -112,7 +114,6 @@ def main() -> None:
     for name in ("priority", "table", "token", "ghl-url", "contact"):
         parser.add_argument(f"--{name}", help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=4, help=argparse.SUPPRESS)
-    parser.add_argument("--start", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         args.calls = int(args.calls)
@@ -120,7 +121,6 @@ def main() -> None:
         return
 
     from lead_push import embedded_aws_process, sandbox_process  # bench/lead_push.py
-
     from rankr_ghl_tools.ghl_sandbox.admin_client import SandboxAdmin
     from rankr_ghl_tools.local.template import load_template
 
@@ -128,12 +128,13 @@ def main() -> None:
     with embedded_aws_process(load_template(ROOT / "template.yaml")) as aws, sandbox_process() as ghl_url:
         table = aws.template.tables["SyncStateTable"].name
         admin = SandboxAdmin(ghl_url)
-        admin.create_location(LOCATION, rate_limit={"max": WINDOW_MAX, "intervalMs": WINDOW_MS, "daily": 200_000})
+        admin.create_location(
+            LOCATION, rate_limit={"max": WINDOW_MAX, "intervalMs": WINDOW_MS, "daily": 200_000}
+        )
         token = str(admin.tokens(location_id=LOCATION)["access_token"])
         contact = admin.seed(LOCATION, 1)[0]
         admin.reset_stats()
         env = {**os.environ, **aws.environ, "AWS_DEFAULT_REGION": "us-east-1"}
-        start = time.time() + 4.0  # every process imported and ready before the common start
         procs: list[tuple[str, subprocess.Popen[str]]] = []
         assigned = 0
         plan = [(kind, spec) for kind, spec in KINDS.items() for _ in range(spec[1])]
@@ -141,11 +142,24 @@ def main() -> None:
             calls = int(total * share / count) if index < len(plan) - 1 else total - assigned
             assigned += calls
             command = [
-                sys.executable, __file__, "--worker", "--priority", priority, "--table", table,
+                *os.environ.get("BENCH_WRAP", sys.executable).split(), __file__, "--worker",
+                "--priority", priority, "--table", table,
                 "--token", token, "--ghl-url", ghl_url, "--contact", contact, "--calls", str(calls),
-                "--threads", str(threads), "--start", repr(start),
+                "--threads", str(threads),
             ]  # fmt: skip
-            procs.append((kind, subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)))
+            proc = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+            )
+            procs.append((kind, proc))
+        for kind, proc in procs:
+            assert proc.stdout is not None
+            if proc.stdout.readline().strip() != "ready":
+                raise RuntimeError(f"{kind} process did not start")
+        start = time.time() + 0.2
+        for _, proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write(f"{start!r}\n")
+            proc.stdin.flush()
         results: list[tuple[str, dict[str, Any]]] = []
         for kind, proc in procs:
             out, _ = proc.communicate(timeout=600)

@@ -40,10 +40,12 @@ class BrokenStore:
         raise ConnectionError("coordinator unreachable")
 
 
-def request(holder: str = "a", want: int = 10, priority: Priority = Priority.STANDARD, **kw: object) -> SliceRequest:
+def request(
+    holder: str = "a", want: int = 10, priority: Priority = Priority.STANDARD, **kw: object
+) -> SliceRequest:
     values: dict = {
         "holder": holder, "want": want, "priority": priority, "now": 100.0, "lease_share": 0.5,
-        "margin_share": 0.0, "min_margin_s": 0.02, "limits": WINDOW,
+        "margin_share": 0.0, "min_margin_s": 0.02, "max_lease_s": 1.0, "limits": WINDOW,
     }  # fmt: skip
     values.update(kw)
     return SliceRequest(**values)
@@ -104,7 +106,7 @@ def test_learned_window_is_shared_through_the_record() -> None:
     learned = Limits(40, 2.0)
     snapshot, _ = allocate(Snapshot(), request(limits=learned), WINDOW)
     assert snapshot.limits == learned
-    _, grant = allocate(snapshot, request("b", want=100, limits=None, priority=Priority.INTERACTIVE), WINDOW)
+    _, grant = allocate(snapshot, request("b", want=60, limits=None, priority=Priority.INTERACTIVE), WINDOW)
     assert grant.count == 30 and grant.limits == learned
 
 
@@ -129,8 +131,10 @@ def test_processes_share_one_window_with_amortised_coordination() -> None:
         clock.now += 0.005
     for i, start in enumerate(sends):  # never more than the window in any interval
         assert len([t for t in sends[i:] if t < start + 1.0]) <= 100
-    assert sends[-1] - sends[0] < 4 * 1.2  # and close to the floor of 4 windows for 500
-    assert store.calls / len(sends) <= 0.2
+    assert sends[-1] - sends[0] < 4 * 1.3  # and close to the floor of 4 windows for 500
+    # Amortised: lock-step processes always find the record changed, so a slice costs about
+    # two calls, and waiting for a full window one more now and then.
+    assert store.calls / len(sends) <= 0.25
 
 
 def test_window_frees_after_the_interval() -> None:
@@ -138,10 +142,11 @@ def test_window_frees_after_the_interval() -> None:
     shared = budget(MemoryBudgetStore(), clock, Priority.INTERACTIVE)
     while shared.take("L", WINDOW) == 0.0:
         shared.completed("L")
-    wait = shared.take("L", WINDOW)
-    assert 0 < wait <= 1.1
-    clock.now += wait
-    assert shared.take("L", WINDOW) == 0.0
+    full_at = clock.now
+    while (wait := shared.take("L", WINDOW)) > 0:
+        assert wait <= 1.0  # asks again at least every max_lease_s
+        clock.now += wait
+    assert clock.now - full_at == pytest.approx(1.0 * 1.02 + 0.1)  # interval + margin
 
 
 def test_unreachable_store_degrades_to_a_conservative_local_share() -> None:
@@ -151,9 +156,9 @@ def test_unreachable_store_degrades_to_a_conservative_local_share() -> None:
     while shared.take("L", WINDOW) == 0.0:
         shared.completed("L")
         taken += 1
-    assert taken == 25
+    assert 20 <= taken <= 25  # a quarter of the window, in slices
     assert shared.degraded and shared.fallbacks == 1
-    clock.now += 1.1
+    clock.now += 1.2
     assert shared.take("L", WINDOW) == 0.0  # the sync goes on
 
 
@@ -182,7 +187,7 @@ def test_limiter_takes_from_the_shared_budget() -> None:
     with pytest.raises(GHLRateLimited):
         rl.acquire("L", max_wait_s=0.5)
     rl.release(rl.acquire("L"))
-    assert clock.slept and sum(clock.slept) == pytest.approx(1.02, abs=0.05)
+    assert clock.slept and sum(clock.slept) == pytest.approx(1.12, abs=0.05)
 
 
 # ------------------------------------------------------------------------ limiter: 429, daily

@@ -56,7 +56,7 @@ class DynamoBudgetStore:
         response = self._client.get().get_item(
             TableName=self.table_name, Key=self._key(resource_id), ConsistentRead=True
         )
-        return _decode(response.get("Item"))  # type: ignore[arg-type]
+        return _decode(response.get("Item"))
 
     def compare_and_set(self, resource_id: str, expected_version: int, new: Snapshot) -> Snapshot | None:
         item: dict[str, Any] = {
@@ -72,18 +72,18 @@ class DynamoBudgetStore:
         if new.limits is not None:
             item["maxRequests"] = {"N": str(new.limits.max_requests)}
             item["intervalMs"] = {"N": str(round(new.limits.interval_s * 1000))}
+        condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
         if expected_version:
-            condition = "version = :expected"
-            values: dict[str, Any] = {":expected": {"N": str(expected_version)}}
-        else:
-            condition, values = "attribute_not_exists(pk)", {}
+            condition = {
+                "ConditionExpression": "version = :expected",
+                "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+            }
         try:
             self._client.get().put_item(
                 TableName=self.table_name,
                 Item=item,
-                ConditionExpression=condition,
-                **({"ExpressionAttributeValues": values} if values else {}),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **condition,
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":

@@ -46,9 +46,7 @@ class Priority(enum.Enum):
     @property
     def reserve(self) -> float:
         """Share of the window that must stay free after a slice of this priority is granted."""
-        return {Priority.INTERACTIVE: 0.0, Priority.STANDARD: STANDARD_RESERVE}.get(
-            self, BACKGROUND_RESERVE
-        )
+        return {Priority.INTERACTIVE: 0.0, Priority.STANDARD: STANDARD_RESERVE}.get(self, BACKGROUND_RESERVE)
 
 
 @dataclass(frozen=True)
@@ -95,6 +93,7 @@ class SliceRequest:
     lease_share: float  # a slice must be spent within this share of the interval
     margin_share: float  # entries are held this share of the interval (+ min_margin_s) longer
     min_margin_s: float
+    max_lease_s: float  # a slice not spent by then goes back at its holder's next reservation
     limits: Limits | None  # learned from X-RateLimit-* by this process, if any
     used: int = 0  # of the holder's previous slice
     last_sent: float = 0.0  # when the previous slice's last request was sent or completed
@@ -114,7 +113,8 @@ def allocate(snapshot: Snapshot, request: SliceRequest, default: Limits) -> tupl
     hold = limits.interval_s * (1.0 + request.margin_share) + request.min_margin_s
     now = request.now
     entries: list[Entry] = []
-    for entry in snapshot.entries:
+    for stored in snapshot.entries:
+        entry = stored
         if entry.holder == request.holder and entry.end > request.last_sent:
             # The holder's live slice: keep only what it used, up to its last send.
             entry = replace(entry, count=min(entry.count, request.used), end=request.last_sent)
@@ -128,15 +128,25 @@ def allocate(snapshot: Snapshot, request: SliceRequest, default: Limits) -> tupl
     occupied = sum(e.count for e in entries)
     reserve = int(limits.max_requests * request.priority.reserve)
     free = limits.max_requests - occupied - reserve
-    count = max(0, min(request.want, free))
-    lease_end = now + limits.interval_s * request.lease_share
+    # A slice smaller than a third of the wanted one costs a coordination call for a few requests:
+    # wait until enough of the window frees instead.
+    least = max(1, request.want // 3)
+    count = min(request.want, free) if free >= least else 0
+    lease_end = now + min(limits.interval_s * request.lease_share, request.max_lease_s)
     if count:
         entries.append(Entry(request.holder, count, lease_end))
         retry_at = now
     else:
-        # The first moment an entry expires; the caller adds jitter.
-        retry_at = min((e.end + hold for e in entries), default=now + limits.interval_s)
-    new = Snapshot(snapshot.version + 1, tuple(entries), limits)
+        retry_at = now + limits.interval_s
+        for entry in sorted(entries, key=lambda e: e.end):
+            free += entry.count
+            if free >= least:
+                retry_at = entry.end + hold
+                break
+        # Holders report early and the window may be learned shorter meanwhile: ask again soon.
+        retry_at = min(retry_at, now + request.max_lease_s)
+    # Only a window learned from GHL's headers is recorded, never the documented default.
+    new = Snapshot(snapshot.version + 1, tuple(entries), request.limits or snapshot.limits)
     return new, Grant(count, lease_end, max(retry_at, now), limits)
 
 
@@ -174,6 +184,7 @@ class _Local:
     last_sent: float = 0.0
     in_flight: int = 0
     retry_at: float = 0.0
+    unreported: bool = False  # the current slice's use is not in the shared record yet
     snapshot: Snapshot = field(default_factory=Snapshot)
 
 
@@ -186,10 +197,11 @@ class SharedBudget:
         store: BudgetStore,
         *,
         priority: Priority = Priority.STANDARD,
-        slice_share: float = 0.15,
+        slice_share: float = 0.2,
         lease_share: float = 0.5,
         margin_share: float = 0.02,
-        min_margin_s: float = 0.02,
+        min_margin_s: float = 0.1,
+        max_lease_s: float = 1.0,
         fallback_share: float = 0.25,
         fallback_for_s: float = 10.0,
         max_attempts: int = 4,
@@ -206,6 +218,7 @@ class SharedBudget:
         self._lease_share = lease_share
         self._margin_share = margin_share
         self._min_margin_s = min_margin_s
+        self._max_lease_s = max_lease_s
         self._fallback_share = fallback_share
         self._fallback_for_s = fallback_for_s
         self._max_attempts = max_attempts
@@ -232,13 +245,17 @@ class SharedBudget:
         local = self._local(resource_id)
         with local.lock:
             now = self._clock()
-            if local.tokens > 0 and now < local.lease_end:
+            # A window learned from GHL's headers that the record does not show yet is shared at
+            # once: the slice in hand was sized for the old one.
+            stale = learned is not None and local.snapshot.version > 0 and local.snapshot.limits != learned
+            if local.tokens > 0 and now < local.lease_end and not stale:
                 local.tokens -= 1
                 local.used += 1
                 local.in_flight += 1
                 local.last_sent = now
+                local.unreported = True
                 return 0.0
-            if now < local.retry_at:
+            if now < local.retry_at and not stale:
                 return local.retry_at - now
             grant = self._reserve(resource_id, local, learned, now)
             if grant.count == 0:
@@ -248,6 +265,7 @@ class SharedBudget:
                 return max(grant.retry_at - now, 0.001)
             local.tokens, local.lease_end = grant.count - 1, grant.lease_end
             local.used = 1
+            local.unreported = True
             local.in_flight += 1
             local.last_sent = now
             return 0.0
@@ -282,6 +300,7 @@ class SharedBudget:
             lease_share=self._lease_share,
             margin_share=self._margin_share,
             min_margin_s=self._min_margin_s,
+            max_lease_s=self._max_lease_s,
             limits=learned,
             used=local.used,
             last_sent=last_sent,
@@ -312,6 +331,7 @@ class SharedBudget:
             self.coordination_calls += 1
             if current is None:
                 local.snapshot = new
+                local.unreported = False
                 return grant
             snapshot = current
         # Lost every race: others are taking slices right now; come back shortly.

@@ -226,6 +226,11 @@ class RateLimiter:
                             budget.in_flight.add(budget.seq)
                             shared_taken = False  # now owned by the permit
                             return Permit(resource_id, budget.seq, now)
+                    if shared_taken and self.shared is not None:
+                        # Never hold a shared request while waiting: it must be sent at once, or
+                        # its slice could expire from the shared record before it reaches GHL.
+                        self.shared.give_back(resource_id)
+                        shared_taken = False
                     continue
                 wait = max(wait, 0.0005)
                 if max_wait_s is not None and (now - started) + wait > max_wait_s:
@@ -286,6 +291,8 @@ class RateLimiter:
         interval_ms = _header_int(lowered, HEADER_INTERVAL_MS)
         daily_limit = _header_int(lowered, HEADER_DAILY_LIMIT)
         daily_remaining = _header_int(lowered, HEADER_DAILY_REMAINING)
+        if self.shared is not None:
+            self.shared.completed(permit.resource_id)
         with budget.lock:
             now = self._clock()
             budget.complete(permit.seq, now)
