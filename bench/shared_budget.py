@@ -142,7 +142,7 @@ def main() -> None:
             calls = int(total * share / count) if index < len(plan) - 1 else total - assigned
             assigned += calls
             command = [
-                *os.environ.get("BENCH_WRAP", sys.executable).split(), __file__, "--worker",
+                sys.executable, __file__, "--worker",
                 "--priority", priority, "--table", table,
                 "--token", token, "--ghl-url", ghl_url, "--contact", contact, "--calls", str(calls),
                 "--threads", str(threads),
