@@ -114,9 +114,7 @@ class GHLRateLimited(GHLError):
         self.retry_after_s = retry_after_s
         # Always retryable: even a spent daily budget comes back at GHL's daily reset, and
         # ``retry_after_s`` says when it is worth trying again.
-        super().__init__(
-            message, status=status, trace_id=trace_id, retryable=True, method=method, path=path
-        )
+        super().__init__(message, status=status, trace_id=trace_id, retryable=True, method=method, path=path)
 
 
 class GHLServerError(GHLError):
