@@ -54,6 +54,24 @@ def _optional_int(raw: str) -> int | None:
     return int(raw.strip()) if raw.strip() else None
 
 
+def _priority(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in {"interactive", "standard", "background"}:
+        raise ValueError("not a priority")
+    return value
+
+
+def _utc_time(raw: str) -> str:
+    """HH:MM[:SS], validated here so `daily_reset_offset_s` cannot fail later."""
+    parts = raw.strip().split(":")
+    if not 2 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
+        raise ValueError("not HH:MM[:SS]")
+    hours, minutes, seconds = (int(p) for p in (*parts, "0")[:3])
+    if hours > 23 or minutes > 59 or seconds > 59:
+        raise ValueError("not a time of day")
+    return raw.strip()
+
+
 @dataclass(frozen=True)
 class Settings:
     stage: str = "dev"
@@ -90,6 +108,12 @@ class Settings:
     function_timeout_s: float | None = None
     audit_retention_days: int | None = None
     lead_push_workers: int | None = None
+    # The GHL rate budget shared by every container through the sync-state table (ghl.budget), and
+    # this function's priority in it: interactive (lead push), standard, background (reconcile).
+    ghl_shared_budget: bool = True
+    ghl_budget_priority: str = "standard"
+    # When GHL's daily request budget starts again (UTC, HH:MM[:SS]); GHL does not document it.
+    ghl_daily_reset_utc: str = "00:00"
 
     def __post_init__(self) -> None:
         stage = self.stage
@@ -152,6 +176,12 @@ class Settings:
         return self.function_timeout_s or DEFAULT_FUNCTION_TIMEOUT_S
 
     @property
+    def daily_reset_offset_s(self) -> int:
+        """Seconds after midnight UTC at which GHL's daily budget starts again."""
+        hours, minutes, seconds = (int(p) for p in (*self.ghl_daily_reset_utc.split(":"), "0")[:3])
+        return hours * 3600 + minutes * 60 + seconds
+
+    @property
     def scopes(self) -> tuple[str, ...]:
         return tuple(self.ghl_scopes.split())
 
@@ -198,6 +228,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "function_timeout_s": _optional_float,
     "audit_retention_days": _optional_int,
     "lead_push_workers": _optional_int,
+    "ghl_shared_budget": _bool,
+    "ghl_budget_priority": _priority,
+    "ghl_daily_reset_utc": _utc_time,
 }
 
 

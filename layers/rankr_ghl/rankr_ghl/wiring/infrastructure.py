@@ -155,9 +155,26 @@ class Infrastructure:
     # ------------------------------------------------------------------------------ GHL and Rankr
     @cached_factory
     def rate_limiter(self) -> RateLimiter:
+        """The API client's limiter: this process's pacing plus, unless switched off, the budget
+        every container shares through the sync-state table (docs/rate-budget.md)."""
+        from rankr_ghl.ghl.budget import Priority, SharedBudget
         from rankr_ghl.ghl.ratelimit import RateLimiter
 
-        return RateLimiter()
+        shared = None
+        if self.settings.ghl_shared_budget:
+            from rankr_ghl.aws.rate_budget import DynamoBudgetStore
+
+            store = DynamoBudgetStore(self.settings.sync_table, client_source=self.dynamodb)
+            shared = SharedBudget(store, priority=Priority(self.settings.ghl_budget_priority))
+        return RateLimiter(daily_reset_offset_s=self.settings.daily_reset_offset_s, shared=shared)
+
+    @cached_factory
+    def oauth_rate_limiter(self) -> RateLimiter:
+        """The OAuth client's limiter (company and token calls, from the install callback too):
+        this process's budget only, so the callback needs no access to the shared record."""
+        from rankr_ghl.ghl.ratelimit import RateLimiter
+
+        return RateLimiter(daily_reset_offset_s=self.settings.daily_reset_offset_s)
 
     @cached_factory
     def ghl_oauth_client(self) -> GHLOAuthClient:
@@ -171,7 +188,7 @@ class Infrastructure:
             self.ghl_client_id(),
             secret.client_secret.get_secret_value(),
             base_url=self.settings.ghl_api_base_url,
-            rate_limiter=self.rate_limiter(),
+            rate_limiter=self.oauth_rate_limiter(),
         )
 
     @cached_factory
