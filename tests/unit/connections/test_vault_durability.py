@@ -184,3 +184,28 @@ def test_rotation_never_resurrects_an_uninstalled_secret(world):
         world.vault().get_token("loc1")
     assert world.tokens.read("loc1") is None
     assert world.connections.read_pending_token("loc1") is None
+
+
+def test_invocation_deadline_feeds_the_vault(world):
+    from rankr_ghl.invocation import InvocationDeadline
+
+    class Context:
+        def get_remaining_time_in_millis(self) -> int:
+            return 3_000
+
+    deadline = InvocationDeadline(clock=world.clock)
+    assert deadline.remaining_s() is None
+    deadline.start(Context())
+    world.install_location("loc1", expires_in=-1)
+    with pytest.raises(TokenRefreshDeferred):
+        world.vault(remaining_s=deadline.remaining_s).get_token("loc1")
+    deadline.start(None)
+    assert deadline.remaining_s() is None
+
+
+def test_the_root_vault_reads_the_invocation_deadline():
+    from rankr_ghl import wiring
+    from rankr_ghl.invocation import invocation_deadline
+
+    vault = wiring.root().token_vault()
+    assert vault._remaining_s == invocation_deadline.remaining_s

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 
 from rankr_ghl.flows.queue_message import parse_queued_message
+from rankr_ghl.invocation import invocation_deadline
 from rankr_ghl.observability import logger
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ class InboundBatch:
         self._batch = SqsFifoPartialProcessor(skip_group_on_error=True)
 
     def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        invocation_deadline.start(context)
         return dict(
             process_partial_response(
                 event=event, record_handler=self.handle_record, processor=self._batch, context=context
