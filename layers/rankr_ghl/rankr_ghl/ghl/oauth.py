@@ -218,7 +218,7 @@ class GHLOAuthClient:
             size = len(page.locations)
             skip += size
             if page.count is not None and page.count > size:
-                total = page.count
+                total = int(page.count)
             if not fresh or size < largest_page or (total is not None and skip >= total):
                 return
             largest_page = max(largest_page, size)
