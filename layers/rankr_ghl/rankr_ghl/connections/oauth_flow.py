@@ -353,6 +353,9 @@ class OAuthInstallService:
             rankr_account_id=(existing.rankr_account_id if existing else None) or account,
             token_source=token_source,
             updated_at=from_epoch(bundle.issued_at),
+            # The install itself is the newest lifecycle event: an older UNINSTALL replayed later is stale.
+            lifecycle_event_ms=int(bundle.issued_at * 1000),
+            lifecycle_event_id="",
         )
 
     def _location_install(
@@ -444,7 +447,7 @@ def store_all(
     try:
         for connection_id, bundle in bundles.items():
             previous[connection_id] = tokens.read(connection_id, fresh=True)
-            tokens.write(connection_id, bundle)
+            tokens.install(connection_id, bundle)
             written.append(connection_id)
         connections.save_all(records)
     except Exception as exc:

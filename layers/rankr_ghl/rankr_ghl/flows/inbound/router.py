@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from rankr_ghl.connections.event_order import lifecycle_event_order
 from rankr_ghl.flows.inbound.mirror import MirrorSteps
 from rankr_ghl.flows.inbound.model import (
     METRIC_PROCESSED,
@@ -131,11 +132,16 @@ class InboundProcessor(MirrorSteps):
         invalidate = getattr(self._connections, "invalidate", None)
         if callable(invalidate):
             invalidate()
+        event_ms, event_id = lifecycle_event_order(message)
         if event_type == "INSTALL":
-            lifecycle.handle_install(location_id=location_id, company_id=company_id)
+            lifecycle.handle_install(
+                location_id=location_id, company_id=company_id, event_ms=event_ms, event_id=event_id
+            )
             outcome = "install"
         else:
-            lifecycle.handle_uninstall(location_id=location_id, company_id=company_id)
+            lifecycle.handle_uninstall(
+                location_id=location_id, company_id=company_id, event_ms=event_ms, event_id=event_id
+            )
             outcome = "uninstall"
         logger.info(
             "app event handled",
