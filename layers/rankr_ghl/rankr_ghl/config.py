@@ -46,6 +46,20 @@ class ConfigError(ValueError):
     """Missing or malformed configuration; the message names the variable, never a value."""
 
 
+_TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
+_FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
+
+
+def _bool(raw: str) -> bool:
+    """The spellings pydantic accepts for a bool."""
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError("not a boolean")
+
+
 def _optional_float(raw: str) -> float:
     return float(raw.strip())
 
