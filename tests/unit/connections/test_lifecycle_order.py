@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
 from rankr_ghl.connections.event_order import lifecycle_event_order
+from rankr_ghl.connections.install_links import nonce_hash
 from rankr_ghl.connections.lifecycle import ConnectionLifecycle
 from rankr_ghl.connections.models import ConnectionStatus
 from rankr_ghl.connections.oauth_flow import OAuthAppConfig, OAuthInstallService
@@ -34,9 +33,10 @@ def callback_install(world, location_id: str) -> None:
     svc = OAuthInstallService(
         app, signer, world.oauth, world.tokens, world.connections, vault=world.vault(), clock=world.clock
     )
-    state = parse_qs(urlsplit(svc.install_url("acct_1")).query)["state"][0]
+    nonce = "browser-nonce-" + location_id
+    state = signer.sign("acct_1", browser_hash=nonce_hash(nonce))
     world.oauth.codes["code-" + location_id] = world.oauth.issue("Location", "co1", location_id)
-    svc.complete_install(code="code-" + location_id, state=state)
+    svc.complete_install(code="code-" + location_id, state=state, browser_nonce=nonce)
 
 
 def ms(world, offset_s: float = 0) -> int:
