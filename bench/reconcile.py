@@ -42,7 +42,7 @@ ACCOUNT = "bench-acct"
 
 def _child() -> None:
     from rankr_ghl.aws.sync_state import DynamoMappingStore, mapping_item, to_item
-    from rankr_ghl.flows.reconcile import common_fields
+    from rankr_ghl.flows.reconcile.record_values import common_fields
     from rankr_ghl.sync.diff import changed_fields
     from rankr_ghl.sync.mapping import default_mapping
     from rankr_ghl.sync.ports import IdMapping
@@ -254,12 +254,14 @@ def main() -> None:
         from botocore.config import Config
         from rankr_ghl.aws.audit import DynamoAuditLog
         from rankr_ghl.aws.sync_state import SyncStateTable
-        from rankr_ghl.flows.reconcile import Mode, ReconcileJob, Reconciler, ReconcileSettings
-        from rankr_ghl.flows.reconcile_ports import GhlClientPort, RankrClientPort
+        from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileJob, ReconcileSettings
+        from rankr_ghl.flows.reconcile.run import Reconciler
         from rankr_ghl.ghl.client import GHLClient
         from rankr_ghl.ghl.ratelimit import RateLimiter
+        from rankr_ghl.ghl.records import GhlClientRecords
         from rankr_ghl.ghl.tokens import StaticTokenSource
         from rankr_ghl.rankr.client import RankrClient
+        from rankr_ghl.rankr.records import RankrClientRecords
 
         env = info["env"]
         # moto serialises ~1 ms per item: a 1,000-mapping page of the full pass's mapping listing can
@@ -277,8 +279,8 @@ def main() -> None:
         )
         rankr_client = RankrClient(info["rankr_url"], info["rankr_key"])
         reconciler = Reconciler(
-            ghl=GhlClientPort(lambda: ghl_client),
-            rankr=RankrClientPort(lambda: rankr_client),
+            ghl=GhlClientRecords(lambda: ghl_client),
+            rankr=RankrClientRecords(lambda: rankr_client),
             mappings=table.mappings,
             ledger=table.ledger,
             tombstones=table.tombstones,

@@ -14,7 +14,8 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rankr_ghl.flows.reconcile import Reconciler, ReconcileReport
+    from rankr_ghl.flows.reconcile.jobs import ReconcileReport
+    from rankr_ghl.flows.reconcile.run import Reconciler
     from rich.console import Console
 
 _LABELS = {
@@ -105,7 +106,7 @@ def render_report(report: ReconcileReport, console: Console) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from rankr_ghl.flows import reconcile
+    from rankr_ghl.flows.reconcile import jobs as reconcile
     from rich.console import Console
 
     console = Console(stderr=args.json)

@@ -90,6 +90,9 @@ class Settings:
     webhook_dedupe_ttl_s: int | None = None
     audit_retention_days: int | None = None
     lead_push_workers: int | None = None
+    # Reconcile deletes per run and location: max(min, fraction x mapped contacts); None: the defaults.
+    reconcile_delete_budget_min: int | None = None
+    reconcile_delete_budget_fraction: float | None = None
 
     def __post_init__(self) -> None:
         stage = self.stage
@@ -139,6 +142,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "webhook_dedupe_ttl_s": _optional_int,
     "audit_retention_days": _optional_int,
     "lead_push_workers": _optional_int,
+    "reconcile_delete_budget_min": _optional_int,
+    "reconcile_delete_budget_fraction": _optional_float,
 }
 
 

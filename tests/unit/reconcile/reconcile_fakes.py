@@ -1,4 +1,5 @@
-"""In-memory GHL and Rankr behind reconcile's ports (network blocked), plus a world that wires them.
+"""In-memory GHL and Rankr behind the unified record ports (`rankr_ghl.ports.GhlRecords` and
+`RankrRecords`; network blocked), plus a world that wires them into a Reconciler.
 
 They follow the sandboxes' documented rules: GHL search sorts case-insensitively then by id, pages
 with `page` or `searchAfter`, filters `dateUpdated` ranges; tags are stored lower-cased; deleting a
@@ -26,8 +27,11 @@ from fakes import (  # noqa: E402
     InMemoryMappingStore,
     InMemoryTombstoneStore,
 )
-from rankr_ghl.flows.reconcile import Reconciler, ReconcileSettings, common_fields  # noqa: E402
-from rankr_ghl.flows.reconcile_ports import RankrPage, Record, SearchPage  # noqa: E402
+from rankr_ghl.flows.reconcile.jobs import ReconcileSettings  # noqa: E402
+from rankr_ghl.flows.reconcile.record_values import common_fields  # noqa: E402
+from rankr_ghl.flows.reconcile.run import Reconciler  # noqa: E402
+from rankr_ghl.ports import GhlSearchPage as SearchPage  # noqa: E402
+from rankr_ghl.ports import RankrPage, Record  # noqa: E402
 from rankr_ghl.sync.diff import changed_fields  # noqa: E402
 from rankr_ghl.sync.mapping import default_mapping  # noqa: E402
 from rankr_ghl.sync.ports import IdMapping  # noqa: E402
@@ -137,6 +141,25 @@ class FakeGhl:
         self.calls["read:contact"] += 1
         rec = self.contacts.get(contact_id)
         return dict(rec) if rec else None
+
+    def get_task(self, location_id: str, contact_id: str, task_id: str) -> Record | None:
+        self.calls["read:task"] += 1
+        task = self.tasks.get(task_id)
+        return dict(task) if task and task["contactId"] == contact_id else None
+
+    def get_note(self, location_id: str, contact_id: str, note_id: str) -> Record | None:
+        self.calls["read:note"] += 1
+        note = self.notes.get(note_id)
+        return dict(note) if note and note["contactId"] == contact_id else None
+
+    def get(self, location_id: str, entity: Entity, record_id: str, parent_id: str | None) -> Record | None:
+        if entity is Entity.CONTACT:
+            return self.get_contact(location_id, record_id)
+        if entity is Entity.TASK:
+            return self.get_task(location_id, parent_id or "", record_id)
+        if entity is Entity.NOTE:
+            return self.get_note(location_id, parent_id or "", record_id)
+        raise NotImplementedError("reconcile reads no appointments")
 
     def create_contact(self, location_id: str, body: Mapping[str, Any]) -> Record:
         self.calls["write:create_contact"] += 1
@@ -362,6 +385,45 @@ class FakeRankr:
     def delete_note(self, account_id: str, contact_id: str, note_id: str) -> None:
         self.calls["write:delete_note"] += 1
         self.notes[note_id]["deletedAt"] = _iso(self.clock.now)
+
+    # -- RankrRecords: dispatch by entity (parent_id: the Rankr contact of a task or note)
+    def get(self, account_id: str, entity: Entity, record_id: str, parent_id: str | None) -> Record | None:
+        if entity is Entity.CONTACT:
+            return self.get_contact(account_id, record_id)
+        if entity is Entity.TASK:
+            return self.get_task(account_id, parent_id or "", record_id)
+        self.calls["read:note"] += 1
+        note = self.notes.get(record_id)
+        return dict(note) if note else None
+
+    def create(
+        self, account_id: str, entity: Entity, body: Mapping[str, Any], parent_id: str | None, key: str
+    ) -> Record:
+        if entity is Entity.CONTACT:
+            return self.create_contact(account_id, body, idempotency_key=key)
+        if entity is Entity.TASK:
+            return self.create_task(account_id, parent_id or "", body, idempotency_key=key)
+        return self.create_note(account_id, parent_id or "", body, idempotency_key=key)
+
+    def update(
+        self, account_id: str, entity: Entity, record_id: str, body: Mapping[str, Any], parent_id: str | None
+    ) -> Record:
+        if entity is Entity.CONTACT:
+            self.update_contact(account_id, record_id, body)
+            return dict(self.contacts[record_id])
+        if entity is Entity.TASK:
+            self.update_task(account_id, parent_id or "", record_id, body)
+            return dict(self.tasks[record_id])
+        self.update_note(account_id, parent_id or "", record_id, body)
+        return dict(self.notes[record_id])
+
+    def delete(self, account_id: str, entity: Entity, record_id: str, parent_id: str | None) -> None:
+        if entity is Entity.CONTACT:
+            self.delete_contact(account_id, record_id)
+        elif entity is Entity.TASK:
+            self.delete_task(account_id, parent_id or "", record_id)
+        else:
+            self.delete_note(account_id, parent_id or "", record_id)
 
 
 class World:
