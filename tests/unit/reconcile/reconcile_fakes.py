@@ -9,7 +9,9 @@ soft, creates replay by idempotency key. Every write bumps the record's modifica
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import random
 import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -23,6 +25,7 @@ from fakes import (  # noqa: E402
     FakeRankrIdempotencyKeys,
     InMemoryAuditLog,
     InMemoryCheckpointStore,
+    InMemoryLeadClaimStore,
     InMemoryLedgerStore,
     InMemoryMappingStore,
     InMemoryTombstoneStore,
@@ -69,6 +72,14 @@ class FakeGhl:
         self.notes: dict[str, Record] = {}
         self.calls: Counter[str] = Counter()
         self._ids = itertools.count(1)
+        # GHL's undocumented search behaviours (docs/ghl-variants.md): "id", "ignored" or "shuffled";
+        # "per_contact" or "none"; contacts (and tasks) not yet in the search index.
+        self.search_order = "id"
+        self.search_cursor = "per_contact"
+        self.search_hidden: set[str] = set()
+        self.task_search_hidden: set[str] = set()
+        self.task_body_key: str | None = "body"
+        self.rng = random.Random(7)
 
     # -- helpers
     def new_id(self, prefix: str = "G") -> str:
@@ -108,7 +119,7 @@ class FakeGhl:
     ) -> SearchPage:
         self.calls["read:search"] += 1
         field = sort[0]["field"]
-        rows = list(self.contacts.values())
+        rows = [r for r in self.contacts.values() if r["id"] not in self.search_hidden]
         for f in filters or []:
             if f["field"] == "dateUpdated" and f["operator"] == "range":
                 low = _parse(f["value"]["gte"])
@@ -116,17 +127,27 @@ class FakeGhl:
             elif f["field"] == "tags" and f["operator"] == "eq":
                 rows = [r for r in rows if f["value"] in r.get("tags", [])]
 
-        def key(r: Record) -> tuple[str, str]:
+        def key(r: Record) -> tuple[Any, str]:
+            if self.search_order == "ignored":  # a stable order unrelated to any field
+                return (hashlib.blake2b(r["id"].encode(), digest_size=8).hexdigest(), r["id"])
+            if field in ("dateAdded", "dateUpdated"):
+                return (int(_parse(r[field]).timestamp() * 1000), r["id"])
             return (str(r.get(field) or "").lower(), r["id"])
 
         rows.sort(key=key)
         if search_after is not None:
-            cursor = (str(search_after[0]).lower(), str(search_after[1]))
+            raw = search_after[0]
+            cursor = (raw if isinstance(raw, int) else str(raw).lower(), str(search_after[1]))
             rows = [r for r in rows if key(r) > cursor]
             selected = rows[:page_limit]
         else:
             start = ((page or 1) - 1) * page_limit
             selected = rows[start : start + page_limit]
+        if self.search_order == "shuffled":
+            selected = list(selected)
+            self.rng.shuffle(selected)
+        if self.search_cursor == "none":
+            return SearchPage([dict(r) for r in selected], None)
         out = [dict(r, searchAfter=list(key(r))) for r in selected]
         return SearchPage(out, out[-1]["searchAfter"] if out else None)
 
@@ -171,9 +192,11 @@ class FakeGhl:
             if (body.get("email") and rec.get("email") == body["email"]) or (
                 body.get("phone") and rec.get("phone") == body["phone"]
             ):
-                self.edit_contact(
-                    rec["id"], **{k: v for k, v in body.items() if k not in ("locationId", "tags")}
-                )
+                # Like GHL's upsert: the fields sent replace the matched contact's, tags included.
+                changes = {k: v for k, v in body.items() if k != "locationId"}
+                if "tags" in changes:
+                    changes["tags"] = sorted({str(tag).lower() for tag in changes["tags"]})
+                self.edit_contact(rec["id"], **changes)
                 return dict(rec)
         return dict(self.seed_contact(**{k: v for k, v in body.items() if k != "locationId"}))
 
@@ -203,8 +226,17 @@ class FakeGhl:
 
     def search_tasks(self, location_id: str, *, limit: int, skip: int) -> list[Record]:
         self.calls["read:tasks"] += 1
-        rows = sorted(self.tasks.values(), key=lambda t: (t["dateAdded"], t["id"]))
-        return [dict(t) for t in rows[skip : skip + limit]]
+        rows = sorted(
+            (t for t in self.tasks.values() if t["id"] not in self.task_search_hidden),
+            key=lambda t: (t["dateAdded"], t["id"]),
+        )
+        page = [dict(t) for t in rows[skip : skip + limit]]
+        if self.task_body_key != "body":  # the search's loose shape: body as `description`, or absent
+            for task in page:
+                body = task.pop("body", None)
+                if self.task_body_key is not None:
+                    task[self.task_body_key] = body
+        return page
 
     def seed_task(self, contact_id: str, **fields: Any) -> Record:
         task = {"id": self.new_id("T"), "contactId": contact_id, "dateAdded": _iso(self.clock.tick())}
@@ -426,10 +458,20 @@ class FakeRankr:
             self.delete_note(account_id, parent_id or "", record_id)
 
 
+class CountingMetrics:
+    """The `Counter` port, remembering what was counted."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def count(self, name: str, reason: str | None = None) -> None:
+        self.counts[name if reason is None else f"{name}:{reason}"] += 1
+
+
 class World:
     """Both fakes, the sync stores and a Reconciler over them."""
 
-    def __init__(self, *, page_size: int = 5) -> None:
+    def __init__(self, *, page_size: int = 5, **settings: Any) -> None:
         self.clock = FakeClock()
         self.ghl = FakeGhl(self.clock)
         self.rankr = FakeRankr(self.clock)
@@ -438,7 +480,9 @@ class World:
         self.tombstones = InMemoryTombstoneStore()
         self.checkpoints = InMemoryCheckpointStore()
         self.audit = InMemoryAuditLog()
-        self.settings = ReconcileSettings(page_size=page_size, task_page_size=3)
+        self.lead_claims = InMemoryLeadClaimStore()
+        self.metrics = CountingMetrics()
+        self.settings = ReconcileSettings(page_size=page_size, task_page_size=3, **settings)
         self.reconciler = self.make_reconciler()
 
     def make_reconciler(self, *, ghl: Any = None, rankr: Any = None) -> Reconciler:
@@ -450,6 +494,8 @@ class World:
             tombstones=self.tombstones,
             checkpoints=self.checkpoints,
             audit=self.audit,
+            lead_claims=self.lead_claims,
+            metrics=self.metrics,
             settings=self.settings,
             clock=self.clock,
         )

@@ -25,7 +25,7 @@ from rankr_ghl.sync.ports import AuditAction, AuditEntry, AuditOutcome, MappingC
 from rankr_ghl.sync.types import Entity
 
 if TYPE_CHECKING:
-    from rankr_ghl.flows.reconcile.run import Reconciler
+    from rankr_ghl.flows.reconcile.services import ReconcileServices
 
 
 class RunContext:
@@ -33,7 +33,7 @@ class RunContext:
 
     def __init__(
         self,
-        reconciler: Reconciler,
+        reconciler: ReconcileServices,
         job: ReconcileJob,
         account_id: str,
         remaining_ms: Callable[[], int] | None,

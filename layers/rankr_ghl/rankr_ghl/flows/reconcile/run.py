@@ -23,22 +23,11 @@ from rankr_ghl.flows.reconcile.jobs import (
     OutOfTime,
     ReconcileJob,
     ReconcileOutcome,
-    ReconcileSettings,
     cursor_checkpoint,
 )
 from rankr_ghl.flows.reconcile.record_values import iso, parse_iso
+from rankr_ghl.flows.reconcile.services import ReconcileServices
 from rankr_ghl.observability import logger
-from rankr_ghl.ports import Counter, GhlRecords, NullCounter, RankrRecords
-from rankr_ghl.sync.mapping_resolver import MappingResolver
-from rankr_ghl.sync.ports import (
-    AuditSink,
-    CheckpointStore,
-    LeadClaimStore,
-    LedgerStore,
-    MappingStore,
-    TombstoneStore,
-    utcnow,
-)
 from rankr_ghl.sync.types import Entity
 
 
@@ -64,37 +53,8 @@ RUN_STATE_KEYS = (
 )
 
 
-class Reconciler:
+class Reconciler(ReconcileServices):
     """Per-location reconcile. One instance per container; `run` is one job."""
-
-    def __init__(
-        self,
-        *,
-        ghl: GhlRecords,
-        rankr: RankrRecords,
-        mappings: MappingStore,
-        ledger: LedgerStore,
-        tombstones: TombstoneStore,
-        checkpoints: CheckpointStore,
-        audit: AuditSink,
-        lead_claims: LeadClaimStore | None = None,
-        metrics: Counter | None = None,
-        mapping_resolver: MappingResolver | None = None,
-        settings: ReconcileSettings | None = None,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self.ghl = ghl
-        self.rankr = rankr
-        self.mappings = mappings
-        self.ledger = ledger
-        self.tombstones = tombstones
-        self.checkpoints = checkpoints
-        self.audit = audit
-        self.lead_claims = lead_claims
-        self.metrics: Counter = metrics or NullCounter()
-        self.mapping_resolver = mapping_resolver or MappingResolver()
-        self.settings = settings or ReconcileSettings()
-        self.clock = clock
 
     def run(
         self,
