@@ -137,7 +137,8 @@ class FakeGhl:
         rows.sort(key=key)
         if search_after is not None:
             raw = search_after[0]
-            cursor = (raw if isinstance(raw, int) else str(raw).lower(), str(search_after[1]))
+            numeric = isinstance(raw, int) and self.search_order != "ignored"
+            cursor = (raw if numeric else str(raw).lower(), str(search_after[1]))
             rows = [r for r in rows if key(r) > cursor]
             selected = rows[:page_limit]
         else:

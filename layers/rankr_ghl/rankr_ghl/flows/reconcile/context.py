@@ -17,7 +17,7 @@ from rankr_ghl.flows.reconcile.jobs import (
     cursor_checkpoint,
 )
 from rankr_ghl.flows.reconcile.record_values import common_fields, retryable
-from rankr_ghl.flows.reconcile.search_paging import next_cursor
+from rankr_ghl.flows.reconcile.search_paging import cursor_advances, next_cursor
 from rankr_ghl.observability import logger, redact_text
 from rankr_ghl.ports import Record
 from rankr_ghl.sync.mapping import FieldMapping
@@ -221,10 +221,20 @@ class RunContext:
         self.tick("ghl_search_calls")
         return page.records
 
-    def advance_search(self, records: list[Record], sort: list[dict[str, Any]]) -> None:
+    def advance_search(self, records: list[Record], sort: list[dict[str, Any]]) -> bool:
+        """Move past `records`. False when a cursor would not move forward (GHL ignored the sort and
+        sent no cursor of its own): the search ends there, and what it missed is read directly."""
         page_number = int(self.state.get("searchPage") or 1) + 1
         self.state["searchPage"] = page_number
-        if self.state.get("searchAfter") is not None or (
-            page_number * self.settings.page_size > self.settings.search_page_window
-        ):
-            self.state["searchAfter"] = next_cursor(records, sort)
+        previous = self.state.get("searchAfter")
+        if previous is None and page_number * self.settings.page_size <= self.settings.search_page_window:
+            return True
+        cursor = next_cursor(records, sort)
+        if cursor is None or (previous is not None and not cursor_advances(previous, cursor)):
+            logger.warning(
+                "reconcile search cursor does not advance: search ends early",
+                extra={"location_id": self.location_id, "page": page_number},
+            )
+            return False
+        self.state["searchAfter"] = cursor
+        return True

@@ -92,7 +92,9 @@ class FullPass(ChildPhases):
             if len(records) < self.settings.page_size:
                 self.state["searchDone"] = True
                 return
-            self.advance_search(records, FULL_PASS_SORT)
+            if not self.advance_search(records, FULL_PASS_SORT):
+                self.state["searchDone"] = True
+                return
             self.page_boundary()
 
     def full_contact(self, record: Record, index: FullIndex) -> None:

@@ -28,7 +28,8 @@ class IncrementalPass(ChildPhases):
                 self.changed_ghl_contact(record)
             if len(records) < self.settings.page_size:
                 return
-            self.advance_search(records, CHANGED_SORT)
+            if not self.advance_search(records, CHANGED_SORT):
+                return
             self.page_boundary()
 
     def changed_ghl_contact(self, record: Record) -> None:

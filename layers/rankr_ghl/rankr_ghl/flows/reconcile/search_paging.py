@@ -60,3 +60,8 @@ def next_cursor(records: Sequence[Record], sort: Sequence[Mapping[str, Any]]) ->
 def _largest(cursors: list[list[Any]]) -> list[Any]:
     orders = [_cursor_order(cursor) for cursor in cursors]
     return list(cursors[orders.index(max(orders))])
+
+
+def cursor_advances(previous: list[Any], cursor: list[Any]) -> bool:
+    """True when `cursor` lies strictly after `previous` in the order the cursors describe."""
+    return len(previous) == len(cursor) and _cursor_order(cursor) > _cursor_order(previous)
