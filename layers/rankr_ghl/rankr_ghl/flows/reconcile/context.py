@@ -104,7 +104,7 @@ class RunContext:
             outcome=AuditOutcome.SKIPPED,
             fields=(f"candidates:{candidates}", f"budget:{self.delete_budget()}", f"used:{used}"),
         )
-        self.metrics.count("ReconcileDeleteBudgetExceeded", entity.value)
+        self.metrics.count("ReconcileDeleteBudgetExceeded")
         return False
 
     def save_cursor(self) -> None:
