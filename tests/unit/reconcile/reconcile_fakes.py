@@ -37,6 +37,7 @@ from rankr_ghl.ports import GhlSearchPage as SearchPage  # noqa: E402
 from rankr_ghl.ports import RankrPage, Record  # noqa: E402
 from rankr_ghl.sync.diff import changed_fields  # noqa: E402
 from rankr_ghl.sync.mapping import default_mapping  # noqa: E402
+from rankr_ghl.sync.mapping_resolver import MappingResolver  # noqa: E402
 from rankr_ghl.sync.ports import IdMapping  # noqa: E402
 from rankr_ghl.sync.types import Entity  # noqa: E402
 
@@ -79,6 +80,7 @@ class FakeGhl:
         self.search_hidden: set[str] = set()
         self.task_search_hidden: set[str] = set()
         self.task_body_key: str | None = "body"
+        self.custom_field_null = "clears"
         self.rng = random.Random(7)
 
     # -- helpers
@@ -205,9 +207,26 @@ class FakeGhl:
         self.calls["write:update_contact"] += 1
         assert "companyName" not in body
         changes = dict(body)
+        if "customFields" in changes:
+            changes["customFields"] = self._custom_fields(contact_id, changes["customFields"])
         if "tags" in changes:  # PUT tags replaces every tag
             changes["tags"] = sorted({t.lower() for t in changes["tags"]})
         self.edit_contact(contact_id, **changes)
+
+    def _custom_fields(self, contact_id: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Custom-field writes under the `custom_field_null` variant: a null clears, is ignored or is
+        refused (422); an empty string always clears."""
+        stored = {
+            item["id"]: item.get("value") for item in self.contacts[contact_id].get("customFields") or []
+        }
+        for item in items:
+            value = item.get("field_value")
+            if value is None and self.custom_field_null == "422":
+                raise ValueError("customFields: field_value must not be null")
+            if value is None and self.custom_field_null == "ignored":
+                continue
+            stored[item["id"]] = value if value != "" else None
+        return [{"id": key, "value": value} for key, value in stored.items() if value is not None]
 
     def delete_contact(self, location_id: str, contact_id: str) -> None:
         self.calls["write:delete_contact"] += 1
@@ -486,8 +505,11 @@ class World:
         self.settings = ReconcileSettings(page_size=page_size, task_page_size=3, **settings)
         self.reconciler = self.make_reconciler()
 
-    def make_reconciler(self, *, ghl: Any = None, rankr: Any = None) -> Reconciler:
+    def make_reconciler(
+        self, *, ghl: Any = None, rankr: Any = None, mapping_resolver: Any = None
+    ) -> Reconciler:
         return Reconciler(
+            mapping_resolver=mapping_resolver or MappingResolver(),
             ghl=ghl or self.ghl,
             rankr=rankr or self.rankr,
             mappings=self.mappings,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from rankr_ghl.flows.reconcile.deletes import Deletes
 from rankr_ghl.flows.reconcile.jobs import FLOW, DiffKind
-from rankr_ghl.flows.reconcile.record_values import is_deleted
+from rankr_ghl.flows.reconcile.record_values import ghl_clears_as_empty_strings, is_deleted
 from rankr_ghl.observability import logger
 from rankr_ghl.ports import Record
 from rankr_ghl.rankr.keys import ghl_mirror_key
@@ -110,7 +110,7 @@ class Creates(Deletes):
         def work() -> None:
             if self.mappings.get_by_rankr(self.location_id, Entity.CONTACT, rankr_id) is not None:
                 return  # linked meanwhile (webhook or lead push)
-            body = dict(decision.ghl_write(self.contact_mapping).body)
+            body = ghl_clears_as_empty_strings(decision.ghl_write(self.contact_mapping).body)
             tags = [str(tag) for tag in body.pop("tags", None) or []]
             lead_tag = f"{LEAD_TAG_PREFIX}{rankr_id}".lower()
             created_here = False

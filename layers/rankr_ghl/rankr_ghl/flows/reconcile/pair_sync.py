@@ -7,7 +7,7 @@ from typing import Any
 
 from rankr_ghl.flows.reconcile.context import RunContext
 from rankr_ghl.flows.reconcile.jobs import DiffKind
-from rankr_ghl.flows.reconcile.record_values import common_fields
+from rankr_ghl.flows.reconcile.record_values import common_fields, ghl_clears_as_empty_strings
 from rankr_ghl.ports import Record
 from rankr_ghl.sync import diff
 from rankr_ghl.sync.echo import Action, Decision, ledger_entry, load_ledgers, reconcile_pair
@@ -139,7 +139,7 @@ class PairSync(RunContext):
         """`current_tags`: the GHL record's raw tags (lead markers included, which canonical forms drop)."""
         write = decision.ghl_write(entity_mapping, current_ghl=dict(current))
         if entity is Entity.CONTACT:
-            body = dict(write.body)
+            body = ghl_clears_as_empty_strings(write.body)
             add, remove = write.tags_to_add, write.tags_to_remove
             if add and remove and write.tags_replacement is not None:
                 # A tag replacement goes in one PUT: between an add and a remove request, the webhook

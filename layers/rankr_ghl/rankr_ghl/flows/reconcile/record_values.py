@@ -56,3 +56,19 @@ def lead_id_from_tags(tags: Any) -> str | None:
 def common_fields(mapping: EntityMapping) -> tuple[str, ...]:
     """Canonical fields that exist on both sides: what "the two sides are equal" means."""
     return tuple(f.name for f in mapping.fields if f.ghl is not None and f.rankr is not None)
+
+
+def ghl_clears_as_empty_strings(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A GHL write body whose custom-field clears are empty strings. GHL documents no meaning for
+    `field_value: null` (it may clear, be ignored or be refused); an empty string clears everywhere,
+    so a person's clear in Rankr reaches GHL and is never read back as GHL still holding the value."""
+    items = body.get("customFields")
+    if not isinstance(items, list):
+        return dict(body)
+    cleared = [
+        {**item, "field_value": ""}
+        if isinstance(item, dict) and item.get("field_value", "") is None
+        else item
+        for item in items
+    ]
+    return {**body, "customFields": cleared}
