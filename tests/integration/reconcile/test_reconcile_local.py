@@ -84,7 +84,7 @@ class CrashingPort:
 
     def __getattr__(self, name: str) -> Any:
         target = getattr(self.inner, name)
-        if not name.startswith(("create_", "update_", "delete_")):
+        if name not in ("create", "update", "delete"):
             return target
 
         def wrapped(*args: Any, **kwargs: Any) -> Any:
