@@ -82,7 +82,9 @@ class ReconcileEnv:
         )
         return location, account
 
-    def reconciler(self, location: str, *, page_size: int = 500, rankr_port: Any = None) -> Reconciler:
+    def reconciler(
+        self, location: str, *, page_size: int = 500, rankr_port: Any = None, **settings: Any
+    ) -> Reconciler:
         """An in-process Reconciler on the same sandboxes and tables as the deployed function."""
         token = SecretsManagerTokenStore(
             self.env["TOKEN_SECRET_PREFIX"], client=self.stack.client("secretsmanager")
@@ -99,7 +101,7 @@ class ReconcileEnv:
             tombstones=table.tombstones,
             checkpoints=table.checkpoints,
             audit=DynamoAuditLog(self.env["AUDIT_TABLE"], client=self.stack.client("dynamodb")),
-            settings=ReconcileSettings(page_size=page_size, task_page_size=20),
+            settings=ReconcileSettings(page_size=page_size, task_page_size=20, **settings),
         )
 
     def seed_mirrored(
