@@ -208,7 +208,9 @@ class RunContext:
     ) -> list[Record]:
         """The next page of the pass's search; `advance_search` moves the cursor past it."""
         limit = self.settings.page_size
-        page_number = int(self.state.get("searchPage") or 1)
+        # The offset, not a page number, is saved: a resumed pass may page with another page size
+        # (it re-reads at most one page's worth, harmlessly).
+        page_number = int(self.state.get("searchOffset") or 0) // limit + 1
         cursor = self.state.get("searchAfter")
         if cursor is None and page_number * limit <= self.settings.search_page_window:
             page = self.ghl.search_contacts(
@@ -224,8 +226,9 @@ class RunContext:
     def advance_search(self, records: list[Record], sort: list[dict[str, Any]]) -> bool:
         """Move past `records`. False when a cursor would not move forward (GHL ignored the sort and
         sent no cursor of its own): the search ends there, and what it missed is read directly."""
-        page_number = int(self.state.get("searchPage") or 1) + 1
-        self.state["searchPage"] = page_number
+        offset = int(self.state.get("searchOffset") or 0) + len(records)
+        self.state["searchOffset"] = offset
+        page_number = offset // self.settings.page_size + 1
         previous = self.state.get("searchAfter")
         if previous is None and page_number * self.settings.page_size <= self.settings.search_page_window:
             return True

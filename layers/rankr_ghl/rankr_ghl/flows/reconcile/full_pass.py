@@ -75,7 +75,7 @@ class FullPass(ChildPhases):
             return index
         if self.state.get("mappingFingerprint") == index.fingerprint() and index.restore_seen(str(seen)):
             return index
-        for key in ("seen", "searchPage", "searchAfter", "searchDone", "unseenAt", "unseenReserved"):
+        for key in ("seen", "searchOffset", "searchAfter", "searchDone", "unseenAt", "unseenReserved"):
             self.state.pop(key, None)
         return index
 
