@@ -142,7 +142,7 @@ class FullPass(ChildPhases):
                 1 for at in index.unseen() if index.rankr_live(index.mapped_rankr[at]) is not False
             )
             self.report.scanned["contact_delete_candidates"] += candidates
-            if candidates and not self.deletes_allowed(Entity.CONTACT, candidates):
+            if candidates and not self.dry_run and not self.deletes_allowed(Entity.CONTACT, candidates):
                 return
             self.state["unseenReserved"] = True
         for done, at in enumerate(index.unseen(start), 1):
