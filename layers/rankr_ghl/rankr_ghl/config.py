@@ -128,6 +128,9 @@ class Settings:
     ghl_budget_priority: str = "standard"
     # When GHL's daily request budget starts again (UTC, HH:MM[:SS]); GHL does not document it.
     ghl_daily_reset_utc: str = "00:00"
+    # Reconcile deletes per run and location: max(min, fraction x mapped contacts); None: the defaults.
+    reconcile_delete_budget_min: int | None = None
+    reconcile_delete_budget_fraction: float | None = None
 
     def __post_init__(self) -> None:
         stage = self.stage
@@ -245,6 +248,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "ghl_shared_budget": _bool,
     "ghl_budget_priority": _priority,
     "ghl_daily_reset_utc": _utc_time,
+    "reconcile_delete_budget_min": _optional_int,
+    "reconcile_delete_budget_fraction": _optional_float,
 }
 
 

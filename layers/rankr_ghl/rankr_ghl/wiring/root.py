@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from rankr_ghl.flows.inbound.batch import InboundBatch
     from rankr_ghl.flows.intake import WebhookIntake
     from rankr_ghl.flows.lead_push_invocation import LeadPushInvocation
-    from rankr_ghl.flows.reconcile_invocation import ReconcileInvocation
+    from rankr_ghl.flows.reconcile.invocation import ReconcileInvocation
     from rankr_ghl.wiring.lead_push import LeadPushContainer
     from rankr_ghl.wiring.reconcile import ReconcileContainer
 
@@ -81,7 +81,7 @@ class Root(Infrastructure):
     @cached_factory
     def reconcile(self) -> ReconcileInvocation:
         """ReconcileFunction: a schedule (the planner) or a queued job (the worker)."""
-        from rankr_ghl.flows.reconcile_invocation import ReconcileInvocation
+        from rankr_ghl.flows.reconcile.invocation import ReconcileInvocation
 
         return ReconcileInvocation(
             planner=lambda: self.reconcile_container().planner,
