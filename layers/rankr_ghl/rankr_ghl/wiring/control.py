@@ -19,14 +19,15 @@ def build_control(root: Infrastructure) -> ControlService:
 
     def transfer_preview(location_id: str, account_id: str, contact_id: str) -> dict[str, Any]:
         # Built on the first test transfer: the other ops never load the sync machinery.
-        from rankr_ghl.flows.reconcile import preview_transfer
-        from rankr_ghl.flows.reconcile_ports import GhlClientPort, RankrClientPort
+        from rankr_ghl.flows.reconcile.transfer_preview import preview_transfer
+        from rankr_ghl.ghl.records import GhlClientRecords
+        from rankr_ghl.rankr.records import RankrClientRecords
         from rankr_ghl.sync.mapping_resolver import MappingResolver
 
         table = root.sync_state()
         return preview_transfer(
-            ghl=GhlClientPort(root.ghl_client),
-            rankr=RankrClientPort(root.rankr_client),
+            ghl=GhlClientRecords(root.ghl_client),
+            rankr=RankrClientRecords(root.rankr_client),
             mappings=table.mappings,
             ledger=table.ledger,
             mapping_resolver=MappingResolver(table.mapping_config),
