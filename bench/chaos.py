@@ -614,7 +614,7 @@ def settle(stack: Any, config: ChaosConfig) -> bool:
 
 def run_reconcile(stack: Any, location_id: str, config: ChaosConfig) -> dict[str, Any]:
     """One full reconcile job, handed to the deployed function as its queue would hand it."""
-    from rankr_ghl.flows.reconcile import Mode, ReconcileJob
+    from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileJob
     from rankr_ghl_tools.local.pumps import lambda_sqs_record
 
     queue = stack.template.queues["ReconcileQueue"]
@@ -649,7 +649,7 @@ def measure(
     stack: Any, location_id: str, account_id: str, leads: list[Lead], edits: EditLog
 ) -> tuple[dict[str, int], dict[str, list[str]]]:
     from rankr_ghl.aws.sync_state import SyncStateTable
-    from rankr_ghl.flows.reconcile import common_fields
+    from rankr_ghl.flows.reconcile.record_values import common_fields
     from rankr_ghl.sync.diff import changed_fields
     from rankr_ghl.sync.mapping import default_mapping
     from rankr_ghl.sync.types import Entity, Side

@@ -19,7 +19,9 @@ linked to a Rankr account), a new one for every run:
   Rankr write, the mapping and ledger in DynamoDB);
 - LeadPushFunction: one new lead on the connected account (a GHL create);
 - ReconcileFunction: the 15-minute schedule's event (plans and enqueues a job per connected location);
-- OAuthCallbackFunction: the install redirect (the callback needs a browser's code from GHL).
+- OAuthCallbackFunction: the install redirect for a link minted by the control API (the callback needs
+  a browser's code from GHL);
+- ControlFunction: `connections.list` for the connected account.
 
 Packages the venv has but the deployed layer does not (httpx's optional CLI: rich, click, pygments,
 unless the layer lock pins them) are hidden from the child, so httpx finds them missing as in Lambda.
@@ -62,12 +64,13 @@ from rankr_ghl_tools.local.stack import LocalStack  # noqa: E402
 
 EVENTS_DIR = REPO_ROOT / "events"
 TARGET_RATIO = 2.0
-INTAKE, WORKER, LEAD_PUSH, RECONCILE, OAUTH = (
+INTAKE, WORKER, LEAD_PUSH, RECONCILE, OAUTH, CONTROL = (
     "WebhookIntakeFunction",
     "WebhookWorkerFunction",
     "LeadPushFunction",
     "ReconcileFunction",
     "OAuthCallbackFunction",
+    "ControlFunction",
 )
 LAYER_LOCK = REPO_ROOT / "layers" / "rankr_ghl" / "requirements.txt"
 # httpx imports its optional CLI (rich, click, pygments) when it finds it: the venv has them for the dev
@@ -147,6 +150,8 @@ def first_event_ok(function: str, result: Any) -> bool:
         return all(r.get("outcome") == "created" for r in result.get("results", [])) and bool(
             result.get("results")
         )
+    if function == CONTROL:
+        return result.get("ok") is True
     return True
 
 
@@ -282,17 +287,32 @@ class EventMaker:
 
         return self._write("reconcile", schedule_event(self.stack.schedule("ReconcileFunction.Incremental")))
 
+    def oauth_install(self) -> Path:
+        """The install redirect for a link Rankr minted through the control API (the only accepted kind)."""
+        from urllib.parse import parse_qsl, urlsplit
+
+        from rankr_ghl_tools.installs import mint_install_link
+
+        query = urlsplit(mint_install_link(self.stack, self.account)).query
+        event = json.loads((EVENTS_DIR / "oauth_install.json").read_text(encoding="utf-8"))
+        event["rawQueryString"] = query
+        event["queryStringParameters"] = dict(parse_qsl(query))
+        return self._write("install", event)
+
+    def control(self) -> Path:
+        return self._write("control", {"op": "connections.list", "rankrAccountId": self.account})
+
     def event(self, function: str) -> Path:
         makers = {
             INTAKE: self.intake,
             WORKER: self.worker,
             LEAD_PUSH: self.lead_push,
             RECONCILE: self.reconcile,
+            OAUTH: self.oauth_install,
+            CONTROL: self.control,
         }
         if function in makers:
             return makers[function]()
-        if function == OAUTH:
-            return EVENTS_DIR / "oauth_install.json"
         raise SystemExit(f"no first event for {function}")
 
 

@@ -1,4 +1,5 @@
-"""Benchmark: one FULL reconcile of a location with seeded drift, then an incremental one.
+"""Benchmark: one FULL reconcile of a location with seeded drift, then an incremental one, against a
+GHL search that ignores the requested sort (`search_order=ignored`) and lags writes (2 s + up to 1 s).
 
     .venv/bin/python bench/reconcile.py [--quick] [--contacts N]
 
@@ -11,8 +12,10 @@ is the reconcile's own peak (ru_maxrss, taken before verification). The child th
 sandboxes' state against the mappings (`remaining_diffs`) and reports request counts per endpoint.
 
 Last stdout line (JSON): contacts, ghl_read_calls, ghl_write_calls, rankr_calls, seconds,
-peak_rss_mb, diffs_seeded, diffs_found, diffs_repaired, remaining_diffs, incremental_read_calls
-(an incremental run after 1 % more changes, 0.5 % each side), targets, notes.
+peak_rss_mb, diffs_seeded, diffs_found, diffs_repaired, remaining_diffs, false_deletes (records
+deleted on one side while live on the other, 0), deletes_confirmed (deletes proven by a GHL 404),
+confirm_reads, search_order, search_lag_s, incremental_read_calls (an incremental run after 1 % more
+changes, 0.5 % each side), targets (ghl_read_calls <= ceil(N/500) + confirm_reads + 5), notes.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 LOCATION = "benchReconcileLoc"
 ACCOUNT = "bench-acct"
+SEARCH_ORDER = "ignored"
+SEARCH_LAG_S, SEARCH_LAG_JITTER_S = 2.0, 1.0
 
 
 # ------------------------------------------------------------------------------------------ child
@@ -42,7 +47,7 @@ ACCOUNT = "bench-acct"
 
 def _child() -> None:
     from rankr_ghl.aws.sync_state import DynamoMappingStore, mapping_item, to_item
-    from rankr_ghl.flows.reconcile import common_fields
+    from rankr_ghl.flows.reconcile.record_values import common_fields
     from rankr_ghl.sync.diff import changed_fields
     from rankr_ghl.sync.mapping import default_mapping
     from rankr_ghl.sync.ports import IdMapping
@@ -84,6 +89,12 @@ def _child() -> None:
             )
             token = ghl.admin.tokens(location_id=LOCATION)["access_token"]
             ghl.admin.seed(LOCATION, n)
+            ghl.admin.variants(
+                LOCATION,
+                search_order=SEARCH_ORDER,
+                search_lag_s=SEARCH_LAG_S,
+                search_lag_jitter_s=SEARCH_LAG_JITTER_S,
+            )
             contacts = ghl.admin.state(LOCATION)["contacts"]
             rids = rankr.app.store.bulk_create_contacts(
                 ACCOUNT, [cm.to_rankr(cm.from_ghl(c)) for c in contacts]
@@ -153,8 +164,17 @@ def _child() -> None:
                 ):
                     remaining["drifted"] += 1
             remaining["ghl_unmapped"] = sum(1 for g in g_contacts if g not in mapped_g)
+            seeded_gone_ghl, seeded_gone_rankr = set(cmd["deleted_ghl"]), set(cmd["deleted_rankr"])
+            r_all = {c["id"]: c for c in rankr.app.store.dump(ACCOUNT, include_deleted=True)["contacts"]}
+            false_deletes = 0
+            for m in store.list_for_location(LOCATION, Entity.CONTACT):
+                rankr_gone = m.rankr_id in r_all and m.rankr_id not in r_live
+                if rankr_gone and m.rankr_id not in seeded_gone_rankr and m.ghl_id not in seeded_gone_ghl:
+                    false_deletes += 1  # deleted in Rankr, though neither side's delete was seeded
+                if m.ghl_id not in g_contacts and m.ghl_id not in seeded_gone_ghl:
+                    false_deletes += 1  # gone from GHL without a seeded delete
             remaining["rankr_unmapped"] = sum(1 for r in r_live if r not in mapped_r)
-            send({"remaining": {k: v for k, v in remaining.items() if v}})
+            send({"remaining": {k: v for k, v in remaining.items() if v}, "false_deletes": false_deletes})
         elif op == "stop":
             break
     ghl.stop()
@@ -254,12 +274,14 @@ def main() -> None:
         from botocore.config import Config
         from rankr_ghl.aws.audit import DynamoAuditLog
         from rankr_ghl.aws.sync_state import SyncStateTable
-        from rankr_ghl.flows.reconcile import Mode, ReconcileJob, Reconciler, ReconcileSettings
-        from rankr_ghl.flows.reconcile_ports import GhlClientPort, RankrClientPort
+        from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileJob, ReconcileSettings
+        from rankr_ghl.flows.reconcile.run import Reconciler
         from rankr_ghl.ghl.client import GHLClient
         from rankr_ghl.ghl.ratelimit import RateLimiter
+        from rankr_ghl.ghl.records import GhlClientRecords
         from rankr_ghl.ghl.tokens import StaticTokenSource
         from rankr_ghl.rankr.client import RankrClient
+        from rankr_ghl.rankr.records import RankrClientRecords
 
         env = info["env"]
         # moto serialises ~1 ms per item: a 1,000-mapping page of the full pass's mapping listing can
@@ -277,15 +299,15 @@ def main() -> None:
         )
         rankr_client = RankrClient(info["rankr_url"], info["rankr_key"])
         reconciler = Reconciler(
-            ghl=GhlClientPort(lambda: ghl_client),
-            rankr=RankrClientPort(lambda: rankr_client),
+            ghl=GhlClientRecords(lambda: ghl_client),
+            rankr=RankrClientRecords(lambda: rankr_client),
             mappings=table.mappings,
             ledger=table.ledger,
             tombstones=table.tombstones,
             checkpoints=table.checkpoints,
             audit=DynamoAuditLog(env["AUDIT_TABLE"], client=dynamodb),
-            # No overlap: the sandbox indexes searches at once (search_index_lag_s=0); see notes.
-            settings=ReconcileSettings(overlap=timedelta(0)),
+            # An overlap a little longer than the sandbox's search lag (see notes).
+            settings=ReconcileSettings(overlap=timedelta(seconds=SEARCH_LAG_S + SEARCH_LAG_JITTER_S + 2)),
         )
         started = time.monotonic()
         outcome = reconciler.run(ReconcileJob(LOCATION, Mode.FULL), account_id=ACCOUNT)
@@ -294,7 +316,12 @@ def main() -> None:
         stats = services.call("stats")
         ghl_reads, ghl_writes = _counts(stats["ghl"])
         rankr_calls = int(stats["rankr"].get("total", 0))
-        remaining = services.call("verify")["remaining"]
+        seeded_gone = {
+            "deleted_ghl": [pairs[i][0] for i in deleted_ghl],
+            "deleted_rankr": [pairs[i][1] for i in deleted_rankr],
+        }
+        verified = services.call("verify", **seeded_gone)
+        remaining, false_deletes = verified["remaining"], verified["false_deletes"]
 
         # incremental after 1 % more changes (0.5 % each side, fresh indexes)
         base = 2 * one + 2 * half
@@ -304,12 +331,16 @@ def main() -> None:
             changed_ghl=list(range(base, base + half)),
             changed_rankr=list(range(base + half, base + 2 * half)),
         )
+        time.sleep(SEARCH_LAG_S + SEARCH_LAG_JITTER_S)  # the overlap re-reads what the lag hid
         services.call("reset_stats")
         inc = reconciler.run(ReconcileJob(LOCATION, Mode.INCREMENTAL), account_id=ACCOUNT)
         inc_stats = services.call("stats")
         inc_reads, _ = _counts(inc_stats["ghl"])
-        inc_remaining = services.call("verify")["remaining"]
+        inc_remaining = services.call("verify", **seeded_gone)["remaining"]
         report = outcome.report
+        confirm_reads = int(report.scanned.get("ghl_confirm_reads", 0))
+        deletes_confirmed = int(report.repaired.get("contact.deleted_in_ghl", 0))
+        read_target = math.ceil(n / 500) + confirm_reads + 5
         result = {
             "contacts": n,
             "ghl_read_calls": ghl_reads,
@@ -321,6 +352,11 @@ def main() -> None:
             "diffs_found": report.total_differences,
             "diffs_repaired": report.total_repaired,
             "remaining_diffs": sum(remaining.values()),
+            "false_deletes": false_deletes,
+            "deletes_confirmed": deletes_confirmed,
+            "confirm_reads": confirm_reads,
+            "search_order": SEARCH_ORDER,
+            "search_lag_s": SEARCH_LAG_S,
             "incremental_read_calls": inc_reads,
             "incremental_read_calls_by_endpoint": {
                 k: v
@@ -334,16 +370,19 @@ def main() -> None:
             "setup_seconds": round(setup_s, 1),
             "targets": {
                 "remaining_diffs_zero": sum(remaining.values()) == 0,
-                "ghl_read_calls_max": math.ceil(n / 500) + 5,
-                "ghl_read_calls_ok": ghl_reads <= math.ceil(n / 500) + 5,
+                "false_deletes_zero": false_deletes == 0,
+                "ghl_read_calls_max": read_target,
+                "ghl_read_calls_ok": ghl_reads <= read_target,
                 "peak_rss_mb_ok": peak_rss_mb <= 200,
             },
             "notes": (
                 "GHL sandbox rate window raised for the bench location (this measures call counts, "
                 "not pacing); sandboxes + moto run in a child process, so peak_rss_mb is the reconcile "
                 "process only (taken before verification); incremental reads include one notes list per "
-                "changed contact and one GET per Rankr-side change; the incremental runs with overlap 0 "
-                "(sandbox search has no indexing lag), default is 2 min; seconds are dominated by moto "
+                "changed contact and one GET per Rankr-side change; GHL search ignores the sort and lags "
+                "writes by 2-3 s, so the full pass confirms every unseen mapping with one GET (a 404 is a "
+                "delete, a live record is compared) and the incremental run waits one lag and re-reads "
+                "with an overlap longer than it (default overlap 2 min); seconds are dominated by moto "
                 "(~1 ms of moto CPU per mapping listed, a few ms per DynamoDB call), not by the API calls"
             ),
         }

@@ -1,5 +1,5 @@
 """Scheduled reconcile: schedules plan, queued jobs reconcile one location
-(rankr_ghl.flows.reconcile_invocation, docs/reconcile.md)."""
+(rankr_ghl.flows.reconcile.invocation, docs/reconcile.md)."""
 
 from __future__ import annotations
 

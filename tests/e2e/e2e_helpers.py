@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+from rankr_ghl_tools.installs import mint_install_link, walk_install
 from rankr_ghl_tools.local.stack import LocalStack
 
 
@@ -17,18 +17,15 @@ def new_id(prefix: str) -> str:
 
 
 def install_location(stack: LocalStack, location_id: str, rankr_account: str, *, timeout: float = 30) -> None:
-    """A real install through the gateway: /oauth/install -> GHL consent -> /oauth/callback."""
+    """A real install the way Rankr starts one: `install_link` from the control API, then the browser
+    walk /oauth/install -> GHL consent -> /oauth/callback -> /oauth/done."""
     stack.ghl.admin.create_location(location_id)
     stack.ghl.admin.consent(location_id=location_id)
-    with httpx.Client(timeout=timeout, follow_redirects=False) as http:
-        start = http.get(f"{stack.gateway_url}/oauth/install", params={"rankr_account": rankr_account})
-        assert start.status_code == 302, start.text
-        consent = http.get(start.headers["location"])
-        assert consent.status_code == 302, consent.text
-        callback = consent.headers["location"]
-        assert "state" in parse_qs(urlsplit(callback).query)
-        done = http.get(callback)
-        assert done.status_code in (200, 302), done.text
+    walk = walk_install(mint_install_link(stack, rankr_account), timeout=timeout)
+    assert walk.start.status_code == 302, walk.start.text
+    assert walk.consent is not None and walk.consent.status_code == 302, walk.page.text
+    assert "state" in parse_qs(urlsplit(walk.consent.headers["location"]).query)
+    assert walk.done is not None and walk.done.status_code == 200, walk.page.text
 
 
 def wait_for(predicate: Any, timeout: float = 20.0, interval: float = 0.05) -> Any:

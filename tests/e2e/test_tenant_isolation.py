@@ -9,6 +9,8 @@ installed through the real OAuth flow, busy at the same time.
   one the sandbox issued for that very location.
 - A lead of account A aimed at B (by locationId, or in a batch) is refused and B is untouched: its
   GHL state, Rankr records, mappings, audit trail and token secret.
+- The binding attack: the public install route signs nothing for an account it is merely told about,
+  and an install on a location bound to another account keeps that binding.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import json
 import threading
 from typing import Any
 
+import httpx
 import pytest
 from e2e_helpers import install_location, new_id, scan_table, wait_for
+from rankr_ghl_tools.installs import mint_install_link, walk_install
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -200,3 +204,52 @@ def test_lead_of_account_a_cannot_reach_location_b(e2e_stack, tenants) -> None:
     assert _token_secret(stack, loc_b) == before["token"]
     assert stack.ghl.app.stats()["byLocation"].get(loc_b, 0) == before["calls_b"], "B's token was used"
     assert _status_403(stack) == forbidden_before
+
+
+def _connection(stack, connection_id: str) -> dict[str, Any] | None:
+    table = stack.template.functions["OAuthCallbackFunction"].env["CONNECTIONS_TABLE"]
+    item = stack.client("dynamodb").get_item(TableName=table, Key={"connectionId": {"S": connection_id}})
+    return {k: next(iter(v.values())) for k, v in item["Item"].items()} if "Item" in item else None
+
+
+def test_binding_attack_is_refused(e2e_stack, tenants) -> None:
+    """An attacker asks the public install route for a link naming the victim's account and completes
+    it on their own location; then, holding a genuine link for their own account, installs on a
+    location bound to someone else. Neither binds anything to the wrong account."""
+    stack = e2e_stack
+    victim, loc_b, acct_b = tenants["acct_a"], tenants["loc_b"], tenants["acct_b"]
+    evil_loc = new_id("locEvil")
+    stack.ghl.admin.create_location(evil_loc)
+    stack.ghl.admin.consent(location_id=evil_loc)
+    with httpx.Client(timeout=30, follow_redirects=False) as http:
+        start = http.get(f"{stack.gateway_url}/oauth/install", params={"rankr_account": victim})
+        assert 400 <= start.status_code < 500, start.status_code
+        assert "location" not in start.headers and "set-cookie" not in start.headers
+        agency = http.get(
+            f"{stack.gateway_url}/oauth/install", params={"rankr_account": victim, "agency": "true"}
+        )
+        assert 400 <= agency.status_code < 500
+    assert _connection(stack, evil_loc) is None
+    assert all(evil_loc not in json.dumps(i) for i in scan_table(stack, _connections_table(stack)))
+
+    # Relink: a genuine link for the attacker's own account, completed on B's location.
+    stack.ghl.admin.consent(location_id=loc_b)
+    walk = walk_install(mint_install_link(stack, new_id("acctEvil")))
+    assert walk.done is not None and walk.done.status_code == 200, walk.page.text
+    assert "already linked to another Rankr account" in walk.done.text
+    assert acct_b not in walk.done.text
+    record = _connection(stack, loc_b)
+    assert record is not None and record["rankrAccountId"] == acct_b
+
+    # Account-only lead pushes of the victim still reach only the victim's location.
+    body = _invoke(
+        stack, {"leadId": new_id("lead"), "rankrAccountId": victim, "email": "only-a@victim.example"}
+    )
+    assert body["results"][0]["outcome"] == "created", body
+    assert not any(
+        c.get("email") == "only-a@victim.example" for c in stack.ghl.admin.state(evil_loc)["contacts"]
+    )
+
+
+def _connections_table(stack) -> str:
+    return str(stack.template.functions["OAuthCallbackFunction"].env["CONNECTIONS_TABLE"])

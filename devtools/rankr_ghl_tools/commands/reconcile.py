@@ -1,4 +1,4 @@
-"""`rankr-ghl reconcile run --location L [--full] [--dry-run] [--json]`: reconcile one location now.
+"""`rankr-ghl reconcile run --location L [--full | --notes] [--dry-run] [--json]`: reconcile one location now.
 
 Runs in this process with the deployment's environment (the same variables as ReconcileFunction:
 SYNC_TABLE, AUDIT_TABLE, CONNECTIONS_TABLE, token secrets, GHL/Rankr URLs), without a time limit, so
@@ -14,15 +14,19 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rankr_ghl.flows.reconcile import Reconciler, ReconcileReport
+    from rankr_ghl.flows.reconcile.jobs import ReconcileReport
+    from rankr_ghl.flows.reconcile.run import Reconciler
     from rich.console import Console
 
 _LABELS = {
     "rankr_contacts": "Rankr contacts read",
     "ghl_contacts": "GHL contacts read",
-    "ghl_contact_reads": "GHL single-contact reads",
     "ghl_tasks": "GHL tasks read",
     "note_contacts": "contacts whose notes were compared",
+    "ghl_search_calls": "GHL search pages",
+    "ghl_confirm_reads": "GHL reads confirming a delete candidate",
+    "contact_delete_candidates": "contacts not returned by the search",
+    "task_delete_candidates": "tasks not returned by the task search",
 }
 
 
@@ -32,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = sub.add_parser("run", help="reconcile a location (incremental unless --full)")
     p.add_argument("--location", required=True, help="GHL location id")
     p.add_argument("--full", action="store_true", help="every contact on both sides (default: incremental)")
+    p.add_argument("--notes", action="store_true", help="every mapped contact's notes")
     p.add_argument("--dry-run", action="store_true", help="write nothing; report the differences")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.set_defaults(handler=cmd_run)
@@ -105,7 +110,7 @@ def render_report(report: ReconcileReport, console: Console) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from rankr_ghl.flows import reconcile
+    from rankr_ghl.flows.reconcile import jobs as reconcile
     from rich.console import Console
 
     console = Console(stderr=args.json)
@@ -118,6 +123,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"error: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
         return 1
     mode = reconcile.Mode.FULL if args.full else reconcile.Mode.INCREMENTAL
+    if args.notes:
+        mode = reconcile.Mode.NOTES
     job = reconcile.ReconcileJob(args.location, mode, dry_run=args.dry_run)
     report = run_with_progress(container.reconciler, account, job, console)
     if args.json:

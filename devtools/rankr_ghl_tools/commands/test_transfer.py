@@ -42,7 +42,7 @@ def masked(preview: dict[str, Any], reveal: bool) -> dict[str, Any]:
 
 
 def cmd_test_transfer(args: argparse.Namespace) -> int:
-    from rankr_ghl.flows import reconcile
+    from rankr_ghl.flows.reconcile import transfer_preview as reconcile
     from rich.console import Console
     from rich.table import Table
 

@@ -11,8 +11,7 @@ import json
 import uuid
 from urllib.parse import urlsplit
 
-import httpx
-
+from rankr_ghl_tools.installs import mint_install_link, walk_install
 from rankr_ghl_tools.scenario import ScenarioContext, StepResult, step
 
 FUNCTION = "OAuthCallbackFunction"
@@ -40,19 +39,14 @@ def agency_install(ctx: ScenarioContext) -> StepResult:
         ghl.admin.create_location(location, company_id=company, installed=True)
     ghl.admin.consent(company_id=company)  # the agency admin clicks "approve" on chooselocation
 
-    with httpx.Client(timeout=30, follow_redirects=False) as http:
-        start = http.get(
-            f"{ctx.stack.gateway_url}/oauth/install", params={"rankr_account": account, "agency": "true"}
-        )
-        if start.status_code != 302:
-            return StepResult.failure(f"/oauth/install answered {start.status_code}")
-        consent = http.get(start.headers["location"])
-        callback_url = consent.headers.get("location", "")
-        if urlsplit(callback_url).path != "/oauth/callback":
-            return StepResult.failure("GHL consent did not redirect to /oauth/callback")
-        page = http.get(callback_url)
-    if page.status_code != 200:
-        return StepResult.failure(f"/oauth/callback answered {page.status_code}")
+    # Rankr asks the control API for an agency install link; the agency admin opens it.
+    walk = walk_install(mint_install_link(ctx.stack, account, agency=True))
+    if walk.start.status_code != 302:
+        return StepResult.failure(f"/oauth/install answered {walk.start.status_code}")
+    if walk.consent is None or urlsplit(walk.consent.headers.get("location", "")).path != "/oauth/callback":
+        return StepResult.failure("GHL consent did not redirect to /oauth/callback")
+    if walk.done is None or walk.done.status_code != 200:
+        return StepResult.failure(f"the install ended with HTTP {walk.page.status_code}")
 
     prefix = ctx.stack.template.functions[FUNCTION].env["TOKEN_SECRET_PREFIX"]
     secrets = ctx.stack.client("secretsmanager")

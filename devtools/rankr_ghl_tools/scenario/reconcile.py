@@ -105,11 +105,13 @@ def dry_run_report(ctx: ScenarioContext) -> StepResult:
     from rankr_ghl.aws.audit import DynamoAuditLog
     from rankr_ghl.aws.sync_state import SyncStateTable
     from rankr_ghl.aws.token_secrets import SecretsManagerTokenStore
-    from rankr_ghl.flows.reconcile import Mode, ReconcileJob, Reconciler
-    from rankr_ghl.flows.reconcile_ports import GhlClientPort, RankrClientPort
+    from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileJob
+    from rankr_ghl.flows.reconcile.run import Reconciler
     from rankr_ghl.ghl.client import GHLClient
+    from rankr_ghl.ghl.records import GhlClientRecords
     from rankr_ghl.ghl.tokens import StaticTokenSource
     from rankr_ghl.rankr.client import RankrClient
+    from rankr_ghl.rankr.records import RankrClientRecords
 
     location = ctx.state.get("reconcile_location")
     account = ctx.state.get("reconcile_account")
@@ -127,8 +129,8 @@ def dry_run_report(ctx: ScenarioContext) -> StepResult:
     ghl_client = GHLClient(StaticTokenSource(token.access_token.get_secret_value()), base_url=stack.ghl.url)
     rankr_client = RankrClient(stack.rankr.url, stack.rankr.api_key)
     reconciler = Reconciler(
-        ghl=GhlClientPort(lambda: ghl_client),
-        rankr=RankrClientPort(lambda: rankr_client),
+        ghl=GhlClientRecords(lambda: ghl_client),
+        rankr=RankrClientRecords(lambda: rankr_client),
         mappings=table.mappings,
         ledger=table.ledger,
         tombstones=table.tombstones,

@@ -31,6 +31,13 @@ DEFAULT_GHL_SCOPES = " ".join(
 )
 
 
+# Mirrors of flows.intake's defaults (config imports no flow): GHL's retry horizon with margin and the
+# clock skew allowed ahead of us; the template's Globals Timeout.
+DEFAULT_WEBHOOK_RETRY_HORIZON_S = 48 * 3600
+DEFAULT_WEBHOOK_CLOCK_SKEW_S = 300
+DEFAULT_FUNCTION_TIMEOUT_S = 30.0
+
+
 def _env_name(field: str) -> str:
     return field.upper()
 
@@ -44,7 +51,7 @@ _FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
 
 
 def _bool(raw: str) -> bool:
-    """The spellings pydantic accepts for a bool (what these settings were parsed with before)."""
+    """The spellings pydantic accepts for a bool."""
     value = raw.strip().lower()
     if value in _TRUE:
         return True
@@ -59,6 +66,24 @@ def _optional_float(raw: str) -> float:
 
 def _optional_int(raw: str) -> int | None:
     return int(raw.strip()) if raw.strip() else None
+
+
+def _priority(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in {"interactive", "standard", "background"}:
+        raise ValueError("not a priority")
+    return value
+
+
+def _utc_time(raw: str) -> str:
+    """HH:MM[:SS], validated here so `daily_reset_offset_s` cannot fail later."""
+    parts = raw.strip().split(":")
+    if not 2 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
+        raise ValueError("not HH:MM[:SS]")
+    hours, minutes, seconds = (int(p) for p in (*parts, "0")[:3])
+    if hours > 23 or minutes > 59 or seconds > 59:
+        raise ValueError("not a time of day")
+    return raw.strip()
 
 
 @dataclass(frozen=True)
@@ -79,17 +104,33 @@ class Settings:
     oauth_redirect_uri: str = ""
     rankr_api_base_url: str = "https://api.rankr.example/v1"
     rankr_return_url: str = ""
+    # Where install links point (empty: derived from OAUTH_REDIRECT_URI), and the return URLs an
+    # install link may name (space-separated; RANKR_RETURN_URL is always allowed).
+    install_url: str = ""
+    install_return_urls: str = ""
     webhook_queue_url: str = ""
     reconcile_queue_url: str = ""
     webhook_public_keys: str = ""
-    allow_legacy_rsa_signature: bool = False
-    webhook_rsa_public_key: str = ""
-    # None keeps the intake's defaults (192 KiB, 300 s, 24 h).
+    # None keeps the intake's defaults (192 KiB; retry horizon 48 h, clock skew 300 s, dedupe TTL
+    # horizon + skew: docs/webhooks.md "Retry horizon").
     webhook_max_body_bytes: int | None = None
-    webhook_timestamp_window_s: int | None = None
+    webhook_retry_horizon_s: int | None = None
+    webhook_clock_skew_s: int | None = None
     webhook_dedupe_ttl_s: int | None = None
+    # The function's Timeout from the template (FUNCTION_TIMEOUT_S); sizes every AWS client's
+    # timeouts and retries. None: the template's Globals value.
+    function_timeout_s: float | None = None
     audit_retention_days: int | None = None
     lead_push_workers: int | None = None
+    # The GHL rate budget shared by every container through the sync-state table (ghl.budget), and
+    # this function's priority in it: interactive (lead push), standard, background (reconcile).
+    ghl_shared_budget: bool = True
+    ghl_budget_priority: str = "standard"
+    # When GHL's daily request budget starts again (UTC, HH:MM[:SS]); GHL does not document it.
+    ghl_daily_reset_utc: str = "00:00"
+    # Reconcile deletes per run and location: max(min, fraction x mapped contacts); None: the defaults.
+    reconcile_delete_budget_min: int | None = None
+    reconcile_delete_budget_fraction: float | None = None
 
     def __post_init__(self) -> None:
         stage = self.stage
@@ -104,10 +145,74 @@ class Settings:
         for name, value in defaults.items():
             if not getattr(self, name):
                 object.__setattr__(self, name, value)
+        self._validate()
+
+    def _validate(self) -> None:
+        """Rules across values, checked once when the container builds its Settings (cold start)."""
+        bad = [
+            _env_name(name)
+            for name in (
+                "ghl_timeout_s",
+                "webhook_max_body_bytes",
+                "webhook_retry_horizon_s",
+                "webhook_dedupe_ttl_s",
+                "function_timeout_s",
+                "audit_retention_days",
+                "lead_push_workers",
+            )
+            if (value := getattr(self, name)) is not None and value <= 0
+        ]
+        if self.webhook_clock_skew_s is not None and self.webhook_clock_skew_s < 0:
+            bad.append(_env_name("webhook_clock_skew_s"))
+        if bad:
+            raise ConfigError(f"invalid environment variables (must be positive): {', '.join(bad)}")
+        if self.webhook_dedupe_ttl_s is not None and self.webhook_dedupe_ttl_s < (
+            self.webhook_horizon_s + self.webhook_skew_s
+        ):
+            raise ConfigError(
+                "WEBHOOK_DEDUPE_TTL_S must cover WEBHOOK_RETRY_HORIZON_S + WEBHOOK_CLOCK_SKEW_S"
+                " (a replay accepted after its marker expired would be queued twice)"
+            )
+
+    @property
+    def webhook_horizon_s(self) -> int:
+        return self.webhook_retry_horizon_s or DEFAULT_WEBHOOK_RETRY_HORIZON_S
+
+    @property
+    def webhook_skew_s(self) -> int:
+        return (
+            DEFAULT_WEBHOOK_CLOCK_SKEW_S if self.webhook_clock_skew_s is None else self.webhook_clock_skew_s
+        )
+
+    @property
+    def webhook_dedupe_s(self) -> int:
+        return self.webhook_dedupe_ttl_s or self.webhook_horizon_s + self.webhook_skew_s
+
+    @property
+    def timeout_s(self) -> float:
+        return self.function_timeout_s or DEFAULT_FUNCTION_TIMEOUT_S
+
+    @property
+    def daily_reset_offset_s(self) -> int:
+        """Seconds after midnight UTC at which GHL's daily budget starts again."""
+        hours, minutes, seconds = (int(p) for p in (*self.ghl_daily_reset_utc.split(":"), "0")[:3])
+        return hours * 3600 + minutes * 60 + seconds
 
     @property
     def scopes(self) -> tuple[str, ...]:
         return tuple(self.ghl_scopes.split())
+
+    @property
+    def install_link_base(self) -> str:
+        """The public /oauth/install URL: on the callback's host, where the install cookie lives."""
+        redirect = self.oauth_redirect_uri.rstrip("/")
+        if redirect.endswith("/oauth/callback"):
+            return redirect[: -len("/oauth/callback")] + "/oauth/install"
+        return self.install_url
+
+    @property
+    def allowed_return_urls(self) -> tuple[str, ...]:
+        return tuple(u for u in (self.rankr_return_url, *self.install_return_urls.split()) if u)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -133,12 +238,18 @@ class Settings:
 # Fields that are not plain strings.
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "ghl_timeout_s": _optional_float,
-    "allow_legacy_rsa_signature": _bool,
     "webhook_max_body_bytes": _optional_int,
-    "webhook_timestamp_window_s": _optional_int,
+    "webhook_retry_horizon_s": _optional_int,
+    "webhook_clock_skew_s": _optional_int,
     "webhook_dedupe_ttl_s": _optional_int,
+    "function_timeout_s": _optional_float,
     "audit_retention_days": _optional_int,
     "lead_push_workers": _optional_int,
+    "ghl_shared_budget": _bool,
+    "ghl_budget_priority": _priority,
+    "ghl_daily_reset_utc": _utc_time,
+    "reconcile_delete_budget_min": _optional_int,
+    "reconcile_delete_budget_fraction": _optional_float,
 }
 
 
@@ -204,7 +315,14 @@ def _value(value: Any) -> str:
     return value.get_secret_value() if isinstance(value, SecretStr) else str(value or "")
 
 
-def load_app_secret(secret_id: str, *, max_age: int = 300, force_fetch: bool = False) -> AppSecret:
+def load_app_secret(
+    secret_id: str,
+    *,
+    max_age: int = 300,
+    force_fetch: bool = False,
+    client_source: Callable[[], Any] | None = None,
+) -> AppSecret:
+    """`client_source`: the composition root's Secrets Manager client (its timeouts and retries)."""
     import boto3
     from aws_lambda_powertools.utilities import parameters
     from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
@@ -212,7 +330,8 @@ def load_app_secret(secret_id: str, *, max_age: int = 300, force_fetch: bool = F
     if "secrets" not in DEFAULT_PROVIDERS:
         # Powertools would build its provider on a boto3 Session of its own, re-reading botocore's
         # endpoint and model data (tens of ms of cold start); the default session's client shares it.
-        DEFAULT_PROVIDERS["secrets"] = parameters.SecretsProvider(boto3_client=boto3.client("secretsmanager"))
+        client = client_source() if client_source is not None else boto3.client("secretsmanager")
+        DEFAULT_PROVIDERS["secrets"] = parameters.SecretsProvider(boto3_client=client)
     raw = parameters.get_secret(secret_id, transform="json", max_age=max_age, force_fetch=force_fetch)
     if not isinstance(raw, dict):
         raise ConfigError("the app secret is not a JSON object")

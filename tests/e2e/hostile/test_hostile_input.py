@@ -23,6 +23,7 @@ from hostile_corpus import (
     OAuthRequest,
     WebhookRequest,
 )
+from rankr_ghl_tools.installs import mint_install_link, walk_install
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -55,23 +56,20 @@ def hostile_ctx(e2e_stack) -> Iterator[HostileContext]:
         location = new_id("locR")
         stack.ghl.admin.create_location(location)
         stack.ghl.admin.consent(location_id=location)
-        with httpx.Client(timeout=30, follow_redirects=False) as http:
-            start = http.get(f"{stack.gateway_url}/oauth/install", params={"rankr_account": new_id("acctR")})
-            consent = http.get(start.headers["location"])
-            callback = consent.headers["location"]
-            assert http.get(callback).status_code == 200
-        return parse_qs(urlsplit(callback).query)["code"][0]
+        walk = walk_install(mint_install_link(stack, new_id("acctR")))
+        assert walk.done is not None and walk.done.status_code == 200 and walk.consent is not None
+        return parse_qs(urlsplit(walk.consent.headers["location"]).query)["code"][0]
 
     def replayed_state() -> tuple[str, str]:
         """A state that completed a real install, and an unused code of a second consent."""
         location = new_id("locR")
         stack.ghl.admin.create_location(location)
         stack.ghl.admin.consent(location_id=location)
+        walk = walk_install(mint_install_link(stack, new_id("acctR")))
+        assert walk.done is not None and walk.done.status_code == 200 and walk.consent is not None
+        callback = walk.consent.headers["location"]
         with httpx.Client(timeout=30, follow_redirects=False) as http:
-            start = http.get(f"{stack.gateway_url}/oauth/install", params={"rankr_account": new_id("acctR")})
-            callback = http.get(start.headers["location"]).headers["location"]
-            assert http.get(callback).status_code == 200
-            unused = http.get(start.headers["location"]).headers["location"]
+            unused = http.get(walk.start.headers["location"]).headers["location"]
         return parse_qs(urlsplit(unused).query)["code"][0], parse_qs(urlsplit(callback).query)["state"][0]
 
     yield HostileContext(
@@ -100,7 +98,16 @@ def _send(stack, request) -> tuple[int, dict[str, str], str, object]:
             response = http.get(
                 f"{stack.gateway_url}{request.path}", params=request.params, headers=request.headers
             )
-        return response.status_code, dict(response.headers), response.text, None
+            # The callback shows its outcome at a clean URL: follow that one redirect, with its cookie.
+            target = urlsplit(response.headers.get("location", ""))
+            if response.status_code == 303 and target.path == "/oauth/done":
+                cookies = [c.split(";", 1)[0] for c in response.headers.get_list("set-cookie")]
+                response = http.get(response.headers["location"], headers={"cookie": "; ".join(cookies)})
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "set-cookie"}
+        # The outcome page only clears its own result cookie.
+        if any("max-age=0" not in c.lower() for c in response.headers.get_list("set-cookie")):
+            headers["set-cookie"] = "; ".join(response.headers.get_list("set-cookie"))
+        return response.status_code, headers, response.text, None
     assert isinstance(request, LeadPushRequest)
     raw = request.raw if request.raw is not None else json.dumps(request.payload).encode()
     result = stack.client("lambda").invoke(
@@ -196,6 +203,8 @@ def test_corpus_left_everything_as_it_was(e2e_stack, corpus_baseline) -> None:
         for item_key in [k for k in table if "DEDUPE#oauth-state#" in k and k not in known]:
             used_states += 1
             del table[item_key]
+        for item_key in [k for k in table if "DEDUPE#install-link#" in k and k not in known]:
+            del table[item_key]  # the setup installs' used links
     assert used_states == len(setup_ids)  # one used-state marker per setup install, none from a case
     after["secrets"] = {k: v for k, v in after["secrets"].items() if not any(loc in k for loc in setup_ids)}
     after["ghl_tokens"] = corpus_baseline["ghl_tokens"] if setup_ids else after["ghl_tokens"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import pytest
 from pydantic import SecretStr
 from rankr_ghl import wiring
-from rankr_ghl.connections.models import Connection, TokenBundle, UserType, from_epoch
+from rankr_ghl.connections.models import Connection, ConnectionStatus, TokenBundle, UserType, from_epoch
 from rankr_ghl.observability import logger
 from rankr_ghl_tools.ghl_sandbox import GHLSandbox, SandboxConfig
 
@@ -39,7 +39,12 @@ class ConnEnv:
         self.secrets_seen.update(v for v in values if v)
 
     def install_location(
-        self, location_id: str, *, expired: bool = False, company_id: str | None = None
+        self,
+        location_id: str,
+        *,
+        expired: bool = False,
+        company_id: str | None = None,
+        lifecycle_event_ms: int | None = None,
     ) -> TokenBundle:
         """A location whose token pair sits in Secrets Manager (as if the OAuth callback ran)."""
         self.ghl.admin.create_location(location_id, company_id=company_id)
@@ -56,7 +61,7 @@ class ConnEnv:
             location_id=location_id,
             issued_at=now,
         )
-        wiring.root().token_store().write(location_id, bundle)
+        wiring.root().token_store().install(location_id, bundle)
         wiring.root().connection_store().save_all(
             [
                 Connection(
@@ -67,6 +72,9 @@ class ConnEnv:
                     scopes=bundle.scopes,
                     installed_at=from_epoch(now),
                     token_expires_at=from_epoch(bundle.expires_at),
+                    status=ConnectionStatus.ACTIVE,
+                    lifecycle_event_ms=lifecycle_event_ms,
+                    lifecycle_event_id="" if lifecycle_event_ms is not None else None,
                 )
             ]
         )

@@ -7,7 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from rankr_ghl import wiring
-from rankr_ghl.connections import ConnectionStatus, StateSigner
+from rankr_ghl.connections import ConnectionStatus
+from rankr_ghl.wiring.oauth import build_install_links
 from rankr_ghl_tools.cli import main
 
 pytestmark = pytest.mark.integration
@@ -17,11 +18,11 @@ def test_install_url(conn_env, capsys):
     assert main(["install-url", "--rankr-account", "acct_cli"]) == 0
     url = capsys.readouterr().out.strip()
     parts = urlsplit(url)
-    assert parts.path == "/v2/oauth/chooselocation"
-    q = parse_qs(parts.query)
-    assert q["client_id"] == [conn_env.ghl.config.client_id]
-    key = wiring.root().app_secret().state_signing_key.get_secret_value()
-    assert StateSigner(key).verify(q["state"][0]).rankr_account_id == "acct_cli"
+    assert parts.path == "/oauth/install"
+    token = parse_qs(parts.query)["link"][0]
+    link = build_install_links(wiring.root()).read(token)
+    assert link.rankr_account_id == "acct_cli"
+    assert main(["install-url", "--rankr-account", "acct cli"]) == 2  # not an id: clear refusal
 
 
 def test_connections_show_link_pause_resume(conn_env, capsys):

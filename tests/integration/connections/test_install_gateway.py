@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from rankr_ghl_tools.installs import mint_install_link, open_callback, walk_install
 from rankr_ghl_tools.local import stack as stack_module
 
 pytestmark = pytest.mark.integration
@@ -32,17 +33,19 @@ def stack(tmp_path_factory):
 
 
 def follow_install(stack, query: dict[str, str]) -> httpx.Response:
-    with httpx.Client(timeout=30, follow_redirects=False) as http:
-        start = http.get(f"{stack.gateway_url}/oauth/install", params=query)
-        assert start.status_code == 302, start.text
-        choose = start.headers["location"]
-        assert urlsplit(choose).path == "/v2/oauth/chooselocation"
-        consent = http.get(choose)
-        assert consent.status_code == 302
-        callback = consent.headers["location"]
-        assert callback.startswith(f"{stack.gateway_url}/oauth/callback?")
-        assert "state" in parse_qs(urlsplit(callback).query)
-        return http.get(callback)
+    """Rankr mints a link (control API), a browser opens it; the outcome page at /oauth/done."""
+    link = mint_install_link(stack, query["rankr_account"], agency=query.get("agency") == "true")
+    walk = walk_install(link)
+    assert walk.start.status_code == 302, walk.start.text
+    assert urlsplit(walk.start.headers["location"]).path == "/v2/oauth/chooselocation"
+    assert walk.consent is not None and walk.consent.status_code == 302
+    callback = walk.consent.headers["location"]
+    assert callback.startswith(f"{stack.gateway_url}/oauth/callback?")
+    assert "state" in parse_qs(urlsplit(callback).query)
+    assert walk.callback is not None and walk.callback.status_code == 303
+    assert walk.callback.headers["location"] == f"{stack.gateway_url}/oauth/done"
+    assert walk.done is not None
+    return walk.done
 
 
 def secret_json(stack, name: str) -> dict:
@@ -70,7 +73,7 @@ def test_location_install_end_to_end(stack):
     stack.ghl.admin.consent(location_id=loc)
     page = follow_install(stack, {"rankr_account": "acct_e2e"})
     assert page.status_code == 200, page.text
-    assert "1 location connected" in page.text
+    assert f"Location {loc} connected" in page.text
     prefix = stack.template.functions["OAuthCallbackFunction"].env["TOKEN_SECRET_PREFIX"]
     doc = secret_json(stack, prefix + loc)
     assert doc["refresh_token"] and doc["location_id"] == loc
@@ -97,7 +100,7 @@ def test_agency_bulk_install_end_to_end(stack):
     stack.ghl.admin.consent(company_id=company)
     page = follow_install(stack, {"rankr_account": "acct_agency", "agency": "true"})
     assert page.status_code == 200, page.text
-    assert "3 locations connected" in page.text
+    assert "3 location(s) connected" in page.text
     prefix = stack.template.functions["OAuthCallbackFunction"].env["TOKEN_SECRET_PREFIX"]
     company_doc = secret_json(stack, f"{prefix}company-{company}")
     assert company_doc["user_type"] == "Company" and company_doc["refresh_token"]
@@ -113,13 +116,18 @@ def test_agency_bulk_install_end_to_end(stack):
 
 
 def test_bad_state_is_a_clear_400_page(stack):
-    r = httpx.get(f"{stack.gateway_url}/oauth/callback", params={"code": "whatever", "state": "forged.state"})
+    r = open_callback(f"{stack.gateway_url}/oauth/callback?code=whatever&state=forged.state")
     assert r.status_code == 400
     assert r.headers["content-type"].startswith("text/html")
     assert "not valid" in r.text
 
 
 def test_missing_code_is_a_clear_400_page(stack):
-    r = httpx.get(f"{stack.gateway_url}/oauth/callback")
+    r = open_callback(f"{stack.gateway_url}/oauth/callback")
     assert r.status_code == 400
     assert "authorization code" in r.text
+
+
+def test_install_without_a_minted_link_is_refused(stack):
+    r = httpx.get(f"{stack.gateway_url}/oauth/install", params={"rankr_account": "acct_any"})
+    assert r.status_code == 400 and "location" not in r.headers

@@ -124,61 +124,95 @@ def test_refresh_race_threads_and_processes(conn_env, powertools_logs):
 
 
 class FailingTokenStore:
-    """Wraps the real store; the next `fail` writes raise (Secrets Manager outage)."""
+    """Secrets Manager refusing the vault's rotation writes (`replace`) while `fail` > 0."""
 
     def __init__(self, inner, fail: int) -> None:
         self.inner = inner
         self.fail = fail
 
-    def read(self, connection_id, *, fresh=False):
-        return self.inner.read(connection_id, fresh=fresh)
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
 
-    def write(self, connection_id, bundle):
+    def replace(self, connection_id, bundle):
         if self.fail > 0:
             self.fail -= 1
             raise RuntimeError("injected PutSecretValue failure")
-        self.inner.write(connection_id, bundle)
-
-    def schedule_deletion(self, connection_id, recovery_window_days):
-        self.inner.schedule_deletion(connection_id, recovery_window_days)
-
-    def restore(self, connection_id, bundle):
-        self.inner.restore(connection_id, bundle)
+        self.inner.replace(connection_id, bundle)
 
 
-def test_failed_secret_write_loses_no_token(conn_env):
+def test_unwritable_secret_keeps_the_pair_in_the_pending_slot(conn_env):
     loc = conn_env.new_id()
     old = conn_env.install_location(loc, expired=True)
     from rankr_ghl.connections.vault import VaultConfig
 
-    store = FailingTokenStore(wiring.root().token_store(), fail=10)
+    store = FailingTokenStore(wiring.root().token_store(), fail=10_000)
     vault = TokenVault(
         store,
         wiring.root().connection_store(),
         wiring.root().ghl_oauth_client(),
-        config=VaultConfig(write_attempts=2, write_backoff_s=0.01, poll_interval_s=0.05, lease_wait_s=1),
+        config=VaultConfig(write_backoff_s=0.01, default_budget_s=2.5, poll_interval_s=0.05, lease_wait_s=1),
     )
     conn_env.ghl.admin.reset_stats()
     token = vault.get_token(loc)
     conn_env.seen(token)
     assert token_works(conn_env.ghl.url, loc, token)
-    # Secrets Manager still holds the old (now spent) pair; the live one is only in memory.
+    # Secrets Manager still holds the old (now spent) pair; the live one waits in DynamoDB.
     assert (
         wiring.root().token_store().read(loc).access_token.get_secret_value()
         == old.access_token.get_secret_value()
     )
-    assert vault.has_unsaved_tokens()
-    # Another container cannot spend the old refresh token meanwhile: the lease is held.
-    with pytest.raises(Exception) as info:
-        fresh_vault(lease_wait_s=0.5).get_token(loc)
-    assert type(info.value).__name__ == "TokenRefreshInProgress"
-    store.fail = 0  # Secrets Manager is back
-    assert vault.get_token(loc) == token
+    pending = wiring.root().connection_store().read_pending_token(loc)
+    assert pending is not None and pending.access_token.get_secret_value() == token
     assert not vault.has_unsaved_tokens()
-    assert wiring.root().token_store().read(loc).access_token.get_secret_value() == token
-    # The next call from anywhere works, without another refresh.
-    assert fresh_vault().get_token(loc) == token
-    assert conn_env.ghl.admin.stats()["refreshGrants"] == 1
+    # This container is recycled. The next one that must refresh reconciles the pending pair first.
+    later = fresh_vault(refresh_margin_s=90_000)  # every stored token counts as expiring
+    assert later.get_token(loc) != old.access_token.get_secret_value()
+    assert wiring.root().connection_store().read_pending_token(loc) is None
+    stored = wiring.root().token_store().read(loc)
+    conn_env.seen(stored.access_token.get_secret_value())
+    assert stored.issued_at >= pending.issued_at
+    assert wiring.root().connection_store().get(loc).status is ConnectionStatus.ACTIVE
+
+
+def test_replayed_old_uninstall_after_reinstall_is_skipped(conn_env):
+    loc = conn_env.new_id()
+    conn_env.install_location(loc, lifecycle_event_ms=int(time.time() * 1000) - 60_000)
+    lifecycle = wiring.root().connection_lifecycle()
+    uninstall_at = int(time.time() * 1000) - 30_000
+    assert lifecycle.handle_uninstall(
+        location_id=loc, company_id=None, event_ms=uninstall_at, event_id="wh-u"
+    )
+    assert wiring.root().connection_store().get(loc).status is ConnectionStatus.UNINSTALLED
+    conn_env.install_location(loc, lifecycle_event_ms=int(time.time() * 1000))  # the reinstall's callback
+    assert (
+        lifecycle.handle_uninstall(location_id=loc, company_id=None, event_ms=uninstall_at, event_id="wh-u")
+        == []
+    )
+    assert wiring.root().connection_store().get(loc).status is ConnectionStatus.ACTIVE
+    assert not wiring.root().token_store().is_scheduled_for_deletion(loc)
+    item = conn_env.aws.client("dynamodb").get_item(
+        TableName=conn_env.env["CONNECTIONS_TABLE"], Key={"connectionId": {"S": loc}}
+    )["Item"]
+    assert item["staleEventCount"]["N"] == "1"
+    assert item["lastStaleEvent"]["M"]["eventId"]["S"] == "wh-u"
+
+
+def test_rotation_write_never_recreates_a_deleted_secret(conn_env):
+    from rankr_ghl.connections import ConnectionUninstalled as Gone
+
+    loc = conn_env.new_id()
+    bundle = conn_env.install_location(loc)
+    store = wiring.root().token_store()
+    store.schedule_deletion(loc, 7)
+    with pytest.raises(Gone):
+        store.replace(loc, bundle)
+    with pytest.raises(Gone):
+        store.write(loc, bundle)
+    assert store.is_scheduled_for_deletion(loc)
+    never = conn_env.new_id()
+    with pytest.raises(Gone):
+        store.replace(never, bundle)
+    assert store.read(never) is None
 
 
 def test_invalid_grant_marks_needs_reauth(conn_env):
@@ -243,7 +277,7 @@ def test_install_webhook_before_agency_callback_is_retryable_then_mints(conn_env
     conn_env.seen(pair["access_token"], pair["refresh_token"])
     now = time.time()
     cid = company_connection_id(company)
-    wiring.root().token_store().write(
+    wiring.root().token_store().install(
         cid,
         TokenBundle(
             access_token=SecretStr(pair["access_token"]),

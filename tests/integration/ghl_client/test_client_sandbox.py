@@ -236,7 +236,9 @@ def test_two_processes_sharing_a_location_recover_from_429(
     assert sandbox.admin.stats()["requests"]["GET /contacts/{contactId}"] >= 48
 
 
-def test_daily_cap_429_is_not_retried(sandbox: GHLSandbox, make_client, location: str) -> None:
+def test_daily_cap_is_refused_locally_and_retryable_later(
+    sandbox: GHLSandbox, make_client, location: str
+) -> None:
     sandbox.admin.update_location(location, rateLimit={"max": 100, "intervalMs": 1000, "daily": 2})
     contact_id = sandbox.admin.seed(location, 1)[0]
     ghl = make_client()
@@ -244,7 +246,8 @@ def test_daily_cap_429_is_not_retried(sandbox: GHLSandbox, make_client, location
     ghl.get_contact(location, contact_id)
     with pytest.raises(errors.GHLRateLimited) as info:
         ghl.get_contact(location, contact_id)  # known to be spent: refused locally, never sent
-    assert info.value.daily and not info.value.retryable
+    # Retryable: the budget comes back at GHL's daily reset (retry_after_s says when).
+    assert info.value.daily and info.value.retryable and info.value.retry_after_s
     assert requests_to(sandbox, "GET /contacts/{contactId}") == 2
 
 

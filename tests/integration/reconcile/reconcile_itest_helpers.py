@@ -16,11 +16,14 @@ from rankr_ghl.aws.connections_store import DynamoConnectionStore
 from rankr_ghl.aws.sync_state import SyncStateTable
 from rankr_ghl.aws.token_secrets import SecretsManagerTokenStore
 from rankr_ghl.connections.models import Connection, TokenBundle, UserType, from_epoch
-from rankr_ghl.flows.reconcile import Reconciler, ReconcileSettings, common_fields
-from rankr_ghl.flows.reconcile_ports import GhlClientPort, RankrClientPort
+from rankr_ghl.flows.reconcile.jobs import ReconcileSettings
+from rankr_ghl.flows.reconcile.record_values import common_fields
+from rankr_ghl.flows.reconcile.run import Reconciler
 from rankr_ghl.ghl.client import GHLClient
+from rankr_ghl.ghl.records import GhlClientRecords
 from rankr_ghl.ghl.tokens import StaticTokenSource
 from rankr_ghl.rankr.client import RankrClient
+from rankr_ghl.rankr.records import RankrClientRecords
 from rankr_ghl.sync.diff import changed_fields
 from rankr_ghl.sync.mapping import default_mapping
 from rankr_ghl.sync.ports import IdMapping
@@ -79,7 +82,9 @@ class ReconcileEnv:
         )
         return location, account
 
-    def reconciler(self, location: str, *, page_size: int = 500, rankr_port: Any = None) -> Reconciler:
+    def reconciler(
+        self, location: str, *, page_size: int = 500, rankr_port: Any = None, **settings: Any
+    ) -> Reconciler:
         """An in-process Reconciler on the same sandboxes and tables as the deployed function."""
         token = SecretsManagerTokenStore(
             self.env["TOKEN_SECRET_PREFIX"], client=self.stack.client("secretsmanager")
@@ -89,14 +94,14 @@ class ReconcileEnv:
         ghl = GHLClient(StaticTokenSource(token.access_token.get_secret_value()), base_url=self.ghl.url)
         rankr = RankrClient(self.rankr.url, self.rankr.api_key)
         return Reconciler(
-            ghl=GhlClientPort(lambda: ghl),
-            rankr=rankr_port or RankrClientPort(lambda: rankr),
+            ghl=GhlClientRecords(lambda: ghl),
+            rankr=rankr_port or RankrClientRecords(lambda: rankr),
             mappings=table.mappings,
             ledger=table.ledger,
             tombstones=table.tombstones,
             checkpoints=table.checkpoints,
             audit=DynamoAuditLog(self.env["AUDIT_TABLE"], client=self.stack.client("dynamodb")),
-            settings=ReconcileSettings(page_size=page_size, task_page_size=20),
+            settings=ReconcileSettings(page_size=page_size, task_page_size=20, **settings),
         )
 
     def seed_mirrored(

@@ -8,8 +8,8 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from rankr_ghl.flows.reconcile import STATE_CHECKPOINT, Mode, ReconcileJob, cursor_checkpoint
-from rankr_ghl.flows.reconcile_ports import RankrClientPort
+from rankr_ghl.flows.reconcile.jobs import STATE_CHECKPOINT, Mode, ReconcileJob, cursor_checkpoint
+from rankr_ghl.rankr.records import RankrClientRecords
 from reconcile_itest_helpers import ReconcileEnv, write_requests
 
 pytestmark = pytest.mark.integration
@@ -84,7 +84,7 @@ class CrashingPort:
 
     def __getattr__(self, name: str) -> Any:
         target = getattr(self.inner, name)
-        if not name.startswith(("create_", "update_", "delete_")):
+        if name not in ("create", "update", "delete"):
             return target
 
         def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -110,7 +110,7 @@ def test_crash_mid_run_then_the_queued_job_resumes_from_the_cursor(recon: Reconc
         )
     base = recon.reconciler(location)
     crashing = recon.reconciler(location, page_size=5, rankr_port=CrashingPort(base.rankr, crash_on_write=6))
-    assert isinstance(base.rankr, RankrClientPort)
+    assert isinstance(base.rankr, RankrClientRecords)
     with pytest.raises(RuntimeError, match="injected crash"):
         crashing.run(ReconcileJob(location, Mode.FULL, run_id="crashed-run"), account_id=account)
     cursor = recon.sync_table().checkpoints.load(location, cursor_checkpoint(Mode.FULL))

@@ -17,10 +17,17 @@ class World:
     oauth: FakeGHLOAuth = field(default_factory=FakeGHLOAuth)
     metrics: MetricsLog = field(default_factory=MetricsLog)
 
-    def vault(self, *, real_time: bool = False, **cfg: float) -> TokenVault:
+    def vault(self, *, real_time: bool = False, remaining_s=lambda: None, **cfg: float) -> TokenVault:
         config = VaultConfig(**cfg) if cfg else VaultConfig()
         if real_time:
-            return TokenVault(self.tokens, self.connections, self.oauth, config=config, metric=self.metrics)
+            return TokenVault(
+                self.tokens,
+                self.connections,
+                self.oauth,
+                config=config,
+                metric=self.metrics,
+                remaining_s=remaining_s,
+            )
         return TokenVault(
             self.tokens,
             self.connections,
@@ -29,6 +36,7 @@ class World:
             clock=self.clock,
             sleep=self.clock.sleep,
             metric=self.metrics,
+            remaining_s=remaining_s,
         )
 
     def install_location(
@@ -68,7 +76,7 @@ class World:
             location_id=location_id,
             issued_at=t,
         )
-        self.tokens.write(cid, bundle)
+        self.tokens.install(cid, bundle)
         self.connections.save(
             Connection(
                 connection_id=cid,

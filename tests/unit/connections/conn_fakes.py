@@ -37,8 +37,11 @@ class MemoryConnectionStore:
     def __init__(self) -> None:
         self.items: dict[str, Connection] = {}
         self.leases: dict[str, tuple[str, float]] = {}
+        self.pending: dict[str, str] = {}  # connection id -> pending pair (secret JSON)
         self.lock = threading.Lock()
         self.fail_save_all = False
+        self.fail_pending = False
+        self.stale_events: list[tuple[str, str, int, str]] = []
 
     def get(self, connection_id: str) -> Connection | None:
         return self.items.get(connection_id)
@@ -96,6 +99,47 @@ class MemoryConnectionStore:
             if held is not None and held[0] == owner:
                 del self.leases[connection_id]
 
+    def claim_lifecycle_event(self, connection_id: str, event_ms: int, event_id: str) -> bool | None:
+        with self.lock:
+            old = self.items.get(connection_id)
+            if old is None:
+                return None
+            if old.lifecycle_event_ms is not None and (event_ms, event_id) < (
+                old.lifecycle_event_ms,
+                old.lifecycle_event_id or "",
+            ):
+                return False
+            self.items[connection_id] = old.model_copy(
+                update={"lifecycle_event_ms": event_ms, "lifecycle_event_id": event_id}
+            )
+            return True
+
+    def record_stale_lifecycle_event(
+        self, connection_id: str, event_type: str, event_ms: int, event_id: str
+    ) -> None:
+        self.stale_events.append((connection_id, event_type, event_ms, event_id))
+
+    def save_pending_token(self, connection_id: str, bundle: TokenBundle) -> None:
+        if self.fail_pending:
+            raise RuntimeError("injected DynamoDB failure")
+        with self.lock:
+            old = self.pending.get(connection_id)
+            if connection_id not in self.items or (
+                old is not None and TokenBundle.from_secret_json(old).issued_at >= bundle.issued_at
+            ):
+                raise RuntimeError("conditional check failed")
+            self.pending[connection_id] = bundle.to_secret_json()
+
+    def read_pending_token(self, connection_id: str) -> TokenBundle | None:
+        text = self.pending.get(connection_id)
+        return TokenBundle.from_secret_json(text) if text else None
+
+    def clear_pending_token(self, connection_id: str, issued_at: float) -> None:
+        with self.lock:
+            text = self.pending.get(connection_id)
+            if text is not None and TokenBundle.from_secret_json(text).issued_at == issued_at:
+                del self.pending[connection_id]
+
 
 class MemoryTokenStore:
     def __init__(self) -> None:
@@ -113,14 +157,28 @@ class MemoryTokenStore:
         text = self.secrets.get(connection_id)
         return TokenBundle.from_secret_json(text) if text else None
 
-    def write(self, connection_id: str, bundle: TokenBundle) -> None:
+    def _put(self, connection_id: str, bundle: TokenBundle, *, create: bool, restore: bool) -> None:
+        from rankr_ghl.connections.errors import ConnectionUninstalled
+
         with self.lock:
             if self.fail_writes > 0:
                 self.fail_writes -= 1
                 raise RuntimeError("injected Secrets Manager failure")
+            gone = connection_id in self.deleted or connection_id not in self.secrets
+            if gone and not (restore or (create and connection_id not in self.deleted)):
+                raise ConnectionUninstalled("secret deleted", connection_id=connection_id)
             self.writes += 1
             self.secrets[connection_id] = bundle.to_secret_json()
             self.deleted.pop(connection_id, None)
+
+    def write(self, connection_id: str, bundle: TokenBundle) -> None:
+        self._put(connection_id, bundle, create=True, restore=False)
+
+    def install(self, connection_id: str, bundle: TokenBundle) -> None:
+        self._put(connection_id, bundle, create=True, restore=True)
+
+    def replace(self, connection_id: str, bundle: TokenBundle) -> None:
+        self._put(connection_id, bundle, create=False, restore=False)
 
     def schedule_deletion(self, connection_id: str, recovery_window_days: int) -> None:
         if connection_id in self.secrets:
@@ -165,6 +223,10 @@ class FakeGHLOAuth:
     refresh_calls: int = 0
     mint_calls: int = 0
     sent_refresh_tokens: list[str] = field(default_factory=list)
+    # GHL answers a repeated refresh within this many seconds with the same new pair (0: off).
+    reuse_grace_s: float = 0.0
+    clock: object = None  # a FakeClock for the grace window (default: time.time)
+    spent_at: dict[str, tuple[float, Grant]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._seq = itertools.count(1)
@@ -199,15 +261,22 @@ class FakeGHLOAuth:
             self.sent_refresh_tokens.append(refresh_token)
         if self.refresh_delay_s:
             time.sleep(self.refresh_delay_s)
+        now = self.clock() if callable(self.clock) else time.time()
         with self._lock:
             owner = self.live_refresh.get(refresh_token)
             if owner is None:
+                reused = self.spent_at.get(refresh_token)
+                if reused is not None and now - reused[0] <= self.reuse_grace_s:
+                    return reused[1]
                 raise GHLInvalidGrant("Invalid grant: refresh token is invalid", status=400)
             if owner[2] in self.inactive:
                 raise GHLLocationInactive("Location is not active", status=400)
             del self.live_refresh[refresh_token]
             self.spent.add(refresh_token)
-        return self.issue(owner[0], owner[1], owner[2])
+        grant = self.issue(owner[0], owner[1], owner[2])
+        with self._lock:
+            self.spent_at[refresh_token] = (now, grant)
+        return grant
 
     def location_token(self, company_token: str, company_id: str, location_id: str) -> Grant:
         with self._lock:

@@ -138,8 +138,8 @@ def test_settings_explicit_values_win():
 
 def test_settings_bad_value_names_variable_not_value():
     with pytest.raises(ConfigError) as info:
-        Settings.from_env({"ALLOW_LEGACY_RSA_SIGNATURE": "sometimes"})
-    assert "allow_legacy_rsa_signature" in str(info.value).lower()
+        Settings.from_env({"WEBHOOK_MAX_BODY_BYTES": "sometimes"})
+    assert "webhook_max_body_bytes" in str(info.value).lower()
     assert "sometimes" not in str(info.value)
 
 

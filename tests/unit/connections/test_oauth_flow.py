@@ -15,11 +15,14 @@ from rankr_ghl.connections.errors import (
     MissingCode,
     StateExpired,
 )
+from rankr_ghl.connections.install_links import nonce_hash
 from rankr_ghl.connections.models import ConnectionStatus, UserType, company_connection_id
-from rankr_ghl.connections.oauth_flow import OAuthAppConfig, OAuthInstallService
+from rankr_ghl.connections.oauth_flow import OAuthAppConfig, OAuthInstallService, chooselocation_url
 from rankr_ghl.connections.state import StateSigner
 
 KEY = "k" * 48
+NONCE = "the-browser-nonce"
+BROWSER_HASH = nonce_hash(NONCE)
 SCOPES = ("contacts.readonly", "contacts.write", "oauth.readonly")
 
 
@@ -30,27 +33,31 @@ def service(
     app = OAuthAppConfig(
         client_id="app123-xyz", marketplace_url=marketplace, scopes=SCOPES, redirect_uri=redirect
     )
-    return OAuthInstallService(
+    svc = OAuthInstallService(
         app, signer, world.oauth, world.tokens, world.connections, vault=world.vault(), clock=world.clock
     )
+    svc.install_url = lambda account, redirect_uri=None, user_type=UserType.LOCATION: chooselocation_url(
+        app, signer, account, redirect_uri=redirect_uri, user_type=user_type, browser_hash=BROWSER_HASH
+    )
+    return svc
 
 
 # ------------------------------------------------------------------ state
 def test_state_roundtrip_carries_account(world):
     signer = StateSigner(KEY, clock=world.clock)
-    decoded = signer.verify(signer.sign("acct_1", UserType.COMPANY))
+    decoded = signer.verify(signer.sign("acct_1", UserType.COMPANY, browser_hash=BROWSER_HASH))
     assert decoded.rankr_account_id == "acct_1"
     assert decoded.user_type is UserType.COMPANY
 
 
 def test_state_without_account(world):
     signer = StateSigner(KEY, clock=world.clock)
-    assert signer.verify(signer.sign(None)).rankr_account_id is None
+    assert signer.verify(signer.sign(None, browser_hash=BROWSER_HASH)).rankr_account_id is None
 
 
 def test_state_expires(world):
     signer = StateSigner(KEY, ttl_s=600, clock=world.clock)
-    state = signer.sign("acct_1")
+    state = signer.sign("acct_1", browser_hash=BROWSER_HASH)
     world.clock.advance(601)
     with pytest.raises(StateExpired):
         signer.verify(state)
@@ -58,7 +65,7 @@ def test_state_expires(world):
 
 def test_state_tampered_payload_is_rejected(world):
     signer = StateSigner(KEY, clock=world.clock)
-    payload, mac = signer.sign("acct_1").split(".")
+    payload, mac = signer.sign("acct_1", browser_hash=BROWSER_HASH).split(".")
     body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     body["a"] = "acct_attacker"
     forged = base64.urlsafe_b64encode(json.dumps(body).encode()).rstrip(b"=").decode()
@@ -67,7 +74,7 @@ def test_state_tampered_payload_is_rejected(world):
 
 
 def test_state_from_another_key_is_rejected(world):
-    other = StateSigner("z" * 48, clock=world.clock).sign("acct_1")
+    other = StateSigner("z" * 48, clock=world.clock).sign("acct_1", browser_hash=BROWSER_HASH)
     with pytest.raises(InvalidState):
         StateSigner(KEY, clock=world.clock).verify(other)
 
@@ -112,7 +119,7 @@ def test_location_install_stores_secret_and_record(world):
     state = parse_qs(urlsplit(svc.install_url("acct_1")).query)["state"][0]
     grant = world.oauth.issue("Location", "co1", "loc1")
     world.oauth.codes["code-1"] = grant
-    result = svc.complete_install(code="code-1", state=state)
+    result = svc.complete_install(code="code-1", state=state, browser_nonce=NONCE)
     assert result.location_ids == ["loc1"]
     assert result.rankr_account_id == "acct_1"
     stored = world.tokens.read("loc1")
@@ -133,7 +140,7 @@ def test_marketplace_install_without_state_keeps_operator_link(world):
     world.connections.link_rankr_account("loc1", "acct_linked")
     world.oauth.codes["c2"] = world.oauth.issue("Location", None, "loc1")
     result = svc.complete_install(code="c2", state=None)
-    assert result.rankr_account_id is None
+    assert result.rankr_account_id == "acct_linked" and result.claim_code is None
     assert world.connections.get("loc1").rankr_account_id == "acct_linked"
 
 
@@ -141,8 +148,8 @@ def test_agency_install_mints_every_installed_location(world):
     svc = service(world)
     world.oauth.codes["c"] = world.oauth.issue("Company", "co1", None)
     world.oauth.installed["co1"] = ["locA", "locB", "locC"]
-    state = StateSigner(KEY, clock=world.clock).sign("acct_9", UserType.COMPANY)
-    result = svc.complete_install(code="c", state=state)
+    state = StateSigner(KEY, clock=world.clock).sign("acct_9", UserType.COMPANY, browser_hash=BROWSER_HASH)
+    result = svc.complete_install(code="c", state=state, browser_nonce=NONCE)
     assert result.user_type is UserType.COMPANY
     assert sorted(result.location_ids) == ["locA", "locB", "locC"]
     assert world.oauth.mint_calls == 3
@@ -200,11 +207,11 @@ def test_callback_errors(world):
 
 def test_expired_state_is_rejected_before_exchange(world):
     svc = service(world)
-    state = StateSigner(KEY, ttl_s=600, clock=world.clock).sign("acct")
+    state = StateSigner(KEY, ttl_s=600, clock=world.clock).sign("acct", browser_hash=BROWSER_HASH)
     world.oauth.codes["c"] = world.oauth.issue("Location", None, "loc1")
     world.clock.advance(3600)
     with pytest.raises(StateExpired):
-        svc.complete_install(code="c", state=state)
+        svc.complete_install(code="c", state=state, browser_nonce=NONCE)
     assert "c" in world.oauth.codes  # the code was never spent
 
 
@@ -237,26 +244,36 @@ def test_a_state_completes_one_install_and_a_replay_is_refused_before_any_exchan
     svc = OAuthInstallService(
         app, signer, world.oauth, world.tokens, world.connections, used_states=used, clock=world.clock
     )
-    state = signer.sign("acct_1")
+    state = signer.sign("acct_1", browser_hash=BROWSER_HASH)
     world.oauth.codes["code-1"] = world.oauth.issue("Location", "co1", "loc1")
-    svc.complete_install(code="code-1", state=state, redirect_uri="https://api.example/cb")
+    svc.complete_install(
+        code="code-1", state=state, browser_nonce=NONCE, redirect_uri="https://api.example/cb"
+    )
     world.oauth.codes["code-2"] = world.oauth.issue("Location", "co1", "loc2")
     with pytest.raises(StateReused) as refused:
-        svc.complete_install(code="code-2", state=state, redirect_uri="https://api.example/cb")
+        svc.complete_install(
+            code="code-2", state=state, browser_nonce=NONCE, redirect_uri="https://api.example/cb"
+        )
     assert refused.value.http_status == 400
     assert "code-2" in world.oauth.codes  # never exchanged
     assert world.connections.get("loc2") is None
-    other = signer.sign("acct_1")  # a fresh install link works
-    svc.complete_install(code="code-2", state=other, redirect_uri="https://api.example/cb")
+    other = signer.sign("acct_1", browser_hash=BROWSER_HASH)  # a fresh install link works
+    svc.complete_install(
+        code="code-2", state=other, browser_nonce=NONCE, redirect_uri="https://api.example/cb"
+    )
     assert world.connections.get("loc2") is not None
 
 
 def test_a_refused_code_leaves_the_install_link_usable_and_no_marker(world):
     svc, signer, used = single_use_service(world)
-    state = signer.sign("acct_1")
+    state = signer.sign("acct_1", browser_hash=BROWSER_HASH)
     with pytest.raises(CodeExchangeRejected):
-        svc.complete_install(code="no-such-code", state=state, redirect_uri="https://api.example/cb")
+        svc.complete_install(
+            code="no-such-code", state=state, browser_nonce=NONCE, redirect_uri="https://api.example/cb"
+        )
     assert used._claims == {}
     world.oauth.codes["code-1"] = world.oauth.issue("Location", "co1", "loc1")
-    svc.complete_install(code="code-1", state=state, redirect_uri="https://api.example/cb")
+    svc.complete_install(
+        code="code-1", state=state, browser_nonce=NONCE, redirect_uri="https://api.example/cb"
+    )
     assert world.connections.get("loc1") is not None

@@ -136,6 +136,7 @@ def test_failed_write_keeps_pair_in_memory_and_retries(world):
     old = world.install_location("loc1", expires_in=10)
     vault = world.vault(write_attempts=3)
     world.tokens.fail_writes = 3
+    world.connections.fail_pending = True  # the second durable place fails too
     token = vault.get_token("loc1")
     assert token in world.oauth.valid_access
     assert world.metrics.counts["TokenWriteFailed"] == 1
@@ -169,6 +170,7 @@ def test_unsaved_pair_is_refreshed_from_memory_not_from_store(world):
     world.install_location("loc1", expires_in=10)
     vault = world.vault(write_attempts=1)
     world.tokens.fail_writes = 10
+    world.connections.fail_pending = True
     first = vault.get_token("loc1")
     world.clock.advance(86399)  # the in-memory pair expires too, still unsaved
     second = vault.get_token("loc1")

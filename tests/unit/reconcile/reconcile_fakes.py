@@ -1,4 +1,5 @@
-"""In-memory GHL and Rankr behind reconcile's ports (network blocked), plus a world that wires them.
+"""In-memory GHL and Rankr behind the unified record ports (`rankr_ghl.ports.GhlRecords` and
+`RankrRecords`; network blocked), plus a world that wires them into a Reconciler.
 
 They follow the sandboxes' documented rules: GHL search sorts case-insensitively then by id, pages
 with `page` or `searchAfter`, filters `dateUpdated` ranges; tags are stored lower-cased; deleting a
@@ -8,7 +9,9 @@ soft, creates replay by idempotency key. Every write bumps the record's modifica
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import random
 import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -22,14 +25,19 @@ from fakes import (  # noqa: E402
     FakeRankrIdempotencyKeys,
     InMemoryAuditLog,
     InMemoryCheckpointStore,
+    InMemoryLeadClaimStore,
     InMemoryLedgerStore,
     InMemoryMappingStore,
     InMemoryTombstoneStore,
 )
-from rankr_ghl.flows.reconcile import Reconciler, ReconcileSettings, common_fields  # noqa: E402
-from rankr_ghl.flows.reconcile_ports import RankrPage, Record, SearchPage  # noqa: E402
+from rankr_ghl.flows.reconcile.jobs import ReconcileSettings  # noqa: E402
+from rankr_ghl.flows.reconcile.record_values import common_fields  # noqa: E402
+from rankr_ghl.flows.reconcile.run import Reconciler  # noqa: E402
+from rankr_ghl.ports import GhlSearchPage as SearchPage  # noqa: E402
+from rankr_ghl.ports import RankrPage, Record  # noqa: E402
 from rankr_ghl.sync.diff import changed_fields  # noqa: E402
 from rankr_ghl.sync.mapping import default_mapping  # noqa: E402
+from rankr_ghl.sync.mapping_resolver import MappingResolver  # noqa: E402
 from rankr_ghl.sync.ports import IdMapping  # noqa: E402
 from rankr_ghl.sync.types import Entity  # noqa: E402
 
@@ -65,6 +73,15 @@ class FakeGhl:
         self.notes: dict[str, Record] = {}
         self.calls: Counter[str] = Counter()
         self._ids = itertools.count(1)
+        # GHL's undocumented search behaviours (docs/ghl-variants.md): "id", "ignored" or "shuffled";
+        # "per_contact" or "none"; contacts (and tasks) not yet in the search index.
+        self.search_order = "id"
+        self.search_cursor = "per_contact"
+        self.search_hidden: set[str] = set()
+        self.task_search_hidden: set[str] = set()
+        self.task_body_key: str | None = "body"
+        self.custom_field_null = "clears"
+        self.rng = random.Random(7)
 
     # -- helpers
     def new_id(self, prefix: str = "G") -> str:
@@ -104,7 +121,7 @@ class FakeGhl:
     ) -> SearchPage:
         self.calls["read:search"] += 1
         field = sort[0]["field"]
-        rows = list(self.contacts.values())
+        rows = [r for r in self.contacts.values() if r["id"] not in self.search_hidden]
         for f in filters or []:
             if f["field"] == "dateUpdated" and f["operator"] == "range":
                 low = _parse(f["value"]["gte"])
@@ -112,17 +129,28 @@ class FakeGhl:
             elif f["field"] == "tags" and f["operator"] == "eq":
                 rows = [r for r in rows if f["value"] in r.get("tags", [])]
 
-        def key(r: Record) -> tuple[str, str]:
+        def key(r: Record) -> tuple[Any, str]:
+            if self.search_order == "ignored":  # a stable order unrelated to any field
+                return (hashlib.blake2b(r["id"].encode(), digest_size=8).hexdigest(), r["id"])
+            if field in ("dateAdded", "dateUpdated"):
+                return (int(_parse(r[field]).timestamp() * 1000), r["id"])
             return (str(r.get(field) or "").lower(), r["id"])
 
         rows.sort(key=key)
         if search_after is not None:
-            cursor = (str(search_after[0]).lower(), str(search_after[1]))
+            raw = search_after[0]
+            numeric = isinstance(raw, int) and self.search_order != "ignored"
+            cursor = (raw if numeric else str(raw).lower(), str(search_after[1]))
             rows = [r for r in rows if key(r) > cursor]
             selected = rows[:page_limit]
         else:
             start = ((page or 1) - 1) * page_limit
             selected = rows[start : start + page_limit]
+        if self.search_order == "shuffled":
+            selected = list(selected)
+            self.rng.shuffle(selected)
+        if self.search_cursor == "none":
+            return SearchPage([dict(r) for r in selected], None)
         out = [dict(r, searchAfter=list(key(r))) for r in selected]
         return SearchPage(out, out[-1]["searchAfter"] if out else None)
 
@@ -138,6 +166,25 @@ class FakeGhl:
         rec = self.contacts.get(contact_id)
         return dict(rec) if rec else None
 
+    def get_task(self, location_id: str, contact_id: str, task_id: str) -> Record | None:
+        self.calls["read:task"] += 1
+        task = self.tasks.get(task_id)
+        return dict(task) if task and task["contactId"] == contact_id else None
+
+    def get_note(self, location_id: str, contact_id: str, note_id: str) -> Record | None:
+        self.calls["read:note"] += 1
+        note = self.notes.get(note_id)
+        return dict(note) if note and note["contactId"] == contact_id else None
+
+    def get(self, location_id: str, entity: Entity, record_id: str, parent_id: str | None) -> Record | None:
+        if entity is Entity.CONTACT:
+            return self.get_contact(location_id, record_id)
+        if entity is Entity.TASK:
+            return self.get_task(location_id, parent_id or "", record_id)
+        if entity is Entity.NOTE:
+            return self.get_note(location_id, parent_id or "", record_id)
+        raise NotImplementedError("reconcile reads no appointments")
+
     def create_contact(self, location_id: str, body: Mapping[str, Any]) -> Record:
         self.calls["write:create_contact"] += 1
         return dict(self.seed_contact(**{k: v for k, v in body.items() if k != "locationId"}))
@@ -148,9 +195,11 @@ class FakeGhl:
             if (body.get("email") and rec.get("email") == body["email"]) or (
                 body.get("phone") and rec.get("phone") == body["phone"]
             ):
-                self.edit_contact(
-                    rec["id"], **{k: v for k, v in body.items() if k not in ("locationId", "tags")}
-                )
+                # Like GHL's upsert: the fields sent replace the matched contact's, tags included.
+                changes = {k: v for k, v in body.items() if k != "locationId"}
+                if "tags" in changes:
+                    changes["tags"] = sorted({str(tag).lower() for tag in changes["tags"]})
+                self.edit_contact(rec["id"], **changes)
                 return dict(rec)
         return dict(self.seed_contact(**{k: v for k, v in body.items() if k != "locationId"}))
 
@@ -158,9 +207,26 @@ class FakeGhl:
         self.calls["write:update_contact"] += 1
         assert "companyName" not in body
         changes = dict(body)
+        if "customFields" in changes:
+            changes["customFields"] = self._custom_fields(contact_id, changes["customFields"])
         if "tags" in changes:  # PUT tags replaces every tag
             changes["tags"] = sorted({t.lower() for t in changes["tags"]})
         self.edit_contact(contact_id, **changes)
+
+    def _custom_fields(self, contact_id: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Custom-field writes under the `custom_field_null` variant: a null clears, is ignored or is
+        refused (422); an empty string always clears."""
+        stored = {
+            item["id"]: item.get("value") for item in self.contacts[contact_id].get("customFields") or []
+        }
+        for item in items:
+            value = item.get("field_value")
+            if value is None and self.custom_field_null == "422":
+                raise ValueError("customFields: field_value must not be null")
+            if value is None and self.custom_field_null == "ignored":
+                continue
+            stored[item["id"]] = value if value != "" else None
+        return [{"id": key, "value": value} for key, value in stored.items() if value is not None]
 
     def delete_contact(self, location_id: str, contact_id: str) -> None:
         self.calls["write:delete_contact"] += 1
@@ -180,8 +246,17 @@ class FakeGhl:
 
     def search_tasks(self, location_id: str, *, limit: int, skip: int) -> list[Record]:
         self.calls["read:tasks"] += 1
-        rows = sorted(self.tasks.values(), key=lambda t: (t["dateAdded"], t["id"]))
-        return [dict(t) for t in rows[skip : skip + limit]]
+        rows = sorted(
+            (t for t in self.tasks.values() if t["id"] not in self.task_search_hidden),
+            key=lambda t: (t["dateAdded"], t["id"]),
+        )
+        page = [dict(t) for t in rows[skip : skip + limit]]
+        if self.task_body_key != "body":  # the search's loose shape: body as `description`, or absent
+            for task in page:
+                body = task.pop("body", None)
+                if self.task_body_key is not None:
+                    task[self.task_body_key] = body
+        return page
 
     def seed_task(self, contact_id: str, **fields: Any) -> Record:
         task = {"id": self.new_id("T"), "contactId": contact_id, "dateAdded": _iso(self.clock.tick())}
@@ -363,11 +438,60 @@ class FakeRankr:
         self.calls["write:delete_note"] += 1
         self.notes[note_id]["deletedAt"] = _iso(self.clock.now)
 
+    # -- RankrRecords: dispatch by entity (parent_id: the Rankr contact of a task or note)
+    def get(self, account_id: str, entity: Entity, record_id: str, parent_id: str | None) -> Record | None:
+        if entity is Entity.CONTACT:
+            return self.get_contact(account_id, record_id)
+        if entity is Entity.TASK:
+            return self.get_task(account_id, parent_id or "", record_id)
+        self.calls["read:note"] += 1
+        note = self.notes.get(record_id)
+        return dict(note) if note else None
+
+    def create(
+        self, account_id: str, entity: Entity, body: Mapping[str, Any], parent_id: str | None, key: str
+    ) -> Record:
+        if entity is Entity.CONTACT:
+            return self.create_contact(account_id, body, idempotency_key=key)
+        if entity is Entity.TASK:
+            return self.create_task(account_id, parent_id or "", body, idempotency_key=key)
+        return self.create_note(account_id, parent_id or "", body, idempotency_key=key)
+
+    def update(
+        self, account_id: str, entity: Entity, record_id: str, body: Mapping[str, Any], parent_id: str | None
+    ) -> Record:
+        if entity is Entity.CONTACT:
+            self.update_contact(account_id, record_id, body)
+            return dict(self.contacts[record_id])
+        if entity is Entity.TASK:
+            self.update_task(account_id, parent_id or "", record_id, body)
+            return dict(self.tasks[record_id])
+        self.update_note(account_id, parent_id or "", record_id, body)
+        return dict(self.notes[record_id])
+
+    def delete(self, account_id: str, entity: Entity, record_id: str, parent_id: str | None) -> None:
+        if entity is Entity.CONTACT:
+            self.delete_contact(account_id, record_id)
+        elif entity is Entity.TASK:
+            self.delete_task(account_id, parent_id or "", record_id)
+        else:
+            self.delete_note(account_id, parent_id or "", record_id)
+
+
+class CountingMetrics:
+    """The `Counter` port, remembering what was counted."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def count(self, name: str, reason: str | None = None) -> None:
+        self.counts[name if reason is None else f"{name}:{reason}"] += 1
+
 
 class World:
     """Both fakes, the sync stores and a Reconciler over them."""
 
-    def __init__(self, *, page_size: int = 5) -> None:
+    def __init__(self, *, page_size: int = 5, **settings: Any) -> None:
         self.clock = FakeClock()
         self.ghl = FakeGhl(self.clock)
         self.rankr = FakeRankr(self.clock)
@@ -376,11 +500,16 @@ class World:
         self.tombstones = InMemoryTombstoneStore()
         self.checkpoints = InMemoryCheckpointStore()
         self.audit = InMemoryAuditLog()
-        self.settings = ReconcileSettings(page_size=page_size, task_page_size=3)
+        self.lead_claims = InMemoryLeadClaimStore()
+        self.metrics = CountingMetrics()
+        self.settings = ReconcileSettings(page_size=page_size, task_page_size=3, **settings)
         self.reconciler = self.make_reconciler()
 
-    def make_reconciler(self, *, ghl: Any = None, rankr: Any = None) -> Reconciler:
+    def make_reconciler(
+        self, *, ghl: Any = None, rankr: Any = None, mapping_resolver: Any = None
+    ) -> Reconciler:
         return Reconciler(
+            mapping_resolver=mapping_resolver or MappingResolver(),
             ghl=ghl or self.ghl,
             rankr=rankr or self.rankr,
             mappings=self.mappings,
@@ -388,6 +517,8 @@ class World:
             tombstones=self.tombstones,
             checkpoints=self.checkpoints,
             audit=self.audit,
+            lead_claims=self.lead_claims,
+            metrics=self.metrics,
             settings=self.settings,
             clock=self.clock,
         )

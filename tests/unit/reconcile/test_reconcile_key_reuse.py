@@ -9,7 +9,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from rankr_ghl.flows.reconcile import Mode, ReconcileJob
+from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileJob
 from rankr_ghl.sync.ports import AuditAction, IdMapping
 from rankr_ghl.sync.types import Entity
 from reconcile_fakes import ACCOUNT, LOCATION, World

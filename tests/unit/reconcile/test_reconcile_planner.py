@@ -9,13 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fakes import InMemoryCheckpointStore
 from rankr_ghl.connections.models import Connection, ConnectionStatus, UserType
-from rankr_ghl.flows.reconcile import (
-    STATE_CHECKPOINT,
-    Mode,
-    ReconcileJob,
-    ReconcilePlanner,
-    ReconcileWorker,
-)
+from rankr_ghl.flows.reconcile.jobs import STATE_CHECKPOINT, Mode, ReconcileJob
+from rankr_ghl.flows.reconcile.planner import ReconcilePlanner
+from rankr_ghl.flows.reconcile.worker import ReconcileWorker
 from reconcile_fakes import ACCOUNT, LOCATION, World
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -103,8 +99,8 @@ def test_worker_skips_a_connection_paused_after_planning_and_queues_continuation
 
 
 def test_handler_reads_the_scheduler_input_and_refuses_anything_else() -> None:
-    from rankr_ghl.flows.reconcile import ReconcileError
-    from rankr_ghl.flows.reconcile_invocation import schedule_mode
+    from rankr_ghl.flows.reconcile.invocation import schedule_mode
+    from rankr_ghl.flows.reconcile.jobs import ReconcileError
 
     assert schedule_mode({"mode": "full"}) is Mode.FULL
     assert schedule_mode({"mode": "incremental"}) is Mode.INCREMENTAL

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rankr_ghl.flows.reconcile import Mode, ReconcileJob
+from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileJob
 from rankr_ghl.sync.echo import Action, decide, ledger_entry, load_ledgers
 from rankr_ghl.sync.mapping import default_mapping
 from rankr_ghl.sync.ports import IdMapping

@@ -235,6 +235,7 @@ def test_the_local_runtime_resolves_the_required_parameters_itself() -> None:
     assert {s.name for s in template.schedules.values()} == {
         "rankr-ghl-dev-reconcile-incremental",
         "rankr-ghl-dev-reconcile-nightly",
+        "rankr-ghl-dev-reconcile-notes",
     }
     prod = load_template(ROOT / "template.yaml", {"Stage": "prod", "LogLevel": "DEBUG"})
     assert prod.functions["ReconcileFunction"].env["POWERTOOLS_LOG_LEVEL"] == "INFO"

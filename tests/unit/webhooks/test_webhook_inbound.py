@@ -154,11 +154,11 @@ class FakeLifecycle:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str | None, str | None]] = []
 
-    def handle_install(self, *, location_id: str | None, company_id: str | None) -> list[Any]:
+    def handle_install(self, *, location_id: str | None, company_id: str | None, **_: Any) -> list[Any]:
         self.calls.append(("install", location_id, company_id))
         return []
 
-    def handle_uninstall(self, *, location_id: str | None, company_id: str | None) -> list[str]:
+    def handle_uninstall(self, *, location_id: str | None, company_id: str | None, **_: Any) -> list[str]:
         self.calls.append(("uninstall", location_id, company_id))
         return []
 

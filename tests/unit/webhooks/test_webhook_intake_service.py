@@ -187,9 +187,11 @@ def _case_wrong_key(h: IntakeHarness) -> RawWebhookRequest:
 
 
 def _case_reserialised(h: IntakeHarness) -> RawWebhookRequest:
-    compact = json.dumps(contact_event(), separators=(",", ":")).encode()
-    pretty = json.dumps(contact_event(), indent=2).encode()
-    return _raw(h, pretty, signature=sign(h.key, compact))
+    # Signed over one pretty form, sent in another: neither the raw bytes nor the canonical compact
+    # form were signed (a compact-signed body sent pretty is accepted: test_webhook_signature_forms).
+    signed = json.dumps(contact_event(), indent=2).encode()
+    wire = json.dumps(contact_event(), indent=4).encode()
+    return _raw(h, wire, signature=sign(h.key, signed))
 
 
 def _case_truncated(h: IntakeHarness) -> RawWebhookRequest:
@@ -282,7 +284,12 @@ BAD_INPUT: list[tuple[str, CaseBuilder, int, str]] = [
         401,
         "legacy_signature_disabled",
     ),
-    ("stale timestamp", lambda h: h.request(contact_event(timestamp=iso(NOW - 301))), 400, "stale_timestamp"),
+    (
+        "older than the dedupe marker lives",
+        lambda h: h.request(contact_event(timestamp=iso(NOW - 49 * 3600))),
+        400,
+        "stale_timestamp",
+    ),
     (
         "future timestamp",
         lambda h: h.request(contact_event(timestamp=iso(NOW + 301))),

@@ -160,10 +160,10 @@ class Connections:
 
 
 class NoLifecycle:
-    def handle_install(self, *, location_id: str | None, company_id: str | None) -> None:
+    def handle_install(self, *, location_id: str | None, company_id: str | None, **_: Any) -> None:
         raise AssertionError("not used")
 
-    def handle_uninstall(self, *, location_id: str | None, company_id: str | None) -> None:
+    def handle_uninstall(self, *, location_id: str | None, company_id: str | None, **_: Any) -> None:
         raise AssertionError("not used")
 
 

@@ -121,39 +121,32 @@ def test_rsa_header_rejected_when_legacy_disabled(
     assert err.value.reason == "legacy_signature_disabled"
 
 
-def test_rsa_accepted_when_enabled(signing_key: Ed25519PrivateKey, rsa_key: rsa.RSAPrivateKey) -> None:
-    verifier = SignatureVerifier(
-        parse_ed25519_keys(spki_b64(signing_key)), rsa_key=rsa_key.public_key(), allow_legacy_rsa=True
-    )
-    assert (
-        verifier.verify(BODY, {"x-wh-signature": rsa_sign(rsa_key, BODY), "x-ghl-signature": "N/A"}).scheme
-        == "rsa"
-    )
-    with pytest.raises(SignatureError) as err:
-        verifier.verify(BODY + b" ", {"x-wh-signature": rsa_sign(rsa_key, BODY)})
-    assert err.value.reason == "invalid_signature"
-
-
-def test_rsa_never_a_fallback_after_failed_ed25519(
-    signing_key: Ed25519PrivateKey, other_key: Ed25519PrivateKey, rsa_key: rsa.RSAPrivateKey
+def test_rsa_header_is_refused_even_with_the_ed25519_marker_absent(
+    verifier: SignatureVerifier, rsa_key: rsa.RSAPrivateKey
 ) -> None:
-    verifier = SignatureVerifier(
-        parse_ed25519_keys(spki_b64(signing_key)), rsa_key=rsa_key.public_key(), allow_legacy_rsa=True
-    )
+    with pytest.raises(SignatureError) as err:
+        verifier.verify(BODY, {"x-wh-signature": rsa_sign(rsa_key, BODY), "x-ghl-signature": "N/A"})
+    assert err.value.reason == "legacy_signature_disabled"
+
+
+def test_a_valid_rsa_header_never_rescues_a_failed_ed25519(
+    verifier: SignatureVerifier, other_key: Ed25519PrivateKey, rsa_key: rsa.RSAPrivateKey
+) -> None:
     headers = {"x-ghl-signature": sign(other_key, BODY), "x-wh-signature": rsa_sign(rsa_key, BODY)}
     with pytest.raises(SignatureError) as err:
         verifier.verify(BODY, headers)
     assert err.value.reason == "invalid_signature"
 
 
-def test_enabling_rsa_without_key_is_a_config_error(signing_key: Ed25519PrivateKey) -> None:
-    with pytest.raises(SignatureConfigError):
-        SignatureVerifier(parse_ed25519_keys(spki_b64(signing_key)), allow_legacy_rsa=True)
+def test_the_template_offers_no_rsa_switch() -> None:
+    """The retired scheme's switch needed a key the template never passed; it is gone, not half-wired."""
+    from pathlib import Path
+
+    template = (Path(__file__).resolve().parents[3] / "template.yaml").read_text()
+    assert "AllowLegacyRsaSignature" not in template and "RSA_PUBLIC_KEY" not in template
 
 
-def test_root_builds_the_verifier_once_from_settings(
-    signing_key: Ed25519PrivateKey, rsa_key: rsa.RSAPrivateKey
-) -> None:
+def test_root_builds_the_verifier_once_from_settings(signing_key: Ed25519PrivateKey) -> None:
     from rankr_ghl.config import Settings
     from rankr_ghl.wiring import Root
 
@@ -161,11 +154,16 @@ def test_root_builds_the_verifier_once_from_settings(
     root = Root(Settings.from_env(env))
     first = root.webhook_intake()
     assert root.webhook_intake() is first
-    assert not first.verifier.legacy_rsa_enabled
-    enabled = Root(
-        Settings.from_env(
-            {**env, "ALLOW_LEGACY_RSA_SIGNATURE": "true", "WEBHOOK_RSA_PUBLIC_KEY": rsa_pem(rsa_key)}
-        )
-    ).webhook_intake()
-    assert enabled.verifier.legacy_rsa_enabled
-    assert enabled.verifier.verify(BODY, {"x-wh-signature": rsa_sign(rsa_key, BODY)}).scheme == "rsa"
+    assert first.verifier.verify(BODY, {"x-ghl-signature": sign(signing_key, BODY)}).scheme == "ed25519"
+
+
+def test_a_bad_webhook_key_fails_the_cold_start_naming_its_variable() -> None:
+    from rankr_ghl.config import ConfigError, Settings
+    from rankr_ghl.wiring import Root
+
+    root = Root(
+        Settings.from_env({"WEBHOOK_PUBLIC_KEYS": "not-a-key", "SYNC_TABLE": "t", "WEBHOOK_QUEUE_URL": "q"})
+    )
+    with pytest.raises(ConfigError) as info:
+        root.webhook_intake()
+    assert "WEBHOOK_PUBLIC_KEYS" in str(info.value) and "not-a-key" not in str(info.value)

@@ -61,6 +61,9 @@ class FakeDedupe:
         self.claims[key] = ttl_s
         return True
 
+    def extend(self, key: str, ttl_s: int) -> None:
+        self.claims[key] = ttl_s
+
     def release(self, key: str) -> None:
         self.released.append(key)
         self.claims.pop(key, None)

@@ -14,11 +14,12 @@ from rankr_ghl_tools.faults import CrashBeforeMappingWrite, install_from_environ
 def test_every_store_shares_the_one_dynamodb_client_built_on_first_use(monkeypatch) -> None:
     built: list[object] = []
 
-    def new_client() -> object:
+    def new_client(service: str, **kwargs: Any) -> object:
+        assert service == "dynamodb"
         built.append(object())
         return built[-1]
 
-    monkeypatch.setattr("rankr_ghl.aws.dynamodb.new_dynamodb_client", new_client)
+    monkeypatch.setattr("boto3.client", new_client)
     root = Root(Settings(stage="unit"))
     stores = [root.connection_store(), root.sync_state().mappings, root.sync_state().dedupe, root.audit_log()]
     assert built == []  # nothing built until a store is used

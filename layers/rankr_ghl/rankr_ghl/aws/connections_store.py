@@ -4,7 +4,10 @@ Item = one connection, key `connectionId` (location id, or `company:<companyId>`
 The refresh lease lives on the same item as `leaseOwner` + `leaseExpiresAt` (epoch s): taken with a
 conditional update that succeeds only if the item exists and the lease is free, expired or already
 ours. Keeping it on the item means no orphan lease items, and every other write is an UpdateItem
-that never touches the lease attributes. DynamoDB TTL is not involved (moto never expires items).
+that never touches the lease attributes. A rotated pair whose secret write failed waits in
+`pendingToken` (+ `pendingTokenIssuedAt`) on the same item, encrypted at rest with the table, until a
+refresh copies it into the secret; `from_item` never reads it, so a listed connection carries no token.
+DynamoDB TTL is not involved (moto never expires items).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ if TYPE_CHECKING:
 
     # Imported where a connection is built (`from_item`): the models import pydantic, and a lookup
     # that finds no connection (a webhook for a location that is not connected) needs none of it.
-    from rankr_ghl.connections.models import Connection
+    from rankr_ghl.connections.models import Connection, TokenBundle
 
 _SER = TypeSerializer()
 _DESER = TypeDeserializer()
@@ -47,8 +50,10 @@ _ATTRS: dict[str, str] = {
     "rankr_account_id": "rankrAccountId",
     "token_source": "tokenSource",
     "updated_at": "updatedAt",
+    "lifecycle_event_ms": "lifecycleEventMs",
+    "lifecycle_event_id": "lifecycleEventId",
 }
-_KEEP_WHEN_NONE = {"rankr_account_id", "last_refresh_at"}
+_KEEP_WHEN_NONE = {"rankr_account_id", "last_refresh_at", "lifecycle_event_ms", "lifecycle_event_id"}
 
 
 def _iso(value: datetime) -> str:
@@ -115,6 +120,8 @@ class DynamoConnectionStore:
             rankr_account_id=plain.get("rankrAccountId"),
             token_source=plain.get("tokenSource", "location"),
             updated_at=plain.get("updatedAt") or plain["installedAt"],
+            lifecycle_event_ms=int(plain["lifecycleEventMs"]) if "lifecycleEventMs" in plain else None,
+            lifecycle_event_id=plain.get("lifecycleEventId"),
         )
 
     def _update_params(self, connection: Connection) -> dict[str, Any]:
@@ -295,3 +302,99 @@ class DynamoConnectionStore:
                 raise TokenStorageError(
                     "could not release the refresh lease", connection_id=connection_id
                 ) from exc
+
+    # ----------------------------------------------------------------- pending token
+    def save_pending_token(self, connection_id: str, bundle: TokenBundle) -> None:
+        issued = _SER.serialize(Decimal(str(round(bundle.issued_at, 6))))
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"connectionId": {"S": connection_id}},
+                UpdateExpression="SET pendingToken = :p, pendingTokenIssuedAt = :i",
+                ConditionExpression=(
+                    "attribute_exists(connectionId) AND "
+                    "(attribute_not_exists(pendingTokenIssuedAt) OR pendingTokenIssuedAt < :i)"
+                ),
+                ExpressionAttributeValues={":p": {"S": bundle.to_secret_json()}, ":i": issued},
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                raise ConnectionNotFound(
+                    "no connection (or a newer pending pair) to keep the token on",
+                    connection_id=connection_id,
+                ) from None
+            raise TokenStorageError("could not store the pending token", connection_id=connection_id) from exc
+        except BotoCoreError as exc:
+            raise TokenStorageError("could not store the pending token", connection_id=connection_id) from exc
+
+    def read_pending_token(self, connection_id: str) -> TokenBundle | None:
+        from rankr_ghl.connections.models import TokenBundle
+
+        try:
+            response = self.client.get_item(
+                TableName=self.table_name,
+                Key={"connectionId": {"S": connection_id}},
+                ConsistentRead=True,
+                ProjectionExpression="pendingToken",
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise TokenStorageError("could not read the pending token", connection_id=connection_id) from exc
+        text = response.get("Item", {}).get("pendingToken", {}).get("S")
+        return TokenBundle.from_secret_json(text) if text else None
+
+    def clear_pending_token(self, connection_id: str, issued_at: float) -> None:
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"connectionId": {"S": connection_id}},
+                UpdateExpression="REMOVE pendingToken, pendingTokenIssuedAt",
+                ConditionExpression="pendingTokenIssuedAt = :i",
+                ExpressionAttributeValues={":i": _SER.serialize(Decimal(str(round(issued_at, 6))))},
+            )
+        except ClientError as exc:
+            if not _is_conditional_failure(exc):  # a newer pending pair arrived: it stays
+                raise TokenStorageError(
+                    "could not clear the pending token", connection_id=connection_id
+                ) from exc
+        except BotoCoreError as exc:
+            raise TokenStorageError("could not clear the pending token", connection_id=connection_id) from exc
+
+    # ----------------------------------------------------------------- lifecycle order
+    def claim_lifecycle_event(self, connection_id: str, event_ms: int, event_id: str) -> bool | None:
+        """Record an INSTALL/UNINSTALL as the newest applied; False when a newer one was applied
+        already (the same event again counts as new: a retry re-applies it), None when no record."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"connectionId": {"S": connection_id}},
+                UpdateExpression="SET lifecycleEventMs = :t, lifecycleEventId = :w",
+                ConditionExpression=(
+                    "attribute_exists(connectionId) AND (attribute_not_exists(lifecycleEventMs) OR "
+                    "lifecycleEventMs < :t OR (lifecycleEventMs = :t AND lifecycleEventId <= :w))"
+                ),
+                ExpressionAttributeValues={":t": {"N": str(event_ms)}, ":w": {"S": event_id}},
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False if self.get(connection_id) is not None else None
+            raise TokenStorageError(
+                "could not order the lifecycle event", connection_id=connection_id
+            ) from exc
+        except BotoCoreError as exc:
+            raise TokenStorageError(
+                "could not order the lifecycle event", connection_id=connection_id
+            ) from exc
+        return True
+
+    def record_stale_lifecycle_event(
+        self, connection_id: str, event_type: str, event_ms: int, event_id: str
+    ) -> None:
+        """The audit of a skipped stale event, on the connection it did not change."""
+        self._update_existing(
+            connection_id,
+            "SET lastStaleEvent = :e ADD staleEventCount :one",
+            {
+                ":e": {"type": event_type, "eventMs": event_ms, "eventId": event_id, "at": _iso(utcnow())},
+                ":one": 1,
+            },
+        )

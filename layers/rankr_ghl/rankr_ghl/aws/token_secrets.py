@@ -3,7 +3,12 @@
 One secret per location and per agency: `<TOKEN_SECRET_PREFIX><locationId>` and
 `<TOKEN_SECRET_PREFIX>company-<companyId>` (e.g. `rankr-ghl/dev/tokens/loc_123`). Reads go straight to
 Secrets Manager (no Powertools 300 s cache: the vault is the cache and must see a rotated pair at
-once). Writes create the secret when missing and restore one scheduled for deletion (reinstall).
+once). Three writes, so that nothing but an install can bring an uninstalled location's secret back:
+- `install`: create, replace, or restore one scheduled for deletion (OAuth callback, INSTALL webhook);
+- `write`: create or replace; a secret scheduled for deletion stays deleted (`ConnectionUninstalled`);
+- `replace`: the vault's rotation: only a live secret is replaced; a missing or deleted one raises
+  `ConnectionUninstalled` (after the recovery window an uninstalled secret is gone, and a rotation that
+  recreated it would resurrect the location).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from rankr_ghl.connections.errors import TokenStorageError
+from rankr_ghl.connections.errors import ConnectionUninstalled, TokenStorageError
 from rankr_ghl.connections.models import COMPANY_PREFIX, TokenBundle
 
 if TYPE_CHECKING:
@@ -73,22 +78,43 @@ class SecretsManagerTokenStore:
         return TokenBundle.from_secret_json(text)
 
     def write(self, connection_id: str, bundle: TokenBundle) -> None:
+        self._put(connection_id, bundle, create=True, restore=False)
+
+    def install(self, connection_id: str, bundle: TokenBundle) -> None:
+        self._put(connection_id, bundle, create=True, restore=True)
+
+    def replace(self, connection_id: str, bundle: TokenBundle) -> None:
+        self._put(connection_id, bundle, create=False, restore=False)
+
+    def _put(self, connection_id: str, bundle: TokenBundle, *, create: bool, restore: bool) -> None:
+        # Described first: a put on a secret scheduled for deletion must never slip through (moto
+        # accepts it), and writes are rare (an install, a daily rotation).
         name = self.secret_name(connection_id)
         payload = bundle.to_secret_json()
         try:
             try:
-                self.client.put_secret_value(SecretId=name, SecretString=payload)
+                deleted = "DeletedDate" in self.client.describe_secret(SecretId=name)
             except ClientError as exc:
-                code = _code(exc)
-                if code == "ResourceNotFoundException":
-                    self._create(name, payload)
-                elif code == "InvalidRequestException" and self._scheduled_for_deletion(name):
-                    self.client.restore_secret(SecretId=name)
-                    self.client.put_secret_value(SecretId=name, SecretString=payload)
-                else:
+                if _code(exc) != "ResourceNotFoundException":
                     raise
+                if not create:
+                    raise self._gone(connection_id) from None
+                self._create(name, payload)
+                return
+            if deleted:
+                if not restore:
+                    raise self._gone(connection_id)
+                self.client.restore_secret(SecretId=name)
+            self.client.put_secret_value(SecretId=name, SecretString=payload)
         except (ClientError, BotoCoreError) as exc:
             raise TokenStorageError("could not write the token secret", connection_id=connection_id) from exc
+
+    @staticmethod
+    def _gone(connection_id: str) -> ConnectionUninstalled:
+        return ConnectionUninstalled(
+            "the token secret was deleted (uninstalled); only an install stores it again",
+            connection_id=connection_id,
+        )
 
     def _create(self, name: str, payload: str) -> None:
         try:
@@ -129,7 +155,7 @@ class SecretsManagerTokenStore:
 
     def restore(self, connection_id: str, bundle: TokenBundle | None) -> None:
         if bundle is not None:
-            self.write(connection_id, bundle)
+            self.install(connection_id, bundle)
             return
         try:
             self.client.delete_secret(

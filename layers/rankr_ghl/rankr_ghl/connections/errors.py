@@ -49,6 +49,13 @@ class TokenRefreshInProgress(ConnectionsError):
     http_status = 503
 
 
+class TokenRefreshDeferred(ConnectionsError):
+    """Too little of the invocation is left to refresh and store the new pair safely; retried later."""
+
+    retryable = True
+    http_status = 503
+
+
 class TokenStorageError(ConnectionsError):
     """Secrets Manager or DynamoDB failed; the caller may retry."""
 

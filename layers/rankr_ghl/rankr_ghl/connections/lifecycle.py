@@ -1,5 +1,10 @@
 """INSTALL / UNINSTALL webhook logic, the "is this location live?" check, and operator actions.
 
+INSTALL and UNINSTALL are applied in event order: each connection remembers the newest one applied
+(event time in ms, then webhookId, `lifecycleEventMs`/`lifecycleEventId`); an older event (a GHL retry
+or a replay that arrives after a reinstall) is skipped, counted (`LifecycleEventStale`) and audited on
+the connection item (`lastStaleEvent`, `staleEventCount`). The OAuth callback stamps its install time.
+
 Used by the webhook worker (INSTALL, UNINSTALL), the worker and reconcile (`status_of`/`is_active`
 to skip and count traffic of paused, needs_reauth and uninstalled locations) and the CLI.
 """
@@ -64,25 +69,41 @@ class ConnectionLifecycle:
         return self.status_of(location_id) is ConnectionStatus.ACTIVE
 
     # ----------------------------------------------------------------- INSTALL
-    def handle_install(self, *, location_id: str | None, company_id: str | None) -> list[Connection]:
-        """Make sure the installed location(s) have a stored token. Idempotent.
+    def handle_install(
+        self,
+        *,
+        location_id: str | None,
+        company_id: str | None,
+        event_ms: int | None = None,
+        event_id: str | None = None,
+    ) -> list[Connection]:
+        """Make sure the installed location(s) have a stored token. Idempotent; skipped when older than
+        the lifecycle event the connection last applied.
 
         Raises `CompanyTokenNotStored` (retryable) when the OAuth callback has not stored the token
         this needs yet: GHL can send INSTALL before the code exchange finishes (GHL docs #294).
         """
+        order = (event_ms, event_id or "") if event_ms is not None else None
+        target = location_id or (company_connection_id(company_id) if company_id else None)
+        if order is not None and target is not None and self._is_stale(target, "INSTALL", order):
+            return []
         if location_id:
             existing = self._live(location_id)
             if existing is not None:
+                if order is not None:
+                    self._connections.claim_lifecycle_event(location_id, *order)
                 return [existing]
             if not company_id:
                 raise CompanyTokenNotStored(
                     "location install seen before its OAuth callback stored a token",
                     connection_id=location_id,
                 )
-            return self._mint_locations(company_id, [location_id])
+            return self._mint_locations(company_id, [location_id], order)
         if not company_id:
             raise ValueError("INSTALL event carries neither locationId nor companyId")
         company_token = self._company_token(company_id)
+        if order is not None:
+            self._connections.claim_lifecycle_event(company_connection_id(company_id), *order)
         try:
             ids = [
                 loc.id
@@ -92,7 +113,28 @@ class ConnectionLifecycle:
         except GHLError as exc:
             raise GHLUnavailable(f"could not list installed locations (HTTP {exc.status})") from None
         missing = [i for i in ids if self._live(i) is None]
-        return self._mint_locations(company_id, missing) if missing else []
+        return self._mint_locations(company_id, missing, order) if missing else []
+
+    def _is_stale(self, connection_id: str, event_type: str, order: tuple[int, str]) -> bool:
+        connection = self._connections.get(connection_id)
+        if connection is None or connection.lifecycle_event_ms is None:
+            return False
+        applied = (connection.lifecycle_event_ms, connection.lifecycle_event_id or "")
+        if order >= applied:
+            return False
+        self._record_stale(connection_id, event_type, order)
+        return True
+
+    def _record_stale(self, connection_id: str, event_type: str, order: tuple[int, str]) -> None:
+        self._metric("LifecycleEventStale")
+        logger.warning(
+            "stale lifecycle event skipped: a newer one was applied",
+            extra={"connection_id": connection_id, "event_type": event_type, "event_id": order[1]},
+        )
+        try:
+            self._connections.record_stale_lifecycle_event(connection_id, event_type, *order)
+        except ConnectionsError:
+            logger.warning("could not audit the stale event", extra={"connection_id": connection_id})
 
     def _live(self, connection_id: str) -> Connection | None:
         connection = self._connections.get(connection_id)
@@ -112,7 +154,9 @@ class ConnectionLifecycle:
                 connection_id=company_cid,
             ) from None
 
-    def _mint_locations(self, company_id: str, location_ids: list[str]) -> list[Connection]:
+    def _mint_locations(
+        self, company_id: str, location_ids: list[str], order: tuple[int, str] | None = None
+    ) -> list[Connection]:
         company_token = self._company_token(company_id)
         company = self._connections.get(company_connection_id(company_id))
         account = company.rankr_account_id if company else None
@@ -144,6 +188,8 @@ class ConnectionLifecycle:
                     rankr_account_id=(existing.rankr_account_id if existing else None) or account,
                     token_source="company",
                     updated_at=from_epoch(now),
+                    lifecycle_event_ms=order[0] if order else None,
+                    lifecycle_event_id=order[1] if order else None,
                 )
             )
         store_all(self._tokens, self._connections, bundles, records)
@@ -156,7 +202,14 @@ class ConnectionLifecycle:
         return records
 
     # ----------------------------------------------------------------- UNINSTALL
-    def handle_uninstall(self, *, location_id: str | None, company_id: str | None) -> list[str]:
+    def handle_uninstall(
+        self,
+        *,
+        location_id: str | None,
+        company_id: str | None,
+        event_ms: int | None = None,
+        event_id: str | None = None,
+    ) -> list[str]:
         """Schedule the token secret(s) for deletion and mark the connection(s) uninstalled. Idempotent.
 
         A location uninstall affects that location only. An agency uninstall affects the agency and the
@@ -174,7 +227,11 @@ class ConnectionLifecycle:
         else:
             raise ValueError("UNINSTALL event carries neither locationId nor companyId")
         done: list[str] = []
+        order = (event_ms, event_id or "") if event_ms is not None else None
         for connection_id in targets:
+            if order is not None and self._connections.claim_lifecycle_event(connection_id, *order) is False:
+                self._record_stale(connection_id, "UNINSTALL", order)
+                continue
             self._tokens.schedule_deletion(connection_id, self._recovery_window_days)
             try:
                 self._connections.set_status(connection_id, ConnectionStatus.UNINSTALLED, "uninstall_webhook")

@@ -59,6 +59,9 @@ class Connection(BaseModel):
     # "location": its own OAuth grant (has a refresh token); "company": minted from the agency token.
     token_source: str = "location"
     updated_at: datetime = Field(default_factory=utcnow)
+    # The newest INSTALL/UNINSTALL applied (event time in ms, then its webhookId): older ones are stale.
+    lifecycle_event_ms: int | None = None
+    lifecycle_event_id: str | None = None
 
     @property
     def is_company(self) -> bool:

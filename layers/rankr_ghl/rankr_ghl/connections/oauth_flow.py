@@ -7,10 +7,11 @@ transaction. A storage failure puts back what the secrets held before, so nothin
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
 from pydantic import BaseModel
@@ -23,6 +24,16 @@ from rankr_ghl.connections.errors import (
     InstallStorageFailed,
     MissingCode,
     StateReused,
+)
+from rankr_ghl.connections.install_links import (
+    CLAIM_TTL_S,
+    BrowserMismatch,
+    ClaimCodeStore,
+    InstallLinkIssuer,
+    claim_code_hash,
+    new_claim_code,
+    new_nonce,
+    nonce_hash,
 )
 from rankr_ghl.connections.ports import ConnectionStore, OAuthClient, TokenGrant, TokenStore
 from rankr_ghl.connections.state import InstallState, StateSigner
@@ -63,6 +74,11 @@ class InstallResult(BaseModel):
     company_id: str | None
     location_ids: list[str]
     rankr_account_id: str | None
+    # Connections already bound to another Rankr account: their binding was kept, not moved.
+    bound_elsewhere: list[str] = []
+    # A marketplace install binds nothing: the user types this one-time code into Rankr.
+    claim_code: str | None = None
+    return_url: str | None = None
 
     @property
     def summary(self) -> str:
@@ -84,6 +100,8 @@ def chooselocation_url(
     *,
     redirect_uri: str | None,
     user_type: UserType,
+    browser_hash: str | None = None,
+    return_url: str | None = None,
 ) -> str:
     """GHL's chooselocation URL for one install, its signed state naming the Rankr account."""
     redirect = app.redirect_uri or redirect_uri
@@ -95,10 +113,68 @@ def chooselocation_url(
             "redirect_uri": redirect,
             "client_id": app.client_id,
             "scope": " ".join(app.scopes),
-            "state": signer.sign(rankr_account_id, user_type),
+            "state": signer.sign(
+                rankr_account_id, user_type, browser_hash=browser_hash, return_url=return_url
+            ),
         }
     )
     return f"{app.marketplace_url.rstrip('/')}/v2/oauth/chooselocation?{query}"
+
+
+@dataclass(frozen=True)
+class InstallStart:
+    url: str  # GHL's chooselocation URL
+    nonce: str  # goes into the browser's install cookie; the state carries its hash
+    max_age_s: int
+
+
+def start_install(
+    app: OAuthAppConfig,
+    signer: StateSigner,
+    links: InstallLinkIssuer,
+    used_links: DedupeStore,
+    token: str | None,
+    *,
+    redirect_uri: str | None,
+    clock: Callable[[], float] = time.time,
+) -> InstallStart:
+    """Accept a link minted for Rankr once (signature, expiry, then a single-use marker) and start
+    GHL's consent for the browser that opened it."""
+    link = links.read(token)
+    ttl_s = max(int(link.expires_at - clock()), 0) + 60
+    if not used_links.claim_once(f"install-link#{link.link_id}", ttl_s):
+        raise StateReused("this install link was used already; ask Rankr for a new one")
+    nonce = new_nonce()
+    url = chooselocation_url(
+        app,
+        signer,
+        link.rankr_account_id,
+        redirect_uri=redirect_uri,
+        user_type=link.user_type,
+        browser_hash=nonce_hash(nonce),
+        return_url=link.return_url,
+    )
+    return InstallStart(url=url, nonce=nonce, max_age_s=ttl_s)
+
+
+class InstallEndpoints(Protocol):
+    """What OAuthCallbackFunction's routes call (built by the composition root)."""
+
+    def start_install(self, link: str | None, *, redirect_uri: str | None = None) -> InstallStart: ...
+
+    def complete_install(
+        self,
+        *,
+        code: str | None,
+        state: str | None,
+        error: str | None = None,
+        redirect_uri: str | None = None,
+        browser_nonce: str | None = None,
+    ) -> InstallResult: ...
+
+    def sign_result(self, result: dict[str, Any]) -> str: ...
+
+    def read_result(self, token: str | None) -> dict[str, Any]: ...
 
 
 class OAuthInstallService:
@@ -112,11 +188,13 @@ class OAuthInstallService:
         *,
         vault: TokenVault | None = None,
         used_states: DedupeStore | None = None,
+        claims: ClaimCodeStore | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """`used_states`: where a state's nonce is marked used, so an install link completes once
         (None: a state is good until it expires)."""
         self._used_states = used_states
+        self._claims = claims
         self._app = app
         self._signer = signer
         self._oauth = oauth
@@ -125,17 +203,6 @@ class OAuthInstallService:
         self._vault = vault
         self._clock = clock
 
-    def install_url(
-        self,
-        rankr_account_id: str | None = None,
-        *,
-        redirect_uri: str | None = None,
-        user_type: UserType = UserType.LOCATION,
-    ) -> str:
-        return chooselocation_url(
-            self._app, self._signer, rankr_account_id, redirect_uri=redirect_uri, user_type=user_type
-        )
-
     def complete_install(
         self,
         *,
@@ -143,10 +210,13 @@ class OAuthInstallService:
         state: str | None,
         error: str | None = None,
         redirect_uri: str | None = None,
+        browser_nonce: str | None = None,
     ) -> InstallResult:
         if error:
             raise InstallDenied("the install was not approved in GoHighLevel")
         install_state: InstallState | None = self._signer.verify(state) if state else None
+        if install_state is not None:
+            _check_browser(install_state, browser_nonce)
         if not code or len(code) > MAX_CODE_LENGTH:
             raise MissingCode("the callback carries no authorization code")
         used_key = self._use_once(install_state) if install_state is not None else None
@@ -182,13 +252,39 @@ class OAuthInstallService:
         self._store(bundles, records)
         location_ids = [r.location_id for r in records if r.location_id]
         company_id = next((r.company_id for r in records if r.company_id), None)
+        bound_elsewhere = [
+            r.connection_id for r in records if account and r.rankr_account_id not in (None, account)
+        ]
+        unbound = [r.connection_id for r in records if not r.rankr_account_id]
+        claim_code = self._issue_claim_code(unbound) if account is None and unbound else None
         logger.info(
             "install completed",
-            extra={"user_type": user_type.value, "company_id": company_id, "locations": len(location_ids)},
+            extra={
+                "user_type": user_type.value,
+                "company_id": company_id,
+                "locations": len(location_ids),
+                "bound_elsewhere": len(bound_elsewhere),
+                "unbound": len(unbound),
+            },
         )
+        bound = {r.rankr_account_id for r in records if r.rankr_account_id}
         return InstallResult(
-            user_type=user_type, company_id=company_id, location_ids=location_ids, rankr_account_id=account
+            user_type=user_type,
+            company_id=company_id,
+            location_ids=location_ids,
+            rankr_account_id=account if account else (bound.pop() if len(bound) == 1 else None),
+            bound_elsewhere=bound_elsewhere,
+            claim_code=claim_code,
+            return_url=install_state.return_url if install_state else None,
         )
+
+    def _issue_claim_code(self, connection_ids: list[str]) -> str | None:
+        """A one-time code for Rankr's `connection.claim`; the tokens are stored either way."""
+        if self._claims is None:
+            return None
+        code = new_claim_code()
+        self._claims.put(claim_code_hash(code), connection_ids, CLAIM_TTL_S)
+        return code
 
     # ----------------------------------------------------------------- internals
     def _use_once(self, install_state: InstallState) -> str | None:
@@ -252,10 +348,14 @@ class OAuthInstallService:
             installed_at=from_epoch(bundle.issued_at),
             token_expires_at=from_epoch(bundle.expires_at),
             last_refresh_at=None,
-            # A marketplace install carries no account: keep a link made earlier by an operator.
-            rankr_account_id=account or (existing.rankr_account_id if existing else None),
+            # A bound connection keeps its account: only Rankr's `connection.link` with force moves it.
+            # A marketplace install carries no account and leaves an unbound connection unbound.
+            rankr_account_id=(existing.rankr_account_id if existing else None) or account,
             token_source=token_source,
             updated_at=from_epoch(bundle.issued_at),
+            # The install itself is the newest lifecycle event: an older UNINSTALL replayed later is stale.
+            lifecycle_event_ms=int(bundle.issued_at * 1000),
+            lifecycle_event_id="",
         )
 
     def _location_install(
@@ -325,6 +425,16 @@ class OAuthInstallService:
                 self._vault.invalidate(connection_id)
 
 
+def _check_browser(install_state: InstallState, browser_nonce: str | None) -> None:
+    """The callback must come from the browser that opened the install link (its nonce cookie)."""
+    expected = install_state.browser_hash
+    if not expected or not browser_nonce or not hmac.compare_digest(nonce_hash(browser_nonce), expected):
+        raise BrowserMismatch(
+            "this install was started in another browser (or its cookie is gone); "
+            "open the install link again in this browser"
+        )
+
+
 def store_all(
     tokens: TokenStore,
     connections: ConnectionStore,
@@ -337,7 +447,7 @@ def store_all(
     try:
         for connection_id, bundle in bundles.items():
             previous[connection_id] = tokens.read(connection_id, fresh=True)
-            tokens.write(connection_id, bundle)
+            tokens.install(connection_id, bundle)
             written.append(connection_id)
         connections.save_all(records)
     except Exception as exc:

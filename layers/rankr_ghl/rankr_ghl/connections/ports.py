@@ -48,6 +48,26 @@ class ConnectionStore(Protocol):
         """Drop the lease only if `owner` still holds it."""
         ...
 
+    def save_pending_token(self, connection_id: str, bundle: TokenBundle) -> None:
+        """The second durable place for a rotated pair whose secret write failed: kept on the
+        connection item unless a newer pending pair is already there. Raises on failure."""
+        ...
+
+    def read_pending_token(self, connection_id: str) -> TokenBundle | None: ...
+
+    def claim_lifecycle_event(self, connection_id: str, event_ms: int, event_id: str) -> bool | None:
+        """Mark an INSTALL/UNINSTALL as the newest applied: False if a newer one was applied already
+        (the same event again is allowed: retries re-apply), None if there is no record."""
+        ...
+
+    def record_stale_lifecycle_event(
+        self, connection_id: str, event_type: str, event_ms: int, event_id: str
+    ) -> None: ...
+
+    def clear_pending_token(self, connection_id: str, issued_at: float) -> None:
+        """Remove the pending pair, only if it is still the one issued at `issued_at`."""
+        ...
+
 
 class TokenStore(Protocol):
     def read(self, connection_id: str, *, fresh: bool = False) -> TokenBundle | None:
@@ -56,7 +76,17 @@ class TokenStore(Protocol):
         ...
 
     def write(self, connection_id: str, bundle: TokenBundle) -> None:
-        """Create or replace the secret. Raises on failure; callers retry."""
+        """Create or replace the secret; never restores one scheduled for deletion
+        (`ConnectionUninstalled`). Raises on failure; callers retry."""
+        ...
+
+    def install(self, connection_id: str, bundle: TokenBundle) -> None:
+        """An install's write: create, replace, or restore a secret scheduled for deletion."""
+        ...
+
+    def replace(self, connection_id: str, bundle: TokenBundle) -> None:
+        """A rotation's write: replace a live secret only; a missing or deleted one raises
+        `ConnectionUninstalled` (an uninstalled location is never resurrected)."""
         ...
 
     def schedule_deletion(self, connection_id: str, recovery_window_days: int) -> None: ...

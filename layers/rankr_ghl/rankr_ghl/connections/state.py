@@ -30,6 +30,9 @@ class InstallState:
     user_type: UserType
     expires_at: int
     nonce: str = ""
+    # sha256 of the nonce in the browser's install cookie: the callback must come from that browser.
+    browser_hash: str | None = None
+    return_url: str | None = None
 
 
 def _b64(data: bytes) -> str:
@@ -55,13 +58,22 @@ class StateSigner:
     def _mac(self, payload: str) -> str:
         return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
 
-    def sign(self, rankr_account_id: str | None, user_type: UserType = UserType.LOCATION) -> str:
+    def sign(
+        self,
+        rankr_account_id: str | None,
+        user_type: UserType = UserType.LOCATION,
+        *,
+        browser_hash: str | None = None,
+        return_url: str | None = None,
+    ) -> str:
         body = {
             "v": STATE_VERSION,
             "exp": int(self._clock()) + self._ttl_s,
             "n": secrets.token_urlsafe(12),
             "a": rankr_account_id,
             "u": user_type.value,
+            "h": browser_hash,
+            "r": return_url,
         }
         payload = _b64(json.dumps(body, separators=(",", ":")).encode())
         return f"{payload}.{self._mac(payload)}"
@@ -79,6 +91,8 @@ class StateSigner:
             user_type = UserType(body.get("u", UserType.LOCATION.value))
             version = body.get("v")
             nonce = body.get("n")
+            browser_hash = body.get("h")
+            return_url = body.get("r")
         except (ValueError, KeyError, TypeError, binascii.Error) as exc:
             raise InvalidState("the state parameter is malformed") from exc
         if (
@@ -86,8 +100,17 @@ class StateSigner:
             or (account is not None and not isinstance(account, str))
             or not isinstance(nonce, str)
             or not nonce
+            or (browser_hash is not None and not isinstance(browser_hash, str))
+            or (return_url is not None and not isinstance(return_url, str))
         ):
             raise InvalidState("the state parameter is malformed")
         if self._clock() > expires_at:
             raise StateExpired("the install link expired; start the install again")
-        return InstallState(rankr_account_id=account, user_type=user_type, expires_at=expires_at, nonce=nonce)
+        return InstallState(
+            rankr_account_id=account,
+            user_type=user_type,
+            expires_at=expires_at,
+            nonce=nonce,
+            browser_hash=browser_hash,
+            return_url=return_url,
+        )

@@ -6,10 +6,14 @@ Protocol (docs/token-refresh.md):
 - single-flight: threads of a container queue on a per-connection lock; containers compete for a
   DynamoDB lease (conditional write with owner + expiry). Losers poll the secret until the winner
   publishes the new pair; a dead winner's lease simply expires;
-- a rotated pair is written before it is used. If the write keeps failing the pair stays in memory,
-  the lease is held (so nobody refreshes with the spent refresh token), every later call retries the
-  write, and `TokenWriteFailed` is emitted for the alarm;
-- `invalid_grant` -> connection needs_reauth, remembered so callers fail fast without calling GHL;
+- a refresh starts only when the invocation has time left to store its result (`TokenRefreshDeferred`);
+- a rotated pair is written before it is used, retried for as long as the invocation's time allows.
+  If the secret still cannot be written, the pair goes to the connection item's pending-token slot
+  (a second durable place, encrypted at rest with the table), which every later refresh reconciles
+  first. Only when that fails too does the pair stay in memory with the lease held (so nobody refreshes
+  with the spent refresh token), every later call retries the write, and `TokenWriteFailed` is emitted;
+- `invalid_grant` on the latest known pair -> connection needs_reauth, remembered so callers fail fast
+  without calling GHL; saving a valid pair later clears it;
   "Location is not active" -> connection paused and retried after `inactive_retry_s`;
 - location tokens minted from an agency token (no refresh token) are renewed via /oauth/locationToken.
 """
@@ -21,7 +25,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from rankr_ghl.connections.errors import (
     ConnectionNeedsReauth,
@@ -29,6 +32,7 @@ from rankr_ghl.connections.errors import (
     ConnectionPaused,
     ConnectionsError,
     ConnectionUninstalled,
+    TokenRefreshDeferred,
     TokenRefreshInProgress,
 )
 from rankr_ghl.connections.models import (
@@ -41,12 +45,11 @@ from rankr_ghl.connections.models import (
     from_epoch,
 )
 from rankr_ghl.connections.ports import ConnectionStore, OAuthClient, TokenGrant, TokenStore
+from rankr_ghl.connections.vault_writes import DurableWrites, MetricSink, VaultConfig, _Entry
+
+__all__ = ["MetricSink", "TokenVault", "VaultConfig", "bundle_from_grant", "powertools_metric"]
 from rankr_ghl.ghl.errors import GHLBadRequest, GHLInvalidGrant, GHLLocationInactive, GHLUnauthorized
 from rankr_ghl.observability import logger
-
-
-class MetricSink(Protocol):
-    def __call__(self, name: str, value: float = 1) -> None: ...
 
 
 def powertools_metric(name: str, value: float = 1) -> None:
@@ -55,20 +58,6 @@ def powertools_metric(name: str, value: float = 1) -> None:
     from rankr_ghl.observability import metrics
 
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-
-
-@dataclass(frozen=True)
-class VaultConfig:
-    refresh_margin_s: float = 300.0  # GHL tokens live 24 h; renew 5 min early
-    cache_ttl_s: float = 300.0  # re-read the secret at least this often
-    lease_ttl_s: float = 25.0  # below GHL's 30 s refresh-token reuse grace
-    lease_wait_s: float = 10.0  # how long a loser waits for the winner's new pair
-    poll_interval_s: float = 0.2
-    write_attempts: int = 4
-    write_backoff_s: float = 0.25
-    reauth_memo_s: float = 60.0  # fail fast this long, then re-check the record (a reinstall heals it)
-    inactive_retry_s: float = 300.0  # "Location is not active": try again after this
-    forced_refresh_min_interval_s: float = 60.0  # at most one 401-triggered refresh per connection
 
 
 def bundle_from_grant(
@@ -99,14 +88,6 @@ def bundle_from_grant(
 
 
 @dataclass
-class _Entry:
-    bundle: TokenBundle
-    loaded_at: float
-    unsaved: bool = False  # rotated pair not yet persisted: the only copy lives here
-    replaced_refresh_token: str | None = None  # what the store still holds while unsaved
-
-
-@dataclass
 class _Block:
     until: float
     error: ConnectionsError
@@ -118,7 +99,7 @@ class _PerConnection:
     last_forced_refresh: float = float("-inf")
 
 
-class TokenVault:
+class TokenVault(DurableWrites):
     """Implements `rankr_ghl.ghl.tokens.TokenSource`."""
 
     def __init__(
@@ -132,6 +113,7 @@ class TokenVault:
         sleep: Callable[[float], None] = time.sleep,
         metric: MetricSink = powertools_metric,
         owner: str | None = None,
+        remaining_s: Callable[[], float | None] = lambda: None,
     ) -> None:
         self._tokens = tokens
         self._connections = connections
@@ -140,6 +122,7 @@ class TokenVault:
         self._clock = clock
         self._sleep = sleep
         self._metric = metric
+        self._remaining_s = remaining_s
         self.owner = owner or f"vault-{uuid.uuid4().hex}"
         self._cache: dict[str, _Entry] = {}
         self._blocked: dict[str, _Block] = {}
@@ -266,7 +249,7 @@ class TokenVault:
             # Someone else refreshes (or the record is gone / blocked): look, then wait for their pair.
             self._check_blocked(connection_id, self._connections.get(connection_id))
             self._sleep(self._cfg.poll_interval_s)
-            bundle = self._tokens.read(connection_id, fresh=True)
+            bundle = self._latest_stored(connection_id, reconcile=False)
             now = self._clock()
             if bundle is not None and self._usable(bundle, now, rejected):
                 self._cache[connection_id] = _Entry(bundle, now)
@@ -275,12 +258,6 @@ class TokenVault:
                 raise TokenRefreshInProgress(
                     "another worker is refreshing this connection's token", connection_id=connection_id
                 )
-
-    def _release(self, connection_id: str) -> None:
-        try:
-            self._connections.release_lease(connection_id, self.owner)
-        except Exception:  # the lease expires on its own; never mask the real outcome
-            logger.warning("could not release refresh lease", extra={"connection_id": connection_id})
 
     def _check_blocked(self, connection_id: str, connection: Connection | None) -> None:
         if connection is None:
@@ -319,7 +296,7 @@ class TokenVault:
         if entry is not None and entry.unsaved:
             current = entry.bundle  # the store holds a spent refresh token; ours is the live one
         else:
-            stored = self._tokens.read(connection_id, fresh=True)
+            stored = self._latest_stored(connection_id, reconcile=True)
             if stored is None:
                 raise self._missing_error(connection_id)
             current = stored
@@ -329,12 +306,28 @@ class TokenVault:
         connection = self._connections.get(connection_id)
         self._check_blocked(connection_id, connection)
         assert connection is not None
+        remaining = self._remaining_s()
+        if remaining is not None and remaining < self._cfg.refresh_min_remaining_s:
+            # GHL's new pair could not be stored safely before the invocation ends.
+            self._metric("TokenRefreshDeferred")
+            if now < current.expires_at and current.access_token.get_secret_value() != rejected:
+                return current.access_token.get_secret_value()
+            raise TokenRefreshDeferred(
+                "too little time left in this invocation to refresh the token", connection_id=connection_id
+            )
         new = self._renew(connection_id, current, connection)
+        if new is None:  # invalid_grant, but a newer pair than the one sent had been stored meanwhile
+            latest = self._latest_stored(connection_id, reconcile=True)
+            if latest is None:
+                raise self._missing_error(connection_id)
+            self._cache[connection_id] = _Entry(latest, self._clock())
+            return latest.access_token.get_secret_value()
         self._persist_new(connection_id, current, new)
         self._after_refresh(connection, new)
         return new.access_token.get_secret_value()
 
-    def _renew(self, connection_id: str, current: TokenBundle, connection: Connection) -> TokenBundle:
+    def _renew(self, connection_id: str, current: TokenBundle, connection: Connection) -> TokenBundle | None:
+        """GHL's new pair; None when GHL rejected a pair that another writer had replaced meanwhile."""
         now = self._clock()
         try:
             if current.refresh_token is not None:
@@ -366,6 +359,13 @@ class TokenVault:
                 grant = self._mint_via_company(current, connection_id)
                 self._metric("TokenMinted")
         except GHLInvalidGrant:
+            if not self._is_latest(connection_id, current):
+                self._metric("TokenInvalidGrantSuperseded")
+                logger.warning(
+                    "refresh token rejected, but a newer pair was stored meanwhile; using it",
+                    extra={"connection_id": connection_id},
+                )
+                return None
             self._metric("TokenNeedsReauth")
             logger.error(
                 "refresh token rejected; connection needs re-auth", extra={"connection_id": connection_id}
@@ -411,66 +411,6 @@ class TokenVault:
         except Exception:
             logger.exception("could not record connection status", extra={"connection_id": connection_id})
 
-    def _persist_new(self, connection_id: str, previous: TokenBundle, new: TokenBundle) -> None:
-        entry = self._cache.get(connection_id)
-        replaced = (
-            entry.replaced_refresh_token
-            if entry is not None and entry.unsaved
-            else (previous.refresh_token.get_secret_value() if previous.refresh_token else None)
-        )
-        now = self._clock()
-        for attempt in range(self._cfg.write_attempts):
-            try:
-                self._tokens.write(connection_id, new)
-            except Exception as exc:
-                logger.warning(
-                    "token secret write failed",
-                    extra={
-                        "connection_id": connection_id,
-                        "attempt": attempt + 1,
-                        "error": type(exc).__name__,
-                    },
-                )
-                if attempt + 1 < self._cfg.write_attempts:
-                    self._sleep(self._cfg.write_backoff_s * (2**attempt))
-                continue
-            self._cache[connection_id] = _Entry(new, now)
-            return
-        # Keep the only copy of the rotated pair; hold the lease so nobody spends the old refresh token.
-        self._metric("TokenWriteFailed")
-        logger.error(
-            "rotated token kept in memory only; will retry the write", extra={"connection_id": connection_id}
-        )
-        self._cache[connection_id] = _Entry(new, now, unsaved=True, replaced_refresh_token=replaced)
-
-    def _retry_unsaved(self, connection_id: str, entry: _Entry) -> None:
-        """Another go at persisting an in-memory-only pair (caller holds the per-connection lock)."""
-        now = self._clock()
-        held = self._connections.acquire_lease(connection_id, self.owner, self._cfg.lease_ttl_s, now)
-        if not held:
-            # Our lease lapsed and someone else holds it: only overwrite if the store still has the
-            # pair we replaced (otherwise theirs is newer and ours may already be revoked).
-            stored = self._tokens.read(connection_id, fresh=True)
-            stored_rt = stored.refresh_token.get_secret_value() if stored and stored.refresh_token else None
-            if stored is not None and stored_rt != entry.replaced_refresh_token:
-                self._cache[connection_id] = _Entry(stored, now)
-                self._metric("TokenWriteSuperseded")
-                return
-        try:
-            self._tokens.write(connection_id, entry.bundle)
-        except Exception as exc:
-            self._metric("TokenWriteFailed")
-            logger.warning(
-                "token secret write still failing",
-                extra={"connection_id": connection_id, "error": type(exc).__name__},
-            )
-            return
-        self._cache[connection_id] = _Entry(entry.bundle, now)
-        self._metric("TokenWriteRecovered")
-        logger.info("rotated token persisted after earlier failures", extra={"connection_id": connection_id})
-        if held:
-            self._release(connection_id)
-
     def _after_refresh(self, connection: Connection, new: TokenBundle) -> None:
         try:
             self._connections.record_refresh(
@@ -481,6 +421,9 @@ class TokenVault:
                 and connection.status_reason == PauseReason.LOCATION_INACTIVE
             ):
                 self._connections.set_status(connection.connection_id, ConnectionStatus.ACTIVE, None)
+            else:
+                # Another container may have marked it needs_reauth while this write was stalled.
+                self._heal(connection.connection_id)
         except Exception:  # bookkeeping only: the token itself is safe in the secret
             logger.exception(
                 "could not record refresh on the connection",

@@ -1032,7 +1032,7 @@ def _digits(text: str) -> str:
 def _failure_from_ghl(exc: GHLError) -> LeadPushFailure:
     if isinstance(exc, GHLRateLimited):
         return LeadPushFailure(
-            ErrorCode.GHL_RATE_LIMITED, f"GHL rate limit: {exc.message}", retryable=not exc.daily
+            ErrorCode.GHL_RATE_LIMITED, f"GHL rate limit: {exc.message}", retryable=exc.retryable
         )
     if isinstance(exc, GHLUnauthorized | GHLForbidden):
         return LeadPushFailure(

@@ -23,6 +23,7 @@ from rankr_ghl.flows.lead_push import (
     LeadPushService,
     request_invocation_type,
 )
+from rankr_ghl.invocation import invocation_deadline
 from rankr_ghl.observability import logger, metrics
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class LeadPushInvocation:
         self.idempotency = idempotency
 
     def handle(self, event: Any, context: LambdaContext) -> dict[str, Any]:
+        invocation_deadline.start(context)
         self.idempotency.config.register_lambda_context(context)
         try:
             batch = self.service.push(event, remaining_ms=context.get_remaining_time_in_millis)

@@ -9,7 +9,9 @@ Retry rules (the ones flows depend on):
   timeout once sent, a dropped connection or a 422 (GHL docs #64: "422 but created") the client
   raises with ``may_have_been_applied=True``; the caller must look the record up before retrying.
 - A 401 is reported to the token source once; if it hands back a new token the request is repeated
-  once with it (GHL refused the first one, so this is safe for every method).
+  once with it (GHL refused the first one, so this is safe for every method). A 401 whose message
+  says the token is not authorized for the scope is a permission error (`GHLForbidden`), never a
+  refresh: the new token would carry the same scopes.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from rankr_ghl import deadlines
 from rankr_ghl.ghl import errors
 from rankr_ghl.ghl.models import (
     Appointment,
@@ -94,6 +97,36 @@ def _count_rate_limited() -> None:
     metrics.add_metric(name="Ghl429Received", unit=MetricUnit.Count, value=1)
 
 
+# Below this much time before the caller's deadline a call is not started (it could not finish).
+MIN_CALL_BUDGET_S = 0.5
+
+_observed_variants: set[tuple[str, str]] = set()
+
+
+def observe_variant_once(name: str, value: str) -> None:
+    """EMF metric `GhlObservedVariant` with dimensions `behaviour`/`variant`, once per container: which
+    answer real GHL gives where FACTS.md marks the behaviour unverified (docs/ghl-variants.md)."""
+    if (name, value) in _observed_variants:
+        return
+    _observed_variants.add((name, value))
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    from rankr_ghl.observability import logger, metrics
+
+    logger.info("observed GHL behaviour", extra={"behaviour": name, "variant": value})
+    with single_metric(
+        name="GhlObservedVariant", unit=MetricUnit.Count, value=1, namespace=metrics.namespace
+    ) as metric:
+        metric.add_dimension(name="behaviour", value=name)
+        metric.add_dimension(name="variant", value=value)
+
+
+def is_scope_denial(status: int, body: Any) -> bool:
+    """GHL answers a token that lacks the route's scope with "The token is not authorized for this
+    scope", as 401 or 403 (unverified which). Either is a permission error: refreshing cannot help."""
+    return status in (401, 403) and "scope" in _message(body, "").lower()
+
+
 def _trace_id(response: httpx.Response, body: Any) -> str | None:
     for name in _TRACE_HEADERS:
         header = response.headers.get(name)
@@ -158,6 +191,9 @@ def map_error(
         if "not active" in lowered:
             return errors.GHLLocationInactive(message, **common)
         return errors.GHLBadRequest(message, **common)
+    if is_scope_denial(status, body):
+        observe_variant_once("scope_denied", str(status))
+        return errors.GHLForbidden(message, **common)
     if status == 401:
         return errors.GHLUnauthorized(message, **common)
     if status == 403:
@@ -217,7 +253,23 @@ class HttpCore:
         self._http.close()
 
     def _backoff(self, attempt: int) -> None:
-        self._sleep(random.uniform(0.0, min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1))))
+        delay = random.uniform(0.0, min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1)))
+        self._sleep(deadlines.cap(delay) or 0.0)
+
+    def _deadline_timeout(self) -> httpx.Timeout | None:
+        """This call's timeouts capped by the caller's deadline; None (the client's own) without one."""
+        left = deadlines.remaining_s()
+        if left is None:
+            return None
+        own = self.http.timeout
+        bound = max(0.001, left)
+
+        def capped(value: float | None) -> float:
+            return bound if value is None else min(value, bound)
+
+        return httpx.Timeout(
+            connect=capped(own.connect), read=capped(own.read), write=capped(own.write), pool=capped(own.pool)
+        )
 
     def _log(
         self,
@@ -294,17 +346,34 @@ class HttpCore:
             attempt += 1
             if bearer:
                 headers["Authorization"] = f"Bearer {bearer}"
+            left = deadlines.remaining_s()
+            if left is not None and left <= MIN_CALL_BUDGET_S:
+                # Not sent: safe to repeat later for every method; the caller reports it unfinished.
+                raise errors.GHLTimeout(
+                    "the caller's deadline leaves no time for this call", method=method, path=template
+                )
             permit: Permit | None = None
             if resource_id is not None:
-                permit = self.rate_limiter.acquire(resource_id, self.rate_limit_max_wait_s)
+                # The limiter may wait only while a call still fits before the deadline.
+                max_wait = deadlines.cap(self.rate_limit_max_wait_s)
+                if max_wait is not None and left is not None:
+                    max_wait = max(0.0, max_wait - MIN_CALL_BUDGET_S)
+                permit = self.rate_limiter.acquire(resource_id, max_wait)
             started = time.perf_counter()
             first_sent = first_sent if first_sent is not None else time.monotonic()
             retries_left = attempt <= self.max_retries
+            call_timeout = self._deadline_timeout()
             try:
                 try:
-                    response = self.http.request(
-                        method, url, params=query or None, json=json_body, data=form, headers=headers
-                    )
+                    if call_timeout is None:
+                        response = self.http.request(
+                            method, url, params=query or None, json=json_body, data=form, headers=headers
+                        )
+                    else:
+                        response = self.http.request(
+                            method, url, params=query or None, json=json_body, data=form, headers=headers,
+                            timeout=call_timeout,
+                        )  # fmt: skip
                 except BaseException:
                     if permit is not None:
                         self.rate_limiter.release(permit)
@@ -365,7 +434,13 @@ class HttpCore:
                     self.rate_limiter.observe(permit, response.headers)
             if 200 <= status < 300:
                 return body
-            if status == 401 and use_source and not refreshed and bearer:
+            if (
+                status == 401
+                and use_source
+                and not refreshed
+                and bearer
+                and not is_scope_denial(status, body)
+            ):
                 assert self.token_source is not None and resource_id is not None
                 refreshed = True
                 fresh = self.token_source.report_unauthorized(resource_id, bearer)

@@ -112,10 +112,9 @@ class GHLRateLimited(GHLError):
     ) -> None:
         self.daily = daily
         self.retry_after_s = retry_after_s
-        # A spent daily budget will not come back within any sensible retry horizon.
-        super().__init__(
-            message, status=status, trace_id=trace_id, retryable=not daily, method=method, path=path
-        )
+        # Always retryable: even a spent daily budget comes back at GHL's daily reset, and
+        # ``retry_after_s`` says when it is worth trying again.
+        super().__init__(message, status=status, trace_id=trace_id, retryable=True, method=method, path=path)
 
 
 class GHLServerError(GHLError):

@@ -196,13 +196,29 @@ class GHLOAuthClient:
         page_size: int = 100,
         is_installed: bool | None = True,
     ) -> Iterator[InstalledLocation]:
-        """Every location where the app is installed under ``company_id`` (skip/limit paging)."""
+        """Every location where the app is installed under ``company_id`` (skip/limit paging).
+
+        Correct whether GHL caps ``limit`` below ``page_size`` and whether ``count`` is the total or the
+        page's size (both undocumented): a short page ends the listing only when it is shorter than a
+        page already seen (a cap is constant), ``count`` ends it only once it has shown itself to be a
+        total (larger than a page), otherwise an empty page does. Ids are de-duplicated, and a page
+        with no new id ends it (a server ignoring ``skip`` cannot loop us).
+        """
         skip = 0
+        largest_page = 0
+        total: int | None = None
+        seen: set[str] = set()
         while True:
             page = self.installed_locations_page(
                 company_token, company_id, app_id, skip=skip, limit=page_size, is_installed=is_installed
             )
-            yield from page.locations
-            skip += len(page.locations)
-            if len(page.locations) < page_size or (page.count is not None and skip >= page.count):
+            fresh = [loc for loc in page.locations if loc.id not in seen]
+            seen.update(loc.id for loc in fresh)
+            yield from fresh
+            size = len(page.locations)
+            skip += size
+            if page.count is not None and page.count > size:
+                total = int(page.count)
+            if not fresh or size < largest_page or (total is not None and skip >= total):
                 return
+            largest_page = max(largest_page, size)

@@ -122,8 +122,7 @@ class GhlClientRecords:
         for seen, task in enumerate(tasks, 1):
             data = task.to_api()
             if data.get("id") == task_id or data.get("_id") == task_id:
-                contact = data.get("contactId")
-                return str(contact) if contact else None
+                return _task_contact_id(data)
             if seen >= self._task_search_max:
                 break
         return None
@@ -187,3 +186,16 @@ class GhlClientRecords:
         from rankr_ghl.ghl.models import NoteUpdate
 
         self.client.update_note(location_id, contact_id, note_id, NoteUpdate.model_validate(dict(body)))
+
+
+def _task_contact_id(task: Mapping[str, Any]) -> str | None:
+    """The contact of a location-search task item; its key is undocumented (`contactId`, a one-item
+    `contactIds`, or a `contact` id or object). None when the item does not say unambiguously."""
+    contact = task.get("contactId") or task.get("contact")
+    if isinstance(contact, Mapping):
+        contact = contact.get("id") or contact.get("_id")
+    if not contact:
+        ids = task.get("contactIds")
+        if isinstance(ids, list) and len(ids) == 1:
+            contact = ids[0]
+    return contact if isinstance(contact, str) and contact else None

@@ -3,10 +3,16 @@
 - `X-GHL-Signature`: Ed25519, base64. Current scheme. Keys come from `WEBHOOK_PUBLIC_KEYS` (PEM or
   base64 SPKI, comma separated); empty means GHL's published key. The entry `ghl` stands for that
   built-in key, so a rotation can run with "NEWKEY,ghl" and needs no code change.
-- `X-WH-Signature`: RSA-SHA256 PKCS#1 v1.5 (RSA-4096), retired by GHL on 2026-09-01. Accepted only
-  when `ALLOW_LEGACY_RSA_SIGNATURE=true` (key from `WEBHOOK_RSA_PUBLIC_KEY`, PEM), and only when no
-  Ed25519 signature was sent: a failed Ed25519 check never falls back to RSA (downgrade attack).
+- `X-WH-Signature`: the RSA-SHA256 scheme GHL retired on 2026-09-01. Never accepted: no genuine
+  delivery carries it alone any more, and accepting it would open a downgrade path. A request with
+  only that header is refused with its own reason so a misconfigured sender is easy to spot.
 - A header value of "N/A" (sent by GHL during the transition) means absent.
+- The raw bytes are checked first. GHL's own examples verify `JSON.stringify(req.body)`, so if the bytes
+  on the wire are not the bytes GHL signed (pretty-printed, or escaped differently on the way), the
+  documented canonical form of the parsed body (compact JSON, non-ASCII unescaped) is checked second.
+  Still strict: a body is accepted only if one of its two forms carries a valid signature, and both
+  forms parse to the same document. `VerifiedSignature.form` says which matched, so production
+  traffic shows which one GHL really signs.
 
 Keys are parsed once per container: the composition root builds one verifier from `Settings`.
 """
@@ -15,15 +21,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 # GHL's published Ed25519 webhook key (SPKI, base64). Public by design.
 GHL_ED25519_SPKI_B64: Final = "MCowBQYDK2VwAyEAi2HR1srL4o18O8BRa7gVJY7G7bupbN3H9AwJrHCDiOg="
@@ -34,10 +39,11 @@ RSA_HEADER: Final = "x-wh-signature"
 ABSENT_MARKER: Final = "N/A"
 
 ED25519_SIGNATURE_LEN: Final = 64
-# Generous cap on a base64 header value; RSA-4096 signatures are 684 chars.
+# Generous cap on a base64 header value (an Ed25519 signature is 88 chars).
 MAX_SIGNATURE_HEADER_LEN: Final = 1024
 
-Scheme = Literal["ed25519", "rsa"]
+Scheme = Literal["ed25519"]
+Form = Literal["raw", "compact_json"]
 
 
 class SignatureError(Exception):
@@ -57,6 +63,7 @@ class SignatureConfigError(ValueError):
 class VerifiedSignature:
     scheme: Scheme
     key_index: int
+    form: Form = "raw"
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -73,6 +80,21 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     if not value or value == ABSENT_MARKER:
         return None
     return value
+
+
+def _reject_constant(token: str) -> object:
+    raise ValueError(f"non-standard JSON constant {token}")
+
+
+def compact_json(body: bytes) -> bytes | None:
+    """`JSON.stringify(JSON.parse(body))` for the bodies GHL sends, when that differs from `body`; None
+    when the body is not JSON (or is already in that form)."""
+    try:
+        document = json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return None
+    canonical = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    return None if canonical == body else canonical
 
 
 def _decode_signature(value: str) -> bytes:
@@ -104,14 +126,6 @@ def load_ed25519_key(text: str) -> Ed25519PublicKey:
     return key
 
 
-def load_rsa_key(text: str) -> RSAPublicKey:
-    """Parse one PEM or base64-SPKI RSA public key."""
-    key = _load_public_key_text(text)
-    if not isinstance(key, RSAPublicKey):
-        raise SignatureConfigError("configured legacy webhook key is not an RSA public key")
-    return key
-
-
 def parse_ed25519_keys(spec: str | None) -> list[Ed25519PublicKey]:
     """Keys from a `WEBHOOK_PUBLIC_KEYS` value; empty -> GHL's published key, `ghl` -> that key too."""
     entries = [e for e in (spec or "").split(",") if e.strip()]
@@ -127,23 +141,10 @@ def parse_ed25519_keys(spec: str | None) -> list[Ed25519PublicKey]:
 class SignatureVerifier:
     """Checks a webhook's signature headers against the configured keys."""
 
-    def __init__(
-        self,
-        ed25519_keys: Sequence[Ed25519PublicKey],
-        *,
-        rsa_key: RSAPublicKey | None = None,
-        allow_legacy_rsa: bool = False,
-    ) -> None:
+    def __init__(self, ed25519_keys: Sequence[Ed25519PublicKey]) -> None:
         if not ed25519_keys:
             raise SignatureConfigError("at least one Ed25519 webhook key is required")
-        if allow_legacy_rsa and rsa_key is None:
-            raise SignatureConfigError("ALLOW_LEGACY_RSA_SIGNATURE=true needs WEBHOOK_RSA_PUBLIC_KEY")
         self._ed25519_keys = tuple(ed25519_keys)
-        self._rsa_key = rsa_key if allow_legacy_rsa else None
-
-    @property
-    def legacy_rsa_enabled(self) -> bool:
-        return self._rsa_key is not None
 
     def verify(self, body: bytes, headers: Mapping[str, str]) -> VerifiedSignature:
         """Return which scheme/key verified `body`, or raise `SignatureError`."""
@@ -158,21 +159,21 @@ class SignatureVerifier:
                 except InvalidSignature:
                     continue
                 return VerifiedSignature("ed25519", index)
-            # Deliberately no RSA fallback here: an attacker could strip or garble the Ed25519 header.
+            canonical = compact_json(body)
+            if canonical is not None:
+                for index, key in enumerate(self._ed25519_keys):
+                    try:
+                        key.verify(signature, canonical)
+                    except InvalidSignature:
+                        continue
+                    return VerifiedSignature("ed25519", index, "compact_json")
+            # Deliberately no fallback to another header: an attacker could strip or garble this one.
             raise SignatureError("invalid_signature", "X-GHL-Signature does not match the body")
 
-        rsa_value = _header(headers, RSA_HEADER)
-        if rsa_value is not None:
-            if self._rsa_key is None:
-                raise SignatureError(
-                    "legacy_signature_disabled",
-                    "only X-WH-Signature (retired RSA scheme) was sent; X-GHL-Signature is required",
-                )
-            signature = _decode_signature(rsa_value)
-            try:
-                self._rsa_key.verify(signature, body, padding.PKCS1v15(), hashes.SHA256())
-            except InvalidSignature as exc:
-                raise SignatureError("invalid_signature", "X-WH-Signature does not match the body") from exc
-            return VerifiedSignature("rsa", 0)
+        if _header(headers, RSA_HEADER) is not None:
+            raise SignatureError(
+                "legacy_signature_disabled",
+                "only X-WH-Signature (the RSA scheme GHL retired) was sent; X-GHL-Signature is required",
+            )
 
         raise SignatureError("missing_signature", "X-GHL-Signature header is missing")

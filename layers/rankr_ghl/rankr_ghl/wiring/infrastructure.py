@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from rankr_ghl.config import AppSecret, Settings, load_app_secret
 
 if TYPE_CHECKING:
+    from botocore.config import Config
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
     from rankr_ghl.aws.audit import DynamoAuditLog
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from rankr_ghl.aws.sync_state import SyncStateTable
     from rankr_ghl.aws.token_secrets import SecretsManagerTokenStore
     from rankr_ghl.connections.lifecycle import ConnectionLifecycle
-    from rankr_ghl.connections.oauth_flow import OAuthInstallService
+    from rankr_ghl.connections.oauth_flow import InstallEndpoints
     from rankr_ghl.connections.vault import TokenVault
     from rankr_ghl.flows.inbound import InboundProcessor
     from rankr_ghl.flows.lead_push import LeadRecords
@@ -60,7 +61,7 @@ class Overrides:
 
     lead_push_records: Callable[[LeadRecords], LeadRecords] | None = None
     inbound_processor: Callable[[], InboundProcessor] | None = None
-    oauth_install_service: Callable[[], OAuthInstallService] | None = None
+    oauth_install_service: Callable[[], InstallEndpoints] | None = None
 
 
 class Infrastructure:
@@ -73,18 +74,53 @@ class Infrastructure:
     # ------------------------------------------------------------------------------ configuration
     def app_secret(self, *, force_fetch: bool = False) -> AppSecret:
         """Not cached here: Powertools Parameters caches it for 300 s, so a rotation is picked up."""
-        return load_app_secret(self.settings.app_secret_id, force_fetch=force_fetch)
+        return load_app_secret(
+            self.settings.app_secret_id,
+            force_fetch=force_fetch,
+            client_source=lambda: self.aws_client("secretsmanager"),
+        )
 
     def ghl_client_id(self) -> str:
         return self.settings.ghl_client_id or self.app_secret().client_id
 
+    # ---------------------------------------------------------------------------------- AWS clients
+    def aws_client_config(self) -> Config:
+        """Timeouts and retries of every boto3 client, sized to this function's Timeout.
+
+        botocore's defaults (60 s connect and read, legacy retries) outlast a 10 s Lambda: a stalled
+        call would kill the invocation mid-flow instead of failing it cleanly. One call's worst case,
+        attempts x (connect + read) plus backoff, stays well inside the function's timeout, so the
+        caller still has time to answer (the intake a 503, the worker a batch item failure).
+        """
+        from botocore.config import Config
+
+        from rankr_ghl.aws.dynamodb import MAX_POOL_CONNECTIONS
+
+        timeout_s = self.settings.timeout_s
+        return Config(
+            connect_timeout=min(3.0, max(1.0, timeout_s / 20)),
+            read_timeout=min(10.0, max(2.0, timeout_s / 10)),
+            retries={"mode": "standard", "max_attempts": 2 if timeout_s < 60 else 3},
+            max_pool_connections=MAX_POOL_CONNECTIONS,
+        )
+
+    def aws_client(self, service: str) -> Any:
+        """The container's one boto3 client for `service`, built on first use with `aws_client_config`."""
+        built = self._built
+        name = f"aws_client:{service}"
+        if name not in built:
+            with self._lock:
+                if name not in built:
+                    import boto3
+
+                    built[name] = boto3.client(service, config=self.aws_client_config())  # type: ignore[call-overload]
+        return built[name]
+
     # ---------------------------------------------------------------------------------- AWS stores
-    @cached_factory
     def dynamodb(self) -> DynamoDBClient:
         """The one DynamoDB client every store of this container shares (built on first use)."""
-        from rankr_ghl.aws.dynamodb import new_dynamodb_client
-
-        return new_dynamodb_client()
+        client: DynamoDBClient = self.aws_client("dynamodb")
+        return client
 
     @cached_factory
     def connection_store(self) -> DynamoConnectionStore:
@@ -96,7 +132,9 @@ class Infrastructure:
     def token_store(self) -> SecretsManagerTokenStore:
         from rankr_ghl.aws.token_secrets import SecretsManagerTokenStore
 
-        return SecretsManagerTokenStore(self.settings.token_secret_prefix)
+        return SecretsManagerTokenStore(
+            self.settings.token_secret_prefix, client=self.aws_client("secretsmanager")
+        )
 
     @cached_factory
     def sync_state(self) -> SyncStateTable:
@@ -117,9 +155,26 @@ class Infrastructure:
     # ------------------------------------------------------------------------------ GHL and Rankr
     @cached_factory
     def rate_limiter(self) -> RateLimiter:
+        """The API client's limiter: this process's pacing plus, unless switched off, the budget
+        every container shares through the sync-state table (docs/rate-budget.md)."""
+        from rankr_ghl.ghl.budget import Priority, SharedBudget
         from rankr_ghl.ghl.ratelimit import RateLimiter
 
-        return RateLimiter()
+        shared = None
+        if self.settings.ghl_shared_budget:
+            from rankr_ghl.aws.rate_budget import DynamoBudgetStore
+
+            store = DynamoBudgetStore(self.settings.sync_table, client_source=self.dynamodb)
+            shared = SharedBudget(store, priority=Priority(self.settings.ghl_budget_priority))
+        return RateLimiter(daily_reset_offset_s=self.settings.daily_reset_offset_s, shared=shared)
+
+    @cached_factory
+    def oauth_rate_limiter(self) -> RateLimiter:
+        """The OAuth client's limiter (company and token calls, from the install callback too):
+        this process's budget only, so the callback needs no access to the shared record."""
+        from rankr_ghl.ghl.ratelimit import RateLimiter
+
+        return RateLimiter(daily_reset_offset_s=self.settings.daily_reset_offset_s)
 
     @cached_factory
     def ghl_oauth_client(self) -> GHLOAuthClient:
@@ -133,17 +188,21 @@ class Infrastructure:
             self.ghl_client_id(),
             secret.client_secret.get_secret_value(),
             base_url=self.settings.ghl_api_base_url,
-            rate_limiter=self.rate_limiter(),
+            rate_limiter=self.oauth_rate_limiter(),
         )
 
     @cached_factory
     def token_vault(self) -> TokenVault:
         from rankr_ghl.connections.vault import TokenVault
-        from rankr_ghl.wiring.deferred import DeferredOAuthClient
 
         # Only refreshes use the OAuth client, and building it reads the app secret.
+        from rankr_ghl.invocation import invocation_deadline
+        from rankr_ghl.wiring.deferred import DeferredOAuthClient
+
         oauth = DeferredOAuthClient(self.ghl_oauth_client)
-        return TokenVault(self.token_store(), self.connection_store(), oauth)
+        return TokenVault(
+            self.token_store(), self.connection_store(), oauth, remaining_s=invocation_deadline.remaining_s
+        )
 
     @cached_factory
     def ghl_client(self) -> GHLClient:

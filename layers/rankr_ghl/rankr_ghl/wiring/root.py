@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING
 from rankr_ghl.wiring.infrastructure import Infrastructure, Overrides, cached_factory
 
 if TYPE_CHECKING:
+    from rankr_ghl.connections.oauth_flow import InstallEndpoints
+    from rankr_ghl.flows.control.service import ControlService
     from rankr_ghl.flows.inbound import InboundProcessor
     from rankr_ghl.flows.inbound.batch import InboundBatch
     from rankr_ghl.flows.intake import WebhookIntake
     from rankr_ghl.flows.lead_push_invocation import LeadPushInvocation
-    from rankr_ghl.flows.reconcile_invocation import ReconcileInvocation
+    from rankr_ghl.flows.reconcile.invocation import ReconcileInvocation
     from rankr_ghl.wiring.lead_push import LeadPushContainer
-    from rankr_ghl.wiring.oauth import InstallEndpoints
     from rankr_ghl.wiring.reconcile import ReconcileContainer
 
 
@@ -27,6 +28,13 @@ class Root(Infrastructure):
         from rankr_ghl.wiring.oauth import build_oauth_endpoints
 
         return build_oauth_endpoints(self)
+
+    @cached_factory
+    def control(self) -> ControlService:
+        """ControlFunction: one control API request from Rankr (Lambda Invoke API)."""
+        from rankr_ghl.wiring.control import build_control
+
+        return build_control(self)
 
     @cached_factory
     def webhook_intake(self) -> WebhookIntake:
@@ -46,9 +54,9 @@ class Root(Infrastructure):
     @cached_factory
     def webhook_worker(self) -> InboundBatch:
         """WebhookWorkerFunction: one SQS batch of queued webhook events."""
-        from rankr_ghl.flows.inbound.batch import InboundBatch
+        from rankr_ghl.wiring.webhooks import build_webhook_worker
 
-        return InboundBatch(self.inbound_processor)
+        return build_webhook_worker(self, self.inbound_processor)
 
     @cached_factory
     def lead_push_container(self) -> LeadPushContainer:
@@ -73,7 +81,7 @@ class Root(Infrastructure):
     @cached_factory
     def reconcile(self) -> ReconcileInvocation:
         """ReconcileFunction: a schedule (the planner) or a queued job (the worker)."""
-        from rankr_ghl.flows.reconcile_invocation import ReconcileInvocation
+        from rankr_ghl.flows.reconcile.invocation import ReconcileInvocation
 
         return ReconcileInvocation(
             planner=lambda: self.reconcile_container().planner,

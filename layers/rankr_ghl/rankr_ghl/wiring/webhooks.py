@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rankr_ghl.flows.inbound import InboundProcessor
+    from rankr_ghl.flows.inbound.batch import InboundBatch
     from rankr_ghl.flows.intake import WebhookIntake
     from rankr_ghl.ghl.signatures import SignatureVerifier
     from rankr_ghl.wiring.infrastructure import Infrastructure
 
 
 def build_signature_verifier(root: Infrastructure) -> SignatureVerifier:
-    from rankr_ghl.ghl.signatures import SignatureVerifier, load_rsa_key, parse_ed25519_keys
+    """Keys parsed once per container; a key that does not parse fails naming its variable."""
+    from rankr_ghl.config import ConfigError
+    from rankr_ghl.ghl.signatures import SignatureConfigError, SignatureVerifier, parse_ed25519_keys
 
-    settings = root.settings
-    allow_rsa = settings.allow_legacy_rsa_signature
-    rsa_key = load_rsa_key(settings.webhook_rsa_public_key) if allow_rsa else None
-    return SignatureVerifier(
-        parse_ed25519_keys(settings.webhook_public_keys), rsa_key=rsa_key, allow_legacy_rsa=allow_rsa
-    )
+    try:
+        return SignatureVerifier(parse_ed25519_keys(root.settings.webhook_public_keys))
+    except SignatureConfigError as exc:
+        raise ConfigError(f"invalid environment variables: WEBHOOK_PUBLIC_KEYS ({exc})") from exc
 
 
 def build_webhook_intake(root: Infrastructure) -> WebhookIntake:
@@ -33,13 +35,16 @@ def build_webhook_intake(root: Infrastructure) -> WebhookIntake:
     config = IntakeConfig(
         app_id=client_id.split("-")[0] if client_id else None,
         max_body_bytes=settings.webhook_max_body_bytes or defaults.max_body_bytes,
-        timestamp_window_s=settings.webhook_timestamp_window_s or defaults.timestamp_window_s,
-        dedupe_ttl_s=settings.webhook_dedupe_ttl_s or defaults.dedupe_ttl_s,
+        retry_horizon_s=settings.webhook_horizon_s,
+        clock_skew_s=settings.webhook_skew_s,
+        dedupe_ttl_s=settings.webhook_dedupe_s,
+        # Outlives the invocation that claimed, so a live intake's claim never lapses mid-send.
+        claim_lease_s=max(defaults.claim_lease_s, int(settings.timeout_s) + 30),
     )
     return WebhookIntake(
         verifier=build_signature_verifier(root),
         dedupe=DynamoDedupeStore(settings.sync_table, client_source=root.dynamodb),
-        queue=SqsEventQueue(settings.webhook_queue_url),
+        queue=SqsEventQueue(settings.webhook_queue_url, client_source=lambda: root.aws_client("sqs")),
         config=config,
         metrics=PowertoolsCounter(),
     )
@@ -68,3 +73,13 @@ def build_inbound_processor(root: Infrastructure) -> InboundProcessor:
         metrics=PowertoolsCounter(),
         lead_claims=state.lead_claims,
     )
+
+
+def build_webhook_worker(root: Infrastructure, processor: Callable[[], InboundProcessor]) -> InboundBatch:
+    from rankr_ghl.flows.inbound.batch import InboundBatch
+    from rankr_ghl.flows.inbound.sqs_visibility import SqsMessageVisibility
+    from rankr_ghl.observability import PowertoolsCounter
+
+    queue_url = root.settings.webhook_queue_url
+    visibility = SqsMessageVisibility(queue_url, lambda: root.aws_client("sqs")) if queue_url else None
+    return InboundBatch(processor, visibility=visibility, metrics=PowertoolsCounter())

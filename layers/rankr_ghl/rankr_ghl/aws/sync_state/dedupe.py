@@ -33,6 +33,17 @@ class DynamoDedupeStore(TableBase):
             raise
         return True
 
+    def extend(self, key: str, ttl_s: int) -> None:
+        """Make a held claim last `ttl_s` from now (the webhook intake's lease, once the event is queued)."""
+        self.client.put_item(
+            TableName=self.table_name,
+            Item={
+                "pk": {"S": f"DEDUPE#{key}"},
+                "sk": {"S": "DEDUPE"},
+                "expiresAt": {"N": str(epoch_now() + ttl_s)},
+            },
+        )
+
     def release(self, key: str) -> None:
         self.client.delete_item(
             TableName=self.table_name, Key={"pk": {"S": f"DEDUPE#{key}"}, "sk": {"S": "DEDUPE"}}

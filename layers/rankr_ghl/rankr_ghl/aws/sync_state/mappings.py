@@ -70,19 +70,41 @@ class DynamoMappingStore(TableBase):
         raise MappingConflict(mapping, None, Side.GHL)
 
     def delete(self, mapping: IdMapping) -> None:
+        """Both sides in one transaction, so a crash never leaves half a pair. A side that belongs to
+        another pair by now (its condition fails) is left alone; the other side is still removed."""
+        items: list[TransactWriteItemTypeDef] = []
         for side in (Side.GHL, Side.RANKR):
             key, attr, value = mapping_side_key(mapping, side)
+            items.append(
+                {
+                    "Delete": {
+                        "TableName": self.table_name,
+                        "Key": key,
+                        "ConditionExpression": "attribute_not_exists(pk) OR #a = :v",
+                        "ExpressionAttributeNames": {"#a": attr},
+                        "ExpressionAttributeValues": {":v": {"S": value}},
+                    }
+                }
+            )
+        for attempt in range(MAPPING_TRANSACTION_ATTEMPTS):
+            if not items:
+                return
             try:
-                self.client.delete_item(
-                    TableName=self.table_name,
-                    Key=key,
-                    ConditionExpression="attribute_not_exists(pk) OR #a = :v",
-                    ExpressionAttributeNames={"#a": attr},
-                    ExpressionAttributeValues={":v": {"S": value}},
-                )
+                self.client.transact_write_items(TransactItems=items)
+                return
             except ClientError as exc:
-                if error_code(exc) != "ConditionalCheckFailedException":
-                    raise  # the item now belongs to another pair: leave it
+                if error_code(exc) != "TransactionCanceledException":
+                    raise
+                reasons = [str(r.get("Code", "")) for r in exc.response.get("CancellationReasons", [])]
+                if "ConditionalCheckFailed" in reasons:
+                    items = [
+                        item
+                        for item, code in zip(items, reasons, strict=False)
+                        if code != "ConditionalCheckFailed"
+                    ]
+                    continue
+                time.sleep(0.02 * (2**attempt))  # a concurrent transaction on the same items
+        raise MappingConflict(mapping, None, Side.GHL)
 
     def update_attributes(self, mapping: IdMapping) -> bool:
         attributes = to_item({"a": dict(mapping.attributes) or None}).get("a", {"M": {}})

@@ -3,17 +3,30 @@
 Partial batch failures: a failed record is reported alone, and the later records of ITS message group
 in the batch are reported too (they must not overtake it); other groups carry on. After
 maxReceiveCount (5) SQS moves a poison message to the DLQ.
+
+Deadlines: the batch never runs into the Lambda timeout. Each record runs under the invocation's
+remaining time less a reserve (`rankr_ghl.deadlines`), which caps every GHL call's timeout and its
+rate-limiter wait. A record that no longer fits is not started: it is reported as a batch item
+failure (not audited as its own failure) and made visible again at once. A record the rate budget
+blocks makes its group visible again when the budget resets, instead of holding the FIFO group for
+the queue's whole visibility timeout.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
+from rankr_ghl import deadlines
 from rankr_ghl.flows.queue_message import parse_queued_message
+from rankr_ghl.ghl.errors import GHLRateLimited
+from rankr_ghl.invocation import invocation_deadline
 from rankr_ghl.observability import logger
+from rankr_ghl.ports import Counter, NullCounter
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -21,15 +34,61 @@ if TYPE_CHECKING:
 
     from rankr_ghl.flows.inbound import InboundProcessor
 
+# Kept back from the Lambda's remaining time: reporting the batch response and the visibility calls.
+DEADLINE_RESERVE_S = 2.0
+# A record is started only with at least this much time left (a GET plus a Rankr write).
+MIN_RECORD_BUDGET_S = 3.0
+# Jitter on top of a rate-budget reset, so the blocked groups do not all return in the same instant.
+RESET_JITTER_S = 1
+METRIC_NOT_REACHED = "WebhookRecordsNotReached"
+METRIC_RATE_BLOCKED = "WebhookRecordsRateBlocked"
+
+
+class RecordNotReached(Exception):
+    """The invocation's remaining time no longer fits this record; it is retried, not failed."""
+
+
+class MessageVisibility(Protocol):
+    def change(self, visibility_s: dict[str, int]) -> None:
+        """Set each receipt handle's visibility timeout (seconds from now)."""
+
 
 class InboundBatch:
-    def __init__(self, processor: Callable[[], InboundProcessor]) -> None:
+    def __init__(
+        self,
+        processor: Callable[[], InboundProcessor],
+        *,
+        visibility: MessageVisibility | None = None,
+        metrics: Counter | None = None,
+    ) -> None:
         """`processor`: built on the first record (a batch of unparseable records needs none)."""
         self._processor = processor
+        self._visibility = visibility
+        self._metrics = metrics or NullCounter()
         # A BatchProcessor for EventType.SQS that keeps FIFO order per message group.
         self._batch = SqsFifoPartialProcessor(skip_group_on_error=True)
+        self._deadline_s: float | None = None
+        self._retry_in: dict[str, int] = {}  # message group -> seconds until it may run again
 
     def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        invocation_deadline.start(context)
+        remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+        budget_s = remaining_ms() / 1000 - DEADLINE_RESERVE_S if callable(remaining_ms) else None
+        self._retry_in = {}
+        try:
+            if budget_s is None:
+                response = self._process(event, context)
+            else:
+                with deadlines.deadline_in(budget_s):
+                    response = self._process(event, context)
+        except BatchProcessingError:
+            # Every record failed: the whole batch returns, the unfinished groups when they can run.
+            self._release_failed_groups(event, None)
+            raise
+        self._release_failed_groups(event, response)
+        return response
+
+    def _process(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return dict(
             process_partial_response(
                 event=event, record_handler=self.handle_record, processor=self._batch, context=context
@@ -37,11 +96,29 @@ class InboundBatch:
         )
 
     def handle_record(self, record: SQSRecord) -> None:
+        group = record.attributes.message_group_id or ""
+        left = deadlines.remaining_s()
+        if left is not None and left < MIN_RECORD_BUDGET_S:
+            self._metrics.count(METRIC_NOT_REACHED)
+            self._retry_in.setdefault(group, 0)
+            raise RecordNotReached(f"{left:.1f}s left; record {record.message_id} not started")
         message = parse_queued_message(record.body)
         logger.set_correlation_id(message.get("correlationId"))
         inbound = self._processor()
         try:
             result = inbound.process(message)
+        except GHLRateLimited as exc:
+            if exc.daily or exc.retry_after_s is None:
+                inbound.record_failure(message, exc)
+                raise
+            delay = math.ceil(exc.retry_after_s) + RESET_JITTER_S
+            self._retry_in[group] = max(self._retry_in.get(group, 0), delay)
+            self._metrics.count(METRIC_RATE_BLOCKED)
+            logger.info(
+                "rate budget blocks this record; its group returns when the budget resets",
+                extra={"event_type": message.get("eventType"), "retry_in_s": delay},
+            )
+            raise
         except Exception as exc:
             inbound.record_failure(message, exc)
             logger.exception(
@@ -59,3 +136,26 @@ class InboundBatch:
                 "rankr_id": result.rankr_id,
             },
         )
+
+    def _release_failed_groups(self, event: dict[str, Any], response: dict[str, Any] | None) -> None:
+        """Failed records of a not-reached or rate-blocked group return when they can run again
+        (`response` None: every record failed)."""
+        if self._visibility is None or not self._retry_in:
+            return
+        records = event.get("Records", [])
+        if response is None:
+            failed = {raw.get("messageId") for raw in records}
+        else:
+            failed = {item.get("itemIdentifier") for item in response.get("batchItemFailures", [])}
+        changes: dict[str, int] = {}
+        for raw in records:
+            group = (raw.get("attributes") or {}).get("MessageGroupId", "")
+            if raw.get("messageId") in failed and group in self._retry_in:
+                changes[raw["receiptHandle"]] = self._retry_in[group]
+        if not changes:
+            return
+        try:
+            self._visibility.change(changes)
+        except Exception:
+            # The records still come back after the queue's visibility timeout; nothing is lost.
+            logger.exception("could not change the visibility of unfinished records")

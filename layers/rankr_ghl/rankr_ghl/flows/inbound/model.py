@@ -38,9 +38,13 @@ AppointmentFetchForbidden = RecordReadForbidden
 
 
 class AppLifecycle(Protocol):
-    def handle_install(self, *, location_id: str | None, company_id: str | None) -> Any: ...
+    def handle_install(
+        self, *, location_id: str | None, company_id: str | None, event_ms: int | None, event_id: str | None
+    ) -> Any: ...
 
-    def handle_uninstall(self, *, location_id: str | None, company_id: str | None) -> Any: ...
+    def handle_uninstall(
+        self, *, location_id: str | None, company_id: str | None, event_ms: int | None, event_id: str | None
+    ) -> Any: ...
 
 
 @dataclass(frozen=True)

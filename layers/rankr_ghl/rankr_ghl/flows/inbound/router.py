@@ -10,13 +10,17 @@ converge. Per event (docs/queue-design.md):
   (same lead tag, e-mail or phone) is linked to that lead instead of getting a Rankr twin.
 - ContactDelete (or a 404): soft-delete the mapped Rankr contact and leave a tombstone, so a late
   create/update event cannot resurrect it.
-- TaskCreate/TaskComplete: fetch the task (its contact found with the location task search when the
-  payload lacks `contactId`) and mirror it under the mapped Rankr contact. TaskDelete: soft delete.
+- TaskCreate/TaskComplete: fetch the task and mirror it under the mapped Rankr contact. When the
+  payload lacks `contactId`, the contact comes from the task's mapping, else the location task search;
+  a search miss (or a 404 under a contact only the search named) is skipped with metric and audit,
+  never soft-deleted. TaskDelete: soft delete.
 - Note{Create,Update}: fetch and mirror. NoteDelete: soft delete.
 - Appointment*: fetch through calendars; when that is forbidden (403: no calendars scope) use the
   payload. 404 or AppointmentDelete: mark deleted. The documented examples carry the wrong `type`,
   which is harmless: the fetched state decides.
 - INSTALL/UNINSTALL: the connections lifecycle.
+- A read GHL refuses for lack of scope (401 or 403 with a scope message) is skipped with metric and
+  audit (`ghl_permission_denied`), never retried: it would block the location's FIFO group.
 
 Paused, needs_reauth, uninstalled and unlinked connections are skipped and counted (not errors).
 Retryable failures raise, so the SQS record is retried and lands in the DLQ after maxReceiveCount.
@@ -27,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from rankr_ghl.connections.event_order import lifecycle_event_order
 from rankr_ghl.flows.inbound.mirror import MirrorSteps
 from rankr_ghl.flows.inbound.model import (
     METRIC_PROCESSED,
@@ -44,6 +49,7 @@ from rankr_ghl.flows.queue_message import (
     NOTE_EVENTS,
     TASK_EVENTS,
 )
+from rankr_ghl.ghl.errors import GHLForbidden
 from rankr_ghl.observability import logger
 from rankr_ghl.ports import (
     Record,
@@ -82,7 +88,20 @@ class InboundProcessor(MirrorSteps):
         if not account_id:
             return self._skip(location_id, entity_of(event_type), "unlinked", correlation_id)
         ctx = EventContext(location_id, account_id, correlation_id, event_type)
+        try:
+            return self._route(ctx, event)
+        except GHLForbidden:
+            # The token lacks the scope (GHL answers 401 or 403 with a scope message): a retry or a
+            # token refresh cannot help, and raising would hold the location's FIFO group until the
+            # message dead-letters. Skipped with metric and audit; reconcile repairs once granted.
+            logger.warning(
+                "GHL refused the read for lack of scope; event skipped",
+                extra={"event_type": event_type, "location_id": location_id},
+            )
+            return self._skip(location_id, entity_of(event_type), "ghl_permission_denied", correlation_id)
 
+    def _route(self, ctx: EventContext, event: Mapping[str, Any]) -> InboundResult:
+        event_type = ctx.event_type
         if event_type in CONTACT_EVENTS:
             contact_id = str(event["id"])
             if event_type == "ContactDelete":
@@ -94,7 +113,7 @@ class InboundProcessor(MirrorSteps):
             return self._note(ctx, event)
         if event_type in APPOINTMENT_EVENTS:
             return self._appointment(ctx, event)
-        return self._skip(location_id, None, "unsupported_type", correlation_id)
+        return self._skip(ctx.location_id, None, "unsupported_type", ctx.correlation_id)
 
     # -- app events --------------------------------------------------------------------------------
     def _lifecycle_impl(self) -> AppLifecycle:
@@ -113,11 +132,16 @@ class InboundProcessor(MirrorSteps):
         invalidate = getattr(self._connections, "invalidate", None)
         if callable(invalidate):
             invalidate()
+        event_ms, event_id = lifecycle_event_order(message)
         if event_type == "INSTALL":
-            lifecycle.handle_install(location_id=location_id, company_id=company_id)
+            lifecycle.handle_install(
+                location_id=location_id, company_id=company_id, event_ms=event_ms, event_id=event_id
+            )
             outcome = "install"
         else:
-            lifecycle.handle_uninstall(location_id=location_id, company_id=company_id)
+            lifecycle.handle_uninstall(
+                location_id=location_id, company_id=company_id, event_ms=event_ms, event_id=event_id
+            )
             outcome = "uninstall"
         logger.info(
             "app event handled",
@@ -151,11 +175,31 @@ class InboundProcessor(MirrorSteps):
             return self._delete(ctx, Entity.TASK, task_id, "ghl_delete_event")
         if self._tombstones.is_tombstoned(ctx.location_id, Side.GHL, Entity.TASK, task_id):
             return self._skip(ctx.location_id, Entity.TASK, "tombstoned", ctx.correlation_id, ghl_id=task_id)
-        contact_id = event.get("contactId") or self._ghl.find_task_contact(ctx.location_id, task_id)
+        contact_id = event.get("contactId")
         if not contact_id:
-            return self._delete(ctx, Entity.TASK, task_id, "ghl_not_found")
+            existing = self._mappings.get_by_ghl(ctx.location_id, Entity.TASK, task_id)
+            contact_id = existing.ghl_parent_id if existing else None
+        from_search = False
+        if not contact_id:
+            # The location task search is loosely specified (limit caps, order, item keys): a miss
+            # there means "unknown", never "deleted".
+            contact_id = self._ghl.find_task_contact(ctx.location_id, task_id)
+            from_search = True
+            if not contact_id:
+                return self._skip(
+                    ctx.location_id, Entity.TASK, "task_contact_unknown", ctx.correlation_id, ghl_id=task_id
+                )
+        # The GET confirms: only a 404 under a contact we trust (event or mapping) is a deletion.
         record = self._ghl.get_task(ctx.location_id, str(contact_id), task_id)
         if record is None:
+            if from_search:
+                return self._skip(
+                    ctx.location_id,
+                    Entity.TASK,
+                    "task_contact_unconfirmed",
+                    ctx.correlation_id,
+                    ghl_id=task_id,
+                )
             return self._delete(ctx, Entity.TASK, task_id, "ghl_not_found")
         if ctx.event_type == "TaskComplete":
             record.setdefault("completed", True)

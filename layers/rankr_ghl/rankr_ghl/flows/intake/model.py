@@ -13,8 +13,18 @@ if TYPE_CHECKING:
     pass
 
 DEFAULT_MAX_BODY_BYTES: Final = 192 * 1024  # leaves room for our envelope within SQS's 256 KiB
-DEFAULT_TIMESTAMP_WINDOW_S: Final = 300
-DEFAULT_DEDUPE_TTL_S: Final = 24 * 3600
+# GHL retries a failed delivery up to 12 times with exponential backoff and jitter, resending the same
+# signed body (FACTS.md §5.3; base and cap undocumented). A 10 s base doubling twelve times spans about
+# 11 h, a 30 s base about 34 h: 48 h covers both with margin (docs/webhooks.md "Retry horizon").
+DEFAULT_RETRY_HORIZON_S: Final = 48 * 3600
+# How far ahead of our clock a timestamp may be (GHL's clock and ours disagree a little).
+DEFAULT_CLOCK_SKEW_S: Final = 300
+# The dedupe marker must outlive every delivery the intake accepts, so a replay inside the horizon is
+# always answered "duplicate".
+DEFAULT_DEDUPE_TTL_S: Final = DEFAULT_RETRY_HORIZON_S + DEFAULT_CLOCK_SKEW_S
+# A claim first holds only this long; the successful enqueue extends it to the dedupe TTL. An intake
+# that dies in between leaves a claim that lapses on its own, so GHL's next retry gets through.
+DEFAULT_CLAIM_LEASE_S: Final = 60
 MAX_TYPE_LEN: Final = 64
 MAX_WEBHOOK_ID_LEN: Final = 256
 
@@ -33,6 +43,8 @@ METRIC_DUPLICATE: Final = "WebhooksDuplicate"
 METRIC_UNKNOWN_TYPE: Final = "WebhooksUnknownType"
 METRIC_ENQUEUE_FAILED: Final = "WebhooksEnqueueFailed"
 METRIC_DEDUPE_FAILED: Final = "WebhooksDedupeFailed"
+METRIC_CLAIM_EXTEND_FAILED: Final = "WebhooksClaimExtendFailed"
+METRIC_SIGNATURE_FORM: Final = "WebhookSignatureForm"  # dimension: which body form verified
 
 
 # ---------------------------------------------------------------------------------------------- errors
@@ -56,6 +68,17 @@ class EnqueueFailed(Exception):
 
 
 # ----------------------------------------------------------------------------------------------- ports
+class DeliveryClaims(Protocol):
+    """The webhookId dedupe with a lease: `claim_once` holds a key for `ttl_s`; `extend` makes a held
+    claim last `ttl_s` from now; `release` forgets it."""
+
+    def claim_once(self, key: str, ttl_s: int) -> bool: ...
+
+    def extend(self, key: str, ttl_s: int) -> None: ...
+
+    def release(self, key: str) -> None: ...
+
+
 class EventQueue(Protocol):
     def send(self, message: QueuedWebhook) -> str:
         """Queue the message; return the queue's message id. Raises on failure."""
@@ -66,8 +89,20 @@ class EventQueue(Protocol):
 class IntakeConfig:
     app_id: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    timestamp_window_s: int = DEFAULT_TIMESTAMP_WINDOW_S
+    retry_horizon_s: int = DEFAULT_RETRY_HORIZON_S
+    clock_skew_s: int = DEFAULT_CLOCK_SKEW_S
     dedupe_ttl_s: int = DEFAULT_DEDUPE_TTL_S
+    claim_lease_s: int = DEFAULT_CLAIM_LEASE_S
+
+    def __post_init__(self) -> None:
+        for name in ("max_body_bytes", "retry_horizon_s", "dedupe_ttl_s", "claim_lease_s"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        if self.clock_skew_s < 0:
+            raise ValueError("clock_skew_s must not be negative")
+        if self.dedupe_ttl_s < self.retry_horizon_s + self.clock_skew_s:
+            # A replay accepted after its marker expired would be queued twice.
+            raise ValueError("dedupe_ttl_s must cover retry_horizon_s + clock_skew_s")
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,17 +3,21 @@
 Two stages, so the CPU part can be measured and tested without I/O:
 - `WebhookIntake.validate(request)`: body decoding, size limit, signature over the exact raw bytes,
   JSON, envelope shape, appId, timestamp window. Pure; raises `WebhookRejected` (a 4xx).
-- `WebhookIntake.handle(request)`: validate, then claim the dedupe key (conditional write with TTL)
-  and send to the FIFO queue (group = location, dedup id = webhookId). A failed send releases the
-  claim and raises `EnqueueFailed` (a 503) so GHL retries and nothing is lost.
+- `WebhookIntake.handle(request)`: validate, then claim the dedupe key for a short lease (conditional
+  write with TTL), send to the FIFO queue (group = location, dedup id = webhookId) and only then
+  extend the claim to the dedupe TTL. A failed send releases the claim and raises `EnqueueFailed`
+  (a 503) so GHL retries; an intake killed between claim and send leaves a lease that lapses on its
+  own, so a claim never strands a delivery.
 
 Decisions (see docs/queue-design.md):
 - Unknown event types are acknowledged (202) and counted, not queued: rejecting would make GHL retry
   an event we will never handle, and GHL's circuit breaker pauses URLs with a low success rate.
 - A missing `webhookId` dedupes on `body:<sha256 of the raw body>`: a retry of the same delivery
   carries the same bytes, while a different event never hashes alike.
-- A missing `timestamp` is accepted (GHL's event docs omit it); when present it must fall inside the
-  window both ways. A replay is harmless anyway: the worker fetches current state.
+- GHL retries resend the original signed body, so `timestamp` is the event time. A delivery is accepted
+  for the whole retry horizon; only a timestamp beyond the clock skew in the future, or older than the
+  dedupe TTL (the marker would be gone), is refused. Replays inside that span meet the `webhookId`
+  marker. A missing `timestamp` is accepted (GHL's event docs omit it).
 - Paused/uninstalled connections are checked by the worker (one GetItem per event, always current).
 """
 
@@ -40,12 +44,15 @@ from rankr_ghl.flows.intake.model import (
     MAX_TYPE_LEN,
     MAX_WEBHOOK_ID_LEN,
     METRIC_ACCEPTED,
+    METRIC_CLAIM_EXTEND_FAILED,
     METRIC_DEDUPE_FAILED,
     METRIC_DUPLICATE,
     METRIC_ENQUEUE_FAILED,
     METRIC_RECEIVED,
     METRIC_REJECTED,
+    METRIC_SIGNATURE_FORM,
     METRIC_UNKNOWN_TYPE,
+    DeliveryClaims,
     EnqueueFailed,
     EventQueue,
     IntakeConfig,
@@ -60,7 +67,6 @@ from rankr_ghl.flows.queue_message import (
 )
 from rankr_ghl.observability import logger
 from rankr_ghl.ports import Counter, NullCounter
-from rankr_ghl.sync.ports import DedupeStore
 
 if TYPE_CHECKING:
     # Only the intake verifies (and so imports cryptography); the worker imports this module too.
@@ -72,7 +78,7 @@ class WebhookIntake:
         self,
         *,
         verifier: SignatureVerifier,
-        dedupe: DedupeStore,
+        dedupe: DeliveryClaims,
         queue: EventQueue,
         config: IntakeConfig,
         metrics: Counter | None = None,
@@ -84,6 +90,7 @@ class WebhookIntake:
         self._config = config
         self._metrics = metrics or NullCounter()
         self._clock = clock
+        self._forms_seen: set[str] = set()
 
     @property
     def config(self) -> IntakeConfig:
@@ -107,6 +114,11 @@ class WebhookIntake:
             verified = self._verifier.verify(raw, request.headers)
         except SignatureError as exc:
             raise WebhookRejected(401, exc.reason, exc.detail) from exc
+        if verified.form not in self._forms_seen:
+            # Once per container: enough for the first real traffic to settle which form GHL signs.
+            self._forms_seen.add(verified.form)
+            self._metrics.count(METRIC_SIGNATURE_FORM, verified.form)
+            logger.info("webhook signature form observed", extra={"signature_form": verified.form})
 
         try:
             document = json.loads(raw, parse_constant=_reject_constant)
@@ -133,9 +145,10 @@ class WebhookIntake:
             except (ValueError, OverflowError, OSError) as exc:
                 raise WebhookRejected(400, "invalid_timestamp", "timestamp is not a valid date") from exc
             age = self._clock() - timestamp.timestamp()
-            if age > config.timestamp_window_s:
-                raise WebhookRejected(400, "stale_timestamp", "timestamp is outside the accepted window")
-            if -age > config.timestamp_window_s:
+            # Older than the marker lives, a replay could no longer be told from the original.
+            if age > config.dedupe_ttl_s - config.clock_skew_s:
+                raise WebhookRejected(400, "stale_timestamp", "timestamp is older than the retry horizon")
+            if -age > config.clock_skew_s:
                 raise WebhookRejected(400, "future_timestamp", "timestamp is too far in the future")
 
         webhook_id = event.get("webhookId")
@@ -195,9 +208,8 @@ class WebhookIntake:
             logger.info("webhook type not handled; acknowledged", extra=log_ids)
             return IntakeResult("ignored", 202, webhook.event_type, webhook.webhook_id, correlation_id)
 
-        ttl = max(self._config.dedupe_ttl_s, 2 * self._config.timestamp_window_s)
         try:
-            claimed = self._dedupe.claim_once(webhook.dedupe_key, ttl)
+            claimed = self._dedupe.claim_once(webhook.dedupe_key, self._config.claim_lease_s)
         except Exception as exc:
             metrics.count(METRIC_DEDUPE_FAILED)
             logger.exception("webhook dedupe store unavailable", extra=log_ids)
@@ -220,6 +232,15 @@ class WebhookIntake:
                 # the TTL passes, and the nightly reconcile repairs the entity.
                 logger.exception("could not release dedupe claim", extra=log_ids)
             raise EnqueueFailed("enqueue_failed", "could not queue the event; retry later") from exc
+
+        try:
+            self._dedupe.extend(webhook.dedupe_key, self._config.dedupe_ttl_s)
+        except Exception:
+            # The event is queued, so this is still a success for GHL. The lease lapses, and a retry
+            # after that is queued again: SQS's 5-minute dedup drops an early one, and the worker
+            # re-reads current state, so a late one is a harmless repeat.
+            metrics.count(METRIC_CLAIM_EXTEND_FAILED)
+            logger.exception("could not extend the dedupe claim after queueing", extra=log_ids)
 
         metrics.count(METRIC_ACCEPTED)
         logger.info("webhook accepted", extra={**log_ids, "message_id": message_id})

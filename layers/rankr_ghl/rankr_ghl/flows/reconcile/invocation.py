@@ -1,6 +1,6 @@
 """One reconcile invocation (docs/reconcile.md).
 
-- EventBridge Scheduler (ScheduleV2, Input `{"mode": "incremental"|"full"}`) -> the planner: one job
+- EventBridge Scheduler (ScheduleV2, Input `{"mode": "incremental"|"full"|"notes"}`) -> the planner: one job
   per active location on ReconcileQueue, and the `ReconcileStaleLocations` metric.
 - ReconcileQueue records (FIFO, BatchSize 1) -> the per-location worker; a job short of time queues
   its continuation, a failure is reported per record (ReportBatchItemFailures).
@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from rankr_ghl.flows.reconcile import Mode, ReconcileError, ReconcileJob
+from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileError, ReconcileJob
+from rankr_ghl.invocation import invocation_deadline
 from rankr_ghl.observability import metrics
 
 if TYPE_CHECKING:
@@ -21,13 +22,14 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from rankr_ghl.flows.reconcile import ReconcilePlanner, ReconcileWorker
+    from rankr_ghl.flows.reconcile.planner import ReconcilePlanner
+    from rankr_ghl.flows.reconcile.worker import ReconcileWorker
 
-_SCHEDULE_INPUT = "schedule input must be {'mode': 'incremental'|'full'}"
+_SCHEDULE_INPUT = "schedule input must be {'mode': 'incremental'|'full'|'notes'}"
 
 
 def schedule_mode(event: Any) -> Mode:
-    """`{"mode": "incremental"|"full"}` (mode optional, nothing else) from EventBridge Scheduler, or
+    """`{"mode": "incremental"|"full"|"notes"}` (mode optional, nothing else) from EventBridge Scheduler, or
     the same object as the `detail` of an EventBridge rule event. Checked by hand: a pydantic model
     and Powertools Parser for one optional field would import and build pydantic on every planner
     start."""
@@ -40,7 +42,7 @@ def schedule_mode(event: Any) -> Mode:
     if unknown:
         raise ReconcileError(f"{_SCHEDULE_INPUT}: unknown field(s) {', '.join(unknown)}")
     mode = data.get("mode", Mode.INCREMENTAL.value)
-    if mode not in (Mode.INCREMENTAL.value, Mode.FULL.value):
+    if mode not in {m.value for m in Mode}:
         raise ReconcileError(f"{_SCHEDULE_INPUT}: mode {str(mode)[:32]!r} is not one of them")
     return Mode(mode)
 
@@ -57,6 +59,7 @@ class ReconcileInvocation:
         self._remaining_ms: Callable[[], int] | None = None
 
     def handle(self, event: Any, context: LambdaContext) -> dict[str, Any]:
+        invocation_deadline.start(context)
         if isinstance(event, dict) and "Records" in event:
             return self.handle_records(event, context)
         plan = self._planner().plan(schedule_mode(event))

@@ -1,0 +1,200 @@
+"""Shared rate budget benchmark: several processes on one GHL location, one budget between them.
+
+Seven processes at once (4 lead push at interactive priority, 2 webhook workers at standard, 1
+reconcile at background) make GET /contacts/{id} calls for one location that the GHL sandbox (a
+process of its own) limits to 100 requests per 1 s. Each process has its own GHL client and rate
+limiter, and the budget they share lives in the SyncStateTable of an embedded AWS (moto), exactly
+as the Lambda containers share it. N calls in all: 1,200 with --quick, else 4,000.
+
+Last stdout line: {"processes", "ghl_calls", "responses_429", "ratio_429", "efficiency",
+"coordination_calls_per_ghl_call", "lead_p95_ms", ...} where efficiency = honest floor / seconds,
+the floor being (N / 100 - 1) windows of 1 s (the first window is free). Targets: ratio_429 <= 0.01,
+efficiency >= 0.85, coordination_calls_per_ghl_call <= 0.2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "layers" / "rankr_ghl"), str(ROOT / "devtools"), str(ROOT / "bench")]
+
+LOCATION = "locBenchShared001"
+WINDOW_MAX = 100
+WINDOW_MS = 1000
+# kind -> (priority, processes, share of the calls, threads per process)
+KINDS = {
+    "lead": ("interactive", 4, 0.4, 3),
+    "webhook": ("standard", 2, 0.4, 4),
+    "reconcile": ("background", 1, 0.2, 4),
+}
+
+
+def run_worker(args: argparse.Namespace) -> None:
+    """One process: ``args.calls`` GHL calls from ``args.threads`` threads, from the start time the
+    parent writes to stdin once every process is ready."""
+    import boto3
+    from rankr_ghl.aws.rate_budget import DynamoBudgetStore
+    from rankr_ghl.ghl.budget import Priority, SharedBudget
+    from rankr_ghl.ghl.client import GHLClient
+    from rankr_ghl.ghl.ratelimit import RateLimiter
+    from rankr_ghl.ghl.tokens import StaticTokenSource
+
+    logging.getLogger("rankr-ghl").setLevel(logging.WARNING)
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    shared = SharedBudget(DynamoBudgetStore(args.table, client=dynamodb), priority=Priority(args.priority))
+    client = GHLClient(
+        StaticTokenSource(args.token),
+        base_url=args.ghl_url,
+        timeout=10.0,
+        rate_limiter=RateLimiter(shared=shared, isolated=True),
+    )
+    remaining = [args.calls]
+    lock = threading.Lock()
+    latencies: list[float] = []
+    failures: list[str] = []
+
+    def work() -> None:
+        while True:
+            with lock:
+                if remaining[0] == 0:
+                    return
+                remaining[0] -= 1
+            asked = time.perf_counter()
+            try:
+                client.get_contact(LOCATION, args.contact)
+            except Exception as exc:  # counted and reported, never hidden
+                with lock:
+                    failures.append(type(exc).__name__)
+                continue
+            with lock:
+                latencies.append((time.perf_counter() - asked) * 1000)
+
+    threads = [threading.Thread(target=work) for _ in range(args.threads)]
+    print("ready", flush=True)
+    start = float(sys.stdin.readline())  # every process imported and ready: one common start
+    time.sleep(max(0.0, start - time.time()))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    client.close()
+    print(
+        json.dumps(
+            {
+                "ended": time.time(),
+                "latencies_ms": latencies,
+                "failures": failures,
+                "coordination_calls": shared.coordination_calls,
+                "fallbacks": shared.fallbacks,
+            }
+        )
+    )
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] if ordered else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1,200 calls instead of 4,000")
+    parser.add_argument("--calls", type=int, default=None)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    for name in ("priority", "table", "token", "ghl-url", "contact"):
+        parser.add_argument(f"--{name}", help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        args.calls = int(args.calls)
+        run_worker(args)
+        return
+
+    from lead_push import embedded_aws_process, sandbox_process  # bench/lead_push.py
+    from rankr_ghl_tools.ghl_sandbox.admin_client import SandboxAdmin
+    from rankr_ghl_tools.local.template import load_template
+
+    total = args.calls or (1200 if args.quick else 4000)
+    with embedded_aws_process(load_template(ROOT / "template.yaml")) as aws, sandbox_process() as ghl_url:
+        table = aws.template.tables["SyncStateTable"].name
+        admin = SandboxAdmin(ghl_url)
+        admin.create_location(
+            LOCATION, rate_limit={"max": WINDOW_MAX, "intervalMs": WINDOW_MS, "daily": 200_000}
+        )
+        token = str(admin.tokens(location_id=LOCATION)["access_token"])
+        contact = admin.seed(LOCATION, 1)[0]
+        admin.reset_stats()
+        env = {**os.environ, **aws.environ, "AWS_DEFAULT_REGION": "us-east-1"}
+        procs: list[tuple[str, subprocess.Popen[str]]] = []
+        assigned = 0
+        plan = [(kind, spec) for kind, spec in KINDS.items() for _ in range(spec[1])]
+        for index, (kind, (priority, count, share, threads)) in enumerate(plan):
+            calls = int(total * share / count) if index < len(plan) - 1 else total - assigned
+            assigned += calls
+            command = [
+                sys.executable, __file__, "--worker",
+                "--priority", priority, "--table", table,
+                "--token", token, "--ghl-url", ghl_url, "--contact", contact, "--calls", str(calls),
+                "--threads", str(threads),
+            ]  # fmt: skip
+            proc = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+            )
+            procs.append((kind, proc))
+        for kind, proc in procs:
+            assert proc.stdout is not None
+            if proc.stdout.readline().strip() != "ready":
+                raise RuntimeError(f"{kind} process did not start")
+        start = time.time() + 0.2
+        for _, proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write(f"{start!r}\n")
+            proc.stdin.flush()
+        results: list[tuple[str, dict[str, Any]]] = []
+        for kind, proc in procs:
+            out, _ = proc.communicate(timeout=600)
+            if proc.returncode != 0:
+                raise RuntimeError(f"{kind} process failed with exit code {proc.returncode}")
+            results.append((kind, json.loads(out.strip().splitlines()[-1])))
+        stats = admin.stats()
+        admin.close()
+
+    seconds = max(r["ended"] for _, r in results) - start
+    calls = int(stats["total"])
+    responses_429 = int(stats["responses429"])
+    floor = (total / WINDOW_MAX - 1) * (WINDOW_MS / 1000)
+    coordination = sum(r["coordination_calls"] for _, r in results)
+    lead_latencies = [v for kind, r in results if kind == "lead" for v in r["latencies_ms"]]
+    failures = [f for _, r in results for f in r["failures"]]
+    print(f"seconds={seconds:.2f} failures={sorted(set(failures))}", file=sys.stderr)
+    print(
+        json.dumps(
+            {
+                "processes": len(results),
+                "ghl_calls": calls,
+                "responses_429": responses_429,
+                "ratio_429": round(responses_429 / max(calls, 1), 4),
+                "efficiency": round(floor / seconds, 3),
+                "coordination_calls_per_ghl_call": round(coordination / max(calls, 1), 3),
+                "lead_p95_ms": round(p95(lead_latencies), 1),
+                "seconds": round(seconds, 3),
+                "floor_seconds": floor,
+                "failed": len(failures),
+                "fallbacks": sum(r["fallbacks"] for _, r in results),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""The control API's contract: one pydantic model (and so one JSON Schema) per op, and its errors.
+
+Requests are `{"op": <name>, "rankrAccountId": <id>, ...}`; answers are `{"ok": true, "result": ...}`
+or `{"ok": false, "error": {"code", "message", "retryable"}}`. docs/control-api.md is generated from
+these models (`contract_document`), so the document and the code cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+CONTRACT_VERSION = "1.0"
+MAX_REQUEST_BYTES = 64 * 1024
+
+# Ids are opaque to us, but never free text: letters, digits and a few separators.
+Id = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@-]+$")]
+
+
+class ControlError(Exception):
+    """A per-op error: a stable code, a message for people, and whether a retry may succeed."""
+
+    def __init__(self, code: str, message: str, *, retryable: bool = False) -> None:
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+        super().__init__(message)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "retryable": self.retryable}
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    rankr_account_id: Id = Field(alias="rankrAccountId")
+
+
+class InstallLinkRequest(_Request):
+    op: Literal["install_link"]
+    target: Literal["location", "agency"] = "location"
+    return_url: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
+        default=None, alias="returnUrl"
+    )
+
+
+class ConnectionsListRequest(_Request):
+    op: Literal["connections.list"]
+
+
+class ConnectionGetRequest(_Request):
+    op: Literal["connection.get"]
+    location_id: Id = Field(alias="locationId")
+
+
+class ConnectionLinkRequest(_Request):
+    op: Literal["connection.link"]
+    location_id: Id = Field(alias="locationId")
+    force: bool = False
+    reason: Annotated[str, StringConstraints(max_length=256)] | None = None
+
+
+class ConnectionClaimRequest(_Request):
+    op: Literal["connection.claim"]
+    code: Annotated[str, StringConstraints(min_length=6, max_length=16, pattern=r"^[A-Za-z0-9-]+$")]
+
+
+class ConnectionDisconnectRequest(_Request):
+    op: Literal["connection.disconnect"]
+    location_id: Id = Field(alias="locationId")
+
+
+class LogsQueryRequest(_Request):
+    op: Literal["logs.query"]
+    location_id: Id = Field(alias="locationId")
+    entity: Literal["contact", "task", "note", "appointment"] | None = None
+    record_id: Id | None = Field(default=None, alias="recordId")
+    since: Annotated[str, StringConstraints(max_length=40)] | None = None
+    until: Annotated[str, StringConstraints(max_length=40)] | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    cursor: Annotated[str, StringConstraints(max_length=40)] | None = None
+
+
+class TestTransferRequest(_Request):
+    """A dry run: the mapped Rankr record of one GHL contact and what a sync would do; no writes."""
+
+    op: Literal["test_transfer"]
+    location_id: Id = Field(alias="locationId")
+    ghl_contact_id: Id = Field(alias="ghlContactId")
+
+
+class MappingGetRequest(_Request):
+    """Without `locationId`: the account's own mapping."""
+
+    op: Literal["mapping.get"]
+    location_id: Id | None = Field(default=None, alias="locationId")
+
+
+class MappingValidateRequest(_Request):
+    op: Literal["mapping.validate"]
+    document: dict[str, Any]
+
+
+class MappingPutRequest(_Request):
+    op: Literal["mapping.put"]
+    location_id: Id | None = Field(default=None, alias="locationId")
+    document: dict[str, Any]
+
+
+OPS: dict[str, type[_Request]] = {
+    "install_link": InstallLinkRequest,
+    "connections.list": ConnectionsListRequest,
+    "connection.get": ConnectionGetRequest,
+    "connection.link": ConnectionLinkRequest,
+    "connection.claim": ConnectionClaimRequest,
+    "connection.disconnect": ConnectionDisconnectRequest,
+    "logs.query": LogsQueryRequest,
+    "test_transfer": TestTransferRequest,
+    "mapping.get": MappingGetRequest,
+    "mapping.validate": MappingValidateRequest,
+    "mapping.put": MappingPutRequest,
+}
+
+ERROR_CODES: dict[str, str] = {
+    "invalid_request": "The request is not JSON, too large, or does not match the op's schema.",
+    "unknown_op": "No such op in this contract version.",
+    "not_found": "No connection of this account has that id (also for another account's location).",
+    "conflict": "The location is bound to another account; only connection.link with force moves it.",
+    "invalid_claim_code": "The claim code is unknown, expired or used.",
+    "invalid_mapping": "The mapping document does not validate; nothing was stored.",
+    "return_url_not_allowed": "returnUrl is not on the connector's allow-list.",
+    "unavailable": "A dependency failed; the same request may succeed later.",
+}
+
+
+def contract_document() -> dict[str, Any]:
+    """The contract as data: version, error codes and each op's JSON Schema."""
+    return {
+        "version": CONTRACT_VERSION,
+        "errors": ERROR_CODES,
+        "ops": {name: model.model_json_schema(by_alias=True) for name, model in OPS.items()},
+    }

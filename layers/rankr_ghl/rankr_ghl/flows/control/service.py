@@ -1,0 +1,217 @@
+"""The control API's service: parse one request, scope it to its Rankr account, run the op.
+
+Every op names a `rankrAccountId`; a location of another account answers exactly like a location that
+does not exist (`not_found`), so a caller learns nothing about other tenants.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from rankr_ghl.connections.install_links import (
+    ClaimCodeStore,
+    InstallLinkIssuer,
+    claim_code_hash,
+)
+from rankr_ghl.connections.status import ConnectionStatus, UserType
+from rankr_ghl.flows.control.contract import (
+    CONTRACT_VERSION,
+    MAX_REQUEST_BYTES,
+    OPS,
+    ConnectionClaimRequest,
+    ConnectionDisconnectRequest,
+    ConnectionGetRequest,
+    ConnectionLinkRequest,
+    ConnectionsListRequest,
+    ControlError,
+    InstallLinkRequest,
+    LogsQueryRequest,
+    MappingGetRequest,
+    MappingPutRequest,
+    MappingValidateRequest,
+    TestTransferRequest,
+)
+from rankr_ghl.flows.control.mapping_ops import MappingDocuments, get_mapping, put_mapping, validate_mapping
+from rankr_ghl.flows.control.records import AuditReader, TransferPreviewer, query_logs, run_test_transfer
+from rankr_ghl.observability import logger
+
+
+class ConnectionView(Protocol):
+    connection_id: str
+    location_id: str | None
+    company_id: str | None
+    rankr_account_id: str | None
+
+    def public_view(self) -> dict[str, Any]: ...
+
+
+class ControlConnections(Protocol):
+    """What the control API needs of the connections table."""
+
+    def get(self, connection_id: str) -> Any: ...
+
+    def list_by_rankr_account(self, rankr_account_id: str) -> Iterator[Any]: ...
+
+    def link_rankr_account(self, connection_id: str, rankr_account_id: str) -> None: ...
+
+    def set_status(self, connection_id: str, status: ConnectionStatus, reason: str | None = None) -> None: ...
+
+
+def _view(connection: Any) -> dict[str, Any]:
+    data = connection.public_view()
+    return {
+        "locationId": data.get("location_id"),
+        "companyId": data.get("company_id"),
+        "connectionId": data.get("connection_id"),
+        "userType": data.get("user_type"),
+        "status": data.get("status"),
+        "statusReason": data.get("status_reason"),
+        "scopes": list(data.get("scopes") or []),
+        "installedAt": data.get("installed_at"),
+        "lastTokenRefreshAt": data.get("last_refresh_at"),
+        "updatedAt": data.get("updated_at"),
+    }
+
+
+class ControlService:
+    def __init__(
+        self,
+        *,
+        links: Callable[[], InstallLinkIssuer],
+        connections: Callable[[], ControlConnections],
+        claims: Callable[[], ClaimCodeStore],
+        audit: Callable[[], AuditReader],
+        transfer_preview: TransferPreviewer,
+        mappings: Callable[[], MappingDocuments],
+    ) -> None:
+        self._mappings = mappings
+        self._audit = audit
+        self._transfer_preview = transfer_preview
+        self._links = links
+        self._connections = connections
+        self._claims = claims
+
+    def handle(self, event: Any) -> dict[str, Any]:
+        try:
+            request = self._parse(event)
+            result = self._run(request)
+        except ControlError as exc:
+            logger.info("control op refused", extra={"code": exc.code})
+            return {"ok": False, "version": CONTRACT_VERSION, "error": exc.as_dict()}
+        return {"ok": True, "version": CONTRACT_VERSION, "result": result}
+
+    # ------------------------------------------------------------------------------- parsing
+    @staticmethod
+    def _parse(event: Any) -> Any:
+        if isinstance(event, str | bytes):
+            if len(event) > MAX_REQUEST_BYTES:
+                raise ControlError("invalid_request", "the request is larger than 64 KiB")
+            try:
+                event = json.loads(event)
+            except ValueError:
+                raise ControlError("invalid_request", "the request is not JSON") from None
+        if not isinstance(event, dict):
+            raise ControlError("invalid_request", "the request must be a JSON object")
+        if len(json.dumps(event, default=str)) > MAX_REQUEST_BYTES:
+            raise ControlError("invalid_request", "the request is larger than 64 KiB")
+        op = event.get("op")
+        model = OPS.get(op) if isinstance(op, str) else None
+        if model is None:
+            raise ControlError("unknown_op", "unknown op; see docs/control-api.md for the ops")
+        try:
+            return model.model_validate(event)
+        except ValidationError as exc:
+            # Field locations only: the offending values never come back (they may be hostile).
+            fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
+            raise ControlError("invalid_request", f"invalid fields: {', '.join(fields)}") from None
+
+    # ----------------------------------------------------------------------------------- ops
+    def _run(self, request: Any) -> dict[str, Any]:
+        if isinstance(request, InstallLinkRequest):
+            return self._install_link(request)
+        if isinstance(request, ConnectionsListRequest):
+            owned = self._connections().list_by_rankr_account(request.rankr_account_id)
+            return {"connections": [_view(c) for c in owned]}
+        if isinstance(request, ConnectionGetRequest):
+            return {"connection": _view(self._owned(request.rankr_account_id, request.location_id))}
+        if isinstance(request, ConnectionLinkRequest):
+            return self._link(request)
+        if isinstance(request, ConnectionClaimRequest):
+            return self._claim(request)
+        if isinstance(request, ConnectionDisconnectRequest):
+            owned = self._owned(request.rankr_account_id, request.location_id)
+            self._connections().set_status(owned.connection_id, ConnectionStatus.UNINSTALLED, "rankr")
+            return {"connection": _view(self._connections().get(owned.connection_id))}
+        if isinstance(request, LogsQueryRequest):
+            self._owned(request.rankr_account_id, request.location_id)
+            return query_logs(self._audit(), request)
+        if isinstance(request, TestTransferRequest):
+            self._owned(request.rankr_account_id, request.location_id)
+            return run_test_transfer(self._transfer_preview, request)
+        if isinstance(request, MappingValidateRequest):
+            return validate_mapping(request)
+        if isinstance(request, MappingGetRequest | MappingPutRequest):
+            if request.location_id is not None:
+                self._owned(request.rankr_account_id, request.location_id)
+            if isinstance(request, MappingGetRequest):
+                return get_mapping(self._mappings(), request)
+            return put_mapping(self._mappings(), request)
+        raise ControlError("unknown_op", "unknown op; see docs/control-api.md for the ops")
+
+    def _owned(self, account: str, location_id: str) -> Any:
+        connection = self._connections().get(location_id)
+        if connection is None or connection.rankr_account_id != account:
+            raise ControlError("not_found", "no connection of this account has that locationId")
+        return connection
+
+    def _install_link(self, request: InstallLinkRequest) -> dict[str, Any]:
+        links = self._links()
+        user_type = UserType.COMPANY if request.target == "agency" else UserType.LOCATION
+        if request.return_url is not None and not links.return_urls.allows(request.return_url):
+            raise ControlError("return_url_not_allowed", "returnUrl is not on the allow-list")
+        url, expires_at = links.mint(request.rankr_account_id, user_type, request.return_url)
+        return {"url": url, "expiresAt": expires_at, "singleUse": True}
+
+    def _link(self, request: ConnectionLinkRequest) -> dict[str, Any]:
+        connections = self._connections()
+        connection = connections.get(request.location_id)
+        if connection is None:
+            raise ControlError("not_found", "no connection of this account has that locationId")
+        current = connection.rankr_account_id
+        if current and current != request.rankr_account_id and not request.force:
+            # Same answer as for an unknown location unless the caller insists on moving it.
+            raise ControlError("not_found", "no connection of this account has that locationId")
+        if current != request.rankr_account_id:
+            connections.link_rankr_account(connection.connection_id, request.rankr_account_id)
+            logger.info(
+                "connection linked",
+                extra={
+                    "audit": "connection.link",
+                    "connection_id": connection.connection_id,
+                    "from_account": current,
+                    "to_account": request.rankr_account_id,
+                    "forced": bool(current),
+                    "reason": request.reason,
+                },
+            )
+        return {"connection": _view(connections.get(connection.connection_id)), "moved": bool(current)}
+
+    def _claim(self, request: ConnectionClaimRequest) -> dict[str, Any]:
+        connection_ids = self._claims().take(claim_code_hash(request.code))
+        if not connection_ids:
+            raise ControlError("invalid_claim_code", "the claim code is unknown, expired or used")
+        connections = self._connections()
+        claimed: list[dict[str, Any]] = []
+        for connection_id in connection_ids:
+            connection = connections.get(connection_id)
+            # Only unbound connections: a code never moves a location another account holds.
+            if connection is None or connection.rankr_account_id:
+                continue
+            connections.link_rankr_account(connection_id, request.rankr_account_id)
+            claimed.append(_view(connections.get(connection_id)))
+        logger.info("install claimed", extra={"audit": "connection.claim", "connections": len(claimed)})
+        return {"connections": claimed}

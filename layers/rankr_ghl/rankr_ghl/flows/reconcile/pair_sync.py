@@ -1,0 +1,176 @@
+"""Comparing one mapped pair (contact, task or note) and writing what the mapping's rules decide."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rankr_ghl.flows.reconcile.context import RunContext
+from rankr_ghl.flows.reconcile.jobs import DiffKind
+from rankr_ghl.flows.reconcile.record_values import common_fields, ghl_clears_as_empty_strings
+from rankr_ghl.ports import Record
+from rankr_ghl.sync import diff
+from rankr_ghl.sync.echo import Action, Decision, ledger_entry, load_ledgers, reconcile_pair
+from rankr_ghl.sync.mapping import EntityMapping
+from rankr_ghl.sync.ports import AuditAction, IdMapping
+from rankr_ghl.sync.transforms import LEAD_TAG_PREFIX
+from rankr_ghl.sync.types import Entity, Side
+
+
+class PairSync(RunContext):
+    def sync_pair(
+        self,
+        entity: Entity,
+        ghl_rec: Record,
+        rankr_rec: Record,
+        link: IdMapping,
+        *,
+        kind: DiffKind = DiffKind.DRIFTED,
+        ghl_parent: str | None = None,
+        rankr_parent: str | None = None,
+        count: bool = True,
+    ) -> bool:
+        """Compare a mapped pair and write what the mapping's rules say. True when something differed.
+        `count=False`: part of a repair already counted (a link), so not a difference of its own."""
+        entity_mapping = self.field_mapping.for_entity(entity)
+        ghl_values, rankr_values = entity_mapping.from_ghl(ghl_rec), entity_mapping.from_rankr(rankr_rec)
+        differing = diff.changed_fields(ghl_values, rankr_values, common_fields(entity_mapping))
+        if not differing:
+            return False
+        ledger_g, ledger_r = load_ledgers(
+            self.ledger, self.location_id, entity, ghl_id=link.ghl_id, rankr_id=link.rankr_id
+        )
+        plan = reconcile_pair(
+            ghl_values,
+            rankr_values,
+            ledger_g,
+            ledger_r,
+            entity_mapping,
+            ghl_ts=entity_mapping.timestamp(Side.GHL, ghl_rec),
+            rankr_ts=entity_mapping.timestamp(Side.RANKR, rankr_rec),
+            location_id=self.location_id,
+            ghl_id=link.ghl_id,
+            rankr_id=link.rankr_id,
+        )
+        if plan.in_sync:
+            if count:
+                self.report.found(
+                    entity,
+                    DiffKind.UNREPAIRABLE,
+                    ghl_id=link.ghl_id,
+                    rankr_id=link.rankr_id,
+                    fields=differing,
+                )
+            return True
+        if count:
+            self.report.found(entity, kind, ghl_id=link.ghl_id, rankr_id=link.rankr_id, fields=differing)
+        if self.dry_run:
+            return True
+
+        def work() -> None:
+            entries = []
+            if plan.to_rankr.action is Action.WRITE:
+                body = plan.to_rankr.rankr_body(entity_mapping)
+                self.rankr_update(entity, link.rankr_id, body, rankr_parent)
+                entries += plan.to_rankr.ledger_entries(
+                    self.location_id,
+                    entity,
+                    change_id=link.ghl_id,
+                    other_id=link.rankr_id,
+                    correlation_id=self.report.run_id,
+                )
+                self.audit(
+                    entity,
+                    AuditAction.UPDATE,
+                    "ghl_to_rankr",
+                    kind,
+                    fields=plan.to_rankr.fields_changed,
+                    ghl_id=link.ghl_id,
+                    rankr_id=link.rankr_id,
+                )
+            if plan.to_ghl.action is Action.WRITE:
+                self.ghl_update(
+                    entity,
+                    entity_mapping=entity_mapping,
+                    ghl_id=link.ghl_id,
+                    decision=plan.to_ghl,
+                    current=ghl_values,
+                    parent=ghl_parent,
+                    current_tags=ghl_rec.get("tags"),
+                )
+                entries += plan.to_ghl.ledger_entries(
+                    self.location_id,
+                    entity,
+                    change_id=link.rankr_id,
+                    other_id=link.ghl_id,
+                    correlation_id=self.report.run_id,
+                )
+                self.audit(
+                    entity,
+                    AuditAction.UPDATE,
+                    "rankr_to_ghl",
+                    kind,
+                    fields=plan.to_ghl.fields_changed,
+                    ghl_id=link.ghl_id,
+                    rankr_id=link.rankr_id,
+                )
+            for entry in entries:  # later entries (the Rankr -> GHL decision) supersede earlier ones
+                self.ledger.put(entry)
+            if count:
+                self.count_repaired(entity, kind)
+
+        self.guard(entity, kind, work, ghl_id=link.ghl_id, rankr_id=link.rankr_id)
+        return True
+
+    def rankr_update(self, entity: Entity, rankr_id: str, body: dict[str, Any], parent: str | None) -> None:
+        self.rankr.update(self.account_id, entity, rankr_id, body, parent)
+
+    def ghl_update(
+        self,
+        entity: Entity,
+        *,
+        entity_mapping: EntityMapping,
+        ghl_id: str,
+        decision: Decision,
+        current: Mapping[str, Any],
+        parent: str | None,
+        current_tags: Any = None,
+    ) -> None:
+        """`current_tags`: the GHL record's raw tags (lead markers included, which canonical forms drop)."""
+        write = decision.ghl_write(entity_mapping, current_ghl=dict(current))
+        if entity is Entity.CONTACT:
+            body = ghl_clears_as_empty_strings(write.body)
+            add, remove = write.tags_to_add, write.tags_to_remove
+            if add and remove and write.tags_replacement is not None:
+                # A tag replacement goes in one PUT: between an add and a remove request, the webhook
+                # worker could read the half-way tags (old + new, GHL now the newer side) and mirror
+                # them to Rankr as a GHL edit, undoing the Rankr edit being carried over.
+                markers = [str(t) for t in (current_tags or []) if str(t).lower().startswith(LEAD_TAG_PREFIX)]
+                body["tags"] = sorted({*write.tags_replacement, *markers})
+                add, remove = [], []
+            if body:
+                self.ghl.update_contact(self.location_id, ghl_id, body)
+            if add:
+                self.ghl.add_tags(self.location_id, ghl_id, add)
+            if remove:
+                self.ghl.remove_tags(self.location_id, ghl_id, remove)
+        elif entity is Entity.TASK and write.body:
+            self.ghl.update_task(self.location_id, parent or "", ghl_id, write.body)
+        elif entity is Entity.NOTE and write.body:
+            self.ghl.update_note(self.location_id, parent or "", ghl_id, write.body)
+
+    def observe(
+        self, entity: Entity, entity_mapping: EntityMapping, side: Side, record_id: str, canonical: Record
+    ) -> None:
+        self.ledger.put(
+            ledger_entry(
+                self.location_id,
+                entity,
+                side,
+                record_id,
+                canonical=canonical,
+                mapping=entity_mapping,
+                origin="observed",
+                correlation_id=self.report.run_id,
+            )
+        )

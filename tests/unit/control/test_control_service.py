@@ -1,0 +1,325 @@
+"""The control API's service over in-memory connections: scoping, binding and hostile requests."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "connections"))
+from conn_fakes import MemoryConnectionStore  # noqa: E402
+from rankr_ghl.connections.install_links import (  # noqa: E402
+    InstallLinkIssuer,
+    ReturnUrlPolicy,
+    SignedTokens,
+    claim_code_hash,
+)
+from rankr_ghl.connections.models import Connection, UserType  # noqa: E402
+from rankr_ghl.flows.control.contract import OPS, contract_document  # noqa: E402
+from rankr_ghl.flows.control.service import ControlService  # noqa: E402
+from rankr_ghl.sync.ports import AuditAction, AuditEntry, AuditOutcome  # noqa: E402
+from rankr_ghl.sync.types import Entity  # noqa: E402
+
+KEY = "control-key-" + "k" * 40
+INSTALL = "https://api.example/oauth/install"
+
+
+class Connections(MemoryConnectionStore):
+    def list_by_rankr_account(self, rankr_account_id: str) -> Iterator[Connection]:
+        return (c for c in self.list() if c.rankr_account_id == rankr_account_id)
+
+
+class Claims:
+    def __init__(self) -> None:
+        self.items: dict[str, list[str]] = {}
+
+    def put(self, code_hash: str, location_ids: list[str], ttl_s: int) -> None:
+        self.items[code_hash] = list(location_ids)
+
+    def take(self, code_hash: str) -> list[str] | None:
+        return self.items.pop(code_hash, None)
+
+
+class Audit:
+    def __init__(self) -> None:
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        self.entries = [
+            AuditEntry(
+                location_id=loc,
+                entity=Entity.CONTACT,
+                action=AuditAction.CREATE,
+                outcome=AuditOutcome.SUCCESS,
+                direction="ghl_to_rankr",
+                ghl_id=f"g{i}",
+                fields=("email", "firstName"),
+                at=start + timedelta(minutes=i),
+            )
+            for loc in ("locA", "locB")
+            for i in range(5)
+        ]
+        self.queries = 0
+
+    def query_location(self, location_id, *, since=None, until=None, entity=None, limit=100):
+        self.queries += 1
+        rows = [e for e in self.entries if e.location_id == location_id and (until is None or e.at <= until)]
+        return sorted(rows, key=lambda e: e.at, reverse=True)[:limit]
+
+
+class Mappings:
+    def __init__(self) -> None:
+        self.documents: dict[tuple, dict] = {}
+
+    def get_scoped_document(self, *, location_id=None, account_id=None):
+        return self.documents.get((location_id, account_id))
+
+    def put_mapping_document(self, document, *, location_id=None, account_id=None):
+        self.documents[(location_id, account_id)] = document
+
+
+def preview(location_id: str, account_id: str, contact_id: str) -> dict:
+    if contact_id != "ghl-1":
+        return {"found": False}
+    return {"found": True, "would": "create", "rankrBody": {"firstName": "Ann"}, "differences": []}
+
+
+@pytest.fixture
+def world():
+    connections = Connections()
+    for loc, account in (("locA", "acctA"), ("locB", "acctB"), ("locFree", None)):
+        connections.save(
+            Connection(
+                connection_id=loc, location_id=loc, user_type=UserType.LOCATION, rankr_account_id=account
+            )
+        )
+    claims = Claims()
+    links = InstallLinkIssuer(
+        SignedTokens(KEY, "install-link", ttl_s=900),
+        INSTALL,
+        ReturnUrlPolicy(["https://app.rankr.example/ghl"]),
+    )
+    audit = Audit()
+    mappings = Mappings()
+    service = ControlService(
+        links=lambda: links,
+        connections=lambda: connections,
+        claims=lambda: claims,
+        audit=lambda: audit,
+        transfer_preview=preview,
+        mappings=lambda: mappings,
+    )
+    service.mappings = mappings
+    service.audit = audit
+    return service, connections, claims, links
+
+
+def snapshot(connections: Connections, claims: Claims) -> str:
+    return json.dumps(
+        [c.model_dump(mode="json") for c in connections.list()] + [claims.items], sort_keys=True
+    )
+
+
+def test_install_link_is_signed_single_use_material(world):
+    service, _, _, links = world
+    answer = service.handle({"op": "install_link", "rankrAccountId": "acctA", "target": "agency"})
+    assert answer["ok"], answer
+    url = answer["result"]["url"]
+    assert url.startswith(INSTALL + "?link=")
+    link = links.read(parse_qs(urlsplit(url).query)["link"][0])
+    assert link.rankr_account_id == "acctA" and link.user_type is UserType.COMPANY
+
+
+def test_return_url_outside_the_allow_list_is_refused(world):
+    service, *_ = world
+    for url in (
+        "https://evil.example/ghl",
+        "http://app.rankr.example/ghl",
+        "https://app.rankr.example/other",
+        "https://app.rankr.example@evil.example/ghl",
+    ):
+        answer = service.handle({"op": "install_link", "rankrAccountId": "acctA", "returnUrl": url})
+        assert answer["error"]["code"] == "return_url_not_allowed", url
+    ok = service.handle(
+        {"op": "install_link", "rankrAccountId": "acctA", "returnUrl": "https://app.rankr.example/ghl/done"}
+    )
+    assert ok["ok"]
+
+
+def test_connections_are_scoped_to_their_account(world):
+    service, *_ = world
+    listed = service.handle({"op": "connections.list", "rankrAccountId": "acctA"})
+    assert [c["locationId"] for c in listed["result"]["connections"]] == ["locA"]
+    own = service.handle({"op": "connection.get", "rankrAccountId": "acctA", "locationId": "locA"})
+    assert own["result"]["connection"]["status"] == "active"
+    foreign = service.handle({"op": "connection.get", "rankrAccountId": "acctA", "locationId": "locB"})
+    missing = service.handle({"op": "connection.get", "rankrAccountId": "acctA", "locationId": "locNope"})
+    assert foreign["error"] == missing["error"]  # nothing tells a foreign location from a missing one
+    assert foreign["error"]["code"] == "not_found" and "locB" not in json.dumps(foreign)
+
+
+def test_link_moves_a_bound_location_only_with_force(world):
+    service, connections, claims, _ = world
+    before = snapshot(connections, claims)
+    refused = service.handle({"op": "connection.link", "rankrAccountId": "acctA", "locationId": "locB"})
+    assert refused["error"]["code"] == "not_found"
+    assert snapshot(connections, claims) == before
+    forced = service.handle(
+        {
+            "op": "connection.link",
+            "rankrAccountId": "acctA",
+            "locationId": "locB",
+            "force": True,
+            "reason": "support",
+        }
+    )
+    assert forced["ok"] and forced["result"]["moved"] is True
+    assert connections.get("locB").rankr_account_id == "acctA"
+
+
+def test_claim_binds_unbound_locations_once(world):
+    service, connections, claims, _ = world
+    claims.put(claim_code_hash("ABCDE-FGHJK"), ["locFree", "locB"], 900)
+    answer = service.handle({"op": "connection.claim", "rankrAccountId": "acctC", "code": "abcde-fghjk"})
+    assert [c["locationId"] for c in answer["result"]["connections"]] == ["locFree"]
+    assert connections.get("locFree").rankr_account_id == "acctC"
+    assert connections.get("locB").rankr_account_id == "acctB"  # a code never moves a bound location
+    again = service.handle({"op": "connection.claim", "rankrAccountId": "acctD", "code": "ABCDE-FGHJK"})
+    assert again["error"]["code"] == "invalid_claim_code"
+    assert connections.get("locFree").rankr_account_id == "acctC"
+
+
+def test_disconnect_is_scoped(world):
+    service, connections, _, _ = world
+    foreign = service.handle({"op": "connection.disconnect", "rankrAccountId": "acctA", "locationId": "locB"})
+    assert foreign["error"]["code"] == "not_found"
+    assert connections.get("locB").status.value == "active"
+    own = service.handle({"op": "connection.disconnect", "rankrAccountId": "acctA", "locationId": "locA"})
+    assert own["result"]["connection"]["status"] == "uninstalled"
+
+
+def test_logs_are_paged_and_scoped(world):
+    service, *_ = world
+    first = service.handle({"op": "logs.query", "rankrAccountId": "acctA", "locationId": "locA", "limit": 2})
+    assert [e["ghlId"] for e in first["result"]["entries"]] == ["g4", "g3"]
+    assert first["result"]["entries"][0]["fields"] == ["email", "firstName"]
+    cursor = first["result"]["nextCursor"]
+    second = service.handle(
+        {"op": "logs.query", "rankrAccountId": "acctA", "locationId": "locA", "limit": 2, "cursor": cursor}
+    )
+    assert [e["ghlId"] for e in second["result"]["entries"]] == ["g2", "g1"]
+    record = service.handle(
+        {"op": "logs.query", "rankrAccountId": "acctA", "locationId": "locA", "recordId": "g0"}
+    )
+    assert [e["ghlId"] for e in record["result"]["entries"]] == ["g0"]
+    queries = service.audit.queries
+    foreign = service.handle({"op": "logs.query", "rankrAccountId": "acctA", "locationId": "locB"})
+    assert foreign["error"]["code"] == "not_found" and service.audit.queries == queries
+
+
+def test_test_transfer_is_a_scoped_dry_run(world):
+    service, *_ = world
+    ok = service.handle(
+        {"op": "test_transfer", "rankrAccountId": "acctA", "locationId": "locA", "ghlContactId": "ghl-1"}
+    )
+    assert ok["result"]["dryRun"] is True and ok["result"]["writes"] == []
+    assert ok["result"]["preview"]["would"] == "create"
+    missing = service.handle(
+        {"op": "test_transfer", "rankrAccountId": "acctA", "locationId": "locA", "ghlContactId": "nope"}
+    )
+    assert missing["error"]["code"] == "not_found"
+    foreign = service.handle(
+        {"op": "test_transfer", "rankrAccountId": "acctA", "locationId": "locB", "ghlContactId": "ghl-1"}
+    )
+    assert foreign["error"]["code"] == "not_found"
+
+
+def test_mapping_is_validated_before_it_is_stored_and_scoped(world):
+    service, *_ = world
+    default = service.handle({"op": "mapping.get", "rankrAccountId": "acctA", "locationId": "locA"})
+    assert default["result"]["source"] == "default"
+    document = default["result"]["document"]
+    checked = service.handle({"op": "mapping.validate", "rankrAccountId": "acctA", "document": document})
+    assert checked["result"]["valid"] is True and checked["result"]["version"] == default["result"]["version"]
+    bad = service.handle({"op": "mapping.put", "rankrAccountId": "acctA", "document": {"version": "x"}})
+    assert bad["error"]["code"] == "invalid_mapping" and service.mappings.documents == {}
+    stored = service.handle(
+        {"op": "mapping.put", "rankrAccountId": "acctA", "locationId": "locA", "document": document}
+    )
+    assert stored["result"]["stored"] and list(service.mappings.documents) == [("locA", None)]
+    own = service.handle({"op": "mapping.get", "rankrAccountId": "acctA", "locationId": "locA"})
+    assert own["result"]["source"] == "location"
+    foreign = service.handle(
+        {"op": "mapping.put", "rankrAccountId": "acctA", "locationId": "locB", "document": document}
+    )
+    assert foreign["error"]["code"] == "not_found" and ("locB", None) not in service.mappings.documents
+
+
+INJECTION = [
+    "acct' OR '1'='1",
+    "acct\r\nX: y",
+    "../../etc/passwd",
+    "<script>alert(1)</script>",
+    "acct;DROP TABLE",
+]
+
+
+@pytest.mark.parametrize(
+    ("request_", "code"),
+    [
+        ({"op": "nope", "rankrAccountId": "acctA"}, "unknown_op"),
+        ({"rankrAccountId": "acctA"}, "unknown_op"),
+        ({"op": ["connections.list"], "rankrAccountId": "acctA"}, "unknown_op"),
+        ({"op": "connections.list"}, "invalid_request"),
+        ({"op": "connections.list", "rankrAccountId": ""}, "invalid_request"),
+        ({"op": "connections.list", "rankrAccountId": 7}, "invalid_request"),
+        (
+            {"op": "connection.get", "rankrAccountId": "acctA", "locationId": "locA", "extra": 1},
+            "invalid_request",
+        ),
+        ({"op": "connection.get", "rankrAccountId": "acctA", "locationId": "x" * 200}, "invalid_request"),
+        (
+            {"op": "connection.link", "rankrAccountId": "acctA", "locationId": "locB", "force": "yes"},
+            "invalid_request",
+        ),
+        ({"op": "connection.claim", "rankrAccountId": "acctA", "code": "x"}, "invalid_request"),
+        ({"op": "install_link", "rankrAccountId": "acctA", "blob": "y" * 70_000}, "invalid_request"),
+        ("not json", "invalid_request"),
+        (b"{" * 70_000, "invalid_request"),
+        ([1, 2], "invalid_request"),
+        (None, "invalid_request"),
+    ]
+    + [
+        ({"op": "connection.get", "rankrAccountId": bad, "locationId": "locA"}, "invalid_request")
+        for bad in INJECTION
+    ]
+    + [
+        ({"op": "connection.claim", "rankrAccountId": "acctA", "code": bad}, "invalid_request")
+        for bad in INJECTION
+    ],
+)
+def test_hostile_requests_get_a_clear_error_and_write_nothing(world, request_, code):
+    service, connections, claims, _ = world
+    before = snapshot(connections, claims)
+    answer = service.handle(request_)
+    assert answer["ok"] is False
+    assert answer["error"]["code"] == code
+    assert set(answer["error"]) == {"code", "message", "retryable"} and answer["error"]["retryable"] is False
+    text = json.dumps(answer)
+    for bad in INJECTION:
+        assert bad not in text
+    assert snapshot(connections, claims) == before
+
+
+def test_every_op_publishes_a_json_schema_in_the_docs():
+    document = contract_document()
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "control-api.md").read_text()
+    assert f"Contract version: {document['version']}" in docs
+    for name, schema in document["ops"].items():
+        assert schema["properties"]["op"]["const"] == name
+        assert "rankrAccountId" in schema["required"]
+        assert json.dumps(schema, indent=2, sort_keys=True) in docs, f"docs/control-api.md: schema of {name}"
+    assert set(OPS) == set(document["ops"])

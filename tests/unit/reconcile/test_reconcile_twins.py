@@ -1,0 +1,104 @@
+"""No twins from reconcile: the mapping and the lead claims are read again at the moment of a create,
+and a create that still loses the mapping race deletes its own record and audits why."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileJob
+from rankr_ghl.sync.ports import AuditAction, IdMapping
+from rankr_ghl.sync.types import Entity
+from reconcile_fakes import ACCOUNT, LOCATION, World
+
+
+def run(world: World, mode: Mode = Mode.FULL) -> Any:
+    return world.reconciler.run(ReconcileJob(LOCATION, mode), account_id=ACCOUNT)
+
+
+def live(records: dict[str, dict[str, Any]]) -> set[str]:
+    return {rid for rid, record in records.items() if not record.get("deletedAt")}
+
+
+class LeadPushWinsTheRace:
+    """Rankr, with a lead push mapping the GHL contact to its lead between reconcile's create and
+    reconcile's mapping write."""
+
+    def __init__(self, world: World, ghl_id: str, lead_id: str) -> None:
+        self.inner, self.world, self.ghl_id, self.lead_id = world.rankr, world, ghl_id, lead_id
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def create(self, account_id: str, entity: Entity, body: Any, parent_id: Any, key: str) -> Any:
+        created = self.inner.create(account_id, entity, body, parent_id, key)
+        self.world.mappings.put(IdMapping(LOCATION, Entity.CONTACT, self.ghl_id, self.lead_id))
+        return created
+
+
+def test_a_create_that_loses_the_mapping_race_deletes_its_own_twin() -> None:
+    world = World()
+    contact = world.ghl.seed_contact(firstName="Lee", lastName="Pushed")
+    lead = world.rankr.seed_contact(firstName="Lee", lastName="Pushed-lead")
+    reconciler = world.make_reconciler(rankr=LeadPushWinsTheRace(world, contact["id"], lead["id"]))
+
+    report = reconciler.run(ReconcileJob(LOCATION, Mode.FULL), account_id=ACCOUNT).report
+
+    assert live(world.rankr.contacts) == {lead["id"]}  # the twin reconcile created is deleted again
+    mapping = world.mappings.get_by_ghl(LOCATION, Entity.CONTACT, contact["id"])
+    assert mapping is not None and mapping.rankr_id == lead["id"]
+    (twin,) = [entry for entry in world.audit.entries if entry.reason == "twin"]
+    assert twin.action is AuditAction.DELETE and twin.fields == ("evidence:mapping_conflict",)
+    assert report.repaired["contact.twin"] == 1 and not report.failures
+
+
+def test_a_contact_a_lead_push_is_linking_gets_no_rankr_twin_in_either_mode() -> None:
+    world = World()
+    world.clock.now += timedelta(hours=1)
+    run(world)  # the location's first, full run: the incremental window starts now
+    for mode, email in ((Mode.INCREMENTAL, "lead1@example.com"), (Mode.FULL, "lead2@example.com")):
+        world.ghl.seed_contact(firstName="Lead", email=email)
+        world.lead_claims.claim(LOCATION, [f"email:{email}"], f"lead-{mode.value}", ttl_s=300)
+        run(world, mode)
+    assert world.rankr.contacts == {}
+    skips = [entry for entry in world.audit.entries if entry.action is AuditAction.SKIP]
+    assert {entry.fields for entry in skips} == {("pending_lead_push",)}
+    assert {entry.ghl_id for entry in skips} == set(world.ghl.contacts)
+
+
+def test_a_contact_mapped_after_the_pass_listed_it_is_not_created_again() -> None:
+    world = World()
+    contact = world.ghl.seed_contact(firstName="Web", lastName="Hook")
+    mirrored = world.rankr.seed_contact(firstName="Web", lastName="Hook", email="other@example.com")
+
+    class WorkerMapsFirst:
+        """GHL, with the webhook worker mapping the contact right after the search returned it."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(world.ghl, name)
+
+        def search_contacts(self, *args: Any, **kwargs: Any) -> Any:
+            page = world.ghl.search_contacts(*args, **kwargs)
+            if world.mappings.get_by_ghl(LOCATION, Entity.CONTACT, contact["id"]) is None:
+                world.mappings.put(IdMapping(LOCATION, Entity.CONTACT, contact["id"], mirrored["id"]))
+            return page
+
+    world.make_reconciler(ghl=WorkerMapsFirst()).run(ReconcileJob(LOCATION, Mode.FULL), account_id=ACCOUNT)
+
+    assert live(world.rankr.contacts) == {mirrored["id"]}
+    assert world.rankr.calls["write:create_contact"] == 0
+
+
+def test_creating_in_ghl_never_replaces_the_tags_of_a_contact_the_upsert_matched() -> None:
+    world = World()
+    existing = world.ghl.seed_contact(firstName="Ann", email="ann@example.com", tags=["customer"])
+    world.ghl.search_hidden.add(existing["id"])  # not in the search index yet: the full pass misses it
+    world.clock.now += timedelta(hours=1)
+    run(world)
+    world.ghl.search_hidden.clear()
+    world.rankr.seed_contact(firstName="Ann", email="ann@example.com", tags=["vip"])
+
+    run(world, Mode.INCREMENTAL)  # the new Rankr contact is created in GHL: the upsert matches Ann
+
+    assert sorted(world.ghl.contacts[existing["id"]]["tags"]) == ["customer", "vip"]
+    assert len(world.ghl.contacts) == 1
