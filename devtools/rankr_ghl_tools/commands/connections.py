@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from rankr_ghl.connections.ports import InstalledLocationLike, TokenGrant
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -129,11 +133,7 @@ def _lifecycle_call(method: str, *args: str, as_json: bool = False) -> int:
             from rankr_ghl.connections.lifecycle import ConnectionLifecycle
 
             lifecycle = ConnectionLifecycle(
-                root().token_store(),
-                store,
-                _NoOAuth(),
-                _NoVault(),
-                app_id="",  # type: ignore[arg-type]
+                root().token_store(), store, _NoOAuth(), root().token_vault(), app_id=""
             )
             connection = getattr(lifecycle, method)(*args)
     except (ConnectionsError, ValueError) as exc:
@@ -143,12 +143,24 @@ def _lifecycle_call(method: str, *args: str, as_json: bool = False) -> int:
 
 
 class _NoOAuth:
-    """Operator actions never call GHL."""
+    """Operator actions never call GHL: any attempt is a bug, reported as such rather than sent."""
 
+    def _refuse(self) -> NoReturn:
+        raise RuntimeError("connections link/pause/resume must not call GHL")
 
-class _NoVault:
-    def invalidate(self, connection_id: str) -> None:
-        """Vault caches live in Lambda containers; they re-read the record within minutes."""
+    def exchange_code(self, code: str, user_type: str, redirect_uri: str) -> TokenGrant:
+        self._refuse()
+
+    def refresh(self, refresh_token: str, user_type: str) -> TokenGrant:
+        self._refuse()
+
+    def location_token(self, company_token: str, company_id: str, location_id: str) -> TokenGrant:
+        self._refuse()
+
+    def installed_locations(
+        self, company_token: str, company_id: str, app_id: str
+    ) -> Iterator[InstalledLocationLike]:
+        self._refuse()
 
 
 def cmd_show(args: argparse.Namespace) -> int:

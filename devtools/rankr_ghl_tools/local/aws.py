@@ -208,7 +208,9 @@ class EmbeddedAws:
             raise RuntimeError("EmbeddedAws is not running")
         with self._clients_lock:
             if service not in self._clients:
-                self._clients[service] = boto3.session.Session().client(
+                # boto3-stubs type client() per literal service name; this one is chosen at run time.
+                session: Any = boto3.session.Session()
+                self._clients[service] = session.client(
                     service,
                     endpoint_url=self.endpoint_url,
                     region_name=REGION,

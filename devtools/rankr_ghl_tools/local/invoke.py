@@ -42,14 +42,14 @@ class Timers:
     """One thread running delayed callbacks in due order (retries, visibility resets)."""
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._heap: list[tuple[float, int, Callable[[], object]]] = []
         self._counter = itertools.count()
         self._cond = threading.Condition()
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name="local-timers", daemon=True)
         self._thread.start()
 
-    def call_later(self, delay_s: float, action: Callable[[], None]) -> None:
+    def call_later(self, delay_s: float, action: Callable[[], object]) -> None:
         with self._cond:
             heapq.heappush(self._heap, (time.monotonic() + max(0.0, delay_s), next(self._counter), action))
             self._cond.notify()
@@ -337,7 +337,8 @@ class InvokeApi:
         if request.method != "POST" or not path.startswith(_INVOKE_PATH) or not path.endswith("/invocations"):
             return _error(404, "UnknownOperationException", "Unknown operation")
         function_ref = unquote(path[len(_INVOKE_PATH) : -len("/invocations")])
-        qualifier = (parse_qs(query).get("Qualifier") or [None])[0]
+        qualifiers = parse_qs(query).get("Qualifier")
+        qualifier = qualifiers[0] if qualifiers else None
         try:
             fn, invoked_arn = self.service.resolve(function_ref, qualifier)
         except KeyError:

@@ -18,8 +18,13 @@ FUNCTION = "OAuthCallbackFunction"
 LOCATIONS = 3
 
 
+def _env(ctx: ScenarioContext) -> dict[str, str]:
+    assert ctx.stack.template is not None
+    return ctx.stack.template.functions[FUNCTION].env
+
+
 def _connection(ctx: ScenarioContext, connection_id: str) -> dict[str, str]:
-    table = ctx.stack.template.functions[FUNCTION].env["CONNECTIONS_TABLE"]
+    table = _env(ctx)["CONNECTIONS_TABLE"]
     item = (
         ctx.stack.client("dynamodb")
         .get_item(TableName=table, Key={"connectionId": {"S": connection_id}})
@@ -48,7 +53,7 @@ def agency_install(ctx: ScenarioContext) -> StepResult:
     if walk.done is None or walk.done.status_code != 200:
         return StepResult.failure(f"the install ended with HTTP {walk.page.status_code}")
 
-    prefix = ctx.stack.template.functions[FUNCTION].env["TOKEN_SECRET_PREFIX"]
+    prefix = _env(ctx)["TOKEN_SECRET_PREFIX"]
     secrets = ctx.stack.client("secretsmanager")
     active = 0
     for location in locations:

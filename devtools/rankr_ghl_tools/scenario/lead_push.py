@@ -33,7 +33,7 @@ def _invoke(ctx: ScenarioContext, payload: dict[str, Any]) -> dict[str, Any]:
 def lead_push(ctx: ScenarioContext) -> StepResult:
     location_id, account_id = connect_location(ctx.stack, account_id=f"acct-{uuid.uuid4().hex[:8]}")
     run = uuid.uuid4().hex[:6]
-    leads = [
+    leads: list[dict[str, Any]] = [
         {"leadId": f"lead-{run}-1", "firstName": "Ada", "lastName": "Lovelace",
          "email": f"ada.{run}@example.com", "phone": "+1 415 555 0101", "tags": ["rankr", "webinar"]},
         {"leadId": f"lead-{run}-2", "name": "Grace Hopper", "email": f"grace.{run}@example.com",
