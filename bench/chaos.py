@@ -74,7 +74,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 for _path in (REPO_ROOT / "layers" / "rankr_ghl", REPO_ROOT / "devtools"):
@@ -287,7 +287,9 @@ class RankrCaller:
             config=Config(read_timeout=300, connect_timeout=10, retries={"max_attempts": 1}),
         )
 
-    def _invoke(self, payload: dict[str, Any], invocation_type: str) -> tuple[str | None, Any]:
+    def _invoke(
+        self, payload: dict[str, Any], invocation_type: Literal["Event", "RequestResponse"]
+    ) -> tuple[str | None, Any]:
         response = self.client.invoke(
             FunctionName=self.arn, InvocationType=invocation_type, Payload=json.dumps(payload).encode()
         )
@@ -394,6 +396,8 @@ def ghl_operations(
             kind = "first"
 
         def op(admin: Any, location_id: str, edits: EditLog) -> None:
+            changes: dict[str, Any]
+            canonical: tuple[str, Any]  # (canonical field, value)
             if kind == "first":
                 changes, canonical = {"firstName": f"Ghlfirst{n}"}, ("first_name", f"Ghlfirst{n}")
             elif kind == "last":
@@ -510,6 +514,8 @@ def rankr_operations(
         def op(
             admin: Any, account_id: str, edits: EditLog, rid: str = rid, kind: str = kind, n: int = n
         ) -> None:
+            changes: dict[str, Any]
+            canonical: tuple[str, Any]  # (canonical field, value)
             if kind == "first":
                 changes, canonical = {"firstName": f"Rankrfirst{n}"}, ("first_name", f"Rankrfirst{n}")
             elif kind == "last":

@@ -55,6 +55,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "devtools"))
@@ -235,18 +236,13 @@ class EventMaker:
         import httpx
         from rankr_ghl_tools.local.workers import FunctionPool, InvocationResult
 
-        original = FunctionPool.invoke
-
         def capture(pool: Any, event: Any = None, **kwargs: Any) -> Any:
             self.captured.append(kwargs.get("raw_event") or json.dumps(event).encode())
             return InvocationResult(str(uuid.uuid4()), b'{"statusCode": 202, "body": ""}')
 
         body, headers = self._signed_webhook()
-        FunctionPool.invoke = capture  # type: ignore[method-assign]
-        try:
+        with mock.patch.object(FunctionPool, "invoke", capture):
             httpx.post(str(self.stack.output_url("WebhookUrl")), content=body, headers=headers, timeout=30)
-        finally:
-            FunctionPool.invoke = original  # type: ignore[method-assign]
         return self._write("intake", json.loads(self.captured.pop()))
 
     def worker(self) -> Path:

@@ -86,6 +86,7 @@ def connect(stack: LocalStack, location_id: str, account_id: str) -> None:
 
 def audit_successes(stack: LocalStack, locations: set[str]) -> Counter[str]:
     """Successful audit entries per GHL contact id (a duplicated processing writes two)."""
+    assert stack.template is not None
     table = stack.template.tables["AuditTable"].name
     counts: Counter[str] = Counter()
     paginator = stack.client("dynamodb").get_paginator("scan")
@@ -136,6 +137,8 @@ class Phase:
         store = self.stack.ghl.app.store
         signer = self.stack.ghl.app.webhooks.signer
         url = self.stack.output_url("WebhookUrl")
+        if url is None:
+            raise RuntimeError("the template has no WebhookUrl output")
         lock = threading.Lock()
         local = threading.local()
         started = time.monotonic()
@@ -263,8 +266,8 @@ def main() -> None:
             paced.send_all(args.senders, rate, args.drain_timeout or max(300.0, paced_events * 0.5))
             pac = paced.judge()
 
-    figures = ("throughput_eps", "send_rate_eps", "intake_p50_ms", "intake_p99_ms", "e2e_p50_ms")
-    figures += ("e2e_p95_ms", "e2e_max_ms", "e2e_mean_ms", "seconds", "drained")
+    figures: tuple[str, ...] = ("throughput_eps", "send_rate_eps", "intake_p50_ms", "intake_p99_ms")
+    figures += ("e2e_p50_ms", "e2e_p95_ms", "e2e_max_ms", "e2e_mean_ms", "seconds", "drained")
     phases = [sat] + ([pac] if pac else [])
     lost = sum(p["lost"] for p in phases)
     duplicated = sum(p["duplicated"] for p in phases)

@@ -60,6 +60,8 @@ def _child() -> None:
     aws = EmbeddedAws(load_template(REPO / "template.yaml")).start()
     ghl = GHLSandbox(SandboxConfig()).start()
     rankr = RankrSandbox().start()
+    assert rankr.app is not None
+    rankr_store = rankr.app.store
     env = aws.template.functions["ReconcileFunction"].env
     table = env["SYNC_TABLE"]
     ddb = aws.client("dynamodb")
@@ -96,9 +98,7 @@ def _child() -> None:
                 search_lag_jitter_s=SEARCH_LAG_JITTER_S,
             )
             contacts = ghl.admin.state(LOCATION)["contacts"]
-            rids = rankr.app.store.bulk_create_contacts(
-                ACCOUNT, [cm.to_rankr(cm.from_ghl(c)) for c in contacts]
-            )
+            rids = rankr_store.bulk_create_contacts(ACCOUNT, [cm.to_rankr(cm.from_ghl(c)) for c in contacts])
             batch: list[Any] = []
             for c, rid in zip(contacts, rids, strict=True):
                 m = IdMapping(LOCATION, Entity.CONTACT, c["id"], rid, account_id=ACCOUNT)
@@ -144,7 +144,7 @@ def _child() -> None:
             send({"ghl": ghl.admin.stats(), "rankr": rankr.admin.stats()})
         elif op == "verify":
             g_contacts = {c["id"]: c for c in ghl.admin.state(LOCATION)["contacts"]}
-            r_live = {c["id"]: c for c in rankr.app.store.dump(ACCOUNT, include_deleted=False)["contacts"]}
+            r_live = {c["id"]: c for c in rankr_store.dump(ACCOUNT, include_deleted=False)["contacts"]}
             common = common_fields(cm)
             remaining = Counter[str]()
             mapped_g, mapped_r = set(), set()
@@ -165,7 +165,7 @@ def _child() -> None:
                     remaining["drifted"] += 1
             remaining["ghl_unmapped"] = sum(1 for g in g_contacts if g not in mapped_g)
             seeded_gone_ghl, seeded_gone_rankr = set(cmd["deleted_ghl"]), set(cmd["deleted_rankr"])
-            r_all = {c["id"]: c for c in rankr.app.store.dump(ACCOUNT, include_deleted=True)["contacts"]}
+            r_all = {c["id"]: c for c in rankr_store.dump(ACCOUNT, include_deleted=True)["contacts"]}
             false_deletes = 0
             for m in store.list_for_location(LOCATION, Entity.CONTACT):
                 rankr_gone = m.rankr_id in r_all and m.rankr_id not in r_live
