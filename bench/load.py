@@ -25,7 +25,7 @@ Two phases, on separate locations and contacts (all set up before the first one)
 2. paced (latency): `--paced-events` (1,000; 300 with --quick) sent by the same number of senders at a
    fixed arrival rate below capacity: `--paced-fraction` (0.6) of the saturated throughput, or
    `--paced-rate`. With no backlog, its e2e latency is the pipeline's own: intake, the FIFO queue's
-   polling and batching, the worker's reads and writes. That is the issue's "real time" figure.
+   polling and batching, the worker's reads and writes. That is the "real time" figure.
 
 Last stdout line (JSON): events/senders/locations of the run; saturated_* and paced_* figures
 (throughput_eps, send_rate_eps, intake_p50_ms, intake_p99_ms, e2e_p50_ms, e2e_p95_ms, e2e_max_ms,

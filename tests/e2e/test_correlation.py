@@ -1,5 +1,5 @@
 """One correlation id follows a GHL webhook from the intake's log line, through the worker's log line,
-to the audit entry of the Rankr write (issue 9, section 6 "Correlation").
+to the audit entry of the Rankr write.
 
 Real path: GHL sandbox emits a signed webhook -> gateway -> WebhookIntakeFunction -> FIFO queue ->
 SQS pump -> WebhookWorkerFunction -> Rankr sandbox + AuditTable. Handler output is the stack's log file.

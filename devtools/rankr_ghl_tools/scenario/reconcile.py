@@ -1,5 +1,5 @@
-"""Scenario steps of the scheduled reconcile (issue 8): a change whose webhook was dropped is repaired by
-the incremental schedule (fired through the stack), then a dry run reports a drift without writing.
+"""Scenario steps of the scheduled reconcile: a change whose webhook was dropped is repaired by the
+incremental schedule (fired through the stack), then a dry run reports a drift without writing.
 
 Self-contained: the steps connect their own location (sandbox token, connection linked to a Rankr
 account) and mirror a few GHL contacts into Rankr and the mapping store.

@@ -1,4 +1,4 @@
-"""A 429 from GHL is counted as the EMF metric `Ghl429Received` (issue 9, observability)."""
+"""A 429 from GHL is counted as the EMF metric `Ghl429Received`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Least-privilege checks over template.yaml (issue: proof of the whole, §5).
+"""Least-privilege checks over template.yaml.
 
 SAM policy templates are expanded by SAM itself; here we check the statements we write by
 hand and the policy templates we allow, so a wildcard slipping in fails the build.

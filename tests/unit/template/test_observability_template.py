@@ -1,4 +1,4 @@
-"""Alarms and the dashboard watch metrics the code really emits (issue 9, observability)."""
+"""Alarms and the dashboard watch metrics the code really emits."""
 
 from __future__ import annotations
 
