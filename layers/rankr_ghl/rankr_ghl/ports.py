@@ -32,6 +32,12 @@ class GhlSearchPage:
 
 
 @dataclass(frozen=True)
+class GhlUpsert:
+    record: Record
+    new: bool  # True: GHL created the contact; False: it matched (and updated) an existing one
+
+
+@dataclass(frozen=True)
 class RankrPage:
     records: list[Record]
     next_cursor: str | None
@@ -91,6 +97,10 @@ class GhlRecords(Protocol):
         ...
 
     def upsert_contact(self, location_id: str, body: Mapping[str, Any]) -> Record: ...
+
+    def upsert_contact_reporting_new(self, location_id: str, body: Mapping[str, Any]) -> GhlUpsert:
+        """`upsert_contact`, telling a created contact from a matched one (GHL's `new`)."""
+        ...
 
     def update_contact(self, location_id: str, contact_id: str, body: Mapping[str, Any]) -> Record | None:
         """PUT without tags; the contact as GHL returned it (None when the response lacks it)."""

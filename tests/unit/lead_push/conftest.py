@@ -1,10 +1,11 @@
-"""Fixtures of the lead-push unit tests: the flow over lead_push_fakes + real Powertools Idempotency
+"""Fixtures of the lead-push unit tests: the flow over lead_push_world + real Powertools Idempotency
 (on an in-memory persistence layer with DynamoDB's conditional-put semantics)."""
 
 from __future__ import annotations
 
 import pytest
-from lead_push_fakes import FakeGHL, FakeLocations, InMemoryIdempotencyStore, Records, World, lead_mapping
+from fakes.ghl import FakeGhlRecords
+from lead_push_world import FakeLocations, InMemoryIdempotencyStore, Records, World, lead_mapping
 from rankr_ghl.flows.lead_push import LeadPushService, PushSettings, SyncLeadMapper, powertools_idempotency
 from rankr_ghl.sync.mapping_resolver import MappingResolver
 
@@ -16,7 +17,7 @@ def idempotency_store() -> InMemoryIdempotencyStore:
 
 @pytest.fixture
 def world(idempotency_store: InMemoryIdempotencyStore) -> World:
-    ghl = FakeGHL()
+    ghl = FakeGhlRecords()
     resolver = MappingResolver(default=lead_mapping())
     records = Records(resolver)
     idem = powertools_idempotency(idempotency_store)

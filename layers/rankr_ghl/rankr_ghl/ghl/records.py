@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rankr_ghl.ghl.errors import GHLForbidden, GHLNotFound
-from rankr_ghl.ports import GhlSearchPage, Record, RecordReadForbidden
+from rankr_ghl.ports import GhlSearchPage, GhlUpsert, Record, RecordReadForbidden
 from rankr_ghl.sync.types import Entity
 
 if TYPE_CHECKING:
@@ -141,10 +141,13 @@ class GhlClientRecords:
         return self.client.create_contact(location_id, ContactCreate.model_validate(dict(body))).to_api()
 
     def upsert_contact(self, location_id: str, body: Mapping[str, Any]) -> Record:
+        return self.upsert_contact_reporting_new(location_id, body).record
+
+    def upsert_contact_reporting_new(self, location_id: str, body: Mapping[str, Any]) -> GhlUpsert:
         from rankr_ghl.ghl.models import ContactUpsert
 
         upserted = self.client.upsert_contact(location_id, ContactUpsert.model_validate(dict(body)))
-        return upserted.contact.to_api()
+        return GhlUpsert(upserted.contact.to_api(), bool(upserted.new))
 
     def update_contact(self, location_id: str, contact_id: str, body: Mapping[str, Any]) -> Record | None:
         from rankr_ghl.ghl.models import ContactUpdate
