@@ -218,6 +218,9 @@ class FakeGhlRecords:
     def list_notes(self, location_id: str, contact_id: str) -> list[Record]:
         return [dict(note) for note in self.notes.values() if note["contactId"] == contact_id]
 
+    def list_tasks(self, location_id: str, contact_id: str) -> list[Record]:
+        return [dict(task) for task in self.tasks.values() if task["contactId"] == contact_id]
+
     # -- writes
     def upsert_contact_reporting_new(self, location_id: str, body: Mapping[str, Any]) -> GhlUpsert:
         with self._lock:

@@ -91,6 +91,8 @@ class GhlRecords(Protocol):
 
     def list_notes(self, location_id: str, contact_id: str) -> list[Record]: ...
 
+    def list_tasks(self, location_id: str, contact_id: str) -> list[Record]: ...
+
     # -- writes
     def create_contact(self, location_id: str, body: Mapping[str, Any]) -> Record:
         """Raises `GHLDuplicateContact` where the location disallows duplicates."""

@@ -134,6 +134,12 @@ class GhlClientRecords:
         except GHLNotFound:
             return []
 
+    def list_tasks(self, location_id: str, contact_id: str) -> list[Record]:
+        try:
+            return [t.to_api() for t in self.client.list_tasks(location_id, contact_id)]
+        except GHLNotFound:
+            return []
+
     # -- writes
     def create_contact(self, location_id: str, body: Mapping[str, Any]) -> Record:
         from rankr_ghl.ghl.models import ContactCreate

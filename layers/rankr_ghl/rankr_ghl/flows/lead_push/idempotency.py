@@ -26,15 +26,16 @@ class LeadIdempotency:
 def powertools_idempotency(
     persistence_store: Any, expires_after_seconds: int = IDEMPOTENCY_EXPIRES_AFTER_S
 ) -> LeadIdempotency:
-    """Key: location + leadId + payload hash, so the same payload replays its stored result and a
-    changed payload runs again (and takes the mapping path). Payload validation on the lead body
+    """Key: location + leadId + payload hash + applied sequence (`service.LeadPushService`): a push
+    equal to the last payload applied replays its stored result; any other payload, an older one
+    included, gets a new key and runs (and takes the mapping path). Payload validation on the lead body
     guards the key against hash collisions. Only successes are stored: failures raise, and
     Powertools deletes the INPROGRESS record, so a retry really retries."""
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
     from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
     config = IdempotencyConfig(
-        event_key_jmespath="[locationId, leadId, payloadHash]",
+        event_key_jmespath="[locationId, leadId, payloadHash, appliedSeq]",
         payload_validation_jmespath="lead",
         raise_on_no_idempotency_key=True,
         expires_after_seconds=expires_after_seconds,

@@ -8,13 +8,26 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rankr_ghl.flows.lead_push.contact_resolution import ContactResolver
-from rankr_ghl.flows.lead_push.ports import LeadMapper, LeadRecords, LinkConflict
+from rankr_ghl.flows.lead_push.ports import (
+    APPLIED_HASH,
+    APPLIED_SEQ,
+    CHILDREN,
+    CHILDREN_DONE,
+    CHILDREN_PENDING,
+    PUSH_OUTCOME,
+    AppliedVersion,
+    LeadLink,
+    LeadMapper,
+    LeadRecords,
+    LinkConflict,
+)
 from rankr_ghl.flows.lead_push.request import Lead
 from rankr_ghl.flows.lead_push.results import ErrorCode, LeadPushFailure, Outcome, success_result
 from rankr_ghl.ghl.errors import GHLNotFound
 from rankr_ghl.observability import logger
 from rankr_ghl.ports import GhlRecords
 from rankr_ghl.sync.ports import lead_claim_identities
+from rankr_ghl.sync.types import Entity
 
 
 class LeadWriter:
@@ -33,12 +46,13 @@ class LeadWriter:
         self._resolver = resolver
         self._clock = clock
 
-    def write(self, location_id: str, lead: Lead) -> dict[str, Any]:
+    def write(self, location_id: str, lead: Lead, applied: AppliedVersion) -> dict[str, Any]:
+        """`applied`: the payload's hash and sequence, kept on the mapping once GHL holds it."""
         body = self._mapper.to_ghl(location_id, lead)
         identities = claim_identities(lead, body)
         mapped = self._records.claim_unless_mapped(location_id, lead.leadId, identities)
         if mapped is not None and not mapped.provisional:
-            return self._update_mapped(location_id, lead, mapped.contact_id, body)
+            return self._update_mapped(location_id, lead, mapped, body, applied)
         if mapped is not None:
             # Linked by the webhook worker on the claim of an attempt that never finished: resolve as a
             # first push (it finds that contact again and the link below confirms the pair).
@@ -53,20 +67,28 @@ class LeadWriter:
             contact, outcome, matched_by = self._resolver.without_identifier(location_id, lead, body)
             # A contact this lead created carries its tags from the create body already.
             needs_tags = matched_by != "created" and bool(lead.tags)
+        children = needs_tags or (outcome is Outcome.CREATED and (lead.note or lead.task) is not None)
+        attributes = {
+            APPLIED_HASH: applied.payload_hash,
+            APPLIED_SEQ: str(applied.seq),
+            CHILDREN: CHILDREN_PENDING if children else CHILDREN_DONE,
+            PUSH_OUTCOME: outcome.value,
+        }
         state = dict(contact.raw) if contact.raw else None
         if needs_tags:
             # Linked before the tag write, so a failed tag write leaves a mapped contact to retry on.
             # The claims stay until the ledger is written: until then the webhook worker must not
             # mirror GHL's tag-less state onto the lead.
-            self._link(location_id, lead, contact.id, matched_by)
+            self._link(location_id, lead, contact.id, matched_by, attributes)
             tags = self._ghl.add_tags(location_id, contact.id, lead.tags)
             if state is not None:
                 state["tags"] = tags
             self._settle(location_id, lead, contact.id, state, identities)
         else:
-            self._settle(location_id, lead, contact.id, state, identities, link_matched_by=matched_by)
-        if outcome is Outcome.CREATED:
-            self._first_note_and_task(location_id, lead, contact.id)
+            self._settle(location_id, lead, contact.id, state, identities, link=(matched_by, attributes))
+        if children:
+            self._note_and_task(location_id, lead, contact.id, outcome, first_attempt=True)
+            self._records.update_link(location_id, lead.leadId, contact.id, {CHILDREN: CHILDREN_DONE})
         self.safe_audit(
             location_id, lead.leadId, contact.id, outcome.value, fields=sorted(body), matched_by=matched_by
         )
@@ -82,8 +104,9 @@ class LeadWriter:
         return success_result(lead.leadId, contact.id, outcome)
 
     def _update_mapped(
-        self, location_id: str, lead: Lead, contact_id: str, body: dict[str, Any]
+        self, location_id: str, lead: Lead, link: LeadLink, body: dict[str, Any], applied: AppliedVersion
     ) -> dict[str, Any]:
+        contact_id = link.contact_id
         try:
             updated = self._resolver.update(location_id, contact_id, body)
         except GHLNotFound:
@@ -98,19 +121,29 @@ class LeadWriter:
             if state is not None:
                 state["tags"] = tags
         self._records.record_write(location_id, contact_id, lead, state)
+        outcome = Outcome.UPDATED
+        if link.children_pending:
+            # An earlier attempt created or linked the contact and failed before its tags, note or task
+            # were all written: this attempt finishes that push, and answers as it would have.
+            outcome = Outcome(link.attributes.get(PUSH_OUTCOME, Outcome.CREATED.value))
+            self._note_and_task(location_id, lead, contact_id, outcome, first_attempt=False)
+        changes = {APPLIED_HASH: applied.payload_hash, APPLIED_SEQ: str(applied.seq), CHILDREN: CHILDREN_DONE}
+        self._records.update_link(location_id, lead.leadId, contact_id, changes)
         self.safe_audit(
-            location_id,
-            lead.leadId,
-            contact_id,
-            Outcome.UPDATED.value,
-            fields=sorted(body),
-            matched_by="mapping",
+            location_id, lead.leadId, contact_id, outcome.value, fields=sorted(body), matched_by="mapping"
         )
-        return success_result(lead.leadId, contact_id, Outcome.UPDATED)
+        return success_result(lead.leadId, contact_id, outcome)
 
-    def _link(self, location_id: str, lead: Lead, contact_id: str, matched_by: str) -> None:
+    def _link(
+        self,
+        location_id: str,
+        lead: Lead,
+        contact_id: str,
+        matched_by: str,
+        attributes: Mapping[str, str] | None = None,
+    ) -> None:
         try:
-            self._records.link(location_id, lead.leadId, contact_id, matched_by)
+            self._records.link(location_id, lead.leadId, contact_id, matched_by, attributes=attributes)
         except LinkConflict as conflict:
             if conflict.existing_contact_id == contact_id:
                 return
@@ -129,16 +162,24 @@ class LeadWriter:
         state: Mapping[str, Any] | None,
         identities: Sequence[str],
         *,
-        link_matched_by: str | None = None,
+        link: tuple[str, Mapping[str, str]] | None = None,
     ) -> None:
-        """Ledger, claims released and (with `link_matched_by`) the link: one store write in the usual
-        case, since store round trips, not GHL's, bound a batch's pace when the rate budget is large."""
+        """Ledger, claims released and (with `link`: matched by, attributes) the link: one store write
+        in the usual case, since store round trips, not GHL's, bound a batch's pace when the rate
+        budget is large."""
+        matched_by, attributes = link if link is not None else (None, None)
         if self._records.settle(
-            location_id, lead, contact_id, state, release=identities, link_matched_by=link_matched_by
+            location_id,
+            lead,
+            contact_id,
+            state,
+            release=identities,
+            link_matched_by=matched_by,
+            link_attributes=attributes,
         ):
             return
-        if link_matched_by is not None:
-            self._link(location_id, lead, contact_id, link_matched_by)
+        if matched_by is not None:
+            self._link(location_id, lead, contact_id, matched_by, attributes)
         self._records.record_write(location_id, contact_id, lead, state)
         self._release_claims(location_id, lead.leadId, identities)
 
@@ -148,20 +189,50 @@ class LeadWriter:
         except Exception:  # best effort: the mapping exists now, and the claims expire on their own
             logger.warning("lead claims not released; they expire", extra={"leadId": lead_id}, exc_info=True)
 
-    def _first_note_and_task(self, location_id: str, lead: Lead, contact_id: str) -> None:
+    def _note_and_task(
+        self, location_id: str, lead: Lead, contact_id: str, outcome: Outcome, *, first_attempt: bool
+    ) -> None:
+        """The first note and task of a lead whose contact this push created, each written once: a
+        later attempt adopts the one an earlier attempt wrote (same body / same title) before creating."""
+        if outcome is not Outcome.CREATED:
+            return
         if lead.note is not None:
-            note = {"body": lead.note.body, "title": lead.note.title}
-            self._ghl.create_note(location_id, contact_id, {k: v for k, v in note.items() if v is not None})
+            note_body = lead.note.body
+            note = (
+                None
+                if first_attempt
+                else self._existing(self._ghl.list_notes(location_id, contact_id), "body", note_body)
+            )
+            if note is None:
+                note_wire = {"body": note_body, "title": lead.note.title}
+                note = self._ghl.create_note(
+                    location_id, contact_id, {k: v for k, v in note_wire.items() if v is not None}
+                )
+            self._records.link_child(location_id, lead, contact_id, Entity.NOTE, note)
         if lead.task is not None:
-            due = lead.task.dueDate or self._clock() + timedelta(days=1)
-            task = {
-                "title": lead.task.title,
-                "body": lead.task.body,
-                "dueDate": due.isoformat(),
-                "completed": False,
-                "assignedTo": lead.task.assignedTo,
-            }
-            self._ghl.create_task(location_id, contact_id, {k: v for k, v in task.items() if v is not None})
+            title = lead.task.title
+            task = (
+                None
+                if first_attempt
+                else self._existing(self._ghl.list_tasks(location_id, contact_id), "title", title)
+            )
+            if task is None:
+                due = lead.task.dueDate or self._clock() + timedelta(days=1)
+                task_wire: dict[str, Any] = {
+                    "title": title,
+                    "body": lead.task.body,
+                    "dueDate": due.isoformat(),
+                    "completed": False,
+                    "assignedTo": lead.task.assignedTo,
+                }
+                task = self._ghl.create_task(
+                    location_id, contact_id, {k: v for k, v in task_wire.items() if v is not None}
+                )
+            self._records.link_child(location_id, lead, contact_id, Entity.TASK, task)
+
+    @staticmethod
+    def _existing(records: Sequence[Mapping[str, Any]], key: str, value: str) -> Mapping[str, Any] | None:
+        return next((r for r in records if r.get(key) == value and r.get("id")), None)
 
     def safe_audit(
         self, location_id: str, lead_id: str, contact_id: str | None, outcome: str, **kw: Any

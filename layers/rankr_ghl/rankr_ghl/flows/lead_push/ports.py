@@ -5,7 +5,7 @@ the location a lead goes to. Adapters: `records.SyncLeadRecords`, `mapper.SyncLe
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -14,6 +14,23 @@ from rankr_ghl.ports import ConnectionLookup as SingleConnectionLookup
 if TYPE_CHECKING:
     from rankr_ghl.connections.models import Connection
     from rankr_ghl.flows.lead_push.request import Lead
+    from rankr_ghl.sync.types import Entity
+
+# Mapping attributes lead push keeps on a lead's contact mapping (strings, as every mapping attribute):
+APPLIED_HASH = "appliedHash"  # the payload hash last applied to GHL
+APPLIED_SEQ = "appliedSeq"  # how many different payloads were applied before it (part of the idempotency key)
+CHILDREN = "children"  # "pending" until the creating push's tags, note and task are all written
+CHILDREN_PENDING = "pending"
+CHILDREN_DONE = "done"
+PUSH_OUTCOME = "pushOutcome"  # the outcome of the push that linked the lead (answered again by its retry)
+
+
+@dataclass(frozen=True)
+class AppliedVersion:
+    """A payload's hash and its place in the lead's sequence of different payloads applied."""
+
+    payload_hash: str
+    seq: int
 
 
 class LinkConflict(Exception):
@@ -33,6 +50,20 @@ class LeadLink:
     # that claimed it died (or is still running) between its GHL write and its mapping write.
     provisional: bool = False
     claimed_at: datetime | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def applied_hash(self) -> str | None:
+        return None if self.provisional else self.attributes.get(APPLIED_HASH)
+
+    @property
+    def applied_seq(self) -> int:
+        raw = self.attributes.get(APPLIED_SEQ, "0")
+        return int(raw) if raw.isdigit() else 0
+
+    @property
+    def children_pending(self) -> bool:
+        return self.attributes.get(CHILDREN) == CHILDREN_PENDING
 
 
 class LeadRecords(Protocol):
@@ -55,9 +86,18 @@ class LeadRecords(Protocol):
         """After the mapping and ledger writes (the claims' TTL covers a crash)."""
         ...
 
-    def link(self, location_id: str, lead_id: str, contact_id: str, matched_by: str) -> None:
-        """Conditional write; raises LinkConflict when the lead maps elsewhere or the contact is
-        already linked to another Rankr record. Re-linking the same pair is a no-op, and confirms a
+    def link(
+        self,
+        location_id: str,
+        lead_id: str,
+        contact_id: str,
+        matched_by: str,
+        *,
+        attributes: Mapping[str, str] | None = None,
+    ) -> None:
+        """Conditional write (`attributes`: more facts on the mapping, e.g. `CHILDREN`); raises
+        LinkConflict when the lead maps elsewhere or the contact is already linked to another Rankr
+        record. Re-linking the same pair is a no-op, and confirms a
         provisional link; a provisional link of the lead to another contact is replaced."""
         ...
 
@@ -70,11 +110,25 @@ class LeadRecords(Protocol):
         *,
         release: Sequence[str],
         link_matched_by: str | None = None,
+        link_attributes: Mapping[str, str] | None = None,
     ) -> bool:
         """The usual end of a first push in one atomic write: the ledger as `record_write` writes
         it, the lead's claims on `release` dropped and, with `link_matched_by`, the `link` of a lead
         and contact both unmapped. False, with nothing written, when that does not apply: the caller
         then links, records and releases step by step."""
+        ...
+
+    def update_link(
+        self, location_id: str, lead_id: str, contact_id: str, changes: Mapping[str, str]
+    ) -> None:
+        """Merge `changes` into the attributes of the lead's mapping to `contact_id`."""
+        ...
+
+    def link_child(
+        self, location_id: str, lead: Lead, contact_id: str, entity: Entity, record: Mapping[str, Any]
+    ) -> None:
+        """Mapping and ledger of a note or task lead push created on the lead's contact, so that its
+        webhook is an echo and never becomes a Rankr record."""
         ...
 
     def record_write(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,6 +53,11 @@ def _transient_store_error(exc: Exception) -> bool:
         "TransactionConflictException",
         "RequestLimitExceeded",
     }
+
+
+def lead_child_id(lead_id: str, entity: Entity) -> str:
+    """The Rankr side of a note or task that came with a lead: Rankr keeps it on the lead itself."""
+    return f"{lead_id}#lead-{entity.value}"
 
 
 _AUDIT_ACTIONS = {
@@ -112,7 +118,7 @@ class SyncLeadRecords:
     @staticmethod
     def _link_of(mapping: IdMapping) -> LeadLink:
         if mapping.attributes.get("origin") != CLAIM_LINK_ORIGIN:
-            return LeadLink(mapping.ghl_id)
+            return LeadLink(mapping.ghl_id, attributes=dict(mapping.attributes))
         claimed = mapping.attributes.get("claimedAt")
         try:
             claimed_at = datetime.fromisoformat(claimed) if claimed else None
@@ -139,11 +145,12 @@ class SyncLeadRecords:
         *,
         release: Sequence[str],
         link_matched_by: str | None = None,
+        link_attributes: Mapping[str, str] | None = None,
     ) -> bool:
         if self._push_store is None:
             return False
         mapping = (
-            self._lead_mapping(location_id, lead.leadId, contact_id, link_matched_by)
+            self._lead_mapping(location_id, lead.leadId, contact_id, link_matched_by, link_attributes)
             if link_matched_by is not None
             else None
         )
@@ -161,17 +168,31 @@ class SyncLeadRecords:
             return False
 
     @staticmethod
-    def _lead_mapping(location_id: str, lead_id: str, contact_id: str, matched_by: str) -> IdMapping:
+    def _lead_mapping(
+        location_id: str,
+        lead_id: str,
+        contact_id: str,
+        matched_by: str,
+        attributes: Mapping[str, str] | None = None,
+    ) -> IdMapping:
         return IdMapping(
             location_id=location_id,
             entity=Entity.CONTACT,
             ghl_id=contact_id,
             rankr_id=lead_id,
-            attributes={"matchedBy": matched_by, "origin": LEAD_PUSH_ORIGIN},
+            attributes={**(attributes or {}), "matchedBy": matched_by, "origin": LEAD_PUSH_ORIGIN},
         )
 
-    def link(self, location_id: str, lead_id: str, contact_id: str, matched_by: str) -> None:
-        wanted = self._lead_mapping(location_id, lead_id, contact_id, matched_by)
+    def link(
+        self,
+        location_id: str,
+        lead_id: str,
+        contact_id: str,
+        matched_by: str,
+        *,
+        attributes: Mapping[str, str] | None = None,
+    ) -> None:
+        wanted = self._lead_mapping(location_id, lead_id, contact_id, matched_by, attributes)
         for attempt in range(LINK_ATTEMPTS):
             try:
                 stored = self._mappings.put(wanted)
@@ -216,6 +237,50 @@ class SyncLeadRecords:
                     "mapping write failed; retrying", extra={"leadId": lead_id, "attempt": attempt + 1}
                 )
                 time.sleep(random.uniform(0.02, 0.05 * 2 ** min(attempt, 4)))  # full jitter
+
+    def update_link(
+        self, location_id: str, lead_id: str, contact_id: str, changes: Mapping[str, str]
+    ) -> None:
+        mapping = self._mappings.get_by_rankr(location_id, Entity.CONTACT, lead_id)
+        if mapping is None or mapping.ghl_id != contact_id:
+            return  # re-linked or unlinked meanwhile: the facts belonged to the old pair
+        if all(mapping.attributes.get(k) == v for k, v in changes.items()):
+            return
+        self._mappings.update_attributes(replace(mapping, attributes={**mapping.attributes, **changes}))
+
+    def link_child(
+        self, location_id: str, lead: Lead, contact_id: str, entity: Entity, record: Mapping[str, Any]
+    ) -> None:
+        from rankr_ghl.sync.echo import ledger_entry  # only after a GHL write (cold start)
+
+        child_id = str(record["id"])
+        self._mappings.put(
+            IdMapping(
+                location_id=location_id,
+                entity=entity,
+                ghl_id=child_id,
+                rankr_id=lead_child_id(lead.leadId, entity),
+                ghl_parent_id=contact_id,
+                rankr_parent_id=lead.leadId,
+                attributes={"origin": LEAD_PUSH_ORIGIN},
+            )
+        )
+        mapping = self._resolver.for_location(location_id, lead.rankrAccountId).for_entity(entity)
+        self._ledger.put_many(
+            [
+                ledger_entry(
+                    location_id,
+                    entity,
+                    Side.GHL,
+                    child_id,
+                    canonical=mapping.from_ghl(record),
+                    mapping=mapping,
+                    origin="write",
+                    at=datetime.now(UTC),
+                    correlation_id=self._correlation_id(),
+                )
+            ]
+        )
 
     def record_write(
         self, location_id: str, contact_id: str, lead: Lead, ghl_state: Mapping[str, Any] | None

@@ -23,7 +23,7 @@ from rankr_ghl.connections.errors import ConnectionsError
 from rankr_ghl.flows.lead_push.contact_resolution import ContactResolver, ResolutionSettings
 from rankr_ghl.flows.lead_push.idempotency import IdempotentRunner
 from rankr_ghl.flows.lead_push.lead_writer import LeadWriter
-from rankr_ghl.flows.lead_push.ports import LeadMapper, LeadRecords, LocationResolver
+from rankr_ghl.flows.lead_push.ports import AppliedVersion, LeadMapper, LeadRecords, LocationResolver
 from rankr_ghl.flows.lead_push.request import Lead, describe_validation_error, parse_request
 from rankr_ghl.flows.lead_push.results import BatchResult, ErrorCode, LeadPushFailure, Outcome, failed_result
 from rankr_ghl.ghl.errors import GHLError, GHLForbidden, GHLRateLimited, GHLUnauthorized
@@ -169,10 +169,12 @@ class LeadPushService:
     def push_lead(self, lead: Lead, guard: DeadlineGuard | None = None) -> dict[str, Any]:
         """Push one validated lead (idempotent); raises LeadPushFailure."""
         location_id = self._locations.location_for(lead)
+        applied = self._applied_version(location_id, lead)
         payload = {
             "leadId": lead.leadId,
             "locationId": location_id,
-            "payloadHash": payload_hash(location_id, lead),
+            "payloadHash": applied.payload_hash,
+            "appliedSeq": applied.seq,
             "lead": lead.model_dump(mode="json", exclude={"rankrAccountId"}) | {"locationId": location_id},
         }
         waited = 0.0
@@ -192,11 +194,24 @@ class LeadPushService:
                 waited += delay
                 delay = min(delay * 2, 1.0)
 
+    def _applied_version(self, location_id: str, lead: Lead) -> AppliedVersion:
+        """Only a payload equal to the last one applied to GHL replays its stored result: any other,
+        an older one included (A, B, then A again), gets the next sequence number and so a new
+        idempotency key, and is applied."""
+        current = payload_hash(location_id, lead)
+        link = self._records.mapped_contact(location_id, lead.leadId)
+        if link is None or link.applied_hash is None:
+            return AppliedVersion(current, 0)
+        if link.applied_hash == current:
+            return AppliedVersion(current, link.applied_seq)
+        return AppliedVersion(current, link.applied_seq + 1)
+
     def _push_payload(self, lead_payload: dict[str, Any]) -> dict[str, Any]:
         lead = Lead.model_validate(lead_payload["lead"])
         location_id: str = lead_payload["locationId"]
         try:
-            return self._writer.write(location_id, lead)
+            applied = AppliedVersion(lead_payload["payloadHash"], int(lead_payload["appliedSeq"]))
+            return self._writer.write(location_id, lead, applied)
         except LeadPushFailure as failure:
             self._writer.safe_audit(location_id, lead.leadId, None, "failed", error=failure.code.value)
             raise
