@@ -5,6 +5,10 @@ or phone (by digits), tags are stored lower-cased, an upsert's tag list replaces
 is refused as a duplicate (400 with `meta.contactId`) where the location disallows duplicates.
 `faults` is a list of (operation, kind) consumed in order: `500`, `422created` (the contact is created
 and the call still fails), `timeout_created`. `lookup_lag` makes that many duplicate lookups miss.
+The unverified behaviours are switches, as in the sandbox (docs/ghl-variants.md): `duplicate_error`
+(meta | no_meta | 409 | 422), `duplicate_lookup_match` (normalised | exact), `tags_store` (lower |
+preserve), `tags_match` (insensitive | sensitive); `tag_search_lag` makes that many tag searches miss
+(the search index lags writes).
 Tasks, notes and appointments live in `tasks`, `notes`, `appointments` (by id; tasks and notes carry
 `contactId`); `fail_with` makes every read raise; `calendar_forbidden` refuses appointment reads.
 """
@@ -19,7 +23,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rankr_ghl.ghl.errors import (
+    GHLBadRequest,
     GHLDuplicateContact,
+    GHLError,
     GHLNotFound,
     GHLServerError,
     GHLTimeout,
@@ -57,6 +63,11 @@ class FakeGhlRecords:
         self.faults: list[tuple[str, str]] = []
         self.bodies: list[tuple[str, dict[str, Any]]] = []
         self.lookup_lag = 0
+        self.tag_search_lag = 0
+        self.duplicate_error = "meta"
+        self.duplicate_lookup_match = "normalised"
+        self.tags_store = "lower"
+        self.tags_match = "insensitive"
         self.tasks: dict[str, dict[str, Any]] = {}
         self.notes: dict[str, dict[str, Any]] = {}
         self.appointments: dict[str, dict[str, Any]] = {}
@@ -72,7 +83,7 @@ class FakeGhlRecords:
     def seed(self, location_id: str = LOCATION, **fields: Any) -> str:
         with self._lock:
             cid = f"c{next(self._ids)}"
-            tags = [t.lower() for t in fields.pop("tags", [])]
+            tags = [self._stored_tag(t) for t in fields.pop("tags", [])]
             self.locations[location_id].contacts[cid] = {
                 "id": cid,
                 "tags": tags,
@@ -109,20 +120,42 @@ class FakeGhlRecords:
         if self.fail_with is not None:
             raise self.fail_with
 
-    def _match(self, loc: FakeLocation, email: str | None, phone: str | None) -> tuple[str, str] | None:
+    def _match(
+        self, loc: FakeLocation, email: str | None, phone: str | None, *, exact: bool = False
+    ) -> tuple[str, str] | None:
         for fld, value in (("email", email), ("phone", phone)):
             if not value:
                 continue
             for c in loc.contacts.values():
-                if _match_key(fld, c.get(fld)) == _match_key(fld, value):
+                if exact and c.get(fld) == value:
+                    return c["id"], fld
+                if not exact and _match_key(fld, c.get(fld)) == _match_key(fld, value):
                     return c["id"], fld
         return None
+
+    def _stored_tag(self, tag: str) -> str:
+        return tag.strip().lower() if self.tags_store == "lower" else tag.strip()
+
+    def _same_tag(self, wanted: str, stored: str) -> bool:
+        if self.tags_match == "sensitive":
+            return wanted == stored
+        return wanted.lower() == stored.lower()
+
+    def _duplicate(self, contact_id: str, matching_field: str) -> GHLError:
+        message = "This location does not allow duplicated contacts."
+        if self.duplicate_error == "meta":
+            return GHLDuplicateContact(message, contact_id=contact_id, matching_field=matching_field)
+        if self.duplicate_error == "no_meta":
+            return GHLBadRequest(message, status=400)
+        if self.duplicate_error == "409":
+            return GHLError("Conflict", status=409)
+        return GHLUnprocessable(f"['{message}']", status=422)
 
     def _new_contact(self, loc: FakeLocation, body: Mapping[str, Any]) -> dict[str, Any]:
         cid = f"c{next(self._ids)}"
         loc.contacts[cid] = {
             "id": cid,
-            "tags": [t.lower() for t in body.get("tags", [])],
+            "tags": [self._stored_tag(t) for t in body.get("tags", [])],
             "dateAdded": datetime.now(UTC),
             **{k: v for k, v in body.items() if k != "tags"},
         }
@@ -189,8 +222,11 @@ class FakeGhlRecords:
     def find_contact_by_tag(self, location_id: str, tag: str) -> Record | None:
         with self._lock:
             self.calls.append(("find_by_tag", location_id))
+            if self.tag_search_lag:
+                self.tag_search_lag -= 1
+                return None
             for c in self.locations[location_id].contacts.values():
-                if tag.lower() in c["tags"]:
+                if any(self._same_tag(tag, have) for have in c["tags"]):
                     return self._record(location_id, c)
             return None
 
@@ -204,7 +240,7 @@ class FakeGhlRecords:
                 self.lookup_lag -= 1
                 return None
             loc = self.locations[location_id]
-            match = self._match(loc, email, phone)
+            match = self._match(loc, email, phone, exact=self.duplicate_lookup_match == "exact")
             return self._record(location_id, loc.contacts[match[0]]) if match else None
 
     def search_tasks(self, location_id: str, *, limit: int, skip: int) -> list[Record]:
@@ -242,7 +278,7 @@ class FakeGhlRecords:
                 return GhlUpsert(self._record(location_id, contact), True)
             contact = loc.contacts[match[0]]
             if "tags" in body:  # GHL: an upsert's tag list replaces every tag
-                contact["tags"] = [t.lower() for t in body["tags"]]
+                contact["tags"] = [self._stored_tag(t) for t in body["tags"]]
             contact.update({k: v for k, v in body.items() if k != "tags"})
             return GhlUpsert(self._record(location_id, contact), False)
 
@@ -259,11 +295,7 @@ class FakeGhlRecords:
             loc = self.locations[location_id]
             match = self._match(loc, body.get("email"), body.get("phone"))
             if match is not None and not loc.allow_duplicates:
-                raise GHLDuplicateContact(
-                    "This location does not allow duplicated contacts.",
-                    contact_id=match[0],
-                    matching_field=match[1],
-                )
+                raise self._duplicate(*match)
             contact = self._new_contact(loc, body)
             if fault == "422created":
                 raise GHLUnprocessable("Unprocessable Entity", status=422, may_have_been_applied=True)
@@ -293,14 +325,14 @@ class FakeGhlRecords:
                 raise GHLServerError("boom", status=500, may_have_been_applied=True)
             contact = self._contact(location_id, contact_id)
             for tag in tags:
-                if tag.lower() not in contact["tags"]:
-                    contact["tags"].append(tag.lower())
+                if not any(self._same_tag(tag, have) for have in contact["tags"]):
+                    contact["tags"].append(self._stored_tag(tag))
             return list(contact["tags"])
 
     def remove_tags(self, location_id: str, contact_id: str, tags: Sequence[str]) -> None:
         with self._lock:
             contact = self._contact(location_id, contact_id)
-            contact["tags"] = [t for t in contact["tags"] if t not in {x.lower() for x in tags}]
+            contact["tags"] = [t for t in contact["tags"] if not any(self._same_tag(x, t) for x in tags)]
 
     def create_task(self, location_id: str, contact_id: str, body: Mapping[str, Any]) -> Record:
         with self._lock:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -94,6 +94,21 @@ class FakeLocations:
         return lead.locationId
 
 
+class FakeTimer:
+    """Sleeping advances the monotonic clock at once (polls past a search lag cost no real time)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def monotonic(self) -> float:
+        return self.now
+
+
 @dataclass
 class World:
     ghl: FakeGhlRecords
@@ -101,6 +116,7 @@ class World:
     service: LeadPushService
     config: Any
     resolver: MappingResolver
+    timer: FakeTimer = field(default_factory=FakeTimer)
 
 
 class InMemoryIdempotencyStore(BasePersistenceLayer):

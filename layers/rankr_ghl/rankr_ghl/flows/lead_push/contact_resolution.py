@@ -22,6 +22,7 @@ from rankr_ghl.flows.lead_push.results import Outcome
 from rankr_ghl.ghl.errors import GHLDuplicateContact, GHLError, GHLRateLimited
 from rankr_ghl.observability import logger
 from rankr_ghl.ports import GhlRecords
+from rankr_ghl.sync.tags import canonical_tags
 
 # A found contact added at most this long before our attempt began still counts as ours (clock skew).
 CREATED_BY_US_SKEW = timedelta(seconds=30)
@@ -180,7 +181,7 @@ class ContactResolver:
         """Look the marker tag up first (an earlier attempt may have created the contact and died
         before the mapping write), then create with every tag in the body."""
         started = self._clock()
-        create_body = {**body, "tags": [*lead.tags, lead.lead_tag]}
+        create_body = {**body, "tags": canonical_tags([*lead.tags, lead.lead_tag])}
         last_error: GHLError | None = None
         for attempt in range(MAX_CREATE_ATTEMPTS):
             found = self._find_marker(location_id, lead, wait=attempt > 0)

@@ -27,6 +27,7 @@ from rankr_ghl.ghl.errors import GHLNotFound
 from rankr_ghl.observability import logger
 from rankr_ghl.ports import GhlRecords
 from rankr_ghl.sync.ports import lead_claim_identities
+from rankr_ghl.sync.tags import canonical_tags
 from rankr_ghl.sync.types import Entity
 
 
@@ -80,7 +81,7 @@ class LeadWriter:
             # The claims stay until the ledger is written: until then the webhook worker must not
             # mirror GHL's tag-less state onto the lead.
             self._link(location_id, lead, contact.id, matched_by, attributes)
-            tags = self._ghl.add_tags(location_id, contact.id, lead.tags)
+            tags = self._ghl.add_tags(location_id, contact.id, canonical_tags(lead.tags))
             if state is not None:
                 state["tags"] = tags
             self._settle(location_id, lead, contact.id, state, identities)
@@ -117,7 +118,7 @@ class LeadWriter:
             ) from None
         state = dict(updated.raw) if updated is not None and updated.raw else None
         if lead.tags:
-            tags = self._ghl.add_tags(location_id, contact_id, lead.tags)
+            tags = self._ghl.add_tags(location_id, contact_id, canonical_tags(lead.tags))
             if state is not None:
                 state["tags"] = tags
         self._records.record_write(location_id, contact_id, lead, state)

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from rankr_ghl.sync.ports import LEAD_TAG_PREFIX
+from rankr_ghl.sync.tags import canonical_tag, same_tag
 
 MAX_BATCH = 100
 DEFAULT_SOURCE = "Rankr"
@@ -143,7 +144,7 @@ class Lead(BaseModel):
             tag = raw_tag.strip()
             if tag.lower().startswith(LEAD_TAG_PREFIX):
                 raise ValueError(f"tags starting with {LEAD_TAG_PREFIX!r} are reserved")
-            if tag and tag not in cleaned:
+            if tag and not any(same_tag(tag, kept) for kept in cleaned):
                 cleaned.append(tag)
         return cleaned
 
@@ -182,7 +183,8 @@ class Lead(BaseModel):
 
 
 def lead_tag(lead_id: str) -> str:
-    return f"{LEAD_TAG_PREFIX}{lead_id}"
+    """The marker tag of a lead's contact, in the canonical case it is written and searched in."""
+    return canonical_tag(f"{LEAD_TAG_PREFIX}{lead_id}")
 
 
 class InvocationType(StrEnum):
