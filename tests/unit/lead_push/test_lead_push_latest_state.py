@@ -44,7 +44,7 @@ def ops(world: World) -> list[str]:
     return [op for op, _ in world.ghl.calls]
 
 
-# --------------------------------------------------------------------------- the latest payload wins
+# --- the latest payload wins
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def test_only_a_push_equal_to_the_last_applied_one_replays(reverted: World) -> N
     assert reverted.ghl.contacts()[0]["firstName"] == "Ada"
 
 
-# --------------------------------------------------------------------------- children complete the lead
+# --- children complete the lead
 
 WITH_CHILDREN = {"tags": ["Hot"], "note": {"body": "Met at the fair"}, "task": {"title": "Call back"}}
 
@@ -101,7 +101,7 @@ def test_a_later_changed_push_writes_no_second_note_or_task(world: World) -> Non
     assert contact["notes"] == ["Met at the fair"] and len(contact["tasks"]) == 1
 
 
-# --------------------------------------------------------------------------- the lead's note and task are echoes
+# --- the lead's note and task are echoes
 
 
 def test_the_note_and_task_lead_push_creates_are_mapped_with_a_ledger_entry(world: World) -> None:
@@ -152,7 +152,7 @@ def test_the_webhooks_of_the_leads_note_and_task_create_no_rankr_records(world: 
     assert [w for w in rankr.writes if w[1] in (Entity.NOTE, Entity.TASK)] == []
 
 
-# --------------------------------------------------------------------------- ambiguous creates under search lag
+# --- ambiguous creates under search lag
 
 
 def test_an_ambiguous_create_is_found_by_its_marker_tag_once_the_search_index_catches_up(
@@ -167,7 +167,7 @@ def test_an_ambiguous_create_is_found_by_its_marker_tag_once_the_search_index_ca
     assert sum(world.timer.slept) < 12.0  # bounded by the configured search-lag wait
 
 
-# --------------------------------------------------------------------------- GHL variants
+# --- GHL variants
 
 
 def test_the_duplicate_lookup_sends_the_values_the_upsert_sent(world: World) -> None:
