@@ -32,6 +32,8 @@ from rankr_ghl.flows.lead_push.ports import (
 from rankr_ghl.flows.lead_push.records import LEAD_CLAIM_TTL_S, SyncLeadRecords
 from rankr_ghl.flows.lead_push.request import (
     MAX_BATCH,
+    MAX_BATCH_BYTES,
+    MAX_LEAD_BYTES,
     InvocationType,
     Lead,
     LeadNote,
@@ -47,6 +49,8 @@ from rankr_ghl.flows.lead_push.service import LeadPushService, PushSettings, pay
 __all__ = [
     "LEAD_CLAIM_TTL_S",
     "MAX_BATCH",
+    "MAX_BATCH_BYTES",
+    "MAX_LEAD_BYTES",
     "BatchResult",
     "ConnectionLocationResolver",
     "ConnectionLookup",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,11 @@ from rankr_ghl.sync.ports import LEAD_TAG_PREFIX
 from rankr_ghl.sync.tags import canonical_tag, same_tag
 
 MAX_BATCH = 100
+# Bytes of compact JSON (UTF-8). A lead carries at most one note and one task; 100 kB leaves room for
+# both at GHL's sizes. A batch of 1 MB stays far below Lambda's 6 MB synchronous payload limit, and its
+# GHL work fits the function's timeout.
+MAX_LEAD_BYTES = 100_000
+MAX_BATCH_BYTES = 1_000_000
 DEFAULT_SOURCE = "Rankr"
 
 
@@ -254,6 +260,13 @@ def parse_request(event: Any) -> ParsedRequest:
         raise LeadPushRequestError("leads must not be empty")
     if len(leads) > MAX_BATCH:
         raise LeadPushRequestError(f"a batch holds at most {MAX_BATCH} leads; got {len(leads)}")
+    size = json_bytes(event)
+    if size > MAX_BATCH_BYTES:
+        per_batch = max(1, len(leads) * MAX_BATCH_BYTES // size)
+        raise LeadPushRequestError(
+            f"the batch is {size} bytes; a batch holds at most {MAX_BATCH_BYTES} bytes: nothing was pushed, "
+            f"split it into batches of about {per_batch} leads (or fewer) and send each"
+        )
     defaults = {k: event[k] for k in ("locationId", "rankrAccountId") if event.get(k) is not None}
     merged: list[Any] = []
     for raw_lead in leads:
@@ -270,6 +283,18 @@ def parse_request(event: Any) -> ParsedRequest:
             lead = {**lead, "rankrAccountId": defaults["rankrAccountId"]}
         merged.append(lead)
     return ParsedRequest(leads=merged, invocation_type=invocation_type, batch=True)
+
+
+def json_bytes(value: Any) -> int:
+    """The size of `value` as compact UTF-8 JSON (how the limits are measured)."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode())
+
+
+def lead_size_error(index: int, raw: Any) -> str | None:
+    size = json_bytes(raw)
+    if size <= MAX_LEAD_BYTES:
+        return None
+    return f"leads[{index}]: the lead is {size} bytes; a lead holds at most {MAX_LEAD_BYTES} bytes"
 
 
 def describe_validation_error(error: ValidationError) -> str:

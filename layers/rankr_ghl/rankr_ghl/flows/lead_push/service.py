@@ -24,7 +24,7 @@ from rankr_ghl.flows.lead_push.contact_resolution import ContactResolver, Resolu
 from rankr_ghl.flows.lead_push.idempotency import IdempotentRunner
 from rankr_ghl.flows.lead_push.lead_writer import LeadWriter
 from rankr_ghl.flows.lead_push.ports import AppliedVersion, LeadMapper, LeadRecords, LocationResolver
-from rankr_ghl.flows.lead_push.request import Lead, describe_validation_error, parse_request
+from rankr_ghl.flows.lead_push.request import Lead, describe_validation_error, lead_size_error, parse_request
 from rankr_ghl.flows.lead_push.results import BatchResult, ErrorCode, LeadPushFailure, Outcome, failed_result
 from rankr_ghl.ghl.errors import GHLError, GHLForbidden, GHLRateLimited, GHLUnauthorized
 from rankr_ghl.observability import logger, redact_text
@@ -133,6 +133,12 @@ class LeadPushService:
                 ErrorCode.INVALID_LEAD, f"leads[{item.index}]: must be an object", retryable=False
             )
             item.result = failed_result(None, not_object)
+            return
+        too_large = lead_size_error(item.index, raw)
+        if too_large is not None:
+            item.result = failed_result(
+                item.lead_id, LeadPushFailure(ErrorCode.INVALID_LEAD, too_large, retryable=False)
+            )
             return
         try:
             item.lead = Lead.model_validate(raw)
