@@ -59,7 +59,10 @@ class CrashBeforeMappingWrite:
         attributes: Mapping[str, str] | None = None,
     ) -> None:
         self._maybe_crash()
-        self._inner.link(location_id, lead_id, contact_id, matched_by, attributes=attributes)
+        if attributes is None:
+            self._inner.link(location_id, lead_id, contact_id, matched_by)
+        else:
+            self._inner.link(location_id, lead_id, contact_id, matched_by, attributes=attributes)
 
     def settle(
         self,
