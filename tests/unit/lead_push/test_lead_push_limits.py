@@ -33,3 +33,9 @@ def test_an_oversized_batch_is_refused_whole_with_how_to_split_it(world: World) 
     message = str(refused.value)
     assert f"at most {MAX_BATCH_BYTES} bytes" in message and "split it into batches of about" in message
     assert world.ghl.calls == []
+
+
+def test_a_lone_surrogate_is_measured_and_refused_as_an_invalid_lead(world: World) -> None:
+    [result] = world.service.push({"leads": [lead("L\ud800")]}).results
+    assert result["outcome"] == "failed" and result["error"]["code"] == "invalid_lead"
+    assert world.ghl.calls == []

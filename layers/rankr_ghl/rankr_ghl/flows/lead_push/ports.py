@@ -50,7 +50,8 @@ class LeadLink:
     # that claimed it died (or is still running) between its GHL write and its mapping write.
     provisional: bool = False
     claimed_at: datetime | None = None
-    attributes: Mapping[str, str] = field(default_factory=dict)
+    # The mapping's stored facts (applied payload, children); not part of the link's identity.
+    attributes: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def applied_hash(self) -> str | None:

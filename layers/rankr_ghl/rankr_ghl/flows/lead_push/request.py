@@ -287,7 +287,8 @@ def parse_request(event: Any) -> ParsedRequest:
 
 def json_bytes(value: Any) -> int:
     """The size of `value` as compact UTF-8 JSON (how the limits are measured)."""
-    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode())
+    encoded = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    return len(encoded.encode("utf-8", "surrogatepass"))  # a lone surrogate is measured, not fatal
 
 
 def lead_size_error(index: int, raw: Any) -> str | None:
