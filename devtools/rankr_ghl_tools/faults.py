@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rankr_ghl.flows.lead_push import Lead, LeadLink, LeadRecords
+    from rankr_ghl.sync.types import Entity
 
 CRASH_AFTER_GHL_WRITE_ENV = "RANKR_GHL_FAULT_CRASH_AFTER_GHL_WRITE"
 CRASH_EXIT_CODE = 70
@@ -48,9 +49,20 @@ class CrashBeforeMappingWrite:
         if self._rate and random.random() < self._rate:
             self._crash()
 
-    def link(self, location_id: str, lead_id: str, contact_id: str, matched_by: str) -> None:
+    def link(
+        self,
+        location_id: str,
+        lead_id: str,
+        contact_id: str,
+        matched_by: str,
+        *,
+        attributes: Mapping[str, str] | None = None,
+    ) -> None:
         self._maybe_crash()
-        self._inner.link(location_id, lead_id, contact_id, matched_by)
+        if attributes is None:
+            self._inner.link(location_id, lead_id, contact_id, matched_by)
+        else:
+            self._inner.link(location_id, lead_id, contact_id, matched_by, attributes=attributes)
 
     def settle(
         self,
@@ -61,11 +73,28 @@ class CrashBeforeMappingWrite:
         *,
         release: Sequence[str],
         link_matched_by: str | None = None,
+        link_attributes: Mapping[str, str] | None = None,
     ) -> bool:
         self._maybe_crash()
         return self._inner.settle(
-            location_id, lead, contact_id, ghl_state, release=release, link_matched_by=link_matched_by
+            location_id,
+            lead,
+            contact_id,
+            ghl_state,
+            release=release,
+            link_matched_by=link_matched_by,
+            link_attributes=link_attributes,
         )
+
+    def update_link(
+        self, location_id: str, lead_id: str, contact_id: str, changes: Mapping[str, str]
+    ) -> None:
+        self._inner.update_link(location_id, lead_id, contact_id, changes)
+
+    def link_child(
+        self, location_id: str, lead: Lead, contact_id: str, entity: Entity, record: Mapping[str, Any]
+    ) -> None:
+        self._inner.link_child(location_id, lead, contact_id, entity, record)
 
     def mapped_contact(self, location_id: str, lead_id: str) -> LeadLink | None:
         return self._inner.mapped_contact(location_id, lead_id)

@@ -1,5 +1,5 @@
 """Lead push, invoked directly by Rankr (Lambda Invoke API, sync or async); the invocation is
-rankr_ghl.flows.lead_push_invocation, the contract docs/lead-push.md."""
+rankr_ghl.flows.lead_push.invocation, the contract docs/lead-push.md."""
 
 from __future__ import annotations
 

@@ -32,6 +32,12 @@ class GhlSearchPage:
 
 
 @dataclass(frozen=True)
+class GhlUpsert:
+    record: Record
+    new: bool  # True: GHL created the contact; False: it matched (and updated) an existing one
+
+
+@dataclass(frozen=True)
 class RankrPage:
     records: list[Record]
     next_cursor: str | None
@@ -85,12 +91,18 @@ class GhlRecords(Protocol):
 
     def list_notes(self, location_id: str, contact_id: str) -> list[Record]: ...
 
+    def list_tasks(self, location_id: str, contact_id: str) -> list[Record]: ...
+
     # -- writes
     def create_contact(self, location_id: str, body: Mapping[str, Any]) -> Record:
         """Raises `GHLDuplicateContact` where the location disallows duplicates."""
         ...
 
     def upsert_contact(self, location_id: str, body: Mapping[str, Any]) -> Record: ...
+
+    def upsert_contact_reporting_new(self, location_id: str, body: Mapping[str, Any]) -> GhlUpsert:
+        """`upsert_contact`, telling a created contact from a matched one (GHL's `new`)."""
+        ...
 
     def update_contact(self, location_id: str, contact_id: str, body: Mapping[str, Any]) -> Record | None:
         """PUT without tags; the contact as GHL returned it (None when the response lacks it)."""

@@ -14,8 +14,6 @@ from lead_push_itest_helpers import LeadPushEnv
 from rankr_ghl.aws.audit import DynamoAuditLog
 from rankr_ghl.aws.sync_state import SyncStateTable
 from rankr_ghl.flows.lead_push import (
-    FoundContact,
-    GHLLeadGateway,
     LeadPushService,
     PushSettings,
     SyncLeadMapper,
@@ -24,6 +22,7 @@ from rankr_ghl.flows.lead_push import (
     powertools_idempotency,
 )
 from rankr_ghl.ghl.client import GHLClient
+from rankr_ghl.ghl.records import GhlClientRecords
 from rankr_ghl.ghl.tokens import StaticTokenSource
 from rankr_ghl.sync.mapping_resolver import MappingResolver
 from rankr_ghl_tools.lead_push_replay import replay_lead_push_failures
@@ -181,7 +180,7 @@ def _in_process_service(env: LeadPushEnv, loc: str, *, timeout_s: float = 30.0, 
             return loc
 
     return LeadPushService(
-        ghl=kw.pop("gateway", None) or GHLLeadGateway(lambda: client),
+        ghl=kw.pop("gateway", None) or GhlClientRecords(lambda: client),
         records=SyncLeadRecords(
             tables.mappings, tables.ledger, DynamoAuditLog(fenv["AUDIT_TABLE"], client=dynamodb), resolver
         ),
@@ -214,13 +213,13 @@ def test_duplicate_400_from_create_links_existing(env: LeadPushEnv) -> None:
     token = env.ghl.admin.tokens(location_id=loc)["access_token"]
     client = GHLClient(StaticTokenSource(token), base_url=env.ghl.url, max_retries=0)
 
-    class LaggingLookup(GHLLeadGateway):
+    class LaggingLookup(GhlClientRecords):
         lagging = 1
 
-        def find_duplicate(
+        def find_duplicate_contact(
             self, location_id: str, *, email: str | None, phone: str | None
-        ) -> FoundContact | None:
-            found = super().find_duplicate(location_id, email=email, phone=phone)
+        ) -> dict[str, Any] | None:
+            found = super().find_duplicate_contact(location_id, email=email, phone=phone)
             if self.lagging:
                 self.lagging -= 1
                 return None

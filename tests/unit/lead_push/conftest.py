@@ -1,10 +1,11 @@
-"""Fixtures of the lead-push unit tests: the flow over lead_push_fakes + real Powertools Idempotency
+"""Fixtures of the lead-push unit tests: the flow over lead_push_world + real Powertools Idempotency
 (on an in-memory persistence layer with DynamoDB's conditional-put semantics)."""
 
 from __future__ import annotations
 
 import pytest
-from lead_push_fakes import FakeGHL, FakeLocations, InMemoryIdempotencyStore, Records, World, lead_mapping
+from fakes.ghl import FakeGhlRecords
+from lead_push_world import FakeLocations, FakeTimer, InMemoryIdempotencyStore, Records, World, lead_mapping
 from rankr_ghl.flows.lead_push import LeadPushService, PushSettings, SyncLeadMapper, powertools_idempotency
 from rankr_ghl.sync.mapping_resolver import MappingResolver
 
@@ -16,7 +17,8 @@ def idempotency_store() -> InMemoryIdempotencyStore:
 
 @pytest.fixture
 def world(idempotency_store: InMemoryIdempotencyStore) -> World:
-    ghl = FakeGHL()
+    ghl = FakeGhlRecords()
+    timer = FakeTimer()
     resolver = MappingResolver(default=lead_mapping())
     records = Records(resolver)
     idem = powertools_idempotency(idempotency_store)
@@ -28,6 +30,9 @@ def world(idempotency_store: InMemoryIdempotencyStore) -> World:
         idempotent=idem.runner,
         in_progress_errors=idem.in_progress_errors,
         settings=PushSettings(workers=4, in_progress_wait_s=5.0),
-        sleep=lambda _s: None,
+        sleep=timer.sleep,
+        monotonic=timer.monotonic,
     )
-    return World(ghl=ghl, records=records, service=service, config=idem.config, resolver=resolver)
+    return World(
+        ghl=ghl, records=records, service=service, config=idem.config, resolver=resolver, timer=timer
+    )

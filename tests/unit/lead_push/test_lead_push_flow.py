@@ -8,7 +8,7 @@ import zlib
 from typing import Any
 
 import pytest
-from lead_push_fakes import LOCATION, FakeLocations, InMemoryIdempotencyStore, World
+from lead_push_world import LOCATION, FakeLocations, InMemoryIdempotencyStore, World
 from rankr_ghl.flows.lead_push import (
     MAX_BATCH,
     LeadPushRequestError,

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from fakes import FakeRankrIdempotencyKeys, InMemoryAuditLog, InMemorySyncState
+from fakes import InMemoryAuditLog, InMemorySyncState
+from fakes.ghl import FakeGhlRecords
+from fakes.rankr import FakeRankrRecords
 from rankr_ghl.connections.models import Connection, ConnectionStatus, UserType
-from rankr_ghl.flows.inbound import AppointmentFetchForbidden, InboundProcessor
+from rankr_ghl.flows.inbound import InboundProcessor
 from rankr_ghl.ghl.errors import GHLServerError
-from rankr_ghl.rankr.errors import RankrNotFound
 from rankr_ghl.sync.echo import ledger_entry
 from rankr_ghl.sync.mapping import default_mapping
 from rankr_ghl.sync.mapping_resolver import MappingResolver
@@ -26,106 +25,6 @@ ACCOUNT = "acct-1"
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class FakeGhl:
-    def __init__(self) -> None:
-        self.contacts: dict[str, dict[str, Any]] = {}
-        self.tasks: dict[str, dict[str, Any]] = {}  # task id -> record with contactId
-        self.notes: dict[str, dict[str, Any]] = {}
-        self.appointments: dict[str, dict[str, Any]] = {}
-        self.calendar_forbidden = False
-        self.calls: list[str] = []
-        self.fail_with: Exception | None = None
-
-    def _call(self, name: str) -> None:
-        self.calls.append(name)
-        if self.fail_with is not None:
-            raise self.fail_with
-
-    def get_contact(self, location_id: str, contact_id: str) -> dict[str, Any] | None:
-        self._call("get_contact")
-        record = self.contacts.get(contact_id)
-        return dict(record) if record else None
-
-    def get_task(self, location_id: str, contact_id: str, task_id: str) -> dict[str, Any] | None:
-        self._call("get_task")
-        record = self.tasks.get(task_id)
-        return dict(record) if record and record["contactId"] == contact_id else None
-
-    def find_task_contact(self, location_id: str, task_id: str) -> str | None:
-        self._call("find_task_contact")
-        record = self.tasks.get(task_id)
-        return record["contactId"] if record else None
-
-    def get_note(self, location_id: str, contact_id: str, note_id: str) -> dict[str, Any] | None:
-        self._call("get_note")
-        record = self.notes.get(note_id)
-        return dict(record) if record and record["contactId"] == contact_id else None
-
-    def get_appointment(self, location_id: str, appointment_id: str) -> dict[str, Any] | None:
-        self._call("get_appointment")
-        if self.calendar_forbidden:
-            raise AppointmentFetchForbidden("403")
-        record = self.appointments.get(appointment_id)
-        return dict(record) if record else None
-
-
-@dataclass
-class FakeRankr:
-    records: dict[tuple[Entity, str], dict[str, Any]] = field(default_factory=dict)
-    keys: FakeRankrIdempotencyKeys = field(default_factory=FakeRankrIdempotencyKeys)
-    writes: list[tuple[str, Entity, str]] = field(default_factory=list)
-    ids: Any = field(default_factory=lambda: itertools.count(1))
-
-    def get(
-        self, account_id: str, entity: Entity, record_id: str, parent_id: str | None
-    ) -> dict[str, Any] | None:
-        record = self.records.get((entity, record_id))
-        return dict(record) if record else None
-
-    def create(
-        self, account_id: str, entity: Entity, body: Mapping[str, Any], parent_id: str | None, key: str
-    ) -> dict[str, Any]:
-        collection = f"/v1/accounts/{account_id}/contacts"
-        if entity is not Entity.CONTACT:
-            if (Entity.CONTACT, parent_id) not in self.records:  # as Rankr: 404 for an unknown contact
-                raise RankrNotFound(404, "Not Found", f"contact {parent_id} does not exist")
-            collection += f"/{parent_id}/{entity.value}s"
-        replayed = self.keys.replayed_id(account_id, collection, key, body)  # other body: the 409
-        if replayed is not None:
-            return dict(self.records[(entity, replayed)])
-        record_id = f"r{entity.value}{next(self.ids)}"
-        record = {**body, "id": record_id, "createdAt": _now(), "updatedAt": _now(), "deletedAt": None}
-        if parent_id:
-            record["contactId"] = parent_id
-        self.records[(entity, record_id)] = record
-        self.keys.remember(account_id, collection, key, body, record_id)
-        self.writes.append(("create", entity, record_id))
-        return dict(record)
-
-    def update(
-        self, account_id: str, entity: Entity, record_id: str, body: Mapping[str, Any], parent_id: str | None
-    ) -> dict[str, Any]:
-        record = self.records[(entity, record_id)]
-        record.update(body, updatedAt=_now())
-        self.writes.append(("update", entity, record_id))
-        return dict(record)
-
-    def delete(self, account_id: str, entity: Entity, record_id: str, parent_id: str | None) -> None:
-        record = self.records.get((entity, record_id))
-        if record is not None and not record.get("deletedAt"):
-            record["deletedAt"] = _now()
-            self.writes.append(("delete", entity, record_id))
-
-    def put_appointment(self, account_id: str, external_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        record = {**body, "externalId": external_id, "updatedAt": _now(), "deletedAt": None}
-        self.records[(Entity.APPOINTMENT, external_id)] = record
-        self.writes.append(("put", Entity.APPOINTMENT, external_id))
-        return dict(record)
-
-    def live(self, entity: Entity) -> list[dict[str, Any]]:
-        return [r for (e, _), r in self.records.items() if e is entity and not r.get("deletedAt")]
 
 
 class FakeConnections:
@@ -166,8 +65,8 @@ class FakeLifecycle:
 @dataclass
 class World:
     processor: InboundProcessor
-    ghl: FakeGhl
-    rankr: FakeRankr
+    ghl: FakeGhlRecords
+    rankr: FakeRankrRecords
     state: InMemorySyncState
     audit: InMemoryAuditLog
     connections: FakeConnections
@@ -186,7 +85,7 @@ class World:
 
 @pytest.fixture
 def world() -> World:
-    ghl, rankr, state, audit = FakeGhl(), FakeRankr(), InMemorySyncState(), InMemoryAuditLog()
+    ghl, rankr, state, audit = FakeGhlRecords(), FakeRankrRecords(), InMemorySyncState(), InMemoryAuditLog()
     connections, lifecycle = FakeConnections(), FakeLifecycle()
     connections.add(LOC)
     processor = InboundProcessor(
@@ -221,7 +120,7 @@ def ghl_contact(contact_id: str = "c1", **fields: Any) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------------------------- contacts
 def test_contact_update_creates_rankr_contact_mapping_ledger_audit(world: World) -> None:
-    world.ghl.contacts["c1"] = ghl_contact()
+    world.ghl.put(LOC, ghl_contact())
     result = world.event("ContactUpdate", id="c1", firstName="IGNORED payload value")
     assert (result.outcome, result.reason) == ("written", "created")
     (contact,) = world.rankr.live(Entity.CONTACT)
@@ -235,7 +134,7 @@ def test_contact_update_creates_rankr_contact_mapping_ledger_audit(world: World)
 
 
 def test_same_event_twice_writes_once(world: World) -> None:
-    world.ghl.contacts["c1"] = ghl_contact()
+    world.ghl.put(LOC, ghl_contact())
     world.event("ContactCreate", id="c1")
     second = world.event("ContactCreate", id="c1")
     assert second.outcome == "in_sync"
@@ -243,9 +142,9 @@ def test_same_event_twice_writes_once(world: World) -> None:
 
 
 def test_real_edit_updates_mapped_contact(world: World) -> None:
-    world.ghl.contacts["c1"] = ghl_contact()
+    world.ghl.put(LOC, ghl_contact())
     world.event("ContactCreate", id="c1")
-    world.ghl.contacts["c1"] = ghl_contact(lastName="Byron", tags=["vip", "poet"])
+    world.ghl.put(LOC, ghl_contact(lastName="Byron", tags=["vip", "poet"]))
     result = world.event("ContactTagUpdate", id="c1")
     assert (result.outcome, result.reason) == ("written", "updated")
     (contact,) = world.rankr.live(Entity.CONTACT)
@@ -262,8 +161,8 @@ def test_echo_of_our_own_ghl_write_is_skipped_then_real_edit_syncs(world: World)
         "deletedAt": None,
     }  # fmt: skip
     world.state.mappings.put(IdMapping(LOC, Entity.CONTACT, "c9", "r1", account_id=ACCOUNT))
-    world.ghl.contacts["c9"] = ghl_contact("c9")
-    written = em.from_ghl(world.ghl.contacts["c9"])
+    world.ghl.put(LOC, ghl_contact("c9"))
+    written = em.from_ghl(world.ghl.locations[LOC].contacts["c9"])
     world.state.ledger.put(ledger_entry(LOC, Entity.CONTACT, Side.GHL, "c9", canonical=written, mapping=em))
     world.state.ledger.put(
         ledger_entry(LOC, Entity.CONTACT, Side.RANKR, "r1", canonical=written, mapping=em, origin="observed")
@@ -274,7 +173,7 @@ def test_echo_of_our_own_ghl_write_is_skipped_then_real_edit_syncs(world: World)
     assert world.rankr.writes == []
     assert len(world.rankr.live(Entity.CONTACT)) == 1
 
-    world.ghl.contacts["c9"] = ghl_contact("c9", phone="+15555550199")
+    world.ghl.put(LOC, ghl_contact("c9", phone="+15555550199"))
     real = world.event("ContactUpdate", id="c9")
     assert real.outcome == "written"
     assert world.rankr.records[(Entity.CONTACT, "r1")]["phone"] == "+15555550199"
@@ -282,9 +181,9 @@ def test_echo_of_our_own_ghl_write_is_skipped_then_real_edit_syncs(world: World)
 
 
 def test_delete_then_late_update_does_not_resurrect(world: World) -> None:
-    world.ghl.contacts["c1"] = ghl_contact()
+    world.ghl.put(LOC, ghl_contact())
     world.event("ContactCreate", id="c1")
-    del world.ghl.contacts["c1"]
+    world.ghl.delete_contact(LOC, "c1")
     deleted = world.event("ContactDelete", id="c1")
     assert deleted.outcome == "deleted"
     assert world.rankr.live(Entity.CONTACT) == []
@@ -295,9 +194,9 @@ def test_delete_then_late_update_does_not_resurrect(world: World) -> None:
 
 
 def test_update_that_finds_contact_gone_soft_deletes(world: World) -> None:
-    world.ghl.contacts["c1"] = ghl_contact()
+    world.ghl.put(LOC, ghl_contact())
     world.event("ContactCreate", id="c1")
-    del world.ghl.contacts["c1"]
+    world.ghl.delete_contact(LOC, "c1")
     result = world.event("ContactUpdate", id="c1")
     assert (result.outcome, result.reason) == ("deleted", "ghl_not_found")
     assert world.rankr.live(Entity.CONTACT) == []
@@ -316,7 +215,7 @@ def test_inactive_or_unlinked_connection_is_skipped_without_calls(
     world: World, status: ConnectionStatus, account: str | None, reason: str
 ) -> None:
     world.connections.add(LOC, status, account)
-    world.ghl.contacts["c1"] = ghl_contact()
+    world.ghl.put(LOC, ghl_contact())
     result = world.event("ContactUpdate", id="c1")
     assert (result.outcome, result.reason) == ("skipped", reason)
     assert world.ghl.calls == [] and world.rankr.writes == []
@@ -340,12 +239,12 @@ def test_retryable_ghl_error_propagates_and_is_audited(world: World) -> None:
 
 # ------------------------------------------------------------------------------------------------ tasks
 def test_task_create_without_contact_id_uses_search_and_mirrors_parent_first(world: World) -> None:
-    world.ghl.contacts["c1"] = ghl_contact()
+    world.ghl.put(LOC, ghl_contact())
     world.ghl.tasks["t1"] = {"id": "t1", "contactId": "c1", "title": "Call back", "body": "re: quote",
                              "dueDate": "2026-03-01T10:00:00Z", "completed": False}  # fmt: skip
     result = world.event("TaskCreate", id="t1")
     assert result.outcome == "written"
-    assert "find_task_contact" in world.ghl.calls
+    assert ("find_task_contact", LOC) in world.ghl.calls
     (contact,) = world.rankr.live(Entity.CONTACT)
     (task,) = world.rankr.live(Entity.TASK)
     assert task["title"] == "Call back" and task["contactId"] == contact["id"]
@@ -354,7 +253,7 @@ def test_task_create_without_contact_id_uses_search_and_mirrors_parent_first(wor
 
 
 def test_task_complete_then_delete(world: World) -> None:
-    world.ghl.contacts["c1"] = ghl_contact()
+    world.ghl.put(LOC, ghl_contact())
     world.ghl.tasks["t1"] = {"id": "t1", "contactId": "c1", "title": "Call", "completed": False}
     world.event("TaskCreate", id="t1", contactId="c1")
     world.ghl.tasks["t1"]["completed"] = True
@@ -367,7 +266,7 @@ def test_task_complete_then_delete(world: World) -> None:
 
 # ------------------------------------------------------------------------------------------------ notes
 def test_note_create_update_delete(world: World) -> None:
-    world.ghl.contacts["c1"] = ghl_contact()
+    world.ghl.put(LOC, ghl_contact())
     world.ghl.notes["n1"] = {"id": "n1", "contactId": "c1", "body": "first"}
     assert world.event("NoteCreate", id="n1", contactId="c1").reason == "created"
     world.ghl.notes["n1"]["body"] = "second"
@@ -385,7 +284,7 @@ def test_note_without_contact_is_skipped(world: World) -> None:
 def test_note_whose_rankr_contact_is_gone_is_skipped_not_retried(world: World) -> None:
     """A mapped contact whose Rankr record no longer exists: Rankr answers 404 to the child create.
     Retrying cannot help, so the event is skipped and audited instead of cycling to the DLQ."""
-    world.ghl.contacts["c1"] = ghl_contact()
+    world.ghl.put(LOC, ghl_contact())
     world.state.mappings.put(IdMapping(LOC, Entity.CONTACT, "c1", "rankr-contact-that-never-was"))
     world.ghl.notes["n1"] = {"id": "n1", "contactId": "c1", "body": "hello"}
     result = world.event("NoteCreate", id="n1", contactId="c1")
@@ -406,7 +305,7 @@ APPT = {
 
 
 def test_appointment_fetched_and_mirrored(world: World) -> None:
-    world.ghl.contacts["c1"] = ghl_contact()
+    world.ghl.put(LOC, ghl_contact())
     world.event("ContactCreate", id="c1")
     world.ghl.appointments["a1"] = dict(APPT)
     result = world.event("AppointmentCreate", appointment={"id": "a1"})

@@ -41,11 +41,11 @@ def test_retry_after_crash_with_changed_contact_adopts_and_updates_it(
     world: World,  # noqa: F811 - the imported fixture
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    world.ghl.contacts["c1"] = ghl_contact()
+    world.ghl.put(LOC, ghl_contact())
     crashed_create(world, monkeypatch, "ContactCreate", id="c1")
     (orphan,) = world.rankr.live(Entity.CONTACT)
     assert world.state.mappings.get_by_ghl(LOC, Entity.CONTACT, "c1") is None
-    world.ghl.contacts["c1"] = ghl_contact(firstName="Augusta", tags=["vip", "poet"])
+    world.ghl.put(LOC, ghl_contact(firstName="Augusta", tags=["vip", "poet"]))
 
     result = world.event("ContactUpdate", id="c1")
 
@@ -68,7 +68,7 @@ def test_retry_after_crash_with_unchanged_contact_replays_the_create(
     world: World,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    world.ghl.contacts["c1"] = ghl_contact()
+    world.ghl.put(LOC, ghl_contact())
     crashed_create(world, monkeypatch, "ContactCreate", id="c1")
     result = world.event("ContactCreate", id="c1")
     assert (result.outcome, result.reason) == ("written", "created")
@@ -99,7 +99,7 @@ def test_task_and_note_retries_adopt_the_record_under_the_same_contact(
     changed: dict[str, Any],
 ) -> None:
     store = world.ghl.tasks if entity is Entity.TASK else world.ghl.notes
-    world.ghl.contacts["c1"] = ghl_contact()
+    world.ghl.put(LOC, ghl_contact())
     world.event("ContactCreate", id="c1")
     (contact,) = world.rankr.live(Entity.CONTACT)
     store["x1"] = {"id": "x1", "contactId": "c1", **record}
@@ -121,11 +121,11 @@ def test_adopted_record_deleted_in_rankr_is_mapped_but_not_resurrected(
     world: World,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    world.ghl.contacts["c1"] = ghl_contact()
+    world.ghl.put(LOC, ghl_contact())
     crashed_create(world, monkeypatch, "ContactCreate", id="c1")
     (orphan,) = world.rankr.live(Entity.CONTACT)
     world.rankr.delete(ACCOUNT, Entity.CONTACT, orphan["id"], None)  # someone deleted it in Rankr
-    world.ghl.contacts["c1"] = ghl_contact(firstName="Augusta")
+    world.ghl.put(LOC, ghl_contact(firstName="Augusta"))
 
     result = world.event("ContactUpdate", id="c1")
 
@@ -140,11 +140,11 @@ def test_adoption_that_loses_the_link_race_deletes_the_adopted_twin(
     world: World,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    world.ghl.contacts["c1"] = ghl_contact()
+    world.ghl.put(LOC, ghl_contact())
     crashed_create(world, monkeypatch, "ContactCreate", id="c1")
     (orphan,) = world.rankr.live(Entity.CONTACT)
     lead = world.rankr.create(ACCOUNT, Entity.CONTACT, {"firstName": "Ada"}, None, "lead-key")
-    world.ghl.contacts["c1"] = ghl_contact(firstName="Augusta")
+    world.ghl.put(LOC, ghl_contact(firstName="Augusta"))
     mappings = world.state.mappings
     real_get = mappings.get_by_ghl
     reads: list[str] = []
@@ -185,7 +185,7 @@ def test_key_reused_without_resource_id_is_not_swallowed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(world.processor, "_rankr", RankrWithoutResourceId(world.rankr))
-    world.ghl.contacts["c1"] = ghl_contact()
+    world.ghl.put(LOC, ghl_contact())
     with pytest.raises(RankrIdempotencyKeyReused) as raised:
         world.event("ContactCreate", id="c1")
     assert raised.value.resource_id is None

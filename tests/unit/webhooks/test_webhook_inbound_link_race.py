@@ -19,7 +19,7 @@ def test_worker_that_loses_the_link_race_deletes_the_rankr_record_it_created(
     world: World,  # noqa: F811 - the imported fixture
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    world.ghl.contacts["c1"] = ghl_contact()
+    world.ghl.put(LOC, ghl_contact())
     lead = world.rankr.create("acct-1", Entity.CONTACT, {"firstName": "Ada"}, None, "lead-key")
     mappings = world.state.mappings
     real_get = mappings.get_by_ghl

@@ -11,25 +11,25 @@ of in-memory sync stores (tests/fakes.py), one fake GHL location and a fake Rank
 
 from __future__ import annotations
 
-import itertools
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lead_push"))  # lead_push_fakes
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lead_push"))  # lead_push_world
 
 from fakes import InMemoryAuditLog, InMemorySyncState  # noqa: E402
-from lead_push_fakes import LOCATION, FakeGHL, FakeLocations, InMemoryIdempotencyStore, lead_mapping  # noqa: E402
+from fakes.ghl import FakeGhlRecords  # noqa: E402
+from fakes.rankr import FakeRankrRecords  # noqa: E402
+from lead_push_world import LOCATION, FakeLocations, InMemoryIdempotencyStore, lead_mapping  # noqa: E402
 from rankr_ghl.connections.models import Connection, ConnectionStatus, UserType  # noqa: E402
 from rankr_ghl.flows.inbound import InboundProcessor, InboundResult  # noqa: E402
 from rankr_ghl.flows.lead_push import (  # noqa: E402
     LEAD_CLAIM_TTL_S,
-    FoundContact,
     LeadPushService,
     PushSettings,
     SyncLeadMapper,
@@ -53,97 +53,11 @@ def _iso(value: datetime) -> str:
     return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class WireFakeGHL(FakeGHL):
-    """The lead-push fake GHL, answering with the contact as GHL returns it (what the ledger records)."""
-
-    def _found(self, c: Mapping[str, Any]) -> FoundContact:
-        found = super()._found(c)
-        raw = {k: v for k, v in c.items() if k not in ("notes", "tasks", "dateAdded")}
-        return replace(found, raw={**raw, "tags": list(c["tags"]), "dateAdded": _iso(c["dateAdded"])})
-
-
-class WorkerGhl:
-    """The worker's GHL reads over the same fake location lead push writes to."""
-
-    def __init__(self, ghl: FakeGHL) -> None:
-        self.ghl = ghl
-
-    def get_contact(self, location_id: str, contact_id: str) -> dict[str, Any] | None:
-        contact = self.ghl.locations[location_id].contacts.get(contact_id)
-        if contact is None:
-            return None
-        record = {k: v for k, v in contact.items() if k not in ("notes", "tasks", "dateAdded")}
-        record.update(locationId=location_id, dateAdded=_iso(contact["dateAdded"]))
-        record.setdefault("dateUpdated", _iso(datetime.now(UTC)))
-        return record
-
-    def get_task(self, location_id: str, contact_id: str, task_id: str) -> None:
-        raise AssertionError("not used")
-
-    def find_task_contact(self, location_id: str, task_id: str) -> None:
-        raise AssertionError("not used")
-
-    def get_note(self, location_id: str, contact_id: str, note_id: str) -> None:
-        raise AssertionError("not used")
-
-    def get_appointment(self, location_id: str, appointment_id: str) -> None:
-        raise AssertionError("not used")
-
-
-@dataclass
-class Rankr:
-    """Rankr contacts (leads are Rankr contacts: leadId = their id); records every write."""
-
-    records: dict[str, dict[str, Any]] = field(default_factory=dict)
-    writes: list[tuple[str, str]] = field(default_factory=list)
-    ids: Any = field(default_factory=lambda: itertools.count(1))
-
-    def add_lead(self, lead: Mapping[str, Any]) -> None:
-        now = _iso(datetime.now(UTC) - timedelta(minutes=5))
-        fields = {k: v for k, v in lead.items() if k not in ("leadId", "locationId", "note", "task")}
-        self.records[lead["leadId"]] = {
-            **fields,
-            "id": lead["leadId"],
-            "createdAt": now,
-            "updatedAt": now,
-            "deletedAt": None,
-        }
-
-    def get(self, account_id: str, entity: Entity, record_id: str, parent_id: str | None) -> Any:
-        record = self.records.get(record_id)
-        return dict(record) if record else None
-
-    def create(
-        self, account_id: str, entity: Entity, body: Mapping[str, Any], parent_id: str | None, key: str
-    ) -> dict[str, Any]:
-        record_id = f"twin{next(self.ids)}"
-        now = _iso(datetime.now(UTC))
-        self.records[record_id] = {
-            **body,
-            "id": record_id,
-            "createdAt": now,
-            "updatedAt": now,
-            "deletedAt": None,
-        }
-        self.writes.append(("create", record_id))
-        return dict(self.records[record_id])
-
-    def update(
-        self, account_id: str, entity: Entity, record_id: str, body: Mapping[str, Any], parent_id: str | None
-    ) -> dict[str, Any]:
-        self.records[record_id].update(body, updatedAt=_iso(datetime.now(UTC)))
-        self.writes.append(("update", record_id))
-        return dict(self.records[record_id])
-
-    def delete(self, account_id: str, entity: Entity, record_id: str, parent_id: str | None) -> None:
-        self.records[record_id]["deletedAt"] = _iso(datetime.now(UTC))
-        self.writes.append(("delete", record_id))
-
-    def put_appointment(self, account_id: str, external_id: str, body: Mapping[str, Any]) -> Any:
-        raise AssertionError("not used")
-
-    def live(self) -> list[str]:
-        return sorted(rid for rid, r in self.records.items() if not r.get("deletedAt"))
+def add_lead(rankr: FakeRankrRecords, lead: Mapping[str, Any]) -> None:
+    """The lead as the Rankr contact it is (leadId = its id), there before the push."""
+    now = _iso(datetime.now(UTC) - timedelta(minutes=5))
+    fields = {k: v for k, v in lead.items() if k not in ("leadId", "locationId", "note", "task")}
+    rankr.seed(Entity.CONTACT, {**fields, "id": lead["leadId"], "createdAt": now, "updatedAt": now})
 
 
 class Connections:
@@ -181,8 +95,8 @@ class Clock:
 
 @dataclass
 class Race:
-    ghl: FakeGHL
-    rankr: Rankr
+    ghl: FakeGhlRecords
+    rankr: FakeRankrRecords
     state: InMemorySyncState
     audit: InMemoryAuditLog
     clock: Clock
@@ -217,7 +131,7 @@ class Race:
 @pytest.fixture(params=["atomic_settle", "step_by_step"])
 def race(request: pytest.FixtureRequest) -> Race:
     clock = Clock()
-    ghl, rankr, audit = WireFakeGHL(), Rankr(), InMemoryAuditLog()
+    ghl, rankr, audit = FakeGhlRecords(), FakeRankrRecords(), InMemoryAuditLog()
     state = InMemorySyncState(clock=clock)
     resolver = MappingResolver(default=lead_mapping())  # one field mapping for both flows (ledger digests)
     store = InMemoryIdempotencyStore()
@@ -241,7 +155,7 @@ def race(request: pytest.FixtureRequest) -> Race:
         sleep=lambda _s: None,
     )
     worker = InboundProcessor(
-        ghl=WorkerGhl(ghl),
+        ghl=ghl,
         rankr=rankr,
         connections=Connections(),
         lifecycle=NoLifecycle(),
@@ -267,7 +181,7 @@ def new_lead(race: Race, lead_id: str = "L1", **fields: Any) -> dict[str, Any]:
     }
     lead.update(fields)
     lead = {k: v for k, v in lead.items() if v is not None}
-    race.rankr.add_lead(lead)
+    add_lead(race.rankr, lead)
     return lead
 
 
@@ -294,8 +208,8 @@ def assert_settled(race: Race, lead: Mapping[str, Any], contact_id: str) -> None
     mapping = race.mapping(contact_id)
     assert mapping is not None and mapping.rankr_id == lead["leadId"]
     assert mapping.attributes["origin"] == LEAD_PUSH_ORIGIN  # confirmed, not provisional
-    assert race.rankr.live() == [lead["leadId"]]
-    assert not any(op == "create" for op, _ in race.rankr.writes)
+    assert race.rankr.live_ids(Entity.CONTACT) == [lead["leadId"]]
+    assert not any(op == "create" for op, *_ in race.rankr.writes)
     body = race.ghl.contacts()[0]
     identities = lead_claim_identities(email=body.get("email"), phone=body.get("phone"), tags=body["tags"])
     assert race.state.lead_claims.find(LOCATION, identities) == []
@@ -310,7 +224,7 @@ def assert_settled(race: Race, lead: Mapping[str, Any], contact_id: str) -> None
     else:
         # Known, unrelated to the race: the lead-id tag GHL carries reaches the lead's tags once (an
         # update of the lead, never a second Rankr contact).
-        assert [op for op, _ in race.rankr.writes[len(writes_before) :]] in ([], ["update"])
+        assert [op for op, *_ in race.rankr.writes[len(writes_before) :]] in ([], ["update"])
 
 
 @pytest.mark.parametrize("tags", [["Hot"], []], ids=["tagged", "untagged"])
@@ -401,7 +315,7 @@ def test_event_after_the_link_but_before_the_ledger_does_not_overwrite_the_lead(
     assert result["outcome"] == "created"
     assert [(r.outcome, r.reason) for r in seen] == [("skipped", "pending_lead_push")]
     assert race.rankr.writes == []
-    assert race.rankr.records["L1"]["tags"] == ["Hot", "webinar"]
+    assert race.rankr.records[(Entity.CONTACT, "L1")]["tags"] == ["Hot", "webinar"]
     assert_settled(race, lead, result["ghlContactId"])
 
 

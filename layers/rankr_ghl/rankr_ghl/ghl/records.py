@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rankr_ghl.ghl.errors import GHLForbidden, GHLNotFound
-from rankr_ghl.ports import GhlSearchPage, Record, RecordReadForbidden
+from rankr_ghl.ports import GhlSearchPage, GhlUpsert, Record, RecordReadForbidden
 from rankr_ghl.sync.types import Entity
 
 if TYPE_CHECKING:
@@ -133,6 +133,12 @@ class GhlClientRecords:
         except GHLNotFound:
             return []
 
+    def list_tasks(self, location_id: str, contact_id: str) -> list[Record]:
+        try:
+            return [t.to_api() for t in self.client.list_tasks(location_id, contact_id)]
+        except GHLNotFound:
+            return []
+
     # -- writes
     def create_contact(self, location_id: str, body: Mapping[str, Any]) -> Record:
         from rankr_ghl.ghl.models import ContactCreate
@@ -140,10 +146,13 @@ class GhlClientRecords:
         return self.client.create_contact(location_id, ContactCreate.model_validate(dict(body))).to_api()
 
     def upsert_contact(self, location_id: str, body: Mapping[str, Any]) -> Record:
+        return self.upsert_contact_reporting_new(location_id, body).record
+
+    def upsert_contact_reporting_new(self, location_id: str, body: Mapping[str, Any]) -> GhlUpsert:
         from rankr_ghl.ghl.models import ContactUpsert
 
         upserted = self.client.upsert_contact(location_id, ContactUpsert.model_validate(dict(body)))
-        return upserted.contact.to_api()
+        return GhlUpsert(upserted.contact.to_api(), bool(upserted.new))
 
     def update_contact(self, location_id: str, contact_id: str, body: Mapping[str, Any]) -> Record | None:
         from rankr_ghl.ghl.models import ContactUpdate

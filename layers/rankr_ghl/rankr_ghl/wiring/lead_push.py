@@ -49,12 +49,12 @@ def build_container(
     from rankr_ghl.aws.sync_state import SyncStateTable
     from rankr_ghl.flows.lead_push import (
         ConnectionLocationResolver,
-        GHLLeadGateway,
         LeadPushService,
         SyncLeadMapper,
         SyncLeadRecords,
         dynamodb_idempotency,
     )
+    from rankr_ghl.ghl.records import GhlClientRecords
     from rankr_ghl.sync.mapping_resolver import MappingResolver
 
     tables = SyncStateTable(sync_table, client=dynamodb)
@@ -72,7 +72,7 @@ def build_container(
     if wrap_records is not None:
         records = wrap_records(records)
     service = LeadPushService(
-        ghl=GHLLeadGateway(ghl_client),
+        ghl=GhlClientRecords(ghl_client),
         records=records,
         mapper=SyncLeadMapper(resolver),
         locations=ConnectionLocationResolver(connections),

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from rankr_ghl.flows.inbound import InboundProcessor
     from rankr_ghl.flows.inbound.batch import InboundBatch
     from rankr_ghl.flows.intake import WebhookIntake
-    from rankr_ghl.flows.lead_push_invocation import LeadPushInvocation
+    from rankr_ghl.flows.lead_push.invocation import LeadPushInvocation
     from rankr_ghl.flows.reconcile.invocation import ReconcileInvocation
     from rankr_ghl.wiring.lead_push import LeadPushContainer
     from rankr_ghl.wiring.reconcile import ReconcileContainer
@@ -67,7 +67,7 @@ class Root(Infrastructure):
     @cached_factory
     def lead_push(self) -> LeadPushInvocation:
         """LeadPushFunction: one direct invocation by Rankr."""
-        from rankr_ghl.flows.lead_push_invocation import LeadPushInvocation
+        from rankr_ghl.flows.lead_push.invocation import LeadPushInvocation
 
         container = self.lead_push_container()
         return LeadPushInvocation(container.service, container.idempotency)

@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from rankr_ghl.flows.lead_push import (
-    BatchResult,
+from rankr_ghl.flows.lead_push.idempotency import LeadIdempotency
+from rankr_ghl.flows.lead_push.request import (
     InvocationType,
-    LeadIdempotency,
     LeadPushIncomplete,
     LeadPushRequestError,
-    LeadPushService,
     request_invocation_type,
 )
+from rankr_ghl.flows.lead_push.results import BatchResult
+from rankr_ghl.flows.lead_push.service import LeadPushService
 from rankr_ghl.invocation import invocation_deadline
 from rankr_ghl.observability import logger, metrics
 

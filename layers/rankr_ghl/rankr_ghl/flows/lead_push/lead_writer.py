@@ -1,0 +1,251 @@
+"""One lead's write: the mapped contact updated, or a contact resolved, linked and settled, with the
+lead's tags, first note and first task."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from rankr_ghl.flows.lead_push.contact_resolution import ContactResolver
+from rankr_ghl.flows.lead_push.ports import (
+    APPLIED_HASH,
+    APPLIED_SEQ,
+    CHILDREN,
+    CHILDREN_DONE,
+    CHILDREN_PENDING,
+    PUSH_OUTCOME,
+    AppliedVersion,
+    LeadLink,
+    LeadMapper,
+    LeadRecords,
+    LinkConflict,
+)
+from rankr_ghl.flows.lead_push.request import Lead
+from rankr_ghl.flows.lead_push.results import ErrorCode, LeadPushFailure, Outcome, success_result
+from rankr_ghl.ghl.errors import GHLNotFound
+from rankr_ghl.observability import logger
+from rankr_ghl.ports import GhlRecords
+from rankr_ghl.sync.ports import lead_claim_identities
+from rankr_ghl.sync.tags import canonical_tags
+from rankr_ghl.sync.types import Entity
+
+
+class LeadWriter:
+    def __init__(
+        self,
+        *,
+        ghl: GhlRecords,
+        records: LeadRecords,
+        mapper: LeadMapper,
+        resolver: ContactResolver,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._ghl = ghl
+        self._records = records
+        self._mapper = mapper
+        self._resolver = resolver
+        self._clock = clock
+
+    def write(self, location_id: str, lead: Lead, applied: AppliedVersion) -> dict[str, Any]:
+        """`applied`: the payload's hash and sequence, kept on the mapping once GHL holds it."""
+        body = self._mapper.to_ghl(location_id, lead)
+        identities = claim_identities(lead, body)
+        mapped = self._records.claim_unless_mapped(location_id, lead.leadId, identities)
+        if mapped is not None and not mapped.provisional:
+            return self._update_mapped(location_id, lead, mapped, body, applied)
+        if mapped is not None:
+            # Linked by the webhook worker on the claim of an attempt that never finished: resolve as a
+            # first push (it finds that contact again and the link below confirms the pair).
+            self._records.claim(location_id, lead.leadId, identities)
+        pending_since = mapped.claimed_at if mapped is not None else None
+        if lead.has_identifier:
+            contact, outcome, matched_by = self._resolver.with_identifier(
+                location_id, lead, body, pending_since=pending_since
+            )
+            needs_tags = bool(lead.tags)
+        else:
+            contact, outcome, matched_by = self._resolver.without_identifier(location_id, lead, body)
+            # A contact this lead created carries its tags from the create body already.
+            needs_tags = matched_by != "created" and bool(lead.tags)
+        children = needs_tags or (outcome is Outcome.CREATED and (lead.note or lead.task) is not None)
+        attributes = {
+            APPLIED_HASH: applied.payload_hash,
+            APPLIED_SEQ: str(applied.seq),
+            CHILDREN: CHILDREN_PENDING if children else CHILDREN_DONE,
+            PUSH_OUTCOME: outcome.value,
+        }
+        state = dict(contact.raw) if contact.raw else None
+        if needs_tags:
+            # Linked before the tag write, so a failed tag write leaves a mapped contact to retry on.
+            # The claims stay until the ledger is written: until then the webhook worker must not
+            # mirror GHL's tag-less state onto the lead.
+            self._link(location_id, lead, contact.id, matched_by, attributes)
+            tags = self._ghl.add_tags(location_id, contact.id, canonical_tags(lead.tags))
+            if state is not None:
+                state["tags"] = tags
+            self._settle(location_id, lead, contact.id, state, identities)
+        else:
+            self._settle(location_id, lead, contact.id, state, identities, link=(matched_by, attributes))
+        if children:
+            self._note_and_task(location_id, lead, contact.id, outcome, first_attempt=True)
+            self._records.update_link(location_id, lead.leadId, contact.id, {CHILDREN: CHILDREN_DONE})
+        self.safe_audit(
+            location_id, lead.leadId, contact.id, outcome.value, fields=sorted(body), matched_by=matched_by
+        )
+        logger.info(
+            "lead pushed",
+            extra={
+                "leadId": lead.leadId,
+                "locationId": location_id,
+                "outcome": outcome.value,
+                "matchedBy": matched_by,
+            },
+        )
+        return success_result(lead.leadId, contact.id, outcome)
+
+    def _update_mapped(
+        self, location_id: str, lead: Lead, link: LeadLink, body: dict[str, Any], applied: AppliedVersion
+    ) -> dict[str, Any]:
+        contact_id = link.contact_id
+        try:
+            updated = self._resolver.update(location_id, contact_id, body)
+        except GHLNotFound:
+            raise LeadPushFailure(
+                ErrorCode.CONTACT_DELETED_IN_GHL,
+                f"the mapped GHL contact {contact_id} was deleted in GHL; it is not re-created",
+                retryable=False,
+            ) from None
+        state = dict(updated.raw) if updated is not None and updated.raw else None
+        if lead.tags:
+            tags = self._ghl.add_tags(location_id, contact_id, canonical_tags(lead.tags))
+            if state is not None:
+                state["tags"] = tags
+        self._records.record_write(location_id, contact_id, lead, state)
+        outcome = Outcome.UPDATED
+        if link.children_pending:
+            # An earlier attempt created or linked the contact and failed before its tags, note or task
+            # were all written: this attempt finishes that push, and answers as it would have.
+            outcome = Outcome(link.attributes.get(PUSH_OUTCOME, Outcome.CREATED.value))
+            self._note_and_task(location_id, lead, contact_id, outcome, first_attempt=False)
+        changes = {APPLIED_HASH: applied.payload_hash, APPLIED_SEQ: str(applied.seq), CHILDREN: CHILDREN_DONE}
+        self._records.update_link(location_id, lead.leadId, contact_id, changes)
+        self.safe_audit(
+            location_id, lead.leadId, contact_id, outcome.value, fields=sorted(body), matched_by="mapping"
+        )
+        return success_result(lead.leadId, contact_id, outcome)
+
+    def _link(
+        self,
+        location_id: str,
+        lead: Lead,
+        contact_id: str,
+        matched_by: str,
+        attributes: Mapping[str, str] | None = None,
+    ) -> None:
+        try:
+            self._records.link(location_id, lead.leadId, contact_id, matched_by, attributes=attributes)
+        except LinkConflict as conflict:
+            if conflict.existing_contact_id == contact_id:
+                return
+            raise LeadPushFailure(
+                ErrorCode.CONTACT_LINKED_ELSEWHERE,
+                f"GHL contact {contact_id} (matched by {matched_by}) cannot be linked to lead {lead.leadId}: "
+                f"{conflict}",
+                retryable=False,
+            ) from conflict
+
+    def _settle(
+        self,
+        location_id: str,
+        lead: Lead,
+        contact_id: str,
+        state: Mapping[str, Any] | None,
+        identities: Sequence[str],
+        *,
+        link: tuple[str, Mapping[str, str]] | None = None,
+    ) -> None:
+        """Ledger, claims released and (with `link`: matched by, attributes) the link: one store write
+        in the usual case, since store round trips, not GHL's, bound a batch's pace when the rate
+        budget is large."""
+        matched_by, attributes = link if link is not None else (None, None)
+        if self._records.settle(
+            location_id,
+            lead,
+            contact_id,
+            state,
+            release=identities,
+            link_matched_by=matched_by,
+            link_attributes=attributes,
+        ):
+            return
+        if matched_by is not None:
+            self._link(location_id, lead, contact_id, matched_by, attributes)
+        self._records.record_write(location_id, contact_id, lead, state)
+        self._release_claims(location_id, lead.leadId, identities)
+
+    def _release_claims(self, location_id: str, lead_id: str, identities: Sequence[str]) -> None:
+        try:
+            self._records.release_claims(location_id, lead_id, identities)
+        except Exception:  # best effort: the mapping exists now, and the claims expire on their own
+            logger.warning("lead claims not released; they expire", extra={"leadId": lead_id}, exc_info=True)
+
+    def _note_and_task(
+        self, location_id: str, lead: Lead, contact_id: str, outcome: Outcome, *, first_attempt: bool
+    ) -> None:
+        """The first note and task of a lead whose contact this push created, each written once: a
+        later attempt adopts the one an earlier attempt wrote (same body / same title) before creating."""
+        if outcome is not Outcome.CREATED:
+            return
+        if lead.note is not None:
+            note_body = lead.note.body
+            note = (
+                None
+                if first_attempt
+                else self._existing(self._ghl.list_notes(location_id, contact_id), "body", note_body)
+            )
+            if note is None:
+                note_wire = {"body": note_body, "title": lead.note.title}
+                note = self._ghl.create_note(
+                    location_id, contact_id, {k: v for k, v in note_wire.items() if v is not None}
+                )
+            self._records.link_child(location_id, lead, contact_id, Entity.NOTE, note)
+        if lead.task is not None:
+            title = lead.task.title
+            task = (
+                None
+                if first_attempt
+                else self._existing(self._ghl.list_tasks(location_id, contact_id), "title", title)
+            )
+            if task is None:
+                due = lead.task.dueDate or self._clock() + timedelta(days=1)
+                task_wire: dict[str, Any] = {
+                    "title": title,
+                    "body": lead.task.body,
+                    "dueDate": due.isoformat(),
+                    "completed": False,
+                    "assignedTo": lead.task.assignedTo,
+                }
+                task = self._ghl.create_task(
+                    location_id, contact_id, {k: v for k, v in task_wire.items() if v is not None}
+                )
+            self._records.link_child(location_id, lead, contact_id, Entity.TASK, task)
+
+    @staticmethod
+    def _existing(records: Sequence[Mapping[str, Any]], key: str, value: str) -> Mapping[str, Any] | None:
+        return next((r for r in records if r.get(key) == value and r.get("id")), None)
+
+    def safe_audit(
+        self, location_id: str, lead_id: str, contact_id: str | None, outcome: str, **kw: Any
+    ) -> None:
+        try:
+            self._records.audit(location_id, lead_id, contact_id, outcome, **kw)
+        except Exception:  # the audit log must never fail a push that GHL already applied
+            logger.exception("audit write failed", extra={"leadId": lead_id})
+
+
+def claim_identities(lead: Lead, body: Mapping[str, Any]) -> list[str]:
+    """What the lead's GHL contact will be matched by: e-mail and phone as sent to GHL, or the lead tag."""
+    if not lead.has_identifier:
+        return lead_claim_identities(tags=[lead.lead_tag])
+    return lead_claim_identities(email=body.get("email") or lead.email, phone=body.get("phone") or lead.phone)

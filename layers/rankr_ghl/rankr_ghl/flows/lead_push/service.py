@@ -1,0 +1,272 @@
+"""Lead push: Rankr leads become GHL contacts, exactly once, linked, every time (docs/lead-push.md).
+
+A batch is validated lead by lead; each valid lead runs once per payload under Powertools
+Idempotency (`idempotency.py`), through `LeadWriter` (mapping path or first push) and
+`ContactResolver` (which GHL contact a first push becomes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from rankr_ghl.connections.errors import ConnectionsError
+from rankr_ghl.flows.lead_push.contact_resolution import ContactResolver, ResolutionSettings
+from rankr_ghl.flows.lead_push.idempotency import IdempotentRunner
+from rankr_ghl.flows.lead_push.lead_writer import LeadWriter
+from rankr_ghl.flows.lead_push.ports import AppliedVersion, LeadMapper, LeadRecords, LocationResolver
+from rankr_ghl.flows.lead_push.request import Lead, describe_validation_error, lead_size_error, parse_request
+from rankr_ghl.flows.lead_push.results import BatchResult, ErrorCode, LeadPushFailure, Outcome, failed_result
+from rankr_ghl.ghl.errors import GHLError, GHLForbidden, GHLRateLimited, GHLUnauthorized
+from rankr_ghl.observability import logger, redact_text
+from rankr_ghl.ports import GhlRecords
+
+
+def payload_hash(location_id: str, lead: Lead) -> str:
+    canonical = json.dumps(
+        {"locationId": location_id, **lead.model_dump(mode="json", exclude={"locationId", "rankrAccountId"})},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass
+class PushSettings:
+    workers: int = 8
+    # Start no new lead when less than this much time is left (a lead's worst case incl. client retries).
+    deadline_margin_ms: int = 20_000
+    # How long a lead waits for a concurrent invocation of the same payload to finish.
+    in_progress_wait_s: float = 15.0
+    resolution: ResolutionSettings = field(default_factory=ResolutionSettings)
+
+
+@dataclass
+class _LeadWork:
+    index: int
+    raw: Any
+    lead: Lead | None = None
+    result: dict[str, Any] | None = None
+    lead_id: str | None = None
+
+
+class LeadPushService:
+    """Pushes leads; one instance per container (ports are thread-safe)."""
+
+    def __init__(
+        self,
+        *,
+        ghl: GhlRecords,
+        records: LeadRecords,
+        mapper: LeadMapper,
+        locations: LocationResolver,
+        idempotent: IdempotentRunner | None,
+        in_progress_errors: tuple[type[BaseException], ...] = (),
+        settings: PushSettings | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._records = records
+        self._locations = locations
+        self._in_progress_errors = in_progress_errors
+        self._settings = settings or PushSettings()
+        self._sleep = sleep
+        resolver = ContactResolver(
+            ghl, settings=self._settings.resolution, clock=clock, sleep=sleep, monotonic=monotonic
+        )
+        self._writer = LeadWriter(ghl=ghl, records=records, mapper=mapper, resolver=resolver, clock=clock)
+        self._push_idempotent = idempotent(self._push_payload) if idempotent else self._push_payload
+
+    # -- batch ---------------------------------------------------------------------------------
+
+    def push(self, event: Any, remaining_ms: Callable[[], int] | None = None) -> BatchResult:
+        """Process an invoke payload. Raises LeadPushRequestError for a whole-request error."""
+        request = parse_request(event)
+        work = [_LeadWork(index=i, raw=raw) for i, raw in enumerate(request.leads)]
+        for item in work:
+            self._validate(item)
+        pending = [w for w in work if w.result is None]
+        deadline_guard = DeadlineGuard(remaining_ms, self._settings.deadline_margin_ms)
+        try:
+            self._run_all(pending, deadline_guard)
+        finally:
+            self._flush_records()
+        results = [w.result for w in work if w.result is not None]
+        counts: dict[str, int] = {o.value: 0 for o in Outcome}
+        for r in results:
+            counts[r["outcome"]] += 1
+        return BatchResult(
+            results=results, batch=request.batch, invocation_type=request.invocation_type, counts=counts
+        )
+
+    def _run_all(self, pending: list[_LeadWork], guard: DeadlineGuard) -> None:
+        if not pending:
+            return
+        workers = max(1, min(self._settings.workers, len(pending)))
+        if workers == 1:
+            for item in pending:
+                item.result = self._run_one(item, guard)
+            return
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lead-push") as pool:
+            for item, result in zip(
+                pending, pool.map(lambda w: self._run_one(w, guard), pending), strict=True
+            ):
+                item.result = result
+
+    def _validate(self, item: _LeadWork) -> None:
+        raw = item.raw
+        item.lead_id = (
+            raw.get("leadId") if isinstance(raw, Mapping) and isinstance(raw.get("leadId"), str) else None
+        )
+        if not isinstance(raw, Mapping):
+            not_object = LeadPushFailure(
+                ErrorCode.INVALID_LEAD, f"leads[{item.index}]: must be an object", retryable=False
+            )
+            item.result = failed_result(None, not_object)
+            return
+        too_large = lead_size_error(item.index, raw)
+        if too_large is not None:
+            item.result = failed_result(
+                item.lead_id, LeadPushFailure(ErrorCode.INVALID_LEAD, too_large, retryable=False)
+            )
+            return
+        try:
+            item.lead = Lead.model_validate(raw)
+        except ValidationError as exc:
+            message = f"leads[{item.index}]: {describe_validation_error(exc)}"
+            item.result = failed_result(
+                item.lead_id, LeadPushFailure(ErrorCode.INVALID_LEAD, message, retryable=False)
+            )
+            # The leadId failed validation too, perhaps: scrub it like free text before logging.
+            logged_id = redact_text(item.lead_id) if item.lead_id else None
+            logger.info("lead rejected", extra={"leadId": logged_id, "reason": message})
+
+    def _run_one(self, item: _LeadWork, guard: DeadlineGuard) -> dict[str, Any]:
+        lead = item.lead
+        assert lead is not None
+        if not guard.has_time():
+            not_started = LeadPushFailure(
+                ErrorCode.NOT_PROCESSED, "not started: the invocation ran out of time; retry", retryable=True
+            )
+            return failed_result(lead.leadId, not_started)
+        try:
+            return self.push_lead(lead, guard)
+        except LeadPushFailure as failure:
+            return failed_result(lead.leadId, failure)
+        except Exception as exc:
+            logger.exception("lead push failed unexpectedly", extra={"leadId": lead.leadId})
+            internal = LeadPushFailure(
+                ErrorCode.INTERNAL, f"internal error: {type(exc).__name__}", retryable=True
+            )
+            return failed_result(lead.leadId, internal)
+
+    # -- one lead ------------------------------------------------------------------------------
+
+    def push_lead(self, lead: Lead, guard: DeadlineGuard | None = None) -> dict[str, Any]:
+        """Push one validated lead (idempotent); raises LeadPushFailure."""
+        location_id = self._locations.location_for(lead)
+        applied = self._applied_version(location_id, lead)
+        payload = {
+            "leadId": lead.leadId,
+            "locationId": location_id,
+            "payloadHash": applied.payload_hash,
+            "appliedSeq": applied.seq,
+            "lead": lead.model_dump(mode="json", exclude={"rankrAccountId"}) | {"locationId": location_id},
+        }
+        waited = 0.0
+        delay = 0.1
+        while True:
+            try:
+                return self._push_idempotent(lead_payload=payload)
+            except self._in_progress_errors:
+                out_of_time = guard is not None and not guard.has_time()
+                if waited >= self._settings.in_progress_wait_s or out_of_time:
+                    raise LeadPushFailure(
+                        ErrorCode.IN_PROGRESS,
+                        "another invocation is pushing this lead right now; retry shortly",
+                        retryable=True,
+                    ) from None
+                self._sleep(delay)
+                waited += delay
+                delay = min(delay * 2, 1.0)
+
+    def _applied_version(self, location_id: str, lead: Lead) -> AppliedVersion:
+        """Only a payload equal to the last one applied to GHL replays its stored result: any other,
+        an older one included (A, B, then A again), gets the next sequence number and so a new
+        idempotency key, and is applied."""
+        current = payload_hash(location_id, lead)
+        link = self._records.mapped_contact(location_id, lead.leadId)
+        if link is None or link.applied_hash is None:
+            return AppliedVersion(current, 0)
+        if link.applied_hash == current:
+            return AppliedVersion(current, link.applied_seq)
+        return AppliedVersion(current, link.applied_seq + 1)
+
+    def _push_payload(self, lead_payload: dict[str, Any]) -> dict[str, Any]:
+        lead = Lead.model_validate(lead_payload["lead"])
+        location_id: str = lead_payload["locationId"]
+        try:
+            applied = AppliedVersion(lead_payload["payloadHash"], int(lead_payload["appliedSeq"]))
+            return self._writer.write(location_id, lead, applied)
+        except LeadPushFailure as failure:
+            self._writer.safe_audit(location_id, lead.leadId, None, "failed", error=failure.code.value)
+            raise
+        except GHLError as exc:
+            mapped_failure = _failure_from_ghl(exc)
+            self._writer.safe_audit(location_id, lead.leadId, None, "failed", error=mapped_failure.code.value)
+            raise mapped_failure from exc
+        except ConnectionsError as exc:  # the token vault: no token, needs re-auth, paused, ...
+            connection_failure = LeadPushFailure(
+                ErrorCode.CONNECTION_UNAVAILABLE,
+                f"the GHL connection of location {location_id} is not usable: {exc.message}",
+                retryable=exc.retryable,
+            )
+            self._writer.safe_audit(
+                location_id, lead.leadId, None, "failed", error=connection_failure.code.value
+            )
+            raise connection_failure from exc
+
+    def _flush_records(self) -> None:
+        try:
+            self._records.flush()
+        except Exception:  # the audit log must never fail a push that GHL already applied
+            logger.exception("audit flush failed")
+
+
+def _failure_from_ghl(exc: GHLError) -> LeadPushFailure:
+    if isinstance(exc, GHLRateLimited):
+        return LeadPushFailure(
+            ErrorCode.GHL_RATE_LIMITED, f"GHL rate limit: {exc.message}", retryable=exc.retryable
+        )
+    if isinstance(exc, GHLUnauthorized | GHLForbidden):
+        return LeadPushFailure(
+            ErrorCode.GHL_UNAUTHORIZED, f"GHL refused the location's token: {exc}", retryable=False
+        )
+    if exc.retryable or exc.may_have_been_applied:
+        return LeadPushFailure(
+            ErrorCode.GHL_UNAVAILABLE, f"GHL did not complete the request: {exc}", retryable=True
+        )
+    return LeadPushFailure(ErrorCode.GHL_REJECTED, f"GHL rejected the lead: {exc}", retryable=False)
+
+
+class DeadlineGuard:
+    def __init__(self, remaining_ms: Callable[[], int] | None, margin_ms: int) -> None:
+        self._remaining_ms = remaining_ms
+        self._margin_ms = margin_ms
+        self._lock = threading.Lock()
+
+    def has_time(self) -> bool:
+        if self._remaining_ms is None:
+            return True
+        with self._lock:
+            return self._remaining_ms() > self._margin_ms
