@@ -94,6 +94,10 @@ ZERO_TARGETS = (
     "edits_lost",
     "dlq_messages",
 )
+# Version 2's counts, also wanted at zero (the e2e test asserts those that pass on main).
+from rankr_ghl_tools.chaos.measure import V2_KEYS  # noqa: E402
+
+ALL_ZERO_TARGETS = ZERO_TARGETS + V2_KEYS
 
 
 @dataclass
@@ -116,10 +120,22 @@ class ChaosConfig:
     drain_cap_s: float | None = None  # hard cap of one wait; None: sized to the workload (drain_cap)
     log_path: str | None = None
     verbose: bool = True
+    # version 2: GHL search conditions, child-write failures, reverts, dropped note webhooks
+    search_lag_s: float = 2.0
+    search_lag_jitter_s: float = 1.0
+    search_order: str = "ignored"
+    child_leads: int = 50  # leads with tags, a note and a task, pushed while child writes fail
+    late_leads: int = 50  # leads pushed while the full reconciles run
+    reverts: int = 25
+    quiet_note_contacts: int = 25  # notes with no webhook, on contacts nothing else touches
+    busy_note_contacts: int = 25  # notes with webhooks
+    reconciles_during_traffic: int = 2
+    variants: dict[str, Any] | None = None  # GHL sandbox switches applied for the whole run
 
     def scaled(self, divisor: int) -> ChaosConfig:
         values = dict(self.__dict__)
-        for name in ("leads", "ghl_edits", "ghl_deletes", "task_changes", "rankr_edits"):
+        for name in ("leads", "ghl_edits", "ghl_deletes", "task_changes", "rankr_edits", "child_leads",
+                     "late_leads", "reverts", "quiet_note_contacts", "busy_note_contacts"):  # fmt: skip
             values[name] = max(1, values[name] // divisor)
         return ChaosConfig(**values)
 
@@ -127,7 +143,8 @@ class ChaosConfig:
 @dataclass
 class Lead:
     lead_id: str
-    fields: dict[str, Any]
+    fields: dict[str, Any]  # the Rankr contact
+    children: dict[str, Any] = field(default_factory=dict)  # note / task: in the push only
 
 
 @dataclass
@@ -137,6 +154,7 @@ class EditLog:
     ghl: dict[tuple[str, str], Any] = field(default_factory=dict)  # (ghl contact id, canonical field)
     rankr: dict[tuple[str, str], Any] = field(default_factory=dict)  # (rankr contact id, canonical field)
     ghl_tasks: dict[tuple[str, str], Any] = field(default_factory=dict)  # (ghl task id, canonical field)
+    deleted: set[str] = field(default_factory=set)  # GHL tasks deleted, or gone with their contact
 
 
 def log(config: ChaosConfig, message: str) -> None:
@@ -202,6 +220,20 @@ def install_location(stack: Any, config: ChaosConfig) -> tuple[str, str]:
     return connect_location(stack, rate_limit={"max": 100, "intervalMs": interval_ms})
 
 
+def apply_search_conditions(stack: Any, config: ChaosConfig) -> dict[str, Any]:
+    """The variant pick (if any), then search lag and order as configured, for the whole run; returns
+    the switches in effect."""
+    admin = stack.ghl.admin
+    if config.variants:
+        admin.variants(**config.variants)
+    admin.variants(
+        search_lag_s=config.search_lag_s,
+        search_lag_jitter_s=config.search_lag_jitter_s,
+        search_order=config.search_order,
+    )
+    return dict(admin.get_variants()["effective"])
+
+
 def apply_faults(stack: Any, config: ChaosConfig) -> None:
     if not config.faults:
         return
@@ -222,11 +254,11 @@ def apply_faults(stack: Any, config: ChaosConfig) -> None:
 
 
 # -- workload: leads -------------------------------------------------------------------------------------
-def make_leads(stack: Any, account_id: str, config: ChaosConfig, rng: random.Random) -> list[Lead]:
+def make_leads(stack: Any, account_id: str, count: int, rng: random.Random) -> list[Lead]:
     """The leads exist in Rankr first (a lead is a Rankr contact; leadId = its id)."""
     run = uuid.uuid4().hex[:6]
     records: list[dict[str, Any]] = []
-    for i in range(config.leads):
+    for i in range(count):
         roll = rng.random()
         record: dict[str, Any] = {
             "firstName": f"Lead{i}",
@@ -249,6 +281,7 @@ def make_leads(stack: Any, account_id: str, config: ChaosConfig, rng: random.Ran
 def lead_payload(lead: Lead, location_id: str) -> dict[str, Any]:
     body = {"leadId": lead.lead_id, "locationId": location_id}
     body.update({k: v for k, v in lead.fields.items() if v is not None})
+    body.update(lead.children)
     return body
 
 
@@ -442,6 +475,8 @@ def ghl_operations(
                 "completed": False,
             }
             slot["id"] = admin.create(location_id, "task", body, contact_id=slot["contact"])["id"]
+            if slot["doomed"]:
+                edits.deleted.add(slot["id"])
 
         early.append(create)
     usable = [s for s in task_slots if not s["doomed"]]
@@ -474,6 +509,7 @@ def ghl_operations(
                 admin.edit(location_id, "task", tid, {"title": title}, contact_id=cid)
                 edits.ghl_tasks[(tid, "title")] = title
             else:
+                edits.deleted.add(tid)
                 admin.delete(location_id, "task", tid, contact_id=cid)
 
         task_changes.append(change)
@@ -646,13 +682,21 @@ def run_reconcile(stack: Any, location_id: str, config: ChaosConfig) -> dict[str
 
 # -- measurement -----------------------------------------------------------------------------------------
 def measure(
-    stack: Any, location_id: str, account_id: str, leads: list[Lead], edits: EditLog
+    stack: Any,
+    location_id: str,
+    account_id: str,
+    leads: list[Lead],
+    edits: EditLog,
+    expect: Any = None,
 ) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """v1's counts, then (with `expect`, the workload's Expectations) version 2's."""
     from rankr_ghl.aws.sync_state import SyncStateTable
     from rankr_ghl.flows.reconcile import common_fields
     from rankr_ghl.sync.diff import changed_fields
     from rankr_ghl.sync.mapping import default_mapping
     from rankr_ghl.sync.types import Entity, Side
+    from rankr_ghl_tools.chaos.convergence import Pair
+    from rankr_ghl_tools.chaos.measure import lead_child_task_ids, measure_v2
 
     mapping = default_mapping()
     cm, tm = mapping.contact, mapping.for_entity(Entity.TASK)
@@ -721,10 +765,11 @@ def measure(
     # tasks
     t_maps = list(table.mappings.list_for_location(location_id, Entity.TASK))
     t_by_ghl = {m.ghl_id: m for m in t_maps}
+    lead_tasks = lead_child_task_ids(ghl, expect) if expect is not None else set()
     for tid, task in g_tasks.items():
         m = t_by_ghl.get(tid)
-        if task.get("contactId") not in g_contacts:
-            continue
+        if task.get("contactId") not in g_contacts or tid in lead_tasks:
+            continue  # a lead's own task exists only in GHL
         if m is None or m.rankr_id not in r_tasks_live:
             problems["lost"].append(f"GHL task {tid} live, Rankr twin {'unmapped' if m is None else 'gone'}")
     for m in t_maps:
@@ -771,6 +816,18 @@ def measure(
         k: len(problems.get(k, []))
         for k in ("lost", "duplicated_contacts", "orphan_mappings", "field_mismatches", "edits_lost")
     }
+    if expect is not None:
+        n_maps = list(table.mappings.list_for_location(location_id, Entity.NOTE))
+        pairs = {
+            "contact": [Pair(m.ghl_id, m.rankr_id) for m in c_maps],
+            "task": [Pair(m.ghl_id, m.rankr_id) for m in t_maps],
+            "note": [Pair(m.ghl_id, m.rankr_id) for m in n_maps],
+        }
+        v2_counts, v2_problems = measure_v2(
+            ghl, rankr, pairs, expect, mapping=mapping, common_fields=common_fields
+        )
+        counts.update(v2_counts)
+        problems.update(v2_problems)
     return counts, dict(problems)
 
 
@@ -820,7 +877,36 @@ def failure_queue_depth(stack: Any) -> dict[str, int]:
 
 
 # -- the run ---------------------------------------------------------------------------------------------
+def mapping_pairs(stack: Any, location_id: str) -> dict[str, list[Any]]:
+    """The mapping table's pairs per entity (contact, task, note) right now."""
+    from rankr_ghl.aws.sync_state import SyncStateTable
+    from rankr_ghl.sync.types import Entity
+    from rankr_ghl_tools.chaos.convergence import Pair
+
+    table = SyncStateTable(
+        stack.template.functions[LEAD_PUSH].env["SYNC_TABLE"], client=stack.client("dynamodb")
+    )
+    return {
+        entity.value: [
+            Pair(m.ghl_id, m.rankr_id) for m in table.mappings.list_for_location(location_id, entity)
+        ]
+        for entity in (Entity.CONTACT, Entity.TASK, Entity.NOTE)
+    }
+
+
 def run_chaos(config: ChaosConfig) -> dict[str, Any]:
+    from rankr_ghl.sync.mapping import default_mapping
+    from rankr_ghl_tools.chaos.measure import Expectations
+    from rankr_ghl_tools.chaos.workload import (
+        NotePlan,
+        ReconcileRuns,
+        child_write_faults,
+        children_payload,
+        expected_children,
+        plan_reverts,
+        run_revert,
+    )
+
     rng = random.Random(config.seed)
     started = time.monotonic()
     with (
@@ -828,49 +914,145 @@ def run_chaos(config: ChaosConfig) -> dict[str, Any]:
         chaos_stack(config, Path(tmp)) as stack,
     ):
         location_id, account_id = install_location(stack, config)
-        leads = make_leads(stack, account_id, config, rng)
+        switches = apply_search_conditions(stack, config)
+        leads = make_leads(stack, account_id, config.leads + config.child_leads + config.late_leads, rng)
+        first = leads[: config.leads]
+        child_wave = leads[config.leads : config.leads + config.child_leads]
+        late = leads[config.leads + config.child_leads :]
+        for lead in child_wave + [lead for lead in late if rng.random() < 0.3]:
+            lead.children = children_payload(lead.lead_id)
         stack.ghl.admin.reset_stats()
         apply_faults(stack, config)
-        log(config, f"stack up ({time.monotonic() - started:.1f}s); pushing {len(leads)} leads")
+        log(config, f"stack up ({time.monotonic() - started:.1f}s); pushing {len(first)} leads")
 
-        push = push_leads(stack, location_id, leads, config, rng)
+        push = push_leads(stack, location_id, first, config, rng)
         drained = wait_async_invocations(stack, config)
         log(config, f"leads pushed ({time.monotonic() - started:.1f}s): {dict(push.outcomes)}")
-
-        from rankr_ghl.aws.sync_state import SyncStateTable
-        from rankr_ghl.sync.types import Entity
-
-        table = SyncStateTable(
-            stack.template.functions[LEAD_PUSH].env["SYNC_TABLE"], client=stack.client("dynamodb")
+        if config.faults:
+            child_write_faults(stack.ghl.admin, config.seed)
+        child_push = push_leads(stack, location_id, child_wave, config, rng)
+        drained = wait_async_invocations(stack, config) and drained
+        apply_faults(stack, config)
+        log(
+            config,
+            f"child-failure leads pushed ({time.monotonic() - started:.1f}s): {dict(child_push.outcomes)}",
         )
-        pairs = {m.rankr_id: m.ghl_id for m in table.mappings.list_for_location(location_id, Entity.CONTACT)}
-        contacts = [
-            c for c in stack.ghl.admin.state(location_id)["contacts"] if c["id"] in set(pairs.values())
-        ]
+
+        expect = Expectations(lead_ids={lead.lead_id for lead in leads})
+        earlier = mapping_pairs(stack, location_id)
+        for entity, entity_pairs in earlier.items():
+            expect.earlier_pairs[entity] += entity_pairs
+        pairs = {p.rankr_id: p.ghl_id for p in earlier["contact"]}
+        ghl_before = stack.ghl.admin.state(location_id)
+        first_ids = [lead.lead_id for lead in first if lead.lead_id in pairs]
+        reserved = rng.sample(
+            first_ids, min(len(first_ids) // 3, config.reverts + config.quiet_note_contacts)
+        )
+        reverts = plan_reverts(
+            reserved[: config.reverts], {lead.lead_id: lead.fields for lead in first}, config.reverts, rng
+        )
+        quiet = [pairs[rid] for rid in reserved[config.reverts :]]
+        reserved_ghl = {pairs[rid] for rid in reserved}
+        contacts = [c for c in ghl_before["contacts"] if c["id"] in set(pairs.values()) - reserved_ghl]
         ghl_ops, deleted = ghl_operations(contacts, config, rng)
-        rankr_ops = rankr_operations(pairs, deleted, config, rng)
+        rankr_ops = rankr_operations(
+            {r: g for r, g in pairs.items() if g not in reserved_ghl}, deleted, config, rng
+        )
+        busy = rng.sample(
+            sorted({c["id"] for c in contacts} - deleted),
+            min(config.busy_note_contacts, len(contacts) - len(deleted)),
+        )
+        notes = NotePlan(quiet_contacts=quiet, busy_contacts=busy)
+        note_ops = notes.operations(rng)
         edits = EditLog()
+        runs = ReconcileRuns(runs=config.reconciles_during_traffic)
+        by_id = {lead.lead_id: lead for lead in first}
+        late_stats: list[PushStats] = []
 
         def run_ops(ops: list[Any], admin: Any, scope: str) -> None:
             for op in ops:
                 op(admin, scope, edits)
                 time.sleep(0.002)
 
-        log(config, f"changes: {len(ghl_ops)} GHL-side, {len(rankr_ops)} Rankr-side")
-        with ThreadPoolExecutor(max_workers=2) as pool:
+        def run_note_ops() -> None:
+            for op in note_ops:
+                op(stack.ghl.admin, location_id)
+                time.sleep(0.01)
+
+        def push_during_reconciles() -> None:
+            """Half the late leads once the first reconcile runs, the rest and the reverts once the
+            second does (so each full run overlaps lead pushes)."""
+            late_rng = random.Random(config.seed + 1)
+            half = len(late) // 2
+            runs.first_started.wait(timeout=600)
+            late_stats.append(push_leads(stack, location_id, late[:half], config, late_rng))
+            if config.reconciles_during_traffic > 1:
+                runs.second_started.wait(timeout=600)
+            late_stats.append(push_leads(stack, location_id, late[half:], config, late_rng))
+            caller = RankrCaller(
+                stack, location_id, PushStats(), give_up_after_s=config.lead_push_timeout_s * 4 + 60
+            )
+            for revert in reverts:
+                lead = by_id[revert.lead_id]
+
+                def push(values: dict[str, Any], lead: Lead = lead) -> None:
+                    caller.push_sync([Lead(lead.lead_id, {**lead.fields, **values}, lead.children)])
+
+                run_revert(revert, stack.rankr.admin, account_id, push)
+            after = {c["id"]: c for c in stack.ghl.admin.state(location_id)["contacts"]}
+            contact_mapping = default_mapping().contact
+            for revert in reverts:
+                gid = pairs[revert.lead_id]
+                expect.revert_expected[gid] = revert.expected
+                if gid in after:
+                    expect.revert_snapshot[gid] = dict(contact_mapping.from_ghl(after[gid]))
+
+        log(
+            config,
+            f"traffic: {len(ghl_ops)} GHL changes, {len(rankr_ops)} Rankr edits, {len(note_ops)} notes, "
+            f"{len(late)} late leads, {len(reverts)} reverts, {runs.runs} full reconciles",
+        )
+        with ThreadPoolExecutor(max_workers=5) as pool:
             done = [
                 pool.submit(run_ops, ghl_ops, stack.ghl.admin, location_id),
                 pool.submit(run_ops, rankr_ops, stack.rankr.admin, account_id),
+                pool.submit(run_note_ops),
+                pool.submit(push_during_reconciles),
+                pool.submit(runs.run, lambda: run_reconcile(stack, location_id, config)),
             ]
             for future in done:
                 future.result()
+        drained = wait_async_invocations(stack, config) and drained
         drained = settle(stack, config) and drained
         log(config, f"webhooks settled ({time.monotonic() - started:.1f}s); reconciling")
         recon = run_reconcile(stack, location_id, config)
         drained = settle(stack, config) and drained
         log(config, f"reconciled and drained ({time.monotonic() - started:.1f}s)")
 
-        counts, problems = measure(stack, location_id, account_id, leads, edits)
+        final_pairs = mapping_pairs(stack, location_id)
+        for p in final_pairs["contact"] + expect.earlier_pairs["contact"]:
+            if p.rankr_id in expect.lead_ids:
+                expect.lead_contacts.setdefault(p.rankr_id, p.ghl_id)
+        expect.children = {
+            lead.lead_id: expected_children(lead.lead_id, lead.fields.get("tags") or [], lead.children)
+            for lead in leads
+            if lead.children
+        }
+        expect.deleted_by_workload = (
+            set(deleted)
+            | edits.deleted
+            | {
+                record["id"]
+                for kind in ("tasks", "notes")
+                for record in ghl_before.get(kind, [])
+                if record.get("contactId") in deleted
+            }
+        )
+        rankr_tagged = {pairs.get(rid) for (rid, name) in edits.rankr if name == "tags"}
+        expect.tags_replaced = {gid for (gid, name) in edits.ghl if name == "tags"} | {
+            g for g in rankr_tagged if g
+        }
+        counts, problems = measure(stack, location_id, account_id, leads, edits, expect)
         if config.verbose and any(counts.values()):
             audit_trail(stack, location_id, problems, config)
         depths = failure_queue_depth(stack)
@@ -886,15 +1068,23 @@ def run_chaos(config: ChaosConfig) -> dict[str, Any]:
             f"async={push.async_invocations} function_errors={push.function_errors} "
             f"caller_retries={push.caller_retries} gave_up={len(push.gave_up)} permanent={permanent}",
         )
+        all_pushes = [push, child_push, *late_stats]
         return {
             **counts,
             "dlq_messages": sum(depths.values()),
             "ghl_calls": int(stats.get("total", 0)),
             "seconds": round(time.monotonic() - started, 1),
+            "search_lag_s": switches.get("search_lag_s"),
+            "search_order": switches.get("search_order"),
             "leads": len(leads),
             "ghl_changes": len(ghl_ops),
             "rankr_edits": len(rankr_ops),
-            "lead_push_crashes": push.function_errors,
+            "notes_written": len(notes.written),
+            "notes_without_webhook": sum(1 for n in notes.written if not n["webhook"]),
+            "reverts": len(reverts),
+            "child_leads": len(child_wave),
+            "lead_push_crashes": sum(p.function_errors for p in all_pushes),
+            "reconciles_during_traffic": len(runs.attempts),
             "reconcile_attempts": recon.get("attempts"),
             "faults": config.faults,
             "drained": drained,
@@ -907,17 +1097,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--leads", type=int, help="override the number of leads")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-faults", action="store_true", help="the same workload without any fault")
+    parser.add_argument(
+        "--variants",
+        action="store_true",
+        help="one quick pass under pick_variants(--seed) applied to the GHL sandbox (implies --quick)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.add_argument("--log", help="write the functions' log lines to this file")
     args = parser.parse_args(argv)
     config = ChaosConfig(seed=args.seed, faults=not args.no_faults, verbose=not args.quiet, log_path=args.log)
-    if args.quick:
+    if args.quick or args.variants:
         config = config.scaled(5)
     if args.leads:
         config.leads = args.leads
+    pick: dict[str, Any] | None = None
+    if args.variants:
+        pick = variant_pick(config, args.seed)
     result = run_chaos(config)
+    if pick is not None:
+        result = {"variants": pick, **result}
     print(json.dumps(result), flush=True)
-    return 0 if all(result[k] == 0 for k in ZERO_TARGETS) and result["drained"] else 1
+    return 0 if all(result[k] == 0 for k in ALL_ZERO_TARGETS) and result["drained"] else 1
+
+
+def variant_pick(config: ChaosConfig, seed: int) -> dict[str, Any]:
+    """`pick_variants(seed)` becomes the run's switches; its search order and lag (when it has lag)
+    replace the bench's own, so the pick is what the run ran under."""
+    from rankr_ghl_tools.ghl_sandbox import pick_variants
+
+    pick = pick_variants(seed)
+    config.variants = pick
+    if pick.get("search_order"):
+        config.search_order = pick["search_order"]
+    if pick.get("search_lag_s"):
+        config.search_lag_s = float(pick["search_lag_s"])
+        config.search_lag_jitter_s = float(pick.get("search_lag_jitter_s") or 0.0)
+    return pick
 
 
 if __name__ == "__main__":
