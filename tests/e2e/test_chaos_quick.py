@@ -1,8 +1,10 @@
 """A much smaller bench/chaos.py run: the same faults and flows, a dozen leads and changes.
 
-Every fault of the bench is on (GHL 429/5xx/slow/422-but-created, webhook duplicates/drops/reordering,
-Rankr 5xx, the lead-push crash hook), on its own LocalStack. The assertion is the bench's target: no
-lost record, no duplicate, no orphan mapping, no field mismatch, no lost edit, nothing in a DLQ.
+Every fault of the bench is on (GHL 429/5xx/slow/422-but-created, search lag and an ignored search
+order, child-write failures, webhook duplicates/drops/reordering and notes without webhooks, Rankr 5xx,
+the lead-push crash hook, full reconciles during traffic, lead reverts), on its own LocalStack. The
+assertion is the bench's target: no lost record, no duplicate, no orphan mapping, no field mismatch, no
+lost edit, nothing in a DLQ, and the safety counts in ASSERTED_SAFETY_KEYS at zero too.
 """
 
 from __future__ import annotations
@@ -14,9 +16,13 @@ from types import ModuleType
 
 import pytest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "chaos.py"
+
+# The safety counts the flows already keep at zero; the bench reports all of them (SAFETY_KEYS), and
+# each joins this list once the flow it checks is safe.
+ASSERTED_SAFETY_KEYS = ("false_deletes",)
 
 
 def _bench() -> ModuleType:
@@ -36,11 +42,19 @@ def test_small_chaos_run_converges() -> None:
         ghl_deletes=3,
         task_changes=6,
         rankr_edits=6,
+        child_leads=3,
+        late_leads=4,
+        reverts=2,
+        quiet_note_contacts=2,
+        busy_note_contacts=2,
         batch_size=4,
         seed=11,
         verbose=False,
     )
     result = chaos.run_chaos(config)
-    counts = {k: result[k] for k in chaos.ZERO_TARGETS}
+    assert set(ASSERTED_SAFETY_KEYS) <= set(chaos.ALL_ZERO_TARGETS)
+    counts = {k: result[k] for k in (*chaos.ZERO_TARGETS, *ASSERTED_SAFETY_KEYS)}
     assert counts == dict.fromkeys(counts, 0), result
-    assert result["ghl_calls"] > 0 and result["leads"] == 12
+    assert result["ghl_calls"] > 0 and result["leads"] == 12 + 3 + 4
+    assert result["search_lag_s"] > 0 and result["search_order"] == "ignored"
+    assert result["reconciles_during_traffic"] == 2 and result["reverts"] == 2

@@ -1,2 +1,2 @@
-"""Helpers of bench/chaos.py: the version-2 workload (child-write failures, reverts, dropped note webhooks)
+"""Helpers of bench/chaos.py: the workload beyond plain traffic (child-write failures, reverts, dropped note webhooks)
 and the pure convergence comparisons it measures with."""

@@ -1,4 +1,4 @@
-"""The chaos bench's version-2 measurements over the final state of both sandboxes (see convergence.py
+"""The chaos bench's safety measurements over the final state of both sandboxes (see convergence.py
 for the comparisons themselves): false deletes, twins, lost reverts and children, note and task
 mismatches."""
 
@@ -13,7 +13,14 @@ from typing import Any
 from . import convergence as cv
 from .convergence import ChildSides, LeadChildren, Pair
 
-V2_KEYS = ("false_deletes", "twins", "reverts_lost", "children_lost", "note_mismatches", "task_mismatches")
+SAFETY_KEYS = (
+    "false_deletes",
+    "twins",
+    "reverts_lost",
+    "children_lost",
+    "note_mismatches",
+    "task_mismatches",
+)
 
 
 @dataclass
@@ -34,7 +41,7 @@ def child_key(entity_mapping: Any, canonical: Mapping[str, Any], fields: Iterabl
     return json.dumps({name: canonical.get(name) for name in sorted(fields)}, sort_keys=True, default=str)
 
 
-def measure_v2(
+def measure_safety(
     ghl: Mapping[str, Any],
     rankr: Mapping[str, Any],
     pairs: Mapping[str, list[Pair]],
@@ -146,7 +153,7 @@ def measure_v2(
             live_pairs, sides, label=label, ghl_only=lead_keys
         )
 
-    counts = {key: len(problems.get(key, [])) for key in V2_KEYS}
+    counts = {key: len(problems.get(key, [])) for key in SAFETY_KEYS}
     return counts, dict(problems)
 
 

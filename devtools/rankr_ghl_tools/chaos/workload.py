@@ -1,4 +1,4 @@
-"""The chaos bench's version-2 workload: what v1 never did to the connector.
+"""The chaos bench's adversarial workload, beside plain traffic:
 
 - child-write failures: leads carrying tags, a note and a task, pushed while GHL fails the child writes
   (tags, notes, tasks) often, and retried by the caller as Rankr would;
