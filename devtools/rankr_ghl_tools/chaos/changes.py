@@ -42,6 +42,8 @@ def ghl_operations(
             kind = "first"
 
         def op(admin: Any, location_id: str, edits: EditLog) -> None:
+            changes: dict[str, Any]
+            canonical: tuple[str, Any]
             if kind == "first":
                 changes, canonical = {"firstName": f"Ghlfirst{n}"}, ("first_name", f"Ghlfirst{n}")
             elif kind == "last":
@@ -161,6 +163,8 @@ def rankr_operations(
         def op(
             admin: Any, account_id: str, edits: EditLog, *, rid: str = rid, kind: str = kind, n: int = n
         ) -> None:
+            changes: dict[str, Any]
+            canonical: tuple[str, Any]
             if kind == "first":
                 changes, canonical = {"firstName": f"Rankrfirst{n}"}, ("first_name", f"Rankrfirst{n}")
             elif kind == "last":

@@ -88,7 +88,7 @@ class RankrCaller:
             config=Config(read_timeout=300, connect_timeout=10, retries={"max_attempts": 1}),
         )
 
-    def _invoke(self, payload: dict[str, Any], invocation_type: str) -> tuple[str | None, Any]:
+    def _invoke(self, payload: dict[str, Any], invocation_type: Any) -> tuple[str | None, Any]:
         response = self.client.invoke(
             FunctionName=self.arn, InvocationType=invocation_type, Payload=json.dumps(payload).encode()
         )
