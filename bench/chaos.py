@@ -95,7 +95,7 @@ for _path in (REPO_ROOT / "layers" / "rankr_ghl", REPO_ROOT / "devtools"):
         sys.path.insert(0, str(_path))
 
 from rankr_ghl_tools.chaos.changes import EditLog, ghl_operations, rankr_operations  # noqa: E402
-from rankr_ghl_tools.chaos.config import ChaosConfig, log  # noqa: E402
+from rankr_ghl_tools.chaos.config import ChaosConfig, log, variant_pick  # noqa: E402
 from rankr_ghl_tools.chaos.drain import (  # noqa: E402
     drain_cap,
     settle,
@@ -356,22 +356,6 @@ def main(argv: list[str] | None = None) -> int:
         result = {"variants": pick, **result}
     print(json.dumps(result), flush=True)
     return 0 if all(result[k] == 0 for k in ALL_ZERO_TARGETS) and result["drained"] else 1
-
-
-def variant_pick(config: ChaosConfig, seed: int) -> dict[str, Any]:
-    """`pick_variants(seed)` becomes the run's switches. Its search order replaces the bench's; search lag
-    stays on (a pick without lag gets the bench's), so the returned pick is what the run ran under."""
-    from rankr_ghl_tools.ghl_sandbox import pick_variants
-
-    pick = pick_variants(seed)
-    if pick.get("search_order"):
-        config.search_order = str(pick["search_order"])
-    if pick.get("search_lag_s"):
-        config.search_lag_s = float(pick["search_lag_s"])
-        config.search_lag_jitter_s = float(pick.get("search_lag_jitter_s") or 0.0)
-    pick["search_lag_s"], pick["search_lag_jitter_s"] = config.search_lag_s, config.search_lag_jitter_s
-    config.variants = pick
-    return pick
 
 
 if __name__ == "__main__":

@@ -1,2 +1,2 @@
-"""Helpers of bench/chaos.py: the workload beyond plain traffic (child-write failures, reverts, dropped note webhooks)
-and the pure convergence comparisons it measures with."""
+"""The chaos bench's parts (bench/chaos.py runs them): its settings, the local runtime, leads and
+changes, the adversarial workload, waiting for the queues, and the convergence checks."""

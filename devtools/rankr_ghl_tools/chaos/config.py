@@ -51,3 +51,19 @@ class ChaosConfig:
 def log(config: ChaosConfig, message: str) -> None:
     if config.verbose:
         print(f"[chaos {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def variant_pick(config: ChaosConfig, seed: int) -> dict[str, Any]:
+    """`pick_variants(seed)` becomes the run's switches. Its search order replaces the bench's; search lag
+    stays on (a pick without lag gets the bench's), so the returned pick is what the run ran under."""
+    from rankr_ghl_tools.ghl_sandbox import pick_variants
+
+    pick = pick_variants(seed)
+    if pick.get("search_order"):
+        config.search_order = str(pick["search_order"])
+    if pick.get("search_lag_s"):
+        config.search_lag_s = float(pick["search_lag_s"])
+        config.search_lag_jitter_s = float(pick.get("search_lag_jitter_s") or 0.0)
+    pick["search_lag_s"], pick["search_lag_jitter_s"] = config.search_lag_s, config.search_lag_jitter_s
+    config.variants = pick
+    return pick

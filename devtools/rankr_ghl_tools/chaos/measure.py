@@ -37,6 +37,14 @@ class Expectations:
     earlier_pairs: dict[str, list[Pair]] = field(default_factory=lambda: defaultdict(list))  # per entity
 
 
+def values_by_contact(records: Iterable[Mapping[str, Any]], name: str) -> dict[str, list[str]]:
+    """One field of notes or tasks, grouped by the contact they belong to."""
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for record in records:
+        grouped[record.get("contactId", "")].append(record.get(name) or "")
+    return grouped
+
+
 def child_key(entity_mapping: Any, canonical: Mapping[str, Any], fields: Iterable[str]) -> str:
     return json.dumps({name: canonical.get(name) for name in sorted(fields)}, sort_keys=True, default=str)
 
@@ -86,12 +94,8 @@ def measure_safety(
     problems["twins"] += cv.duplicates_by_key(
         {gid: (tag.lower() if tag else None) for gid, tag in lead_tags.items()}, label="GHL contact"
     )
-    by_contact_notes: dict[str, list[str]] = defaultdict(list)
-    for note in g_notes.values():
-        by_contact_notes[note.get("contactId", "")].append(note.get("body") or "")
-    by_contact_titles: dict[str, list[str]] = defaultdict(list)
-    for task in g_tasks.values():
-        by_contact_titles[task.get("contactId", "")].append(task.get("title") or "")
+    by_contact_notes = values_by_contact(g_notes.values(), "body")
+    by_contact_titles = values_by_contact(g_tasks.values(), "title")
     children_by_contact = {
         expect.lead_contacts[lead_id]: children
         for lead_id, children in expect.children.items()
@@ -100,12 +104,8 @@ def measure_safety(
     problems["twins"] += cv.children_written_twice(
         children_by_contact, ghl_note_bodies=by_contact_notes, ghl_task_titles=by_contact_titles
     )
-    rankr_note_bodies: dict[str, list[str]] = defaultdict(list)
-    for note in r_notes_live.values():
-        rankr_note_bodies[note.get("contactId", "")].append(note.get("body") or "")
-    rankr_task_titles: dict[str, list[str]] = defaultdict(list)
-    for task in r_tasks_live.values():
-        rankr_task_titles[task.get("contactId", "")].append(task.get("title") or "")
+    rankr_note_bodies = values_by_contact(r_notes_live.values(), "body")
+    rankr_task_titles = values_by_contact(r_tasks_live.values(), "title")
     lead_notes = {lid: c.note_body for lid, c in expect.children.items() if c.note_body}
     lead_tasks = {lid: c.task_title for lid, c in expect.children.items() if c.task_title}
     problems["twins"] += cv.echoed_children(rankr_note_bodies, lead_notes, label="note")

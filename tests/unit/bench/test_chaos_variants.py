@@ -2,26 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
+from rankr_ghl_tools.chaos.config import ChaosConfig, variant_pick
 from rankr_ghl_tools.ghl_sandbox import pick_variants
-
-BENCH = Path(__file__).resolve().parents[3] / "bench" / "chaos.py"
-
-
-def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("rankr_ghl_chaos_bench_variants", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
-chaos = _bench()
 
 
 def _seed_where(condition: object) -> int:
@@ -30,8 +12,8 @@ def _seed_where(condition: object) -> int:
 
 def test_the_pick_becomes_the_runs_switches_and_its_search_order() -> None:
     seed = _seed_where(lambda pick: pick["search_order"] != "ignored")
-    config = chaos.ChaosConfig(verbose=False)
-    pick = chaos.variant_pick(config, seed)
+    config = ChaosConfig(verbose=False)
+    pick = variant_pick(config, seed)
     assert config.variants == pick
     assert config.search_order == pick["search_order"] == pick_variants(seed)["search_order"]
     assert {k: v for k, v in pick.items() if not k.startswith("search_lag")} == {
@@ -41,13 +23,13 @@ def test_the_pick_becomes_the_runs_switches_and_its_search_order() -> None:
 
 def test_a_pick_without_search_lag_keeps_the_benchs_lag() -> None:
     seed = _seed_where(lambda pick: not pick["search_lag_s"])
-    config = chaos.ChaosConfig(verbose=False)
-    pick = chaos.variant_pick(config, seed)
-    assert pick["search_lag_s"] == config.search_lag_s == chaos.ChaosConfig().search_lag_s > 0
+    config = ChaosConfig(verbose=False)
+    pick = variant_pick(config, seed)
+    assert pick["search_lag_s"] == config.search_lag_s == ChaosConfig().search_lag_s > 0
 
 
 def test_a_pick_with_search_lag_runs_with_that_lag() -> None:
     seed = _seed_where(lambda pick: pick["search_lag_s"] and pick["search_lag_s"] != 2.0)
-    config = chaos.ChaosConfig(verbose=False)
-    chaos.variant_pick(config, seed)
+    config = ChaosConfig(verbose=False)
+    variant_pick(config, seed)
     assert config.search_lag_s == pick_variants(seed)["search_lag_s"]
