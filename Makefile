@@ -71,8 +71,12 @@ deploy-check: $(STAMP)
 	$(VPY) -m rankr_ghl_tools.deploy_check $(if $(ENV),--env $(ENV))
 
 # sam build installs the layer from its hashed lock (pip checks every hash).
+# Then bytecode for python3.13 (unchecked-hash: zips keep no reliable mtimes): Lambda's /opt and /var/task
+# are read-only, so a module shipped without its .pyc is compiled from source at every cold start.
 build: $(SAM)
 	PATH="$(dir $(PY313)):$$PATH" $(SAM) build --template template.yaml
+	$(or $(PY313),$(error python3.13 is needed to build for Lambda's python3.13)) -m compileall -q -j 0 \
+		--invalidation-mode unchecked-hash .aws-sam/build
 
 # The layer's lock: every runtime dependency of pyproject.toml pinned with hashes, resolved from PyPI
 # for Lambda's python3.13 on arm64 (see docs/dependencies.md). uv lives in its own small venv.

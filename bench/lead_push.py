@@ -7,8 +7,9 @@ Rankr invokes it) with its stores (mappings, ledger, audit, connections, Powerto
 the embedded AWS. A second mode re-pushes the first 300 leads: it must create no contact.
 
 Last stdout line (JSON): leads, ghl_calls (sandbox stats), calls_per_lead (tagged),
-calls_per_untagged_lead, seconds, floor_seconds (ghl_calls / 100 per s), efficiency
-(floor_seconds / seconds), duplicates_created, failed, repush_created, repush_ghl_calls.
+calls_per_untagged_lead, seconds, floor_seconds (the honest floor: (ghl_calls / 100 - 1) windows of
+1 s, the first window being free; rankr_ghl_tools.rate_floor), efficiency (floor_seconds / seconds),
+duplicates_created, failed, repush_created, repush_ghl_calls.
 Targets: calls_per_lead <= 2.0, calls_per_untagged_lead <= 1.05, efficiency >= 0.85, zero
 duplicates and failures, repush_created = 0.
 """
@@ -173,7 +174,9 @@ def main() -> None:
         repush_created = len(sandbox.admin.state(LOCATION)["contacts"]) - before
         failed += [r for r in repush if r["outcome"] == "failed"]
 
-    floor = ghl_calls / WINDOW_MAX * (WINDOW_MS / 1000)
+    from rankr_ghl_tools.rate_floor import efficiency, floor_seconds
+
+    floor = floor_seconds(ghl_calls, WINDOW_MAX, WINDOW_MS / 1000)
     summary = {
         "leads": tagged_n + untagged_n,
         "ghl_calls": ghl_calls,
@@ -181,7 +184,7 @@ def main() -> None:
         "calls_per_untagged_lead": round(untagged_calls / untagged_n, 3),
         "seconds": round(seconds, 2),
         "floor_seconds": round(floor, 2),
-        "efficiency": round(floor / seconds, 3) if seconds else 0.0,
+        "efficiency": efficiency(ghl_calls, WINDOW_MAX, WINDOW_MS / 1000, seconds),
         "duplicates_created": duplicates,
         "failed": len(failed),
         "repush_created": repush_created,

@@ -6,8 +6,9 @@ from several threads sharing one process-wide rate budget. The client starts fro
 100/10 s and learns the real window from the X-RateLimit-* headers.
 
 Last stdout line: {"requests", "seconds", "floor_seconds", "efficiency", "responses_429", "failed"}
-where floor_seconds = N / 100 * 1 s and efficiency = floor_seconds / seconds (target >= 0.9, with
-zero 429s and zero failures).
+where floor_seconds is the honest floor (N / 100 - 1) windows of 1 s (the first window is free;
+rankr_ghl_tools.rate_floor) and efficiency = floor_seconds / seconds (target >= 0.9, with zero 429s and
+zero failures).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ sys.path[:0] = [str(ROOT / "layers" / "rankr_ghl"), str(ROOT / "devtools")]
 from rankr_ghl.ghl.client import GHLClient  # noqa: E402
 from rankr_ghl.ghl.tokens import StaticTokenSource  # noqa: E402
 from rankr_ghl_tools.ghl_sandbox import GHLSandbox, SandboxConfig  # noqa: E402
+from rankr_ghl_tools.rate_floor import efficiency, floor_seconds  # noqa: E402
 
 LOCATION = "locBenchRate0001"
 WINDOW_MAX = 100
@@ -76,15 +78,15 @@ def main() -> None:
         stats = sandbox.admin.stats()
         client.close()
 
-    floor = total / WINDOW_MAX * (WINDOW_MS / 1000)
+    floor = floor_seconds(total, WINDOW_MAX, WINDOW_MS / 1000)
     print(f"threads={args.threads} served={stats['total']} failures={sorted(set(failures))}", file=sys.stderr)
     print(
         json.dumps(
             {
                 "requests": total,
                 "seconds": round(seconds, 3),
-                "floor_seconds": floor,
-                "efficiency": round(floor / seconds, 3),
+                "floor_seconds": round(floor, 3),
+                "efficiency": efficiency(total, WINDOW_MAX, WINDOW_MS / 1000, seconds),
                 "responses_429": int(stats["responses429"]),
                 "failed": len(failures),
             }

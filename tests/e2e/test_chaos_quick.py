@@ -9,33 +9,18 @@ lost edit, nothing in a DLQ, and the safety counts in ASSERTED_SAFETY_KEYS at ze
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import pytest
+from rankr_ghl_tools.bench_loader import load_bench
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "chaos.py"
 
 # The safety counts the flows already keep at zero; the bench reports all of them (SAFETY_KEYS), and
 # each joins this list once the flow it checks is safe.
 ASSERTED_SAFETY_KEYS = ("false_deletes",)
 
 
-def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("rankr_ghl_chaos_bench", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_small_chaos_run_converges() -> None:
-    chaos = _bench()
+    chaos = load_bench("chaos")
     config = chaos.ChaosConfig(
         leads=12,
         ghl_edits=12,

@@ -235,6 +235,9 @@ def install_recorder(target: RecordingTarget) -> None:
     recorder = _Recorder(target)
     handlers.BUILTIN_HANDLERS.append(("before-parameter-build", recorder.before_parameter_build))
     handlers.BUILTIN_HANDLERS.append(("before-call", recorder.before_call))
+    from rankr_ghl_tools.local.aws_units import install_units_recorder
+
+    install_units_recorder(target.directory, target.function)  # capacity units, for bench/cost.py
 
 
 # -- reading (checker side) ----------------------------------------------------------------------
