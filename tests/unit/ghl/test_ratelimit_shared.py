@@ -251,7 +251,7 @@ def test_spent_daily_budget_probes_and_recovers_when_ghl_reset_elsewhen() -> Non
 
 
 def test_lead_push_keeps_a_spent_daily_budget_retryable() -> None:
-    from rankr_ghl.flows.lead_push import _failure_from_ghl
+    from rankr_ghl.flows.lead_push.service import _failure_from_ghl
 
     failure = _failure_from_ghl(GHLRateLimited("daily request budget is spent", daily=True, retry_after_s=60))
     assert failure.retryable  # the lead is retried after the reset, not dropped

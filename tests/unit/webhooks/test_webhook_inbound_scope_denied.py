@@ -24,7 +24,7 @@ def test_a_scope_denial_is_skipped_and_audited(
     event_type: str,
     fields: dict[str, str],
 ) -> None:
-    world.ghl.contacts["c1"] = ghl_contact()
+    world.ghl.put(LOC, ghl_contact())
     world.ghl.fail_with = GHLForbidden("The token is not authorized for this scope.", status=status)
     result = world.event(event_type, **fields)
     assert (result.outcome, result.reason) == ("skipped", "ghl_permission_denied")

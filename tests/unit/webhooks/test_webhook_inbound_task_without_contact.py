@@ -15,7 +15,7 @@ def _task(contact_id: str = "c1", **fields: Any) -> dict[str, Any]:
 
 
 def _synced_task(w: World) -> None:
-    w.ghl.contacts["c1"] = ghl_contact()
+    w.ghl.put(LOC, ghl_contact())
     w.ghl.tasks["t1"] = _task()
     assert w.event("TaskCreate", id="t1", contactId="c1").outcome == "written"
 
@@ -52,7 +52,7 @@ def test_the_mapping_names_the_contact_and_the_get_confirms_a_real_deletion(worl
 
 
 def test_a_404_under_a_contact_only_the_search_named_is_skipped(world: World) -> None:  # noqa: F811 - the imported fixture
-    world.ghl.contacts["c1"] = ghl_contact()
+    world.ghl.put(LOC, ghl_contact())
     world.ghl.find_task_contact = lambda location_id, task_id: "c-wrong"  # type: ignore[method-assign]
     world.ghl.tasks["t1"] = _task()
     result = world.event("TaskCreate", id="t1")
