@@ -25,7 +25,7 @@ def test_requests_within_one_window_need_no_waiting() -> None:
 def test_efficiency_is_the_floor_over_the_measured_time() -> None:
     assert efficiency(600, 100, 1.0, 5.0) == 1.0
     assert efficiency(600, 100, 1.0, 6.25) == 0.8
-    # The old N / L floor would have called this run 0.96 efficient.
+    # A floor of N / L windows counts one window too many and would call this run 0.96 efficient.
     assert efficiency(600, 100, 1.0, 6.25) < 600 / 100 / 6.25
 
 
