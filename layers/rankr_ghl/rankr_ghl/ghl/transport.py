@@ -1,4 +1,4 @@
-"""Typed, rate-limit-aware client of the GHL (LeadConnector) API v2.
+"""The GHL client's request engine: pooling, auth, the rate budget, retries and safe logging.
 
 Retry rules (the ones flows depend on):
 - GET, PUT, DELETE and read-only POSTs (searches) and add-tags (a set union; repeating it is
