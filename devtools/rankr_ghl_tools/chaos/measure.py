@@ -73,10 +73,14 @@ def measure_safety(
 
     checked = {entity: cv.pairs_to_check(pairs.get(entity, []), expect.earlier_pairs.get(entity, []))
                for entity in ("contact", "task", "note")}  # fmt: skip
+    # A lead's own note and task live on the lead in Rankr (lead_child_id): live while the lead is.
+    lead_children = {
+        entity: {f"{cid}#lead-{entity}" for cid in r_contacts_live} for entity in ("task", "note")
+    }
     for entity, g_live, r_live in (
         ("contact", set(g_contacts), set(r_contacts_live)),
-        ("task", set(g_tasks), set(r_tasks_live)),
-        ("note", set(g_notes), set(r_notes_live)),
+        ("task", set(g_tasks), set(r_tasks_live) | lead_children["task"]),
+        ("note", set(g_notes), set(r_notes_live) | lead_children["note"]),
     ):
         problems["false_deletes"] += cv.false_deletes(
             checked[entity],

@@ -20,16 +20,15 @@ from typing import Any, Literal
 
 import httpx
 
-from rankr_ghl.ghl.client import (
+from rankr_ghl.ghl.models import InstalledLocation, InstalledLocationsResponse, TokenResponse
+from rankr_ghl.ghl.ratelimit import RateLimiter
+from rankr_ghl.ghl.responses import Replay, parse_response
+from rankr_ghl.ghl.transport import (
     DEFAULT_BASE_URL,
     DEFAULT_TIMEOUT,
     VERSION_CONTACTS,
     HttpCore,
-    Replay,
-    parse_response,
 )
-from rankr_ghl.ghl.models import InstalledLocation, InstalledLocationsResponse, TokenResponse
-from rankr_ghl.ghl.ratelimit import RateLimiter
 
 UserType = Literal["Location", "Company"]
 TOKEN_PATH = "/oauth/token"

@@ -1,0 +1,250 @@
+"""GHL contact endpoints: read, create, update, upsert, delete, duplicate lookup, search and tags."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from rankr_ghl.ghl import errors
+from rankr_ghl.ghl.client_base import SEARCH_MAX_PAGE_LIMIT, GhlClientBase
+from rankr_ghl.ghl.models import (
+    Contact,
+    ContactCreate,
+    ContactResponse,
+    ContactSearchPage,
+    ContactSearchResponse,
+    ContactsListResponse,
+    ContactUpdate,
+    ContactUpsert,
+    DuplicateContactResponse,
+    SucceededResponse,
+    TagsResponse,
+    UpdateContactResponse,
+    UpsertContactResponse,
+)
+from rankr_ghl.ghl.responses import Replay
+
+
+class ContactsApi(GhlClientBase):
+    """Contacts, contact search (page window, then searchAfter) and contact tags."""
+
+    # ---- contacts --------------------------------------------------------------------------
+
+    def get_contact(self, location_id: str, contact_id: str) -> Contact:
+        """GET /contacts/{contactId}."""
+        return self._call(
+            ContactResponse,
+            "GET",
+            "/contacts/{contactId}",
+            location_id,
+            path_params={"contactId": contact_id},
+        ).contact
+
+    def list_contacts(
+        self,
+        location_id: str,
+        *,
+        limit: int = 20,
+        start_after_id: str | None = None,
+        start_after: int | None = None,
+        query: str | None = None,
+    ) -> ContactsListResponse:
+        """GET /contacts/ (DEPRECATED by GHL in favour of search; limit <= 100)."""
+        if not 1 <= limit <= 100:
+            raise ValueError("limit must be between 1 and 100")
+        params = {
+            "locationId": location_id,
+            "limit": limit,
+            "startAfterId": start_after_id,
+            "startAfter": start_after,
+            "query": query,
+        }
+        return self._call(ContactsListResponse, "GET", "/contacts/", location_id, params=params)
+
+    def get_contacts_by_business(
+        self, location_id: str, business_id: str, *, limit: int = 25, skip: int = 0, query: str | None = None
+    ) -> ContactsListResponse:
+        """GET /contacts/business/{businessId}."""
+        params = {"locationId": location_id, "limit": str(limit), "skip": str(skip), "query": query}
+        return self._call(
+            ContactsListResponse,
+            "GET",
+            "/contacts/business/{businessId}",
+            location_id,
+            path_params={"businessId": business_id},
+            params=params,
+        )
+
+    def create_contact(self, location_id: str, contact: ContactCreate) -> Contact:
+        """POST /contacts/ (201). Never repeated once it may have reached GHL: on 5xx/timeout/422 the
+        error has ``may_have_been_applied=True``. A 400 duplicate raises GHLDuplicateContact."""
+        body = self._with_location(location_id, contact.to_api(), contact.location_id)
+        return self._call(
+            ContactResponse, "POST", "/contacts/", location_id, replay=Replay.NEVER, json_body=body
+        ).contact
+
+    def update_contact(
+        self, location_id: str, contact_id: str, changes: ContactUpdate
+    ) -> UpdateContactResponse:
+        """PUT /contacts/{contactId}. ``changes.tags`` replaces every tag: prefer add/remove_tags."""
+        return self._call(
+            UpdateContactResponse,
+            "PUT",
+            "/contacts/{contactId}",
+            location_id,
+            path_params={"contactId": contact_id},
+            json_body=changes.to_api(),
+        )
+
+    def delete_contact(self, location_id: str, contact_id: str) -> bool:
+        """DELETE /contacts/{contactId}; returns GHL's ``succeded`` flag."""
+        result = self._call(
+            SucceededResponse,
+            "DELETE",
+            "/contacts/{contactId}",
+            location_id,
+            path_params={"contactId": contact_id},
+        )
+        return bool(result.succeeded)
+
+    def upsert_contact(self, location_id: str, contact: ContactUpsert) -> UpsertContactResponse:
+        """POST /contacts/upsert: ``new`` tells a created contact from a matched one. Not repeated once
+        it may have reached GHL (with duplicates allowed a repeat could create a second contact)."""
+        body = self._with_location(location_id, contact.to_api(), contact.location_id)
+        return self._call(
+            UpsertContactResponse,
+            "POST",
+            "/contacts/upsert",
+            location_id,
+            replay=Replay.NEVER,
+            json_body=body,
+        )
+
+    def find_duplicate_contact(
+        self, location_id: str, *, email: str | None = None, phone: str | None = None
+    ) -> Contact | None:
+        """GET /contacts/search/duplicate (by the location's duplicate rules). The URL carries the
+        e-mail/phone, which is why request logs only ever show the path template."""
+        if not email and not phone:
+            raise ValueError("email or phone is required")
+        params = {"locationId": location_id, "email": email, "number": phone}
+        result = self._call(
+            DuplicateContactResponse, "GET", "/contacts/search/duplicate", location_id, params=params
+        )
+        return result.contact
+
+    def search_contacts_page(
+        self,
+        location_id: str,
+        *,
+        page_limit: int = 100,
+        page: int | None = None,
+        search_after: Sequence[Any] | None = None,
+        filters: Sequence[Mapping[str, Any]] | None = None,
+        sort: Sequence[Mapping[str, Any]] | None = None,
+        query: str | None = None,
+    ) -> ContactSearchPage:
+        """One POST /contacts/search request. Give ``page`` (within the first 10,000 records) or
+        ``search_after`` (the cursor of the previous page's last record), not both."""
+        if not 1 <= page_limit <= SEARCH_MAX_PAGE_LIMIT:
+            raise ValueError(f"page_limit must be between 1 and {SEARCH_MAX_PAGE_LIMIT}")
+        if page is not None and search_after is not None:
+            raise ValueError("give page or search_after, not both")
+        body: dict[str, Any] = {"locationId": location_id, "pageLimit": page_limit}
+        if page is not None:
+            if page < 1:
+                raise ValueError("page starts at 1")
+            body["page"] = page
+        if search_after is not None:
+            body["searchAfter"] = list(search_after)
+        if filters:
+            body["filters"] = [dict(f) for f in filters]
+        if sort:
+            body["sort"] = [dict(s) for s in sort]
+        if query:
+            body["query"] = query
+        result = self._call(ContactSearchResponse, "POST", "/contacts/search", location_id, json_body=body)
+        cursor = result.contacts[-1].search_after if result.contacts else None
+        return ContactSearchPage(contacts=result.contacts, total=result.total, next_search_after=cursor)
+
+    def iter_search_contacts(
+        self,
+        location_id: str,
+        *,
+        page_limit: int = SEARCH_MAX_PAGE_LIMIT,
+        filters: Sequence[Mapping[str, Any]] | None = None,
+        sort: Sequence[Mapping[str, Any]] | None = None,
+        query: str | None = None,
+        page_window: int | None = None,
+    ) -> Iterator[Contact]:
+        """Every contact matching the search, streamed page by page (memory stays flat).
+
+        Pages with ``page``+``pageLimit`` while they stay inside GHL's 10,000-record window
+        (``page_window``, default the client's ``search_page_window``), then continues with
+        ``searchAfter`` from the last record's cursor.
+        """
+        window = page_window if page_window is not None else self.search_page_window
+        page = 1
+        cursor: list[Any] | None = None
+        while True:
+            if cursor is None and page * page_limit <= window:
+                result = self.search_contacts_page(
+                    location_id, page_limit=page_limit, page=page, filters=filters, sort=sort, query=query
+                )
+            else:
+                if cursor is None:
+                    raise errors.GHLError(
+                        f"search results lack a searchAfter cursor; cannot page past {window} records",
+                        method="POST",
+                        path="/contacts/search",
+                    )
+                result = self.search_contacts_page(
+                    location_id,
+                    page_limit=page_limit,
+                    search_after=cursor,
+                    filters=filters,
+                    sort=sort,
+                    query=query,
+                )
+            yield from result.contacts
+            if len(result.contacts) < page_limit:
+                return
+            page += 1
+            if page * page_limit > window:
+                cursor = result.next_search_after
+
+    @staticmethod
+    def _with_location(location_id: str, body: dict[str, Any], given: str | None) -> dict[str, Any]:
+        if given is not None and given != location_id:
+            raise ValueError("contact.location_id differs from location_id")
+        return body | {"locationId": location_id}
+
+    # ---- tasks -----------------------------------------------------------------------------
+
+    # ---- tags ------------------------------------------------------------------------------
+
+    def add_tags(self, location_id: str, contact_id: str, tags: Sequence[str]) -> list[str]:
+        """POST /contacts/{contactId}/tags (201). A set union, so repeating it is harmless: retried."""
+        try:
+            return self._tags("POST", location_id, contact_id, tags)
+        except errors.GHLUnprocessable:
+            # GHL may answer 422 to a write it applied (docs issue #64): ask once more for the result.
+            return self._tags("POST", location_id, contact_id, tags)
+
+    def remove_tags(self, location_id: str, contact_id: str, tags: Sequence[str]) -> list[str]:
+        """DELETE /contacts/{contactId}/tags with a JSON body."""
+        return self._tags("DELETE", location_id, contact_id, tags)
+
+    def _tags(self, method: str, location_id: str, contact_id: str, tags: Sequence[str]) -> list[str]:
+        if isinstance(tags, str) or not tags:
+            raise ValueError("tags must be a non-empty list of strings")
+        return self._call(
+            TagsResponse,
+            method,
+            "/contacts/{contactId}/tags",
+            location_id,
+            path_params={"contactId": contact_id},
+            json_body={"tags": list(tags)},
+        ).tags
+
+    # ---- appointments ----------------------------------------------------------------------
