@@ -15,9 +15,9 @@ from rankr_ghl_tools.bench_loader import load_bench
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 # The safety counts the flows keep at zero in every run; the bench reports all of them (SAFETY_KEYS),
-# and each joins this list once the flow it checks is safe (false_deletes, twins, reverts_lost,
-# children_lost, note_mismatches and task_mismatches are all still reported above zero on some runs).
-ASSERTED_SAFETY_KEYS: tuple[str, ...] = ()
+# and each joins this list once the flow it checks is safe. Still above zero on some runs:
+# false_deletes, twins, children_lost and note_mismatches (docs/reconcile.md, "Remaining risks").
+ASSERTED_SAFETY_KEYS: tuple[str, ...] = ("reverts_lost", "task_mismatches")
 
 
 def test_small_chaos_run_converges() -> None:
