@@ -304,6 +304,61 @@ def test_async_failure_goes_to_destination_and_replays(env: LeadPushEnv) -> None
     assert json.dumps(report.as_dict())
 
 
+def _failure_records(env: LeadPushEnv, lead_id: str, timeout_s: float = 60) -> list[dict[str, Any]]:
+    """The on-failure destination records of `lead_id`'s invocations (taken off the queue)."""
+    sqs = env.stack.client("sqs")
+    queue_url = env.stack.template.queues["LeadPushFailureQueue"].url  # type: ignore[union-attr]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        mine = []
+        for message in messages:
+            record = json.loads(message["Body"])
+            if [x.get("leadId") for x in record["requestPayload"].get("leads", [])] == [lead_id]:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                mine.append(record)
+            else:  # another test's: leave it
+                sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
+        if mine:
+            return mine
+        time.sleep(0.3)
+    return []
+
+
+def test_async_alias_needs_no_payload_flag_and_live_answers_per_lead(env: LeadPushEnv) -> None:
+    """The same payload, without `invocationType`: through `live` a retryable failure comes back as a
+    per-lead result; through `async` (InvocationType=Event) it raises, Lambda retries twice, and the
+    event reaches the on-failure queue, from where it replays."""
+    loc = env.install_location()
+    env.ghl.admin.faults(rate503=1.0, paths=["POST /contacts/upsert", "POST /contacts/"])
+    payload = {"leads": [lead("AS1", loc, tags=["async"])]}
+    sync = env.invoke(payload)
+    assert sync["StatusCode"] == 200 and sync["FunctionError"] is None, sync
+    [result] = sync["body"]["results"]
+    assert result["outcome"] == "failed" and result["error"]["retryable"] is True
+    response = env.invoke(payload, invocation_type="Event", function_name=env.async_alias_arn)
+    assert response["StatusCode"] == 202
+    [record] = _failure_records(env, "AS1")
+    assert record["requestContext"]["functionArn"] == env.async_alias_arn
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["responseContext"]["functionError"] == "Unhandled"
+    assert record["responsePayload"]["errorType"] == "LeadPushIncomplete"
+    assert env.contacts(loc) == []
+    env.ghl.admin.clear_faults()
+    # Replayed as the CLI does (the record's function, made synchronous through `live`).
+    sqs = env.stack.client("sqs")
+    queue_url = env.stack.template.queues["LeadPushFailureQueue"].url  # type: ignore[union-attr]
+    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(record))
+    report = replay_lead_push_failures(sqs=sqs, lambda_client=env.stack.client("lambda"), queue_url=queue_url)
+    mine = [m for m in report.messages if m.outcomes]
+    assert mine and mine[0].deleted and mine[0].outcomes == {"created": 1}, report.as_dict()
+    [contact] = env.contacts(loc)
+    assert sorted(contact["tags"]) == ["async"]
+
+
 def test_pushed_lead_webhook_is_an_echo_in_rankr(env: LeadPushEnv) -> None:
     """GHL answers our push with ContactCreate (and ContactTagUpdate) webhooks; the worker must see
     them as our own write coming back: no Rankr contact is created for the account."""
