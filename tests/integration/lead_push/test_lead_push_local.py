@@ -186,7 +186,7 @@ def _in_process_service(env: LeadPushEnv, loc: str, *, timeout_s: float = 30.0, 
         ),
         mapper=SyncLeadMapper(resolver),
         locations=Resolver(),
-        settings=PushSettings(workers=1),
+        settings=kw.pop("settings", None) or PushSettings(workers=1),
         **kw,
     )
 
@@ -200,6 +200,30 @@ def test_ghl_timeout_after_the_write_is_reresolved(env: LeadPushEnv) -> None:
     assert result["outcome"] == "created", result
     [contact] = env.contacts(loc)
     assert result["ghlContactId"] == contact["id"]
+
+
+def test_a_lead_slower_than_the_time_left_answers_retryable_before_the_timeout(env: LeadPushEnv) -> None:
+    """GHL answers in 4 s; 3 s are left when the lead starts (its client timeout is 30 s). The lead's
+    GHL calls are bounded by the invocation's remaining time less the reserve for the store writes
+    and the answer, so it comes back `retryable` before the timeout instead of being cut by it."""
+    loc = env.install_location()
+    env.ghl.admin.faults(rate_slow=1.0, slow_seconds=4, paths=["POST /contacts/upsert", "POST /contacts/"])
+    settings = PushSettings(workers=1, deadline_margin_ms=1_000, finish_reserve_ms=500)
+    service = _in_process_service(env, loc, timeout_s=30.0, idempotent=None, settings=settings)
+    ends_at = time.monotonic() + 3.0
+    try:
+        [result] = service.push(
+            lead("DL1", loc), remaining_ms=lambda: int((ends_at - time.monotonic()) * 1000)
+        ).results
+        answered_with_s_left = ends_at - time.monotonic()
+    finally:
+        env.ghl.admin.clear_faults()
+    assert result["outcome"] == "failed", result
+    assert result["error"]["retryable"] is True and result["error"]["code"] == "ghl_unavailable"
+    assert answered_with_s_left > 0, "answered after the invocation's end"
+    # The retry Rankr makes links the contact the slow call may have created: still one contact.
+    [retried] = service.push(lead("DL1", loc)).results
+    assert retried["outcome"] in ("created", "linked_existing") and len(env.contacts(loc)) == 1
 
 
 def test_duplicate_400_from_create_links_existing(env: LeadPushEnv) -> None:

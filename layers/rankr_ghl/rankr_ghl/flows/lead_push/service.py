@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from rankr_ghl import deadlines
 from rankr_ghl.connections.errors import ConnectionsError
 from rankr_ghl.flows.lead_push.contact_resolution import ContactResolver, ResolutionSettings
 from rankr_ghl.flows.lead_push.idempotency import IdempotentRunner
@@ -50,6 +51,9 @@ class PushSettings:
     workers: int = 8
     # Start no new lead when less than this much time is left (a lead's worst case incl. client retries).
     deadline_margin_ms: int = 20_000
+    # A running lead's GHL calls (timeouts, retries, rate-limit waits) end this long before the
+    # invocation does, leaving time for its store writes and the answer: it then fails `retryable`.
+    finish_reserve_ms: int = 5_000
     # How long a lead waits for a concurrent invocation of the same payload to finish.
     in_progress_wait_s: float = 15.0
     resolution: ResolutionSettings = field(default_factory=ResolutionSettings)
@@ -102,7 +106,9 @@ class LeadPushService:
         for item in work:
             self._validate(item)
         pending = [w for w in work if w.result is None]
-        deadline_guard = DeadlineGuard(remaining_ms, self._settings.deadline_margin_ms)
+        deadline_guard = DeadlineGuard(
+            remaining_ms, self._settings.deadline_margin_ms, self._settings.finish_reserve_ms
+        )
         try:
             self._run_all(pending, deadline_guard)
         finally:
@@ -166,7 +172,12 @@ class LeadPushService:
             )
             return failed_result(lead.leadId, not_started)
         try:
-            return self.push_lead(lead, guard)
+            budget_s = guard.lead_budget_s()
+            if budget_s is None:
+                return self.push_lead(lead, guard)
+            # Per worker thread (a context variable): the GHL client caps each call by it.
+            with deadlines.deadline_in(budget_s):
+                return self.push_lead(lead, guard)
         except LeadPushFailure as failure:
             return failed_result(lead.leadId, failure)
         except Exception as exc:
@@ -282,13 +293,22 @@ def _failure_from_ghl(exc: GHLError) -> LeadPushFailure:
 
 
 class DeadlineGuard:
-    def __init__(self, remaining_ms: Callable[[], int] | None, margin_ms: int) -> None:
+    def __init__(self, remaining_ms: Callable[[], int] | None, margin_ms: int, reserve_ms: int = 0) -> None:
         self._remaining_ms = remaining_ms
         self._margin_ms = margin_ms
+        self._reserve_ms = reserve_ms
         self._lock = threading.Lock()
 
     def has_time(self) -> bool:
+        """Time enough to start a lead."""
         if self._remaining_ms is None:
             return True
         with self._lock:
             return self._remaining_ms() > self._margin_ms
+
+    def lead_budget_s(self) -> float | None:
+        """How long a lead starting now may spend on GHL: the time left less the reserve."""
+        if self._remaining_ms is None:
+            return None
+        with self._lock:
+            return max(0.0, (self._remaining_ms() - self._reserve_ms) / 1000.0)
