@@ -416,3 +416,51 @@ def test_pushed_lead_webhook_is_an_echo_in_rankr(env: LeadPushEnv) -> None:
     assert [c["id"] for c in env.stack.rankr.admin.state(account)["contacts"]] == [rankr_lead["id"]]
     writes = {k: v for k, v in env.stack.rankr.admin.stats()["requests"].items() if not k.startswith("GET")}
     assert writes == {}, writes
+
+
+def test_a_first_push_reads_nothing_before_its_writes_and_ends_in_one_settle_write(env: LeadPushEnv) -> None:
+    """The production wiring over the embedded AWS, counting its DynamoDB requests per lead: no read
+    of the mapping before the idempotent call, and a tagged lead's children marked done in the
+    settle transaction (no read-then-update of the mapping afterwards)."""
+    from rankr_ghl.aws.connections_store import DynamoConnectionStore
+    from rankr_ghl.wiring.lead_push import build_container
+
+    loc = env.install_location()
+    fenv = env.function_env
+    dynamodb = env.stack.client("dynamodb")
+    calls: list[str] = []
+    dynamodb.meta.events.register(
+        "before-parameter-build.dynamodb",
+        lambda model, params, **_: calls.append(
+            f"{model.name} {params.get('TableName') or ','.join(params.get('RequestItems', {}))}"
+        ),
+    )
+    token = env.ghl.admin.tokens(location_id=loc)["access_token"]
+    client = GHLClient(StaticTokenSource(token), base_url=env.ghl.url)
+    service = build_container(
+        ghl_client=lambda: client,
+        connections=DynamoConnectionStore(fenv["CONNECTIONS_TABLE"], client=env.stack.client("dynamodb")),
+        sync_table=fenv["SYNC_TABLE"],
+        audit_table=fenv["AUDIT_TABLE"],
+        idempotency_table=fenv["IDEMPOTENCY_TABLE"],
+        settings=PushSettings(workers=1),
+        dynamodb=dynamodb,
+    ).service
+    service.push(lead("RT0", loc))  # warms the mapping configuration's cache
+    expected = {
+        # idempotency record, claim unless mapped, [link before the tags], settle, idempotency result
+        "RT1": ["PutItem", "TransactWriteItems", "TransactWriteItems", "UpdateItem"],
+        "RT2": ["PutItem", "TransactWriteItems", "TransactWriteItems", "TransactWriteItems", "UpdateItem"],
+    }
+    for n, (lead_id, operations) in enumerate(expected.items(), start=1):
+        calls.clear()
+        [result] = service.push(lead(lead_id, loc, n, tags=["rt"] if lead_id == "RT2" else None)).results
+        assert result["outcome"] == "created", result
+        writes = [c.split()[0] for c in calls if fenv["AUDIT_TABLE"] not in c]
+        assert writes == operations, calls
+    mapping = service._records.mapped_contact(loc, "RT2")  # type: ignore[attr-defined]
+    assert mapping is not None and mapping.attributes["children"] == "done"
+    calls.clear()
+    assert service.push(lead("RT2", loc, 2, tags=["rt"])).results[0]["outcome"] == "created"  # a replay
+    replayed = [c.split()[0] for c in calls if fenv["AUDIT_TABLE"] not in c]
+    assert replayed == ["PutItem", "GetItem"], calls  # the stored answer, checked against the mapping
