@@ -9,7 +9,8 @@ the embedded AWS. A second mode re-pushes the first 300 leads: it must create no
 Last stdout line (JSON): leads, ghl_calls (sandbox stats), calls_per_lead (tagged),
 calls_per_untagged_lead, seconds, floor_seconds (the honest floor: (ghl_calls / 100 - 1) windows of
 1 s, the first window being free; rankr_ghl_tools.rate_floor), efficiency (floor_seconds / seconds),
-duplicates_created, failed, repush_created, repush_ghl_calls.
+duplicates_created, failed, repush_created, repush_ghl_calls, dynamodb_calls_per_lead (DynamoDB
+requests of the first push, per lead: what bounds the pace once the rate budget is large).
 Targets: calls_per_lead <= 2.0, calls_per_untagged_lead <= 1.05, efficiency >= 0.85, zero
 duplicates and failures, repush_created = 0.
 """
@@ -130,6 +131,10 @@ def main() -> None:
         )
         token = str(sandbox.admin.tokens(location_id=LOCATION)["access_token"])
         dynamodb = boto3.client("dynamodb", endpoint_url=aws.endpoint_url)
+        dynamodb_calls = Counter[str]()
+        dynamodb.meta.events.register(
+            "before-call.dynamodb", lambda model, **_: dynamodb_calls.update([model.name])
+        )
         connections = DynamoConnectionStore(connections_table, client=dynamodb)
         connections.save(
             Connection(connection_id=LOCATION, location_id=LOCATION, user_type=UserType.LOCATION)
@@ -152,11 +157,13 @@ def main() -> None:
         tagged = [make_lead(i, tagged=True) for i in range(tagged_n)]
         untagged = [make_lead(tagged_n + i, tagged=False) for i in range(untagged_n)]
         sandbox.admin.reset_stats()
+        dynamodb_calls.clear()
         started = time.monotonic()
         results = push_all(service, tagged)
         tagged_calls = int(sandbox.admin.stats()["total"])
         results += push_all(service, untagged)
         seconds = time.monotonic() - started
+        first_push_dynamodb_calls = sum(dynamodb_calls.values())
         stats = sandbox.admin.stats()
         ghl_calls = int(stats["total"])
         untagged_calls = ghl_calls - tagged_calls
@@ -190,6 +197,7 @@ def main() -> None:
         "repush_created": repush_created,
         "repush_ghl_calls": repush_calls,
         "responses_429": int(stats.get("responses429", 0)),
+        "dynamodb_calls_per_lead": round(first_push_dynamodb_calls / (tagged_n + untagged_n), 2),
     }
     if failed:
         print("failures (first 5):", json.dumps(failed[:5]), file=sys.stderr)

@@ -332,31 +332,58 @@ def _function_of(translated: Mapping[str, Any], logical_id: str) -> str | None:
     return None
 
 
+def _async_invoked_aliases(translated: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """(function, alias name) of every alias an external caller may invoke (async settings are per
+    qualifier: an alias without its own EventInvokeConfig gets no destination)."""
+    found: set[tuple[str, str]] = set()
+    for resource in translated["Resources"].values():
+        if resource["Type"] != "AWS::IAM::ManagedPolicy":
+            continue
+        for statement in _statements((resource.get("Properties") or {}).get("PolicyDocument")):
+            if "lambda:InvokeFunction" not in _as_list(statement.get("Action", [])):
+                continue
+            for target in _as_list(statement.get("Resource", [])):
+                alias = translated["Resources"].get(_ref_target(target) or "", {})
+                if alias.get("Type") == "AWS::Lambda::Alias":
+                    props = alias["Properties"]
+                    found.add((_ref_target(props.get("FunctionName")) or "", str(props.get("Name"))))
+    return found
+
+
 def check_on_failure_destinations(translated: Mapping[str, Any], report: Report) -> None:
     resources = translated["Resources"]
-    destinations: dict[str, Any] = {}
+    destinations: dict[tuple[str, str | None], Any] = {}
     for resource in resources.values():
         if resource["Type"] == "AWS::Lambda::EventInvokeConfig":
             props = resource["Properties"]
             on_failure = (props.get("DestinationConfig") or {}).get("OnFailure") or {}
             if "Destination" in on_failure:
-                destinations[_ref_target(props["FunctionName"]) or ""] = on_failure["Destination"]
+                qualifier = props.get("Qualifier")
+                key = (_ref_target(props["FunctionName"]) or "", str(qualifier) if qualifier else None)
+                destinations[key] = on_failure["Destination"]
+    for function, alias in sorted(_async_invoked_aliases(translated)):
+        if (function, alias) not in destinations:
+            report.fail(
+                f"{function}: invoked asynchronously through alias {alias}, "
+                "which has no on-failure destination"
+            )
     for function in sorted(async_invoked_functions(translated)):
-        if function not in destinations:
+        queues = {_ref_target(d) for (owner, _), d in destinations.items() if owner == function}
+        if not queues:
             report.fail(f"{function}: invoked asynchronously but has no on-failure destination")
             continue
-        queue = _ref_target(destinations[function])
         role = _ref_target(resources[function]["Properties"].get("Role"))
         policies = (resources.get(role or "", {}).get("Properties") or {}).get("Policies", [])
-        granted = [
-            s
-            for p in policies
-            for s in _statements(p.get("PolicyDocument"))
-            if "sqs:SendMessage" in _as_list(s.get("Action"))
-            and queue in {_ref_target(r) for r in _as_list(s.get("Resource"))}
-        ]
-        if not granted:
-            report.fail(f"{function}: its role may not sqs:SendMessage to its destination {queue}")
+        for queue in sorted(q or "" for q in queues):
+            granted = [
+                s
+                for p in policies
+                for s in _statements(p.get("PolicyDocument"))
+                if "sqs:SendMessage" in _as_list(s.get("Action"))
+                and queue in {_ref_target(r) for r in _as_list(s.get("Resource"))}
+            ]
+            if not granted:
+                report.fail(f"{function}: its role may not sqs:SendMessage to its destination {queue}")
 
 
 def check_logs(translated: Mapping[str, Any], resolver: Resolver, report: Report) -> None:

@@ -57,12 +57,11 @@ class CrashBeforeMappingWrite:
         matched_by: str,
         *,
         attributes: Mapping[str, str] | None = None,
-    ) -> None:
+    ) -> Mapping[str, str]:
         self._maybe_crash()
         if attributes is None:
-            self._inner.link(location_id, lead_id, contact_id, matched_by)
-        else:
-            self._inner.link(location_id, lead_id, contact_id, matched_by, attributes=attributes)
+            return self._inner.link(location_id, lead_id, contact_id, matched_by)
+        return self._inner.link(location_id, lead_id, contact_id, matched_by, attributes=attributes)
 
     def settle(
         self,
@@ -74,6 +73,7 @@ class CrashBeforeMappingWrite:
         release: Sequence[str],
         link_matched_by: str | None = None,
         link_attributes: Mapping[str, str] | None = None,
+        attributes: Mapping[str, str] | None = None,
     ) -> bool:
         self._maybe_crash()
         return self._inner.settle(
@@ -84,6 +84,7 @@ class CrashBeforeMappingWrite:
             release=release,
             link_matched_by=link_matched_by,
             link_attributes=link_attributes,
+            attributes=attributes,
         )
 
     def update_link(

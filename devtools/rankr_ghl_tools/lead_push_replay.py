@@ -84,11 +84,20 @@ def original_event(record: dict[str, Any]) -> Any:
     return payload
 
 
+SYNC_ALIAS = "live"  # LeadPushFunction's AutoPublishAlias: answers per-lead results
+ASYNC_ALIAS = "async"  # LeadPushAsyncAlias: raises on retryable failures
+
+
 def function_of(record: dict[str, Any]) -> str | None:
+    """The function the record came from; an event of the async alias is replayed through the sync
+    alias, so that its per-lead results come back."""
     arn = (record.get("requestContext") or {}).get("functionArn")
     if not isinstance(arn, str):
         return None
-    return arn.removesuffix(":$LATEST")
+    arn = arn.removesuffix(":$LATEST")
+    if arn.endswith(f":{ASYNC_ALIAS}"):
+        return arn.removesuffix(ASYNC_ALIAS) + SYNC_ALIAS
+    return arn
 
 
 def replay_lead_push_failures(

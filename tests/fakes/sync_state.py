@@ -331,6 +331,7 @@ class InMemoryLeadPushStore:
         mapping: IdMapping | None,
         ledger: Sequence[LedgerEntry],
         release_identities: Sequence[str],
+        attributes_of: IdMapping | None = None,
     ) -> bool:
         maps, claims = self._mappings, self._claims
         with maps._lock, claims._lock, self._ledger._lock:
@@ -343,12 +344,22 @@ class InMemoryLeadPushStore:
                 gkey = (mapping.location_id, mapping.entity, mapping.ghl_id)
                 rkey = (mapping.location_id, mapping.entity, mapping.rankr_id)
                 holds = holds and gkey not in maps._by_ghl and rkey not in maps._by_rankr
+            if attributes_of is not None:
+                a = attributes_of
+                by_rankr = maps._by_rankr.get((a.location_id, a.entity, a.rankr_id))
+                by_ghl = maps._by_ghl.get((a.location_id, a.entity, a.ghl_id))
+                holds = holds and by_rankr is not None and by_rankr.ghl_id == a.ghl_id
+                holds = holds and by_ghl is not None and by_ghl.rankr_id == a.rankr_id
             if not holds:
                 self.refused += 1
                 return False
             if mapping is not None:
                 maps._by_ghl[gkey] = mapping
                 maps._by_rankr[rkey] = mapping
+            if attributes_of is not None and by_rankr is not None:
+                updated = replace(by_rankr, attributes=dict(attributes_of.attributes))
+                maps._by_ghl[(a.location_id, a.entity, a.ghl_id)] = updated
+                maps._by_rankr[(a.location_id, a.entity, a.rankr_id)] = updated
             for entry in ledger:
                 self._ledger._items[(entry.location_id, entry.entity, entry.side, entry.record_id)] = entry
             for identity in releasing:

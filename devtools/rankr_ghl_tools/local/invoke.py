@@ -4,7 +4,9 @@ Lambda Invoke API (`POST /2015-03-31/functions/{FunctionName}/invocations`) so t
 
 Async (`Event`) invocations behave like Lambda's: a failure is retried `MaximumRetryAttempts` times
 (default 2; waits of 1 then 2 minutes, times `time_scale`), then the invocation record goes to the
-function's on-failure destination queue.
+on-failure destination queue. The settings are those of the invoked qualifier when the template gives
+it an AWS::Lambda::EventInvokeConfig of its own, else the function's. Every alias the template declares
+(AutoPublishAlias and AWS::Lambda::Alias) is served, and the handler sees the invoked ARN with it.
 """
 
 from __future__ import annotations
@@ -189,7 +191,7 @@ class LambdaService:
             if suffix and suffix != qualifier:
                 raise KeyError(f"{function_ref}: qualifier {qualifier} conflicts with the ARN")
             suffix = qualifier
-        if suffix and suffix not in ("$LATEST", fn.alias, "1"):
+        if suffix and suffix not in ("$LATEST", "1", *fn.aliases):
             raise KeyError(f"{fn.arn}:{suffix}")
         return fn, f"{fn.arn}:{suffix}" if suffix else fn.arn
 
@@ -224,7 +226,7 @@ class LambdaService:
         return item.request_id
 
     def _run_async(self, item: _AsyncEvent) -> None:
-        config = item.function.event_invoke
+        config = item.function.event_invoke_for(item.invoked_arn)
         max_age = config.maximum_event_age_s * self.time_scale
         if time.monotonic() - item.received_at > max_age:
             self._finish_async(item, None, "EventAgeExceeded")
@@ -245,7 +247,7 @@ class LambdaService:
 
     def _finish_async(self, item: _AsyncEvent, result: InvocationResult | None, condition: str) -> None:
         try:
-            config = item.function.event_invoke
+            config = item.function.event_invoke_for(item.invoked_arn)
             destination = config.on_success if condition == "Success" else config.on_failure
             if destination:
                 self._send_destination(item, result, condition, destination)

@@ -12,7 +12,7 @@ import base64
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -124,10 +124,23 @@ class FunctionSpec:
     schedules: tuple[ScheduleSpec, ...]
     event_invoke: EventInvokeConfig
     alias: str | None  # AutoPublishAlias
+    # Further aliases (AWS::Lambda::Alias resources) and the AWS::Lambda::EventInvokeConfig of a
+    # qualifier, both read from the template.
+    extra_aliases: tuple[str, ...] = ()
+    qualifier_event_invoke: Mapping[str, EventInvokeConfig] = field(default_factory=dict)
 
     @property
     def alias_arn(self) -> str | None:
         return f"{self.arn}:{self.alias}" if self.alias else None
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        return ((self.alias,) if self.alias else ()) + self.extra_aliases
+
+    def event_invoke_for(self, invoked_arn: str) -> EventInvokeConfig:
+        """The async settings of an invocation of `invoked_arn` (the qualifier's own, else the function's)."""
+        qualifier = invoked_arn[len(self.arn) :].lstrip(":")
+        return self.qualifier_event_invoke.get(qualifier, self.event_invoke)
 
 
 @dataclass(frozen=True)
@@ -372,6 +385,13 @@ class _Resolver:
                 attrs["Alias"] = f"{arn}:{self.resolve(alias)}"
                 attrs["Version"] = f"{arn}:1"
             return attrs
+        if rtype == "AWS::Lambda::Alias":  # Ref of an alias is its ARN
+            function_id = self._function_ref(props.get("FunctionName"), logical_id)
+            function_attrs = self.physical.get(function_id) or self._physical_for(
+                function_id, self.resources[function_id]
+            )
+            function_arn = function_attrs["Arn"]
+            return {"Ref": f"{function_arn}:{self.resolve(props['Name'])}"}
         if rtype in ("AWS::Serverless::HttpApi", "AWS::ApiGatewayV2::Api"):
             return {"Ref": LOCAL_API_ID, "ApiEndpoint": "http://127.0.0.1:3000", "ApiId": LOCAL_API_ID}
         if rtype in ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion"):
@@ -520,6 +540,7 @@ class _Resolver:
         for logical_id, res in self.resources.items():
             if self._active(logical_id) and res.get("Type") == "AWS::Serverless::Function":
                 functions[logical_id] = self._function(logical_id, res, globals_fn)
+        self._qualifiers(functions)
         schedules = {s.name: s for f in functions.values() for s in f.schedules}
         outputs = {}
         for name, out in (self.raw.get("Outputs") or {}).items():
@@ -716,6 +737,35 @@ class _Resolver:
             event_invoke=self._event_invoke(raw_props.get("EventInvokeConfig")),
             alias=str(props["AutoPublishAlias"]) if props.get("AutoPublishAlias") else None,
         )
+
+    def _function_ref(self, node: Any, owner: str) -> str:
+        """The logical id of the function `node` (`!Ref Function`) names."""
+        ref = node.get("Ref") if isinstance(node, dict) else None
+        if not isinstance(ref, str) or ref not in self.resources:
+            raise TemplateError(f"{owner}: FunctionName must be !Ref of a function of this template")
+        return ref
+
+    def _qualifiers(self, functions: dict[str, FunctionSpec]) -> None:
+        """AWS::Lambda::Alias resources and per-qualifier EventInvokeConfigs, put on their function."""
+        for logical_id, res in self.resources.items():
+            rtype = res.get("Type")
+            if not self._active(logical_id) or rtype not in (
+                "AWS::Lambda::Alias",
+                "AWS::Lambda::EventInvokeConfig",
+            ):
+                continue
+            raw_props = res.get("Properties", {}) or {}
+            function_id = self._function_ref(raw_props.get("FunctionName"), logical_id)
+            fn = functions.get(function_id)
+            if fn is None:
+                raise TemplateError(f"{logical_id}: {function_id} is not a function the local runtime serves")
+            if rtype == "AWS::Lambda::Alias":
+                name = str(self.resolve(raw_props["Name"]))
+                functions[function_id] = replace(fn, extra_aliases=(*fn.extra_aliases, name))
+            else:
+                qualifier = str(self.resolve(raw_props["Qualifier"]))
+                configs = {**fn.qualifier_event_invoke, qualifier: self._event_invoke(raw_props)}
+                functions[function_id] = replace(fn, qualifier_event_invoke=configs)
 
     def _event_invoke(self, raw: Any) -> EventInvokeConfig:
         if not raw:

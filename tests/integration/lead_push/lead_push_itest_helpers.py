@@ -32,6 +32,12 @@ class LeadPushEnv:
         return arn
 
     @property
+    def async_alias_arn(self) -> str:
+        arn = self.stack.template.outputs.get("LeadPushAsyncAliasArn")  # type: ignore[union-attr]
+        assert isinstance(arn, str) and arn.endswith(":async"), arn
+        return arn
+
+    @property
     def function_env(self) -> dict[str, str]:
         return dict(self.stack.template.functions[FUNCTION].env)  # type: ignore[union-attr]
 
@@ -80,10 +86,14 @@ class LeadPushEnv:
         )
         return location_id
 
-    def invoke(self, payload: Any, *, invocation_type: str = "RequestResponse") -> dict[str, Any]:
-        """What Rankr does: boto3 lambda.invoke on the alias ARN."""
+    def invoke(
+        self, payload: Any, *, invocation_type: str = "RequestResponse", function_name: str | None = None
+    ) -> dict[str, Any]:
+        """What Rankr does: boto3 lambda.invoke on an alias ARN (default the sync alias)."""
         response = self.stack.client("lambda").invoke(
-            FunctionName=self.alias_arn, InvocationType=invocation_type, Payload=json.dumps(payload).encode()
+            FunctionName=function_name or self.alias_arn,
+            InvocationType=invocation_type,
+            Payload=json.dumps(payload).encode(),
         )
         body = response["Payload"].read()
         result: dict[str, Any] = {

@@ -186,7 +186,7 @@ def _in_process_service(env: LeadPushEnv, loc: str, *, timeout_s: float = 30.0, 
         ),
         mapper=SyncLeadMapper(resolver),
         locations=Resolver(),
-        settings=PushSettings(workers=1),
+        settings=kw.pop("settings", None) or PushSettings(workers=1),
         **kw,
     )
 
@@ -200,6 +200,30 @@ def test_ghl_timeout_after_the_write_is_reresolved(env: LeadPushEnv) -> None:
     assert result["outcome"] == "created", result
     [contact] = env.contacts(loc)
     assert result["ghlContactId"] == contact["id"]
+
+
+def test_a_lead_slower_than_the_time_left_answers_retryable_before_the_timeout(env: LeadPushEnv) -> None:
+    """GHL answers in 4 s; 3 s are left when the lead starts (its client timeout is 30 s). The lead's
+    GHL calls are bounded by the invocation's remaining time less the reserve for the store writes
+    and the answer, so it comes back `retryable` before the timeout instead of being cut by it."""
+    loc = env.install_location()
+    env.ghl.admin.faults(rate_slow=1.0, slow_seconds=4, paths=["POST /contacts/upsert", "POST /contacts/"])
+    settings = PushSettings(workers=1, deadline_margin_ms=1_000, finish_reserve_ms=500)
+    service = _in_process_service(env, loc, timeout_s=30.0, idempotent=None, settings=settings)
+    ends_at = time.monotonic() + 3.0
+    try:
+        [result] = service.push(
+            lead("DL1", loc), remaining_ms=lambda: int((ends_at - time.monotonic()) * 1000)
+        ).results
+        answered_with_s_left = ends_at - time.monotonic()
+    finally:
+        env.ghl.admin.clear_faults()
+    assert result["outcome"] == "failed", result
+    assert result["error"]["retryable"] is True and result["error"]["code"] == "ghl_unavailable"
+    assert answered_with_s_left > 0, "answered after the invocation's end"
+    # The retry Rankr makes links the contact the slow call may have created: still one contact.
+    [retried] = service.push(lead("DL1", loc)).results
+    assert retried["outcome"] in ("created", "linked_existing") and len(env.contacts(loc)) == 1
 
 
 def test_duplicate_400_from_create_links_existing(env: LeadPushEnv) -> None:
@@ -304,6 +328,61 @@ def test_async_failure_goes_to_destination_and_replays(env: LeadPushEnv) -> None
     assert json.dumps(report.as_dict())
 
 
+def _failure_records(env: LeadPushEnv, lead_id: str, timeout_s: float = 60) -> list[dict[str, Any]]:
+    """The on-failure destination records of `lead_id`'s invocations (taken off the queue)."""
+    sqs = env.stack.client("sqs")
+    queue_url = env.stack.template.queues["LeadPushFailureQueue"].url  # type: ignore[union-attr]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        mine = []
+        for message in messages:
+            record = json.loads(message["Body"])
+            if [x.get("leadId") for x in record["requestPayload"].get("leads", [])] == [lead_id]:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                mine.append(record)
+            else:  # another test's: leave it
+                sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
+        if mine:
+            return mine
+        time.sleep(0.3)
+    return []
+
+
+def test_async_alias_needs_no_payload_flag_and_live_answers_per_lead(env: LeadPushEnv) -> None:
+    """The same payload, without `invocationType`: through `live` a retryable failure comes back as a
+    per-lead result; through `async` (InvocationType=Event) it raises, Lambda retries twice, and the
+    event reaches the on-failure queue, from where it replays."""
+    loc = env.install_location()
+    env.ghl.admin.faults(rate503=1.0, paths=["POST /contacts/upsert", "POST /contacts/"])
+    payload = {"leads": [lead("AS1", loc, tags=["async"])]}
+    sync = env.invoke(payload)
+    assert sync["StatusCode"] == 200 and sync["FunctionError"] is None, sync
+    [result] = sync["body"]["results"]
+    assert result["outcome"] == "failed" and result["error"]["retryable"] is True
+    response = env.invoke(payload, invocation_type="Event", function_name=env.async_alias_arn)
+    assert response["StatusCode"] == 202
+    [record] = _failure_records(env, "AS1")
+    assert record["requestContext"]["functionArn"] == env.async_alias_arn
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["responseContext"]["functionError"] == "Unhandled"
+    assert record["responsePayload"]["errorType"] == "LeadPushIncomplete"
+    assert env.contacts(loc) == []
+    env.ghl.admin.clear_faults()
+    # Replayed as the CLI does (the record's function, made synchronous through `live`).
+    sqs = env.stack.client("sqs")
+    queue_url = env.stack.template.queues["LeadPushFailureQueue"].url  # type: ignore[union-attr]
+    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(record))
+    report = replay_lead_push_failures(sqs=sqs, lambda_client=env.stack.client("lambda"), queue_url=queue_url)
+    mine = [m for m in report.messages if m.outcomes]
+    assert mine and mine[0].deleted and mine[0].outcomes == {"created": 1}, report.as_dict()
+    [contact] = env.contacts(loc)
+    assert sorted(contact["tags"]) == ["async"]
+
+
 def test_pushed_lead_webhook_is_an_echo_in_rankr(env: LeadPushEnv) -> None:
     """GHL answers our push with ContactCreate (and ContactTagUpdate) webhooks; the worker must see
     them as our own write coming back: no Rankr contact is created for the account."""
@@ -337,3 +416,51 @@ def test_pushed_lead_webhook_is_an_echo_in_rankr(env: LeadPushEnv) -> None:
     assert [c["id"] for c in env.stack.rankr.admin.state(account)["contacts"]] == [rankr_lead["id"]]
     writes = {k: v for k, v in env.stack.rankr.admin.stats()["requests"].items() if not k.startswith("GET")}
     assert writes == {}, writes
+
+
+def test_a_first_push_reads_nothing_before_its_writes_and_ends_in_one_settle_write(env: LeadPushEnv) -> None:
+    """The production wiring over the embedded AWS, counting its DynamoDB requests per lead: no read
+    of the mapping before the idempotent call, and a tagged lead's children marked done in the
+    settle transaction (no read-then-update of the mapping afterwards)."""
+    from rankr_ghl.aws.connections_store import DynamoConnectionStore
+    from rankr_ghl.wiring.lead_push import build_container
+
+    loc = env.install_location()
+    fenv = env.function_env
+    dynamodb = env.stack.client("dynamodb")
+    calls: list[str] = []
+    dynamodb.meta.events.register(
+        "before-parameter-build.dynamodb",
+        lambda model, params, **_: calls.append(
+            f"{model.name} {params.get('TableName') or ','.join(params.get('RequestItems', {}))}"
+        ),
+    )
+    token = env.ghl.admin.tokens(location_id=loc)["access_token"]
+    client = GHLClient(StaticTokenSource(token), base_url=env.ghl.url)
+    service = build_container(
+        ghl_client=lambda: client,
+        connections=DynamoConnectionStore(fenv["CONNECTIONS_TABLE"], client=env.stack.client("dynamodb")),
+        sync_table=fenv["SYNC_TABLE"],
+        audit_table=fenv["AUDIT_TABLE"],
+        idempotency_table=fenv["IDEMPOTENCY_TABLE"],
+        settings=PushSettings(workers=1),
+        dynamodb=dynamodb,
+    ).service
+    service.push(lead("RT0", loc))  # warms the mapping configuration's cache
+    expected = {
+        # idempotency record, claim unless mapped, [link before the tags], settle, idempotency result
+        "RT1": ["PutItem", "TransactWriteItems", "TransactWriteItems", "UpdateItem"],
+        "RT2": ["PutItem", "TransactWriteItems", "TransactWriteItems", "TransactWriteItems", "UpdateItem"],
+    }
+    for n, (lead_id, operations) in enumerate(expected.items(), start=1):
+        calls.clear()
+        [result] = service.push(lead(lead_id, loc, n, tags=["rt"] if lead_id == "RT2" else None)).results
+        assert result["outcome"] == "created", result
+        writes = [c.split()[0] for c in calls if fenv["AUDIT_TABLE"] not in c]
+        assert writes == operations, calls
+    mapping = service._records.mapped_contact(loc, "RT2")  # type: ignore[attr-defined]
+    assert mapping is not None and mapping.attributes["children"] == "done"
+    calls.clear()
+    assert service.push(lead("RT2", loc, 2, tags=["rt"])).results[0]["outcome"] == "created"  # a replay
+    replayed = [c.split()[0] for c in calls if fenv["AUDIT_TABLE"] not in c]
+    assert replayed == ["PutItem", "GetItem"], calls  # the stored answer, checked against the mapping

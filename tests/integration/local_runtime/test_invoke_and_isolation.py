@@ -44,6 +44,8 @@ def test_request_response_by_every_kind_of_name(stack: LocalStack, lambda_client
         (fn.arn, None, fn.arn),
         (fn.alias_arn, None, fn.alias_arn),
         (fn.name, "live", fn.alias_arn),
+        (f"{fn.arn}:once", None, f"{fn.arn}:once"),  # an AWS::Lambda::Alias of the template
+        (fn.name, "once", f"{fn.arn}:once"),
     ]:
         kwargs = {"Qualifier": qualifier} if qualifier else {}
         response = lambda_client.invoke(FunctionName=name, Payload=json.dumps({"n": 1}).encode(), **kwargs)
@@ -87,6 +89,20 @@ def test_event_invocation_runs_the_handler(stack: LocalStack, lambda_client) -> 
     assert _attempts(stack, key) == 1
 
 
+def _failure_records(stack: LocalStack, queue: str, key: str) -> list[dict]:
+    sqs = stack.aws.client("sqs")
+    url = stack.template.queues[queue].url
+    records: list[dict] = []
+    for _ in range(20):
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            records.append(json.loads(message["Body"]))
+        if any(r["requestPayload"].get("id") == key for r in records):
+            break
+        time.sleep(0.1)
+    return [r for r in records if r["requestPayload"].get("id") == key]
+
+
 def test_failing_event_invocation_ends_in_on_failure_queue(stack: LocalStack, lambda_client) -> None:
     key = uuid.uuid4().hex
     fn = stack.template.functions["AsyncFunction"]
@@ -96,23 +112,33 @@ def test_failing_event_invocation_ends_in_on_failure_queue(stack: LocalStack, la
     assert response["StatusCode"] == 202
     stack.drain(timeout=30)
     assert _attempts(stack, key) == 3  # first try + MaximumRetryAttempts 2
-    sqs = stack.aws.client("sqs")
-    url = stack.template.queues[fn.event_invoke.on_failure].url
-    records = []
-    for _ in range(20):
-        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-            records.append(json.loads(message["Body"]))
-        if any(r["requestPayload"].get("id") == key for r in records):
-            break
-        time.sleep(0.1)
-    record = next(r for r in records if r["requestPayload"].get("id") == key)
+    assert fn.event_invoke.on_failure is not None
+    [record] = _failure_records(stack, fn.event_invoke.on_failure, key)
     assert record["version"] == "1.0"
     assert record["requestContext"]["condition"] == "RetriesExhausted"
     assert record["requestContext"]["approximateInvokeCount"] == 3
     assert record["requestContext"]["functionArn"] == fn.alias_arn
     assert record["responseContext"]["functionError"] == "Unhandled"
     assert record["responsePayload"]["errorType"] == "ValueError"
+
+
+def test_an_alias_with_its_own_event_invoke_config(stack: LocalStack, lambda_client) -> None:
+    """AWS::Lambda::EventInvokeConfig on the `once` qualifier: no retry, its own failure queue."""
+    key = uuid.uuid4().hex
+    fn = stack.template.functions["AsyncFunction"]
+    response = lambda_client.invoke(
+        FunctionName=fn.name,
+        Qualifier="once",
+        InvocationType="Event",
+        Payload=json.dumps({"id": key, "fail": True}),
+    )
+    assert response["StatusCode"] == 202
+    stack.drain(timeout=30)
+    assert _attempts(stack, key) == 1
+    [record] = _failure_records(stack, "AsyncOnceFailureQueue", key)
+    assert record["requestContext"]["functionArn"] == f"{fn.arn}:once"
+    assert record["requestContext"]["approximateInvokeCount"] == 1
+    assert _failure_records(stack, "AsyncFailureQueue", key) == []
 
 
 def test_module_state_and_environment_never_leak_between_functions(stack: LocalStack) -> None:

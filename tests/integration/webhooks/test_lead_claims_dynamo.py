@@ -190,6 +190,47 @@ def test_settling_a_lead_is_one_transaction_that_writes_all_or_nothing(
     assert writer.settle_lead(location, "L1", mapping=None, ledger=[], release_identities=[])  # nothing to do
 
 
+def test_settling_a_mapped_lead_sets_its_attributes_in_the_same_transaction(
+    tables: SyncStateTable, location: str
+) -> None:
+    """The end of a push whose lead was linked before its tags, note and task: ledger, claims and the
+    mapping's attributes (children done) in one write; refused whole when the pair is not mapped."""
+    writer = tables.lead_push_writes
+    ledger = [_ledger(location, Side.GHL, "g1"), _ledger(location, Side.RANKR, "L1")]
+    pending = IdMapping(
+        location, Entity.CONTACT, "g1", "L1", attributes={"origin": LEAD_PUSH_ORIGIN, "children": "pending"}
+    )
+    done = IdMapping(
+        location, Entity.CONTACT, "g1", "L1", attributes={"origin": LEAD_PUSH_ORIGIN, "children": "done"}
+    )
+    tables.lead_claims.claim(location, [EMAIL], "L1", 600)
+
+    # Not mapped yet: refused, nothing written.
+    assert not writer.settle_lead(
+        location, "L1", mapping=None, ledger=ledger, release_identities=[EMAIL], attributes_of=done
+    )
+    assert tables.ledger.get(location, Entity.CONTACT, Side.GHL, "g1") is None
+    assert [c.lead_id for c in tables.lead_claims.find(location, [EMAIL])] == ["L1"]
+
+    tables.mappings.put(pending)
+    assert writer.settle_lead(
+        location, "L1", mapping=None, ledger=ledger, release_identities=[EMAIL], attributes_of=done
+    )
+    for stored in (
+        tables.mappings.get_by_rankr(location, Entity.CONTACT, "L1"),
+        tables.mappings.get_by_ghl(location, Entity.CONTACT, "g1"),
+    ):
+        assert stored is not None and stored.attributes["children"] == "done"
+    assert tables.ledger.get(location, Entity.CONTACT, Side.GHL, "g1") is not None
+    assert tables.lead_claims.find(location, [EMAIL]) == []
+
+    # The lead re-mapped to another contact meanwhile: refused, the other pair untouched.
+    other = IdMapping(location, Entity.CONTACT, "g2", "L1", attributes={"children": "done"})
+    assert not writer.settle_lead(
+        location, "L1", mapping=None, ledger=[], release_identities=[], attributes_of=other
+    )
+
+
 def test_claiming_unless_mapped_is_one_write_that_returns_the_existing_mapping(
     tables: SyncStateTable, location: str
 ) -> None:

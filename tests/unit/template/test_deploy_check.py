@@ -189,7 +189,16 @@ def test_a_function_rankr_may_invoke_async_needs_a_destination(tmp_path: Path) -
         "        DestinationConfig:\n          OnFailure:\n            Type: SQS\n"
         "            Destination: !GetAtt LeadPushFailureQueue.Arn\n": ""
     }
-    _failed(_run(tmp_path, template=broken), "LeadPushFunction: invoked asynchronously")
+    _failed(_run(tmp_path, template=broken), "LeadPushFunction: invoked asynchronously through alias live")
+
+
+def test_each_alias_rankr_may_invoke_async_needs_its_own_destination(tmp_path: Path) -> None:
+    """Async settings are per qualifier: the `async` alias gets nothing from the function's own."""
+    broken = {
+        "      DestinationConfig:\n        OnFailure:\n"
+        "          Destination: !GetAtt LeadPushFailureQueue.Arn\n": ""
+    }
+    _failed(_run(tmp_path, template=broken), "LeadPushFunction: invoked asynchronously through alias async")
 
 
 def test_a_function_without_its_log_group_fails(tmp_path: Path) -> None:

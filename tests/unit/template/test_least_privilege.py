@@ -94,10 +94,30 @@ def test_lead_push_invoke_permission_is_exported(template: dict[str, Any]) -> No
     policy = template["Resources"]["LeadPushInvokePolicy"]["Properties"]["PolicyDocument"]
     (stmt,) = policy["Statement"]
     assert stmt["Action"] == "lambda:InvokeFunction"
-    assert stmt["Resource"] == {"Ref": "LeadPushFunction.Alias"}
+    # Both aliases and nothing else: `live` for sync calls, `async` for Event calls.
+    assert stmt["Resource"] == [{"Ref": "LeadPushFunction.Alias"}, {"Ref": "LeadPushAsyncAlias"}]
     outputs = template["Outputs"]
     assert "Export" in outputs["LeadPushInvokePolicyArn"]
     assert "Export" in outputs["LeadPushAliasArn"]
+    assert "Export" in outputs["LeadPushAsyncAliasArn"]
+
+
+def test_lead_push_async_alias_has_its_own_retries_and_failure_queue(template: dict[str, Any]) -> None:
+    """The handler recognises the async alias by name; Lambda retries its events and keeps the ones
+    that still fail in the lead-push failure queue."""
+    from rankr_ghl.flows.lead_push.invocation import ASYNC_ALIAS
+
+    resources = template["Resources"]
+    alias = resources["LeadPushAsyncAlias"]["Properties"]
+    assert alias["Name"] == ASYNC_ALIAS and alias["FunctionName"] == {"Ref": "LeadPushFunction"}
+    config = resources["LeadPushAsyncInvokeConfig"]["Properties"]
+    assert config["FunctionName"] == {"Ref": "LeadPushFunction"}
+    assert config["MaximumRetryAttempts"] == 2
+    destination = config["DestinationConfig"]["OnFailure"]["Destination"]
+    assert destination == {"Fn::GetAtt": ["LeadPushFailureQueue", "Arn"]}
+    # The role's sqs:SendMessage on that queue comes from the function's own EventInvokeConfig.
+    own = resources["LeadPushFunction"]["Properties"]["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
+    assert own["Destination"] == destination
 
 
 def test_tracer_never_captures_responses() -> None:

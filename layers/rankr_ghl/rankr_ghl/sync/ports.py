@@ -324,11 +324,13 @@ class LeadPushStore(Protocol):
         mapping: IdMapping | None,
         ledger: Sequence[LedgerEntry],
         release_identities: Sequence[str],
+        attributes_of: IdMapping | None = None,
     ) -> bool:
         """The end of a lead push in one all-or-nothing write: the ledger entries, the lead's claims
         on `release_identities` dropped (each still held by `lead_id`) and, if given, the mapping
-        (neither side mapped yet). False, with nothing written, when any of that does not hold or
-        the write was contended: the caller then goes step by step (put, put_many, release)."""
+        (neither side mapped yet), and the attributes of `attributes_of` (that pair mapped already).
+        False, with nothing written, when any of that does not hold or the write was contended: the
+        caller then goes step by step (put, put_many, release, update_attributes)."""
         ...
 
 

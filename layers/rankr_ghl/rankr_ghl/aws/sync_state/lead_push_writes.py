@@ -18,7 +18,9 @@ from rankr_ghl.aws.sync_state.items import (
     ledger_item,
     mapping_key,
     mapping_pair_puts,
+    mapping_side_key,
     parse_mapping,
+    to_item,
 )
 from rankr_ghl.sync.ports import (
     IdMapping,
@@ -83,8 +85,11 @@ class DynamoLeadPushStore(TableBase):
         mapping: IdMapping | None,
         ledger: Sequence[LedgerEntry],
         release_identities: Sequence[str],
+        attributes_of: IdMapping | None = None,
     ) -> bool:
         items = mapping_pair_puts(self.table_name, mapping) if mapping is not None else []
+        if attributes_of is not None:
+            items += self._attribute_updates(attributes_of)
         by_key = {(e.location_id, e.entity, e.side, e.record_id): e for e in ledger}
         items += [
             {"Put": {"TableName": self.table_name, "Item": ledger_item(e, self._ledger_ttl_s)}}
@@ -103,3 +108,23 @@ class DynamoLeadPushStore(TableBase):
                 return False
             raise
         return True
+
+    def _attribute_updates(self, mapping: IdMapping) -> list[TransactWriteItemTypeDef]:
+        """Both sides' attributes set to `mapping`'s, each only while the item still holds this pair."""
+        attributes = to_item({"a": dict(mapping.attributes) or None}).get("a", {"M": {}})
+        items: list[TransactWriteItemTypeDef] = []
+        for side in (Side.RANKR, Side.GHL):
+            key, other_attr, other_id = mapping_side_key(mapping, side)
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": key,
+                        "UpdateExpression": "SET attributes = :attrs",
+                        "ConditionExpression": "attribute_exists(pk) AND #a = :v",
+                        "ExpressionAttributeNames": {"#a": other_attr},
+                        "ExpressionAttributeValues": {":attrs": attributes, ":v": {"S": other_id}},
+                    }
+                }
+            )
+        return items

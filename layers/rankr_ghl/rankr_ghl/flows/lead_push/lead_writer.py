@@ -76,20 +76,32 @@ class LeadWriter:
             PUSH_OUTCOME: outcome.value,
         }
         state = dict(contact.raw) if contact.raw else None
+        done = {CHILDREN: CHILDREN_DONE}
         if needs_tags:
-            # Linked before the tag write, so a failed tag write leaves a mapped contact to retry on.
-            # The claims stay until the ledger is written: until then the webhook worker must not
-            # mirror GHL's tag-less state onto the lead.
-            self._link(location_id, lead, contact.id, matched_by, attributes)
+            # Linked before the tag write, so a failed tag, note or task write leaves a mapped contact
+            # to retry on. The claims stay until the ledger is written: until then the webhook worker
+            # must not mirror GHL's tag-less state onto the lead. The settle that ends the push also
+            # marks its children done, in the same write.
+            stored = self._link(location_id, lead, contact.id, matched_by, attributes)
             tags = self._ghl.add_tags(location_id, contact.id, canonical_tags(lead.tags))
             if state is not None:
                 state["tags"] = tags
-            self._settle(location_id, lead, contact.id, state, identities)
+            self._note_and_task(location_id, lead, contact.id, outcome, first_attempt=True)
+            self._settle(
+                location_id,
+                lead,
+                contact.id,
+                state,
+                identities,
+                attributes=(stored, done) if stored else None,
+            )
+            if stored is None:  # the pair was linked by someone else: its attributes are not known here
+                self._records.update_link(location_id, lead.leadId, contact.id, done)
         else:
             self._settle(location_id, lead, contact.id, state, identities, link=(matched_by, attributes))
-        if children:
-            self._note_and_task(location_id, lead, contact.id, outcome, first_attempt=True)
-            self._records.update_link(location_id, lead.leadId, contact.id, {CHILDREN: CHILDREN_DONE})
+            if children:
+                self._note_and_task(location_id, lead, contact.id, outcome, first_attempt=True)
+                self._records.update_link(location_id, lead.leadId, contact.id, done)
         self.safe_audit(
             location_id, lead.leadId, contact.id, outcome.value, fields=sorted(body), matched_by=matched_by
         )
@@ -142,12 +154,13 @@ class LeadWriter:
         contact_id: str,
         matched_by: str,
         attributes: Mapping[str, str] | None = None,
-    ) -> None:
+    ) -> Mapping[str, str] | None:
+        """The attributes the mapping holds now; None when the pair was linked already (not read)."""
         try:
-            self._records.link(location_id, lead.leadId, contact_id, matched_by, attributes=attributes)
+            return self._records.link(location_id, lead.leadId, contact_id, matched_by, attributes=attributes)
         except LinkConflict as conflict:
             if conflict.existing_contact_id == contact_id:
-                return
+                return None
             raise LeadPushFailure(
                 ErrorCode.CONTACT_LINKED_ELSEWHERE,
                 f"GHL contact {contact_id} (matched by {matched_by}) cannot be linked to lead {lead.leadId}: "
@@ -164,11 +177,14 @@ class LeadWriter:
         identities: Sequence[str],
         *,
         link: tuple[str, Mapping[str, str]] | None = None,
+        attributes: tuple[Mapping[str, str], Mapping[str, str]] | None = None,
     ) -> None:
-        """Ledger, claims released and (with `link`: matched by, attributes) the link: one store write
-        in the usual case, since store round trips, not GHL's, bound a batch's pace when the rate
-        budget is large."""
-        matched_by, attributes = link if link is not None else (None, None)
+        """Ledger, claims released and (with `link`: matched by, attributes) the link, or (with
+        `attributes`: what the lead's mapping holds, the changes) the mapping's attributes updated:
+        one store write in the usual case, since store round trips, not GHL's, bound a batch's pace
+        when the rate budget is large."""
+        matched_by, link_attributes = link if link is not None else (None, None)
+        stored, changes = attributes if attributes is not None else (None, None)
         if self._records.settle(
             location_id,
             lead,
@@ -176,13 +192,16 @@ class LeadWriter:
             state,
             release=identities,
             link_matched_by=matched_by,
-            link_attributes=attributes,
+            link_attributes=link_attributes,
+            attributes={**stored, **changes} if stored is not None and changes is not None else None,
         ):
             return
         if matched_by is not None:
-            self._link(location_id, lead, contact_id, matched_by, attributes)
+            self._link(location_id, lead, contact_id, matched_by, link_attributes)
         self._records.record_write(location_id, contact_id, lead, state)
         self._release_claims(location_id, lead.leadId, identities)
+        if changes is not None:
+            self._records.update_link(location_id, lead.leadId, contact_id, changes)
 
     def _release_claims(self, location_id: str, lead_id: str, identities: Sequence[str]) -> None:
         try:

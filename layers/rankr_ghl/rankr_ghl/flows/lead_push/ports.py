@@ -95,11 +95,12 @@ class LeadRecords(Protocol):
         matched_by: str,
         *,
         attributes: Mapping[str, str] | None = None,
-    ) -> None:
+    ) -> Mapping[str, str]:
         """Conditional write (`attributes`: more facts on the mapping, e.g. `CHILDREN`); raises
         LinkConflict when the lead maps elsewhere or the contact is already linked to another Rankr
         record. Re-linking the same pair is a no-op, and confirms a
-        provisional link; a provisional link of the lead to another contact is replaced."""
+        provisional link; a provisional link of the lead to another contact is replaced. Returns the
+        attributes the mapping holds afterwards."""
         ...
 
     def settle(
@@ -112,11 +113,13 @@ class LeadRecords(Protocol):
         release: Sequence[str],
         link_matched_by: str | None = None,
         link_attributes: Mapping[str, str] | None = None,
+        attributes: Mapping[str, str] | None = None,
     ) -> bool:
         """The usual end of a first push in one atomic write: the ledger as `record_write` writes
         it, the lead's claims on `release` dropped and, with `link_matched_by`, the `link` of a lead
-        and contact both unmapped. False, with nothing written, when that does not apply: the caller
-        then links, records and releases step by step."""
+        and contact both unmapped, or, with `attributes`, the whole attribute set of the lead's
+        mapping to `contact_id`. False, with nothing written, when that does not apply: the caller
+        then links, records, releases and updates the link step by step."""
         ...
 
     def update_link(

@@ -146,6 +146,7 @@ class SyncLeadRecords:
         release: Sequence[str],
         link_matched_by: str | None = None,
         link_attributes: Mapping[str, str] | None = None,
+        attributes: Mapping[str, str] | None = None,
     ) -> bool:
         if self._push_store is None:
             return False
@@ -158,7 +159,22 @@ class SyncLeadRecords:
         releasing = release if self._claims is not None else ()
         try:
             return self._push_store.settle_lead(
-                location_id, lead.leadId, mapping=mapping, ledger=entries, release_identities=releasing
+                location_id,
+                lead.leadId,
+                mapping=mapping,
+                ledger=entries,
+                release_identities=releasing,
+                attributes_of=(
+                    None
+                    if attributes is None
+                    else IdMapping(
+                        location_id=location_id,
+                        entity=Entity.CONTACT,
+                        ghl_id=contact_id,
+                        rankr_id=lead.leadId,
+                        attributes=dict(attributes),
+                    )
+                ),
             )
         except Exception as exc:
             if not _transient_store_error(exc):
@@ -191,23 +207,25 @@ class SyncLeadRecords:
         matched_by: str,
         *,
         attributes: Mapping[str, str] | None = None,
-    ) -> None:
+    ) -> Mapping[str, str]:
         wanted = self._lead_mapping(location_id, lead_id, contact_id, matched_by, attributes)
         for attempt in range(LINK_ATTEMPTS):
             try:
                 stored = self._mappings.put(wanted)
                 if stored.attributes.get("origin") == CLAIM_LINK_ORIGIN:
                     # The webhook worker linked this very pair on our claim: confirm it as ours.
+                    confirmed = {**wanted.attributes, "linkedBy": CLAIM_LINK_ORIGIN}
                     self._mappings.update_attributes(
                         IdMapping(
                             location_id=location_id,
                             entity=Entity.CONTACT,
                             ghl_id=contact_id,
                             rankr_id=lead_id,
-                            attributes={**wanted.attributes, "linkedBy": CLAIM_LINK_ORIGIN},
+                            attributes=confirmed,
                         )
                     )
-                return
+                    return confirmed
+                return dict(stored.attributes)
             except MappingConflict as conflict:
                 existing = conflict.existing
                 if (
@@ -237,6 +255,7 @@ class SyncLeadRecords:
                     "mapping write failed; retrying", extra={"leadId": lead_id, "attempt": attempt + 1}
                 )
                 time.sleep(random.uniform(0.02, 0.05 * 2 ** min(attempt, 4)))  # full jitter
+        raise RuntimeError("unreachable: the last attempt returns or raises")
 
     def update_link(
         self, location_id: str, lead_id: str, contact_id: str, changes: Mapping[str, str]

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from rankr_ghl import deadlines
 from rankr_ghl.connections.errors import ConnectionsError
 from rankr_ghl.flows.lead_push.contact_resolution import ContactResolver, ResolutionSettings
 from rankr_ghl.flows.lead_push.idempotency import IdempotentRunner
@@ -40,11 +41,19 @@ def payload_hash(location_id: str, lead: Lead) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# Idempotency keys one push may try: a replay whose payload GHL no longer holds moves to another key,
+# which only a concurrent push of other payloads of the same lead can make stale again.
+_KEY_ATTEMPTS = 6
+
+
 @dataclass
 class PushSettings:
     workers: int = 8
     # Start no new lead when less than this much time is left (a lead's worst case incl. client retries).
     deadline_margin_ms: int = 20_000
+    # A running lead's GHL calls (timeouts, retries, rate-limit waits) end this long before the
+    # invocation does, leaving time for its store writes and the answer: it then fails `retryable`.
+    finish_reserve_ms: int = 5_000
     # How long a lead waits for a concurrent invocation of the same payload to finish.
     in_progress_wait_s: float = 15.0
     resolution: ResolutionSettings = field(default_factory=ResolutionSettings)
@@ -86,6 +95,7 @@ class LeadPushService:
         )
         self._writer = LeadWriter(ghl=ghl, records=records, mapper=mapper, resolver=resolver, clock=clock)
         self._push_idempotent = idempotent(self._push_payload) if idempotent else self._push_payload
+        self._ran = threading.local()  # per worker thread: did this lead's function run (or replay)?
 
     # -- batch ---------------------------------------------------------------------------------
 
@@ -96,7 +106,9 @@ class LeadPushService:
         for item in work:
             self._validate(item)
         pending = [w for w in work if w.result is None]
-        deadline_guard = DeadlineGuard(remaining_ms, self._settings.deadline_margin_ms)
+        deadline_guard = DeadlineGuard(
+            remaining_ms, self._settings.deadline_margin_ms, self._settings.finish_reserve_ms
+        )
         try:
             self._run_all(pending, deadline_guard)
         finally:
@@ -160,7 +172,12 @@ class LeadPushService:
             )
             return failed_result(lead.leadId, not_started)
         try:
-            return self.push_lead(lead, guard)
+            budget_s = guard.lead_budget_s()
+            if budget_s is None:
+                return self.push_lead(lead, guard)
+            # Per worker thread (a context variable): the GHL client caps each call by it.
+            with deadlines.deadline_in(budget_s):
+                return self.push_lead(lead, guard)
         except LeadPushFailure as failure:
             return failed_result(lead.leadId, failure)
         except Exception as exc:
@@ -173,16 +190,43 @@ class LeadPushService:
     # -- one lead ------------------------------------------------------------------------------
 
     def push_lead(self, lead: Lead, guard: DeadlineGuard | None = None) -> dict[str, Any]:
-        """Push one validated lead (idempotent); raises LeadPushFailure."""
+        """Push one validated lead (idempotent); raises LeadPushFailure.
+
+        The idempotency key holds the payload's hash and a sequence number (`appliedSeq`). A first try
+        uses sequence 0 and reads nothing before it: a new payload runs at once. Only a replayed result
+        is checked against the lead's mapping: it stands when GHL still holds this payload (the
+        mapping's applied hash); after A, B, then A again, A's stored answer is stale, so the push
+        runs again under the next unused sequence number."""
         location_id = self._locations.location_for(lead)
-        applied = self._applied_version(location_id, lead)
-        payload = {
-            "leadId": lead.leadId,
-            "locationId": location_id,
-            "payloadHash": applied.payload_hash,
-            "appliedSeq": applied.seq,
-            "lead": lead.model_dump(mode="json", exclude={"rankrAccountId"}) | {"locationId": location_id},
-        }
+        current = payload_hash(location_id, lead)
+        body = lead.model_dump(mode="json", exclude={"rankrAccountId"}) | {"locationId": location_id}
+        seq = 0
+        for _ in range(_KEY_ATTEMPTS):
+            payload = {
+                "leadId": lead.leadId,
+                "locationId": location_id,
+                "payloadHash": current,
+                "appliedSeq": seq,
+                "lead": body,
+            }
+            self._ran.done = False
+            result = self._push_once(payload, guard)
+            if self._ran.done:
+                return result
+            link = self._records.mapped_contact(location_id, lead.leadId)
+            if link is not None and link.applied_hash == current:
+                if link.applied_seq == seq:
+                    return result  # the answer of the payload GHL holds
+                seq = link.applied_seq  # that payload's latest application: its answer
+            else:
+                seq = max(seq, link.applied_seq if link is not None else 0) + 1
+        raise LeadPushFailure(
+            ErrorCode.IN_PROGRESS,
+            "the lead changed repeatedly while this push ran; retry shortly",
+            retryable=True,
+        )
+
+    def _push_once(self, payload: dict[str, Any], guard: DeadlineGuard | None) -> dict[str, Any]:
         waited = 0.0
         delay = 0.1
         while True:
@@ -200,19 +244,8 @@ class LeadPushService:
                 waited += delay
                 delay = min(delay * 2, 1.0)
 
-    def _applied_version(self, location_id: str, lead: Lead) -> AppliedVersion:
-        """Only a payload equal to the last one applied to GHL replays its stored result: any other,
-        an older one included (A, B, then A again), gets the next sequence number and so a new
-        idempotency key, and is applied."""
-        current = payload_hash(location_id, lead)
-        link = self._records.mapped_contact(location_id, lead.leadId)
-        if link is None or link.applied_hash is None:
-            return AppliedVersion(current, 0)
-        if link.applied_hash == current:
-            return AppliedVersion(current, link.applied_seq)
-        return AppliedVersion(current, link.applied_seq + 1)
-
     def _push_payload(self, lead_payload: dict[str, Any]) -> dict[str, Any]:
+        self._ran.done = True  # run, not replayed from the idempotency store
         lead = Lead.model_validate(lead_payload["lead"])
         location_id: str = lead_payload["locationId"]
         try:
@@ -260,13 +293,22 @@ def _failure_from_ghl(exc: GHLError) -> LeadPushFailure:
 
 
 class DeadlineGuard:
-    def __init__(self, remaining_ms: Callable[[], int] | None, margin_ms: int) -> None:
+    def __init__(self, remaining_ms: Callable[[], int] | None, margin_ms: int, reserve_ms: int = 0) -> None:
         self._remaining_ms = remaining_ms
         self._margin_ms = margin_ms
+        self._reserve_ms = reserve_ms
         self._lock = threading.Lock()
 
     def has_time(self) -> bool:
+        """Time enough to start a lead."""
         if self._remaining_ms is None:
             return True
         with self._lock:
             return self._remaining_ms() > self._margin_ms
+
+    def lead_budget_s(self) -> float | None:
+        """How long a lead starting now may spend on GHL: the time left less the reserve."""
+        if self._remaining_ms is None:
+            return None
+        with self._lock:
+            return max(0.0, (self._remaining_ms() - self._reserve_ms) / 1000.0)
