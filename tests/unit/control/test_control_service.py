@@ -87,6 +87,17 @@ def preview(location_id: str, account_id: str, contact_id: str) -> dict:
     return {"found": True, "would": "create", "rankrBody": {"firstName": "Ann"}, "differences": []}
 
 
+class Runner:
+    """Stands in for flows.control.transfers (tested on its own): records what the service asked."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def __call__(self, location_id, account_id, direction, record_id, apply):
+        self.calls.append((location_id, account_id, direction, record_id, apply))
+        return {"dryRun": not apply, "direction": direction, "writes": []}
+
+
 @pytest.fixture
 def world():
     connections = Connections()
@@ -104,14 +115,17 @@ def world():
     )
     audit = Audit()
     mappings = Mappings()
+    runner = Runner()
     service = ControlService(
         links=lambda: links,
         connections=lambda: connections,
         claims=lambda: claims,
         audit=lambda: audit,
         transfer_preview=preview,
+        transfer_runner=runner,
         mappings=lambda: mappings,
     )
+    service.runner = runner
     service.mappings = mappings
     service.audit = audit
     return service, connections, claims, links
@@ -235,6 +249,20 @@ def test_test_transfer_is_a_scoped_dry_run(world):
         {"op": "test_transfer", "rankrAccountId": "acctA", "locationId": "locB", "ghlContactId": "ghl-1"}
     )
     assert foreign["error"]["code"] == "not_found"
+    assert service.runner.calls == [("locA", "acctA", "ghl_to_rankr", "ghl-1", False)]
+
+
+def test_test_transfer_apply_names_the_record_of_its_direction_and_needs_an_active_connection(world):
+    service, connections, *_ = world
+    base = {"op": "test_transfer", "rankrAccountId": "acctA", "locationId": "locA", "apply": True}
+    wrong = service.handle({**base, "direction": "rankr_to_ghl", "ghlContactId": "ghl-1"})
+    assert wrong["error"]["code"] == "invalid_request" and "rankrContactId" in wrong["error"]["message"]
+    ok = service.handle({**base, "direction": "rankr_to_ghl", "rankrContactId": "r-1"})
+    assert ok["ok"] and ok["result"]["dryRun"] is False and "preview" not in ok["result"]
+    assert service.runner.calls == [("locA", "acctA", "rankr_to_ghl", "r-1", True)]
+    service.handle({"op": "connection.disconnect", "rankrAccountId": "acctA", "locationId": "locA"})
+    inactive = service.handle({**base, "ghlContactId": "ghl-1"})
+    assert inactive["error"]["code"] == "not_active" and len(service.runner.calls) == 1
 
 
 def test_mapping_is_validated_before_it_is_stored_and_scoped(world):

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rankr_ghl.flows.control.service import ControlService
-    from rankr_ghl.wiring.infrastructure import Infrastructure
+    from rankr_ghl.wiring.root import Root
 
 
-def build_control(root: Infrastructure) -> ControlService:
+def build_control(root: Root) -> ControlService:
     from rankr_ghl.aws.audit import DynamoAuditLog
     from rankr_ghl.aws.install_claims import DynamoClaimCodeStore
     from rankr_ghl.flows.control.service import ControlService
@@ -17,24 +17,36 @@ def build_control(root: Infrastructure) -> ControlService:
 
     settings = root.settings
 
+    # Test transfers run on the reconcile's own services, built on the first one: the other ops
+    # never load the sync machinery.
     def transfer_preview(location_id: str, account_id: str, contact_id: str) -> dict[str, Any]:
-        # Built on the first test transfer: the other ops never load the sync machinery.
         from rankr_ghl.flows.reconcile.transfer_preview import preview_transfer
-        from rankr_ghl.ghl.records import GhlClientRecords
-        from rankr_ghl.rankr.records import RankrClientRecords
-        from rankr_ghl.sync.mapping_resolver import MappingResolver
 
-        table = root.sync_state()
+        services = root.reconcile_container().reconciler
         return preview_transfer(
-            ghl=GhlClientRecords(root.ghl_client),
-            rankr=RankrClientRecords(root.rankr_client),
-            mappings=table.mappings,
-            ledger=table.ledger,
-            mapping_resolver=MappingResolver(table.mapping_config),
+            ghl=services.ghl,
+            rankr=services.rankr,
+            mappings=services.mappings,
+            ledger=services.ledger,
+            mapping_resolver=services.mapping_resolver,
             location_id=location_id,
             account_id=account_id,
             contact_id=contact_id,
         ).to_dict()
+
+    def transfer_runner(
+        location_id: str, account_id: str, direction: str, record_id: str, apply: bool
+    ) -> dict[str, Any]:
+        from rankr_ghl.flows.control.transfers import transfer_one
+
+        return transfer_one(
+            root.reconcile_container().reconciler,
+            location_id=location_id,
+            account_id=account_id,
+            direction="rankr_to_ghl" if direction == "rankr_to_ghl" else "ghl_to_rankr",
+            record_id=record_id,
+            apply=apply,
+        )
 
     return ControlService(
         links=lambda: build_install_links(root),
@@ -44,5 +56,6 @@ def build_control(root: Infrastructure) -> ControlService:
             settings.audit_table, client=root.dynamodb(), retention_days=settings.audit_retention_days
         ),
         transfer_preview=transfer_preview,
+        transfer_runner=transfer_runner,
         mappings=lambda: root.sync_state().mapping_config,
     )

@@ -36,7 +36,13 @@ from rankr_ghl.flows.control.contract import (
     TestTransferRequest,
 )
 from rankr_ghl.flows.control.mapping_ops import MappingDocuments, get_mapping, put_mapping, validate_mapping
-from rankr_ghl.flows.control.records import AuditReader, TransferPreviewer, query_logs, run_test_transfer
+from rankr_ghl.flows.control.records import (
+    AuditReader,
+    TransferPreviewer,
+    TransferRunner,
+    query_logs,
+    run_test_transfer,
+)
 from rankr_ghl.observability import logger
 
 
@@ -86,11 +92,13 @@ class ControlService:
         claims: Callable[[], ClaimCodeStore],
         audit: Callable[[], AuditReader],
         transfer_preview: TransferPreviewer,
+        transfer_runner: TransferRunner,
         mappings: Callable[[], MappingDocuments],
     ) -> None:
         self._mappings = mappings
         self._audit = audit
         self._transfer_preview = transfer_preview
+        self._transfer_runner = transfer_runner
         self._links = links
         self._connections = connections
         self._claims = claims
@@ -126,8 +134,11 @@ class ControlService:
             return model.model_validate(event)
         except ValidationError as exc:
             # Field locations only: the offending values never come back (they may be hostile).
-            fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
-            raise ControlError("invalid_request", f"invalid fields: {', '.join(fields)}") from None
+            fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors() if e["loc"]})
+            # A rule across fields has no location; its message is ours and names no value.
+            rules = sorted({str(e["msg"]) for e in exc.errors() if not e["loc"]})
+            parts = ([f"invalid fields: {', '.join(fields)}"] if fields else []) + rules
+            raise ControlError("invalid_request", "; ".join(parts)) from None
 
     # ----------------------------------------------------------------------------------- ops
     def _run(self, request: Any) -> dict[str, Any]:
@@ -150,8 +161,10 @@ class ControlService:
             self._owned(request.rankr_account_id, request.location_id)
             return query_logs(self._audit(), request)
         if isinstance(request, TestTransferRequest):
-            self._owned(request.rankr_account_id, request.location_id)
-            return run_test_transfer(self._transfer_preview, request)
+            owned = self._owned(request.rankr_account_id, request.location_id)
+            if request.apply:
+                self._active(owned)
+            return run_test_transfer(self._transfer_preview, self._transfer_runner, request)
         if isinstance(request, MappingValidateRequest):
             return validate_mapping(request)
         if isinstance(request, MappingGetRequest | MappingPutRequest):
@@ -167,6 +180,13 @@ class ControlService:
         if connection is None or connection.rankr_account_id != account:
             raise ControlError("not_found", "no connection of this account has that locationId")
         return connection
+
+    @staticmethod
+    def _active(connection: Any) -> None:
+        if connection.status is not ConnectionStatus.ACTIVE:
+            raise ControlError(
+                "not_active", f"the connection is {connection.status.value}; nothing was written"
+            )
 
     def _install_link(self, request: InstallLinkRequest) -> dict[str, Any]:
         links = self._links()
