@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from rankr_ghl.aws.dead_letters import SqsDeadLetters
     from rankr_ghl.flows.control.service import ControlService
+    from rankr_ghl.flows.reconcile.planner import SqsJobQueue
+    from rankr_ghl.ghl.budget import Snapshot
     from rankr_ghl.wiring.root import Root
 
 
@@ -48,6 +51,28 @@ def build_control(root: Root) -> ControlService:
             apply=apply,
         )
 
+    def dead_letters() -> SqsDeadLetters:
+        from rankr_ghl.aws.dead_letters import DeadLetterQueue, SqsDeadLetters
+
+        return SqsDeadLetters(
+            {
+                "webhooks": DeadLetterQueue(settings.webhook_dlq_url, settings.webhook_queue_url),
+                "reconcile": DeadLetterQueue(settings.reconcile_dlq_url, settings.reconcile_queue_url),
+                "lead-push": DeadLetterQueue(settings.lead_push_failure_queue_url, None),
+            },
+            client=lambda: root.aws_client("sqs"),
+        )
+
+    def rate_budget(location_id: str) -> Snapshot:
+        from rankr_ghl.aws.rate_budget import DynamoBudgetStore
+
+        return DynamoBudgetStore(settings.sync_table, client_source=root.dynamodb).load(location_id)
+
+    def reconcile_queue() -> SqsJobQueue:
+        from rankr_ghl.flows.reconcile.planner import SqsJobQueue
+
+        return SqsJobQueue(settings.reconcile_queue_url, client=root.aws_client("sqs"))
+
     return ControlService(
         links=lambda: build_install_links(root),
         connections=root.connection_store,
@@ -58,4 +83,9 @@ def build_control(root: Root) -> ControlService:
         transfer_preview=transfer_preview,
         transfer_runner=transfer_runner,
         mappings=lambda: root.sync_state().mapping_config,
+        reconcile_queue=reconcile_queue,
+        checkpoints=lambda: root.sync_state().checkpoints,
+        dead_letters=dead_letters,
+        backlog=dead_letters,
+        rate_budget=rate_budget,
     )

@@ -127,6 +127,40 @@ class MappingPutRequest(_Request):
     document: dict[str, Any]
 
 
+class ReconcileStartRequest(_Request):
+    """Queue a reconcile of one location for the reconcile worker; `reconcile.status` follows it."""
+
+    op: Literal["reconcile.start"]
+    location_id: Id = Field(alias="locationId")
+    mode: Literal["incremental", "full"] = "incremental"
+    dry_run: bool = Field(default=False, alias="dryRun")
+
+
+class ReconcileStatusRequest(_Request):
+    """Without `runId`: the run last started through the control API."""
+
+    op: Literal["reconcile.status"]
+    location_id: Id = Field(alias="locationId")
+    run_id: Id | None = Field(default=None, alias="runId")
+
+
+class DlqSummaryRequest(_Request):
+    """The account's dead-lettered messages per queue (ids, location, type, age; never bodies)."""
+
+    op: Literal["dlq.summary"]
+    location_id: Id | None = Field(default=None, alias="locationId")
+
+
+class DlqReplayRequest(_Request):
+    """Send one location's dead-lettered messages back to their source queue (all, or `messageIds`)."""
+
+    op: Literal["dlq.replay"]
+    location_id: Id = Field(alias="locationId")
+    queue: Literal["webhooks", "reconcile", "lead-push"]
+    message_ids: Annotated[list[Id], Field(max_length=100)] | None = Field(default=None, alias="messageIds")
+    max: Annotated[int, Field(ge=1, le=100)] = 100
+
+
 OPS: dict[str, type[_Request]] = {
     "install_link": InstallLinkRequest,
     "connections.list": ConnectionsListRequest,
@@ -139,6 +173,10 @@ OPS: dict[str, type[_Request]] = {
     "mapping.get": MappingGetRequest,
     "mapping.validate": MappingValidateRequest,
     "mapping.put": MappingPutRequest,
+    "reconcile.start": ReconcileStartRequest,
+    "reconcile.status": ReconcileStatusRequest,
+    "dlq.summary": DlqSummaryRequest,
+    "dlq.replay": DlqReplayRequest,
 }
 
 ERROR_CODES: dict[str, str] = {
@@ -150,6 +188,7 @@ ERROR_CODES: dict[str, str] = {
     "invalid_claim_code": "The claim code is unknown, expired or used.",
     "invalid_mapping": "The mapping document does not validate; nothing was stored.",
     "return_url_not_allowed": "returnUrl is not on the connector's allow-list.",
+    "not_replayable": "Lead-push failures are Rankr's own requests: Rankr sends them again itself.",
     "unavailable": "A dependency failed; the same request may succeed later.",
 }
 
