@@ -58,10 +58,16 @@ def test_cli_commands_invoke_the_control_function(e2e_stack, capsys) -> None:
     writes = json.loads(capsys.readouterr().out)["writes"]
     assert [w["call"] for w in writes if w["system"] == "rankr"] == ["create"]
 
+    # The operators' test-transfer, scoped to the account, is the same op.
+    back = ["test-transfer", "--location", location, "--contact", writes[0]["recordId"], "--rankr-contact"]
+    assert main([*back, "--rankr-account", account, "--json", *via]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["direction"] == "rankr_to_ghl" and answer["dryRun"] is True and answer["writes"] == []
+
     assert main(["control", "logs", location, "--rankr-account", account, "--limit", "5", *via]) == 0
     assert json.loads(capsys.readouterr().out)["entries"]
 
     # connections link: the same op Rankr calls, refused for a location bound to another account.
     assert main(["connections", "link", location, new_id("acctThief"), *via]) == 1
     assert "not_found" in capsys.readouterr().err
-    assert _runs(stack) - before == 7
+    assert _runs(stack) - before == 8
