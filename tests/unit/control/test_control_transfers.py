@@ -94,3 +94,26 @@ def test_unknown_records_are_not_found_and_write_nothing() -> None:
             run(world, direction, "nope", apply=True)
         assert refused.value.code == "not_found"
     assert state(world) == before
+
+
+def test_apply_reports_a_write_by_the_record_it_changed() -> None:
+    """A Rankr delete reaches GHL as the mapping's deleted tag: the write names the GHL contact."""
+    world = World()
+    g_id, r_id = world.mirrored_pair(5)
+    world.rankr.delete_contact(ACCOUNT, r_id)
+    result = run(world, "rankr_to_ghl", r_id, apply=True)
+    assert [(w["system"], w["call"], w["recordId"], w["fields"]) for w in result["writes"]] == [
+        ("ghl", "add_tags", g_id, ["tags"])
+    ]
+    tag = world.reconciler.mapping_resolver.for_location(LOCATION, ACCOUNT).contact.deleted_tag
+    assert tag.lower() in world.ghl.contacts[g_id]["tags"]
+
+
+def test_apply_reports_a_delete_by_the_record_it_deleted() -> None:
+    """GHL lost the contact: the Rankr twin is deleted, and the write names it (not its entity)."""
+    world = World()
+    g_id, r_id = world.mirrored_pair(6)
+    del world.ghl.contacts[g_id]
+    result = run(world, "rankr_to_ghl", r_id, apply=True)
+    calls = [(w["system"], w["call"], w["entity"], w["recordId"]) for w in result["writes"]]
+    assert ("rankr", "delete", "contact", r_id) in calls, calls

@@ -81,7 +81,7 @@ class RecordingPort:
                 raise WriteRefused(f"{self._system}.{name}")
             result = attribute(*args, **kwargs)
             entity = next((a.value for a in args if isinstance(a, Entity)), "contact")
-            ids = [a for a in args[1:] if isinstance(a, str)]
+            ids = [a for a in args[1:] if isinstance(a, str) and not isinstance(a, Entity)]
             self._log.append(
                 {
                     "system": self._system,
