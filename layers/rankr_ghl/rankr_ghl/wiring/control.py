@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -9,10 +10,11 @@ if TYPE_CHECKING:
     from rankr_ghl.flows.control.service import ControlService
     from rankr_ghl.flows.reconcile.planner import SqsJobQueue
     from rankr_ghl.ghl.budget import Snapshot
-    from rankr_ghl.wiring.root import Root
+    from rankr_ghl.wiring.infrastructure import Infrastructure
+    from rankr_ghl.wiring.reconcile import ReconcileContainer
 
 
-def build_control(root: Root) -> ControlService:
+def build_control(root: Infrastructure, reconcile: Callable[[], ReconcileContainer]) -> ControlService:
     from rankr_ghl.aws.audit import DynamoAuditLog
     from rankr_ghl.aws.install_claims import DynamoClaimCodeStore
     from rankr_ghl.flows.control.service import ControlService
@@ -25,7 +27,7 @@ def build_control(root: Root) -> ControlService:
     def transfer_preview(location_id: str, account_id: str, contact_id: str) -> dict[str, Any]:
         from rankr_ghl.flows.reconcile.transfer_preview import preview_transfer
 
-        services = root.reconcile_container().reconciler
+        services = reconcile().reconciler
         return preview_transfer(
             ghl=services.ghl,
             rankr=services.rankr,
@@ -43,7 +45,7 @@ def build_control(root: Root) -> ControlService:
         from rankr_ghl.flows.control.transfers import transfer_one
 
         return transfer_one(
-            root.reconcile_container().reconciler,
+            reconcile().reconciler,
             location_id=location_id,
             account_id=account_id,
             direction="rankr_to_ghl" if direction == "rankr_to_ghl" else "ghl_to_rankr",
