@@ -79,6 +79,11 @@ def test_reconcile_started_through_the_control_api_runs_and_reports(e2e_stack) -
     stack = e2e_stack
     account, location = new_id("acctR"), new_id("locR")
     install_location(stack, location, account)
+    # One change arrives by webhook (connection.get shows when), one only the reconcile finds.
+    stack.ghl.admin.create(location, "contact", {"email": f"{new_id('w')}@hook.example", "firstName": "Wes"})
+    stack.drain(timeout=60)
+    hooked = _ok(stack, {"op": "connection.get", "rankrAccountId": account, "locationId": location})
+    assert hooked["connection"]["lastWebhookAt"] is not None
     contact = stack.ghl.admin.create(
         location, "contact", {"email": f"{new_id('r')}@recon.example", "firstName": "Rea"}, emit_webhook=False
     )
