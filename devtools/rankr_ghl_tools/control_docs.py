@@ -37,6 +37,41 @@ shows a one-time claim code (15 minutes). The user enters it in Rankr, which cal
 A location bound to another account is never rebound by an install; `connection.link` with `force`
 (logged as an audit entry) is the one way to move it.
 
+## Connections
+`connection.get` answers the connection record (status `active`, `paused`, `needs_reauth` or
+`uninstalled`; scopes; install time; last token refresh) and, read on its own each:
+- `lastWebhookAt`: the newest webhook-driven audit entry among the location's last 100;
+- `lastReconcile`: the last completed run (`lastSuccessAt`, `lastMode`, `lastRunId`) and the
+  worker's report of the last queued run (`result`: differences, repairs, failures);
+- `backlog`: messages waiting on the webhook and reconcile queues (`scope: connector`: SQS counts a
+  queue, not a location);
+- `deadLetters`: this location's dead-lettered messages per queue;
+- `rateBudget`: requests of the shared GHL budget counted in the current window, and the limit.
+A part that cannot be read is `null` and named in `unavailable`.
+
+## Test transfers
+`test_transfer` runs the reconcile's own per-contact step for one record: `ghl_to_rankr` with
+`ghlContactId`, `rankr_to_ghl` with `rankrContactId`. Without `apply` it is a dry run: both record
+ports refuse every write, and the answer shows what it found (`differences`, `samples`) and, for a
+GHL contact, the Rankr body the mapping produces (`preview`). With `apply` (active connections only)
+it syncs that record and lists each write: system, call, entity, record id and field names, never
+values. Its audit entries carry the answer's `runId` as correlation id (see `logs.query`).
+
+## Reconcile
+`reconcile.start` (`incremental` or `full`, optionally `dryRun`) queues a job on ReconcileQueue in the
+location's message group, so it never runs beside another reconcile of the location; it answers the
+`runId`. `reconcile.status` follows that run (or `runId`): `queued`, `running` (phase and counters from
+its cursor; a dry run keeps no cursor and shows `queued` until it completes), `complete` with the
+worker's report, or `unknown`.
+
+## Dead letters
+`dlq.summary` counts the account's dead-lettered messages per queue (`webhooks`, `reconcile`,
+`lead-push`), with ids, location, event type, receive count and age; never bodies. SQS cannot filter
+by tenant: every message is looked at and released again at once, and other tenants' messages are
+never counted. `dlq.replay` sends one location's messages (all, or `messageIds`, at most `max`) back to
+their source queue, keeping the message group; a lead-push failure is Rankr's own request and is sent
+again by Rankr (`not_replayable`).
+
 ## Errors
 {errors}
 

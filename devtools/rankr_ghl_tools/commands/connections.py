@@ -8,6 +8,8 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from rankr_ghl_tools.control_client import add_arguments
+
 if TYPE_CHECKING:
     from rankr_ghl.connections.ports import InstalledLocationLike, TokenGrant
 
@@ -25,9 +27,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_show)
 
-    p = sub.add_parser("link", help="link a connection to a Rankr account (marketplace installs carry none)")
+    p = sub.add_parser(
+        "link", help="link a connection to a Rankr account (the control API's connection.link)"
+    )
     p.add_argument("location")
     p.add_argument("rankr_account")
+    p.add_argument("--force", action="store_true", help="move it from another account (audited)")
+    p.add_argument("--reason", help="why it is moved (kept in the audit entry)")
+    add_arguments(p)
     p.set_defaults(handler=cmd_link)
 
     p = sub.add_parser("pause", help="stop automatic sync (webhooks acknowledged and counted, no reconcile)")
@@ -168,7 +175,23 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_link(args: argparse.Namespace) -> int:
-    return _lifecycle_call("link", args.location, args.rankr_account)
+    from rankr_ghl_tools.control_client import ControlCallFailed, ControlClient
+
+    try:
+        result = ControlClient.from_args(args).call(
+            "connection.link",
+            args.rankr_account,
+            locationId=args.location,
+            force=args.force or None,
+            reason=args.reason,
+        )
+    except ControlCallFailed as refused:
+        print(f"error: {refused.code}: {refused.message}", file=sys.stderr)
+        return 1
+    connection = result["connection"]
+    moved = " (moved from another account)" if result.get("moved") else ""
+    print(f"{connection['connectionId']}: linked to {args.rankr_account}{moved}, {connection['status']}")
+    return 0
 
 
 def cmd_pause(args: argparse.Namespace) -> int:

@@ -4,8 +4,9 @@ control API's `install_link` (single use, about 15 minutes), the same op Rankr c
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+
+from rankr_ghl_tools.control_client import ControlCallFailed, ControlClient, add_arguments
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,27 +21,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--agency", action="store_true", help="request an agency (Company) token: bulk install"
     )
     parser.add_argument("--return-url", help="Rankr page linked from the outcome page (allow-listed)")
+    add_arguments(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from rankr_ghl.config import ConfigError
-    from rankr_ghl.wiring import root
 
-    request = {
-        "op": "install_link",
-        "rankrAccountId": args.rankr_account,
-        "target": "agency" if args.agency else "location",
-    }
-    if args.return_url:
-        request["returnUrl"] = args.return_url
     try:
-        answer = root().control().handle(request)
+        result = ControlClient.from_args(args).call(
+            "install_link",
+            args.rankr_account,
+            target="agency" if args.agency else "location",
+            returnUrl=args.return_url,
+        )
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if not answer.get("ok"):
-        print(f"error: {json.dumps(answer.get('error'))}", file=sys.stderr)
+    except ControlCallFailed as refused:
+        print(f"error: {refused.code}: {refused.message}", file=sys.stderr)
         return 2
-    print(answer["result"]["url"])
+    print(result["url"])
     return 0

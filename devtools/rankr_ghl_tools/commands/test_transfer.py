@@ -1,6 +1,10 @@
 """`rankr-ghl test-transfer --location L --contact ID`: map one GHL contact and show the Rankr record
 it would produce and how it differs from the Rankr record that exists now. Writes nothing.
 
+With `--rankr-account A` it is the control API's `test_transfer`, as Rankr calls it (through the
+Lambda Invoke API, see rankr_ghl_tools.control_client): `--apply` then syncs that one record and lists
+each write, and `--rankr-contact` takes a Rankr contact the other way.
+
 E-mail and phone values are masked unless `--reveal` is given (terminal output only; never logged).
 """
 
@@ -11,6 +15,8 @@ import json
 import sys
 from typing import Any
 
+from rankr_ghl_tools.control_client import add_arguments
+
 _PII_FIELDS = {"email", "phone"}
 
 
@@ -20,6 +26,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--contact", required=True, help="GHL contact id")
     p.add_argument("--reveal", action="store_true", help="show e-mail and phone values unmasked")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--rankr-account", help="go through the control API, scoped to this account")
+    p.add_argument("--apply", action="store_true", help="with --rankr-account: sync the record")
+    p.add_argument(
+        "--rankr-contact", action="store_true", help="with --rankr-account: --contact is a Rankr contact"
+    )
+    add_arguments(p)
     p.set_defaults(handler=cmd_test_transfer)
 
 
@@ -41,7 +53,36 @@ def masked(preview: dict[str, Any], reveal: bool) -> dict[str, Any]:
     return out
 
 
+def through_control(args: argparse.Namespace) -> int:
+    from rankr_ghl_tools.control_client import ControlCallFailed, ControlClient
+
+    fields = (
+        {"direction": "rankr_to_ghl", "rankrContactId": args.contact}
+        if args.rankr_contact
+        else {"ghlContactId": args.contact}
+    )
+    try:
+        result = ControlClient.from_args(args).call(
+            "test_transfer", args.rankr_account, locationId=args.location, apply=args.apply or None, **fields
+        )
+    except ControlCallFailed as refused:
+        print(f"error: {refused.code}: {refused.message}", file=sys.stderr)
+        return 1
+    if "preview" in result:
+        result["preview"] = masked(result["preview"], args.reveal)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    verb = "wrote" if args.apply else "would write (dry run, nothing written)"
+    print(f"{result['direction']} {args.contact}: differences {result['differences']}; {verb}:")
+    for write in result["writes"] or result["samples"]:
+        print(f"  {json.dumps(write, sort_keys=True)}")
+    return 0
+
+
 def cmd_test_transfer(args: argparse.Namespace) -> int:
+    if args.rankr_account:
+        return through_control(args)
     from rankr_ghl.flows.reconcile import transfer_preview as reconcile
     from rich.console import Console
     from rich.table import Table

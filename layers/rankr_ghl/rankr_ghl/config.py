@@ -110,6 +110,10 @@ class Settings:
     install_return_urls: str = ""
     webhook_queue_url: str = ""
     reconcile_queue_url: str = ""
+    # The dead-letter queues the control API summarises and replays from.
+    webhook_dlq_url: str = ""
+    reconcile_dlq_url: str = ""
+    lead_push_failure_queue_url: str = ""
     webhook_public_keys: str = ""
     # None keeps the intake's defaults (192 KiB; retry horizon 48 h, clock skew 300 s, dedupe TTL
     # horizon + skew: docs/webhooks.md "Retry horizon").

@@ -12,7 +12,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "connections"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: the shared sync fakes
 from conn_fakes import MemoryConnectionStore  # noqa: E402
+from control_fakes import Backlog, DeadLetters, JobQueue, budget_snapshot  # noqa: E402
+from fakes import InMemoryCheckpointStore  # noqa: E402
 from rankr_ghl.connections.install_links import (  # noqa: E402
     InstallLinkIssuer,
     ReturnUrlPolicy,
@@ -87,6 +90,17 @@ def preview(location_id: str, account_id: str, contact_id: str) -> dict:
     return {"found": True, "would": "create", "rankrBody": {"firstName": "Ann"}, "differences": []}
 
 
+class Runner:
+    """Stands in for flows.control.transfers (tested on its own): records what the service asked."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def __call__(self, location_id, account_id, direction, record_id, apply):
+        self.calls.append((location_id, account_id, direction, record_id, apply))
+        return {"dryRun": not apply, "direction": direction, "writes": []}
+
+
 @pytest.fixture
 def world():
     connections = Connections()
@@ -104,14 +118,24 @@ def world():
     )
     audit = Audit()
     mappings = Mappings()
+    runner = Runner()
+    queue, checkpoints, dead = JobQueue(), InMemoryCheckpointStore(), DeadLetters()
     service = ControlService(
         links=lambda: links,
         connections=lambda: connections,
         claims=lambda: claims,
         audit=lambda: audit,
         transfer_preview=preview,
+        transfer_runner=runner,
         mappings=lambda: mappings,
+        reconcile_queue=lambda: queue,
+        checkpoints=lambda: checkpoints,
+        dead_letters=lambda: dead,
+        backlog=Backlog,
+        rate_budget=budget_snapshot,
     )
+    service.queue, service.checkpoints, service.dead = queue, checkpoints, dead
+    service.runner = runner
     service.mappings = mappings
     service.audit = audit
     return service, connections, claims, links
@@ -235,6 +259,20 @@ def test_test_transfer_is_a_scoped_dry_run(world):
         {"op": "test_transfer", "rankrAccountId": "acctA", "locationId": "locB", "ghlContactId": "ghl-1"}
     )
     assert foreign["error"]["code"] == "not_found"
+    assert service.runner.calls == [("locA", "acctA", "ghl_to_rankr", "ghl-1", False)]
+
+
+def test_test_transfer_apply_names_the_record_of_its_direction_and_needs_an_active_connection(world):
+    service, connections, *_ = world
+    base = {"op": "test_transfer", "rankrAccountId": "acctA", "locationId": "locA", "apply": True}
+    wrong = service.handle({**base, "direction": "rankr_to_ghl", "ghlContactId": "ghl-1"})
+    assert wrong["error"]["code"] == "invalid_request" and "rankrContactId" in wrong["error"]["message"]
+    ok = service.handle({**base, "direction": "rankr_to_ghl", "rankrContactId": "r-1"})
+    assert ok["ok"] and ok["result"]["dryRun"] is False and "preview" not in ok["result"]
+    assert service.runner.calls == [("locA", "acctA", "rankr_to_ghl", "r-1", True)]
+    service.handle({"op": "connection.disconnect", "rankrAccountId": "acctA", "locationId": "locA"})
+    inactive = service.handle({**base, "ghlContactId": "ghl-1"})
+    assert inactive["error"]["code"] == "not_active" and len(service.runner.calls) == 1
 
 
 def test_mapping_is_validated_before_it_is_stored_and_scoped(world):
@@ -323,3 +361,74 @@ def test_every_op_publishes_a_json_schema_in_the_docs():
         assert "rankrAccountId" in schema["required"]
         assert json.dumps(schema, indent=2, sort_keys=True) in docs, f"docs/control-api.md: schema of {name}"
     assert set(OPS) == set(document["ops"])
+
+
+def test_connection_get_shows_reconcile_backlog_dead_letters_and_rate_budget(world):
+    from control_fakes import Letter
+    from rankr_ghl.flows.reconcile.jobs import RESULT_CHECKPOINT, STATE_CHECKPOINT
+
+    service, *_ = world
+    service.checkpoints.save("locA", STATE_CHECKPOINT, {"lastSuccessAt": "2026-01-01T00:00:00+00:00"})
+    service.checkpoints.save("locA", RESULT_CHECKPOINT, {"runId": "r1", "totalRepaired": 2, "failures": {}})
+    service.dead.queued["webhooks"] += [Letter("webhooks", "m1", "locA"), Letter("webhooks", "m2", "locB")]
+    got = service.handle({"op": "connection.get", "rankrAccountId": "acctA", "locationId": "locA"})
+    connection = got["result"]["connection"]
+    assert connection["lastReconcile"]["lastSuccessAt"] == "2026-01-01T00:00:00+00:00"
+    assert connection["lastReconcile"]["result"]["totalRepaired"] == 2
+    assert connection["deadLetters"] == {"webhooks": 1, "reconcile": 0, "lead-push": 0}
+    assert connection["backlog"]["webhooks"] == 3
+    assert connection["rateBudget"]["windowRequests"] == 20 and connection["rateBudget"]["windowLimit"] == 100
+    assert connection["unavailable"] == [] and service.dead.hidden == set()
+    assert connection["lastWebhookAt"] is None  # the fake audit holds no webhook entries
+
+
+def test_reconcile_start_queues_a_job_and_status_follows_it(world):
+    from rankr_ghl.flows.reconcile.jobs import DRY_RUN_RESULT_CHECKPOINT, Mode, cursor_checkpoint
+
+    service, *_ = world
+    base = {"rankrAccountId": "acctA", "locationId": "locA"}
+    started = service.handle({**base, "op": "reconcile.start", "mode": "full", "dryRun": True})
+    run_id = started["result"]["runId"]
+    assert [(j.location_id, j.mode, j.dry_run, j.run_id) for j in service.queue.sent] == [
+        ("locA", Mode.FULL, True, run_id)
+    ]
+    assert service.handle({**base, "op": "reconcile.status"})["result"]["state"] == "queued"
+    service.checkpoints.save(
+        "locA", cursor_checkpoint(Mode.FULL), {"runId": run_id, "phase": "full_contacts"}
+    )
+    running = service.handle({**base, "op": "reconcile.status"})["result"]
+    assert running["state"] == "running" and running["running"][0]["phase"] == "full_contacts"
+    service.checkpoints.save("locA", DRY_RUN_RESULT_CHECKPOINT, {"runId": run_id, "totalDifferences": 4})
+    done = service.handle({**base, "op": "reconcile.status", "runId": run_id})["result"]
+    assert done["state"] == "complete" and done["report"]["totalDifferences"] == 4
+    foreign = service.handle({"op": "reconcile.start", "rankrAccountId": "acctA", "locationId": "locB"})
+    assert foreign["error"]["code"] == "not_found" and len(service.queue.sent) == 1
+
+
+def test_dlq_is_scoped_to_the_account_and_replays_only_its_location(world):
+    from control_fakes import Letter
+
+    service, *_ = world
+    dead = service.dead
+    dead.queued["webhooks"] += [
+        Letter("webhooks", "m1", "locA"),
+        Letter("webhooks", "m2", "locB"),
+        Letter("webhooks", "m3", "locA"),
+    ]
+    dead.queued["lead-push"] += [
+        Letter("lead-push", "l1", None, rankr_account_id="acctA"),
+        Letter("lead-push", "l2", "locA", rankr_account_id="acctB"),
+    ]
+    summary = service.handle({"op": "dlq.summary", "rankrAccountId": "acctA"})["result"]["queues"]
+    assert summary["webhooks"]["messages"] == 2 and summary["webhooks"]["byLocation"] == {"locA": 2}
+    assert [m["messageId"] for m in summary["lead-push"]["sample"]] == ["l1"]
+    assert "m2" not in json.dumps(summary) and dead.hidden == set()
+    base = {"op": "dlq.replay", "rankrAccountId": "acctA", "queue": "webhooks"}
+    foreign = service.handle({**base, "locationId": "locB"})
+    assert foreign["error"]["code"] == "not_found" and dead.replayed == []
+    one = service.handle({**base, "locationId": "locA", "messageIds": ["m3", "m2"]})
+    assert one["result"]["replayed"] == ["m3"] and dead.replayed == ["m3"]
+    rest = service.handle({**base, "locationId": "locA"})
+    assert rest["result"]["replayed"] == ["m1"] and dead.hidden == set()
+    lead = service.handle({**base, "queue": "lead-push", "locationId": "locA"})
+    assert lead["error"]["code"] == "not_replayable"

@@ -34,7 +34,7 @@ class Root(Infrastructure):
         """ControlFunction: one control API request from Rankr (Lambda Invoke API)."""
         from rankr_ghl.wiring.control import build_control
 
-        return build_control(self)
+        return build_control(self, self.reconcile_container)
 
     @cached_factory
     def webhook_intake(self) -> WebhookIntake:

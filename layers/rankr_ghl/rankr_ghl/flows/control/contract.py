@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 CONTRACT_VERSION = "1.0"
 MAX_REQUEST_BYTES = 64 * 1024
@@ -83,11 +83,30 @@ class LogsQueryRequest(_Request):
 
 
 class TestTransferRequest(_Request):
-    """A dry run: the mapped Rankr record of one GHL contact and what a sync would do; no writes."""
+    """One contact in either direction: `ghl_to_rankr` names `ghlContactId`, `rankr_to_ghl` names
+    `rankrContactId`. Without `apply` a dry run that writes nothing; with it, that record is synced
+    and each write reported."""
 
     op: Literal["test_transfer"]
     location_id: Id = Field(alias="locationId")
-    ghl_contact_id: Id = Field(alias="ghlContactId")
+    direction: Literal["ghl_to_rankr", "rankr_to_ghl"] = "ghl_to_rankr"
+    ghl_contact_id: Id | None = Field(default=None, alias="ghlContactId")
+    rankr_contact_id: Id | None = Field(default=None, alias="rankrContactId")
+    apply: bool = False
+
+    @model_validator(mode="after")
+    def _names_the_record_of_its_direction(self) -> TestTransferRequest:
+        if self.direction == "ghl_to_rankr" and self.ghl_contact_id is None:
+            raise ValueError("ghl_to_rankr needs ghlContactId")
+        if self.direction == "rankr_to_ghl" and self.rankr_contact_id is None:
+            raise ValueError("rankr_to_ghl needs rankrContactId")
+        return self
+
+    @property
+    def record_id(self) -> str:
+        found = self.ghl_contact_id if self.direction == "ghl_to_rankr" else self.rankr_contact_id
+        assert found is not None  # the validator above
+        return found
 
 
 class MappingGetRequest(_Request):
@@ -108,6 +127,40 @@ class MappingPutRequest(_Request):
     document: dict[str, Any]
 
 
+class ReconcileStartRequest(_Request):
+    """Queue a reconcile of one location for the reconcile worker; `reconcile.status` follows it."""
+
+    op: Literal["reconcile.start"]
+    location_id: Id = Field(alias="locationId")
+    mode: Literal["incremental", "full"] = "incremental"
+    dry_run: bool = Field(default=False, alias="dryRun")
+
+
+class ReconcileStatusRequest(_Request):
+    """Without `runId`: the run last started through the control API."""
+
+    op: Literal["reconcile.status"]
+    location_id: Id = Field(alias="locationId")
+    run_id: Id | None = Field(default=None, alias="runId")
+
+
+class DlqSummaryRequest(_Request):
+    """The account's dead-lettered messages per queue (ids, location, type, age; never bodies)."""
+
+    op: Literal["dlq.summary"]
+    location_id: Id | None = Field(default=None, alias="locationId")
+
+
+class DlqReplayRequest(_Request):
+    """Send one location's dead-lettered messages back to their source queue (all, or `messageIds`)."""
+
+    op: Literal["dlq.replay"]
+    location_id: Id = Field(alias="locationId")
+    queue: Literal["webhooks", "reconcile", "lead-push"]
+    message_ids: Annotated[list[Id], Field(max_length=100)] | None = Field(default=None, alias="messageIds")
+    max: Annotated[int, Field(ge=1, le=100)] = 100
+
+
 OPS: dict[str, type[_Request]] = {
     "install_link": InstallLinkRequest,
     "connections.list": ConnectionsListRequest,
@@ -120,6 +173,10 @@ OPS: dict[str, type[_Request]] = {
     "mapping.get": MappingGetRequest,
     "mapping.validate": MappingValidateRequest,
     "mapping.put": MappingPutRequest,
+    "reconcile.start": ReconcileStartRequest,
+    "reconcile.status": ReconcileStatusRequest,
+    "dlq.summary": DlqSummaryRequest,
+    "dlq.replay": DlqReplayRequest,
 }
 
 ERROR_CODES: dict[str, str] = {
@@ -127,9 +184,11 @@ ERROR_CODES: dict[str, str] = {
     "unknown_op": "No such op in this contract version.",
     "not_found": "No connection of this account has that id (also for another account's location).",
     "conflict": "The location is bound to another account; only connection.link with force moves it.",
+    "not_active": "The connection is paused, needs re-authorisation or is uninstalled; nothing was written.",
     "invalid_claim_code": "The claim code is unknown, expired or used.",
     "invalid_mapping": "The mapping document does not validate; nothing was stored.",
     "return_url_not_allowed": "returnUrl is not on the connector's allow-list.",
+    "not_replayable": "Lead-push failures are Rankr's own requests: Rankr sends them again itself.",
     "unavailable": "A dependency failed; the same request may succeed later.",
 }
 

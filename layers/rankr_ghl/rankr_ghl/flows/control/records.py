@@ -26,6 +26,9 @@ class AuditReader(Protocol):
 
 # (location, account, GHL contact id) -> the preview as a dict; reads only.
 TransferPreviewer = Callable[[str, str, str], dict[str, Any]]
+# (location, account, direction, record id, apply) -> the step's report and its writes
+# (flows.control.transfers.transfer_one over the reconcile's services).
+TransferRunner = Callable[[str, str, str, str, bool], dict[str, Any]]
 
 
 def _entry(e: AuditEntry) -> dict[str, Any]:
@@ -78,8 +81,17 @@ def query_logs(audit: AuditReader, request: LogsQueryRequest) -> dict[str, Any]:
     return {"entries": [_entry(e) for e in page], "nextCursor": page[-1].at.isoformat() if more else None}
 
 
-def run_test_transfer(previewer: TransferPreviewer, request: TestTransferRequest) -> dict[str, Any]:
-    preview = previewer(request.location_id, request.rankr_account_id, request.ghl_contact_id)
-    if not preview.get("found"):
-        raise ControlError("not_found", "no GHL contact with that id in this location")
-    return {"dryRun": True, "direction": "ghl_to_rankr", "preview": preview, "writes": []}
+def run_test_transfer(
+    previewer: TransferPreviewer, runner: TransferRunner, request: TestTransferRequest
+) -> dict[str, Any]:
+    """A dry run of a GHL contact also shows the Rankr body the mapping produces (`preview`)."""
+    location, account = request.location_id, request.rankr_account_id
+    preview: dict[str, Any] | None = None
+    if request.direction == "ghl_to_rankr" and not request.apply:
+        preview = previewer(location, account, request.record_id)
+        if not preview.get("found"):
+            raise ControlError("not_found", "no GHL contact with that id in this location")
+    result = runner(location, account, request.direction, request.record_id, request.apply)
+    if preview is not None:
+        result["preview"] = preview
+    return result

@@ -18,6 +18,7 @@ from rankr_ghl.connections.install_links import (
     claim_code_hash,
 )
 from rankr_ghl.connections.status import ConnectionStatus, UserType
+from rankr_ghl.flows.control.connection_details import Backlog, BudgetSnapshot, connection_details
 from rankr_ghl.flows.control.contract import (
     CONTRACT_VERSION,
     MAX_REQUEST_BYTES,
@@ -28,16 +29,30 @@ from rankr_ghl.flows.control.contract import (
     ConnectionLinkRequest,
     ConnectionsListRequest,
     ControlError,
+    DlqReplayRequest,
+    DlqSummaryRequest,
     InstallLinkRequest,
     LogsQueryRequest,
     MappingGetRequest,
     MappingPutRequest,
     MappingValidateRequest,
+    ReconcileStartRequest,
+    ReconcileStatusRequest,
     TestTransferRequest,
 )
+from rankr_ghl.flows.control.dlq_ops import DeadLetters, dlq_replay, dlq_summary
 from rankr_ghl.flows.control.mapping_ops import MappingDocuments, get_mapping, put_mapping, validate_mapping
-from rankr_ghl.flows.control.records import AuditReader, TransferPreviewer, query_logs, run_test_transfer
+from rankr_ghl.flows.control.reconcile_ops import reconcile_status, start_reconcile
+from rankr_ghl.flows.control.records import (
+    AuditReader,
+    TransferPreviewer,
+    TransferRunner,
+    query_logs,
+    run_test_transfer,
+)
+from rankr_ghl.flows.reconcile.planner import JobQueue
 from rankr_ghl.observability import logger
+from rankr_ghl.sync.ports import CheckpointStore
 
 
 class ConnectionView(Protocol):
@@ -86,11 +101,23 @@ class ControlService:
         claims: Callable[[], ClaimCodeStore],
         audit: Callable[[], AuditReader],
         transfer_preview: TransferPreviewer,
+        transfer_runner: TransferRunner,
         mappings: Callable[[], MappingDocuments],
+        reconcile_queue: Callable[[], JobQueue],
+        checkpoints: Callable[[], CheckpointStore],
+        dead_letters: Callable[[], DeadLetters],
+        backlog: Callable[[], Backlog],
+        rate_budget: Callable[[str], BudgetSnapshot],
     ) -> None:
+        self._reconcile_queue = reconcile_queue
+        self._checkpoints = checkpoints
+        self._dead_letters = dead_letters
+        self._backlog = backlog
+        self._rate_budget = rate_budget
         self._mappings = mappings
         self._audit = audit
         self._transfer_preview = transfer_preview
+        self._transfer_runner = transfer_runner
         self._links = links
         self._connections = connections
         self._claims = claims
@@ -126,8 +153,11 @@ class ControlService:
             return model.model_validate(event)
         except ValidationError as exc:
             # Field locations only: the offending values never come back (they may be hostile).
-            fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
-            raise ControlError("invalid_request", f"invalid fields: {', '.join(fields)}") from None
+            fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors() if e["loc"]})
+            # A rule across fields has no location; its message is ours and names no value.
+            rules = sorted({str(e["msg"]) for e in exc.errors() if not e["loc"]})
+            parts = ([f"invalid fields: {', '.join(fields)}"] if fields else []) + rules
+            raise ControlError("invalid_request", "; ".join(parts)) from None
 
     # ----------------------------------------------------------------------------------- ops
     def _run(self, request: Any) -> dict[str, Any]:
@@ -137,7 +167,7 @@ class ControlService:
             owned = self._connections().list_by_rankr_account(request.rankr_account_id)
             return {"connections": [_view(c) for c in owned]}
         if isinstance(request, ConnectionGetRequest):
-            return {"connection": _view(self._owned(request.rankr_account_id, request.location_id))}
+            return self._connection_get(request)
         if isinstance(request, ConnectionLinkRequest):
             return self._link(request)
         if isinstance(request, ConnectionClaimRequest):
@@ -150,8 +180,10 @@ class ControlService:
             self._owned(request.rankr_account_id, request.location_id)
             return query_logs(self._audit(), request)
         if isinstance(request, TestTransferRequest):
-            self._owned(request.rankr_account_id, request.location_id)
-            return run_test_transfer(self._transfer_preview, request)
+            owned = self._owned(request.rankr_account_id, request.location_id)
+            if request.apply:
+                self._active(owned)
+            return run_test_transfer(self._transfer_preview, self._transfer_runner, request)
         if isinstance(request, MappingValidateRequest):
             return validate_mapping(request)
         if isinstance(request, MappingGetRequest | MappingPutRequest):
@@ -160,13 +192,54 @@ class ControlService:
             if isinstance(request, MappingGetRequest):
                 return get_mapping(self._mappings(), request)
             return put_mapping(self._mappings(), request)
+        return self._run_operations(request)
+
+    def _run_operations(self, request: Any) -> dict[str, Any]:
+        """Reconcile and dead-letter ops."""
+        if isinstance(request, ReconcileStartRequest):
+            self._active(self._owned(request.rankr_account_id, request.location_id))
+            return start_reconcile(self._reconcile_queue(), self._checkpoints(), request)
+        if isinstance(request, ReconcileStatusRequest):
+            self._owned(request.rankr_account_id, request.location_id)
+            return reconcile_status(self._checkpoints(), request)
+        if isinstance(request, DlqSummaryRequest):
+            if request.location_id is not None:
+                self._owned(request.rankr_account_id, request.location_id)
+            return dlq_summary(self._dead_letters(), request, self._locations(request.rankr_account_id))
+        if isinstance(request, DlqReplayRequest):
+            self._owned(request.rankr_account_id, request.location_id)
+            return dlq_replay(self._dead_letters(), request, {request.location_id})
         raise ControlError("unknown_op", "unknown op; see docs/control-api.md for the ops")
+
+    def _locations(self, account: str) -> set[str]:
+        owned = self._connections().list_by_rankr_account(account)
+        return {c.location_id or c.connection_id for c in owned}
+
+    def _connection_get(self, request: ConnectionGetRequest) -> dict[str, Any]:
+        connection = self._owned(request.rankr_account_id, request.location_id)
+        details = connection_details(
+            account_id=request.rankr_account_id,
+            location_id=request.location_id,
+            audit=self._audit,
+            checkpoints=self._checkpoints,
+            dead_letters=self._dead_letters,
+            backlog=self._backlog,
+            budget=self._rate_budget,
+        )
+        return {"connection": {**_view(connection), **details}}
 
     def _owned(self, account: str, location_id: str) -> Any:
         connection = self._connections().get(location_id)
         if connection is None or connection.rankr_account_id != account:
             raise ControlError("not_found", "no connection of this account has that locationId")
         return connection
+
+    @staticmethod
+    def _active(connection: Any) -> None:
+        if connection.status is not ConnectionStatus.ACTIVE:
+            raise ControlError(
+                "not_active", f"the connection is {connection.status.value}; nothing was written"
+            )
 
     def _install_link(self, request: InstallLinkRequest) -> dict[str, Any]:
         links = self._links()

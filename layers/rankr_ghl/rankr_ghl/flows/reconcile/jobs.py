@@ -15,6 +15,9 @@ from rankr_ghl.sync.types import Entity
 
 FLOW = "reconcile"
 STATE_CHECKPOINT = "reconcile:state"
+# The report of the last queued job that finished (a dry run keeps its own, so it never hides a repair).
+RESULT_CHECKPOINT = "reconcile:result"
+DRY_RUN_RESULT_CHECKPOINT = "reconcile:result:dry-run"
 
 
 def cursor_checkpoint(mode: Mode) -> str:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rankr_ghl.flows.reconcile.jobs import ReconcileError, ReconcileJob, ReconcileOutcome
+from rankr_ghl.flows.reconcile.jobs import (
+    DRY_RUN_RESULT_CHECKPOINT,
+    RESULT_CHECKPOINT,
+    ReconcileError,
+    ReconcileJob,
+    ReconcileOutcome,
+)
 from rankr_ghl.flows.reconcile.planner import ConnectionLister, JobQueue
 from rankr_ghl.flows.reconcile.run import Reconciler
 from rankr_ghl.observability import logger
@@ -44,6 +50,11 @@ class ReconcileWorker:
         outcome = self.reconciler.run(job, account_id=account, remaining_ms=remaining_ms)
         if outcome.continuation is not None:
             self.queue.send(outcome.continuation)
+        else:
+            # What the control API's reconcile.status and connection.get show of the last run.
+            name = DRY_RUN_RESULT_CHECKPOINT if job.dry_run else RESULT_CHECKPOINT
+            result = {**outcome.report.to_dict(), "finishedAt": self.reconciler.clock().isoformat()}
+            self.reconciler.checkpoints.save(job.location_id, name, result)
         return outcome
 
 

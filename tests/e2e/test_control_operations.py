@@ -1,0 +1,100 @@
+"""The control API's operational ops through the local runtime's Invoke API: dead letters are counted
+and replayed per account, and a replayed reconcile job runs in the worker and shows in
+`reconcile.status` and `connection.get`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from e2e_helpers import install_location, new_id
+from rankr_ghl_tools.installs import control_call
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+
+def _ok(stack: Any, request: dict[str, Any]) -> dict[str, Any]:
+    answer = control_call(stack, request)
+    assert answer.get("ok") is True, answer
+    result: dict[str, Any] = answer["result"]
+    return result
+
+
+def _dead_letter(stack: Any, location: str, run_id: str) -> None:
+    """A reconcile job of `location` as the reconcile queue's redrive leaves it in the DLQ."""
+    queue = stack.template.queues["ReconcileDLQ"].url
+    body = {"locationId": location, "mode": "full", "dryRun": True, "runId": run_id, "continuation": 0}
+    stack.client("sqs").send_message(
+        QueueUrl=queue,
+        MessageBody=json.dumps(body),
+        MessageGroupId=location,
+        MessageDeduplicationId=run_id,
+    )
+
+
+def test_dead_letters_are_scoped_replayed_and_the_replayed_run_is_followed(e2e_stack) -> None:
+    stack = e2e_stack
+    account_a, location_a = new_id("acctA"), new_id("locA")
+    account_b, location_b = new_id("acctB"), new_id("locB")
+    install_location(stack, location_a, account_a)
+    install_location(stack, location_b, account_b)
+    run_a, run_b = new_id("dlqA"), new_id("dlqB")
+    _dead_letter(stack, location_a, run_a)
+    _dead_letter(stack, location_b, run_b)
+    sqs, dlq = stack.client("sqs"), stack.template.queues["ReconcileDLQ"].url
+    try:
+        summary = _ok(stack, {"op": "dlq.summary", "rankrAccountId": account_a})["queues"]
+        assert summary["reconcile"]["messages"] == 1
+        assert summary["reconcile"]["byLocation"] == {location_a: 1}
+        assert location_b not in json.dumps(summary)
+        got = _ok(stack, {"op": "connection.get", "rankrAccountId": account_a, "locationId": location_a})
+        assert got["connection"]["deadLetters"]["reconcile"] == 1 and got["connection"]["unavailable"] == []
+
+        refused = control_call(
+            stack,
+            {"op": "dlq.replay", "rankrAccountId": account_a, "locationId": location_b, "queue": "reconcile"},
+        )
+        assert refused["error"]["code"] == "not_found"
+        replayed = _ok(
+            stack,
+            {"op": "dlq.replay", "rankrAccountId": account_a, "locationId": location_a, "queue": "reconcile"},
+        )
+        assert len(replayed["replayed"]) == 1 and replayed["failed"] == []
+        stack.drain(timeout=60)
+
+        status = _ok(
+            stack,
+            {"op": "reconcile.status", "rankrAccountId": account_a, "locationId": location_a, "runId": run_a},
+        )
+        assert status["state"] == "complete" and status["report"]["dryRun"] is True
+        # B's message is still there, untouched, and visible again for its own account.
+        left = _ok(stack, {"op": "dlq.summary", "rankrAccountId": account_b})["queues"]["reconcile"]
+        assert left["messages"] == 1 and left["byLocation"] == {location_b: 1}
+    finally:
+        sqs.purge_queue(QueueUrl=dlq)  # later tests assert every queue is empty
+
+
+def test_reconcile_started_through_the_control_api_runs_and_reports(e2e_stack) -> None:
+    stack = e2e_stack
+    account, location = new_id("acctR"), new_id("locR")
+    install_location(stack, location, account)
+    # One change arrives by webhook (connection.get shows when), one only the reconcile finds.
+    stack.ghl.admin.create(location, "contact", {"email": f"{new_id('w')}@hook.example", "firstName": "Wes"})
+    stack.drain(timeout=60)
+    hooked = _ok(stack, {"op": "connection.get", "rankrAccountId": account, "locationId": location})
+    assert hooked["connection"]["lastWebhookAt"] is not None
+    contact = stack.ghl.admin.create(
+        location, "contact", {"email": f"{new_id('r')}@recon.example", "firstName": "Rea"}, emit_webhook=False
+    )
+    started = _ok(
+        stack, {"op": "reconcile.start", "rankrAccountId": account, "locationId": location, "mode": "full"}
+    )
+    stack.drain(timeout=60)
+    status = _ok(stack, {"op": "reconcile.status", "rankrAccountId": account, "locationId": location})
+    assert status["runId"] == started["runId"] and status["state"] == "complete", status
+    assert status["report"]["repaired"].get("contact.missing_in_rankr") == 1
+    got = _ok(stack, {"op": "connection.get", "rankrAccountId": account, "locationId": location})
+    last = got["connection"]["lastReconcile"]
+    assert last["lastRunId"] == started["runId"] and last["result"]["totalRepaired"] >= 1
+    assert any(c.get("email") == contact["email"] for c in stack.rankr.admin.state(account)["contacts"])

@@ -1,0 +1,70 @@
+"""In-memory stand-ins for the control API's operational ports: the reconcile queue, the dead-letter
+queues (with SQS's look-then-release semantics), the queue backlog and the shared rate budget."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from rankr_ghl.flows.reconcile.jobs import ReconcileJob
+from rankr_ghl.ghl.budget import Entry, Limits, Snapshot
+
+
+class JobQueue:
+    def __init__(self) -> None:
+        self.sent: list[ReconcileJob] = []
+
+    def send(self, job: ReconcileJob) -> None:
+        self.sent.append(job)
+
+
+@dataclass(frozen=True)
+class Letter:
+    kind: str
+    message_id: str
+    location_id: str | None
+    rankr_account_id: str | None = None
+    event_type: str | None = "ContactUpdate"
+    receive_count: int = 5
+    age_s: int | None = 60
+
+
+@dataclass
+class DeadLetters:
+    queued: dict[str, list[Letter]] = field(
+        default_factory=lambda: {"webhooks": [], "reconcile": [], "lead-push": []}
+    )
+    hidden: set[str] = field(default_factory=set)
+    replayed: list[str] = field(default_factory=list)
+
+    def kinds(self) -> list[str]:
+        return list(self.queued)
+
+    def replayable(self, kind: str) -> bool:
+        return kind != "lead-push"
+
+    def look(self, kind: str) -> list[Any]:
+        found = [m for m in self.queued[kind] if m.message_id not in self.hidden]
+        self.hidden |= {m.message_id for m in found}
+        return found
+
+    def release(self, letters: list[Any]) -> None:
+        self.hidden -= {m.message_id for m in letters}
+
+    def replay(self, letter: Any) -> None:
+        self.queued[letter.kind].remove(letter)
+        self.hidden.discard(letter.message_id)
+        self.replayed.append(letter.message_id)
+
+
+class Backlog:
+    def backlog(self) -> dict[str, int]:
+        return {"webhooks": 3, "reconcile": 1}
+
+
+def budget_snapshot(location_id: str) -> Snapshot:
+    now = time.time()
+    return Snapshot(
+        3, (Entry("a", 20, now - 1), Entry("b", 5, now - 60)), Limits(max_requests=100, interval_s=10)
+    )
