@@ -26,7 +26,7 @@ from rankr_ghl.flows.lead_push.results import ErrorCode, LeadPushFailure, Outcom
 from rankr_ghl.ghl.errors import GHLNotFound
 from rankr_ghl.observability import logger
 from rankr_ghl.ports import GhlRecords
-from rankr_ghl.sync.ports import lead_claim_identities
+from rankr_ghl.sync.ports import LEAD_PUSH_ORIGIN, lead_child_claim_identity, lead_claim_identities
 from rankr_ghl.sync.tags import canonical_tags
 from rankr_ghl.sync.types import Entity
 
@@ -128,6 +128,10 @@ class LeadWriter:
             # were all written: this attempt finishes that push, and answers as it would have.
             outcome = Outcome(link.attributes.get(PUSH_OUTCOME, Outcome.CREATED.value))
             self._note_and_task(location_id, lead, contact_id, outcome, first_attempt=False)
+        elif CHILDREN not in link.attributes and link.attributes.get("origin") != LEAD_PUSH_ORIGIN:
+            # The lead's first push, but its contact was made from it before (reconcile created the
+            # Rankr contact in GHL, or linked it): this push still brings the lead's note and task.
+            self._note_and_task(location_id, lead, contact_id, Outcome.CREATED, first_attempt=False)
         changes = {APPLIED_HASH: applied.payload_hash, APPLIED_SEQ: str(applied.seq), CHILDREN: CHILDREN_DONE}
         self._records.update_link(location_id, lead.leadId, contact_id, changes)
         self.safe_audit(
@@ -197,6 +201,18 @@ class LeadWriter:
         later attempt adopts the one an earlier attempt wrote (same body / same title) before creating."""
         if outcome is not Outcome.CREATED:
             return
+        # Claimed before GHL holds them: their NoteCreate / TaskCreate may reach the webhook worker (or
+        # a reconcile may list them) before the mapping below is written, or after a failed attempt
+        # that wrote them in GHL and never mapped them; neither may make them Rankr records.
+        claims = [
+            identity
+            for identity in (
+                lead_child_claim_identity(Entity.NOTE, contact_id, lead.note.body if lead.note else None),
+                lead_child_claim_identity(Entity.TASK, contact_id, lead.task.title if lead.task else None),
+            )
+            if identity is not None
+        ]
+        self._records.claim(location_id, lead.leadId, claims)
         if lead.note is not None:
             note_body = lead.note.body
             note = (
@@ -230,6 +246,7 @@ class LeadWriter:
                     location_id, contact_id, {k: v for k, v in task_wire.items() if v is not None}
                 )
             self._records.link_child(location_id, lead, contact_id, Entity.TASK, task)
+        self._release_claims(location_id, lead.leadId, claims)
 
     @staticmethod
     def _existing(records: Sequence[Mapping[str, Any]], key: str, value: str) -> Mapping[str, Any] | None:
