@@ -125,3 +125,21 @@ def test_a_lead_whose_contact_reconcile_made_first_still_gets_its_note_and_task_
     assert [t["title"] for t in race.ghl.tasks.values()] == ["Call back"]
     for entity in (Entity.NOTE, Entity.TASK):
         assert race.state.mappings.get_by_rankr(LOCATION, entity, f"L1#lead-{entity.value}") is not None
+
+
+def test_a_retry_that_finds_the_contact_an_earlier_attempt_created_still_writes_the_note_and_task(
+    race: Race,
+) -> None:
+    """The earlier invocation's upsert was applied and then it died (a crash or a timeout before the
+    mapping write); nothing linked the contact meanwhile. The retry's upsert matches it (`new: false`),
+    so the push answers `linked_existing`. Before, it then skipped the lead's note and task for good."""
+    lead = new_lead(race, **CHILDREN)
+    race.ghl.create_contact(LOCATION, {"firstName": "Ada", "email": "l1@example.com"})
+
+    result = race.push(lead)
+
+    assert result["outcome"] == "linked_existing"
+    assert [n["body"] for n in race.ghl.notes.values()] == ["Met at the fair"]
+    assert [t["title"] for t in race.ghl.tasks.values()] == ["Call back"]
+    assert race.push({**lead, "firstName": "Augusta"})["outcome"] == "updated"
+    assert len(race.ghl.notes) == 1 and len(race.ghl.tasks) == 1
