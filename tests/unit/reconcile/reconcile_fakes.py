@@ -80,6 +80,7 @@ class FakeGhl:
         self.search_hidden: set[str] = set()
         self.task_search_hidden: set[str] = set()
         self.task_body_key: str | None = "body"
+        self.task_contact_key: str | None = "contactId"  # where the task search names the contact
         self.custom_field_null = "clears"
         self.rng = random.Random(7)
 
@@ -256,7 +257,16 @@ class FakeGhl:
                 body = task.pop("body", None)
                 if self.task_body_key is not None:
                     task[self.task_body_key] = body
+        if self.task_contact_key != "contactId":  # ... and the contact under another key, or none
+            for task in page:
+                contact = task.pop("contactId", None)
+                if self.task_contact_key is not None:
+                    task[self.task_contact_key] = contact
         return page
+
+    def list_tasks(self, location_id: str, contact_id: str) -> list[Record]:
+        self.calls["read:contact_tasks"] += 1
+        return [dict(t) for t in self.tasks.values() if t["contactId"] == contact_id]
 
     def seed_task(self, contact_id: str, **fields: Any) -> Record:
         task = {"id": self.new_id("T"), "contactId": contact_id, "dateAdded": _iso(self.clock.tick())}
