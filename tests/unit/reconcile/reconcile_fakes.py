@@ -78,6 +78,7 @@ class FakeGhl:
         self.search_order = "id"
         self.search_cursor = "per_contact"
         self.search_hidden: set[str] = set()
+        self.search_stale: dict[str, Record] = {}  # an index entry older than the contact (lag)
         self.task_search_hidden: set[str] = set()
         self.task_body_key: str | None = "body"
         self.task_contact_key: str | None = "contactId"  # where the task search names the contact
@@ -122,7 +123,11 @@ class FakeGhl:
     ) -> SearchPage:
         self.calls["read:search"] += 1
         field = sort[0]["field"]
-        rows = [r for r in self.contacts.values() if r["id"] not in self.search_hidden]
+        rows = [
+            dict(self.search_stale.get(r["id"], r))
+            for r in self.contacts.values()
+            if r["id"] not in self.search_hidden
+        ]
         for f in filters or []:
             if f["field"] == "dateUpdated" and f["operator"] == "range":
                 low = _parse(f["value"]["gte"])

@@ -102,3 +102,21 @@ def test_a_full_run_lists_no_contact_tasks_when_the_search_names_every_contact()
     run(world)
 
     assert world.ghl.calls["read:contact_tasks"] == 0
+
+
+def test_a_lagging_search_copy_never_undoes_a_newer_ghl_edit() -> None:
+    """GHL's search index lags its writes and serves the contact as it was. A full run that took that
+    copy for GHL's state saw a GHL change (the copy differs from what the connector last synced) and
+    wrote the old value back into Rankr: an edit lost (the chaos bench's `edits_lost` flake)."""
+    world = World()
+    ghl_id, rankr_id = world.mirrored_pair(1)
+    before = dict(world.ghl.contacts[ghl_id])
+    world.ghl.edit_contact(ghl_id, lastName="Edited")
+    run(world)  # as the webhook would: the edit reaches Rankr, the ledger holds it
+    assert world.rankr.contacts[rankr_id]["lastName"] == "Edited"
+    world.ghl.search_stale[ghl_id] = before
+
+    run(world)
+
+    assert world.rankr.contacts[rankr_id]["lastName"] == "Edited"
+    assert world.ghl.contacts[ghl_id]["lastName"] == "Edited"
