@@ -11,6 +11,7 @@ note and task mismatches) at zero too.
 from __future__ import annotations
 
 import pytest
+from chaos_small import small_chaos_config
 from rankr_ghl_tools.bench_loader import load_bench
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -18,21 +19,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 def test_small_chaos_run_converges() -> None:
     chaos = load_bench("chaos")
-    config = chaos.ChaosConfig(
-        leads=12,
-        ghl_edits=12,
-        ghl_deletes=3,
-        task_changes=6,
-        rankr_edits=6,
-        child_leads=3,
-        late_leads=4,
-        reverts=2,
-        quiet_note_contacts=2,
-        busy_note_contacts=2,
-        batch_size=4,
-        seed=11,
-        verbose=False,
-    )
+    config = small_chaos_config(chaos, 11)
     result = chaos.run_chaos(config)
     counts = {k: result[k] for k in chaos.ALL_ZERO_TARGETS}
     assert counts == dict.fromkeys(counts, 0), result

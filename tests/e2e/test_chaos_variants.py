@@ -10,6 +10,7 @@ others, a task search that names no contact and task events without `contactId`.
 from __future__ import annotations
 
 import pytest
+from chaos_small import small_chaos_config
 from rankr_ghl_tools.bench_loader import load_bench
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -21,21 +22,7 @@ def test_small_chaos_run_converges_under_a_fixed_pick_of_ghl_variants() -> None:
     chaos = load_bench("chaos")
     from rankr_ghl_tools.chaos.config import variant_pick
 
-    config = chaos.ChaosConfig(
-        leads=12,
-        ghl_edits=12,
-        ghl_deletes=3,
-        task_changes=6,
-        rankr_edits=6,
-        child_leads=3,
-        late_leads=4,
-        reverts=2,
-        quiet_note_contacts=2,
-        busy_note_contacts=2,
-        batch_size=4,
-        seed=SEED,
-        verbose=False,
-    )
+    config = small_chaos_config(chaos, SEED)
     pick = variant_pick(config, SEED)
     result = chaos.run_chaos(config)
     counts = {k: result[k] for k in chaos.ALL_ZERO_TARGETS}
