@@ -31,7 +31,8 @@ back to back by the deployed ReconcileFunction (handed its job as an SQS record;
 failed is redelivered at once instead of after the queue's 30-minute visibility timeout), with 50 more
 leads (30 % with a note and task) pushed while each runs, and 25 lead reverts (the lead edited in
 Rankr and pushed as B, then back and pushed as A again). Then: flush webhooks, drain the queues, one
-more full reconcile, drain again. Faults stay on throughout.
+more full reconcile and one notes reconcile (what production's schedules run over a day: the full
+pass and the nightly notes pass), draining after each. Faults stay on throughout.
 
 Measured against both sandboxes' final state and the mapping table (contacts, tasks and notes):
 - lost: a live record on one side without its live mapped twin on the other side (leads never linked,
@@ -265,6 +266,10 @@ def run_chaos(config: ChaosConfig) -> dict[str, Any]:
         log(config, f"webhooks settled ({time.monotonic() - started:.1f}s); reconciling")
         recon = run_reconcile(stack, location_id, config)
         drained = settle(stack, config) and drained
+        # What production runs over the same day: the full pass and the nightly notes pass (the only
+        # one that finds a note written or edited in GHL without any webhook on a quiet contact).
+        notes_recon = run_reconcile(stack, location_id, config, mode="notes")
+        drained = settle(stack, config) and drained
         log(config, f"reconciled and drained ({time.monotonic() - started:.1f}s)")
 
         final_pairs = mapping_pairs(stack, location_id)
@@ -324,6 +329,7 @@ def run_chaos(config: ChaosConfig) -> dict[str, Any]:
             "lead_push_crashes": sum(p.function_errors for p in all_pushes),
             "reconciles_during_traffic": len(runs.attempts),
             "reconcile_attempts": recon.get("attempts"),
+            "notes_reconcile_attempts": notes_recon.get("attempts"),
             "faults": config.faults,
             "drained": drained,
         }

@@ -109,14 +109,15 @@ def apply_faults(stack: Any, config: ChaosConfig) -> None:
     )
 
 
-def run_reconcile(stack: Any, location_id: str, config: ChaosConfig) -> dict[str, Any]:
-    """One full reconcile job, handed to the deployed function as its queue would hand it."""
+def run_reconcile(stack: Any, location_id: str, config: ChaosConfig, mode: str = "full") -> dict[str, Any]:
+    """One reconcile job (`mode`: full, notes, incremental), handed to the deployed function as its
+    queue would hand it."""
     from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileJob
 
     from rankr_ghl_tools.local.pumps import lambda_sqs_record
 
     queue = stack.template.queues["ReconcileQueue"]
-    job = ReconcileJob(location_id, Mode.FULL)
+    job = ReconcileJob(location_id, Mode(mode))
     body = json.dumps(job.to_message())
     report: dict[str, Any] = {}
     for attempt in range(1, 6):
@@ -134,7 +135,7 @@ def run_reconcile(stack: Any, location_id: str, config: ChaosConfig) -> dict[str
         result = stack.invoke(RECONCILE, {"Records": [lambda_sqs_record(message, queue)]})
         response = result.json()
         failed = (not result.ok) or bool((response or {}).get("batchItemFailures"))
-        log(config, f"reconcile attempt {attempt}: {'failed' if failed else 'done'}")
+        log(config, f"{mode} reconcile attempt {attempt}: {'failed' if failed else 'done'}")
         if not failed:
             report["attempts"] = attempt
             return report

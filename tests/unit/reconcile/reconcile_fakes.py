@@ -78,8 +78,10 @@ class FakeGhl:
         self.search_order = "id"
         self.search_cursor = "per_contact"
         self.search_hidden: set[str] = set()
+        self.search_stale: dict[str, Record] = {}  # an index entry older than the contact (lag)
         self.task_search_hidden: set[str] = set()
         self.task_body_key: str | None = "body"
+        self.task_contact_key: str | None = "contactId"  # where the task search names the contact
         self.custom_field_null = "clears"
         self.rng = random.Random(7)
 
@@ -121,7 +123,11 @@ class FakeGhl:
     ) -> SearchPage:
         self.calls["read:search"] += 1
         field = sort[0]["field"]
-        rows = [r for r in self.contacts.values() if r["id"] not in self.search_hidden]
+        rows = [
+            dict(self.search_stale.get(r["id"], r))
+            for r in self.contacts.values()
+            if r["id"] not in self.search_hidden
+        ]
         for f in filters or []:
             if f["field"] == "dateUpdated" and f["operator"] == "range":
                 low = _parse(f["value"]["gte"])
@@ -256,7 +262,16 @@ class FakeGhl:
                 body = task.pop("body", None)
                 if self.task_body_key is not None:
                     task[self.task_body_key] = body
+        if self.task_contact_key != "contactId":  # ... and the contact under another key, or none
+            for task in page:
+                contact = task.pop("contactId", None)
+                if self.task_contact_key is not None:
+                    task[self.task_contact_key] = contact
         return page
+
+    def list_tasks(self, location_id: str, contact_id: str) -> list[Record]:
+        self.calls["read:contact_tasks"] += 1
+        return [dict(t) for t in self.tasks.values() if t["contactId"] == contact_id]
 
     def seed_task(self, contact_id: str, **fields: Any) -> Record:
         task = {"id": self.new_id("T"), "contactId": contact_id, "dateAdded": _iso(self.clock.tick())}

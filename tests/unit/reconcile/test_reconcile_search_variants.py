@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileJob
 from rankr_ghl.flows.reconcile.search_paging import next_cursor
+from rankr_ghl.sync.types import Entity
 from reconcile_fakes import ACCOUNT, LOCATION, World
 
 
@@ -72,3 +73,50 @@ def test_a_task_search_without_body_never_clears_the_body(body_key: str | None) 
     assert world.rankr.tasks[task_rankr]["title"] == "Call back today"
     assert world.rankr.tasks[task_rankr]["body"] == "b"
     assert run(world).report.total_differences == 0
+
+
+def test_a_task_search_that_names_no_contact_still_mirrors_new_tasks_in_a_full_run() -> None:
+    """With `task_event_contact_id: omitted` the worker cannot place a new task either (it skips it,
+    `task_contact_unknown`): the full run lists the mapped contacts' tasks and mirrors it there."""
+    world = World()
+    ghl_id, rankr_id = world.mirrored_pair(1)
+    world.mirrored_pair(2)
+    world.ghl.task_contact_key = None
+    task = world.ghl.seed_task(ghl_id, title="Call back", body="b")
+
+    run(world)
+
+    [mirrored] = [t for t in world.rankr.tasks.values() if t["contactId"] == rankr_id]
+    assert mirrored["title"] == "Call back"
+    assert world.ghl.calls["read:contact_tasks"] == 2
+    assert run(world, Mode.INCREMENTAL).report.total_differences == 0
+    assert len(world.rankr.tasks) == 1
+    assert task["id"] in {m.ghl_id for m in world.mappings.list_for_location(LOCATION, Entity.TASK)}
+
+
+def test_a_full_run_lists_no_contact_tasks_when_the_search_names_every_contact() -> None:
+    world = World()
+    ghl_id, _ = world.mirrored_pair(1)
+    world.ghl.seed_task(ghl_id, title="Call back", body="b")
+
+    run(world)
+
+    assert world.ghl.calls["read:contact_tasks"] == 0
+
+
+def test_a_lagging_search_copy_never_undoes_a_newer_ghl_edit() -> None:
+    """GHL's search index lags its writes and serves the contact as it was. A full run that took that
+    copy for GHL's state saw a GHL change (the copy differs from what the connector last synced) and
+    wrote the old value back into Rankr: an edit lost (the chaos bench's `edits_lost` flake)."""
+    world = World()
+    ghl_id, rankr_id = world.mirrored_pair(1)
+    before = dict(world.ghl.contacts[ghl_id])
+    world.ghl.edit_contact(ghl_id, lastName="Edited")
+    run(world)  # as the webhook would: the edit reaches Rankr, the ledger holds it
+    assert world.rankr.contacts[rankr_id]["lastName"] == "Edited"
+    world.ghl.search_stale[ghl_id] = before
+
+    run(world)
+
+    assert world.rankr.contacts[rankr_id]["lastName"] == "Edited"
+    assert world.ghl.contacts[ghl_id]["lastName"] == "Edited"

@@ -102,3 +102,27 @@ def test_creating_in_ghl_never_replaces_the_tags_of_a_contact_the_upsert_matched
 
     assert sorted(world.ghl.contacts[existing["id"]]["tags"]) == ["customer", "vip"]
     assert len(world.ghl.contacts) == 1
+
+
+def test_a_lead_push_in_flight_keeps_its_own_note_and_task_from_becoming_rankr_records() -> None:
+    """Lead push claims the lead's note (body) and task (title) on its contact before writing them and
+    maps them to the lead afterwards; a reconcile that lists them in between leaves them alone, while a
+    note nobody claims is mirrored as usual."""
+    from rankr_ghl.sync.ports import lead_child_claim_identity
+
+    world = World()
+    ghl_id, rankr_id = world.mirrored_pair(1)
+    world.ghl.seed_note(ghl_id, body="Met at the fair")
+    world.ghl.seed_note(ghl_id, body="A person's own note")
+    world.ghl.seed_task(ghl_id, title="Call back", body="b")
+    claims = [
+        lead_child_claim_identity(Entity.NOTE, ghl_id, "Met at the fair"),
+        lead_child_claim_identity(Entity.TASK, ghl_id, "Call back"),
+    ]
+    world.lead_claims.claim(LOCATION, [c for c in claims if c], "lead-1", ttl_s=300)
+
+    run(world)
+    run(world, Mode.NOTES)
+
+    assert [n["body"] for n in world.rankr.notes.values()] == ["A person's own note"]
+    assert world.rankr.tasks == {}

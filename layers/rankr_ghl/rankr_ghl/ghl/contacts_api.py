@@ -23,6 +23,7 @@ from rankr_ghl.ghl.models import (
     UpsertContactResponse,
 )
 from rankr_ghl.ghl.responses import Replay
+from rankr_ghl.ghl.variant_observations import observe_search_cursor, observe_tag_case
 
 
 class ContactsApi(GhlClientBase):
@@ -32,13 +33,15 @@ class ContactsApi(GhlClientBase):
 
     def get_contact(self, location_id: str, contact_id: str) -> Contact:
         """GET /contacts/{contactId}."""
-        return self._call(
+        contact = self._call(
             ContactResponse,
             "GET",
             "/contacts/{contactId}",
             location_id,
             path_params={"contactId": contact_id},
         ).contact
+        observe_tag_case([contact.tags])
+        return contact
 
     def list_contacts(
         self,
@@ -165,6 +168,12 @@ class ContactsApi(GhlClientBase):
             body["query"] = query
         result = self._call(ContactSearchResponse, "POST", "/contacts/search", location_id, json_body=body)
         cursor = result.contacts[-1].search_after if result.contacts else None
+        observe_search_cursor(
+            sum(1 for contact in result.contacts if contact.search_after),
+            len(result.contacts),
+            top_level_cursor=bool((result.model_extra or {}).get("searchAfter")),
+        )
+        observe_tag_case(contact.tags for contact in result.contacts)
         return ContactSearchPage(contacts=result.contacts, total=result.total, next_search_after=cursor)
 
     def iter_search_contacts(

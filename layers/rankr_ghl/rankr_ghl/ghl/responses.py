@@ -11,10 +11,21 @@ from pydantic import BaseModel, ValidationError
 
 from rankr_ghl.ghl import errors
 from rankr_ghl.ghl.ratelimit import HEADER_DAILY_REMAINING
+from rankr_ghl.ghl.variant_observations import observe_duplicate_error, observe_variant_once
 
 _TRACE_HEADERS = ("traceid", "x-trace-id", "trace-id", "x-request-id")
 
 M = TypeVar("M", bound=BaseModel)
+__all__ = [
+    "Replay",
+    "error_message",
+    "is_scope_denial",
+    "json_or_none",
+    "map_error",
+    "observe_variant_once",
+    "parse_response",
+    "response_trace_id",
+]
 
 
 class Replay(Enum):
@@ -22,27 +33,6 @@ class Replay(Enum):
 
     SAFE = "safe"  # idempotent: GET, PUT, DELETE, searches, add-tags
     NEVER = "never"  # creates: only retried when GHL certainly did not act
-
-
-_observed_variants: set[tuple[str, str]] = set()
-
-
-def observe_variant_once(name: str, value: str) -> None:
-    """EMF metric `GhlObservedVariant` with dimensions `behaviour`/`variant`, once per container: which
-    answer real GHL gives where FACTS.md marks the behaviour unverified (docs/ghl-variants.md)."""
-    if (name, value) in _observed_variants:
-        return
-    _observed_variants.add((name, value))
-    from aws_lambda_powertools.metrics import MetricUnit, single_metric
-
-    from rankr_ghl.observability import logger, metrics
-
-    logger.info("observed GHL behaviour", extra={"behaviour": name, "variant": value})
-    with single_metric(
-        name="GhlObservedVariant", unit=MetricUnit.Count, value=1, namespace=metrics.namespace
-    ) as metric:
-        metric.add_dimension(name="behaviour", value=name)
-        metric.add_dimension(name="variant", value=value)
 
 
 def is_scope_denial(status: int, body: Any) -> bool:
@@ -93,6 +83,7 @@ def map_error(
     """Turn a non-2xx GHL response into the typed error hierarchy."""
     message = error_message(body, f"HTTP {status}")
     common: dict[str, Any] = {"status": status, "trace_id": trace_id, "method": method, "path": path}
+    observe_duplicate_error(status, body, message, method=method, path=path)
     if status == 400:
         meta = body.get("meta") if isinstance(body, dict) else None
         if isinstance(meta, dict) and meta.get("contactId"):

@@ -49,6 +49,7 @@ __all__ = [
     "MappingStore",
     "Tombstone",
     "TombstoneStore",
+    "lead_child_claim_identity",
     "lead_claim_identities",
     "utcnow",
 ]
@@ -283,6 +284,18 @@ def lead_claim_identities(
         if isinstance(normalised, str) and normalised:
             identities.append(f"phone:{normalised}")
     return list(dict.fromkeys(identities))
+
+
+def lead_child_claim_identity(entity: Entity, ghl_contact_id: str, text: Any) -> str | None:
+    """The identity a lead's own note (its body) or task (its title) is claimed by on its GHL contact
+    while lead push writes and maps it: the webhook worker and reconcile leave an unmapped note or task
+    that carries it alone, so it never becomes a Rankr record of its own."""
+    if not ghl_contact_id or not isinstance(text, str) or not text.strip():
+        return None
+    import hashlib
+
+    digest = hashlib.sha256(text.strip().encode()).hexdigest()[:32]
+    return f"child:{entity.value}:{ghl_contact_id}:{digest}"
 
 
 class LeadClaimStore(Protocol):

@@ -25,6 +25,7 @@ from rankr_ghl.sync.ports import (
     IdMapping,
     LeadClaim,
     MappingConflict,
+    lead_child_claim_identity,
     lead_claim_identities,
 )
 from rankr_ghl.sync.types import Entity, Side
@@ -61,6 +62,9 @@ class MirrorSteps(InboundOutcomes):
             if isinstance(claimed, InboundResult):
                 return claimed
             mapping = claimed
+        if mapping is None and self._lead_child_pending(ctx, entity, record, parent):
+            # A lead's own note or task that its lead push is about to map (Rankr keeps it on the lead).
+            return self._skip(ctx.location_id, entity, "pending_lead_push", ctx.correlation_id, ghl_id=ghl_id)
         parent_rankr = parent.rankr_id if parent else None
         existing: Record | None = None
         if mapping is not None:
@@ -201,6 +205,16 @@ class MirrorSteps(InboundOutcomes):
         if not identities:
             return []
         return self._lead_claims.find(ctx.location_id, identities[:MAX_CLAIM_IDENTITIES])
+
+    def _lead_child_pending(
+        self, ctx: EventContext, entity: Entity, record: Record, parent: IdMapping | None
+    ) -> bool:
+        if entity not in (Entity.NOTE, Entity.TASK) or self._lead_claims is None:
+            return False
+        contact_id = parent.ghl_id if parent is not None else str(record.get("contactId") or "")
+        text = record.get("body" if entity is Entity.NOTE else "title")
+        identity = lead_child_claim_identity(entity, contact_id, text)
+        return identity is not None and bool(self._lead_claims.find(ctx.location_id, [identity]))
 
     def _lead_push_pending(self, ctx: EventContext, entity: Entity, record: Record, rankr_id: str) -> bool:
         return any(claim.lead_id == rankr_id for claim in self._live_claims(ctx, entity, record))

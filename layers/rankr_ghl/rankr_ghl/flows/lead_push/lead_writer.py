@@ -26,7 +26,7 @@ from rankr_ghl.flows.lead_push.results import ErrorCode, LeadPushFailure, Outcom
 from rankr_ghl.ghl.errors import GHLNotFound
 from rankr_ghl.observability import logger
 from rankr_ghl.ports import GhlRecords
-from rankr_ghl.sync.ports import lead_claim_identities
+from rankr_ghl.sync.ports import LEAD_PUSH_ORIGIN, lead_child_claim_identity, lead_claim_identities
 from rankr_ghl.sync.tags import canonical_tags
 from rankr_ghl.sync.types import Entity
 
@@ -68,7 +68,7 @@ class LeadWriter:
             contact, outcome, matched_by = self._resolver.without_identifier(location_id, lead, body)
             # A contact this lead created carries its tags from the create body already.
             needs_tags = matched_by != "created" and bool(lead.tags)
-        children = needs_tags or (outcome is Outcome.CREATED and (lead.note or lead.task) is not None)
+        children = needs_tags or (lead.note or lead.task) is not None
         attributes = {
             APPLIED_HASH: applied.payload_hash,
             APPLIED_SEQ: str(applied.seq),
@@ -86,7 +86,8 @@ class LeadWriter:
             tags = self._ghl.add_tags(location_id, contact.id, canonical_tags(lead.tags))
             if state is not None:
                 state["tags"] = tags
-            self._note_and_task(location_id, lead, contact.id, outcome, first_attempt=True)
+            # A contact that existed before this lead may hold an equal note or task already.
+            self._note_and_task(location_id, lead, contact.id, first_attempt=outcome is Outcome.CREATED)
             self._settle(
                 location_id,
                 lead,
@@ -100,7 +101,7 @@ class LeadWriter:
         else:
             self._settle(location_id, lead, contact.id, state, identities, link=(matched_by, attributes))
             if children:
-                self._note_and_task(location_id, lead, contact.id, outcome, first_attempt=True)
+                self._note_and_task(location_id, lead, contact.id, first_attempt=outcome is Outcome.CREATED)
                 self._records.update_link(location_id, lead.leadId, contact.id, done)
         self.safe_audit(
             location_id, lead.leadId, contact.id, outcome.value, fields=sorted(body), matched_by=matched_by
@@ -139,7 +140,11 @@ class LeadWriter:
             # An earlier attempt created or linked the contact and failed before its tags, note or task
             # were all written: this attempt finishes that push, and answers as it would have.
             outcome = Outcome(link.attributes.get(PUSH_OUTCOME, Outcome.CREATED.value))
-            self._note_and_task(location_id, lead, contact_id, outcome, first_attempt=False)
+            self._note_and_task(location_id, lead, contact_id, first_attempt=False)
+        elif CHILDREN not in link.attributes and link.attributes.get("origin") != LEAD_PUSH_ORIGIN:
+            # The lead's first push, but its contact was made from it before (reconcile created the
+            # Rankr contact in GHL, or linked it): this push still brings the lead's note and task.
+            self._note_and_task(location_id, lead, contact_id, first_attempt=False)
         changes = {APPLIED_HASH: applied.payload_hash, APPLIED_SEQ: str(applied.seq), CHILDREN: CHILDREN_DONE}
         self._records.update_link(location_id, lead.leadId, contact_id, changes)
         self.safe_audit(
@@ -209,13 +214,22 @@ class LeadWriter:
         except Exception:  # best effort: the mapping exists now, and the claims expire on their own
             logger.warning("lead claims not released; they expire", extra={"leadId": lead_id}, exc_info=True)
 
-    def _note_and_task(
-        self, location_id: str, lead: Lead, contact_id: str, outcome: Outcome, *, first_attempt: bool
-    ) -> None:
-        """The first note and task of a lead whose contact this push created, each written once: a
-        later attempt adopts the one an earlier attempt wrote (same body / same title) before creating."""
-        if outcome is not Outcome.CREATED:
-            return
+    def _note_and_task(self, location_id: str, lead: Lead, contact_id: str, *, first_attempt: bool) -> None:
+        """The note and task a lead's first push brings (whether it created its contact or linked an
+        existing one: a retry after an ambiguous create cannot always tell), each written once: a later
+        attempt adopts the one an earlier attempt wrote (same body / same title) before creating."""
+        # Claimed before GHL holds them: their NoteCreate / TaskCreate may reach the webhook worker (or
+        # a reconcile may list them) before the mapping below is written, or after a failed attempt
+        # that wrote them in GHL and never mapped them; neither may make them Rankr records.
+        claims = [
+            identity
+            for identity in (
+                lead_child_claim_identity(Entity.NOTE, contact_id, lead.note.body if lead.note else None),
+                lead_child_claim_identity(Entity.TASK, contact_id, lead.task.title if lead.task else None),
+            )
+            if identity is not None
+        ]
+        self._records.claim(location_id, lead.leadId, claims)
         if lead.note is not None:
             note_body = lead.note.body
             note = (
@@ -249,6 +263,7 @@ class LeadWriter:
                     location_id, contact_id, {k: v for k, v in task_wire.items() if v is not None}
                 )
             self._records.link_child(location_id, lead, contact_id, Entity.TASK, task)
+        self._release_claims(location_id, lead.leadId, claims)
 
     @staticmethod
     def _existing(records: Sequence[Mapping[str, Any]], key: str, value: str) -> Mapping[str, Any] | None:

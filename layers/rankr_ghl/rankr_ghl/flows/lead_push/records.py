@@ -273,17 +273,28 @@ class SyncLeadRecords:
         from rankr_ghl.sync.echo import ledger_entry  # only after a GHL write (cold start)
 
         child_id = str(record["id"])
-        self._mappings.put(
-            IdMapping(
-                location_id=location_id,
-                entity=entity,
-                ghl_id=child_id,
-                rankr_id=lead_child_id(lead.leadId, entity),
-                ghl_parent_id=contact_id,
-                rankr_parent_id=lead.leadId,
-                attributes={"origin": LEAD_PUSH_ORIGIN},
+        try:
+            self._mappings.put(
+                IdMapping(
+                    location_id=location_id,
+                    entity=entity,
+                    ghl_id=child_id,
+                    rankr_id=lead_child_id(lead.leadId, entity),
+                    ghl_parent_id=contact_id,
+                    rankr_parent_id=lead.leadId,
+                    attributes={"origin": LEAD_PUSH_ORIGIN},
+                )
             )
-        )
+        except MappingConflict as conflict:
+            if conflict.side is not Side.GHL or conflict.existing is None:
+                raise
+            # Mirrored into Rankr before this push could map it (its claim had expired): the GHL record
+            # is linked, to a Rankr record of its own. It is written, so the lead's push is complete.
+            logger.warning(
+                "lead child already mapped to a Rankr record",
+                extra={"leadId": lead.leadId, "entity": entity.value, "ghl_id": child_id},
+            )
+            return
         mapping = self._resolver.for_location(location_id, lead.rankrAccountId).for_entity(entity)
         self._ledger.put_many(
             [

@@ -58,6 +58,31 @@ class ChildPhases(NotePhases):
             skip += len(page)
         self.confirm_missing_tasks(list(task_links.values()))
 
+    def phase_tasks_by_contact(self) -> None:
+        """Only after a scan that met unmapped tasks without a contact: every mapped contact's tasks
+        (GET /contacts/{id}/tasks, one read per contact), resumable by position in the sorted mapping
+        list; each unmapped task is mirrored under the contact it was listed for."""
+        if not self.state.get("unattributedTasks"):
+            return
+        pairs = sorted(
+            (mapping.ghl_id, mapping.rankr_id)
+            for mapping in self.mappings.list_for_location(self.location_id, Entity.CONTACT)
+        )
+        contact_links: dict[str, str | None] = dict(pairs)
+        start = int(self.state.get("tasksAt") or 0)
+        for position in range(start, len(pairs)):
+            ghl_id = pairs[position][0]
+            for task in self.ghl.list_tasks(self.location_id, ghl_id):
+                task_id = str(task.get("id") or "")
+                if not task_id or task.get("deleted") is True:
+                    continue
+                if self.mappings.get_by_ghl(self.location_id, Entity.TASK, task_id) is None:
+                    self.new_ghl_task({**task, "contactId": ghl_id}, contact_links)
+            self.tick("task_contacts")
+            if (position + 1) % self.settings.page_size == 0:
+                self.state["tasksAt"] = position + 1
+                self.page_boundary()
+
     def complete_task(self, task: Record, link: IdMapping) -> Record | None:
         """The task with its body: the search's `description` stands in for it, and a search record
         without either is read in full (None: gone meanwhile)."""
@@ -122,7 +147,11 @@ class ChildPhases(NotePhases):
     def new_ghl_task(self, task: Record, contact_links: dict[str, str | None]) -> None:
         contact_id = task_contact_id(task)
         if not contact_id:
-            return  # the search did not say whose task it is: its TaskCreate event mirrors it
+            # The search did not say whose task it is (and its TaskCreate event may not either): a full
+            # run then lists the mapped contacts' tasks (phase_tasks_by_contact).
+            self.state["unattributedTasks"] = int(self.state.get("unattributedTasks") or 0) + 1
+            self.tick("unattributed_tasks")
+            return
         if contact_id not in contact_links:
             contact = self.mappings.get_by_ghl(self.location_id, Entity.CONTACT, contact_id)
             contact_links[contact_id] = contact.rankr_id if contact else None

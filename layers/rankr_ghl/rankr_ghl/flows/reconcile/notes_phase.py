@@ -15,7 +15,7 @@ from rankr_ghl.flows.reconcile.record_values import is_deleted
 from rankr_ghl.ports import Record
 from rankr_ghl.rankr.keys import ghl_mirror_key
 from rankr_ghl.sync.echo import Action, decide
-from rankr_ghl.sync.ports import IdMapping
+from rankr_ghl.sync.ports import IdMapping, lead_child_claim_identity
 from rankr_ghl.sync.types import Entity, Side
 
 
@@ -109,6 +109,10 @@ class NotePhases(Creates):
             key = ghl_mirror_key(entity.value, self.location_id, ghl_id)
             if self.mappings.get_by_ghl(self.location_id, entity, ghl_id) is not None:
                 return  # mapped meanwhile (the webhook worker): no twin
+            text = ghl_rec.get("body" if entity is Entity.NOTE else "title")
+            claim = lead_child_claim_identity(entity, ghl_parent, text)
+            if claim is not None and self.lead_claims and self.lead_claims.find(self.location_id, [claim]):
+                return  # a lead's own note or task, which its lead push in flight maps to the lead
             try:
                 created = self.rankr.create(self.account_id, entity, body, rankr_parent, key)
             except RankrIdempotencyKeyReused as reused:

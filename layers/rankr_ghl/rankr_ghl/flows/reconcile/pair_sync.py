@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from rankr_ghl.flows.reconcile.context import RunContext
@@ -12,9 +13,30 @@ from rankr_ghl.ports import Record
 from rankr_ghl.sync import diff
 from rankr_ghl.sync.echo import Action, Decision, ledger_entry, load_ledgers, reconcile_pair
 from rankr_ghl.sync.mapping import EntityMapping
-from rankr_ghl.sync.ports import AuditAction, IdMapping
+from rankr_ghl.sync.ports import AuditAction, IdMapping, LedgerEntry
 from rankr_ghl.sync.transforms import LEAD_TAG_PREFIX
 from rankr_ghl.sync.types import Entity, Side
+
+# GHL's and our clocks may disagree: a contact updated up to this long after our last look at it may
+# still be a stale copy (one more direct read, never a wrong write).
+STALE_COPY_SKEW = timedelta(seconds=30)
+
+
+def stale_copy(
+    entity_mapping: EntityMapping,
+    ghl_rec: Record,
+    ghl_values: Mapping[str, Any],
+    ledger_g: LedgerEntry | None,
+) -> bool:
+    """True when a GHL record differs from what the connector last saw of it although GHL says it was
+    not updated since (its `dateUpdated` is not after the ledger entry): a lagging search index's copy."""
+    if ledger_g is None:
+        return False
+    updated = entity_mapping.timestamp(Side.GHL, ghl_rec)
+    if updated is None or updated >= ledger_g.written_at + STALE_COPY_SKEW:
+        return False
+    names = [f.name for f in entity_mapping.fields_on(Side.GHL)]
+    return diff.record_digest(diff.field_digests(ghl_values, names)) != ledger_g.digest
 
 
 class PairSync(RunContext):
@@ -40,6 +62,17 @@ class PairSync(RunContext):
         ledger_g, ledger_r = load_ledgers(
             self.ledger, self.location_id, entity, ghl_id=link.ghl_id, rankr_id=link.rankr_id
         )
+        if entity is Entity.CONTACT and stale_copy(entity_mapping, ghl_rec, ghl_values, ledger_g):
+            # A search index entry older than our last look at the contact: GHL's search lags its
+            # writes, and the stale copy would undo a newer edit. The contact itself decides.
+            self.tick("ghl_stale_search_reads")
+            fresh = self.ghl.get(self.location_id, entity, link.ghl_id, None)
+            if fresh is None:
+                return True  # deleted meanwhile: its event or the delete confirmation handles it
+            ghl_rec, ghl_values = fresh, entity_mapping.from_ghl(fresh)
+            differing = diff.changed_fields(ghl_values, rankr_values, common_fields(entity_mapping))
+            if not differing:
+                return False
         plan = reconcile_pair(
             ghl_values,
             rankr_values,

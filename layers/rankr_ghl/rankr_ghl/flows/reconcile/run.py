@@ -38,6 +38,7 @@ class Phase(StrEnum):
     GHL_CHANGED = "ghl_changed"
     RANKR_CHANGED = "rankr_changed"
     TASKS = "tasks"
+    TASKS_BY_CONTACT = "tasks_by_contact"  # full mode, only when the task search named no contact
     NOTES_ALL = "notes_all"
 
 
@@ -50,6 +51,7 @@ RUN_STATE_KEYS = (
     "seen",
     "mappingFingerprint",
     "searchDone",
+    "unattributedTasks",
 )
 
 
@@ -158,7 +160,8 @@ class ReconcileRun(FullPass, IncrementalPass):
             return [Phase.NOTES_ALL]
         tasks = [Phase.TASKS] if self.field_mapping.for_entity(Entity.TASK).enabled else []
         if self.mode is Mode.FULL:
-            return [Phase.FULL_CONTACTS, Phase.FULL_UNSEEN, Phase.RANKR_UNMAPPED, *tasks]
+            by_contact = [Phase.TASKS_BY_CONTACT] if tasks else []
+            return [Phase.FULL_CONTACTS, Phase.FULL_UNSEEN, Phase.RANKR_UNMAPPED, *tasks, *by_contact]
         return [Phase.GHL_CHANGED, Phase.RANKR_CHANGED, *tasks]
 
     def run_phase(self, phase: Phase) -> None:
@@ -174,5 +177,7 @@ class ReconcileRun(FullPass, IncrementalPass):
             self.phase_rankr_changed()
         elif phase is Phase.TASKS:
             self.phase_tasks()
+        elif phase is Phase.TASKS_BY_CONTACT:
+            self.phase_tasks_by_contact()
         else:
             self.phase_notes_all()
