@@ -108,6 +108,7 @@ class SandboxApp:
             self.total = 0
         with self.store.lock:
             self.store.refresh_grants = 0
+            self.store.refresh_grants_by_subject.clear()
             self.store.refresh_rotations = 0
             self.store.auth_code_grants = 0
 
@@ -122,6 +123,7 @@ class SandboxApp:
             }
         data.update(
             refreshGrants=self.store.refresh_grants,
+            refreshGrantsBySubject=dict(self.store.refresh_grants_by_subject),
             refreshRotations=self.store.refresh_rotations,
             authCodeGrants=self.store.auth_code_grants,
             faultsInjected=dict(self.faults.injected),

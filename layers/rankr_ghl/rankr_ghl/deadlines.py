@@ -1,35 +1,72 @@
-"""The deadline of the work in progress on this thread (a Lambda's remaining time, less a reserve).
+"""Deadlines: the running invocation's end, and the deadline of the unit of work on this thread.
 
-The webhook worker sets it for each record; the GHL client reads it to cap a call's timeout and its
-rate-limiter wait, so no single call can outlive the invocation. Nothing set means no deadline.
+- The invocation deadline: a Lambda container runs one invocation at a time, so one holder per
+  container is enough. Each invocation service calls `invocation.start(context)` first; the token
+  vault asks `invocation.remaining_s()` before refreshing and while retrying a token write.
+- The unit deadline (`deadline_in`, a context variable): the webhook worker gives each record a budget
+  from the remaining time. `remaining_s()` and `cap()` read it; the GHL client uses them to cap a
+  call's timeout and its rate-limiter wait, so no single call outlives its unit. It is per thread on
+  purpose: the local runtime serves several functions' invocations from threads of one process, and
+  one function's end must not bound another's calls.
+
+Outside an invocation (tests, tools) and outside `deadline_in`, nothing bounds the work (None).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Protocol
 
-_deadline: ContextVar[float | None] = ContextVar("rankr_ghl_deadline", default=None)
+
+class _HasRemainingTime(Protocol):
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+class InvocationDeadline:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._ends_at: float | None = None
+
+    def start(self, context: _HasRemainingTime | None) -> None:
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        if not callable(remaining):
+            self._ends_at = None
+            return
+        try:
+            self._ends_at = self._clock() + float(remaining()) / 1000.0
+        except (TypeError, ValueError):  # a stand-in context without a usable deadline
+            self._ends_at = None
+
+    def remaining_s(self) -> float | None:
+        if self._ends_at is None:
+            return None
+        return self._ends_at - self._clock()
+
+
+invocation = InvocationDeadline()
+
+_unit_deadline: ContextVar[float | None] = ContextVar("rankr_ghl_deadline", default=None)
 
 
 def remaining_s() -> float | None:
-    """Seconds left before the current deadline (negative once passed), None without a deadline."""
-    deadline = _deadline.get()
-    return None if deadline is None else deadline - time.monotonic()
+    """Seconds left before the unit's deadline (negative once passed), None without one."""
+    unit = _unit_deadline.get()
+    return None if unit is None else unit - time.monotonic()
 
 
 @contextmanager
 def deadline_in(seconds: float) -> Iterator[None]:
     """Run the block with a deadline `seconds` from now (a tighter enclosing deadline still wins)."""
     new = time.monotonic() + seconds
-    current = _deadline.get()
-    token = _deadline.set(new if current is None else min(current, new))
+    current = _unit_deadline.get()
+    token = _unit_deadline.set(new if current is None else min(current, new))
     try:
         yield
     finally:
-        _deadline.reset(token)
+        _unit_deadline.reset(token)
 
 
 def cap(limit_s: float | None) -> float | None:

@@ -100,7 +100,9 @@ def test_refresh_rotates_with_grace_then_invalid_grant(sandbox):
     assert _refresh(sandbox, pair["refresh_token"]).status_code == 200
     stats = sandbox.admin.stats()
     assert stats["refreshGrants"] == 4 and stats["refreshRotations"] == 2
+    assert stats["refreshGrantsBySubject"] == {"loc1": 4}
     assert _refresh(sandbox, "never-issued").status_code == 400
+    assert sandbox.admin.stats()["refreshGrantsBySubject"] == {"loc1": 4, "unknown": 1}
 
 
 def test_concurrent_refresh_of_one_token_yields_one_pair(sandbox):

@@ -187,7 +187,7 @@ def test_rotation_never_resurrects_an_uninstalled_secret(world):
 
 
 def test_invocation_deadline_feeds_the_vault(world):
-    from rankr_ghl.invocation import InvocationDeadline
+    from rankr_ghl.deadlines import InvocationDeadline
 
     class Context:
         def get_remaining_time_in_millis(self) -> int:
@@ -204,8 +204,7 @@ def test_invocation_deadline_feeds_the_vault(world):
 
 
 def test_the_root_vault_reads_the_invocation_deadline():
-    from rankr_ghl import wiring
-    from rankr_ghl.invocation import invocation_deadline
+    from rankr_ghl import deadlines, wiring
 
     vault = wiring.root().token_vault()
-    assert vault._remaining_s == invocation_deadline.remaining_s
+    assert vault._remaining_s == deadlines.invocation.remaining_s

@@ -28,3 +28,17 @@ def test_the_ghl_call_timeout_is_capped_by_the_deadline(left: float) -> None:
         ghl.get_contact(LOC, "c1")
     (request,) = seen
     assert request.extensions["timeout"]["read"] <= left
+
+
+def test_the_unit_deadline_is_per_thread() -> None:
+    """One function's record deadline must not bound another invocation served by another thread."""
+    import threading
+
+    seen: list[float | None] = []
+    with deadlines.deadline_in(0.5):
+        other = threading.Thread(target=lambda: seen.append(deadlines.remaining_s()))
+        other.start()
+        other.join()
+        mine = deadlines.remaining_s()
+    assert seen == [None]
+    assert mine is not None and mine <= 0.5

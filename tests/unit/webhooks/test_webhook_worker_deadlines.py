@@ -97,7 +97,7 @@ def test_every_record_runs_under_the_invocation_deadline() -> None:
     batch.handle({"Records": [_record("m1", "loc1")]}, Clockwork(30))  # type: ignore[arg-type]
     (seen,) = inbound.deadlines_seen
     assert seen is not None and 30 - DEADLINE_RESERVE_S - 1 < seen <= 30 - DEADLINE_RESERVE_S
-    assert deadlines.remaining_s() is None  # nothing leaks past the batch
+    assert deadlines.remaining_s() is None  # the record's deadline does not leak past the batch
 
 
 def test_a_rate_blocked_record_returns_with_its_group_when_the_budget_resets() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections import Counter
 
 from ..config import SandboxConfig
 from ..variants import VariantRegistry, Variants
@@ -46,6 +47,8 @@ class StoreBase:
             self.codes: dict[str, AuthCode] = {}
             self.consent_override: tuple[str, str] | None = None  # ("Location"|"Company", id)
             self.refresh_grants = 0
+            # Per location (or `company:<id>`): tests on a shared sandbox count only their own grants.
+            self.refresh_grants_by_subject: Counter[str] = Counter()
             self.refresh_rotations = 0
             self.auth_code_grants = 0
             self.rng = random.Random(self.config.seed)  # shuffles and jitter of the variants

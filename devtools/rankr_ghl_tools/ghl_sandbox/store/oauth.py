@@ -173,7 +173,10 @@ class OAuthStore(LocationStore):
             self.refresh_grants += 1
             record = self.refresh_tokens.get(form.get("refresh_token") or "")
             if record is None:
+                self.refresh_grants_by_subject["unknown"] += 1
                 raise oauth_error(INVALID_GRANT)
+            subject = record.location_id if record.user_type == "Location" else f"company:{record.company_id}"
+            self.refresh_grants_by_subject[subject or "unknown"] += 1
             if form.get("user_type") and form["user_type"] != record.user_type:
                 raise ApiError(400, "Invalid parameter: user_type", error="invalid_request")
             if record.user_type == "Location":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
@@ -16,6 +16,7 @@ from rankr_ghl.ghl.transport import (
     DEFAULT_TIMEOUT,
     VERSION_CONTACTS,
     HttpCore,
+    HttpCoreOwner,
     require_id,
 )
 
@@ -23,7 +24,7 @@ SEARCH_MAX_PAGE_LIMIT = 500
 SEARCH_PAGE_WINDOW = 10_000  # page+pageLimit reaches this many records; searchAfter beyond
 
 
-class GhlClientBase:
+class GhlClientBase(HttpCoreOwner):
     """Owns the request engine; endpoint groups (contacts, tasks and notes) call through `_call`."""
 
     def __init__(
@@ -65,15 +66,6 @@ class GhlClientBase:
     @property
     def rate_limiter(self) -> RateLimiter:
         return self._core.rate_limiter
-
-    def close(self) -> None:
-        self._core.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
 
     def _call(
         self,

@@ -28,6 +28,7 @@ from rankr_ghl.ghl.transport import (
     DEFAULT_TIMEOUT,
     VERSION_CONTACTS,
     HttpCore,
+    HttpCoreOwner,
 )
 
 UserType = Literal["Location", "Company"]
@@ -41,7 +42,7 @@ def app_id_from_client_id(client_id: str) -> str:
     return client_id.split("-", 1)[0]
 
 
-class GHLOAuthClient:
+class GHLOAuthClient(HttpCoreOwner):
     """OAuth client; like GHLClient, create one per container and reuse it (it owns a pool)."""
 
     def __init__(
@@ -85,15 +86,6 @@ class GHLOAuthClient:
 
     def __repr__(self) -> str:  # the secret never appears
         return f"GHLOAuthClient(client_id={self.client_id!r})"
-
-    def close(self) -> None:
-        self._core.close()
-
-    def __enter__(self) -> GHLOAuthClient:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
 
     def _token_grant(
         self, form: dict[str, str], replay: Replay, replay_window_s: float | None = None

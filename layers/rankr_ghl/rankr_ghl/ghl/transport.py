@@ -20,7 +20,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote
 
 import httpx
@@ -327,3 +327,18 @@ class HttpCore:
                 status, body, trace_id=trace_id, method=method, path=template,
                 may_have_been_applied=status == 422 and replay is Replay.NEVER,
             )  # fmt: skip
+
+
+class HttpCoreOwner:
+    """A client that owns an `HttpCore` (and its connection pool): closing it closes the pool."""
+
+    _core: HttpCore
+
+    def close(self) -> None:
+        self._core.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

@@ -193,15 +193,14 @@ class Infrastructure:
 
     @cached_factory
     def token_vault(self) -> TokenVault:
+        from rankr_ghl import deadlines
         from rankr_ghl.connections.vault import TokenVault
-
-        # Only refreshes use the OAuth client, and building it reads the app secret.
-        from rankr_ghl.invocation import invocation_deadline
         from rankr_ghl.wiring.deferred import DeferredOAuthClient
 
+        # Only refreshes use the OAuth client, and building it reads the app secret.
         oauth = DeferredOAuthClient(self.ghl_oauth_client)
         return TokenVault(
-            self.token_store(), self.connection_store(), oauth, remaining_s=invocation_deadline.remaining_s
+            self.token_store(), self.connection_store(), oauth, remaining_s=deadlines.invocation.remaining_s
         )
 
     @cached_factory

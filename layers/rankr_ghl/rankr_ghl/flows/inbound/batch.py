@@ -24,7 +24,6 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from rankr_ghl import deadlines
 from rankr_ghl.flows.queue_message import parse_queued_message
 from rankr_ghl.ghl.errors import GHLRateLimited
-from rankr_ghl.invocation import invocation_deadline
 from rankr_ghl.observability import logger
 from rankr_ghl.ports import Counter, NullCounter
 
@@ -71,7 +70,7 @@ class InboundBatch:
         self._retry_in: dict[str, int] = {}  # message group -> seconds until it may run again
 
     def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        invocation_deadline.start(context)
+        deadlines.invocation.start(context)
         remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
         budget_s = remaining_ms() / 1000 - DEADLINE_RESERVE_S if callable(remaining_ms) else None
         self._retry_in = {}

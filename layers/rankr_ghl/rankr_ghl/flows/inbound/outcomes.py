@@ -88,21 +88,12 @@ class InboundOutcomes:
     ) -> InboundResult:
         from rankr_ghl.sync.echo import Action
 
-        action = decision.action
-        if action is Action.SKIP_ECHO:
+        echo = decision.action is Action.SKIP_ECHO
+        if echo:
             self._metrics.count(METRIC_ECHO)
-            self._audit_entry(
-                ctx,
-                entity,
-                AuditAction.SKIP,
-                outcome=AuditOutcome.SKIPPED,
-                ghl_id=ghl_id,
-                rankr_id=rankr_id,
-                reason="echo",
-            )
-            return InboundResult("echo", "echo", entity, ghl_id, rankr_id)
-        if rankr_id is not None:
+        elif rankr_id is not None:
             self._store_ledger(ctx, entity, decision, ghl_id, rankr_id)
+        reason = "echo" if echo else decision.reason or "in_sync"
         self._audit_entry(
             ctx,
             entity,
@@ -110,8 +101,10 @@ class InboundOutcomes:
             outcome=AuditOutcome.SKIPPED,
             ghl_id=ghl_id,
             rankr_id=rankr_id,
-            reason=decision.reason or "in_sync",
+            reason=reason,
         )
+        if echo:
+            return InboundResult("echo", "echo", entity, ghl_id, rankr_id)
         return InboundResult("in_sync", decision.reason, entity, ghl_id, rankr_id)
 
     def _written(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from rankr_ghl import deadlines
 from rankr_ghl.flows.lead_push.idempotency import LeadIdempotency
 from rankr_ghl.flows.lead_push.request import (
     InvocationType,
@@ -23,7 +24,6 @@ from rankr_ghl.flows.lead_push.request import (
 )
 from rankr_ghl.flows.lead_push.results import BatchResult
 from rankr_ghl.flows.lead_push.service import LeadPushService
-from rankr_ghl.invocation import invocation_deadline
 from rankr_ghl.observability import logger, metrics
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ class LeadPushInvocation:
         self.idempotency = idempotency
 
     def handle(self, event: Any, context: LambdaContext) -> dict[str, Any]:
-        invocation_deadline.start(context)
+        deadlines.invocation.start(context)
         self.idempotency.config.register_lambda_context(context)
         try:
             batch = self.service.push(event, remaining_ms=context.get_remaining_time_in_millis)

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from rankr_ghl import deadlines
 from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileError, ReconcileJob
-from rankr_ghl.invocation import invocation_deadline
 from rankr_ghl.observability import metrics
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ class ReconcileInvocation:
         self._remaining_ms: Callable[[], int] | None = None
 
     def handle(self, event: Any, context: LambdaContext) -> dict[str, Any]:
-        invocation_deadline.start(context)
+        deadlines.invocation.start(context)
         if isinstance(event, dict) and "Records" in event:
             return self.handle_records(event, context)
         plan = self._planner().plan(schedule_mode(event))
