@@ -206,6 +206,23 @@ def test_flush_gives_the_unused_rest_back() -> None:
     assert taken == 15
 
 
+def test_a_waiting_process_reads_an_old_record_before_waiting_again() -> None:
+    clock = Clock()
+    store = MemoryBudgetStore()
+    lead, filler, waiting = (budget(store, clock, Priority.INTERACTIVE) for _ in range(3))
+    assert lead.take("L", WINDOW) == 0.0  # a slice of 20, one used
+    lead.completed("L")
+    while filler.take("L", WINDOW) == 0.0:
+        filler.completed("L")
+    wait = waiting.take("L", WINDOW)  # the window is full in the record it learns
+    assert wait > 0
+    lead.flush("L")  # 19 of lead's slice go back; the waiting process has not seen it
+    clock.now += wait
+    calls = store.calls
+    assert waiting.take("L", WINDOW) == 0.0  # one read, then a slice from the returned room
+    assert store.calls - calls == 2
+
+
 def test_window_frees_after_the_interval() -> None:
     clock = Clock()
     shared = budget(store := MemoryBudgetStore(), clock, Priority.INTERACTIVE)

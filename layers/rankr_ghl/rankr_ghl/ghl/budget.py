@@ -233,6 +233,7 @@ class _Local:
     provisional: bool = False  # the record holds a provisional entry of ours
     retry_at: float = 0.0
     snapshot: Snapshot = field(default_factory=Snapshot)
+    seen_at: float = 0.0  # when the snapshot was last known to be the record's
 
 
 class SharedBudget:
@@ -416,14 +417,23 @@ class SharedBudget:
 
     def _reserve_shared(self, resource_id: str, local: _Local, request: SliceRequest) -> Grant:
         snapshot = local.snapshot
+        fresh = request.now - local.seen_at <= request.horizon_s
         for _ in range(self._max_attempts):
             new, grant = allocate(snapshot, request, self._default)
             unchanged = request.report is None and new.limits == snapshot.limits
             if grant.count == 0 and unchanged and snapshot.version:
-                # Nothing to report and no room in the record as last seen: wait without a call.
-                return grant
+                if fresh:  # nothing to report and no room in a recent record: wait without a call
+                    local.snapshot = snapshot
+                    return grant
+                # Others may have reported since: read the record (no write, no version bump).
+                snapshot, fresh = self.store.load(resource_id), True
+                self.coordination_calls += 1
+                local.seen_at = request.now
+                continue
             current = self.store.compare_and_set(resource_id, snapshot.version, new)
             self.coordination_calls += 1
+            local.seen_at = request.now
+            fresh = True
             if current is None:
                 local.snapshot = new
                 local.completions.clear()
