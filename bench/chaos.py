@@ -116,6 +116,7 @@ from rankr_ghl_tools.chaos.runtime import (  # noqa: E402
     mapping_pairs,
     run_reconcile,
 )
+from rankr_ghl_tools.local.pumps import deadline_figures  # noqa: E402
 
 # The counts the target wants at zero (the e2e test asserts these).
 ZERO_TARGETS = (
@@ -315,6 +316,7 @@ def run_chaos(config: ChaosConfig) -> dict[str, Any]:
         return {
             **counts,
             "dlq_messages": sum(depths.values()),
+            **deadline_figures(stack.pumps),
             "ghl_calls": int(stats.get("total", 0)),
             "seconds": round(time.monotonic() - started, 1),
             "search_lag_s": switches.get("search_lag_s"),

@@ -30,7 +30,10 @@ Two phases, on separate locations and contacts (all set up before the first one)
 Last stdout line (JSON): events/senders/locations of the run; saturated_* and paced_* figures
 (throughput_eps, send_rate_eps, intake_p50_ms, intake_p99_ms, e2e_p50_ms, e2e_p95_ms, e2e_max_ms,
 seconds, drained); paced_arrival_rate_eps; e2e_p50_ms / e2e_p95_ms / intake_p99_ms = the paced
-phase's, throughput_eps = the saturated phase's; lost, duplicated, rejected over both phases; target_met.
+phase's, throughput_eps = the saturated phase's; lost, duplicated, rejected over both phases;
+batch_timeouts (worker invocations that ran out of their timeout, target 0), records_blocked and
+records_blocked_s_p95 (messages received more than once: seconds from the first receive to the
+success); target_met.
 Target: lost == duplicated == rejected == 0 and (paced) e2e_p95_ms < 2000.
 """
 
@@ -55,6 +58,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "devtools"))
 sys.path.insert(0, str(REPO_ROOT / "layers" / "rankr_ghl"))
 
+from rankr_ghl_tools.local.pumps import deadline_figures  # noqa: E402
 from rankr_ghl_tools.local.stack import LocalStack  # noqa: E402
 
 EVENTS_PER_LOCATION = 50
@@ -265,6 +269,7 @@ def main() -> None:
             print(f"paced: {len(paced.plan)} events at {rate} events/s", file=sys.stderr)
             paced.send_all(args.senders, rate, args.drain_timeout or max(300.0, paced_events * 0.5))
             pac = paced.judge()
+        deadlines = deadline_figures(stack.pumps)
 
     figures: tuple[str, ...] = ("throughput_eps", "send_rate_eps", "intake_p50_ms", "intake_p99_ms")
     figures += ("e2e_p50_ms", "e2e_p95_ms", "e2e_max_ms", "e2e_mean_ms", "seconds", "drained")
@@ -290,6 +295,7 @@ def main() -> None:
         "duplicated": duplicated,
         "rejected": rejected,
         "audited_contacts": sum(p["audited_contacts"] for p in phases),
+        **deadlines,
         "target_met": lost == 0
         and duplicated == 0
         and rejected == 0

@@ -87,6 +87,7 @@ def run_worker(args: argparse.Namespace) -> None:
         thread.start()
     for thread in threads:
         thread.join()
+    shared.flush(LOCATION)  # an invocation's end: what is left of the slice goes back at once
     client.close()
     print(
         json.dumps(

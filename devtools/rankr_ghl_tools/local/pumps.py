@@ -91,6 +91,11 @@ class SqsPump:
         self.batches = 0
         self.messages_succeeded = 0
         self.messages_failed = 0
+        self.batch_timeouts = 0  # invocations that ran out of the function's timeout
+        # Seconds from a message's first receive to its success, for messages received more than once
+        # (held back by a failure, a rate-blocked location or a batch not reached in time).
+        self.blocked_s: list[float] = []
+        self._first_received: dict[str, float] = {}
 
     @property
     def name(self) -> str:
@@ -163,8 +168,15 @@ class SqsPump:
 
     def _process(self, messages: list[dict[str, Any]]) -> None:
         records = [lambda_sqs_record(m, self.queue) for m in messages]
+        received = time.monotonic()
+        with self._lock:
+            for message in messages:
+                self._first_received.setdefault(message["MessageId"], received)
         result = self.service.invoke(self.function.logical_id, {"Records": records})
         self.batches += 1
+        if result.error_type == "Sandbox.Timedout":
+            with self._lock:
+                self.batch_timeouts += 1
         failed_ids = self._failed_ids(result.ok, result.json() if result.ok else None, records)
         succeeded = [m for m in messages if m["MessageId"] not in failed_ids]
         failed = [m for m in messages if m["MessageId"] in failed_ids]
@@ -174,9 +186,14 @@ class SqsPump:
                 QueueUrl=self.queue.url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
             )
+        done = time.monotonic()
         with self._lock:
             self.messages_succeeded += len(succeeded)
             self.messages_failed += len(failed)
+            for message in succeeded:
+                first = self._first_received.pop(message["MessageId"], done)
+                if int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1")) > 1:
+                    self.blocked_s.append(done - first)
         if failed and self.time_scale != 1.0:
             # Failed messages reappear after the (scaled) visibility timeout, as Lambda leaves them.
             delay = self.queue.visibility_timeout_s * self.time_scale
@@ -250,3 +267,19 @@ def _maybe_json(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+
+
+def deadline_figures(
+    pumps: list[SqsPump], function_logical_id: str = "WebhookWorkerFunction"
+) -> dict[str, Any]:
+    """For the benches: the function's batches that ran out of their timeout (target 0), and how long
+    its records held back (a failure, a rate-blocked location, a batch deadline) waited from their
+    first receive to their success."""
+    mine = [pump for pump in pumps if pump.function.logical_id == function_logical_id]
+    blocked = sorted(seconds for pump in mine for seconds in pump.blocked_s)
+    p95 = blocked[min(len(blocked) - 1, int(len(blocked) * 0.95))] if blocked else 0.0
+    return {
+        "batch_timeouts": sum(pump.batch_timeouts for pump in mine),
+        "records_blocked": len(blocked),
+        "records_blocked_s_p95": round(p95, 2),
+    }

@@ -45,7 +45,8 @@ def request(
 ) -> SliceRequest:
     values: dict = {
         "holder": holder, "want": want, "priority": priority, "now": 100.0, "lease_share": 0.5,
-        "margin_share": 0.0, "min_margin_s": 0.02, "max_lease_s": 1.0, "limits": WINDOW,
+        "margin_share": 0.0, "min_margin_s": 0.02, "max_lease_s": 1.0, "horizon_s": 0.0,
+        "latency_s": 0.0, "limits": WINDOW,
     }  # fmt: skip
     values.update(kw)
     return SliceRequest(**values)
@@ -53,6 +54,11 @@ def request(
 
 def budget(store: object, clock: Clock, priority: Priority = Priority.STANDARD, **kw: object) -> SharedBudget:
     return SharedBudget(store, priority=priority, wall_clock=clock, **kw)  # type: ignore[arg-type]
+
+
+def sends_in_any_window(sends: list[float], interval: float) -> int:
+    ordered = sorted(sends)
+    return max(len([t for t in ordered[i:] if t < start + interval]) for i, start in enumerate(ordered))
 
 
 # ------------------------------------------------------------------------------------- allocation
@@ -67,39 +73,58 @@ def test_slices_never_exceed_the_window_together() -> None:
 
 
 def test_a_full_window_says_when_to_come_back() -> None:
-    snapshot = Snapshot(1, (Entry("x", 100, 99.5),), WINDOW)
+    snapshot = Snapshot(1, (Entry("", 100, 99.5),), WINDOW)
     _, grant = allocate(snapshot, request(), WINDOW)
     assert grant.count == 0
     assert grant.retry_at == pytest.approx(99.5 + 1.0 + 0.02)
+    _, ahead = allocate(snapshot, request(horizon_s=0.2), WINDOW)
+    assert ahead.count == 0 and ahead.retry_at == pytest.approx(99.5 + 1.02 - 0.2)  # to book it
 
 
-def test_entries_expire_one_interval_after_their_last_send() -> None:
-    snapshot = Snapshot(1, (Entry("x", 100, 98.9),), WINDOW)
+def test_room_freeing_within_the_horizon_is_booked_ahead() -> None:
+    snapshot = Snapshot(1, (Entry("", 100, 99.0),), WINDOW)  # frees at 100.02
+    new, grant = allocate(snapshot, request(horizon_s=0.1), WINDOW)
+    assert grant.count == 10 and grant.pieces[0].start == pytest.approx(100.02)
+    assert new.entries[-1].start == pytest.approx(100.02)
+
+
+def test_a_slice_comes_in_pieces_as_the_room_frees() -> None:
+    # Room frees in the shape it was used: 5 at 100.02, 5 more at 100.05.
+    entries = (Entry("", 5, 99.0), Entry("", 5, 99.03), Entry("", 90, 99.9))
+    _, grant = allocate(Snapshot(1, entries, WINDOW), request(horizon_s=0.1), WINDOW)
+    assert [(round(p.start, 2), p.count) for p in grant.pieces] == [(100.02, 5), (100.05, 5)]
+
+
+def test_entries_expire_one_interval_after_their_last_completion() -> None:
+    snapshot = Snapshot(1, (Entry("", 100, 98.9),), WINDOW)
     new, grant = allocate(snapshot, request(), WINDOW)
     assert grant.count == 10
     assert [e.holder for e in new.entries] == ["a"]
 
 
-def test_reporting_the_used_part_returns_the_rest() -> None:
-    # Holder "a" took 50 but used 5, the last at 99.0: the unused 45 are free again at once.
+def test_a_report_replaces_the_holders_provisional_slice() -> None:
+    # Holder "a" took 50 but 5 completed, the last at 99.0: the unused 45 are free again at once.
     snapshot = Snapshot(1, (Entry("a", 50, 100.4), Entry("b", 50, 100.4)), WINDOW)
+    report = (Entry("", 5, 99.0, 0.0, 0),)
     new, grant = allocate(
-        snapshot, request("a", want=40, priority=Priority.INTERACTIVE, used=5, last_sent=99.0), WINDOW
+        snapshot, request("a", want=40, priority=Priority.INTERACTIVE, report=report), WINDOW
     )
     assert grant.count == 40
-    assert sorted((e.holder, e.count, e.end) for e in new.entries) == [
-        ("a", 5, 99.0), ("a", 40, 100.5), ("b", 50, 100.4),
-    ]  # fmt: skip
+    assert sorted((e.holder, e.count) for e in new.entries) == [("", 5), ("a", 40), ("b", 50)]
 
 
-def test_priority_rule_keeps_a_reserve_for_lead_push() -> None:
-    snapshot = Snapshot(1, (Entry("x", 70, 100.0),), WINDOW)
-    _, background = allocate(snapshot, request(priority=Priority.BACKGROUND), WINDOW)
-    _, standard = allocate(snapshot, request(want=30, priority=Priority.STANDARD), WINDOW)
-    _, interactive = allocate(snapshot, request(want=30, priority=Priority.INTERACTIVE), WINDOW)
+def test_priority_rule_keeps_a_reserve_while_lead_push_is_active() -> None:
+    lead_active = Snapshot(1, (Entry("x", 70, 100.0, 0.0, Priority.INTERACTIVE.rank),), WINDOW)
+    _, background = allocate(lead_active, request(priority=Priority.BACKGROUND), WINDOW)
+    _, standard = allocate(lead_active, request(want=30, priority=Priority.STANDARD), WINDOW)
+    _, interactive = allocate(lead_active, request(want=30, priority=Priority.INTERACTIVE), WINDOW)
     assert background.count == 0  # 30 left is reconcile's reserve
     assert standard.count == 20  # webhooks leave 10
     assert interactive.count == 30  # lead push may take the last request
+    # Without a higher priority in the window, reconcile may use all of it.
+    alone = Snapshot(1, (Entry("x", 70, 100.0, 0.0, Priority.BACKGROUND.rank),), WINDOW)
+    _, background = allocate(alone, request(want=30, priority=Priority.BACKGROUND), WINDOW)
+    assert background.count == 30
 
 
 def test_learned_window_is_shared_through_the_record() -> None:
@@ -111,42 +136,103 @@ def test_learned_window_is_shared_through_the_record() -> None:
 
 
 def test_record_size_stays_bounded() -> None:
-    entries = tuple(Entry(f"h{i}", 1, 99.9 + i / 1000) for i in range(90))
+    entries = tuple(Entry("", 1, 99.9 + i / 1000) for i in range(90))
     new, _ = allocate(Snapshot(1, entries, Limits(1000, 1.0)), request(limits=None), WINDOW)
-    assert len(new.entries) <= 65
+    assert len(new.entries) <= 49
     assert sum(e.count for e in new.entries) == 90 + 10
 
 
 # ------------------------------------------------------------------------------ process side
-def test_processes_share_one_window_with_amortised_coordination() -> None:
-    clock = Clock()
-    store = MemoryBudgetStore()
-    processes = [budget(store, clock, Priority.INTERACTIVE) for _ in range(4)]
+def run_processes(processes: list[SharedBudget], clock: Clock, total: int) -> list[float]:
     sends: list[float] = []
-    while len(sends) < 500:
+    while len(sends) < total:
         for process in processes:
             if process.take("L", WINDOW) == 0.0:
                 process.completed("L")
                 sends.append(clock.now)
         clock.now += 0.005
-    for i, start in enumerate(sends):  # never more than the window in any interval
-        assert len([t for t in sends[i:] if t < start + 1.0]) <= 100
-    assert sends[-1] - sends[0] < 4 * 1.3  # and close to the floor of 4 windows for 500
+    return sends
+
+
+def test_processes_share_one_window_with_amortised_coordination() -> None:
+    clock = Clock()
+    store = MemoryBudgetStore()
+    processes = [budget(store, clock, Priority.INTERACTIVE) for _ in range(4)]
+    sends = run_processes(processes, clock, 500)
+    assert sends_in_any_window(sends, 1.0) <= 100
+    # Near the floor of 4 windows for 500: each window costs its interval plus the margin, and a
+    # few requests of a fragment freed late wait for the next window.
+    assert sends[-1] - sends[0] < 4 * 1.3
     # Amortised: lock-step processes always find the record changed, so a slice costs about
-    # two calls, and waiting for a full window one more now and then.
+    # two calls, and reporting while the window is full one more now and then.
     assert store.calls / len(sends) <= 0.25
+
+
+def test_priorities_share_the_window_and_lead_push_keeps_going() -> None:
+    clock = Clock()
+    store = MemoryBudgetStore()
+    lead = budget(store, clock, Priority.INTERACTIVE)
+    background = [budget(store, clock, Priority.BACKGROUND) for _ in range(3)]
+    lead_sends: list[float] = []
+    all_sends: list[float] = []
+    while len(all_sends) < 600:
+        for process in [lead, *background]:
+            if process.take("L", WINDOW) == 0.0:
+                process.completed("L")
+                all_sends.append(clock.now)
+                if process is lead:
+                    lead_sends.append(clock.now)
+        clock.now += 0.005
+    assert sends_in_any_window(all_sends, 1.0) <= 100
+    assert len(lead_sends) >= 0.25 * len(all_sends)  # reconcile never takes lead push's share
+
+
+def test_flush_gives_the_unused_rest_back() -> None:
+    clock = Clock()
+    store = MemoryBudgetStore()
+    first, second, third = (budget(store, clock, Priority.INTERACTIVE) for _ in range(3))
+    for _ in range(5):
+        assert first.take("L", WINDOW) == 0.0
+        first.completed("L")
+    while second.take("L", WINDOW) == 0.0:
+        second.completed("L")
+    assert third.take("L", WINDOW) > 0  # the window is full: 80 plus first's slice of 20
+    first.flush("L")  # first used 5 of its 20
+    clock.now += 1.0  # third comes back when told
+    taken = 0
+    while third.take("L", WINDOW) == 0.0 and taken < 100:
+        third.completed("L")
+        taken += 1
+    assert taken == 15
+
+
+def test_a_waiting_process_reads_an_old_record_before_waiting_again() -> None:
+    clock = Clock()
+    store = MemoryBudgetStore()
+    lead, filler, waiting = (budget(store, clock, Priority.INTERACTIVE) for _ in range(3))
+    assert lead.take("L", WINDOW) == 0.0  # a slice of 20, one used
+    lead.completed("L")
+    while filler.take("L", WINDOW) == 0.0:
+        filler.completed("L")
+    wait = waiting.take("L", WINDOW)  # the window is full in the record it learns
+    assert wait > 0
+    lead.flush("L")  # 19 of lead's slice go back; the waiting process has not seen it
+    clock.now += wait
+    calls = store.calls
+    assert waiting.take("L", WINDOW) == 0.0  # one read, then a slice from the returned room
+    assert store.calls - calls == 2
 
 
 def test_window_frees_after_the_interval() -> None:
     clock = Clock()
-    shared = budget(MemoryBudgetStore(), clock, Priority.INTERACTIVE)
+    shared = budget(store := MemoryBudgetStore(), clock, Priority.INTERACTIVE)
     while shared.take("L", WINDOW) == 0.0:
         shared.completed("L")
     full_at = clock.now
     while (wait := shared.take("L", WINDOW)) > 0:
-        assert wait <= 1.0  # asks again at least every max_lease_s
         clock.now += wait
-    assert clock.now - full_at == pytest.approx(1.0 * 1.02 + 0.1)  # interval + margin
+    assert clock.now - full_at == pytest.approx(1.0 * 1.01 + 0.02)  # interval + margin
+    assert store.calls <= 8
 
 
 def test_unreachable_store_degrades_to_a_conservative_local_share() -> None:
@@ -187,7 +273,7 @@ def test_limiter_takes_from_the_shared_budget() -> None:
     with pytest.raises(GHLRateLimited):
         rl.acquire("L", max_wait_s=0.5)
     rl.release(rl.acquire("L"))
-    assert clock.slept and sum(clock.slept) == pytest.approx(1.12, abs=0.05)
+    assert clock.slept and sum(clock.slept) == pytest.approx(1.03, abs=0.05)
 
 
 # ------------------------------------------------------------------------ limiter: 429, daily

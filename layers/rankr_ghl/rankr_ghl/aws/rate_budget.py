@@ -1,7 +1,8 @@
 """The shared GHL rate budget's record (ghl.budget.BudgetStore) in the SyncStateTable.
 
 One item per resource: ``pk = RATEBUDGET#<resource id>``, ``sk = BUDGET``, holding a version, the
-learned window and the entries as compact JSON. A reservation is one conditional PutItem on the
+learned window and the entries as compact JSON ``[holder, count, end, start, rank]`` (closed
+entries have an empty holder). A reservation is one conditional PutItem on the
 version; a lost race returns the current item with the failure (ReturnValuesOnConditionCheckFailure),
 so it costs no extra read. The item expires a day after its last write.
 """
@@ -25,10 +26,21 @@ SORT_KEY = "BUDGET"
 ITEM_TTL_S = 86_400
 
 
+def _entry(raw: list[Any]) -> Entry:
+    holder, count, end, *rest = raw
+    start = float(rest[0]) if rest else 0.0
+    rank = int(rest[1]) if len(rest) > 1 else 1
+    return Entry(str(holder), int(count), float(end), start, rank)
+
+
+def _encode(entry: Entry) -> list[Any]:
+    return [entry.holder, entry.count, round(entry.end, 3), round(entry.start, 3), entry.rank]
+
+
 def _decode(item: dict[str, Any] | None) -> Snapshot:
     if not item:
         return Snapshot()
-    entries = tuple(Entry(str(h), int(c), float(e)) for h, c, e in json.loads(item["entries"]["S"]))
+    entries = tuple(_entry(raw) for raw in json.loads(item["entries"]["S"]))
     limits = None
     if "maxRequests" in item and "intervalMs" in item:
         limits = Limits(int(item["maxRequests"]["N"]), int(item["intervalMs"]["N"]) / 1000.0)
@@ -62,11 +74,7 @@ class DynamoBudgetStore:
         item: dict[str, Any] = {
             **self._key(resource_id),
             "version": {"N": str(new.version)},
-            "entries": {
-                "S": json.dumps(
-                    [[e.holder, e.count, round(e.end, 3)] for e in new.entries], separators=(",", ":")
-                )
-            },
+            "entries": {"S": json.dumps([_encode(e) for e in new.entries], separators=(",", ":"))},
             "expiresAt": {"N": str(int(time.time()) + ITEM_TTL_S)},
         }
         if new.limits is not None:

@@ -4,17 +4,25 @@ GHL counts requests per app per resource, whatever container sends them. Each pr
 reserves a *slice* of the budget from a shared record (`BudgetStore`, DynamoDB in production) and
 spends it locally; docs/rate-budget.md has the design and its cost.
 
-The shared record is a short list of entries ``(holder, count, end)``. An entry occupies ``count``
-requests of the window until ``end + interval + margin``: every request it covers was sent by
-``end``, so GHL stops counting it one interval later, whatever window GHL uses (sliding, or fixed
-windows anchored anywhere). A live slice ends at its lease end; when its holder comes back for the
-next slice it reports what it really used and when it last sent, which shrinks the entry, so the
-unused part and the lease's slack return to everyone at no extra call.
+The shared record is a short list of entries ``(holder, count, end, start, rank)``: ``count``
+requests that reach GHL between ``start`` and ``end``. An entry occupies the window from ``start``
+until ``end + interval + margin``: GHL stops counting a request one interval after it arrived,
+whatever window GHL uses (sliding, or fixed windows anchored anywhere), so a new slice is granted
+only where the entries occupying every instant of its own span leave room for it. A slice may
+start a little in the future (when room frees within the *horizon*): its holder books the room
+before it frees and sends the moment it does, so no coordination call sits between two windows.
 
-Priority rule (fairness): a slice is granted only while the requests left in the window after it
-stay at or above the priority's reserve: lead push (a user waits) has no reserve and can take the
-last request; webhook work leaves `STANDARD_RESERVE` of the window; reconcile (background) leaves
-`BACKGROUND_RESERVE`. Reconcile can never take the share lead push needs.
+A slice is *provisional* (it carries its holder) while being spent. At its holder's next
+reservation, in the same write, it is replaced by what really happened: the requests completed
+since, in a few buckets each ending at its last completion, plus the requests still in flight.
+The unused part returns to everyone at no extra call, and each request occupies the window for
+about one interval after its own completion rather than after the slice's last one.
+
+Priority rule (fairness): while an entry of a higher priority occupies the window, a slice is
+granted only where the room left after it stays at or above the priority's reserve: webhook work
+leaves `STANDARD_RESERVE` of the window, reconcile leaves `BACKGROUND_RESERVE`, and lead push (a
+user waits) has no reserve. So while lead push is active, reconcile never takes the share it needs;
+when no higher priority has sent for one interval, the lower ones may use the whole window.
 
 If the store fails, the process falls back for a while to a local budget at `fallback_share` of
 the window (conservative: several containers may be in the same state) and never stops the sync.
@@ -24,6 +32,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import random
 import threading
 import time
 import uuid
@@ -35,7 +44,8 @@ logger = logging.getLogger(__name__)
 
 STANDARD_RESERVE = 0.1
 BACKGROUND_RESERVE = 0.3
-MAX_ENTRIES = 64  # a record never grows past this: the oldest entries are merged into one
+MAX_ENTRIES = 48  # a record never grows past this: the oldest closed entries are merged into one
+REPORT_BUCKETS = 5  # completions reported per reservation, each bucket ending at its last one
 
 
 class Priority(enum.Enum):
@@ -44,9 +54,14 @@ class Priority(enum.Enum):
     BACKGROUND = "background"  # reconcile
 
     @property
+    def rank(self) -> int:
+        """0 is the highest priority."""
+        return {Priority.INTERACTIVE: 0, Priority.STANDARD: 1}.get(self, 2)
+
+    @property
     def reserve(self) -> float:
-        """Share of the window that must stay free after a slice of this priority is granted."""
-        return {Priority.INTERACTIVE: 0.0, Priority.STANDARD: STANDARD_RESERVE}.get(self, BACKGROUND_RESERVE)
+        """Share of the window left free after a slice while a higher priority is active."""
+        return (0.0, STANDARD_RESERVE, BACKGROUND_RESERVE)[self.rank]
 
 
 @dataclass(frozen=True)
@@ -57,11 +72,14 @@ class Limits:
 
 @dataclass(frozen=True)
 class Entry:
-    """``count`` requests sent no later than ``end`` (wall-clock seconds)."""
+    """``count`` requests reaching GHL between ``start`` and ``end`` (wall-clock seconds).
+    ``holder`` is set while the entry is provisional; closed entries have none."""
 
     holder: str
     count: int
     end: float
+    start: float = 0.0
+    rank: int = 1
 
 
 @dataclass(frozen=True)
@@ -93,18 +111,48 @@ class SliceRequest:
     lease_share: float  # a slice must be spent within this share of the interval
     margin_share: float  # entries are held this share of the interval (+ min_margin_s) longer
     min_margin_s: float
-    max_lease_s: float  # a slice not spent by then goes back at its holder's next reservation
+    max_lease_s: float
+    horizon_s: float  # a slice may be booked to start this far ahead
+    latency_s: float  # a request sent at its lease end may reach GHL this much later
     limits: Limits | None  # learned from X-RateLimit-* by this process, if any
-    used: int = 0  # of the holder's previous slice
-    last_sent: float = 0.0  # when the previous slice's last request was sent or completed
+    report: tuple[Entry, ...] | None = None  # replaces the holder's provisional entries
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Part of a slice: ``count`` requests that may be sent from ``start`` until ``end``."""
+
+    start: float
+    end: float
+    count: int
 
 
 @dataclass(frozen=True)
 class Grant:
-    count: int
-    lease_end: float
-    retry_at: float  # when asking again may succeed (meaningful when count is 0)
+    pieces: tuple[Piece, ...]  # room frees in the shape it was used: a slice may come in pieces
+    retry_at: float  # when asking again may succeed (meaningful when nothing is granted)
     limits: Limits
+
+    @property
+    def count(self) -> int:
+        return sum(p.count for p in self.pieces)
+
+
+def _peak(entries: list[Entry], since: float, until: float, hold: float) -> int:
+    """The most requests the entries put in the window at any instant of [since, until)."""
+    instants = [since, *(e.start for e in entries if since < e.start < until)]
+    return max(sum(e.count for e in entries if e.start <= t < e.end + hold) for t in instants)
+
+
+def _merge_oldest(entries: list[Entry]) -> list[Entry]:
+    closed = sorted((e for e in entries if not e.holder), key=lambda e: e.end)
+    excess = len(entries) - MAX_ENTRIES + 1
+    if excess <= 1 or len(closed) < excess:
+        return entries
+    merged = closed[:excess]
+    tail = Entry("", sum(e.count for e in merged), merged[-1].end, 0.0, min(e.rank for e in merged))
+    gone = {id(e) for e in merged}
+    return [tail, *(e for e in entries if id(e) not in gone)]
 
 
 def allocate(snapshot: Snapshot, request: SliceRequest, default: Limits) -> tuple[Snapshot, Grant]:
@@ -112,42 +160,43 @@ def allocate(snapshot: Snapshot, request: SliceRequest, default: Limits) -> tupl
     limits = request.limits or snapshot.limits or default
     hold = limits.interval_s * (1.0 + request.margin_share) + request.min_margin_s
     now = request.now
-    entries: list[Entry] = []
-    for stored in snapshot.entries:
-        entry = stored
-        if entry.holder == request.holder and entry.end > request.last_sent:
-            # The holder's live slice: keep only what it used, up to its last send.
-            entry = replace(entry, count=min(entry.count, request.used), end=request.last_sent)
-        if entry.count > 0 and entry.end + hold > now:
-            entries.append(entry)
+    kept = list(snapshot.entries)
+    if request.report is not None:
+        kept = [e for e in kept if e.holder != request.holder] + list(request.report)
+    entries = [e for e in kept if e.count > 0 and e.end + hold > now]
     if len(entries) > MAX_ENTRIES:
-        entries.sort(key=lambda e: e.end)
-        merged = entries[: len(entries) - MAX_ENTRIES + 1]
-        tail = Entry("merged", sum(e.count for e in merged), merged[-1].end)
-        entries = [tail, *entries[len(merged) :]]
-    occupied = sum(e.count for e in entries)
-    reserve = int(limits.max_requests * request.priority.reserve)
-    free = limits.max_requests - occupied - reserve
-    # A slice smaller than a third of the wanted one costs a coordination call for a few requests:
-    # wait until enough of the window frees instead.
-    least = max(1, request.want // 3)
-    count = min(request.want, free) if free >= least else 0
-    lease_end = now + min(limits.interval_s * request.lease_share, request.max_lease_s)
-    if count:
-        entries.append(Entry(request.holder, count, lease_end))
-        retry_at = now
-    else:
-        retry_at = now + limits.interval_s
-        for entry in sorted(entries, key=lambda e: e.end):
-            free += entry.count
-            if free >= least:
-                retry_at = entry.end + hold
+        entries = _merge_oldest(entries)
+    rank = request.priority.rank
+    higher = [e for e in entries if e.rank < rank]
+    capacity = limits.max_requests - (int(limits.max_requests * request.priority.reserve) if higher else 0)
+    lease = min(limits.interval_s * request.lease_share, request.max_lease_s)
+    # A slice much smaller than wanted costs a coordination call for a few requests: wait for more.
+    least = max(1, min(request.want // 3, capacity))
+    pieces: list[Entry] = []
+    got, first_room = 0, None
+    for start in sorted({now, *(e.end + hold for e in entries if e.end + hold > now)}):
+        room = min(request.want - got, capacity - _peak(entries + pieces, start, start + lease + hold, hold))
+        if room <= 0:
+            continue
+        if first_room is None and got + room >= least:
+            first_room = start
+        if start > now + request.horizon_s:
+            if first_room is not None:
                 break
-        # Holders report early and the window may be learned shorter meanwhile: ask again soon.
-        retry_at = min(retry_at, now + request.max_lease_s)
+            continue
+        pieces.append(Entry(request.holder, room, start + lease + request.latency_s, start, rank))
+        got += room
+        if got >= request.want:
+            break
+    if got >= least:
+        entries.extend(pieces)
+        grant = Grant(tuple(Piece(e.start, e.start + lease, e.count) for e in pieces), now, limits)
+    else:
+        # Room for a useful slice frees later: come back just before it does.
+        later = first_room if first_room is not None else now + limits.interval_s
+        grant = Grant((), max(later - request.horizon_s, now), limits)
     # Only a window learned from GHL's headers is recorded, never the documented default.
-    new = Snapshot(snapshot.version + 1, tuple(entries), request.limits or snapshot.limits)
-    return new, Grant(count, lease_end, max(retry_at, now), limits)
+    return Snapshot(snapshot.version + 1, tuple(entries), request.limits or snapshot.limits), grant
 
 
 class MemoryBudgetStore:
@@ -175,17 +224,16 @@ class MemoryBudgetStore:
 
 @dataclass
 class _Local:
-    """This process's slice of one resource."""
+    """This process's slice of one resource, and what it has not reported yet."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
-    tokens: int = 0
-    used: int = 0
-    lease_end: float = 0.0
-    last_sent: float = 0.0
+    pieces: list[list[float]] = field(default_factory=list)  # [start, end, count] of the slice in hand
     in_flight: int = 0
+    completions: list[float] = field(default_factory=list)  # since the last report
+    provisional: bool = False  # the record holds a provisional entry of ours
     retry_at: float = 0.0
-    unreported: bool = False  # the current slice's use is not in the shared record yet
     snapshot: Snapshot = field(default_factory=Snapshot)
+    seen_at: float = 0.0  # when the snapshot was last known to be the record's
 
 
 class SharedBudget:
@@ -199,9 +247,13 @@ class SharedBudget:
         priority: Priority = Priority.STANDARD,
         slice_share: float = 0.2,
         lease_share: float = 0.5,
-        margin_share: float = 0.02,
-        min_margin_s: float = 0.1,
+        margin_share: float = 0.01,
+        min_margin_s: float = 0.02,
         max_lease_s: float = 1.0,
+        latency_s: float = 1.0,
+        horizon_share: float = 0.2,
+        max_horizon_s: float = 0.5,
+        report_horizon_factor: float = 5.0,
         fallback_share: float = 0.25,
         fallback_for_s: float = 10.0,
         max_attempts: int = 4,
@@ -209,16 +261,21 @@ class SharedBudget:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         """Shares are of the window: a slice is ``slice_share`` of its requests, a lease lasts
-        ``lease_share`` of its interval. ``fallback_share``: the part of the window this process
-        allows itself for ``fallback_for_s`` after the store failed."""
+        ``lease_share`` of its interval, a slice is booked up to ``horizon_share`` of it ahead.
+        ``fallback_share``: the part of the window this process allows itself for
+        ``fallback_for_s`` after the store failed."""
         self.store = store
         self.priority = priority
-        self.holder = uuid.uuid4().hex[:12]
+        self.holder = uuid.uuid4().hex[:10]
         self._slice_share = slice_share
         self._lease_share = lease_share
         self._margin_share = margin_share
         self._min_margin_s = min_margin_s
         self._max_lease_s = max_lease_s
+        self._latency_s = latency_s
+        self._horizon_share = horizon_share
+        self._max_horizon_s = max_horizon_s
+        self._report_horizon_factor = report_horizon_factor
         self._fallback_share = fallback_share
         self._fallback_for_s = fallback_for_s
         self._max_attempts = max_attempts
@@ -248,26 +305,23 @@ class SharedBudget:
             # A window learned from GHL's headers that the record does not show yet is shared at
             # once: the slice in hand was sized for the old one.
             stale = learned is not None and local.snapshot.version > 0 and local.snapshot.limits != learned
-            if local.tokens > 0 and now < local.lease_end and not stale:
-                local.tokens -= 1
-                local.used += 1
-                local.in_flight += 1
-                local.last_sent = now
-                local.unreported = True
-                return 0.0
-            if now < local.retry_at and not stale:
-                return local.retry_at - now
-            grant = self._reserve(resource_id, local, learned, now)
-            if grant.count == 0:
-                # The previous slice stays reported as used until a new slice replaces it.
-                local.tokens = 0
-                local.retry_at = grant.retry_at
-                return max(grant.retry_at - now, 0.001)
-            local.tokens, local.lease_end = grant.count - 1, grant.lease_end
-            local.used = 1
-            local.unreported = True
+            local.pieces = [p for p in local.pieces if p[1] > now and p[2] > 0] if not stale else []
+            if not local.pieces:
+                if now < local.retry_at and not stale:
+                    return local.retry_at - now
+                grant = self._reserve(resource_id, local, learned, now)
+                local.pieces = [[p.start, p.end, p.count] for p in grant.pieces]
+                if not local.pieces:
+                    # Spread the processes that wait for the same room over the horizon.
+                    spread = random.uniform(0.0, self._horizon(grant.limits) * 0.5)
+                    spread_at = grant.retry_at - spread
+                    local.retry_at = spread_at if spread_at > now else max(grant.retry_at, now + 0.001)
+                    return local.retry_at - now
+            piece = local.pieces[0]
+            if now < piece[0]:
+                return piece[0] - now
+            piece[2] -= 1
             local.in_flight += 1
-            local.last_sent = now
             return 0.0
 
     def give_back(self, resource_id: str) -> None:
@@ -275,36 +329,74 @@ class SharedBudget:
         local = self._local(resource_id)
         with local.lock:
             local.in_flight = max(0, local.in_flight - 1)
-            if local.used > 0:
-                local.used -= 1
-                if self._clock() < local.lease_end:
-                    local.tokens += 1
+            now = self._clock()
+            for piece in local.pieces:
+                if piece[0] <= now < piece[1]:
+                    piece[2] += 1
+                    break
 
     def completed(self, resource_id: str) -> None:
         """A sent request ended (response, timeout or error)."""
         local = self._local(resource_id)
         with local.lock:
             local.in_flight = max(0, local.in_flight - 1)
-            local.last_sent = max(local.last_sent, self._clock())
+            local.completions.append(self._clock())
 
-    def _reserve(self, resource_id: str, local: _Local, learned: Limits | None, now: float) -> Grant:
+    def flush(self, resource_id: str) -> None:
+        """Report what this process used and give the rest of its slice back (one call), e.g.
+        when an invocation ends; otherwise the rest returns when the lease ends."""
+        local = self._local(resource_id)
+        with local.lock:
+            if not (local.provisional or local.completions) or self.degraded:
+                return
+            now = self._clock()
+            local.pieces = []
+            request = replace(self._request(local, None, now), want=0)
+            try:
+                self._reserve_shared(resource_id, local, request)
+            except Exception as exc:  # best effort: the lease ends anyway
+                logger.warning("shared rate budget flush failed (%s)", type(exc).__name__)
+
+    def _horizon(self, limits: Limits) -> float:
+        return min(limits.interval_s * self._horizon_share, self._max_horizon_s)
+
+    def _report(self, local: _Local, limits: Limits, now: float) -> tuple[Entry, ...] | None:
+        if not (local.provisional or local.completions):
+            return None
+        done = sorted(local.completions)
+        size = -(-len(done) // REPORT_BUCKETS) if done else 1
+        rank = self.priority.rank
+        report = [
+            Entry("", len(b), b[-1], 0.0, rank)
+            for b in (done[i : i + size] for i in range(0, len(done), size))
+        ]
+        if local.in_flight:
+            # Still on their way: provisional until they complete and the next report closes them.
+            lease = min(limits.interval_s * self._lease_share, self._max_lease_s)
+            report.append(Entry(self.holder, local.in_flight, now + lease + self._latency_s, 0.0, rank))
+        return tuple(report)
+
+    def _request(self, local: _Local, learned: Limits | None, now: float) -> SliceRequest:
         limits = learned or local.snapshot.limits or self._default
-        want = max(1, int(limits.max_requests * self._slice_share))
-        # Requests still in flight may reach GHL until they complete: count them as sent now.
-        last_sent = now if local.in_flight else local.last_sent
-        request = SliceRequest(
+        report = self._report(local, limits, now)
+        return SliceRequest(
             holder=self.holder,
-            want=want,
+            want=max(1, int(limits.max_requests * self._slice_share)),
             priority=self.priority,
             now=now,
             lease_share=self._lease_share,
             margin_share=self._margin_share,
             min_margin_s=self._min_margin_s,
             max_lease_s=self._max_lease_s,
+            # A report is a write anyway: it may book further ahead and save the next call.
+            horizon_s=self._horizon(limits) * (1.0 if report is None else self._report_horizon_factor),
+            latency_s=self._latency_s,
             limits=learned,
-            used=local.used,
-            last_sent=last_sent,
+            report=report,
         )
+
+    def _reserve(self, resource_id: str, local: _Local, learned: Limits | None, now: float) -> Grant:
+        request = self._request(local, learned, now)
         if now >= self._fallback_until:
             try:
                 return self._reserve_shared(resource_id, local, request)
@@ -318,30 +410,52 @@ class SharedBudget:
                     self._fallback_share * 100,
                     self._fallback_for_s,
                 )
-        return self._reserve_fallback(resource_id, request, limits)
+        grant = self._reserve_fallback(resource_id, request)
+        local.completions.clear()  # reported to the fallback record
+        local.provisional = False
+        return grant
 
     def _reserve_shared(self, resource_id: str, local: _Local, request: SliceRequest) -> Grant:
         snapshot = local.snapshot
-        if snapshot.version == 0:
-            snapshot = self.store.load(resource_id)
-            self.coordination_calls += 1
+        fresh = request.now - local.seen_at <= request.horizon_s
         for _ in range(self._max_attempts):
             new, grant = allocate(snapshot, request, self._default)
+            unchanged = request.report is None and new.limits == snapshot.limits
+            if grant.count == 0 and unchanged and snapshot.version:
+                if fresh:  # nothing to report and no room in a recent record: wait without a call
+                    local.snapshot = snapshot
+                    return grant
+                # Others may have reported since: read the record (no write, no version bump).
+                snapshot, fresh = self.store.load(resource_id), True
+                self.coordination_calls += 1
+                local.seen_at = request.now
+                continue
             current = self.store.compare_and_set(resource_id, snapshot.version, new)
             self.coordination_calls += 1
+            local.seen_at = request.now
+            fresh = True
             if current is None:
                 local.snapshot = new
-                local.unreported = False
+                local.completions.clear()
+                local.provisional = grant.count > 0 or any(e.holder for e in request.report or ())
                 return grant
             snapshot = current
         # Lost every race: others are taking slices right now; come back shortly.
         local.snapshot = snapshot
         limits = request.limits or snapshot.limits or self._default
-        return Grant(0, request.now, request.now + limits.interval_s * 0.05, limits)
+        retry = request.now + limits.interval_s * random.uniform(0.02, 0.06)
+        return Grant((), retry, limits)
 
-    def _reserve_fallback(self, resource_id: str, request: SliceRequest, limits: Limits) -> Grant:
+    def _reserve_fallback(self, resource_id: str, request: SliceRequest) -> Grant:
+        limits = request.limits or self._default
         share = Limits(max(1, int(limits.max_requests * self._fallback_share)), limits.interval_s)
-        request = replace(request, want=max(1, min(request.want, share.max_requests // 2)), limits=share)
+        request = replace(
+            request,
+            want=max(1, min(request.want, share.max_requests // 2)),
+            limits=share,
+            priority=Priority.INTERACTIVE,
+            report=tuple(replace(e, rank=0) for e in request.report or ()),
+        )
         snapshot = self._fallback_store.load(resource_id)
         new, grant = allocate(snapshot, request, share)
         self._fallback_store.compare_and_set(resource_id, snapshot.version, new)
