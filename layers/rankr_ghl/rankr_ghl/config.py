@@ -110,6 +110,7 @@ class Settings:
     install_return_urls: str = ""
     webhook_queue_url: str = ""
     reconcile_queue_url: str = ""
+    agency_install_queue_url: str = ""
     webhook_public_keys: str = ""
     # None keeps the intake's defaults (192 KiB; retry horizon 48 h, clock skew 300 s, dedupe TTL
     # horizon + skew: docs/webhooks.md "Retry horizon").

@@ -22,10 +22,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from rankr_ghl.aws.dynamodb import DynamoDBClientSource, LazyDynamoDBClient
 from rankr_ghl.connections.errors import ConnectionNotFound, TokenStorageError
-from rankr_ghl.connections.status import ConnectionStatus, utcnow
+from rankr_ghl.connections.status import ConnectionStatus, company_connection_id, utcnow
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
+
+    from rankr_ghl.connections.agency_job import AgencyInstallProgress
 
     # Imported where a connection is built (`from_item`): the models import pydantic, and a lookup
     # that finds no connection (a webhook for a location that is not connected) needs none of it.
@@ -54,6 +56,15 @@ _ATTRS: dict[str, str] = {
     "lifecycle_event_id": "lifecycleEventId",
 }
 _KEEP_WHEN_NONE = {"rankr_account_id", "last_refresh_at", "lifecycle_event_ms", "lifecycle_event_id"}
+
+
+def _plain_numbers(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal: whole ones as int (JSON views need plain numbers)."""
+    if isinstance(value, dict):
+        return {k: _plain_numbers(v) for k, v in value.items()}
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
 
 
 def _iso(value: datetime) -> str:
@@ -122,6 +133,7 @@ class DynamoConnectionStore:
             updated_at=plain.get("updatedAt") or plain["installedAt"],
             lifecycle_event_ms=int(plain["lifecycleEventMs"]) if "lifecycleEventMs" in plain else None,
             lifecycle_event_id=plain.get("lifecycleEventId"),
+            agency_install=_plain_numbers(plain["agencyInstall"]) if "agencyInstall" in plain else None,
         )
 
     def _update_params(self, connection: Connection) -> dict[str, Any]:
@@ -170,6 +182,24 @@ class DynamoConnectionStore:
             raise TokenStorageError(
                 "could not save the connection", connection_id=connection.connection_id
             ) from exc
+
+    def record_agency_install(self, company_id: str, progress: AgencyInstallProgress) -> None:
+        """`agencyInstall` on the company connection, never creating one (a fan-out racing an
+        uninstall's cleanup must not bring back a deleted record)."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"connectionId": {"S": company_connection_id(company_id)}},
+                UpdateExpression="SET agencyInstall = :p",
+                ConditionExpression="attribute_exists(connectionId)",
+                ExpressionAttributeValues={":p": _SER.serialize(progress.to_item())},
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                raise ConnectionNotFound("no such agency connection", connection_id=company_id) from None
+            raise TokenStorageError("could not record the agency install", connection_id=company_id) from exc
+        except BotoCoreError as exc:
+            raise TokenStorageError("could not record the agency install", connection_id=company_id) from exc
 
     def save_all(self, connections: Iterable[Connection]) -> None:
         records = list(connections)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from rankr_ghl.aws.token_secrets import SecretsManagerTokenStore
     from rankr_ghl.connections.lifecycle import ConnectionLifecycle
     from rankr_ghl.connections.oauth_flow import InstallEndpoints
+    from rankr_ghl.connections.ports import TokenStore
     from rankr_ghl.connections.vault import TokenVault
     from rankr_ghl.flows.inbound import InboundProcessor
     from rankr_ghl.flows.lead_push import LeadRecords
@@ -57,11 +58,13 @@ class Overrides:
     `lead_push_records`: wraps lead push's records port (devtools' fault injection crashes there).
     `inbound_processor` / `oauth_install_service`: replace the webhook worker's processor and the
     OAuth service with ones built over fakes.
+    `agency_install_tokens`: wraps the agency fan-out's token store (devtools' crash injection).
     """
 
     lead_push_records: Callable[[LeadRecords], LeadRecords] | None = None
     inbound_processor: Callable[[], InboundProcessor] | None = None
     oauth_install_service: Callable[[], InstallEndpoints] | None = None
+    agency_install_tokens: Callable[[TokenStore], TokenStore] | None = None
 
 
 class Infrastructure:
