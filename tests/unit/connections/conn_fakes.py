@@ -49,6 +49,7 @@ class MemoryConnectionStore:
         self.fail_save_all = False
         self.fail_pending = False
         self.stale_events: list[tuple[str, str, int, str]] = []
+        self.put_ids: list[str] = []  # written whole (put_all), in order
 
     def get(self, connection_id: str) -> Connection | None:
         return self.items.get(connection_id)
@@ -65,6 +66,14 @@ class MemoryConnectionStore:
             raise RuntimeError("injected DynamoDB failure")
         for c in connections:
             self.save(c)
+
+    def put_all(self, connections: Iterable[Connection]) -> None:
+        if self.fail_save_all:
+            raise RuntimeError("injected DynamoDB failure")
+        with self.lock:
+            for c in connections:
+                self.items[c.connection_id] = c
+                self.put_ids.append(c.connection_id)
 
     def list(self) -> Iterator[Connection]:
         return iter(list(self.items.values()))

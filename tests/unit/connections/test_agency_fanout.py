@@ -167,6 +167,8 @@ def test_bound_locations_keep_their_account_and_uninstalled_ones_come_back(world
     assert_all_connected(world, ["loc000"], account="acct_other")
     assert world.connections.get("loc001").rankr_account_id == "acct_kept"
     assert_all_connected(world, ids[2:])
+    # New records are written whole; the one that lived before is updated in place.
+    assert "loc002" in world.connections.put_ids and "loc000" not in world.connections.put_ids
 
 
 def test_an_agency_uninstalled_meanwhile_is_dropped(world):

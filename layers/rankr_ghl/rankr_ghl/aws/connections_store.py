@@ -183,6 +183,22 @@ class DynamoConnectionStore:
                 "could not save the connection", connection_id=connection.connection_id
             ) from exc
 
+    def put_all(self, connections: Iterable[Connection]) -> None:
+        """Create or replace whole items, 25 per BatchWriteItem (an agency fan-out's new records:
+        no lease, pending pair or audit attribute to keep). Not atomic across records."""
+        from rankr_ghl.aws.sync_state.items import write_batches
+
+        requests: list[dict[str, Any]] = []
+        for connection in connections:
+            values = {k: v for k, v in self.to_item_values(connection).items() if v is not None}
+            item: dict[str, Any] = {k: _SER.serialize(v) for k, v in values.items()}
+            item["connectionId"] = {"S": connection.connection_id}
+            requests.append({"PutRequest": {"Item": item}})
+        try:
+            write_batches(self.client, self.table_name, requests, what="connection records")
+        except (ClientError, BotoCoreError, RuntimeError) as exc:
+            raise TokenStorageError("could not save the connections") from exc
+
     def record_agency_install(self, company_id: str, progress: AgencyInstallProgress) -> None:
         """`agencyInstall` on the company connection, never creating one (a fan-out racing an
         uninstall's cleanup must not bring back a deleted record)."""

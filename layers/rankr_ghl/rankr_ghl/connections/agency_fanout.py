@@ -18,7 +18,7 @@ Progress is written onto the company connection (`agencyInstall`) after each chu
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
@@ -43,13 +43,29 @@ from rankr_ghl.observability import logger
 
 if TYPE_CHECKING:
     from rankr_ghl.connections.models import Connection, TokenBundle
-    from rankr_ghl.connections.ports import ConnectionStore, OAuthClient, TokenGrant, TokenStore
+    from rankr_ghl.connections.ports import OAuthClient, TokenGrant, TokenStore
     from rankr_ghl.connections.vault import MetricSink
 
 DEFAULT_CHUNK = 100  # one DynamoDB transaction of records per chunk
 DEFAULT_WORKERS = 8
 # Left free at the end of an invocation: one chunk at GHL's production rate (100 per 10 s) plus storing.
 DEFAULT_RESERVE_S = 25.0
+
+
+class AgencyConnections(Protocol):
+    """What the fan-out needs of ConnectionsTable (`DynamoConnectionStore`)."""
+
+    def get(self, connection_id: str) -> Connection | None: ...
+
+    def list_by_company(self, company_id: str) -> Iterator[Connection]: ...
+
+    def save_all(self, connections: Iterable[Connection]) -> None:
+        """Update the records' fields (all or nothing per 100), keeping the items' other attributes."""
+        ...
+
+    def put_all(self, connections: Iterable[Connection]) -> None:
+        """Create or replace whole items, in batches (fast; not atomic)."""
+        ...
 
 
 class CompanyTokens(Protocol):
@@ -80,6 +96,12 @@ def is_connected(record: Connection | None) -> bool:
     return not (record.status is ConnectionStatus.PAUSED and record.status_reason == PauseReason.INSTALLING)
 
 
+def _is_new_or_installing(record: Connection | None) -> bool:
+    return record is None or (
+        record.status is ConnectionStatus.PAUSED and record.status_reason == PauseReason.INSTALLING
+    )
+
+
 class _Run:
     """One invocation: its job, what it found, its counters and progress (the storing thread writes
     the counters and progress, one chunk at a time)."""
@@ -106,7 +128,7 @@ class AgencyFanOut:
         self,
         oauth: OAuthClient,
         tokens: TokenStore,
-        connections: ConnectionStore,
+        connections: AgencyConnections,
         *,
         progress: AgencyProgressStore,
         queue: AgencyInstallQueue,
@@ -282,13 +304,14 @@ class AgencyFanOut:
             )
         pending = [self._connection(run, location_id, bundle) for location_id, bundle in bundles.items()]
         if pending:
-            self._connections.save_all(pending)  # the records first: never a secret without one
+            self._save(run, pending)  # the records first: never a secret without one
             list(secrets.map(lambda item: self._tokens.install(*item), bundles.items()))
-            self._connections.save_all(
+            self._save(
+                run,
                 [
                     r.model_copy(update={"status": ConnectionStatus.ACTIVE, "status_reason": None})
                     for r in pending
-                ]
+                ],
             )
             for location_id in bundles:
                 self._company_tokens.invalidate(location_id)
@@ -302,6 +325,17 @@ class AgencyFanOut:
             updated_ms=self._now_ms(),
         )
         self._record(run.job.company_id, run.progress)
+
+    def _save(self, run: _Run, records: list[Connection]) -> None:
+        """New records (and ones a fan-out left mid-install) are written whole, in batches; a record
+        that lived before (an uninstalled location coming back) is updated, keeping its other
+        attributes (refresh lease, pending pair, lifecycle audit)."""
+        fresh = [r for r in records if _is_new_or_installing(run.existing.get(r.connection_id))]
+        kept = [r for r in records if not _is_new_or_installing(run.existing.get(r.connection_id))]
+        if fresh:
+            self._connections.put_all(fresh)
+        if kept:
+            self._connections.save_all(kept)
 
     @staticmethod
     def _connection(run: _Run, location_id: str, bundle: TokenBundle) -> Connection:
