@@ -18,6 +18,7 @@ Progress is written onto the company connection (`agencyInstall`) after each chu
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 
 DEFAULT_CHUNK = 100  # one DynamoDB transaction of records per chunk
 DEFAULT_WORKERS = 8
+STORE_QUEUE = 2  # minted chunks waiting for storage (a crash re-mints at most these)
 # Left free at the end of an invocation: one chunk at GHL's production rate (100 per 10 s) plus storing.
 DEFAULT_RESERVE_S = 25.0
 
@@ -168,7 +170,10 @@ class AgencyFanOut:
             )
             return FanOutReport(company_id, 0, 0, 0, 0, continued=False, dropped=True)
         token = self._company_token(company_cid)
-        progress = AgencyInstallProgress(AgencyInstallStatus.RUNNING, job.requested_ms, self._now_ms())
+        started_ms = self._now_ms()
+        progress = AgencyInstallProgress(
+            AgencyInstallStatus.RUNNING, job.requested_ms, started_ms, started_ms=started_ms
+        )
         try:
             listed = self._installed(company_cid, company_id, token)
             existing = {c.connection_id: c for c in self._connections.list_by_company(company_id)}
@@ -205,30 +210,31 @@ class AgencyFanOut:
         return FanOutReport(company_id, len(listed), run.connected_now, run.before, run.skipped, continued)
 
     def _fan_out(self, run: _Run, todo: list[str], remaining_s: Callable[[], float | None]) -> bool:
-        """Mint chunk k+1 while chunk k is stored; True when the rest was queued as a continuation."""
+        """Mint ahead while earlier chunks are stored (at most `STORE_QUEUE` chunks waiting, so a slow
+        storage moment does not idle the budget); True when the rest was queued as a continuation."""
         company_id = run.job.company_id
+        stores: deque[Future[None]] = deque()
         with (
             ThreadPoolExecutor(self._workers, thread_name_prefix="agency-mint") as minting,
             ThreadPoolExecutor(self._workers, thread_name_prefix="agency-secret") as secrets,
             ThreadPoolExecutor(1, thread_name_prefix="agency-store") as storing,
         ):
-            stored: Future[None] | None = None
             for start in range(0, len(todo), self._chunk):
                 left = remaining_s()
                 if left is not None and left < self._reserve_s:
-                    if stored is not None:
-                        stored.result()
+                    while stores:
+                        stores.popleft().result()
                     self._queue.enqueue(run.job.next())
                     logger.info(
                         "agency install continues in another invocation", extra={"company_id": company_id}
                     )
                     return True
                 minted = self._mint(minting, company_id, todo[start : start + self._chunk])
-                if stored is not None:
-                    stored.result()  # a storage failure stops the run here (the queue retries it)
-                stored = storing.submit(self._store_chunk, secrets, run, minted)
-            if stored is not None:
-                stored.result()
+                while len(stores) >= STORE_QUEUE or (stores and stores[0].done()):
+                    stores.popleft().result()  # a storage failure stops the run here (the queue retries it)
+                stores.append(storing.submit(self._store_chunk, secrets, run, minted))
+            while stores:
+                stores.popleft().result()
         return False
 
     # ----------------------------------------------------------------------------- GHL

@@ -86,6 +86,7 @@ class AgencyInstallProgress:
     connected: int = 0  # of those, connected (this run or before)
     skipped: int = 0  # listed, but GHL refused their token (no longer installed, not found)
     error: str | None = None
+    started_ms: int | None = None  # when the current (or last) run started
 
     def to_item(self) -> dict[str, Any]:
         return {
@@ -96,6 +97,7 @@ class AgencyInstallProgress:
             "connected": self.connected,
             "skipped": self.skipped,
             "error": self.error,
+            "startedMs": self.started_ms,
         }
 
 
