@@ -62,6 +62,26 @@ def test_agency_level_install_fills_missing_locations(world):
     assert world.oauth.mint_calls == 1
 
 
+def test_agency_level_install_queues_the_fan_out_instead_of_minting(world):
+    world.install_company("co1")
+    world.oauth.installed["co1"] = ["a", "b"]
+    lc = ConnectionLifecycle(
+        world.tokens,
+        world.connections,
+        world.oauth,
+        world.vault(),
+        app_id="app123",
+        clock=world.clock,
+        metric=world.metrics,
+        agency_queue=world.agency_queue,
+    )
+    assert lc.handle_install(location_id=None, company_id="co1", event_ms=1234, event_id="wh1") == []
+    assert world.oauth.mint_calls == 0 and world.tokens.read("a") is None
+    [job] = world.agency_queue.jobs
+    assert (job.company_id, job.requested_ms, job.part) == ("co1", 1234, 0)
+    assert world.connections.get(company_connection_id("co1")).lifecycle_event_ms == 1234
+
+
 def test_uninstall_schedules_deletion_and_stops_traffic(world):
     world.install_location("loc1")
     vault = world.vault()

@@ -241,6 +241,7 @@ class Infrastructure:
     def connection_lifecycle(self) -> ConnectionLifecycle:
         from rankr_ghl.connections.lifecycle import ConnectionLifecycle
         from rankr_ghl.ghl.oauth import app_id_from_client_id
+        from rankr_ghl.wiring.agency_install import build_agency_queue
         from rankr_ghl.wiring.deferred import DeferredOAuthClient
 
         return ConnectionLifecycle(
@@ -249,4 +250,5 @@ class Infrastructure:
             DeferredOAuthClient(self.ghl_oauth_client),
             self.token_vault(),
             app_id=app_id_from_client_id(self.ghl_client_id()),
+            agency_queue=build_agency_queue(self),
         )
