@@ -171,12 +171,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="the default size (1,000 locations)")
     parser.add_argument("--locations", type=int, default=1000)
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds to wait for each fan-out")
+    parser.add_argument("--only", choices=("clean", "crash"), help="run one of the two runs")
     args = parser.parse_args()
-    clean = run_once(args.locations, crash=False, timeout_s=args.timeout)
-    print(json.dumps({"mode": "clean", **clean}), flush=True)
-    crashed = run_once(args.locations, crash=True, timeout_s=args.timeout)
-    print(json.dumps({"mode": "crash", **crashed}), flush=True)
-    print(json.dumps({**clean, "with_crash": crashed}), flush=True)
+    runs: dict[str, dict[str, Any]] = {}
+    for mode in ("clean", "crash"):
+        if args.only in (None, mode):
+            runs[mode] = run_once(args.locations, crash=mode == "crash", timeout_s=args.timeout)
+            print(json.dumps({"mode": mode, **runs[mode]}), flush=True)
+    if args.only is None:
+        print(json.dumps({**runs["clean"], "with_crash": runs["crash"]}), flush=True)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from rankr_ghl.connections.agency_job import AgencyInstallJob, AgencyInstallProgress
 from rankr_ghl.connections.models import Connection, ConnectionStatus, TokenBundle, utcnow
+from rankr_ghl.connections.ports import RecordState
 from rankr_ghl.ghl.errors import (
     GHLBadRequest,
     GHLInvalidGrant,
@@ -66,6 +67,13 @@ class MemoryConnectionStore:
             raise RuntimeError("injected DynamoDB failure")
         for c in connections:
             self.save(c)
+
+    def record_states(self, connection_ids: Iterable[str]) -> dict[str, RecordState]:
+        return {
+            cid: RecordState(c.status, c.status_reason, c.rankr_account_id)
+            for cid in connection_ids
+            if (c := self.items.get(cid)) is not None
+        }
 
     def put_all(self, connections: Iterable[Connection]) -> None:
         if self.fail_save_all:

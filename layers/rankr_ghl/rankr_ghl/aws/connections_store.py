@@ -32,10 +32,12 @@ if TYPE_CHECKING:
     # Imported where a connection is built (`from_item`): the models import pydantic, and a lookup
     # that finds no connection (a webhook for a location that is not connected) needs none of it.
     from rankr_ghl.connections.models import Connection, TokenBundle
+    from rankr_ghl.connections.ports import RecordState
 
 _SER = TypeSerializer()
 _DESER = TypeDeserializer()
 TRANSACTION_LIMIT = 100
+BATCH_GET_MAX = 100  # DynamoDB's BatchGetItem limit
 
 # Connection field -> item attribute. Fields left None are removed from the item, except
 # rankrAccountId (a re-install without an account must keep an operator's link).
@@ -182,6 +184,45 @@ class DynamoConnectionStore:
             raise TokenStorageError(
                 "could not save the connection", connection_id=connection.connection_id
             ) from exc
+
+    def record_states(self, connection_ids: Iterable[str]) -> dict[str, RecordState]:
+        """Status and account of the records that exist among `connection_ids`: strongly consistent
+        BatchGetItem, 100 keys a call, projected to the attributes an install decides on."""
+        import time
+
+        from rankr_ghl.aws.sync_state.items import BATCH_ATTEMPTS
+        from rankr_ghl.connections.ports import RecordState
+
+        wanted = list(dict.fromkeys(connection_ids))
+        found: dict[str, RecordState] = {}
+        for start in range(0, len(wanted), BATCH_GET_MAX):
+            keys: list[Any] = [{"connectionId": {"S": cid}} for cid in wanted[start : start + BATCH_GET_MAX]]
+            for attempt in range(BATCH_ATTEMPTS):
+                request: Any = {
+                    "Keys": keys,
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "connectionId, #s, statusReason, rankrAccountId",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                }
+                try:
+                    response = self.client.batch_get_item(RequestItems={self.table_name: request})
+                except (ClientError, BotoCoreError) as exc:
+                    raise TokenStorageError("could not read the connections") from exc
+                for item in response.get("Responses", {}).get(self.table_name, []):
+                    plain = {k: _DESER.deserialize(v) for k, v in item.items()}
+                    found[plain["connectionId"]] = RecordState(
+                        ConnectionStatus(plain.get("status", ConnectionStatus.ACTIVE.value)),
+                        plain.get("statusReason"),
+                        plain.get("rankrAccountId"),
+                    )
+                unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name)
+                keys = list(unprocessed["Keys"]) if unprocessed else []
+                if not keys:
+                    break
+                time.sleep(0.02 * (2**attempt))
+            else:
+                raise TokenStorageError("could not read the connections: keys left unprocessed")
+        return found
 
     def put_all(self, connections: Iterable[Connection]) -> None:
         """Create or replace whole items, 25 per BatchWriteItem (an agency fan-out's new records:

@@ -3,8 +3,9 @@
 Runs from AgencyInstallQueue (one message group per agency), after the OAuth callback stored the
 company token. Every step is resumable and idempotent:
 
-1. List the installed locations (GHL) and the agency's connection records (byCompany); a location
-   whose record is live is done already, so a re-run or a second INSTALL creates nothing twice.
+1. List the installed locations (GHL) and read their connection records (consistent batch reads); a
+   location whose record is live is done already, so a re-run or a second INSTALL creates nothing
+   twice.
 2. Per chunk: mint the chunk's location tokens (GHL, within the company's shared rate budget, several
    at a time), then write the chunk's records marked `paused/installing`, then its secrets, then the
    records `active`. A record always exists before its secret (never a secret without a record); a
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
@@ -32,6 +33,7 @@ from rankr_ghl.connections.agency_job import (
     AgencyProgressStore,
 )
 from rankr_ghl.connections.errors import CompanyTokenNotStored, ConnectionNotFound, GHLUnavailable
+from rankr_ghl.connections.ports import RecordState
 from rankr_ghl.connections.status import (
     ConnectionStatus,
     PauseReason,
@@ -47,7 +49,7 @@ if TYPE_CHECKING:
     from rankr_ghl.connections.ports import OAuthClient, TokenGrant, TokenStore
     from rankr_ghl.connections.vault import MetricSink
 
-DEFAULT_CHUNK = 100  # one DynamoDB transaction of records per chunk
+DEFAULT_CHUNK = 50  # records, secrets and progress are written per chunk
 DEFAULT_WORKERS = 8
 STORE_QUEUE = 2  # minted chunks waiting for storage (a crash re-mints at most these)
 # Left free at the end of an invocation: one chunk at GHL's production rate (100 per 10 s) plus storing.
@@ -59,7 +61,9 @@ class AgencyConnections(Protocol):
 
     def get(self, connection_id: str) -> Connection | None: ...
 
-    def list_by_company(self, company_id: str) -> Iterator[Connection]: ...
+    def record_states(self, connection_ids: Iterable[str]) -> dict[str, RecordState]:
+        """Status and account of the records that exist among `connection_ids` (strongly consistent)."""
+        ...
 
     def save_all(self, connections: Iterable[Connection]) -> None:
         """Update the records' fields (all or nothing per 100), keeping the items' other attributes."""
@@ -91,14 +95,14 @@ class FanOutReport:
     dropped: bool = False  # the agency is not connected (uninstalled meanwhile): nothing done
 
 
-def is_connected(record: Connection | None) -> bool:
+def is_connected(record: RecordState | None) -> bool:
     """A location the fan-out leaves alone: a record that is not uninstalled and not mid-install."""
     if record is None or record.status is ConnectionStatus.UNINSTALLED:
         return False
     return not (record.status is ConnectionStatus.PAUSED and record.status_reason == PauseReason.INSTALLING)
 
 
-def _is_new_or_installing(record: Connection | None) -> bool:
+def _is_new_or_installing(record: RecordState | None) -> bool:
     return record is None or (
         record.status is ConnectionStatus.PAUSED and record.status_reason == PauseReason.INSTALLING
     )
@@ -112,7 +116,7 @@ class _Run:
         self,
         job: AgencyInstallJob,
         progress: AgencyInstallProgress,
-        existing: dict[str, Connection],
+        existing: dict[str, RecordState],
         account: str | None,
         before: int,
     ) -> None:
@@ -176,8 +180,12 @@ class AgencyFanOut:
         )
         try:
             listed = self._installed(company_cid, company_id, token)
-            existing = {c.connection_id: c for c in self._connections.list_by_company(company_id)}
+            existing = self._connections.record_states(listed)
             todo = [i for i in listed if not is_connected(existing.get(i))]
+            logger.info(
+                "agency install: locations listed",
+                extra={"company_id": company_id, "locations": len(listed), "to_connect": len(todo)},
+            )
             before = len(listed) - len(todo)
             started = replace(progress, locations=len(listed), connected=before)
             run = _Run(job, started, existing, company.rankr_account_id, before)
