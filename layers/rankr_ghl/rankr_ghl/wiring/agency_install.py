@@ -1,22 +1,13 @@
-"""AgencyInstallFunction's service (the agency fan-out) and the queue the OAuth callback feeds."""
+"""AgencyInstallFunction's service: the agency install fan-out over the container's stores."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from rankr_ghl.aws.agency_install_queue import SqsAgencyInstallQueue
     from rankr_ghl.connections.agency_fanout import AgencyFanOut
     from rankr_ghl.connections.agency_invocation import AgencyInstallInvocation
     from rankr_ghl.wiring.infrastructure import Infrastructure
-
-
-def build_agency_queue(root: Infrastructure) -> SqsAgencyInstallQueue | None:
-    """None where the function has no AGENCY_INSTALL_QUEUE_URL (it takes no agency installs)."""
-    from rankr_ghl.aws.agency_install_queue import SqsAgencyInstallQueue
-
-    url = root.settings.agency_install_queue_url
-    return SqsAgencyInstallQueue(url, client_source=lambda: root.aws_client("sqs")) if url else None
 
 
 def build_agency_fan_out(root: Infrastructure) -> AgencyFanOut:
@@ -25,7 +16,7 @@ def build_agency_fan_out(root: Infrastructure) -> AgencyFanOut:
     from rankr_ghl.ghl.oauth import GHLOAuthClient, app_id_from_client_id
     from rankr_ghl.observability import trace_http_clients
 
-    queue = build_agency_queue(root)
+    queue = root.agency_install_queue()
     if queue is None:
         raise RuntimeError("AGENCY_INSTALL_QUEUE_URL is not set (the fan-out queues its continuations)")
     trace_http_clients()  # before the client builds its httpx.Client

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from botocore.config import Config
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
+    from rankr_ghl.aws.agency_install_queue import SqsAgencyInstallQueue
     from rankr_ghl.aws.audit import DynamoAuditLog
     from rankr_ghl.aws.connections_store import DynamoConnectionStore
     from rankr_ghl.aws.sync_state import SyncStateTable
@@ -238,10 +239,18 @@ class Infrastructure:
         return RankrClient(self.settings.rankr_api_base_url, api_key)
 
     @cached_factory
+    def agency_install_queue(self) -> SqsAgencyInstallQueue | None:
+        """Where agency install fan-outs are queued; None where the function has no
+        AGENCY_INSTALL_QUEUE_URL (it takes no agency installs)."""
+        from rankr_ghl.aws.agency_install_queue import SqsAgencyInstallQueue
+
+        url = self.settings.agency_install_queue_url
+        return SqsAgencyInstallQueue(url, client_source=lambda: self.aws_client("sqs")) if url else None
+
+    @cached_factory
     def connection_lifecycle(self) -> ConnectionLifecycle:
         from rankr_ghl.connections.lifecycle import ConnectionLifecycle
         from rankr_ghl.ghl.oauth import app_id_from_client_id
-        from rankr_ghl.wiring.agency_install import build_agency_queue
         from rankr_ghl.wiring.deferred import DeferredOAuthClient
 
         return ConnectionLifecycle(
@@ -250,5 +259,5 @@ class Infrastructure:
             DeferredOAuthClient(self.ghl_oauth_client),
             self.token_vault(),
             app_id=app_id_from_client_id(self.ghl_client_id()),
-            agency_queue=build_agency_queue(self),
+            agency_queue=self.agency_install_queue(),
         )

@@ -93,7 +93,6 @@ def build_oauth_endpoints(root: Infrastructure) -> OAuthEndpoints:
     from rankr_ghl.connections.install_links import RESULT_TTL_S, SignedTokens
     from rankr_ghl.connections.oauth_flow import OAuthAppConfig, OAuthInstallService
     from rankr_ghl.connections.state import StateSigner
-    from rankr_ghl.wiring.agency_install import build_agency_queue
     from rankr_ghl.wiring.deferred import DeferredOAuthClient
 
     settings = root.settings
@@ -121,7 +120,7 @@ def build_oauth_endpoints(root: Infrastructure) -> OAuthEndpoints:
                     vault=root.token_vault(),
                     used_states=root.sync_state().dedupe,
                     claims=DynamoClaimCodeStore(settings.sync_table, client_source=root.dynamodb),
-                    agency_queue=build_agency_queue(root),
+                    agency_queue=root.agency_install_queue(),
                     agency_progress=root.connection_store(),
                 )
             )
