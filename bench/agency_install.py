@@ -38,55 +38,14 @@ COMPANY_ROUTES = ("GET /oauth/installedLocations", "POST /oauth/locationToken")
 TIME_SCALE = 0.01
 
 
-def _table(stack: Any) -> str:
-    return str(stack.template.functions["OAuthCallbackFunction"].env["CONNECTIONS_TABLE"])
-
-
-def _progress(stack: Any, company: str) -> dict[str, Any]:
-    item = (
-        stack.client("dynamodb")
-        .get_item(
-            TableName=_table(stack), Key={"connectionId": {"S": f"company:{company}"}}, ConsistentRead=True
-        )
-        .get("Item", {})
-    )
-    raw = item.get("agencyInstall", {}).get("M", {})
-    return {k: None if "NULL" in v else next(iter(v.values())) for k, v in raw.items()}
-
-
-def _records(stack: Any, company: str) -> dict[str, dict[str, Any]]:
-    client = stack.client("dynamodb")
-    records: dict[str, dict[str, Any]] = {}
-    kwargs: dict[str, Any] = {
-        "TableName": _table(stack),
-        "IndexName": "byCompany",
-        "KeyConditionExpression": "companyId = :c",
-        "ExpressionAttributeValues": {":c": {"S": company}},
-    }
-    while True:
-        page = client.query(**kwargs)
-        for item in page["Items"]:
-            records[item["connectionId"]["S"]] = {k: next(iter(v.values())) for k, v in item.items()}
-        if "LastEvaluatedKey" not in page:
-            return records
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def _secret_ids(stack: Any) -> set[str]:
-    prefix = stack.template.functions["OAuthCallbackFunction"].env["TOKEN_SECRET_PREFIX"]
-    client = stack.client("secretsmanager")
-    ids: set[str] = set()
-    kwargs: dict[str, Any] = {"MaxResults": 100, "Filters": [{"Key": "name", "Values": [prefix]}]}
-    while True:
-        page = client.list_secrets(**kwargs)
-        ids.update(s["Name"].removeprefix(prefix) for s in page["SecretList"] if s["Name"].startswith(prefix))
-        if not page.get("NextToken"):
-            return ids
-        kwargs["NextToken"] = page["NextToken"]
-
-
 def run_once(locations: int, *, crash: bool, timeout_s: float) -> dict[str, Any]:
     from rankr_ghl_tools import faults
+    from rankr_ghl_tools.agency_installs import (
+        agency_progress,
+        agency_records,
+        location_token_secrets,
+        seed_agency,
+    )
     from rankr_ghl_tools.ghl_sandbox import SandboxConfig
     from rankr_ghl_tools.installs import mint_install_link, walk_install
     from rankr_ghl_tools.local.stack import LocalStack
@@ -114,12 +73,8 @@ def run_once(locations: int, *, crash: bool, timeout_s: float) -> dict[str, Any]
         admin = stack.ghl.admin
         company = f"coBench{uuid.uuid4().hex[:8]}"
         account = f"acctBench{uuid.uuid4().hex[:6]}"
-        admin.create_company(company)
         ids = [f"locAgB{uuid.uuid4().hex[:12]}" for _ in range(locations)]
-        for location_id in ids:
-            admin.create_location(location_id, company_id=company, installed=True)
-        admin.variants(company, installed_locations={"max_limit": 20, "count": "page"})
-        admin.consent(company_id=company)
+        seed_agency(admin, company, ids, page_cap=20)
         link = mint_install_link(stack, account, agency=True)
         admin.reset_stats()
         walk = walk_install(link, timeout=60)
@@ -133,7 +88,7 @@ def run_once(locations: int, *, crash: bool, timeout_s: float) -> dict[str, Any]
         progress: dict[str, Any] = {}
         first_started_ms = float("inf")  # the first fan-out run's start (a crashed run's included)
         while time.monotonic() < deadline:
-            progress = _progress(stack, company)
+            progress = agency_progress(stack, company)
             if progress.get("startedMs") is not None:
                 first_started_ms = min(first_started_ms, float(progress["startedMs"]))
             if progress.get("status") == "done":
@@ -141,14 +96,13 @@ def run_once(locations: int, *, crash: bool, timeout_s: float) -> dict[str, Any]
             time.sleep(0.2)
         finished_ms = float(progress.get("updatedMs") or time.time() * 1000)
         stats = admin.stats()
-        records = _records(stack, company)
-        secrets = _secret_ids(stack)
+        records = agency_records(stack, company)
+        secrets = location_token_secrets(stack)
         connected = sum(
             1
             for location_id in ids
             if records.get(location_id, {}).get("status") == "active" and location_id in secrets
         )
-        location_secrets = {s for s in secrets if not s.startswith("company-")}
         ghl_calls = sum(int(stats["requests"].get(route, 0)) for route in COMPANY_ROUTES)
         seconds = max(finished_ms - min(first_started_ms, finished_ms), 1.0) / 1000
         return {
@@ -158,7 +112,7 @@ def run_once(locations: int, *, crash: bool, timeout_s: float) -> dict[str, Any]
             "responses_429": int(stats["responses429"]),
             "efficiency": efficiency(ghl_calls, WINDOW_MAX, WINDOW_MS / 1000, seconds),
             "callback_ms": callback_ms,
-            "secrets_without_record": len(location_secrets - set(records)),
+            "secrets_without_record": len(secrets - set(records)),
             "seconds": round(seconds, 2),
             "seconds_from_callback": round((finished_ms - answered_ms) / 1000, 2),
             "status": progress.get("status"),

@@ -13,6 +13,7 @@ import time
 import uuid
 from urllib.parse import urlsplit
 
+from rankr_ghl_tools.agency_installs import agency_progress
 from rankr_ghl_tools.installs import mint_install_link, walk_install
 from rankr_ghl_tools.scenario import ScenarioContext, StepResult, step
 
@@ -36,17 +37,6 @@ def _connection(ctx: ScenarioContext, connection_id: str) -> dict[str, str]:
     return {k: str(next(iter(v.values()))) for k, v in item.items()}
 
 
-def _fan_out_status(ctx: ScenarioContext, company: str) -> str | None:
-    """The company connection's `agencyInstall.status` (None before the callback wrote it)."""
-    item = (
-        ctx.stack.client("dynamodb")
-        .get_item(TableName=_env(ctx)["CONNECTIONS_TABLE"], Key={"connectionId": {"S": f"company:{company}"}})
-        .get("Item", {})
-    )
-    status = item.get("agencyInstall", {}).get("M", {}).get("status", {}).get("S")
-    return str(status) if status is not None else None
-
-
 @step("Connect: agency install through the OAuth callback", order=150, needs=("ghl",))
 def agency_install(ctx: ScenarioContext) -> StepResult:
     ghl = ctx.stack.ghl
@@ -68,7 +58,7 @@ def agency_install(ctx: ScenarioContext) -> StepResult:
         return StepResult.failure(f"the install ended with HTTP {walk.page.status_code}")
 
     deadline = time.monotonic() + FAN_OUT_TIMEOUT_S
-    while _fan_out_status(ctx, company) != "done":
+    while agency_progress(ctx.stack, company).get("status") != "done":
         if time.monotonic() > deadline:
             return StepResult.failure("the agency install's fan-out did not finish within a minute")
         time.sleep(0.2)

@@ -8,11 +8,15 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from decimal import Decimal
 
 import pytest
-from boto3.dynamodb.types import TypeDeserializer
 from rankr_ghl_tools import faults
+from rankr_ghl_tools.agency_installs import (
+    agency_progress,
+    agency_records,
+    location_token_secrets,
+    seed_agency,
+)
 from rankr_ghl_tools.installs import control_call, mint_install_link, walk_install
 from rankr_ghl_tools.local import stack as stack_module
 
@@ -47,52 +51,18 @@ def table(stack) -> str:
     return stack.template.functions["OAuthCallbackFunction"].env["CONNECTIONS_TABLE"]
 
 
-def records(stack, company: str) -> dict[str, dict]:
-    page = stack.client("dynamodb").query(
-        TableName=table(stack),
-        IndexName="byCompany",
-        KeyConditionExpression="companyId = :c",
-        ExpressionAttributeValues={":c": {"S": company}},
-    )
-    return {i["connectionId"]["S"]: {k: next(iter(v.values())) for k, v in i.items()} for i in page["Items"]}
-
-
-def location_secrets(stack) -> set[str]:
-    prefix = stack.template.functions["OAuthCallbackFunction"].env["TOKEN_SECRET_PREFIX"]
-    names: set[str] = set()
-    kwargs: dict = {"MaxResults": 100}
-    while True:
-        page = stack.client("secretsmanager").list_secrets(**kwargs)
-        names.update(
-            s["Name"].removeprefix(prefix) for s in page["SecretList"] if s["Name"].startswith(prefix)
-        )
-        if not page.get("NextToken"):
-            return {n for n in names if not n.startswith("company-")}
-        kwargs["NextToken"] = page["NextToken"]
-
-
 def wait_done(stack, company: str, timeout_s: float = 90.0) -> dict:
     deadline = time.monotonic() + timeout_s
-    while True:
-        key = {"connectionId": {"S": f"company:{company}"}}
-        item = stack.client("dynamodb").get_item(TableName=table(stack), Key=key).get("Item", {})
-        raw = TypeDeserializer().deserialize(item["agencyInstall"]) if "agencyInstall" in item else {}
-        progress = {k: int(v) if isinstance(v, Decimal) else v for k, v in raw.items()}
-        if progress.get("status") == "done":
-            return progress
+    while (progress := agency_progress(stack, company)).get("status") != "done":
         assert time.monotonic() < deadline, f"fan-out not done: {progress}"
         time.sleep(0.2)
+    return progress
 
 
 def agency(stack, account: str) -> tuple[str, list[str]]:
-    admin = stack.ghl.admin
     company = f"coFan{uuid.uuid4().hex[:8]}"
-    admin.create_company(company)
     locations = [f"locFan{uuid.uuid4().hex[:10]}" for _ in range(LOCATIONS)]
-    for location in locations:
-        admin.create_location(location, company_id=company, installed=True)
-    admin.variants(company, installed_locations={"max_limit": 10, "count": "page"})
-    admin.consent(company_id=company)
+    seed_agency(stack.ghl.admin, company, locations, page_cap=10)
     page = walk_install(mint_install_link(stack, account, agency=True)).page
     assert page.status_code == 200 and "The install continues" in page.text, page.text[:300]
     return company, locations
@@ -104,8 +74,8 @@ def test_a_killed_fan_out_resumes_and_a_second_install_creates_nothing_twice(sta
     progress = wait_done(stack, company)
     assert stack.crash_marker.exists(), "the first fan-out run was not killed midway"
     assert progress["connected"] == LOCATIONS and progress["locations"] == LOCATIONS
-    found = records(stack, company)
-    secrets = location_secrets(stack)
+    found = agency_records(stack, company)
+    secrets = location_token_secrets(stack)
     for location in locations:
         assert found[location]["status"] == "active" and found[location]["rankrAccountId"] == account
         assert found[location]["tokenSource"] == "company" and location in secrets
@@ -122,9 +92,9 @@ def test_a_killed_fan_out_resumes_and_a_second_install_creates_nothing_twice(sta
     second = wait_done(stack, company)
     assert second["connected"] == LOCATIONS and second["requestedMs"] > progress["requestedMs"]
     assert stack.ghl.admin.stats()["requests"].get("POST /oauth/locationToken", 0) == minted_before
-    again = records(stack, company)
+    again = agency_records(stack, company)
     assert {loc: again[loc]["installedAt"] for loc in locations} == installed_at
-    assert location_secrets(stack) == secrets
+    assert location_token_secrets(stack) == secrets
 
     # Progress in the control API (connections.list of the account) ...
     listed = control_call(stack, {"op": "connections.list", "rankrAccountId": account})
@@ -156,4 +126,4 @@ def test_no_secret_without_a_record(stack):
         if "LastEvaluatedKey" not in page:
             break
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    assert location_secrets(stack) - known == set()
+    assert location_token_secrets(stack) - known == set()
