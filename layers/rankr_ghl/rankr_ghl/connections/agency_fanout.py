@@ -10,7 +10,8 @@ company token. Every step is resumable and idempotent:
    at a time), then write the chunk's records marked `paused/installing`, then its secrets, then the
    records `active`. A record always exists before its secret (never a secret without a record); a
    crash leaves at most one chunk `installing`, and the next run redoes exactly those.
-3. Storing chunk k overlaps minting chunk k+1, so the company budget, not storage, sets the pace.
+3. Storing overlaps minting (up to two minted chunks stored at once while the next is minted), so the
+   company's budget, not storage, sets the pace.
 4. An invocation short of time queues the rest as a continuation and stops between chunks.
 
 Progress is written onto the company connection (`agencyInstall`) after each chunk.
@@ -18,6 +19,7 @@ Progress is written onto the company connection (`agencyInstall`) after each chu
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -51,7 +53,9 @@ if TYPE_CHECKING:
 
 DEFAULT_CHUNK = 50  # records, secrets and progress are written per chunk
 DEFAULT_WORKERS = 8
-STORE_QUEUE = 2  # minted chunks waiting for storage (a crash re-mints at most these)
+# Minted chunks being stored at once, each on its own thread (a crash re-mints at most these): the
+# last chunks' storage after the last mint is the run's only time off the company budget.
+STORE_QUEUE = 2
 # Left free at the end of an invocation: one chunk at GHL's production rate (100 per 10 s) plus storing.
 DEFAULT_RESERVE_S = 25.0
 
@@ -109,8 +113,8 @@ def _is_new_or_installing(record: RecordState | None) -> bool:
 
 
 class _Run:
-    """One invocation: its job, what it found, its counters and progress (the storing thread writes
-    the counters and progress, one chunk at a time)."""
+    """One invocation: its job, what it found, its counters and progress (the storing threads update
+    the counters and write the progress under `lock`)."""
 
     def __init__(
         self,
@@ -127,6 +131,7 @@ class _Run:
         self.connected_now = 0
         self.before = before
         self.skipped = 0
+        self.lock = threading.Lock()
 
 
 class AgencyFanOut:
@@ -218,14 +223,14 @@ class AgencyFanOut:
         return FanOutReport(company_id, len(listed), run.connected_now, run.before, run.skipped, continued)
 
     def _fan_out(self, run: _Run, todo: list[str], remaining_s: Callable[[], float | None]) -> bool:
-        """Mint ahead while earlier chunks are stored (at most `STORE_QUEUE` chunks waiting, so a slow
-        storage moment does not idle the budget); True when the rest was queued as a continuation."""
+        """Mint ahead while earlier chunks are stored (at most `STORE_QUEUE` at once, so a slow storage
+        moment does not idle the budget); True when the rest was queued as a continuation."""
         company_id = run.job.company_id
         stores: deque[Future[None]] = deque()
         with (
             ThreadPoolExecutor(self._workers, thread_name_prefix="agency-mint") as minting,
             ThreadPoolExecutor(self._workers, thread_name_prefix="agency-secret") as secrets,
-            ThreadPoolExecutor(1, thread_name_prefix="agency-store") as storing,
+            ThreadPoolExecutor(STORE_QUEUE, thread_name_prefix="agency-store") as storing,
         ):
             for start in range(0, len(todo), self._chunk):
                 left = remaining_s()
@@ -330,15 +335,16 @@ class AgencyFanOut:
             for location_id in bundles:
                 self._company_tokens.invalidate(location_id)
             self._metric("AgencyLocationsConnected", len(bundles))
-        run.connected_now += len(bundles)
-        run.skipped += skipped
-        run.progress = replace(
-            run.progress,
-            connected=run.before + run.connected_now,
-            skipped=run.skipped,
-            updated_ms=self._now_ms(),
-        )
-        self._record(run.job.company_id, run.progress)
+        with run.lock:
+            run.connected_now += len(bundles)
+            run.skipped += skipped
+            run.progress = replace(
+                run.progress,
+                connected=run.before + run.connected_now,
+                skipped=run.skipped,
+                updated_ms=self._now_ms(),
+            )
+            self._record(run.job.company_id, run.progress)
 
     def _save(self, run: _Run, records: list[Connection]) -> None:
         """New records (and ones a fan-out left mid-install) are written whole, in batches; a record
