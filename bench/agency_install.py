@@ -35,7 +35,7 @@ WINDOW_MS = 1000
 CRASH_AFTER_SECRETS = 500
 COMPANY_ROUTES = ("GET /oauth/installedLocations", "POST /oauth/locationToken")
 # The message of a killed run comes back after the queue's visibility timeout (180 s) x this.
-TIME_SCALE = 0.01
+TIME_SCALE = 0.002
 
 
 def run_once(locations: int, *, crash: bool, timeout_s: float) -> dict[str, Any]:

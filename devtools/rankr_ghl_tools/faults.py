@@ -38,11 +38,15 @@ def _rate(raw: str | None) -> float:
         return 0.0
 
 
-def _exit_process() -> None:
+def _exit_process(why: str = "between the GHL write and the mapping write") -> None:
     from rankr_ghl.observability import logger
 
-    logger.warning("fault injection: process exits between the GHL write and the mapping write")
+    logger.warning(f"fault injection: process exits {why}")
     os._exit(CRASH_EXIT_CODE)
+
+
+def _exit_mid_agency_install() -> None:
+    _exit_process("in the middle of an agency install's secret writes")
 
 
 class CrashBeforeMappingWrite:
@@ -154,7 +158,7 @@ class CrashOnSecretWrite:
         self._inner = inner
         self._after = after
         self._marker = marker
-        self._crash = crash or _exit_process
+        self._crash = crash or _exit_mid_agency_install
         self._lock = threading.Lock()
         self._writes = 0
 
