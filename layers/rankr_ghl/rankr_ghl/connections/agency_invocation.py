@@ -32,7 +32,9 @@ class AgencyInstallInvocation:
 
         invocation_deadline.start(context)
         if self._batch is None:
-            self._batch = BatchProcessor(event_type=EventType.SQS)
+            # A failed job is reported like any failed record (the queue retries it, then the DLQ and
+            # its alarm), not raised as a function error.
+            self._batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         return dict(
             process_partial_response(
                 event=event, record_handler=self.handle_record, processor=self._batch, context=context
