@@ -2,22 +2,32 @@
 
 `RANKR_GHL_FAULT_CRASH_AFTER_GHL_WRITE` (a probability, set by bench/chaos.py on the local runtime):
 lead push's process exits right after a lead's GHL contact write and before its mapping write,
-which proves the re-resolve path. The local runtime's worker process calls
-`install_from_environment` before importing the handler.
+which proves the re-resolve path.
+
+`RANKR_GHL_FAULT_CRASH_AGENCY_INSTALL_AFTER` (a count, set by bench/agency_install.py and the agency
+install tests): the agency fan-out's process exits on that token-secret write, once per marker file
+`RANKR_GHL_FAULT_CRASH_ONCE_MARKER` (the retried run must be able to finish).
+
+The local runtime's worker process calls `install_from_environment` before importing the handler.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from rankr_ghl.connections.models import TokenBundle
+    from rankr_ghl.connections.ports import TokenStore
     from rankr_ghl.flows.lead_push import Lead, LeadLink, LeadRecords
     from rankr_ghl.sync.types import Entity
 
 CRASH_AFTER_GHL_WRITE_ENV = "RANKR_GHL_FAULT_CRASH_AFTER_GHL_WRITE"
+CRASH_AGENCY_INSTALL_AFTER_ENV = "RANKR_GHL_FAULT_CRASH_AGENCY_INSTALL_AFTER"
+CRASH_ONCE_MARKER_ENV = "RANKR_GHL_FAULT_CRASH_ONCE_MARKER"
 CRASH_EXIT_CODE = 70
 
 
@@ -28,11 +38,15 @@ def _rate(raw: str | None) -> float:
         return 0.0
 
 
-def _exit_process() -> None:
+def _exit_process(why: str = "between the GHL write and the mapping write") -> None:
     from rankr_ghl.observability import logger
 
-    logger.warning("fault injection: process exits between the GHL write and the mapping write")
+    logger.warning(f"fault injection: process exits {why}")
     os._exit(CRASH_EXIT_CODE)
+
+
+def _exit_mid_agency_install() -> None:
+    _exit_process("in the middle of an agency install's secret writes")
 
 
 class CrashBeforeMappingWrite:
@@ -135,16 +149,77 @@ class CrashBeforeMappingWrite:
         self._inner.flush()
 
 
+class CrashOnSecretWrite:
+    """`TokenStore` of the agency fan-out: the process exits on the `after`-th secret write (an
+    install), once per marker file, leaving that chunk's records without their secrets."""
+
+    def __init__(
+        self, inner: TokenStore, after: int, marker: str, *, crash: Callable[[], None] | None = None
+    ) -> None:
+        self._inner = inner
+        self._after = after
+        self._marker = marker
+        self._crash = crash or _exit_mid_agency_install
+        self._lock = threading.Lock()
+        self._writes = 0
+
+    def _maybe_crash(self) -> None:
+        with self._lock:
+            self._writes += 1
+            if self._writes != self._after:
+                return
+            try:  # the first process to get here claims the one crash
+                os.close(os.open(self._marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
+                return
+        self._crash()
+
+    def install(self, connection_id: str, bundle: TokenBundle) -> None:
+        self._maybe_crash()
+        self._inner.install(connection_id, bundle)
+
+    def read(self, connection_id: str, *, fresh: bool = False) -> TokenBundle | None:
+        return self._inner.read(connection_id, fresh=fresh)
+
+    def write(self, connection_id: str, bundle: TokenBundle) -> None:
+        self._inner.write(connection_id, bundle)
+
+    def replace(self, connection_id: str, bundle: TokenBundle) -> None:
+        self._inner.replace(connection_id, bundle)
+
+    def schedule_deletion(self, connection_id: str, recovery_window_days: int) -> None:
+        self._inner.schedule_deletion(connection_id, recovery_window_days)
+
+    def restore(self, connection_id: str, bundle: TokenBundle | None) -> None:
+        self._inner.restore(connection_id, bundle)
+
+
+def _count(raw: str | None) -> int:
+    try:
+        return max(0, int(raw or 0))
+    except ValueError:
+        return 0
+
+
 def install_from_environment(environ: Mapping[str, str]) -> bool:
     """Install the faults `environ` asks for into the root; True when one was installed."""
     rate = _rate(environ.get(CRASH_AFTER_GHL_WRITE_ENV))
-    if not rate:
+    crash_after = _count(environ.get(CRASH_AGENCY_INSTALL_AFTER_ENV))
+    marker = environ.get(CRASH_ONCE_MARKER_ENV, "")
+    if not rate and not (crash_after and marker):
         return False
     from rankr_ghl.config import Settings
     from rankr_ghl.wiring import Overrides, Root, install
 
-    def wrap(records: LeadRecords) -> LeadRecords:
+    def wrap_records(records: LeadRecords) -> LeadRecords:
         return CrashBeforeMappingWrite(records, rate)
 
-    install(Root(Settings.from_env(environ), overrides=Overrides(lead_push_records=wrap)))
+    def wrap_tokens(tokens: TokenStore) -> TokenStore:
+        return CrashOnSecretWrite(tokens, crash_after, marker)
+
+    overrides = Overrides(
+        lead_push_records=wrap_records if rate else None,
+        agency_install_tokens=wrap_tokens if crash_after and marker else None,
+    )
+    install(Root(Settings.from_env(environ), overrides=overrides))
     return True

@@ -196,12 +196,13 @@ def _outcome_page(outcome: dict[str, Any]) -> Response[str]:
         )
     locations = [str(x) for x in outcome.get("locations") or []]
     company = outcome.get("company")
-    where = (
-        f"Agency {company}: {len(locations)} location(s) connected"
-        if outcome.get("userType") == UserType.COMPANY.value
-        else f"Location {', '.join(locations)} connected"
-    )
-    lines = [f"{where}."]
+    if outcome.get("userType") == UserType.COMPANY.value:
+        lines = [
+            f"Agency {company} connected. The install continues: its locations are being connected "
+            "in the background, about a minute per 500 locations. Rankr shows the progress."
+        ]
+    else:
+        lines = [f"Location {', '.join(locations)} connected."]
     claim = outcome.get("claimCode")
     if outcome.get("keptBinding"):
         lines.append(

@@ -20,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     p = sub.add_parser("list", help="every connection with status and token expiry")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--company", help="only this agency's connections (its install progress first)")
     p.set_defaults(handler=cmd_list)
 
     p = sub.add_parser("show", help="status, scopes, token expiry, last refresh, Rankr account")
@@ -81,14 +82,28 @@ def _print_one(connection: Any, as_json: bool) -> None:
         if isinstance(value, list):
             value = " ".join(value)
         print(f"{label:>14}: {value if value not in (None, '') else '-'}")
+    progress = view.get("agency_install")
+    if progress:
+        print(f"{'agency install':>14}: {agency_install_summary(progress)}")
+
+
+def agency_install_summary(progress: dict[str, Any]) -> str:
+    """`done: 1000/1000 locations connected, 0 skipped` (an agency's `agencyInstall`)."""
+    total = progress.get("locations")
+    of = f"/{total}" if total is not None else ""
+    line = f"{progress.get('status')}: {progress.get('connected', 0)}{of} locations connected"
+    line += f", {progress.get('skipped', 0)} skipped"
+    return line + (f" (last error: {progress['error']})" if progress.get("error") else "")
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     from rankr_ghl.connections import ConnectionsError
     from rankr_ghl.wiring import root
 
+    store = root().connection_store()
     try:
-        rows = sorted(root().connection_store().list(), key=lambda c: c.connection_id)
+        listed = store.list_by_company(args.company) if args.company else store.list()
+        rows = sorted(listed, key=lambda c: (not c.is_company, c.connection_id))
     except ConnectionsError as exc:
         return _fail(exc)
     if args.json:
@@ -98,7 +113,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{len(rows)} connection(s)")
+    agency = next((c for c in rows if c.is_company and c.agency_install), None) if args.company else None
+    title = f"{len(rows)} connection(s)"
+    if agency is not None and agency.agency_install is not None:
+        title += f"; agency install {agency_install_summary(agency.agency_install)}"
+    table = Table(title=title)
     for column in (
         "connection",
         "status",

@@ -1,5 +1,6 @@
 """Agency install step: an agency approves the app for its locations in the browser; the real
-OAuth callback (through the local gateway) exchanges the company code, lists the installed locations,
+OAuth callback (through the local gateway) exchanges the company code, stores the company token and
+queues the fan-out; AgencyInstallFunction (from AgencyInstallQueue) lists the installed locations,
 mints a location token for each and records every connection.
 
 State left for later steps: `agency_company_id`, `agency_location_ids`, `agency_account_id`.
@@ -8,14 +9,17 @@ State left for later steps: `agency_company_id`, `agency_location_ids`, `agency_
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from urllib.parse import urlsplit
 
+from rankr_ghl_tools.agency_installs import agency_progress
 from rankr_ghl_tools.installs import mint_install_link, walk_install
 from rankr_ghl_tools.scenario import ScenarioContext, StepResult, step
 
 FUNCTION = "OAuthCallbackFunction"
 LOCATIONS = 3
+FAN_OUT_TIMEOUT_S = 60.0
 
 
 def _env(ctx: ScenarioContext) -> dict[str, str]:
@@ -53,6 +57,11 @@ def agency_install(ctx: ScenarioContext) -> StepResult:
     if walk.done is None or walk.done.status_code != 200:
         return StepResult.failure(f"the install ended with HTTP {walk.page.status_code}")
 
+    deadline = time.monotonic() + FAN_OUT_TIMEOUT_S
+    while agency_progress(ctx.stack, company).get("status") != "done":
+        if time.monotonic() > deadline:
+            return StepResult.failure("the agency install's fan-out did not finish within a minute")
+        time.sleep(0.2)
     prefix = _env(ctx)["TOKEN_SECRET_PREFIX"]
     secrets = ctx.stack.client("secretsmanager")
     active = 0
@@ -68,6 +77,7 @@ def agency_install(ctx: ScenarioContext) -> StepResult:
     ctx.say(f"company {company}: {', '.join(locations)} connected to Rankr account {account}")
     ctx.state.update(agency_company_id=company, agency_location_ids=locations, agency_account_id=account)
     return StepResult.success(
-        f"agency {company} installed: {LOCATIONS} locations connected, one token secret each",
+        f"agency {company} installed: the callback queued the fan-out, which connected {LOCATIONS} "
+        "locations, one token secret each",
         counts={"agency_installs": 1, "locations_connected": LOCATIONS},
     )

@@ -114,6 +114,7 @@ class Settings:
     webhook_dlq_url: str = ""
     reconcile_dlq_url: str = ""
     lead_push_failure_queue_url: str = ""
+    agency_install_queue_url: str = ""
     webhook_public_keys: str = ""
     # None keeps the intake's defaults (192 KiB; retry horizon 48 h, clock skew 300 s, dedupe TTL
     # horizon + skew: docs/webhooks.md "Retry horizon").

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from rankr_ghl_tools.installs import mint_install_link, open_callback, walk_install
 from rankr_ghl_tools.local import stack as stack_module
+from rankr_ghl_tools.local.pumps import lambda_sqs_record
 
 pytestmark = pytest.mark.integration
 
@@ -100,7 +101,8 @@ def test_agency_bulk_install_end_to_end(stack):
     stack.ghl.admin.consent(company_id=company)
     page = follow_install(stack, {"rankr_account": "acct_agency", "agency": "true"})
     assert page.status_code == 200, page.text
-    assert "3 location(s) connected" in page.text
+    assert f"Agency {company} connected. The install continues" in page.text
+    run_queued_fan_out(stack)
     prefix = stack.template.functions["OAuthCallbackFunction"].env["TOKEN_SECRET_PREFIX"]
     company_doc = secret_json(stack, f"{prefix}company-{company}")
     assert company_doc["user_type"] == "Company" and company_doc["refresh_token"]
@@ -113,6 +115,19 @@ def test_agency_bulk_install_end_to_end(stack):
         assert item["tokenSource"] == "company" and item["rankrAccountId"] == "acct_agency"
         leaked.append(doc["access_token"])
     assert_no_leak(stack, *leaked, stack.ghl.config.client_secret)
+
+
+def run_queued_fan_out(stack) -> None:
+    """This stack runs no queue pumps: hand the queued fan-out job to AgencyInstallFunction."""
+    queue = stack.template.queues["AgencyInstallQueue"]
+    sqs = stack.client("sqs")
+    messages = sqs.receive_message(
+        QueueUrl=queue.url, MaxNumberOfMessages=1, WaitTimeSeconds=1, AttributeNames=["All"]
+    ).get("Messages", [])
+    assert len(messages) == 1
+    result = stack.invoke("AgencyInstallFunction", {"Records": [lambda_sqs_record(messages[0], queue)]})
+    assert result.ok and result.json() == {"batchItemFailures": []}, result.payload[:500]
+    sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=messages[0]["ReceiptHandle"])
 
 
 def test_bad_state_is_a_clear_400_page(stack):

@@ -3,7 +3,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-from conn_fakes import FakeClock, FakeGHLOAuth, MemoryConnectionStore, MemoryTokenStore, MetricsLog
+from conn_fakes import (
+    FakeClock,
+    FakeGHLOAuth,
+    MemoryAgencyQueue,
+    MemoryConnectionStore,
+    MemoryTokenStore,
+    MetricsLog,
+)
 from pydantic import SecretStr
 from rankr_ghl.connections.models import Connection, TokenBundle, UserType, company_connection_id, from_epoch
 from rankr_ghl.connections.vault import TokenVault, VaultConfig
@@ -16,6 +23,7 @@ class World:
     tokens: MemoryTokenStore = field(default_factory=MemoryTokenStore)
     oauth: FakeGHLOAuth = field(default_factory=FakeGHLOAuth)
     metrics: MetricsLog = field(default_factory=MetricsLog)
+    agency_queue: MemoryAgencyQueue = field(default_factory=MemoryAgencyQueue)
 
     def vault(self, *, real_time: bool = False, remaining_s=lambda: None, **cfg: float) -> TokenVault:
         config = VaultConfig(**cfg) if cfg else VaultConfig()

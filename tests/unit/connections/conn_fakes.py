@@ -13,8 +13,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from rankr_ghl.connections.agency_job import AgencyInstallJob, AgencyInstallProgress
 from rankr_ghl.connections.models import Connection, ConnectionStatus, TokenBundle, utcnow
-from rankr_ghl.ghl.errors import GHLInvalidGrant, GHLLocationInactive, GHLServerError, GHLUnauthorized
+from rankr_ghl.connections.ports import RecordState
+from rankr_ghl.ghl.errors import (
+    GHLBadRequest,
+    GHLInvalidGrant,
+    GHLLocationInactive,
+    GHLServerError,
+    GHLUnauthorized,
+)
 
 
 class FakeClock:
@@ -42,6 +50,7 @@ class MemoryConnectionStore:
         self.fail_save_all = False
         self.fail_pending = False
         self.stale_events: list[tuple[str, str, int, str]] = []
+        self.put_ids: list[str] = []  # written whole (put_all), in order
 
     def get(self, connection_id: str) -> Connection | None:
         return self.items.get(connection_id)
@@ -58,6 +67,21 @@ class MemoryConnectionStore:
             raise RuntimeError("injected DynamoDB failure")
         for c in connections:
             self.save(c)
+
+    def record_states(self, connection_ids: Iterable[str]) -> dict[str, RecordState]:
+        return {
+            cid: RecordState(c.status, c.status_reason, c.rankr_account_id)
+            for cid in connection_ids
+            if (c := self.items.get(cid)) is not None
+        }
+
+    def put_all(self, connections: Iterable[Connection]) -> None:
+        if self.fail_save_all:
+            raise RuntimeError("injected DynamoDB failure")
+        with self.lock:
+            for c in connections:
+                self.items[c.connection_id] = c
+                self.put_ids.append(c.connection_id)
 
     def list(self) -> Iterator[Connection]:
         return iter(list(self.items.values()))
@@ -76,6 +100,9 @@ class MemoryConnectionStore:
 
     def set_status(self, connection_id: str, status: ConnectionStatus, reason: str | None = None) -> None:
         self._update(connection_id, status=status, status_reason=reason, updated_at=utcnow())
+
+    def record_agency_install(self, company_id: str, progress: AgencyInstallProgress) -> None:
+        self._update(f"company:{company_id}", agency_install=progress.to_item())
 
     def record_refresh(self, connection_id: str, token_expires_at: datetime, refreshed_at: datetime) -> None:
         self._update(connection_id, token_expires_at=token_expires_at, last_refresh_at=refreshed_at)
@@ -220,6 +247,7 @@ class FakeGHLOAuth:
     installed: dict[str, list[str]] = field(default_factory=dict)  # company -> locations
     inactive: set[str] = field(default_factory=set)  # location ids GHL calls "not active"
     fail_mint_for: set[str] = field(default_factory=set)
+    refuse_mint_for: set[str] = field(default_factory=set)  # 400: not installed there any more
     refresh_calls: int = 0
     mint_calls: int = 0
     sent_refresh_tokens: list[str] = field(default_factory=list)
@@ -285,12 +313,28 @@ class FakeGHLOAuth:
             raise GHLUnauthorized("Invalid JWT", status=401)
         if location_id in self.fail_mint_for:
             raise GHLServerError("upstream failure", status=502)
+        if location_id in self.refuse_mint_for:
+            raise GHLBadRequest("The app is not installed for this location", status=400)
         return self.issue("Location", company_id, location_id, with_refresh=False)
 
     def installed_locations(self, company_token: str, company_id: str, app_id: str) -> Iterator[Installed]:
         if company_token not in self.valid_access:
             raise GHLUnauthorized("Invalid JWT", status=401)
         return iter([Installed(i) for i in self.installed.get(company_id, [])])
+
+
+class MemoryAgencyQueue:
+    """`AgencyInstallQueue` in memory: the jobs in order, deduplicated like the FIFO queue."""
+
+    def __init__(self) -> None:
+        self.jobs: list[AgencyInstallJob] = []
+        self.fail = False
+
+    def enqueue(self, job: AgencyInstallJob) -> None:
+        if self.fail:
+            raise RuntimeError("injected SQS failure")
+        if job.deduplication_id not in {j.deduplication_id for j in self.jobs}:
+            self.jobs.append(job)
 
 
 class MetricsLog:

@@ -12,7 +12,7 @@ from rankr_ghl.connections.lifecycle import ConnectionLifecycle
 from rankr_ghl.connections.models import ConnectionStatus, PauseReason, company_connection_id
 
 
-def lifecycle(world, vault=None):
+def lifecycle(world, vault=None, agency_queue=None):
     return ConnectionLifecycle(
         world.tokens,
         world.connections,
@@ -21,6 +21,7 @@ def lifecycle(world, vault=None):
         app_id="app123",
         clock=world.clock,
         metric=world.metrics,
+        agency_queue=agency_queue,
     )
 
 
@@ -60,6 +61,17 @@ def test_agency_level_install_fills_missing_locations(world):
     created = lifecycle(world).handle_install(location_id=None, company_id="co1")
     assert [c.connection_id for c in created] == ["b"]
     assert world.oauth.mint_calls == 1
+
+
+def test_agency_level_install_queues_the_fan_out_instead_of_minting(world):
+    world.install_company("co1")
+    world.oauth.installed["co1"] = ["a", "b"]
+    lc = lifecycle(world, agency_queue=world.agency_queue)
+    assert lc.handle_install(location_id=None, company_id="co1", event_ms=1234, event_id="wh1") == []
+    assert world.oauth.mint_calls == 0 and world.tokens.read("a") is None
+    [job] = world.agency_queue.jobs
+    assert (job.company_id, job.requested_ms, job.part) == ("co1", 1234, 0)
+    assert world.connections.get(company_connection_id("co1")).lifecycle_event_ms == 1234
 
 
 def test_uninstall_schedules_deletion_and_stops_traffic(world):

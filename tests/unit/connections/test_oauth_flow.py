@@ -8,7 +8,6 @@ import pytest
 from conn_fakes import Grant
 from rankr_ghl.connections.errors import (
     CodeExchangeRejected,
-    GHLUnavailable,
     InstallDenied,
     InstallStorageFailed,
     InvalidState,
@@ -34,7 +33,15 @@ def service(
         client_id="app123-xyz", marketplace_url=marketplace, scopes=SCOPES, redirect_uri=redirect
     )
     svc = OAuthInstallService(
-        app, signer, world.oauth, world.tokens, world.connections, vault=world.vault(), clock=world.clock
+        app,
+        signer,
+        world.oauth,
+        world.tokens,
+        world.connections,
+        vault=world.vault(),
+        agency_queue=world.agency_queue,
+        agency_progress=world.connections,
+        clock=world.clock,
     )
     svc.install_url = lambda account, redirect_uri=None, user_type=UserType.LOCATION: chooselocation_url(
         app, signer, account, redirect_uri=redirect_uri, user_type=user_type, browser_hash=BROWSER_HASH
@@ -144,51 +151,59 @@ def test_marketplace_install_without_state_keeps_operator_link(world):
     assert world.connections.get("loc1").rankr_account_id == "acct_linked"
 
 
-def test_agency_install_mints_every_installed_location(world):
+def test_agency_install_stores_the_company_token_queues_the_fan_out_and_mints_nothing(world):
     svc = service(world)
     world.oauth.codes["c"] = world.oauth.issue("Company", "co1", None)
     world.oauth.installed["co1"] = ["locA", "locB", "locC"]
     state = StateSigner(KEY, clock=world.clock).sign("acct_9", UserType.COMPANY, browser_hash=BROWSER_HASH)
     result = svc.complete_install(code="c", state=state, browser_nonce=NONCE)
-    assert result.user_type is UserType.COMPANY
-    assert sorted(result.location_ids) == ["locA", "locB", "locC"]
-    assert world.oauth.mint_calls == 3
+    assert result.user_type is UserType.COMPANY and result.company_id == "co1"
+    assert result.continues and result.location_ids == []
+    assert world.oauth.mint_calls == 0  # the fan-out mints, after the answer
     company = world.tokens.read(company_connection_id("co1"))
     assert company.refresh_token is not None
-    for loc in ("locA", "locB", "locC"):
-        bundle = world.tokens.read(loc)
-        assert bundle.minted_from_company and bundle.company_id == "co1"
-        conn = world.connections.get(loc)
-        assert conn.token_source == "company" and conn.rankr_account_id == "acct_9"
-    assert world.connections.get(company_connection_id("co1")).user_type is UserType.COMPANY
+    record = world.connections.get(company_connection_id("co1"))
+    assert record.user_type is UserType.COMPANY and record.rankr_account_id == "acct_9"
+    assert record.agency_install["status"] == "queued"
+    [job] = world.agency_queue.jobs
+    assert job.company_id == "co1" and job.requested_ms == int(world.clock() * 1000) and job.part == 0
+    assert [c.connection_id for c in world.connections.items.values()] == ["company:co1"]
 
 
-def test_agency_install_mint_failure_stores_nothing(world):
+def test_agency_install_that_cannot_queue_its_fan_out_asks_to_install_again(world):
     svc = service(world)
     world.oauth.codes["c"] = world.oauth.issue("Company", "co1", None)
-    world.oauth.installed["co1"] = ["locA", "locB"]
-    world.oauth.fail_mint_for.add("locB")
-    with pytest.raises(GHLUnavailable):
+    world.agency_queue.fail = True
+    with pytest.raises(InstallStorageFailed) as info:
         svc.complete_install(code="c", state=None)
-    assert world.tokens.secrets == {}
-    assert world.connections.items == {}
+    assert "try the install again" in info.value.message
+    # The agency itself is stored (a second install re-queues): no location was touched.
+    assert world.tokens.read(company_connection_id("co1")) is not None
+    assert list(world.connections.items) == ["company:co1"] and world.oauth.mint_calls == 0
+
+
+def test_agency_install_without_a_fan_out_queue_is_refused_before_storing(world):
+    signer = StateSigner(KEY, ttl_s=600, clock=world.clock)
+    app = OAuthAppConfig(client_id="app123-xyz", marketplace_url="https://m.example", scopes=SCOPES)
+    svc = OAuthInstallService(app, signer, world.oauth, world.tokens, world.connections, clock=world.clock)
+    world.oauth.codes["c"] = world.oauth.issue("Company", "co1", None)
+    with pytest.raises(InstallStorageFailed):
+        svc.complete_install(code="c", state=None)
+    assert world.tokens.secrets == {} and world.connections.items == {}
 
 
 def test_record_failure_rolls_back_secrets(world):
-    previous = world.install_location("loc1")
+    previous = world.install_company("co1")
     svc = service(world)
     world.oauth.codes["c"] = world.oauth.issue("Company", "co1", None)
-    world.oauth.installed["co1"] = ["loc1", "loc2"]
     world.connections.fail_save_all = True
     with pytest.raises(InstallStorageFailed) as info:
         svc.complete_install(code="c", state=None)
     assert info.value.http_status == 503
-    # loc1 holds its previous pair again; secrets created by this attempt are gone.
-    assert (
-        world.tokens.read("loc1").access_token.get_secret_value() == previous.access_token.get_secret_value()
-    )
-    assert world.tokens.read("loc2") is None
-    assert world.tokens.read(company_connection_id("co1")) is None
+    # The company secret holds its previous pair again, and no fan-out was queued.
+    stored = world.tokens.read(company_connection_id("co1"))
+    assert stored.access_token.get_secret_value() == previous.access_token.get_secret_value()
+    assert world.agency_queue.jobs == []
 
 
 def test_callback_errors(world):

@@ -22,18 +22,22 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from rankr_ghl.aws.dynamodb import DynamoDBClientSource, LazyDynamoDBClient
 from rankr_ghl.connections.errors import ConnectionNotFound, TokenStorageError
-from rankr_ghl.connections.status import ConnectionStatus, utcnow
+from rankr_ghl.connections.status import ConnectionStatus, company_connection_id, utcnow
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
+    from rankr_ghl.connections.agency_job import AgencyInstallProgress
+
     # Imported where a connection is built (`from_item`): the models import pydantic, and a lookup
     # that finds no connection (a webhook for a location that is not connected) needs none of it.
     from rankr_ghl.connections.models import Connection, TokenBundle
+    from rankr_ghl.connections.ports import RecordState
 
 _SER = TypeSerializer()
 _DESER = TypeDeserializer()
 TRANSACTION_LIMIT = 100
+BATCH_GET_MAX = 100  # DynamoDB's BatchGetItem limit
 
 # Connection field -> item attribute. Fields left None are removed from the item, except
 # rankrAccountId (a re-install without an account must keep an operator's link).
@@ -54,6 +58,15 @@ _ATTRS: dict[str, str] = {
     "lifecycle_event_id": "lifecycleEventId",
 }
 _KEEP_WHEN_NONE = {"rankr_account_id", "last_refresh_at", "lifecycle_event_ms", "lifecycle_event_id"}
+
+
+def _plain_numbers(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal: whole ones as int (JSON views need plain numbers)."""
+    if isinstance(value, dict):
+        return {k: _plain_numbers(v) for k, v in value.items()}
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
 
 
 def _iso(value: datetime) -> str:
@@ -122,6 +135,7 @@ class DynamoConnectionStore:
             updated_at=plain.get("updatedAt") or plain["installedAt"],
             lifecycle_event_ms=int(plain["lifecycleEventMs"]) if "lifecycleEventMs" in plain else None,
             lifecycle_event_id=plain.get("lifecycleEventId"),
+            agency_install=_plain_numbers(plain["agencyInstall"]) if "agencyInstall" in plain else None,
         )
 
     def _update_params(self, connection: Connection) -> dict[str, Any]:
@@ -170,6 +184,79 @@ class DynamoConnectionStore:
             raise TokenStorageError(
                 "could not save the connection", connection_id=connection.connection_id
             ) from exc
+
+    def record_states(self, connection_ids: Iterable[str]) -> dict[str, RecordState]:
+        """Status and account of the records that exist among `connection_ids`: strongly consistent
+        BatchGetItem, 100 keys a call, projected to the attributes an install decides on."""
+        import time
+
+        from rankr_ghl.aws.sync_state.items import BATCH_ATTEMPTS
+        from rankr_ghl.connections.ports import RecordState
+
+        wanted = list(dict.fromkeys(connection_ids))
+        found: dict[str, RecordState] = {}
+        for start in range(0, len(wanted), BATCH_GET_MAX):
+            keys: list[Any] = [{"connectionId": {"S": cid}} for cid in wanted[start : start + BATCH_GET_MAX]]
+            for attempt in range(BATCH_ATTEMPTS):
+                request: Any = {
+                    "Keys": keys,
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "connectionId, #s, statusReason, rankrAccountId",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                }
+                try:
+                    response = self.client.batch_get_item(RequestItems={self.table_name: request})
+                except (ClientError, BotoCoreError) as exc:
+                    raise TokenStorageError("could not read the connections") from exc
+                for item in response.get("Responses", {}).get(self.table_name, []):
+                    plain = {k: _DESER.deserialize(v) for k, v in item.items()}
+                    found[plain["connectionId"]] = RecordState(
+                        ConnectionStatus(plain.get("status", ConnectionStatus.ACTIVE.value)),
+                        plain.get("statusReason"),
+                        plain.get("rankrAccountId"),
+                    )
+                unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name)
+                keys = list(unprocessed["Keys"]) if unprocessed else []
+                if not keys:
+                    break
+                time.sleep(0.02 * (2**attempt))
+            else:
+                raise TokenStorageError("could not read the connections: keys left unprocessed")
+        return found
+
+    def put_all(self, connections: Iterable[Connection]) -> None:
+        """Create or replace whole items, 25 per BatchWriteItem (an agency fan-out's new records:
+        no lease, pending pair or audit attribute to keep). Not atomic across records."""
+        from rankr_ghl.aws.sync_state.items import write_batches
+
+        requests: list[dict[str, Any]] = []
+        for connection in connections:
+            values = {k: v for k, v in self.to_item_values(connection).items() if v is not None}
+            item: dict[str, Any] = {k: _SER.serialize(v) for k, v in values.items()}
+            item["connectionId"] = {"S": connection.connection_id}
+            requests.append({"PutRequest": {"Item": item}})
+        try:
+            write_batches(self.client, self.table_name, requests, what="connection records")
+        except (ClientError, BotoCoreError, RuntimeError) as exc:
+            raise TokenStorageError("could not save the connections") from exc
+
+    def record_agency_install(self, company_id: str, progress: AgencyInstallProgress) -> None:
+        """`agencyInstall` on the company connection, never creating one (a fan-out racing an
+        uninstall's cleanup must not bring back a deleted record)."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"connectionId": {"S": company_connection_id(company_id)}},
+                UpdateExpression="SET agencyInstall = :p",
+                ConditionExpression="attribute_exists(connectionId)",
+                ExpressionAttributeValues={":p": _SER.serialize(progress.to_item())},
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                raise ConnectionNotFound("no such agency connection", connection_id=company_id) from None
+            raise TokenStorageError("could not record the agency install", connection_id=company_id) from exc
+        except BotoCoreError as exc:
+            raise TokenStorageError("could not record the agency install", connection_id=company_id) from exc
 
     def save_all(self, connections: Iterable[Connection]) -> None:
         records = list(connections)

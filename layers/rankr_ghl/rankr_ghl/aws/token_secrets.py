@@ -23,8 +23,11 @@ from rankr_ghl.connections.models import COMPANY_PREFIX, TokenBundle
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager.client import SecretsManagerClient
+    from mypy_boto3_secretsmanager.type_defs import TagTypeDef
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+SECRET_DESCRIPTION = "GHL OAuth tokens (rankr-ghl connector)"
+SECRET_TAGS: list[TagTypeDef] = [{"Key": "app", "Value": "rankr-ghl"}]
 
 
 def _code(exc: ClientError) -> str:
@@ -81,6 +84,25 @@ class SecretsManagerTokenStore:
         self._put(connection_id, bundle, create=True, restore=False)
 
     def install(self, connection_id: str, bundle: TokenBundle) -> None:
+        # Most installs store a new secret: one CreateSecret. A name that exists (live, or scheduled
+        # for deletion, which CreateSecret refuses) takes the described path below.
+        name = self.secret_name(connection_id)
+        try:
+            self.client.create_secret(
+                Name=name,
+                SecretString=bundle.to_secret_json(),
+                Description=SECRET_DESCRIPTION,
+                Tags=SECRET_TAGS,
+            )
+        except ClientError as exc:
+            if _code(exc) not in {"ResourceExistsException", "InvalidRequestException"}:
+                raise TokenStorageError(
+                    "could not write the token secret", connection_id=connection_id
+                ) from exc
+        except BotoCoreError as exc:
+            raise TokenStorageError("could not write the token secret", connection_id=connection_id) from exc
+        else:
+            return
         self._put(connection_id, bundle, create=True, restore=True)
 
     def replace(self, connection_id: str, bundle: TokenBundle) -> None:
@@ -119,10 +141,7 @@ class SecretsManagerTokenStore:
     def _create(self, name: str, payload: str) -> None:
         try:
             self.client.create_secret(
-                Name=name,
-                SecretString=payload,
-                Description="GHL OAuth tokens (rankr-ghl connector)",
-                Tags=[{"Key": "app", "Value": "rankr-ghl"}],
+                Name=name, SecretString=payload, Description=SECRET_DESCRIPTION, Tags=SECRET_TAGS
             )
         except ClientError as exc:
             if _code(exc) != "ResourceExistsException":  # created concurrently: overwrite

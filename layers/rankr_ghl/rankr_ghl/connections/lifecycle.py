@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 
+from rankr_ghl.connections.agency_job import AgencyInstallJob, AgencyInstallQueue
 from rankr_ghl.connections.errors import (
     CompanyTokenNotStored,
     ConnectionNotFound,
@@ -50,7 +51,12 @@ class ConnectionLifecycle:
         recovery_window_days: int = DEFAULT_RECOVERY_WINDOW_DAYS,
         clock: Callable[[], float] = time.time,
         metric: MetricSink = powertools_metric,
+        agency_queue: AgencyInstallQueue | None = None,
     ) -> None:
+        """`agency_queue`: an agency-level INSTALL queues the agency's fan-out there
+        (connections.agency_fanout) instead of minting every missing location in this invocation
+        (None: minted here, for tools that run without the queue)."""
+        self._agency_queue = agency_queue
         self._tokens = tokens
         self._connections = connections
         self._oauth = oauth
@@ -104,6 +110,13 @@ class ConnectionLifecycle:
         company_token = self._company_token(company_id)
         if order is not None:
             self._connections.claim_lifecycle_event(company_connection_id(company_id), *order)
+        if self._agency_queue is not None:
+            # The fan-out skips what is connected: a second INSTALL creates nothing twice.
+            requested_ms = event_ms if event_ms is not None else int(self._clock() * 1000)
+            self._agency_queue.enqueue(AgencyInstallJob(company_id, requested_ms))
+            self._metric("AgencyInstallQueued")
+            logger.info("agency INSTALL: fan-out queued", extra={"company_id": company_id})
+            return []
         try:
             ids = [
                 loc.id

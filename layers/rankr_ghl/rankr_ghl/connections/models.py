@@ -62,6 +62,8 @@ class Connection(BaseModel):
     # The newest INSTALL/UNINSTALL applied (event time in ms, then its webhookId): older ones are stale.
     lifecycle_event_ms: int | None = None
     lifecycle_event_id: str | None = None
+    # An agency's install progress (company connections only; `AgencyInstallProgress.to_item`).
+    agency_install: dict[str, Any] | None = None
 
     @property
     def is_company(self) -> bool:

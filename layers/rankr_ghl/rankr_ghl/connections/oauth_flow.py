@@ -1,8 +1,10 @@
 """Browser install flow: the chooselocation redirect and the OAuth callback.
 
-The callback does every GHL call first (code exchange; for an agency: list installed locations and
-mint one location token each), then stores all secrets, then all connection records in one DynamoDB
-transaction. A storage failure puts back what the secrets held before, so nothing is half-stored.
+The callback exchanges the code, then stores the secret, then the connection record. A storage failure
+puts back what the secret held before, so nothing is half-stored. An agency (Company) install stores
+the company token only, queues the fan-out that connects its locations
+(`rankr_ghl.connections.agency_fanout`) and answers at once: an agency of 1,000 locations needs minutes
+of the company's rate budget, far beyond a callback's 30 s.
 """
 
 from __future__ import annotations
@@ -16,6 +18,13 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel
 
+from rankr_ghl.connections.agency_job import (
+    AgencyInstallJob,
+    AgencyInstallProgress,
+    AgencyInstallQueue,
+    AgencyInstallStatus,
+    AgencyProgressStore,
+)
 from rankr_ghl.connections.errors import (
     CodeExchangeRejected,
     ConnectionsError,
@@ -79,9 +88,13 @@ class InstallResult(BaseModel):
     # A marketplace install binds nothing: the user types this one-time code into Rankr.
     claim_code: str | None = None
     return_url: str | None = None
+    # An agency install: its locations are connected by the queued fan-out, after this answer.
+    continues: bool = False
 
     @property
     def summary(self) -> str:
+        if self.continues:
+            return "agency connected; its locations are being connected"
         n = len(self.location_ids)
         return f"{n} location{'s' if n != 1 else ''} connected"
 
@@ -189,11 +202,16 @@ class OAuthInstallService:
         vault: TokenVault | None = None,
         used_states: DedupeStore | None = None,
         claims: ClaimCodeStore | None = None,
+        agency_queue: AgencyInstallQueue | None = None,
+        agency_progress: AgencyProgressStore | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """`used_states`: where a state's nonce is marked used, so an install link completes once
-        (None: a state is good until it expires)."""
+        (None: a state is good until it expires). `agency_queue`: where an agency install's fan-out
+        is queued (an agency install is refused without one); `agency_progress`: where it shows."""
         self._used_states = used_states
+        self._agency_queue = agency_queue
+        self._agency_progress = agency_progress
         self._claims = claims
         self._app = app
         self._signer = signer
@@ -250,6 +268,8 @@ class OAuthInstallService:
         else:
             bundles, records = self._company_install(grant, now, account)
         self._store(bundles, records)
+        if user_type is UserType.COMPANY:
+            self._queue_fan_out(records[0], now)
         location_ids = [r.location_id for r in records if r.location_id]
         company_id = next((r.company_id for r in records if r.company_id), None)
         bound_elsewhere = [
@@ -276,7 +296,28 @@ class OAuthInstallService:
             bound_elsewhere=bound_elsewhere,
             claim_code=claim_code,
             return_url=install_state.return_url if install_state else None,
+            continues=user_type is UserType.COMPANY,
         )
+
+    def _queue_fan_out(self, company: Connection, now: float) -> None:
+        """Queue the agency's fan-out after its token and record are stored (a lost message is
+        recovered by installing again: the fan-out skips what is connected)."""
+        assert self._agency_queue is not None and company.company_id is not None  # checked before storing
+        job = AgencyInstallJob(company.company_id, int(now * 1000))
+        if self._agency_progress is not None:
+            progress = AgencyInstallProgress(AgencyInstallStatus.QUEUED, job.requested_ms, job.requested_ms)
+            try:
+                self._agency_progress.record_agency_install(job.company_id, progress)
+            except Exception as exc:  # progress is for people; the fan-out writes it again
+                logger.warning("agency install progress not recorded", extra={"error": type(exc).__name__})
+        try:
+            self._agency_queue.enqueue(job)
+        except Exception as exc:
+            logger.error("agency install fan-out not queued", extra={"error": type(exc).__name__})
+            raise InstallStorageFailed(
+                "the agency is connected, but connecting its locations could not be started; "
+                "please try the install again"
+            ) from exc
 
     def _issue_claim_code(self, connection_ids: list[str]) -> str | None:
         """A one-time code for Rankr's `connection.claim`; the tokens are stored either way."""
@@ -387,36 +428,13 @@ class OAuthInstallService:
         company_bundle = bundle_from_grant(
             grant, now=now, user_type=UserType.COMPANY, company_id=company_id, location_id=None
         )
+        if self._agency_queue is None:
+            raise InstallStorageFailed("agency installs are not set up on this connector")
         company_cid = company_connection_id(company_id)
-        bundles = {company_cid: company_bundle}
-        records = [self._record(company_cid, company_bundle, account, token_source="company")]
-        try:
-            location_ids = self._installed_location_ids(grant.access_token, company_id)
-            for location_id in location_ids:
-                minted = self._oauth.location_token(grant.access_token, company_id, location_id)
-                bundle = bundle_from_grant(
-                    minted,
-                    now=now,
-                    user_type=UserType.LOCATION,
-                    company_id=company_id,
-                    location_id=location_id,
-                )
-                bundles[location_id] = bundle
-                records.append(self._record(location_id, bundle, account, token_source="company"))
-        except GHLError as exc:
-            logger.warning(
-                "agency install: listing or minting failed",
-                extra={"status": exc.status, "company_id": company_id, "ghl_trace_id": exc.trace_id},
-            )
-            raise _install_error(exc, "location token request") from None
-        return bundles, records
-
-    def _installed_location_ids(self, company_token: str, company_id: str) -> list[str]:
-        seen: dict[str, None] = {}
-        for item in self._oauth.installed_locations(company_token, company_id, self._app.app_id):
-            if item.is_installed is not False:
-                seen.setdefault(item.id, None)
-        return list(seen)
+        # The locations follow in the fan-out (`_queue_fan_out`), once this token is stored.
+        return {company_cid: company_bundle}, [
+            self._record(company_cid, company_bundle, account, token_source="company")
+        ]
 
     def _store(self, bundles: dict[str, TokenBundle], records: Iterable[Connection]) -> None:
         store_all(self._tokens, self._connections, bundles, list(records))

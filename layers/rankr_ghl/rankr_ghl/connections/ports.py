@@ -7,13 +7,24 @@ AWS adapters: `rankr_ghl.aws.connections_store.DynamoConnectionStore` and
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
+
+from rankr_ghl.connections.status import ConnectionStatus
 
 if TYPE_CHECKING:
     # Types only: the models import pydantic (cold start of a path that builds none).
     from rankr_ghl.connections.models import Connection, TokenBundle
-    from rankr_ghl.connections.status import ConnectionStatus
+
+
+@dataclass(frozen=True)
+class RecordState:
+    """The part of a connection record that decides whether an install must (re)write it."""
+
+    status: ConnectionStatus
+    status_reason: str | None
+    rankr_account_id: str | None
 
 
 class ConnectionStore(Protocol):

@@ -28,6 +28,8 @@ class UserType(StrEnum):
 class PauseReason(StrEnum):
     OPERATOR = "operator"
     LOCATION_INACTIVE = "location_inactive"
+    # An agency install's fan-out wrote the record; its token secret follows (connections.agency_fanout).
+    INSTALLING = "installing"
 
 
 def company_connection_id(company_id: str) -> str:

@@ -15,12 +15,14 @@ if TYPE_CHECKING:
     from botocore.config import Config
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
+    from rankr_ghl.aws.agency_install_queue import SqsAgencyInstallQueue
     from rankr_ghl.aws.audit import DynamoAuditLog
     from rankr_ghl.aws.connections_store import DynamoConnectionStore
     from rankr_ghl.aws.sync_state import SyncStateTable
     from rankr_ghl.aws.token_secrets import SecretsManagerTokenStore
     from rankr_ghl.connections.lifecycle import ConnectionLifecycle
     from rankr_ghl.connections.oauth_flow import InstallEndpoints
+    from rankr_ghl.connections.ports import TokenStore
     from rankr_ghl.connections.vault import TokenVault
     from rankr_ghl.flows.inbound import InboundProcessor
     from rankr_ghl.flows.lead_push import LeadRecords
@@ -57,11 +59,13 @@ class Overrides:
     `lead_push_records`: wraps lead push's records port (devtools' fault injection crashes there).
     `inbound_processor` / `oauth_install_service`: replace the webhook worker's processor and the
     OAuth service with ones built over fakes.
+    `agency_install_tokens`: wraps the agency fan-out's token store (devtools' crash injection).
     """
 
     lead_push_records: Callable[[LeadRecords], LeadRecords] | None = None
     inbound_processor: Callable[[], InboundProcessor] | None = None
     oauth_install_service: Callable[[], InstallEndpoints] | None = None
+    agency_install_tokens: Callable[[TokenStore], TokenStore] | None = None
 
 
 class Infrastructure:
@@ -234,6 +238,15 @@ class Infrastructure:
         return RankrClient(self.settings.rankr_api_base_url, api_key)
 
     @cached_factory
+    def agency_install_queue(self) -> SqsAgencyInstallQueue | None:
+        """Where agency install fan-outs are queued; None where the function has no
+        AGENCY_INSTALL_QUEUE_URL (it takes no agency installs)."""
+        from rankr_ghl.aws.agency_install_queue import SqsAgencyInstallQueue
+
+        url = self.settings.agency_install_queue_url
+        return SqsAgencyInstallQueue(url, client_source=lambda: self.aws_client("sqs")) if url else None
+
+    @cached_factory
     def connection_lifecycle(self) -> ConnectionLifecycle:
         from rankr_ghl.connections.lifecycle import ConnectionLifecycle
         from rankr_ghl.ghl.oauth import app_id_from_client_id
@@ -245,4 +258,5 @@ class Infrastructure:
             DeferredOAuthClient(self.ghl_oauth_client),
             self.token_vault(),
             app_id=app_id_from_client_id(self.ghl_client_id()),
+            agency_queue=self.agency_install_queue(),
         )

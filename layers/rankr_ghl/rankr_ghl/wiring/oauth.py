@@ -120,6 +120,8 @@ def build_oauth_endpoints(root: Infrastructure) -> OAuthEndpoints:
                     vault=root.token_vault(),
                     used_states=root.sync_state().dedupe,
                     claims=DynamoClaimCodeStore(settings.sync_table, client_source=root.dynamodb),
+                    agency_queue=root.agency_install_queue(),
+                    agency_progress=root.connection_store(),
                 )
             )
         return built[0]

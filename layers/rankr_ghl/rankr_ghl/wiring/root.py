@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from rankr_ghl.wiring.infrastructure import Infrastructure, Overrides, cached_factory
 
 if TYPE_CHECKING:
+    from rankr_ghl.connections.agency_invocation import AgencyInstallInvocation
     from rankr_ghl.connections.oauth_flow import InstallEndpoints
     from rankr_ghl.flows.control.service import ControlService
     from rankr_ghl.flows.inbound import InboundProcessor
@@ -28,6 +29,13 @@ class Root(Infrastructure):
         from rankr_ghl.wiring.oauth import build_oauth_endpoints
 
         return build_oauth_endpoints(self)
+
+    @cached_factory
+    def agency_install(self) -> AgencyInstallInvocation:
+        """AgencyInstallFunction: one agency install fan-out job from AgencyInstallQueue."""
+        from rankr_ghl.wiring.agency_install import build_agency_install
+
+        return build_agency_install(self)
 
     @cached_factory
     def control(self) -> ControlService:

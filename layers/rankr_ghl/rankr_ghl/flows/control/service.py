@@ -78,7 +78,7 @@ class ControlConnections(Protocol):
 
 def _view(connection: Any) -> dict[str, Any]:
     data = connection.public_view()
-    return {
+    view = {
         "locationId": data.get("location_id"),
         "companyId": data.get("company_id"),
         "connectionId": data.get("connection_id"),
@@ -90,6 +90,9 @@ def _view(connection: Any) -> dict[str, Any]:
         "lastTokenRefreshAt": data.get("last_refresh_at"),
         "updatedAt": data.get("updated_at"),
     }
+    if data.get("agency_install") is not None:  # an agency's install progress (agency_job.py)
+        view["agencyInstall"] = data["agency_install"]
+    return view
 
 
 class ControlService:

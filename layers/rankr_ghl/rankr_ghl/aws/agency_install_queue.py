@@ -1,0 +1,28 @@
+"""`AgencyInstallQueue` on AgencyInstallQueue (SQS FIFO): one message group per agency, so an agency's
+fan-outs run one at a time and in order, deduplicated by install and part."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from rankr_ghl.connections.agency_job import AgencyInstallJob
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+
+class SqsAgencyInstallQueue:
+    def __init__(self, queue_url: str, *, client_source: Callable[[], SQSClient]) -> None:
+        if not queue_url:
+            raise ValueError("AGENCY_INSTALL_QUEUE_URL is not set")
+        self._queue_url = queue_url
+        self._client_source = client_source
+
+    def enqueue(self, job: AgencyInstallJob) -> None:
+        self._client_source().send_message(
+            QueueUrl=self._queue_url,
+            MessageBody=job.body(),
+            MessageGroupId=job.group_id,
+            MessageDeduplicationId=job.deduplication_id,
+        )

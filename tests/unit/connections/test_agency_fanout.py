@@ -1,0 +1,201 @@
+"""The agency install fan-out over in-memory stores and a fake GHL: resumable, idempotent steps."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from rankr_ghl.connections.agency_fanout import AgencyFanOut
+from rankr_ghl.connections.agency_job import AgencyInstallJob, InvalidAgencyJob
+from rankr_ghl.connections.errors import GHLUnavailable
+from rankr_ghl.connections.models import ConnectionStatus, PauseReason, company_connection_id
+
+
+class Crash(BaseException):
+    """A killed container: nothing after it runs, no handler catches it."""
+
+
+class CrashingTokens:
+    """The world's token store; the process "dies" on the n-th secret write."""
+
+    def __init__(self, inner, crash_at: int) -> None:
+        self.inner = inner
+        self.crash_at = crash_at
+        self.installs = 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def install(self, connection_id, bundle) -> None:
+        self.installs += 1
+        if self.installs == self.crash_at:
+            raise Crash
+        self.inner.install(connection_id, bundle)
+
+
+def agency(world, locations: int, *, account: str = "acct_9") -> list[str]:
+    world.install_company("co1")
+    world.connections.link_rankr_account(company_connection_id("co1"), account)
+    ids = [f"loc{i:03d}" for i in range(locations)]
+    world.oauth.installed["co1"] = ids
+    return ids
+
+
+def fan_out(world, *, tokens=None, chunk_size: int = 4, workers: int = 3) -> AgencyFanOut:
+    return AgencyFanOut(
+        world.oauth,
+        tokens or world.tokens,
+        world.connections,
+        progress=world.connections,
+        queue=world.agency_queue,
+        company_tokens=world.vault(),
+        app_id="app123",
+        metric=world.metrics,
+        chunk_size=chunk_size,
+        workers=workers,
+        clock=world.clock,
+    )
+
+
+JOB = AgencyInstallJob("co1", 1_800_000_000_000)
+
+
+def secrets_without_record(world) -> list[str]:
+    return [cid for cid in world.tokens.secrets if world.connections.get(cid) is None]
+
+
+def assert_all_connected(world, ids: list[str], account: str = "acct_9") -> None:
+    for location_id in ids:
+        record = world.connections.get(location_id)
+        assert record is not None and record.status is ConnectionStatus.ACTIVE, location_id
+        assert record.token_source == "company" and record.company_id == "co1"
+        assert record.rankr_account_id == account and record.status_reason is None
+        bundle = world.tokens.read(location_id)
+        assert bundle is not None and bundle.minted_from_company and bundle.location_id == location_id
+
+
+def test_fan_out_connects_every_installed_location_and_shows_progress(world):
+    ids = agency(world, 10)
+    report = fan_out(world).run(JOB)
+    assert (report.locations, report.connected_now, report.connected_before) == (10, 10, 0)
+    assert not report.continued and world.oauth.mint_calls == 10
+    assert_all_connected(world, ids)
+    progress = world.connections.get(company_connection_id("co1")).agency_install
+    assert progress["status"] == "done" and progress["locations"] == 10 and progress["connected"] == 10
+    assert progress["startedMs"] == int(world.clock() * 1000)
+    assert world.metrics.counts["AgencyLocationsConnected"] == 10
+    assert secrets_without_record(world) == []
+
+
+def test_a_rerun_or_second_install_creates_nothing_twice(world):
+    ids = agency(world, 7)
+    fan_out(world).run(JOB)
+    mints, writes = world.oauth.mint_calls, world.tokens.writes
+    report = fan_out(world).run(AgencyInstallJob("co1", JOB.requested_ms + 5000))
+    assert (report.connected_now, report.connected_before) == (0, 7)
+    assert world.oauth.mint_calls == mints and world.tokens.writes == writes
+    assert_all_connected(world, ids)
+
+
+def test_a_crash_midway_resumes_where_it_stopped(world):
+    ids = agency(world, 10)
+    crashing = CrashingTokens(world.tokens, crash_at=6)  # in the second chunk of 4
+    with pytest.raises(Crash):
+        fan_out(world, tokens=crashing).run(JOB)
+    assert secrets_without_record(world) == []  # records always go first
+    installing = [
+        i for i in ids if (r := world.connections.get(i)) is not None and r.status is ConnectionStatus.PAUSED
+    ]
+    assert installing and all(
+        world.connections.get(i).status_reason == PauseReason.INSTALLING for i in installing
+    )
+    done_before = [i for i in ids if (r := world.connections.get(i)) and r.status is ConnectionStatus.ACTIVE]
+    assert "loc000" in done_before and not set(installing) & set(done_before)
+    mints = world.oauth.mint_calls
+    report = fan_out(world).run(JOB)
+    # Only what the crash left unfinished is minted again: stored chunks stay as they were.
+    assert report.connected_before == len(done_before) and report.connected_now == 10 - len(done_before)
+    assert world.oauth.mint_calls == mints + 10 - len(done_before)
+    assert_all_connected(world, ids)
+    assert secrets_without_record(world) == []
+
+
+def test_a_retryable_ghl_failure_fails_the_job_and_keeps_what_was_stored(world):
+    ids = agency(world, 9)
+    world.oauth.fail_mint_for.add("loc006")
+    with pytest.raises(GHLUnavailable):
+        fan_out(world).run(JOB)
+    assert world.connections.get(company_connection_id("co1")).agency_install["status"] == "failed"
+    assert_all_connected(world, ids[:4])
+    world.oauth.fail_mint_for.clear()
+    report = fan_out(world).run(JOB)
+    assert report.connected_before >= 4 and report.connected_before + report.connected_now == 9
+    assert_all_connected(world, ids)
+
+
+def test_a_location_ghl_will_not_mint_for_is_skipped_and_counted(world):
+    ids = agency(world, 5)
+    world.oauth.refuse_mint_for.add("loc002")
+    report = fan_out(world).run(JOB)
+    assert report.skipped == 1 and report.connected_now == 4
+    assert world.connections.get("loc002") is None and world.tokens.read("loc002") is None
+    assert_all_connected(world, [i for i in ids if i != "loc002"])
+    assert world.connections.get(company_connection_id("co1")).agency_install["skipped"] == 1
+
+
+def test_short_of_time_it_queues_the_rest_as_a_continuation(world):
+    ids = agency(world, 10)
+    left = iter([100.0, 100.0, 1.0])  # two chunks fit, then the invocation is nearly over
+    report = fan_out(world).run(JOB, remaining_s=lambda: next(left))
+    assert report.continued and report.connected_now == 8
+    assert world.agency_queue.jobs == [JOB.next()]
+    assert world.connections.get(company_connection_id("co1")).agency_install["status"] == "continuing"
+    report = fan_out(world).run(JOB.next())
+    assert not report.continued and report.connected_now == 2
+    assert_all_connected(world, ids)
+
+
+def test_bound_locations_keep_their_account_and_uninstalled_ones_come_back(world):
+    ids = agency(world, 3)
+    world.mint_location("co1", "loc000")
+    world.connections.link_rankr_account("loc000", "acct_other")
+    world.connections.set_status("loc000", ConnectionStatus.UNINSTALLED, "uninstall_webhook")
+    world.tokens.schedule_deletion("loc000", 7)
+    world.mint_location("co1", "loc001")
+    world.connections.link_rankr_account("loc001", "acct_kept")
+    report = fan_out(world).run(JOB)
+    assert (report.connected_now, report.connected_before) == (2, 1)  # loc001 is live: left alone
+    assert_all_connected(world, ["loc000"], account="acct_other")
+    assert world.connections.get("loc001").rankr_account_id == "acct_kept"
+    assert_all_connected(world, ids[2:])
+    # New records are written whole; the one that lived before is updated in place.
+    assert "loc002" in world.connections.put_ids and "loc000" not in world.connections.put_ids
+
+
+def test_an_agency_uninstalled_meanwhile_is_dropped(world):
+    agency(world, 3)
+    world.connections.set_status(company_connection_id("co1"), ConnectionStatus.UNINSTALLED, "x")
+    report = fan_out(world).run(JOB)
+    assert report.dropped and world.oauth.mint_calls == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "[]",
+        json.dumps({"companyId": "", "requestedMs": 1}),
+        json.dumps({"companyId": "co/../x", "requestedMs": 1}),
+        json.dumps({"companyId": "co1", "requestedMs": -1}),
+        json.dumps({"companyId": "co1", "requestedMs": True}),
+        json.dumps({"companyId": "co1", "requestedMs": 1, "part": "2"}),
+    ],
+)
+def test_a_malformed_job_is_refused(body):
+    with pytest.raises(InvalidAgencyJob):
+        AgencyInstallJob.from_body(body)
+
+
+def test_a_job_round_trips_and_continuations_are_distinct_messages():
+    assert AgencyInstallJob.from_body(JOB.body()) == JOB
+    assert JOB.next().deduplication_id != JOB.deduplication_id and JOB.next().group_id == "co1"
