@@ -16,7 +16,7 @@ def serve_moto(conn: Any) -> None:  # pragma: no cover - runs in the child proce
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     from moto.server import ThreadedMotoServer
 
-    with isolated_moto_transactions(), leaner_moto_server():
+    with isolated_moto_transactions(), atomic_moto_item_writes(), leaner_moto_server():
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         conn.send(server.get_host_and_port()[1])
@@ -200,6 +200,36 @@ def bounded_sqs_long_polls(recheck_s: float = 0.1) -> Iterator[None]:
         yield
 
 
+# One lock for every DynamoDB write of the moto process: transactions and single-item writes.
+# Re-entrant because a transaction's rollback writes items one by one while holding it.
+_DYNAMODB_WRITE_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def atomic_moto_item_writes() -> Iterator[None]:
+    """DynamoDB applies a conditional PutItem, UpdateItem or DeleteItem atomically: the condition is
+    checked against the item as the write finds it. moto 5 checks the condition, then writes, with
+    no lock: two threads of its server can both pass a `version = :expected` check and both write
+    (the shared rate budget then overbooked its window: 70 taken of 50). Here single-item writes run
+    one at a time, as one atomic step each, like the real service."""
+    from moto.dynamodb import models
+
+    backend = models.DynamoDBBackend
+
+    def serialised(original: Any) -> Any:
+        def write(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with _DYNAMODB_WRITE_LOCK:
+                return original(self, *args, **kwargs)
+
+        return write
+
+    replacements = {
+        name: serialised(getattr(backend, name)) for name in ("put_item", "update_item", "delete_item")
+    }
+    with _replaced(backend, replacements):
+        yield
+
+
 @contextlib.contextmanager
 def isolated_moto_transactions() -> Iterator[None]:
     """moto 5 snapshots a WHOLE table (deepcopy, no lock) before each TransactWriteItems: O(table)
@@ -210,7 +240,7 @@ def isolated_moto_transactions() -> Iterator[None]:
     from moto.dynamodb.models.table import Table
 
     original_transact = models.DynamoDBBackend.transact_write_items
-    lock = threading.Lock()
+    lock = _DYNAMODB_WRITE_LOCK
 
     def deepcopy_keeping_tables(obj: Any, memo: Any = None) -> Any:
         return obj if isinstance(obj, Table) else copy.deepcopy(obj, memo)

@@ -14,6 +14,7 @@ from moto.server import create_backend_app
 from moto.sqs.exceptions import InvalidAttributeName
 from moto.sqs.models import SQSBackend, sqs_backends
 from rankr_ghl_tools.local._moto_child import (
+    atomic_moto_item_writes,
     bounded_sqs_long_polls,
     fast_sqs_clock,
     lean_sqs_attributes,
@@ -253,3 +254,57 @@ def test_gsi_query_pages_are_moto_pages(monkeypatch: pytest.MonkeyPatch) -> None
     assert [len(p[0]) for p in expected[7]] == [11, 11, 3]
     assert [len(p[0]) for p in expected[0]] == [7] * 8 + [4] and expected[0][-1][3] is None
     assert [len(p[0]) for p in expected[3]] == [60] and expected[3][0][3] is None  # Limit = the rest
+
+
+def _racing_conditional_puts(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Two writers expect version 0 at once; how many writes does moto accept?"""
+    import boto3
+    from moto import mock_aws
+    from moto.dynamodb.models import table as moto_table
+
+    original = moto_table.get_filter_expression
+
+    def slow_condition(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.2)  # between moto's read of the current item and its write
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(moto_table, "get_filter_expression", slow_condition)
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=REGION)
+        client.create_table(
+            TableName="budget",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        client.put_item(TableName="budget", Item={"pk": {"S": "loc"}, "version": {"N": "0"}})
+        accepted: list[str] = []
+
+        def write(owner: str) -> None:
+            try:
+                client.put_item(
+                    TableName="budget",
+                    Item={"pk": {"S": "loc"}, "version": {"N": "1"}, "owner": {"S": owner}},
+                    ConditionExpression="version = :expected",
+                    ExpressionAttributeValues={":expected": {"N": "0"}},
+                )
+            except client.exceptions.ConditionalCheckFailedException:
+                return
+            accepted.append(owner)
+
+        threads = [threading.Thread(target=write, args=(f"w{i}",)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return len(accepted)
+
+
+def test_plain_moto_accepts_two_writers_of_one_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race the patch below removes is real in moto (so that test can fail)."""
+    assert _racing_conditional_puts(monkeypatch) == 2
+
+
+def test_conditional_item_writes_are_atomic_as_in_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
+    with atomic_moto_item_writes():
+        assert _racing_conditional_puts(monkeypatch) == 1
