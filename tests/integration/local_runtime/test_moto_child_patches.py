@@ -269,6 +269,9 @@ def _racing_conditional_puts(monkeypatch: pytest.MonkeyPatch) -> int:
         return original(*args, **kwargs)
 
     monkeypatch.setattr(moto_table, "get_filter_expression", slow_condition)
+    # In-process moto only: the suite's endpoint variables point boto3 at the embedded AWS.
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+        monkeypatch.delenv(name, raising=False)
     with mock_aws():
         client = boto3.client("dynamodb", region_name=REGION)
         client.create_table(
