@@ -1,0 +1,115 @@
+"""A lead's mapping never exists without a ledger base for the pair: the link of a tagged lead carries
+the ledger entries of the contact as GHL holds it after the create (one store write where the store
+can), so a push that dies before its settle leaves a pair a reconcile decides field by field against
+that base, and the settle that ends the push updates the ledger with the tags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fakes import InMemoryLeadClaimStore, InMemoryLeadPushStore
+from fakes.ghl import FakeGhlRecords
+from lead_push_world import LOCATION, FakeLocations, FakeTimer, InMemoryIdempotencyStore, Records, World
+from lead_push_world import lead_mapping as field_mapping
+from rankr_ghl.flows.lead_push import (
+    LeadPushService,
+    PushSettings,
+    SyncLeadMapper,
+    SyncLeadRecords,
+    powertools_idempotency,
+)
+from rankr_ghl.sync.mapping_resolver import MappingResolver
+from rankr_ghl.sync.types import Entity, Side
+
+TAGGED = {"leadId": "L1", "locationId": LOCATION, "firstName": "Ada", "email": "l1@example.com"}
+TAGGED_WITH_CHILDREN = {**TAGGED, "tags": ["Hot"], "note": {"body": "Met at the fair"}}
+
+
+def world_with(*, atomic: bool) -> tuple[World, InMemoryLeadPushStore | None]:
+    """The unit world, its records step by step or (`atomic`) with the one-write lead-push store."""
+    ghl = FakeGhlRecords()
+    timer = FakeTimer()
+    resolver = MappingResolver(default=field_mapping())
+    records = Records(resolver)
+    push_store = None
+    if atomic:
+        claims = InMemoryLeadClaimStore()
+        push_store = InMemoryLeadPushStore(records.mappings, records.ledger, claims)
+        records.adapter = SyncLeadRecords(
+            records.mappings,
+            records.ledger,
+            records.audit_log,
+            resolver,
+            claims=claims,
+            push_store=push_store,
+        )
+    idem = powertools_idempotency(InMemoryIdempotencyStore())
+    service = LeadPushService(
+        ghl=ghl,
+        records=records.adapter,
+        mapper=SyncLeadMapper(resolver),
+        locations=FakeLocations(),
+        idempotent=idem.runner,
+        in_progress_errors=idem.in_progress_errors,
+        settings=PushSettings(workers=1, in_progress_wait_s=5.0),
+        sleep=timer.sleep,
+        monotonic=timer.monotonic,
+    )
+    world = World(
+        ghl=ghl, records=records, service=service, config=idem.config, resolver=resolver, timer=timer
+    )
+    return world, push_store
+
+
+def push(world: World, lead: dict[str, Any]) -> dict[str, Any]:
+    [result] = world.service.push(lead).results
+    return result
+
+
+def ledger_digest(world: World, side: Side, record_id: str) -> str | None:
+    entry = world.records.ledger.get(LOCATION, Entity.CONTACT, side, record_id)
+    return entry.digest if entry is not None else None
+
+
+@pytest.mark.parametrize("atomic", [False, True], ids=["step_by_step", "one_write"])
+@pytest.mark.parametrize("failing", ["add_tags", "create_note"])
+def test_a_push_that_dies_after_its_link_leaves_the_pair_with_a_ledger_base(
+    atomic: bool, failing: str
+) -> None:
+    world, _ = world_with(atomic=atomic)
+    world.ghl.faults.append((failing, "500"))
+
+    failed = push(world, {**TAGGED_WITH_CHILDREN})
+
+    assert failed["outcome"] == "failed" and failed["error"]["retryable"] is True
+    contact_id = world.records.contact_of("L1")
+    assert contact_id is not None  # linked before the child writes, so the retry has a contact
+    assert ledger_digest(world, Side.GHL, contact_id) is not None
+    assert ledger_digest(world, Side.RANKR, "L1") is not None
+
+
+@pytest.mark.parametrize("atomic", [False, True], ids=["step_by_step", "one_write"])
+def test_the_settle_that_ends_the_push_updates_the_base_with_the_tags(atomic: bool) -> None:
+    world, _ = world_with(atomic=atomic)
+    world.ghl.faults.append(("add_tags", "500"))
+    push(world, {**TAGGED_WITH_CHILDREN})
+    contact_id = world.records.contact_of("L1")
+    assert contact_id is not None
+    base = ledger_digest(world, Side.GHL, contact_id)
+
+    assert push(world, {**TAGGED_WITH_CHILDREN})["outcome"] == "created"
+
+    assert ledger_digest(world, Side.GHL, contact_id) not in (None, base)  # now with the tags
+
+
+def test_the_link_and_its_ledger_base_are_one_store_write() -> None:
+    """Tags path, one-write store: the link with its base, then the settle; nothing step by step."""
+    world, push_store = world_with(atomic=True)
+    assert push_store is not None
+    ledger_writes = world.records.ledger.round_trips
+
+    assert push(world, {**TAGGED_WITH_CHILDREN})["outcome"] == "created"
+
+    assert (push_store.settled, push_store.refused) == (2, 0)
+    assert world.records.ledger.round_trips - ledger_writes == 1  # the note's own ledger entry only
