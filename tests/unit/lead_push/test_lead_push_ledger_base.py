@@ -8,58 +8,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fakes import InMemoryLeadClaimStore, InMemoryLeadPushStore
-from fakes.ghl import FakeGhlRecords
-from lead_push_world import LOCATION, FakeLocations, FakeTimer, InMemoryIdempotencyStore, Records, World
-from lead_push_world import lead_mapping as field_mapping
-from rankr_ghl.flows.lead_push import (
-    LeadPushService,
-    PushSettings,
-    SyncLeadMapper,
-    SyncLeadRecords,
-    powertools_idempotency,
-)
-from rankr_ghl.sync.mapping_resolver import MappingResolver
+from fakes import InMemoryLeadPushStore
+from lead_push_world import LOCATION, InMemoryIdempotencyStore, World, make_world
 from rankr_ghl.sync.types import Entity, Side
 
-TAGGED = {"leadId": "L1", "locationId": LOCATION, "firstName": "Ada", "email": "l1@example.com"}
-TAGGED_WITH_CHILDREN = {**TAGGED, "tags": ["Hot"], "note": {"body": "Met at the fair"}}
+LEAD = {"leadId": "L1", "locationId": LOCATION, "firstName": "Ada", "email": "l1@example.com"}
+TAGGED_WITH_CHILDREN = {**LEAD, "tags": ["Hot"], "note": {"body": "Met at the fair"}}
 
 
 def world_with(*, atomic: bool) -> tuple[World, InMemoryLeadPushStore | None]:
     """The unit world, its records step by step or (`atomic`) with the one-write lead-push store."""
-    ghl = FakeGhlRecords()
-    timer = FakeTimer()
-    resolver = MappingResolver(default=field_mapping())
-    records = Records(resolver)
-    push_store = None
-    if atomic:
-        claims = InMemoryLeadClaimStore()
-        push_store = InMemoryLeadPushStore(records.mappings, records.ledger, claims)
-        records.adapter = SyncLeadRecords(
-            records.mappings,
-            records.ledger,
-            records.audit_log,
-            resolver,
-            claims=claims,
-            push_store=push_store,
-        )
-    idem = powertools_idempotency(InMemoryIdempotencyStore())
-    service = LeadPushService(
-        ghl=ghl,
-        records=records.adapter,
-        mapper=SyncLeadMapper(resolver),
-        locations=FakeLocations(),
-        idempotent=idem.runner,
-        in_progress_errors=idem.in_progress_errors,
-        settings=PushSettings(workers=1, in_progress_wait_s=5.0),
-        sleep=timer.sleep,
-        monotonic=timer.monotonic,
-    )
-    world = World(
-        ghl=ghl, records=records, service=service, config=idem.config, resolver=resolver, timer=timer
-    )
-    return world, push_store
+    world = make_world(InMemoryIdempotencyStore(), atomic=atomic)
+    return world, world.records.push_store
 
 
 def push(world: World, lead: dict[str, Any]) -> dict[str, Any]:
