@@ -206,21 +206,6 @@ def test_flush_gives_the_unused_rest_back() -> None:
     assert taken == 15
 
 
-def test_a_report_holds_requests_in_flight_for_the_latency_bound_only() -> None:
-    # They were sent before the report, so no lease remains to them: they reach GHL within the
-    # latency bound, then occupy the window for one interval (+ margin) like any other request.
-    clock = Clock()
-    store = MemoryBudgetStore()
-    process = budget(store, clock, Priority.INTERACTIVE, latency_s=0.4, min_margin_s=0.02, margin_share=0.0)
-    for _ in range(3):
-        assert process.take("L", WINDOW) == 0.0  # three requests sent, none completed
-    clock.now += 0.1
-    process.flush("L")
-    (in_flight,) = store.load("L").entries
-    assert (in_flight.holder, in_flight.count) == (process.holder, 3)
-    assert in_flight.end == pytest.approx(clock.now + 0.4, abs=1e-6)
-
-
 def test_a_waiting_process_reads_an_old_record_before_waiting_again() -> None:
     clock = Clock()
     store = MemoryBudgetStore()

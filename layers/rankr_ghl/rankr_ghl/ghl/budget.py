@@ -360,7 +360,7 @@ class SharedBudget:
     def _horizon(self, limits: Limits) -> float:
         return min(limits.interval_s * self._horizon_share, self._max_horizon_s)
 
-    def _report(self, local: _Local, now: float) -> tuple[Entry, ...] | None:
+    def _report(self, local: _Local, limits: Limits, now: float) -> tuple[Entry, ...] | None:
         if not (local.provisional or local.completions):
             return None
         done = sorted(local.completions)
@@ -371,14 +371,14 @@ class SharedBudget:
             for b in (done[i : i + size] for i in range(0, len(done), size))
         ]
         if local.in_flight:
-            # Already sent, so they reach GHL within the latency bound; provisional until they
-            # complete and the next report closes them.
-            report.append(Entry(self.holder, local.in_flight, now + self._latency_s, 0.0, rank))
+            # Still on their way: provisional until they complete and the next report closes them.
+            lease = min(limits.interval_s * self._lease_share, self._max_lease_s)
+            report.append(Entry(self.holder, local.in_flight, now + lease + self._latency_s, 0.0, rank))
         return tuple(report)
 
     def _request(self, local: _Local, learned: Limits | None, now: float) -> SliceRequest:
         limits = learned or local.snapshot.limits or self._default
-        report = self._report(local, now)
+        report = self._report(local, limits, now)
         return SliceRequest(
             holder=self.holder,
             want=max(1, int(limits.max_requests * self._slice_share)),
