@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import pytest
-from lead_push_world import InMemoryIdempotencyStore, World, make_world
+from fakes.ghl import FakeGhlRecords
+from lead_push_world import FakeLocations, FakeTimer, InMemoryIdempotencyStore, Records, World, lead_mapping
+from rankr_ghl.flows.lead_push import LeadPushService, PushSettings, SyncLeadMapper, powertools_idempotency
+from rankr_ghl.sync.mapping_resolver import MappingResolver
 
 
 @pytest.fixture
@@ -14,4 +17,22 @@ def idempotency_store() -> InMemoryIdempotencyStore:
 
 @pytest.fixture
 def world(idempotency_store: InMemoryIdempotencyStore) -> World:
-    return make_world(idempotency_store)
+    ghl = FakeGhlRecords()
+    timer = FakeTimer()
+    resolver = MappingResolver(default=lead_mapping())
+    records = Records(resolver)
+    idem = powertools_idempotency(idempotency_store)
+    service = LeadPushService(
+        ghl=ghl,
+        records=records.adapter,
+        mapper=SyncLeadMapper(resolver),
+        locations=FakeLocations(),
+        idempotent=idem.runner,
+        in_progress_errors=idem.in_progress_errors,
+        settings=PushSettings(workers=4, in_progress_wait_s=5.0),
+        sleep=timer.sleep,
+        monotonic=timer.monotonic,
+    )
+    return World(
+        ghl=ghl, records=records, service=service, config=idem.config, resolver=resolver, timer=timer
+    )

@@ -237,8 +237,7 @@ def test_a_first_push_settles_in_one_atomic_write_when_nothing_intervenes(
     assert_settled(race, lead, result["ghlContactId"])
     links = race.state.lead_push_writes
     atomic = request.node.callspec.params["race"] == "atomic_settle"
-    # A tagged lead is linked with its ledger base in one atomic write before its tags, then settled.
-    assert (links.settled, links.refused) == ((1 + bool(tags), 0) if atomic else (0, 0))
+    assert (links.settled, links.refused) == ((1, 0) if atomic else (0, 0))
 
 
 def test_a_refused_atomic_settle_falls_back_to_the_step_by_step_path(race: Race) -> None:
@@ -291,27 +290,22 @@ def test_worker_in_the_window_links_the_contact_to_the_lead_instead_of_creating_
 
 
 def test_event_after_the_link_but_before_the_ledger_does_not_overwrite_the_lead(
-    race: Race, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+    race: Race, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The upsert carries no tags (they follow with POST .../tags): GHL's state at that moment must not
-    be mirrored onto the lead, or the lead loses its tags. Step by step the event finds the link alone
-    and is skipped; the atomic link carries the ledger base, so the event is decided against it."""
+    be mirrored onto the lead, or the lead loses its tags."""
     lead = new_lead(race, tags=["Hot", "webinar"])
     seen: list[InboundResult] = []
     records = race.push_service._records
     real_record_write, real_settle = records.record_write, records.settle
 
-    def event_once(contact_id: str) -> None:
-        if not seen:  # one event in all
-            seen.append(race.event("ContactCreate", contact_id))
-
     def event_first(location_id: str, contact_id: str, *args: Any) -> None:
-        event_once(contact_id)
+        seen.append(race.event("ContactCreate", contact_id))
         real_record_write(location_id, contact_id, *args)
 
     def event_before_settle(location_id: str, lead: Any, contact_id: str, *args: Any, **kw: Any) -> bool:
-        if kw.get("release"):  # the settle that ends the push, not the link with its ledger base
-            event_once(contact_id)
+        seen.append(race.event("ContactCreate", contact_id))
+        monkeypatch.setattr(records, "record_write", real_record_write)  # one event in all
         return real_settle(location_id, lead, contact_id, *args, **kw)
 
     monkeypatch.setattr(records, "record_write", event_first)
@@ -319,9 +313,7 @@ def test_event_after_the_link_but_before_the_ledger_does_not_overwrite_the_lead(
     result = race.push(lead)
 
     assert result["outcome"] == "created"
-    atomic = request.node.callspec.params["race"] == "atomic_settle"
-    expected = ("in_sync", "in_sync") if atomic else ("skipped", "pending_lead_push")
-    assert [(r.outcome, r.reason) for r in seen] == [expected]
+    assert [(r.outcome, r.reason) for r in seen] == [("skipped", "pending_lead_push")]
     assert race.rankr.writes == []
     assert race.rankr.records[(Entity.CONTACT, "L1")]["tags"] == ["Hot", "webinar"]
     assert_settled(race, lead, result["ghlContactId"])

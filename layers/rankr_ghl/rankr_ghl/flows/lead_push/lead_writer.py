@@ -20,7 +20,6 @@ from rankr_ghl.flows.lead_push.ports import (
     LeadMapper,
     LeadRecords,
     LinkConflict,
-    lead_link_attributes,
 )
 from rankr_ghl.flows.lead_push.request import Lead
 from rankr_ghl.flows.lead_push.results import ErrorCode, LeadPushFailure, Outcome, success_result
@@ -80,15 +79,10 @@ class LeadWriter:
         done = {CHILDREN: CHILDREN_DONE}
         if needs_tags:
             # Linked before the tag write, so a failed tag, note or task write leaves a mapped contact
-            # to retry on; linked together with its ledger base (the contact as GHL holds it now), so
-            # a reconcile of a push that dies before its settle still decides each field against that
-            # base, and a one-sided Rankr edit made afterwards is not lost to GHL's newer timestamp.
-            # The claims stay until the settle: until then the webhook worker must not mirror GHL's
-            # tag-less state onto the lead. The settle that ends the push updates the ledger with the
-            # tags and marks the children done, in the same write.
-            stored = self._link_with_base(
-                location_id, lead, contact.id, matched_by=matched_by, attributes=attributes, state=state
-            )
+            # to retry on. The claims stay until the ledger is written: until then the webhook worker
+            # must not mirror GHL's tag-less state onto the lead. The settle that ends the push also
+            # marks its children done, in the same write.
+            stored = self._link(location_id, lead, contact.id, matched_by, attributes)
             tags = self._ghl.add_tags(location_id, contact.id, canonical_tags(lead.tags))
             if state is not None:
                 state["tags"] = tags
@@ -178,32 +172,6 @@ class LeadWriter:
                 f"{conflict}",
                 retryable=False,
             ) from conflict
-
-    def _link_with_base(
-        self,
-        location_id: str,
-        lead: Lead,
-        contact_id: str,
-        *,
-        matched_by: str,
-        attributes: Mapping[str, str],
-        state: Mapping[str, Any] | None,
-    ) -> Mapping[str, str] | None:
-        """`_link` and the pair's ledger in one store write (nothing released); step by step, the
-        ledger right after the link, when the store cannot (the pair or a side is mapped already)."""
-        if self._records.settle(
-            location_id,
-            lead,
-            contact_id,
-            state,
-            release=(),
-            link_matched_by=matched_by,
-            link_attributes=attributes,
-        ):
-            return lead_link_attributes(attributes, matched_by)
-        stored = self._link(location_id, lead, contact_id, matched_by, attributes)
-        self._records.record_write(location_id, contact_id, lead, state)
-        return stored
 
     def _settle(
         self,

@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rankr_ghl.ports import ConnectionLookup as SingleConnectionLookup
-from rankr_ghl.sync.ports import LEAD_PUSH_ORIGIN
 
 if TYPE_CHECKING:
     from rankr_ghl.connections.models import Connection
@@ -24,11 +23,6 @@ CHILDREN = "children"  # "pending" until the creating push's tags, note and task
 CHILDREN_PENDING = "pending"
 CHILDREN_DONE = "done"
 PUSH_OUTCOME = "pushOutcome"  # the outcome of the push that linked the lead (answered again by its retry)
-
-
-def lead_link_attributes(attributes: Mapping[str, str] | None, matched_by: str) -> dict[str, str]:
-    """What a lead's contact mapping holds once lead push links the pair."""
-    return {**(attributes or {}), "matchedBy": matched_by, "origin": LEAD_PUSH_ORIGIN}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from rankr_ghl.flows.lead_push.ports import LeadLink, LinkConflict, lead_link_attributes
+from rankr_ghl.flows.lead_push.ports import LeadLink, LinkConflict
 from rankr_ghl.flows.lead_push.request import Lead
 from rankr_ghl.flows.lead_push.results import Outcome
 from rankr_ghl.observability import logger
@@ -196,7 +196,7 @@ class SyncLeadRecords:
             entity=Entity.CONTACT,
             ghl_id=contact_id,
             rankr_id=lead_id,
-            attributes=lead_link_attributes(attributes, matched_by),
+            attributes={**(attributes or {}), "matchedBy": matched_by, "origin": LEAD_PUSH_ORIGIN},
         )
 
     def link(
