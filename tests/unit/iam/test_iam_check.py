@@ -15,7 +15,9 @@ ACCOUNT = "123456789012"
 TOKENS = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:rankr-ghl/dev/tokens/"
 SYNC_TABLE = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/rankr-ghl-dev-sync-state"
 CONNECTIONS_TABLE = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/rankr-ghl-dev-connections"
-TOKEN_WRITERS = ("OAuthCallbackFunction", "WebhookWorkerFunction", "LeadPushFunction", "ReconcileFunction")
+# Only an install creates a token secret (`TokenSecrets.install`); the others rotate an existing one.
+TOKEN_INSTALLERS = ("OAuthCallbackFunction", "AgencyInstallFunction")
+TOKEN_ROTATORS = ("WebhookWorkerFunction", "LeadPushFunction", "ReconcileFunction", "ControlFunction")
 
 
 def _call(function: str, service: str, operation: str, **params: object) -> AwsCall:
@@ -118,11 +120,17 @@ def test_missing_tag_resource_is_reported_with_function_action_and_resource(mini
     assert "Fn: secretsmanager:TagResource on arn:" in str(missing)
 
 
-@pytest.mark.parametrize("function", TOKEN_WRITERS)
+@pytest.mark.parametrize("function", TOKEN_INSTALLERS)
 def test_repo_template_grants_tagged_token_secret_creation(function: str) -> None:
-    """Every function that writes tokens may create the secret (with its tags) when it is missing."""
+    """Every function that installs tokens may create the secret (with its tags) when it is missing."""
     report = check_calls([_create_secret_with_tags(function)], REPO_TEMPLATE)
     assert report.missing == [], [str(m) for m in report.missing]
+
+
+@pytest.mark.parametrize("function", TOKEN_ROTATORS)
+def test_functions_that_only_rotate_tokens_may_not_create_secrets(function: str) -> None:
+    report = check_calls([_create_secret_with_tags(function)], REPO_TEMPLATE)
+    assert {m.action for m in report.missing} == {"secretsmanager:CreateSecret", "secretsmanager:TagResource"}
 
 
 def test_transact_write_items_needs_each_items_action_on_its_table(minimal_template: Path) -> None:
@@ -201,7 +209,7 @@ def test_wildcards_follow_iam_matching() -> None:
 
 def test_sam_policy_templates_are_expanded() -> None:
     roles = role_policies(REPO_TEMPLATE)
-    assert set(roles) >= set(TOKEN_WRITERS) | {"WebhookIntakeFunction"}
+    assert set(roles) >= set(TOKEN_INSTALLERS) | set(TOKEN_ROTATORS) | {"WebhookIntakeFunction"}
     intake = roles["WebhookIntakeFunction"]
     queue = f"arn:aws:sqs:{REGION}:{ACCOUNT}:rankr-ghl-dev-webhooks.fifo"
     assert intake.allows("sqs:SendMessage", queue)
