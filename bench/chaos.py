@@ -306,7 +306,11 @@ def run_chaos(config: ChaosConfig) -> dict[str, Any]:
                 log(config, f"{name}: {item}")
         log(config, f"failure queues: {depths}; GHL faults injected: {stats.get('faultsInjected')}")
         all_pushes = [push, child_push, *late_stats]
-        permanent = [r.get("error", {}).get("code") for caller_stats in all_pushes for r in caller_stats.permanent_failures]
+        permanent = [
+            r.get("error", {}).get("code")
+            for caller_stats in all_pushes
+            for r in caller_stats.permanent_failures
+        ]
         log(
             config,
             f"rankr faults: {stack.rankr.admin.stats().get('faults')}; push: invocations={push.invocations} "
