@@ -69,8 +69,19 @@ worker's report, or `unknown`.
 `lead-push`), with ids, location, event type, receive count and age; never bodies. SQS cannot filter
 by tenant: every message is looked at and released again at once, and other tenants' messages are
 never counted. `dlq.replay` sends one location's messages (all, or `messageIds`, at most `max`) back to
-their source queue, keeping the message group; a lead-push failure is Rankr's own request and is sent
-again by Rankr (`not_replayable`).
+their source queue, keeping the message group.
+
+A `lead-push` entry is Lambda's on-failure record of an asynchronous lead push. It is the account's
+when every lead in it is: each names the account or one of its locations, and nothing of another
+account (a batch mixing accounts belongs to none and stays for the operator's
+`rankr-ghl dlq replay --queue lead-push`). `dlq.replay` with `queue: lead-push` (`locationId` optional:
+a lead may name only the account) invokes LeadPushFunction's `async` alias again
+(`InvocationType=Event`) with the stored request, then deletes the record. The answer says Lambda
+accepted the event, not that the leads were written: a lead that still fails is retried by Lambda
+and comes back as a new record; one that succeeded meanwhile is not written twice (leads are
+idempotent by `leadId`). ControlFunction may invoke exactly that alias (`lambda:InvokeFunction` on
+`LeadPushAsyncAlias`); locally its Lambda client reaches the runtime's Invoke API through
+`AWS_ENDPOINT_URL_LAMBDA`.
 
 ## Errors
 {errors}

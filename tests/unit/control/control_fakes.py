@@ -28,6 +28,7 @@ class Letter:
     event_type: str | None = "ContactUpdate"
     receive_count: int = 5
     age_s: int | None = 60
+    lead_targets: tuple[tuple[str | None, str | None], ...] | None = None
 
 
 @dataclass
@@ -37,12 +38,13 @@ class DeadLetters:
     )
     hidden: set[str] = field(default_factory=set)
     replayed: list[str] = field(default_factory=list)
+    targets: set[str] = field(default_factory=lambda: {"webhooks", "reconcile", "lead-push"})
 
     def kinds(self) -> list[str]:
         return list(self.queued)
 
     def replayable(self, kind: str) -> bool:
-        return kind != "lead-push"
+        return kind in self.targets
 
     def look(self, kind: str) -> list[Any]:
         found = [m for m in self.queued[kind] if m.message_id not in self.hidden]

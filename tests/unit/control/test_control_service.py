@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -415,13 +416,8 @@ def test_dlq_is_scoped_to_the_account_and_replays_only_its_location(world):
         Letter("webhooks", "m2", "locB"),
         Letter("webhooks", "m3", "locA"),
     ]
-    dead.queued["lead-push"] += [
-        Letter("lead-push", "l1", None, rankr_account_id="acctA"),
-        Letter("lead-push", "l2", "locA", rankr_account_id="acctB"),
-    ]
     summary = service.handle({"op": "dlq.summary", "rankrAccountId": "acctA"})["result"]["queues"]
     assert summary["webhooks"]["messages"] == 2 and summary["webhooks"]["byLocation"] == {"locA": 2}
-    assert [m["messageId"] for m in summary["lead-push"]["sample"]] == ["l1"]
     assert "m2" not in json.dumps(summary) and dead.hidden == set()
     base = {"op": "dlq.replay", "rankrAccountId": "acctA", "queue": "webhooks"}
     foreign = service.handle({**base, "locationId": "locB"})
@@ -430,5 +426,50 @@ def test_dlq_is_scoped_to_the_account_and_replays_only_its_location(world):
     assert one["result"]["replayed"] == ["m3"] and dead.replayed == ["m3"]
     rest = service.handle({**base, "locationId": "locA"})
     assert rest["result"]["replayed"] == ["m1"] and dead.hidden == set()
-    lead = service.handle({**base, "queue": "lead-push", "locationId": "locA"})
-    assert lead["error"]["code"] == "not_replayable"
+    unnamed = service.handle({"op": "dlq.replay", "rankrAccountId": "acctA", "queue": "webhooks"})
+    assert unnamed["error"]["code"] == "invalid_request" and "locationId" in unnamed["error"]["message"]
+
+
+def _lead_letters() -> list[Any]:
+    from control_fakes import Letter
+
+    def letter(message_id: str, *targets: tuple[str | None, str | None]) -> Letter:
+        locations = {location for _, location in targets}
+        location = next(iter(locations)) if len(locations) == 1 else None
+        return Letter("lead-push", message_id, location, lead_targets=targets)
+
+    return [
+        letter("l1", ("acctA", None)),  # names only the account
+        letter("l2", ("acctB", "locA")),  # another account naming A's location: nobody's
+        letter("l3", ("acctA", "locA"), ("acctB", None)),  # a batch mixing accounts: nobody's
+        letter("l4", (None, "locA")),  # names only A's location
+        letter("l5", (None, "locB")),
+    ]
+
+
+def test_lead_push_failures_are_the_account_s_only_when_every_lead_is(world):
+    service, *_ = world
+    service.dead.queued["lead-push"] += _lead_letters()
+    mine = service.handle({"op": "dlq.summary", "rankrAccountId": "acctA"})["result"]["queues"]["lead-push"]
+    assert [m["messageId"] for m in mine["sample"]] == ["l1", "l4"] and mine["replayable"] is True
+    theirs = service.handle({"op": "dlq.summary", "rankrAccountId": "acctB"})["result"]["queues"]
+    assert [m["messageId"] for m in theirs["lead-push"]["sample"]] == ["l5"]
+    assert service.dead.hidden == set()
+
+
+def test_lead_push_failures_replay_without_a_location_and_never_another_account_s(world):
+    service, *_ = world
+    dead = service.dead
+    dead.queued["lead-push"] += _lead_letters()
+    base = {"op": "dlq.replay", "rankrAccountId": "acctA", "queue": "lead-push"}
+    at_location = service.handle({**base, "locationId": "locA"})["result"]
+    assert at_location["replayed"] == ["l4"] and dead.replayed == ["l4"]
+    rest = service.handle(base)["result"]
+    assert rest["replayed"] == ["l1"] and dead.replayed == ["l4", "l1"]
+    assert service.handle(base)["result"]["replayed"] == []  # l2, l3 and l5 stay where they are
+    assert sorted(m.message_id for m in dead.queued["lead-push"]) == ["l2", "l3", "l5"]
+    assert dead.hidden == set()
+    dead.targets.discard("lead-push")
+    dead.queued["lead-push"] += _lead_letters()[:1]
+    refused = service.handle(base)
+    assert refused["error"]["code"] == "not_replayable" and dead.replayed == ["l4", "l1"]

@@ -60,9 +60,13 @@ def build_control(root: Infrastructure, reconcile: Callable[[], ReconcileContain
             {
                 "webhooks": DeadLetterQueue(settings.webhook_dlq_url, settings.webhook_queue_url),
                 "reconcile": DeadLetterQueue(settings.reconcile_dlq_url, settings.reconcile_queue_url),
-                "lead-push": DeadLetterQueue(settings.lead_push_failure_queue_url, None),
+                "lead-push": DeadLetterQueue(
+                    settings.lead_push_failure_queue_url,
+                    replay_function=settings.lead_push_async_alias_arn or None,
+                ),
             },
             client=lambda: root.aws_client("sqs"),
+            lambda_client=lambda: root.aws_client("lambda"),
         )
 
     def rate_budget(location_id: str) -> Snapshot:

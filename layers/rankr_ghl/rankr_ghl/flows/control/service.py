@@ -210,8 +210,9 @@ class ControlService:
                 self._owned(request.rankr_account_id, request.location_id)
             return dlq_summary(self._dead_letters(), request, self._locations(request.rankr_account_id))
         if isinstance(request, DlqReplayRequest):
-            self._owned(request.rankr_account_id, request.location_id)
-            return dlq_replay(self._dead_letters(), request, {request.location_id})
+            if request.location_id is not None:
+                self._owned(request.rankr_account_id, request.location_id)
+            return dlq_replay(self._dead_letters(), request, self._locations(request.rankr_account_id))
         raise ControlError("unknown_op", "unknown op; see docs/control-api.md for the ops")
 
     def _locations(self, account: str) -> set[str]:
