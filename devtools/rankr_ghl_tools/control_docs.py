@@ -45,7 +45,8 @@ A location bound to another account is never rebound by an install; `connection.
   worker's report of the last queued run (`result`: differences, repairs, failures);
 - `backlog`: messages waiting on the webhook and reconcile queues (`scope: connector`: SQS counts a
   queue, not a location);
-- `deadLetters`: this location's dead-lettered messages per queue;
+- `deadLetters`: this location's dead-lettered messages per queue, as counted by the dead-letter
+  sweep (below): `countedAt` and `complete` say as of when, and whether every queue was read in full;
 - `rateBudget`: requests of the shared GHL budget counted in the current window, and the limit.
 A part that cannot be read is `null` and named in `unavailable`.
 
@@ -82,6 +83,22 @@ and comes back as a new record; one that succeeded meanwhile is not written twic
 idempotent by `leadId`). ControlFunction may invoke exactly that alias (`lambda:InvokeFunction` on
 `LeadPushAsyncAlias`); locally its Lambda client reaches the runtime's Invoke API through
 `AWS_ENDPOINT_URL_LAMBDA`.
+
+### Dead-letter counts
+`connection.get` reads a location's counts with one GetItem and never reads a queue. Messages reach a
+DLQ inside AWS (SQS's redrive after `maxReceiveCount` receives, Lambda's on-failure destination
+after the async retries) with none of our code running, and a worker's last failed attempt would miss
+every message whose last attempt crashed or timed out: the queues themselves are the only place a
+count stays honest. So a sweep counts them: ControlFunction's `DeadLetterCount` schedule (every 5
+minutes, input `{{"sweep": "dead-letters"}}`) reads each DLQ in full, releases every message at once,
+and writes one item per location (`DLQ_COUNT#<locationId>` on SyncStateTable); a location the last
+sweep counted and this one did not is written as zeros. `dlq.replay` subtracts what it replayed at
+once (never below zero); the next sweep recounts. A count is as of its `countedAt`; no item means no
+sweep has found a dead letter of the location. `complete: false` marks a lower bound: SQS's own count
+was not reached, because a FIFO DLQ holds back a message group's later messages while its first
+ones are looked at, a `dlq.replay` held some, or the sweep's time (half the function's timeout) or
+bound (5,000 per queue) ran out. A lead-push record naming no single location (only the account, or
+several locations) is not in a location's count; `dlq.summary` shows it.
 
 ## Errors
 {errors}

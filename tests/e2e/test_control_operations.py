@@ -48,8 +48,11 @@ def test_dead_letters_are_scoped_replayed_and_the_replayed_run_is_followed(e2e_s
         assert summary["reconcile"]["messages"] == 1
         assert summary["reconcile"]["byLocation"] == {location_a: 1}
         assert location_b not in json.dumps(summary)
+        swept = stack.fire_schedule("DeadLetterCount")
+        assert swept.ok and swept.json()["result"]["queues"]["reconcile"]["complete"] is True, swept.json()
         got = _ok(stack, {"op": "connection.get", "rankrAccountId": account_a, "locationId": location_a})
         assert got["connection"]["deadLetters"]["reconcile"] == 1 and got["connection"]["unavailable"] == []
+        assert got["connection"]["deadLetters"]["complete"] is True
 
         refused = control_call(
             stack,
@@ -61,6 +64,8 @@ def test_dead_letters_are_scoped_replayed_and_the_replayed_run_is_followed(e2e_s
             {"op": "dlq.replay", "rankrAccountId": account_a, "locationId": location_a, "queue": "reconcile"},
         )
         assert len(replayed["replayed"]) == 1 and replayed["failed"] == []
+        got = _ok(stack, {"op": "connection.get", "rankrAccountId": account_a, "locationId": location_a})
+        assert got["connection"]["deadLetters"]["reconcile"] == 0  # the replay left the count at once
         stack.drain(timeout=60)
 
         status = _ok(
@@ -71,6 +76,8 @@ def test_dead_letters_are_scoped_replayed_and_the_replayed_run_is_followed(e2e_s
         # B's message is still there, untouched, and visible again for its own account.
         left = _ok(stack, {"op": "dlq.summary", "rankrAccountId": account_b})["queues"]["reconcile"]
         assert left["messages"] == 1 and left["byLocation"] == {location_b: 1}
+        got_b = _ok(stack, {"op": "connection.get", "rankrAccountId": account_b, "locationId": location_b})
+        assert got_b["connection"]["deadLetters"]["reconcile"] == 1
     finally:
         sqs.purge_queue(QueueUrl=dlq)  # later tests assert every queue is empty
 
@@ -134,6 +141,9 @@ def test_a_dead_lettered_lead_push_replays_through_the_control_api_into_ghl_once
         stack.service.time_scale = scale
     failed = _lead_push_failures(stack, account)
     assert failed["messages"] == 1 and failed["replayable"] is True, failed
+    assert stack.fire_schedule("DeadLetterCount").ok
+    counted = _ok(stack, {"op": "connection.get", "rankrAccountId": account, "locationId": location})
+    assert counted["connection"]["deadLetters"]["lead-push"] == 1
     assert failed["byLocation"] == {location: 1}
     assert stack.ghl.admin.state(location)["contacts"] == []
     assert _lead_push_failures(stack, other_account)["messages"] == 0
@@ -149,6 +159,8 @@ def test_a_dead_lettered_lead_push_replays_through_the_control_api_into_ghl_once
     [contact] = stack.ghl.admin.state(location)["contacts"]
     assert contact["email"] == email and "replayed" in contact["tags"]
     assert _lead_push_failures(stack, account)["messages"] == 0
+    counted = _ok(stack, {"op": "connection.get", "rankrAccountId": account, "locationId": location})
+    assert counted["connection"]["deadLetters"]["lead-push"] == 0
     # Nothing is left to replay, and a second replay writes nothing.
     assert _ok(stack, {**base, "rankrAccountId": account})["replayed"] == []
     stack.drain(timeout=60)

@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "connections"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: the shared sync fakes
 from conn_fakes import MemoryConnectionStore  # noqa: E402
-from control_fakes import Backlog, DeadLetters, JobQueue, budget_snapshot  # noqa: E402
+from control_fakes import Backlog, DeadLetterCounts, DeadLetters, JobQueue, budget_snapshot  # noqa: E402
 from fakes import InMemoryCheckpointStore  # noqa: E402
 from rankr_ghl.connections.install_links import (  # noqa: E402
     InstallLinkIssuer,
@@ -121,6 +121,7 @@ def world():
     mappings = Mappings()
     runner = Runner()
     queue, checkpoints, dead = JobQueue(), InMemoryCheckpointStore(), DeadLetters()
+    counts = DeadLetterCounts()
     service = ControlService(
         links=lambda: links,
         connections=lambda: connections,
@@ -132,10 +133,13 @@ def world():
         reconcile_queue=lambda: queue,
         checkpoints=lambda: checkpoints,
         dead_letters=lambda: dead,
+        dead_letter_counts=lambda: counts,
+        sweep_budget_s=5.0,
         backlog=Backlog,
         rate_budget=budget_snapshot,
     )
     service.queue, service.checkpoints, service.dead = queue, checkpoints, dead
+    service.counts = counts
     service.runner = runner
     service.mappings = mappings
     service.audit = audit
@@ -366,21 +370,83 @@ def test_every_op_publishes_a_json_schema_in_the_docs():
 
 def test_connection_get_shows_reconcile_backlog_dead_letters_and_rate_budget(world):
     from control_fakes import Letter
+    from rankr_ghl.flows.control.dead_letter_sweep import SWEEP_EVENT
     from rankr_ghl.flows.reconcile.jobs import RESULT_CHECKPOINT, STATE_CHECKPOINT
 
     service, *_ = world
     service.checkpoints.save("locA", STATE_CHECKPOINT, {"lastSuccessAt": "2026-01-01T00:00:00+00:00"})
     service.checkpoints.save("locA", RESULT_CHECKPOINT, {"runId": "r1", "totalRepaired": 2, "failures": {}})
     service.dead.queued["webhooks"] += [Letter("webhooks", "m1", "locA"), Letter("webhooks", "m2", "locB")]
-    got = service.handle({"op": "connection.get", "rankrAccountId": "acctA", "locationId": "locA"})
+    request = {"op": "connection.get", "rankrAccountId": "acctA", "locationId": "locA"}
+    assert service.handle(SWEEP_EVENT)["ok"] is True
+    looks = service.dead.looks
+    got = service.handle(request)
     connection = got["result"]["connection"]
     assert connection["lastReconcile"]["lastSuccessAt"] == "2026-01-01T00:00:00+00:00"
     assert connection["lastReconcile"]["result"]["totalRepaired"] == 2
-    assert connection["deadLetters"] == {"webhooks": 1, "reconcile": 0, "lead-push": 0}
+    dead_letters = connection["deadLetters"]
+    assert {k: dead_letters[k] for k in ("webhooks", "reconcile", "lead-push")} == {
+        "webhooks": 1,
+        "reconcile": 0,
+        "lead-push": 0,
+    }
+    assert dead_letters["complete"] is True and dead_letters["countedAt"] is not None
+    # One read of the count item; no dead-letter queue is touched in the request path.
+    assert service.counts.reads == 1 and service.dead.looks == looks
     assert connection["backlog"]["webhooks"] == 3
     assert connection["rateBudget"]["windowRequests"] == 20 and connection["rateBudget"]["windowLimit"] == 100
     assert connection["unavailable"] == [] and service.dead.hidden == set()
     assert connection["lastWebhookAt"] is None  # the fake audit holds no webhook entries
+
+
+def test_the_sweep_counts_per_location_and_clears_counts_whose_letters_are_gone(world):
+    from control_fakes import Letter
+    from rankr_ghl.flows.control.dead_letter_sweep import SWEEP_EVENT
+
+    service, *_ = world
+    dead, counts = service.dead, service.counts
+
+    def dead_letters(location: str) -> dict[str, Any]:
+        request = {"op": "connection.get", "rankrAccountId": "acctA", "locationId": location}
+        found: dict[str, Any] = service.handle(request)["result"]["connection"]["deadLetters"]
+        return found
+
+    assert dead_letters("locA") == {
+        "webhooks": 0,
+        "reconcile": 0,
+        "lead-push": 0,
+        "countedAt": None,
+        "complete": None,
+    }
+    dead.queued["webhooks"] += [Letter("webhooks", "m1", "locA"), Letter("webhooks", "m2", "locA")]
+    dead.queued["reconcile"] += [Letter("reconcile", "r1", "locA"), Letter("reconcile", "r2", "locB")]
+    dead.queued["lead-push"] += [Letter("lead-push", "l1", None, lead_targets=(("acctA", None),))]
+    assert dead_letters("locA")["webhooks"] == 0  # not counted before a sweep: the request path never looks
+    swept = service.handle(SWEEP_EVENT)["result"]
+    assert swept["queues"]["webhooks"] == {"messages": 2, "complete": True} and swept["locations"] == 2
+    assert "locA" not in json.dumps(swept)  # totals only
+    assert {k: dead_letters("locA")[k] for k in ("webhooks", "reconcile", "lead-push")} == {
+        "webhooks": 2,
+        "reconcile": 1,
+        "lead-push": 0,
+    }
+    assert counts.items["locB"]["counts"]["reconcile"] == 1 and dead.hidden == set()
+
+    # A replay leaves the count at once; a FIFO queue holding letters back makes the count a lower bound.
+    replayed = service.handle(
+        {"op": "dlq.replay", "rankrAccountId": "acctA", "locationId": "locA", "queue": "webhooks", "max": 1}
+    )["result"]
+    assert replayed["byLocation"] == {"locA": 1} and dead_letters("locA")["webhooks"] == 1
+    dead.queued["reconcile"].clear()
+    dead.holds_back["webhooks"] = True
+    service.handle(SWEEP_EVENT)
+    after = dead_letters("locA")
+    assert (after["webhooks"], after["reconcile"], after["complete"]) == (1, 0, False)
+    assert counts.items["locB"]["counts"]["reconcile"] == 0  # gone since the last sweep: cleared
+    dead.queued["webhooks"].clear()
+    service.handle(SWEEP_EVENT)
+    service.handle(SWEEP_EVENT)
+    assert dead_letters("locA")["webhooks"] == 0 and counts.swept == set()
 
 
 def test_reconcile_start_queues_a_job_and_status_follows_it(world):

@@ -23,6 +23,7 @@ from typing import Any
 
 LOOK_VISIBILITY_S = 30
 MAX_LOOK = 500
+MAX_COUNT = 5000  # the dead-letter sweep's bound per queue; beyond it a count is marked incomplete
 
 
 @dataclass(frozen=True)
@@ -120,12 +121,13 @@ class SqsDeadLetters:
         queue = self._queues[kind]
         return bool(queue.source_url or queue.replay_function)
 
-    def look(self, kind: str, limit: int = MAX_LOOK) -> list[DeadLetter]:
-        """Up to `limit` messages, hidden until `release` or `replay` (never longer than 30 s)."""
+    def look(self, kind: str, limit: int = MAX_LOOK, until: float | None = None) -> list[DeadLetter]:
+        """Up to `limit` messages, hidden until `release` or `replay` (never longer than 30 s).
+        `until`: a time.monotonic() after which no more are received."""
         sqs, url = self._client(), self._queues[kind].dlq_url
         found: list[DeadLetter] = []
         empty = 0
-        while len(found) < limit and empty < 2:
+        while len(found) < limit and empty < 2 and (until is None or time.monotonic() < until):
             batch = sqs.receive_message(
                 QueueUrl=url,
                 MaxNumberOfMessages=min(10, limit - len(found)),
@@ -137,6 +139,19 @@ class SqsDeadLetters:
             empty = 0 if batch else empty + 1
             found += [self._letter(kind, m) for m in batch]
         return found
+
+    def count_all(self, kind: str, until: float) -> tuple[list[DeadLetter], bool]:
+        """Every message of the queue, looked at and released again at once, and whether that was
+        all of them: SQS's count before the look was reached (a FIFO queue holds back a message
+        group's later messages while its first ones are looked at; a concurrent replay hides some)."""
+        attributes = self._client().get_queue_attributes(
+            QueueUrl=self._queues[kind].dlq_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        waiting = sum(int(v) for v in attributes.values())
+        letters = self.look(kind, limit=MAX_COUNT, until=until)
+        self.release(letters)
+        return letters, len(letters) >= waiting
 
     def _letter(self, kind: str, message: dict[str, Any]) -> DeadLetter:
         attrs = message.get("Attributes", {})
@@ -161,12 +176,20 @@ class SqsDeadLetters:
 
     def release(self, letters: list[DeadLetter]) -> None:
         sqs = self._client()
-        for letter in letters:
-            sqs.change_message_visibility(
-                QueueUrl=self._queues[letter.kind].dlq_url,
-                ReceiptHandle=letter.handle["ReceiptHandle"],
-                VisibilityTimeout=0,
-            )
+        for kind in {letter.kind for letter in letters}:
+            mine = [letter for letter in letters if letter.kind == kind]
+            for start in range(0, len(mine), 10):  # SQS's batch limit
+                sqs.change_message_visibility_batch(
+                    QueueUrl=self._queues[kind].dlq_url,
+                    Entries=[
+                        {
+                            "Id": str(i),
+                            "ReceiptHandle": letter.handle["ReceiptHandle"],
+                            "VisibilityTimeout": 0,
+                        }
+                        for i, letter in enumerate(mine[start : start + 10])
+                    ],
+                )
 
     def replay(self, letter: DeadLetter) -> None:
         queue = self._queues[letter.kind]

@@ -46,6 +46,8 @@ class DeadLetters(Protocol):
 
     def release(self, letters: list[Any]) -> None: ...
 
+    def count_all(self, kind: str, until: float) -> tuple[list[Any], bool]: ...
+
     def replay(self, letter: Any) -> None: ...
 
 
@@ -103,6 +105,7 @@ def dlq_replay(dead: DeadLetters, request: DlqReplayRequest, locations: set[str]
     replayed: list[str] = []
     failed: list[str] = []
     keep: list[Any] = []
+    by_location: Counter[str] = Counter()
     try:
         for letter in letters:
             chosen = (
@@ -117,9 +120,10 @@ def dlq_replay(dead: DeadLetters, request: DlqReplayRequest, locations: set[str]
             try:
                 dead.replay(letter)
                 replayed.append(letter.message_id)
+                by_location[letter.location_id or "-"] += 1
             except Exception:  # the DLQ copy stays; the next replay tries it again
                 failed.append(letter.message_id)
                 keep.append(letter)
     finally:
         dead.release(keep)
-    return {"queue": request.queue, "replayed": replayed, "failed": failed}
+    return {"queue": request.queue, "replayed": replayed, "failed": failed, "byLocation": dict(by_location)}
