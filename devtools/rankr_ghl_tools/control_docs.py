@@ -37,6 +37,14 @@ shows a one-time claim code (15 minutes). The user enters it in Rankr, which cal
 A location bound to another account is never rebound by an install; `connection.link` with `force`
 (logged as an audit entry) is the one way to move it.
 
+The outcome page names the location. The app requests `locations.readonly` for that alone: GHL
+answers a location's name only from `GET /locations/{{locationId}}`, and a page that shows an id
+leaves the user unsure which sub-account they connected. The name is read after the install is
+stored, within 3 seconds and without a retry past them; a token without the scope (401/403), a
+timeout or an error leaves the page showing the id. An agency's page shows the company id:
+`companies.readonly`, the scope a company's name would need, is not in the API reference we build
+against, so the app does not request it.
+
 ## Connections
 `connection.get` answers the connection record (status `active`, `paused`, `needs_reauth` or
 `uninstalled`; scopes; install time; last token refresh) and, read on its own each:

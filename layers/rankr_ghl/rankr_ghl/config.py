@@ -23,6 +23,8 @@ DEFAULT_GHL_SCOPES = " ".join(
     (
         "contacts.readonly",
         "contacts.write",
+        # The location's name on the install's outcome page (GET /locations/{id}).
+        "locations.readonly",
         "locations/tasks.readonly",
         "calendars/events.readonly",
         "oauth.readonly",
