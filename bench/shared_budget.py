@@ -14,13 +14,15 @@ efficiency >= 0.85, coordination_calls_per_ghl_call <= 0.2.
 CPU (the machine has 2 cores, shared with other work): `cpu` gives, over the run, the machine's busy
 share of its cores, and the CPU seconds of the bench's own processes (the seven workers, the
 embedded AWS, the GHL sandbox) and of everything else; `per_second` lists, for each second of the
-run, the GHL requests completed in it and the machine's idle share, so seconds where the window ran
-below 100 can be told apart: no idle CPU (starved) or idle CPU (the budget held requests back).
+run, [GHL requests completed, the machine's idle share, threads ready to run on the machine, cores
+the bench's processes got], so seconds where the window ran below 100 can be told apart: the bench's
+processes short of CPU (starved) or given CPU while the budget held requests back.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import os
@@ -156,12 +158,48 @@ def process_tree_cpu(root_pid: int) -> dict[str, float]:
     return totals
 
 
+def tree_pids(root_pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, stack = [], list(children.get(root_pid, []))
+    while stack:
+        pid = stack.pop()
+        found.append(pid)
+        stack.extend(children.get(pid, []))
+    return found
+
+
+def pid_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of one process; 0 once it has exited."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def runnable() -> int:
+    """Threads ready to run or running on the whole machine right now (/proc/stat procs_running)."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("procs_running"):
+            return int(line.split()[1])
+    return 0
+
+
 class CpuSampler:
-    """Samples the machine's idle share every `period_s` while the run goes on."""
+    """Samples, every `period_s` while the run goes on: the machine's busy ticks, the threads ready to
+    run, and the CPU seconds the bench's own processes have used."""
 
     def __init__(self, period_s: float = 0.25) -> None:
         self.period_s = period_s
-        self.samples: list[tuple[float, int, int]] = []  # (wall clock, busy ticks, total ticks)
+        # (wall clock, busy ticks, total ticks, runnable threads, the bench's CPU seconds)
+        self.samples: list[tuple[float, int, int, int, float]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -174,17 +212,25 @@ class CpuSampler:
         self._thread.join()
 
     def _run(self) -> None:
+        pids = tree_pids(os.getpid())  # the bench's processes are all started by now
         while True:
-            self.samples.append((time.time(), *machine_ticks()))
+            ours = sum(pid_cpu(pid) for pid in pids)
+            self.samples.append((time.time(), *machine_ticks(), runnable(), ours))
             if self._stop.wait(self.period_s):
                 return
 
-    def idle_share(self, since: float, until: float) -> float | None:
+    def second(self, since: float, until: float) -> tuple[float | None, float | None, float | None]:
+        """(machine idle share, mean threads ready to run, cores the bench's processes used)."""
         inside = [s for s in self.samples if since <= s[0] <= until]
         if len(inside) < 2:
-            return None
-        (_, busy0, total0), (_, busy1, total1) = inside[0], inside[-1]
-        return round(1 - (busy1 - busy0) / max(1, total1 - total0), 2)
+            return None, None, None
+        first, last = inside[0], inside[-1]
+        idle = 1 - (last[1] - first[1]) / max(1, last[2] - first[2])
+        ready = sum(s[3] for s in inside) / len(inside)
+        # A worker that exits leaves the tree: a negative step is not CPU given back.
+        used = sum(max(0.0, b[4] - a[4]) for a, b in itertools.pairwise(inside))
+        cores = used / max(1e-9, last[0] - first[0])
+        return round(idle, 2), round(ready, 1), round(cores, 2)
 
 
 def p95(values: list[float]) -> float:
@@ -283,7 +329,7 @@ def main() -> None:
     for second in range(int(seconds) + 1):
         since, until = start + second, start + second + 1
         done = sum(1 for t in completions if since <= t < until)
-        per_second.append([done, sampler.idle_share(since, until)])
+        per_second.append([done, *sampler.second(since, until)])
     cpu = {
         "cores": os.cpu_count(),
         "machine_busy_share": round(busy_s / max(machine_s, 1e-9), 2),
