@@ -63,15 +63,21 @@ def remaining_s() -> float | None:
 
 
 @contextmanager
-def deadline_in(seconds: float) -> Iterator[None]:
-    """Run the block with a deadline `seconds` from now (a tighter enclosing deadline still wins)."""
-    new = time.monotonic() + seconds
-    current = _unit_deadline.get()
-    token = _unit_deadline.set(new if current is None else min(current, new))
+def _tightened(bound: ContextVar[float | None], value: float) -> Iterator[None]:
+    """Run the block with `bound` at `value`, or at its enclosing value where that is tighter."""
+    current = bound.get()
+    token = bound.set(value if current is None else min(current, value))
     try:
         yield
     finally:
-        _unit_deadline.reset(token)
+        bound.reset(token)
+
+
+@contextmanager
+def deadline_in(seconds: float) -> Iterator[None]:
+    """Run the block with a deadline `seconds` from now (a tighter enclosing deadline still wins)."""
+    with _tightened(_unit_deadline, time.monotonic() + seconds):
+        yield
 
 
 def cap(limit_s: float | None) -> float | None:
@@ -87,12 +93,8 @@ def cap(limit_s: float | None) -> float | None:
 def limiter_wait_at_most(seconds: float) -> Iterator[None]:
     """Run the block with the rate-limiter wait of each call bounded by `seconds` (a tighter
     enclosing bound still wins)."""
-    current = _limiter_wait.get()
-    token = _limiter_wait.set(seconds if current is None else min(current, seconds))
-    try:
+    with _tightened(_limiter_wait, seconds):
         yield
-    finally:
-        _limiter_wait.reset(token)
 
 
 def limiter_wait_cap(limit_s: float | None) -> float | None:
