@@ -13,6 +13,7 @@ from rankr_ghl.flows.inbound.batch import (
     DEADLINE_RESERVE_S,
     MAX_RATE_WAIT_S,
     METRIC_NOT_REACHED,
+    RECEIVES_BEFORE_WAITING,
     InboundBatch,
 )
 from rankr_ghl.ghl.errors import GHLRateLimited
@@ -111,6 +112,20 @@ def test_a_record_waits_for_the_rate_budget_in_place_only_briefly() -> None:
     assert inbound.limiter_waits_seen == [MAX_RATE_WAIT_S]
     assert MAX_RATE_WAIT_S < 2.0
     assert deadlines.limiter_wait_cap(None) is None  # the bound does not leak past the record
+
+
+def test_a_record_near_the_dlq_waits_for_the_rate_budget_in_place() -> None:
+    """Each return is a receive: a record received often already spends no more of them."""
+    inbound = SlowInbound()
+    batch = InboundBatch(lambda: inbound)  # type: ignore[arg-type,return-value]
+    fresh, worn = _record("m1", "loc1"), _record("m2", "loc2")
+    worn["attributes"]["ApproximateReceiveCount"] = str(RECEIVES_BEFORE_WAITING)
+    batch.handle({"Records": [fresh, worn]}, Clockwork(30))  # type: ignore[arg-type]
+    bounded, unbounded = inbound.limiter_waits_seen
+    assert bounded == MAX_RATE_WAIT_S
+    # Bounded by the record's deadline only (the invocation's time less the reserve).
+    assert unbounded is not None and MAX_RATE_WAIT_S < unbounded <= 30 - DEADLINE_RESERVE_S
+    assert RECEIVES_BEFORE_WAITING < 5  # below the webhook queue's maxReceiveCount
 
 
 def test_a_rate_blocked_record_returns_with_its_group_when_the_budget_resets() -> None:

@@ -15,6 +15,9 @@ Fairness: a record waits for its location's rate budget in place only briefly
 (`MAX_RATE_WAIT_S`). A longer wait means the location's budget is spent; waiting it out would hold
 this worker, and the other locations' records behind it in the batch, for up to a whole window. The
 record is returned instead (its group comes back when the budget resets) and the batch goes on.
+Every return is a receive, and SQS moves a message to the DLQ after maxReceiveCount (5): a record
+already received `RECEIVES_BEFORE_WAITING` times waits for the budget in place (within its deadline)
+rather than spend another receive.
 """
 
 from __future__ import annotations
@@ -45,6 +48,9 @@ MIN_RECORD_BUDGET_S = 3.0
 # The longest a record waits for its location's rate budget in place; longer, it returns to the queue.
 # Above the shared budget's booking horizon (0.5 s), so ordinary pacing never returns a record.
 MAX_RATE_WAIT_S = 1.0
+# From this receive on, a record waits for the budget in place: two receives stay for other failures
+# before the queue's maxReceiveCount (5, template.yaml) sends it to the DLQ.
+RECEIVES_BEFORE_WAITING = 3
 # Jitter on top of a rate-budget reset, so the blocked groups do not all return in the same instant.
 RESET_JITTER_S = 1
 METRIC_NOT_REACHED = "WebhookRecordsNotReached"
@@ -112,8 +118,10 @@ class InboundBatch:
         message = parse_queued_message(record.body)
         logger.set_correlation_id(message.get("correlationId"))
         inbound = self._processor()
+        receives = int(record.attributes.approximate_receive_count or 1)
+        wait_bound = MAX_RATE_WAIT_S if receives < RECEIVES_BEFORE_WAITING else math.inf
         try:
-            with deadlines.limiter_wait_at_most(MAX_RATE_WAIT_S):
+            with deadlines.limiter_wait_at_most(wait_bound):
                 result = inbound.process(message)
         except GHLRateLimited as exc:
             if exc.daily or exc.retry_after_s is None:
