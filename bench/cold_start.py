@@ -21,7 +21,9 @@ linked to a Rankr account), a new one for every run:
 - ReconcileFunction: the 15-minute schedule's event (plans and enqueues a job per connected location);
 - OAuthCallbackFunction: the install redirect for a link minted by the control API (the callback needs
   a browser's code from GHL);
-- ControlFunction: `connections.list` for the connected account.
+- ControlFunction: `connections.list` for the connected account;
+- AgencyInstallFunction: the fan-out job the (warm) OAuth callback queued for a new agency install
+  (lists the installed locations; for each, a location token from GHL, its secret and its record).
 
 Packages the venv has but the deployed layer does not (httpx's optional CLI: rich, click, pygments,
 unless the layer lock pins them) are hidden from the child, so httpx finds them missing as in Lambda.
@@ -65,14 +67,16 @@ from rankr_ghl_tools.local.stack import LocalStack  # noqa: E402
 
 EVENTS_DIR = REPO_ROOT / "events"
 TARGET_RATIO = 2.0
-INTAKE, WORKER, LEAD_PUSH, RECONCILE, OAUTH, CONTROL = (
+INTAKE, WORKER, LEAD_PUSH, RECONCILE, OAUTH, CONTROL, AGENCY = (
     "WebhookIntakeFunction",
     "WebhookWorkerFunction",
     "LeadPushFunction",
     "ReconcileFunction",
     "OAuthCallbackFunction",
     "ControlFunction",
+    "AgencyInstallFunction",
 )
+AGENCY_LOCATIONS = 2  # the agency's installed locations: a token, a secret and a record each
 LAYER_LOCK = REPO_ROOT / "layers" / "rankr_ghl" / "requirements.txt"
 # httpx imports its optional CLI (rich, click, pygments) when it finds it: the venv has them for the dev
 # tools, the deployed layer does not, so the child hides whichever the layer lock does not pin.
@@ -145,7 +149,7 @@ def first_event_ok(function: str, result: Any) -> bool:
         return 200 <= int(result["statusCode"]) < 400
     if not isinstance(result, dict):
         return False
-    if function == WORKER:
+    if function in (WORKER, AGENCY):
         return not result.get("batchItemFailures")
     if function == LEAD_PUSH:
         return all(r.get("outcome") == "created" for r in result.get("results", [])) and bool(
@@ -245,27 +249,48 @@ class EventMaker:
             httpx.post(str(self.stack.output_url("WebhookUrl")), content=body, headers=headers, timeout=30)
         return self._write("intake", json.loads(self.captured.pop()))
 
-    def worker(self) -> Path:
-        """The SQS event of a new webhook the (warm) intake queued, taken off the queue."""
-        import httpx
+    def _dequeued(self, queue_name: str, name: str) -> Path:
+        """The SQS event of the message a warm function just queued on `queue_name`, taken off it."""
         from rankr_ghl_tools.local.pumps import lambda_sqs_record
 
-        body, headers = self._signed_webhook()
-        response = httpx.post(
-            str(self.stack.output_url("WebhookUrl")), content=body, headers=headers, timeout=30
-        )
-        response.raise_for_status()
         assert self.stack.template is not None
-        queue = self.stack.template.queues["WebhookQueue"]
+        queue = self.stack.template.queues[queue_name]
         sqs = self.stack.client("sqs")
         messages = sqs.receive_message(
             QueueUrl=queue.url, MaxNumberOfMessages=1, WaitTimeSeconds=5, AttributeNames=["All"],
             MessageAttributeNames=["All"],
         ).get("Messages", [])  # fmt: skip
         if not messages:
-            raise SystemExit("the intake queued nothing for the worker's first event")
+            raise SystemExit(f"nothing was queued on {queue_name} for the {name} first event")
         sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=messages[0]["ReceiptHandle"])
-        return self._write("worker", {"Records": [lambda_sqs_record(messages[0], queue)]})
+        return self._write(name, {"Records": [lambda_sqs_record(messages[0], queue)]})
+
+    def worker(self) -> Path:
+        """The SQS event of a new webhook the (warm) intake queued, taken off the queue."""
+        import httpx
+
+        body, headers = self._signed_webhook()
+        response = httpx.post(
+            str(self.stack.output_url("WebhookUrl")), content=body, headers=headers, timeout=30
+        )
+        response.raise_for_status()
+        return self._dequeued("WebhookQueue", "worker")
+
+    def agency_install(self) -> Path:
+        """The fan-out job of a new agency install, queued by the (warm) OAuth callback."""
+        from rankr_ghl_tools.installs import mint_install_link, walk_install
+
+        ghl = self.stack.ghl
+        company = f"co{uuid.uuid4().hex[:10]}"
+        ghl.admin.create_company(company)
+        for _ in range(AGENCY_LOCATIONS):
+            ghl.admin.create_location(f"locAg{uuid.uuid4().hex[:12]}", company_id=company, installed=True)
+        ghl.admin.consent(company_id=company)
+        # An account of its own: the agency's locations must not join the lead push's account.
+        walk = walk_install(mint_install_link(self.stack, f"acct-agency-{uuid.uuid4().hex[:8]}", agency=True))
+        if walk.done is None or walk.done.status_code != 200:
+            raise SystemExit(f"the agency install ended with HTTP {walk.page.status_code}")
+        return self._dequeued("AgencyInstallQueue", "agency")
 
     def lead_push(self) -> Path:
         run = uuid.uuid4().hex[:8]
@@ -306,6 +331,7 @@ class EventMaker:
             RECONCILE: self.reconcile,
             OAUTH: self.oauth_install,
             CONTROL: self.control,
+            AGENCY: self.agency_install,
         }
         if function in makers:
             return makers[function]()
