@@ -47,3 +47,29 @@ def test_the_ghl_client_builds_only_the_contact_models_until_others_are_used() -
         "assert 'rankr_ghl.ghl.appointment_models' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, env=None)
+
+
+def test_connection_records_are_batch_written_without_the_sync_state_stores() -> None:
+    """An agency fan-out writes connection records in batches; that must not load the sync-state
+    stores (and `rankr_ghl.sync`), which its cold start never uses."""
+    code = (
+        "import sys\n"
+        "from rankr_ghl.aws.connections_store import DynamoConnectionStore\n"
+        "from rankr_ghl.connections.models import Connection, UserType\n"
+        "class Client:\n"
+        "    def __init__(self): self.calls = []\n"
+        "    def batch_write_item(self, RequestItems):\n"
+        "        self.calls.append(RequestItems)\n"
+        "        first = len(self.calls) == 1\n"
+        "        return {'UnprocessedItems': {'t': RequestItems['t'][:1]} if first else {}}\n"
+        "client = Client()\n"
+        "store = DynamoConnectionStore('t', client=client)\n"
+        "store.put_all(\n"
+        "    Connection(connection_id=f'loc{i}', location_id=f'loc{i}', user_type=UserType.LOCATION)\n"
+        "    for i in range(30)\n"
+        ")\n"
+        "assert [len(c['t']) for c in client.calls] == [25, 1, 5], client.calls\n"
+        "stores = ('rankr_ghl.aws.sync_state', 'rankr_ghl.sync')\n"
+        "assert not [m for m in sys.modules if m.startswith(stores)]\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env=None)
