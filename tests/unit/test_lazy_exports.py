@@ -1,5 +1,6 @@
 """Lazily exported packages: every listed name resolves from its module, `__all__` lists exactly the
-lazy names, and the sync core's lazy re-export stays free of boto3 and httpx."""
+lazy names, the sync core's lazy re-export stays free of boto3 and httpx, and the GHL client loads
+only the models a call needs."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize("package", ["rankr_ghl.rankr", "rankr_ghl.connections"])
+@pytest.mark.parametrize("package", ["rankr_ghl.rankr", "rankr_ghl.connections", "rankr_ghl.ghl.models"])
 def test_every_export_resolves_to_its_modules_object(package: str) -> None:
     module = importlib.import_module(package)
     exports = module._EXPORTS
@@ -29,5 +30,46 @@ def test_sync_ports_loads_the_mapping_only_when_asked_and_no_aws_or_http_client(
         "assert not {'boto3', 'httpx'} & set(sys.modules)\n"
         "from rankr_ghl.sync.mapping_resolver import MappingConfigSource\n"
         "assert ports.MappingConfigSource is MappingConfigSource\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env=None)
+
+
+def test_the_ghl_client_builds_only_the_contact_models_until_others_are_used() -> None:
+    """A contact webhook reads one contact: the task, note, appointment and OAuth models (pydantic
+    classes, costly to build) load when a call first needs them."""
+    code = (
+        "import sys\n"
+        "import rankr_ghl.ghl.client, rankr_ghl.ghl.records, rankr_ghl.ghl.models as models\n"
+        "loaded = {m.rsplit('.', 1)[-1] for m in sys.modules if m.startswith('rankr_ghl.ghl.')}\n"
+        "assert 'contact_models' in loaded, loaded\n"
+        "assert not {'task_note_models', 'appointment_models', 'oauth_models'} & loaded, loaded\n"
+        "assert models.TaskCreate.__module__ == 'rankr_ghl.ghl.task_note_models'\n"
+        "assert 'rankr_ghl.ghl.appointment_models' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env=None)
+
+
+def test_connection_records_are_batch_written_without_the_sync_state_stores() -> None:
+    """An agency fan-out writes connection records in batches; that must not load the sync-state
+    stores (and `rankr_ghl.sync`), which its cold start never uses."""
+    code = (
+        "import sys\n"
+        "from rankr_ghl.aws.connections_store import DynamoConnectionStore\n"
+        "from rankr_ghl.connections.models import Connection, UserType\n"
+        "class Client:\n"
+        "    def __init__(self): self.calls = []\n"
+        "    def batch_write_item(self, RequestItems):\n"
+        "        self.calls.append(RequestItems)\n"
+        "        first = len(self.calls) == 1\n"
+        "        return {'UnprocessedItems': {'t': RequestItems['t'][:1]} if first else {}}\n"
+        "client = Client()\n"
+        "store = DynamoConnectionStore('t', client=client)\n"
+        "store.put_all(\n"
+        "    Connection(connection_id=f'loc{i}', location_id=f'loc{i}', user_type=UserType.LOCATION)\n"
+        "    for i in range(30)\n"
+        ")\n"
+        "assert [len(c['t']) for c in client.calls] == [25, 1, 5], client.calls\n"
+        "stores = ('rankr_ghl.aws.sync_state', 'rankr_ghl.sync')\n"
+        "assert not [m for m in sys.modules if m.startswith(stores)]\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, env=None)

@@ -3,11 +3,13 @@ close that frees it."""
 
 from __future__ import annotations
 
+import ssl
 import threading
+from typing import Any
 
 import httpx
 import pytest
-from rankr_ghl.lazy_http import LazyHttpClient
+from rankr_ghl.lazy_http import LazyHttpClient, shared_tls_context
 
 
 def test_built_once_on_first_use_and_shared_by_threads(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,3 +43,36 @@ def test_close_before_any_use_builds_nothing() -> None:
     lazy = LazyHttpClient()
     lazy.close()
     assert lazy._client is None
+
+
+def test_clients_share_one_trust_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The GHL and Rankr clients load the TLS trust store once per process, not once each."""
+    loads: list[ssl.SSLContext] = []
+    real_create = httpx.create_ssl_context
+
+    def counting_create(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        context = real_create(*args, **kwargs)
+        loads.append(context)
+        return context
+
+    monkeypatch.setattr(httpx, "create_ssl_context", counting_create)
+    shared_tls_context.cache_clear()
+    first, second = LazyHttpClient(base_url="https://ghl.test"), LazyHttpClient(base_url="https://rankr.test")
+    try:
+        first.get(), second.get()
+        assert len(loads) == 1
+        assert loads[0].verify_mode is ssl.CERT_REQUIRED and loads[0].check_hostname
+    finally:
+        first.close()
+        second.close()
+        shared_tls_context.cache_clear()
+
+
+def test_an_injected_transport_loads_no_trust_store() -> None:
+    shared_tls_context.cache_clear()
+    mocked = LazyHttpClient(transport=httpx.MockTransport(lambda request: httpx.Response(204)))
+    try:
+        assert mocked.get().get("http://x.test/").status_code == 204
+        assert shared_tls_context.cache_info().currsize == 0
+    finally:
+        mocked.close()

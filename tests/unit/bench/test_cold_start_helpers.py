@@ -41,6 +41,8 @@ def test_first_event_ok_needs_the_work_done() -> None:
     assert not ok("WebhookIntakeFunction", {"statusCode": 401})
     assert ok("WebhookWorkerFunction", {"batchItemFailures": []})
     assert not ok("WebhookWorkerFunction", {"batchItemFailures": [{"itemIdentifier": "m1"}]})
+    assert ok("AgencyInstallFunction", {"batchItemFailures": []})
+    assert not ok("AgencyInstallFunction", {"batchItemFailures": [{"itemIdentifier": "m1"}]})
     assert ok("LeadPushFunction", {"results": [{"outcome": "created"}]})
     assert not ok("LeadPushFunction", {"results": [{"outcome": "failed"}]})
     assert not ok("LeadPushFunction", {"results": []})

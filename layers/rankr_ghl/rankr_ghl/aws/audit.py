@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from rankr_ghl.aws.dynamodb import DynamoDBClientSource, LazyDynamoDBClient
-from rankr_ghl.aws.sync_state.items import from_item, to_item, write_batches
+from rankr_ghl.aws.dynamodb import DynamoDBClientSource, LazyDynamoDBClient, write_batches
+from rankr_ghl.aws.sync_state.items import from_item, to_item
 from rankr_ghl.observability import logger, redact_text
 from rankr_ghl.sync.ports import AuditAction, AuditEntry, AuditOutcome, utcnow
 from rankr_ghl.sync.types import Entity

@@ -190,7 +190,7 @@ class DynamoConnectionStore:
         BatchGetItem, 100 keys a call, projected to the attributes an install decides on."""
         import time
 
-        from rankr_ghl.aws.sync_state.items import BATCH_ATTEMPTS
+        from rankr_ghl.aws.dynamodb import BATCH_ATTEMPTS
         from rankr_ghl.connections.ports import RecordState
 
         wanted = list(dict.fromkeys(connection_ids))
@@ -227,7 +227,7 @@ class DynamoConnectionStore:
     def put_all(self, connections: Iterable[Connection]) -> None:
         """Create or replace whole items, 25 per BatchWriteItem (an agency fan-out's new records:
         no lease, pending pair or audit attribute to keep). Not atomic across records."""
-        from rankr_ghl.aws.sync_state.items import write_batches
+        from rankr_ghl.aws.dynamodb import write_batches
 
         requests: list[dict[str, Any]] = []
         for connection in connections:

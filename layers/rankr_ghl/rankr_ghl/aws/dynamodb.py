@@ -1,4 +1,4 @@
-"""The DynamoDB client every table adapter uses, and how an adapter receives it.
+"""The DynamoDB client every table adapter uses, how an adapter receives it, and batched writes.
 
 An adapter takes either a ready client or a `DynamoDBClientSource` (a factory it calls on its first
 request), so the composition root can hand one lazily built client to every store of a container:
@@ -7,13 +7,17 @@ each extra boto3 client costs cold start, and a store that is never used never b
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 DynamoDBClientSource = Callable[[], "DynamoDBClient"]
+
+BATCH_ATTEMPTS = 5  # rounds for the keys/items a batch call leaves unprocessed
+BATCH_WRITE_MAX = 25  # DynamoDB's BatchWriteItem limit
 
 # Lead push writes from a pool of worker threads; botocore's default pool (10) would make them queue.
 MAX_POOL_CONNECTIONS = 32
@@ -48,3 +52,19 @@ class LazyDynamoDBClient:
         if self._client is None:
             self._client = (self._source or new_dynamodb_client)()
         return self._client
+
+
+def write_batches(client: DynamoDBClient, table_name: str, requests: Sequence[Any], *, what: str) -> None:
+    """BatchWriteItem in chunks of 25, re-sending what DynamoDB leaves unprocessed (with backoff);
+    raises RuntimeError when some requests are still unprocessed after `BATCH_ATTEMPTS` rounds."""
+    pending = list(requests)
+    while pending:
+        chunk, pending = pending[:BATCH_WRITE_MAX], pending[BATCH_WRITE_MAX:]
+        for attempt in range(BATCH_ATTEMPTS):
+            resp = client.batch_write_item(RequestItems={table_name: chunk})
+            chunk = list((resp.get("UnprocessedItems") or {}).get(table_name, []))
+            if not chunk:
+                break
+            time.sleep(0.02 * (2**attempt))
+        else:
+            raise RuntimeError(f"{what} not written: DynamoDB left {len(chunk)} items unprocessed")

@@ -10,13 +10,10 @@ The client is assembled from one module per responsibility:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rankr_ghl.ghl.client_base import SEARCH_MAX_PAGE_LIMIT, SEARCH_PAGE_WINDOW
 from rankr_ghl.ghl.contacts_api import ContactsApi
-from rankr_ghl.ghl.models import (
-    Appointment,
-    AppointmentsResponse,
-    CalendarEventResponse,
-)
 from rankr_ghl.ghl.responses import Replay, is_scope_denial, map_error, observe_variant_once, parse_response
 from rankr_ghl.ghl.tasks_notes_api import TasksNotesApi
 from rankr_ghl.ghl.transport import (
@@ -27,6 +24,9 @@ from rankr_ghl.ghl.transport import (
     VERSION_CONTACTS,
     HttpCore,
 )
+
+if TYPE_CHECKING:
+    from rankr_ghl.ghl.appointment_models import Appointment
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -59,6 +59,8 @@ class GHLClient(ContactsApi, TasksNotesApi):
 
     def list_contact_appointments(self, location_id: str, contact_id: str) -> list[Appointment]:
         """GET /contacts/{contactId}/appointments."""
+        from rankr_ghl.ghl.appointment_models import AppointmentsResponse
+
         return self._call(
             AppointmentsResponse,
             "GET",
@@ -69,6 +71,8 @@ class GHLClient(ContactsApi, TasksNotesApi):
 
     def get_appointment(self, location_id: str, event_id: str) -> Appointment:
         """GET /calendars/events/appointments/{eventId} (Version 2021-04-15)."""
+        from rankr_ghl.ghl.appointment_models import CalendarEventResponse
+
         return self._call(
             CalendarEventResponse,
             "GET",

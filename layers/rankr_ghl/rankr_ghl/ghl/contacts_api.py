@@ -7,7 +7,7 @@ from typing import Any
 
 from rankr_ghl.ghl import errors
 from rankr_ghl.ghl.client_base import SEARCH_MAX_PAGE_LIMIT, GhlClientBase
-from rankr_ghl.ghl.models import (
+from rankr_ghl.ghl.contact_models import (
     Contact,
     ContactCreate,
     ContactResponse,
@@ -18,7 +18,6 @@ from rankr_ghl.ghl.models import (
     ContactUpsert,
     DuplicateContactResponse,
     SucceededResponse,
-    TagsResponse,
     UpdateContactResponse,
     UpsertContactResponse,
 )
@@ -252,6 +251,8 @@ class ContactsApi(GhlClientBase):
     def _tags(self, method: str, location_id: str, contact_id: str, tags: Sequence[str]) -> list[str]:
         if isinstance(tags, str) or not tags:
             raise ValueError("tags must be a non-empty list of strings")
+        from rankr_ghl.ghl.task_note_models import TagsResponse
+
         return self._call(
             TagsResponse,
             method,

@@ -16,55 +16,109 @@ Quirks handled here:
 
 from __future__ import annotations
 
-from rankr_ghl.ghl.appointment_models import (
-    Appointment,
-    AppointmentsResponse,
-    CalendarEventResponse,
-    CreatedOrUpdatedBy,
-)
-from rankr_ghl.ghl.contact_models import (
-    AttributionSource,
-    Contact,
-    ContactCreate,
-    ContactResponse,
-    ContactSearchPage,
-    ContactSearchResponse,
-    ContactsListResponse,
-    ContactsMeta,
-    ContactUpdate,
-    ContactUpsert,
-    CustomFieldInput,
-    CustomFieldValue,
-    DndSetting,
-    DndSettings,
-    DuplicateContactResponse,
-    InboundDndSetting,
-    InboundDndSettings,
-    SucceededResponse,
-    UpdateContactResponse,
-    UpsertContactResponse,
-)
-from rankr_ghl.ghl.model_base import GHLDateTime, GHLModel, GHLRequest
-from rankr_ghl.ghl.oauth_models import (
-    InstalledLocation,
-    InstalledLocationsResponse,
-    TokenResponse,
-)
-from rankr_ghl.ghl.task_note_models import (
-    LocationTask,
-    LocationTasksResponse,
-    Note,
-    NoteCreate,
-    NoteResponse,
-    NotesResponse,
-    NoteUpdate,
-    TagsResponse,
-    Task,
-    TaskCreate,
-    TaskResponse,
-    TasksResponse,
-    TaskUpdate,
-)
+from typing import TYPE_CHECKING
+
+from rankr_ghl.lazy_exports import lazy_exports
+
+if TYPE_CHECKING:
+    from rankr_ghl.ghl.appointment_models import (
+        Appointment,
+        AppointmentsResponse,
+        CalendarEventResponse,
+        CreatedOrUpdatedBy,
+    )
+    from rankr_ghl.ghl.contact_models import (
+        AttributionSource,
+        Contact,
+        ContactCreate,
+        ContactResponse,
+        ContactSearchPage,
+        ContactSearchResponse,
+        ContactsListResponse,
+        ContactsMeta,
+        ContactUpdate,
+        ContactUpsert,
+        CustomFieldInput,
+        CustomFieldValue,
+        DndSetting,
+        DndSettings,
+        DuplicateContactResponse,
+        InboundDndSetting,
+        InboundDndSettings,
+        SucceededResponse,
+        UpdateContactResponse,
+        UpsertContactResponse,
+    )
+    from rankr_ghl.ghl.model_base import GHLDateTime, GHLModel, GHLRequest
+    from rankr_ghl.ghl.oauth_models import (
+        InstalledLocation,
+        InstalledLocationsResponse,
+        TokenResponse,
+    )
+    from rankr_ghl.ghl.task_note_models import (
+        LocationTask,
+        LocationTasksResponse,
+        Note,
+        NoteCreate,
+        NoteResponse,
+        NotesResponse,
+        NoteUpdate,
+        TagsResponse,
+        Task,
+        TaskCreate,
+        TaskResponse,
+        TasksResponse,
+        TaskUpdate,
+    )
+
+# Each model module loads on first access (PEP 562): building pydantic models is a large part of a
+# cold start, and a contact webhook never needs the task, note, appointment or OAuth models.
+_EXPORTS = {
+    "Appointment": "rankr_ghl.ghl.appointment_models",
+    "AppointmentsResponse": "rankr_ghl.ghl.appointment_models",
+    "AttributionSource": "rankr_ghl.ghl.contact_models",
+    "CalendarEventResponse": "rankr_ghl.ghl.appointment_models",
+    "Contact": "rankr_ghl.ghl.contact_models",
+    "ContactCreate": "rankr_ghl.ghl.contact_models",
+    "ContactResponse": "rankr_ghl.ghl.contact_models",
+    "ContactSearchPage": "rankr_ghl.ghl.contact_models",
+    "ContactSearchResponse": "rankr_ghl.ghl.contact_models",
+    "ContactUpdate": "rankr_ghl.ghl.contact_models",
+    "ContactUpsert": "rankr_ghl.ghl.contact_models",
+    "ContactsListResponse": "rankr_ghl.ghl.contact_models",
+    "ContactsMeta": "rankr_ghl.ghl.contact_models",
+    "CreatedOrUpdatedBy": "rankr_ghl.ghl.appointment_models",
+    "CustomFieldInput": "rankr_ghl.ghl.contact_models",
+    "CustomFieldValue": "rankr_ghl.ghl.contact_models",
+    "DndSetting": "rankr_ghl.ghl.contact_models",
+    "DndSettings": "rankr_ghl.ghl.contact_models",
+    "DuplicateContactResponse": "rankr_ghl.ghl.contact_models",
+    "GHLDateTime": "rankr_ghl.ghl.model_base",
+    "GHLModel": "rankr_ghl.ghl.model_base",
+    "GHLRequest": "rankr_ghl.ghl.model_base",
+    "InboundDndSetting": "rankr_ghl.ghl.contact_models",
+    "InboundDndSettings": "rankr_ghl.ghl.contact_models",
+    "InstalledLocation": "rankr_ghl.ghl.oauth_models",
+    "InstalledLocationsResponse": "rankr_ghl.ghl.oauth_models",
+    "LocationTask": "rankr_ghl.ghl.task_note_models",
+    "LocationTasksResponse": "rankr_ghl.ghl.task_note_models",
+    "Note": "rankr_ghl.ghl.task_note_models",
+    "NoteCreate": "rankr_ghl.ghl.task_note_models",
+    "NoteResponse": "rankr_ghl.ghl.task_note_models",
+    "NoteUpdate": "rankr_ghl.ghl.task_note_models",
+    "NotesResponse": "rankr_ghl.ghl.task_note_models",
+    "SucceededResponse": "rankr_ghl.ghl.contact_models",
+    "TagsResponse": "rankr_ghl.ghl.task_note_models",
+    "Task": "rankr_ghl.ghl.task_note_models",
+    "TaskCreate": "rankr_ghl.ghl.task_note_models",
+    "TaskResponse": "rankr_ghl.ghl.task_note_models",
+    "TaskUpdate": "rankr_ghl.ghl.task_note_models",
+    "TasksResponse": "rankr_ghl.ghl.task_note_models",
+    "TokenResponse": "rankr_ghl.ghl.oauth_models",
+    "UpdateContactResponse": "rankr_ghl.ghl.contact_models",
+    "UpsertContactResponse": "rankr_ghl.ghl.contact_models",
+}
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
     "Appointment",

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rankr_ghl.ghl.client_base import GhlClientBase
-from rankr_ghl.ghl.models import (
-    LocationTask,
-    LocationTasksResponse,
-    Note,
-    NoteCreate,
-    NoteResponse,
-    NotesResponse,
-    NoteUpdate,
-    SucceededResponse,
-    Task,
-    TaskCreate,
-    TaskResponse,
-    TasksResponse,
-    TaskUpdate,
-)
 from rankr_ghl.ghl.responses import Replay
+
+if TYPE_CHECKING:
+    from rankr_ghl.ghl.task_note_models import (
+        LocationTask,
+        Note,
+        NoteCreate,
+        NoteUpdate,
+        Task,
+        TaskCreate,
+        TaskUpdate,
+    )
 
 
 class TasksNotesApi(GhlClientBase):
@@ -31,6 +27,8 @@ class TasksNotesApi(GhlClientBase):
 
     def list_tasks(self, location_id: str, contact_id: str) -> list[Task]:
         """GET /contacts/{contactId}/tasks."""
+        from rankr_ghl.ghl.task_note_models import TasksResponse
+
         return self._call(
             TasksResponse,
             "GET",
@@ -41,6 +39,8 @@ class TasksNotesApi(GhlClientBase):
 
     def get_task(self, location_id: str, contact_id: str, task_id: str) -> Task:
         """GET /contacts/{contactId}/tasks/{taskId}."""
+        from rankr_ghl.ghl.task_note_models import TaskResponse
+
         return self._call(
             TaskResponse,
             "GET",
@@ -51,6 +51,8 @@ class TasksNotesApi(GhlClientBase):
 
     def create_task(self, location_id: str, contact_id: str, task: TaskCreate) -> Task:
         """POST /contacts/{contactId}/tasks (201); never repeated once it may have reached GHL."""
+        from rankr_ghl.ghl.task_note_models import TaskResponse
+
         return self._call(
             TaskResponse,
             "POST",
@@ -63,6 +65,8 @@ class TasksNotesApi(GhlClientBase):
 
     def update_task(self, location_id: str, contact_id: str, task_id: str, changes: TaskUpdate) -> Task:
         """PUT /contacts/{contactId}/tasks/{taskId}."""
+        from rankr_ghl.ghl.task_note_models import TaskResponse
+
         return self._call(
             TaskResponse,
             "PUT",
@@ -74,6 +78,8 @@ class TasksNotesApi(GhlClientBase):
 
     def set_task_completed(self, location_id: str, contact_id: str, task_id: str, completed: bool) -> Task:
         """PUT /contacts/{contactId}/tasks/{taskId}/completed."""
+        from rankr_ghl.ghl.task_note_models import TaskResponse
+
         return self._call(
             TaskResponse,
             "PUT",
@@ -85,6 +91,8 @@ class TasksNotesApi(GhlClientBase):
 
     def delete_task(self, location_id: str, contact_id: str, task_id: str) -> bool:
         """DELETE /contacts/{contactId}/tasks/{taskId}; returns ``succeded``."""
+        from rankr_ghl.ghl.contact_models import SucceededResponse
+
         result = self._call(
             SucceededResponse,
             "DELETE",
@@ -118,6 +126,8 @@ class TasksNotesApi(GhlClientBase):
             body["query"] = query
         if business_id:
             body["businessId"] = business_id
+        from rankr_ghl.ghl.task_note_models import LocationTasksResponse
+
         return self._call(
             LocationTasksResponse,
             "POST",
@@ -158,6 +168,8 @@ class TasksNotesApi(GhlClientBase):
 
     def list_notes(self, location_id: str, contact_id: str) -> list[Note]:
         """GET /contacts/{contactId}/notes."""
+        from rankr_ghl.ghl.task_note_models import NotesResponse
+
         return self._call(
             NotesResponse,
             "GET",
@@ -168,6 +180,8 @@ class TasksNotesApi(GhlClientBase):
 
     def get_note(self, location_id: str, contact_id: str, note_id: str) -> Note:
         """GET /contacts/{contactId}/notes/{id}."""
+        from rankr_ghl.ghl.task_note_models import NoteResponse
+
         return self._call(
             NoteResponse,
             "GET",
@@ -178,6 +192,8 @@ class TasksNotesApi(GhlClientBase):
 
     def create_note(self, location_id: str, contact_id: str, note: NoteCreate) -> Note:
         """POST /contacts/{contactId}/notes (201); never repeated once it may have reached GHL."""
+        from rankr_ghl.ghl.task_note_models import NoteResponse
+
         return self._call(
             NoteResponse,
             "POST",
@@ -190,6 +206,8 @@ class TasksNotesApi(GhlClientBase):
 
     def update_note(self, location_id: str, contact_id: str, note_id: str, changes: NoteUpdate) -> Note:
         """PUT /contacts/{contactId}/notes/{id}."""
+        from rankr_ghl.ghl.task_note_models import NoteResponse
+
         return self._call(
             NoteResponse,
             "PUT",
@@ -201,6 +219,8 @@ class TasksNotesApi(GhlClientBase):
 
     def delete_note(self, location_id: str, contact_id: str, note_id: str) -> bool:
         """DELETE /contacts/{contactId}/notes/{id}; returns ``succeded``."""
+        from rankr_ghl.ghl.contact_models import SucceededResponse
+
         result = self._call(
             SucceededResponse,
             "DELETE",

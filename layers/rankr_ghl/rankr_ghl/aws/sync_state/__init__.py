@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rankr_ghl.aws.dynamodb import DynamoDBClientSource, LazyDynamoDBClient
+from rankr_ghl.aws.dynamodb import DynamoDBClientSource, LazyDynamoDBClient, write_batches
 from rankr_ghl.aws.sync_state.checkpoints import DynamoCheckpointStore
 from rankr_ghl.aws.sync_state.dedupe import DynamoDedupeStore
 from rankr_ghl.aws.sync_state.items import (
@@ -25,7 +25,6 @@ from rankr_ghl.aws.sync_state.items import (
     record_pk,
     table_name_or_fail,
     to_item,
-    write_batches,
 )
 from rankr_ghl.aws.sync_state.lead_claims import DynamoLeadClaimStore
 from rankr_ghl.aws.sync_state.lead_push_writes import DynamoLeadPushStore

@@ -29,8 +29,6 @@ _DESER = TypeDeserializer()
 DEFAULT_TOMBSTONE_TTL_S = 30 * 86400
 DEFAULT_LEDGER_TTL_S = 180 * 86400
 MAPPING_TRANSACTION_ATTEMPTS = 6
-BATCH_ATTEMPTS = 5  # rounds for the keys/items a batch call leaves unprocessed
-BATCH_WRITE_MAX = 25  # DynamoDB's BatchWriteItem limit
 
 
 def table_name_or_fail(name: str | None) -> str:
@@ -61,22 +59,6 @@ def epoch_now() -> int:
 
 def record_pk(location_id: str, entity: Entity, side: Side, record_id: str) -> str:
     return f"LOC#{location_id}#{Entity(entity).value}#{Side(side).value}#{record_id}"
-
-
-def write_batches(client: DynamoDBClient, table_name: str, requests: Sequence[Any], *, what: str) -> None:
-    """BatchWriteItem in chunks of 25, re-sending what DynamoDB leaves unprocessed (with backoff);
-    raises RuntimeError when some requests are still unprocessed after `BATCH_ATTEMPTS` rounds."""
-    pending = list(requests)
-    while pending:
-        chunk, pending = pending[:BATCH_WRITE_MAX], pending[BATCH_WRITE_MAX:]
-        for attempt in range(BATCH_ATTEMPTS):
-            resp = client.batch_write_item(RequestItems={table_name: chunk})
-            chunk = list((resp.get("UnprocessedItems") or {}).get(table_name, []))
-            if not chunk:
-                break
-            time.sleep(0.02 * (2**attempt))
-        else:
-            raise RuntimeError(f"{what} not written: DynamoDB left {len(chunk)} items unprocessed")
 
 
 def mapping_key(location_id: str, entity: Entity, side: Side, record_id: str) -> dict[str, Any]:

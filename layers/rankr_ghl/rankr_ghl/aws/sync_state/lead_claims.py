@@ -9,6 +9,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from rankr_ghl.aws.dynamodb import write_batches
 from rankr_ghl.aws.sync_state.items import (
     CLAIM_BATCH_ATTEMPTS,
     CLAIM_SK,
@@ -19,7 +20,6 @@ from rankr_ghl.aws.sync_state.items import (
     epoch_now,
     error_code,
     from_item,
-    write_batches,
 )
 from rankr_ghl.sync.ports import (
     LeadClaim,

@@ -6,9 +6,8 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from rankr_ghl.aws.dynamodb import DynamoDBClientSource
+from rankr_ghl.aws.dynamodb import BATCH_ATTEMPTS, DynamoDBClientSource, write_batches
 from rankr_ghl.aws.sync_state.items import (
-    BATCH_ATTEMPTS,
     DEFAULT_LEDGER_TTL_S,
     TableBase,
     epoch_now,
@@ -16,7 +15,6 @@ from rankr_ghl.aws.sync_state.items import (
     ledger_item,
     parse_ledger_entry,
     record_pk,
-    write_batches,
 )
 from rankr_ghl.sync.ports import (
     LedgerEntry,
