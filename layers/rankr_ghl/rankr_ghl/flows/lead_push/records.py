@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from rankr_ghl.flows.lead_push.ports import LeadLink, LinkConflict
+from rankr_ghl.flows.lead_push.ports import LeadLink, LinkConflict, lead_link_attributes
 from rankr_ghl.flows.lead_push.request import Lead
 from rankr_ghl.flows.lead_push.results import Outcome
 from rankr_ghl.observability import logger
@@ -147,6 +147,7 @@ class SyncLeadRecords:
         link_matched_by: str | None = None,
         link_attributes: Mapping[str, str] | None = None,
         attributes: Mapping[str, str] | None = None,
+        link_base: bool = False,
     ) -> bool:
         if self._push_store is None:
             return False
@@ -155,7 +156,7 @@ class SyncLeadRecords:
             if link_matched_by is not None
             else None
         )
-        entries = self._ledger_entries(location_id, contact_id, lead, ghl_state)
+        entries = self._ledger_entries(location_id, contact_id, lead, ghl_state, link_base=link_base)
         releasing = release if self._claims is not None else ()
         try:
             return self._push_store.settle_lead(
@@ -196,7 +197,7 @@ class SyncLeadRecords:
             entity=Entity.CONTACT,
             ghl_id=contact_id,
             rankr_id=lead_id,
-            attributes={**(attributes or {}), "matchedBy": matched_by, "origin": LEAD_PUSH_ORIGIN},
+            attributes=lead_link_attributes(attributes, matched_by),
         )
 
     def link(
@@ -318,8 +319,29 @@ class SyncLeadRecords:
         entries = self._ledger_entries(location_id, contact_id, lead, ghl_state)
         self._ledger.put_many(entries)
 
+    def write_link_base(
+        self, location_id: str, lead: Lead, contact_id: str, ghl_state: Mapping[str, Any] | None
+    ) -> None:
+        by_ghl = self._mappings.get_by_ghl(location_id, Entity.CONTACT, contact_id)
+        if by_ghl is not None and by_ghl.rankr_id != lead.leadId:
+            return
+        by_rankr = self._mappings.get_by_rankr(location_id, Entity.CONTACT, lead.leadId)
+        if (
+            by_rankr is not None
+            and by_rankr.ghl_id != contact_id
+            and by_rankr.attributes.get("origin") != CLAIM_LINK_ORIGIN
+        ):
+            return
+        self._ledger.put_many(self._ledger_entries(location_id, contact_id, lead, ghl_state, link_base=True))
+
     def _ledger_entries(
-        self, location_id: str, contact_id: str, lead: Lead, ghl_state: Mapping[str, Any] | None
+        self,
+        location_id: str,
+        contact_id: str,
+        lead: Lead,
+        ghl_state: Mapping[str, Any] | None,
+        *,
+        link_base: bool = False,
     ) -> list[LedgerEntry]:
         from rankr_ghl.sync.echo import ledger_entry  # only after a GHL write (cold start)
 
@@ -330,7 +352,7 @@ class SyncLeadRecords:
             ghl_state = contact.to_ghl(rankr_canonical, mode="create").body
         at = datetime.now(UTC)
         correlation = self._correlation_id()
-        return [
+        entries = [
             ledger_entry(
                 location_id,
                 Entity.CONTACT,
@@ -354,6 +376,7 @@ class SyncLeadRecords:
                 correlation_id=correlation,
             ),
         ]
+        return [replace(entry, link_base=True) for entry in entries] if link_base else entries
 
     def flush(self) -> None:
         self._audit.flush()
