@@ -156,7 +156,8 @@ class SyncLeadRecords:
             if link_matched_by is not None
             else None
         )
-        entries = self._ledger_entries(location_id, contact_id, lead, ghl_state, link_base=link_base)
+        entries = self._ledger_entries(location_id, contact_id, lead, ghl_state)
+        entries = [replace(entry, link_base=True) for entry in entries] if link_base else entries
         releasing = release if self._claims is not None else ()
         try:
             return self._push_store.settle_lead(
@@ -323,25 +324,18 @@ class SyncLeadRecords:
         self, location_id: str, lead: Lead, contact_id: str, ghl_state: Mapping[str, Any] | None
     ) -> None:
         by_ghl = self._mappings.get_by_ghl(location_id, Entity.CONTACT, contact_id)
-        if by_ghl is not None and by_ghl.rankr_id != lead.leadId:
-            return
         by_rankr = self._mappings.get_by_rankr(location_id, Entity.CONTACT, lead.leadId)
-        if (
+        if (by_ghl is not None and by_ghl.rankr_id != lead.leadId) or (
             by_rankr is not None
             and by_rankr.ghl_id != contact_id
             and by_rankr.attributes.get("origin") != CLAIM_LINK_ORIGIN
         ):
-            return
-        self._ledger.put_many(self._ledger_entries(location_id, contact_id, lead, ghl_state, link_base=True))
+            return  # the link is refused; that pair's ledger is not this push's to write
+        entries = self._ledger_entries(location_id, contact_id, lead, ghl_state)
+        self._ledger.put_many([replace(entry, link_base=True) for entry in entries])
 
     def _ledger_entries(
-        self,
-        location_id: str,
-        contact_id: str,
-        lead: Lead,
-        ghl_state: Mapping[str, Any] | None,
-        *,
-        link_base: bool = False,
+        self, location_id: str, contact_id: str, lead: Lead, ghl_state: Mapping[str, Any] | None
     ) -> list[LedgerEntry]:
         from rankr_ghl.sync.echo import ledger_entry  # only after a GHL write (cold start)
 
@@ -352,7 +346,7 @@ class SyncLeadRecords:
             ghl_state = contact.to_ghl(rankr_canonical, mode="create").body
         at = datetime.now(UTC)
         correlation = self._correlation_id()
-        entries = [
+        return [
             ledger_entry(
                 location_id,
                 Entity.CONTACT,
@@ -376,7 +370,6 @@ class SyncLeadRecords:
                 correlation_id=correlation,
             ),
         ]
-        return [replace(entry, link_base=True) for entry in entries] if link_base else entries
 
     def flush(self) -> None:
         self._audit.flush()
