@@ -325,6 +325,35 @@ def test_event_after_the_link_but_before_the_ledger_does_not_overwrite_the_lead(
     assert_settled(race, lead, result["ghlContactId"])
 
 
+def test_after_an_abandoned_push_the_worker_decides_against_the_link_base(
+    race: Race, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A push that died after its link and tag write, its retries failing too: once its claims have
+    expired, a GHL event is decided field by field against the base the link wrote, so a one-sided
+    Rankr edit of the lead survives GHL's newer timestamp (without a base, the newer record won)."""
+    lead = new_lead(race, tags=["Hot"])
+    real_add_tags = race.ghl.add_tags
+
+    def add_tags_then_die(*args: Any, **kwargs: Any) -> list[str]:
+        real_add_tags(*args, **kwargs)
+        raise Crash
+
+    monkeypatch.setattr(race.ghl, "add_tags", add_tags_then_die)
+    with pytest.raises(Crash):
+        race.push(lead)
+    contact_id = race.newest_contact()
+    assert race.mapping(contact_id) is not None  # linked; the settle never ran
+    assert race.event("ContactTagUpdate", contact_id).reason == "pending_lead_push"  # claimed: skipped
+
+    race.clock.now += timedelta(seconds=LEAD_CLAIM_TTL_S + 1)
+    race.rankr.update(ACCOUNT, Entity.CONTACT, "L1", {"lastName": "Byron"}, None)  # one-sided edit
+    newer = _iso(datetime.now(UTC) + timedelta(minutes=1))
+    race.ghl.update_contact(LOCATION, contact_id, {"dateUpdated": newer})  # GHL's record is newer
+    race.event("ContactUpdate", contact_id)
+
+    assert race.rankr.records[(Entity.CONTACT, "L1")]["lastName"] == "Byron"
+
+
 def test_crash_between_ghl_write_and_mapping_then_retry_links_the_same_contact(
     race: Race, monkeypatch: pytest.MonkeyPatch
 ) -> None:
