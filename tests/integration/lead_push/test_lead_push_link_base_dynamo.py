@@ -22,13 +22,13 @@ CONTACT = {"id": "g1", "firstName": "Ada", "email": EMAIL}
 
 @pytest.fixture
 def tables(embedded_aws) -> SyncStateTable:
-    return SyncStateTable(
-        embedded_aws.physical["SyncStateTable"]["Ref"], client=embedded_aws.client("dynamodb")
-    )
+    client = embedded_aws.client("dynamodb")
+    return SyncStateTable(embedded_aws.physical["SyncStateTable"]["Ref"], client=client)
 
 
 @pytest.fixture
 def location() -> str:
+    """A location of its own per test, on the one shared table."""
     return f"loc-{uuid.uuid4().hex[:10]}"
 
 
