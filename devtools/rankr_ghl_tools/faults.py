@@ -88,6 +88,7 @@ class CrashBeforeMappingWrite:
         link_matched_by: str | None = None,
         link_attributes: Mapping[str, str] | None = None,
         attributes: Mapping[str, str] | None = None,
+        link_base: bool = False,
     ) -> bool:
         self._maybe_crash()
         return self._inner.settle(
@@ -99,7 +100,13 @@ class CrashBeforeMappingWrite:
             link_matched_by=link_matched_by,
             link_attributes=link_attributes,
             attributes=attributes,
+            link_base=link_base,
         )
+
+    def write_link_base(
+        self, location_id: str, lead: Lead, contact_id: str, ghl_state: Mapping[str, Any] | None
+    ) -> None:
+        self._inner.write_link_base(location_id, lead, contact_id, ghl_state)
 
     def update_link(
         self, location_id: str, lead_id: str, contact_id: str, changes: Mapping[str, str]

@@ -15,9 +15,24 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
-from fakes import InMemoryAuditLog, InMemoryLedgerStore, InMemoryMappingStore
+from fakes import (
+    InMemoryAuditLog,
+    InMemoryLeadClaimStore,
+    InMemoryLeadPushStore,
+    InMemoryLedgerStore,
+    InMemoryMappingStore,
+)
 from fakes.ghl import LOCATION, OTHER_LOCATION, FakeGhlRecords
-from rankr_ghl.flows.lead_push import ErrorCode, Lead, LeadPushFailure, LeadPushService, SyncLeadRecords
+from rankr_ghl.flows.lead_push import (
+    ErrorCode,
+    Lead,
+    LeadPushFailure,
+    LeadPushService,
+    PushSettings,
+    SyncLeadMapper,
+    SyncLeadRecords,
+    powertools_idempotency,
+)
 from rankr_ghl.sync.mapping import FieldMapping, default_mapping, load_mapping
 from rankr_ghl.sync.mapping_resolver import MappingResolver
 from rankr_ghl.sync.ports import AuditEntry, IdMapping
@@ -50,13 +65,22 @@ class FlakyMappingStore(InMemoryMappingStore):
 
 
 class Records:
-    """The real SyncLeadRecords over the shared in-memory sync stores, plus test accessors."""
+    """The real SyncLeadRecords over the shared in-memory sync stores, plus test accessors.
+    `atomic`: with lead claims and the one-write lead-push store (`push_store`), as deployed."""
 
-    def __init__(self, resolver: MappingResolver) -> None:
+    def __init__(self, resolver: MappingResolver, *, atomic: bool = False) -> None:
         self.mappings = FlakyMappingStore()
         self.ledger = InMemoryLedgerStore()
         self.audit_log = InMemoryAuditLog()
-        self.adapter = SyncLeadRecords(self.mappings, self.ledger, self.audit_log, resolver)
+        self.push_store: InMemoryLeadPushStore | None = None
+        if not atomic:
+            self.adapter = SyncLeadRecords(self.mappings, self.ledger, self.audit_log, resolver)
+            return
+        claims = InMemoryLeadClaimStore()
+        self.push_store = InMemoryLeadPushStore(self.mappings, self.ledger, claims)
+        self.adapter = SyncLeadRecords(
+            self.mappings, self.ledger, self.audit_log, resolver, claims=claims, push_store=self.push_store
+        )
 
     @property
     def audits(self) -> list[AuditEntry]:
@@ -159,3 +183,26 @@ class InMemoryIdempotencyStore(BasePersistenceLayer):
     def _delete_record(self, data_record: DataRecord) -> None:
         with self._guard:
             self.records.pop(data_record.idempotency_key, None)
+
+
+def make_world(idempotency_store: InMemoryIdempotencyStore, *, atomic: bool = False) -> World:
+    """The flow over a fresh fake GHL and the in-memory stores (`atomic`: see `Records`)."""
+    ghl = FakeGhlRecords()
+    timer = FakeTimer()
+    resolver = MappingResolver(default=lead_mapping())
+    records = Records(resolver, atomic=atomic)
+    idem = powertools_idempotency(idempotency_store)
+    service = LeadPushService(
+        ghl=ghl,
+        records=records.adapter,
+        mapper=SyncLeadMapper(resolver),
+        locations=FakeLocations(),
+        idempotent=idem.runner,
+        in_progress_errors=idem.in_progress_errors,
+        settings=PushSettings(workers=4, in_progress_wait_s=5.0),
+        sleep=timer.sleep,
+        monotonic=timer.monotonic,
+    )
+    return World(
+        ghl=ghl, records=records, service=service, config=idem.config, resolver=resolver, timer=timer
+    )

@@ -237,7 +237,8 @@ def test_a_first_push_settles_in_one_atomic_write_when_nothing_intervenes(
     assert_settled(race, lead, result["ghlContactId"])
     links = race.state.lead_push_writes
     atomic = request.node.callspec.params["race"] == "atomic_settle"
-    assert (links.settled, links.refused) == ((1, 0) if atomic else (0, 0))
+    # A tagged lead is linked with its ledger base in one atomic write before its tags, then settled.
+    assert (links.settled, links.refused) == ((1 + bool(tags), 0) if atomic else (0, 0))
 
 
 def test_a_refused_atomic_settle_falls_back_to_the_step_by_step_path(race: Race) -> None:
@@ -293,19 +294,24 @@ def test_event_after_the_link_but_before_the_ledger_does_not_overwrite_the_lead(
     race: Race, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The upsert carries no tags (they follow with POST .../tags): GHL's state at that moment must not
-    be mirrored onto the lead, or the lead loses its tags."""
+    be mirrored onto the lead, or the lead loses its tags. The link's ledger base changes nothing here:
+    while the lead's claim holds, the event is skipped."""
     lead = new_lead(race, tags=["Hot", "webinar"])
     seen: list[InboundResult] = []
     records = race.push_service._records
     real_record_write, real_settle = records.record_write, records.settle
 
+    def event_once(contact_id: str) -> None:
+        if not seen:  # one event in all
+            seen.append(race.event("ContactCreate", contact_id))
+
     def event_first(location_id: str, contact_id: str, *args: Any) -> None:
-        seen.append(race.event("ContactCreate", contact_id))
+        event_once(contact_id)
         real_record_write(location_id, contact_id, *args)
 
     def event_before_settle(location_id: str, lead: Any, contact_id: str, *args: Any, **kw: Any) -> bool:
-        seen.append(race.event("ContactCreate", contact_id))
-        monkeypatch.setattr(records, "record_write", real_record_write)  # one event in all
+        if kw.get("release"):  # the settle that ends the push, not the link with its ledger base
+            event_once(contact_id)
         return real_settle(location_id, lead, contact_id, *args, **kw)
 
     monkeypatch.setattr(records, "record_write", event_first)
@@ -317,6 +323,35 @@ def test_event_after_the_link_but_before_the_ledger_does_not_overwrite_the_lead(
     assert race.rankr.writes == []
     assert race.rankr.records[(Entity.CONTACT, "L1")]["tags"] == ["Hot", "webinar"]
     assert_settled(race, lead, result["ghlContactId"])
+
+
+def test_after_an_abandoned_push_the_worker_decides_against_the_link_base(
+    race: Race, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A push that died after its link and tag write, its retries failing too: once its claims have
+    expired, a GHL event is decided field by field against the base the link wrote, so a one-sided
+    Rankr edit of the lead survives GHL's newer timestamp (without a base, the newer record won)."""
+    lead = new_lead(race, tags=["Hot"])
+    real_add_tags = race.ghl.add_tags
+
+    def add_tags_then_die(*args: Any, **kwargs: Any) -> list[str]:
+        real_add_tags(*args, **kwargs)
+        raise Crash
+
+    monkeypatch.setattr(race.ghl, "add_tags", add_tags_then_die)
+    with pytest.raises(Crash):
+        race.push(lead)
+    contact_id = race.newest_contact()
+    assert race.mapping(contact_id) is not None  # linked; the settle never ran
+    assert race.event("ContactTagUpdate", contact_id).reason == "pending_lead_push"  # claimed: skipped
+
+    race.clock.now += timedelta(seconds=LEAD_CLAIM_TTL_S + 1)
+    race.rankr.update(ACCOUNT, Entity.CONTACT, "L1", {"lastName": "Byron"}, None)  # one-sided edit
+    newer = _iso(datetime.now(UTC) + timedelta(minutes=1))
+    race.ghl.update_contact(LOCATION, contact_id, {"dateUpdated": newer})  # GHL's record is newer
+    race.event("ContactUpdate", contact_id)
+
+    assert race.rankr.records[(Entity.CONTACT, "L1")]["lastName"] == "Byron"
 
 
 def test_crash_between_ghl_write_and_mapping_then_retry_links_the_same_contact(

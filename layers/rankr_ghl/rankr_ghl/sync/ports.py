@@ -147,7 +147,9 @@ class LedgerEntry:
 
     `origin="write"`: the state the connector wrote there (an inbound change equal to it is an echo).
     `origin="observed"`: the state the connector last read there and synced from (a baseline).
-    Only digests are stored, never values.
+    `link_base`: written by a lead push together with its link, before the lead's tags, note and task
+    and its settle: the pair's base for later decisions, but not yet a state the push finished (see
+    `lead_push_settling`). Only digests are stored, never values.
     """
 
     location_id: str
@@ -159,6 +161,13 @@ class LedgerEntry:
     written_at: datetime
     origin: LedgerOrigin = "write"
     correlation_id: str | None = None
+    link_base: bool = False
+
+
+def lead_push_settling(*entries: LedgerEntry | None) -> bool:
+    """True while a mapped pair's ledger holds nothing but a lead push's link base (or nothing at
+    all): that push's GHL writes may still be landing (tags follow the contact write)."""
+    return all(entry is None or entry.link_base for entry in entries)
 
 
 class LedgerStore(Protocol):

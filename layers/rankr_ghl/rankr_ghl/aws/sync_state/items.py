@@ -171,6 +171,7 @@ def parse_ledger_entry(
         written_at=datetime.fromisoformat(values["writtenAt"]),
         origin="observed" if values.get("origin") == "observed" else "write",
         correlation_id=values.get("correlationId"),
+        link_base=bool(values.get("linkBase")),
     )
 
 
@@ -185,6 +186,7 @@ def ledger_item(entry: LedgerEntry, ttl_s: int) -> dict[str, AttributeValueTypeD
             "writtenAt": iso_time(entry.written_at),
             "origin": entry.origin,
             "correlationId": entry.correlation_id,
+            "linkBase": True if entry.link_base else None,
             "expiresAt": epoch_now() + ttl_s,
         }
     )

@@ -27,6 +27,7 @@ from rankr_ghl.sync.ports import (
     MappingConflict,
     lead_child_claim_identity,
     lead_claim_identities,
+    lead_push_settling,
 )
 from rankr_ghl.sync.types import Entity, Side
 
@@ -90,13 +91,13 @@ class MirrorSteps(InboundOutcomes):
         )
         if (
             mapping is not None
-            and ledger_ghl is None
-            and ledger_rankr is None
+            and lead_push_settling(ledger_ghl, ledger_rankr)
             and self._lead_push_pending(ctx, entity, record, mapping.rankr_id)
         ):
-            # Linked by a lead push that has not written its ledger yet: its GHL writes are still
-            # landing (tags follow the upsert), so GHL's state must not overwrite the lead now. The
-            # push's ledger makes the next event an echo; an abandoned claim expires (TTL).
+            # Linked by a lead push that has not settled yet (no ledger, or only the base it wrote
+            # with its link): its GHL writes are still landing (tags follow the upsert), so GHL's
+            # state must not overwrite the lead now. The push's settle makes the next event an echo;
+            # an abandoned claim expires (TTL), and the pair is then decided against its base.
             return self._skip(
                 ctx.location_id,
                 entity,

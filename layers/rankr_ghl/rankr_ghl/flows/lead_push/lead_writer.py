@@ -20,6 +20,7 @@ from rankr_ghl.flows.lead_push.ports import (
     LeadMapper,
     LeadRecords,
     LinkConflict,
+    lead_link_attributes,
 )
 from rankr_ghl.flows.lead_push.request import Lead
 from rankr_ghl.flows.lead_push.results import ErrorCode, LeadPushFailure, Outcome, success_result
@@ -79,10 +80,14 @@ class LeadWriter:
         done = {CHILDREN: CHILDREN_DONE}
         if needs_tags:
             # Linked before the tag write, so a failed tag, note or task write leaves a mapped contact
-            # to retry on. The claims stay until the ledger is written: until then the webhook worker
-            # must not mirror GHL's tag-less state onto the lead. The settle that ends the push also
-            # marks its children done, in the same write.
-            stored = self._link(location_id, lead, contact.id, matched_by, attributes)
+            # to retry on; linked with its ledger base (the contact as GHL holds it now), so a push
+            # that dies before its settle leaves a pair decided field by field against that base,
+            # never by timestamps alone. The claims stay until the settle: until then the webhook
+            # worker must not mirror GHL's tag-less state onto the lead. The settle that ends the push
+            # writes the ledger with the tags and marks its children done, in the same write.
+            stored = self._link_with_base(
+                location_id, lead, contact.id, matched_by=matched_by, attributes=attributes, state=state
+            )
             tags = self._ghl.add_tags(location_id, contact.id, canonical_tags(lead.tags))
             if state is not None:
                 state["tags"] = tags
@@ -173,6 +178,32 @@ class LeadWriter:
                 retryable=False,
             ) from conflict
 
+    def _link_with_base(
+        self,
+        location_id: str,
+        lead: Lead,
+        contact_id: str,
+        *,
+        matched_by: str,
+        attributes: Mapping[str, str],
+        state: Mapping[str, Any] | None,
+    ) -> Mapping[str, str] | None:
+        """`_link` and the pair's ledger base in one store write (no claim released); when the store
+        cannot (a side is mapped already, contention), the base first and then the link."""
+        if self._records.settle(
+            location_id,
+            lead,
+            contact_id,
+            state,
+            release=(),
+            link_matched_by=matched_by,
+            link_attributes=attributes,
+            link_base=True,
+        ):
+            return lead_link_attributes(attributes, matched_by)
+        self._records.write_link_base(location_id, lead, contact_id, state)
+        return self._link(location_id, lead, contact_id, matched_by, attributes)
+
     def _settle(
         self,
         location_id: str,
@@ -202,6 +233,8 @@ class LeadWriter:
         ):
             return
         if matched_by is not None:
+            # The base first: no crash between the two writes leaves a link without a ledger.
+            self._records.write_link_base(location_id, lead, contact_id, state)
             self._link(location_id, lead, contact_id, matched_by, link_attributes)
         self._records.record_write(location_id, contact_id, lead, state)
         self._release_claims(location_id, lead.leadId, identities)

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rankr_ghl.ports import ConnectionLookup as SingleConnectionLookup
+from rankr_ghl.sync.ports import LEAD_PUSH_ORIGIN
 
 if TYPE_CHECKING:
     from rankr_ghl.connections.models import Connection
@@ -23,6 +24,11 @@ CHILDREN = "children"  # "pending" until the creating push's tags, note and task
 CHILDREN_PENDING = "pending"
 CHILDREN_DONE = "done"
 PUSH_OUTCOME = "pushOutcome"  # the outcome of the push that linked the lead (answered again by its retry)
+
+
+def lead_link_attributes(attributes: Mapping[str, str] | None, matched_by: str) -> dict[str, str]:
+    """What a lead's contact mapping holds once lead push links the pair."""
+    return {**(attributes or {}), "matchedBy": matched_by, "origin": LEAD_PUSH_ORIGIN}
 
 
 @dataclass(frozen=True)
@@ -114,12 +120,23 @@ class LeadRecords(Protocol):
         link_matched_by: str | None = None,
         link_attributes: Mapping[str, str] | None = None,
         attributes: Mapping[str, str] | None = None,
+        link_base: bool = False,
     ) -> bool:
         """The usual end of a first push in one atomic write: the ledger as `record_write` writes
         it, the lead's claims on `release` dropped and, with `link_matched_by`, the `link` of a lead
         and contact both unmapped, or, with `attributes`, the whole attribute set of the lead's
         mapping to `contact_id`. False, with nothing written, when that does not apply: the caller
-        then links, records, releases and updates the link step by step."""
+        then links, records, releases and updates the link step by step. `link_base`: the ledger
+        written is the link's base (as `write_link_base`), not the push's settled state."""
+        ...
+
+    def write_link_base(
+        self, location_id: str, lead: Lead, contact_id: str, ghl_state: Mapping[str, Any] | None
+    ) -> None:
+        """Before a step-by-step `link`: the pair's ledger base (as `record_write`, marked as a link
+        base), so no crash leaves the link without one. Nothing is written when the lead or the
+        contact is mapped to another record already (that link is refused, and its ledger is not
+        ours to touch)."""
         ...
 
     def update_link(

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from rankr_ghl.flows.lead_push.ports import LeadLink, LinkConflict
+from rankr_ghl.flows.lead_push.ports import LeadLink, LinkConflict, lead_link_attributes
 from rankr_ghl.flows.lead_push.request import Lead
 from rankr_ghl.flows.lead_push.results import Outcome
 from rankr_ghl.observability import logger
@@ -147,6 +147,7 @@ class SyncLeadRecords:
         link_matched_by: str | None = None,
         link_attributes: Mapping[str, str] | None = None,
         attributes: Mapping[str, str] | None = None,
+        link_base: bool = False,
     ) -> bool:
         if self._push_store is None:
             return False
@@ -156,6 +157,7 @@ class SyncLeadRecords:
             else None
         )
         entries = self._ledger_entries(location_id, contact_id, lead, ghl_state)
+        entries = [replace(entry, link_base=True) for entry in entries] if link_base else entries
         releasing = release if self._claims is not None else ()
         try:
             return self._push_store.settle_lead(
@@ -196,7 +198,7 @@ class SyncLeadRecords:
             entity=Entity.CONTACT,
             ghl_id=contact_id,
             rankr_id=lead_id,
-            attributes={**(attributes or {}), "matchedBy": matched_by, "origin": LEAD_PUSH_ORIGIN},
+            attributes=lead_link_attributes(attributes, matched_by),
         )
 
     def link(
@@ -317,6 +319,20 @@ class SyncLeadRecords:
     ) -> None:
         entries = self._ledger_entries(location_id, contact_id, lead, ghl_state)
         self._ledger.put_many(entries)
+
+    def write_link_base(
+        self, location_id: str, lead: Lead, contact_id: str, ghl_state: Mapping[str, Any] | None
+    ) -> None:
+        by_ghl = self._mappings.get_by_ghl(location_id, Entity.CONTACT, contact_id)
+        by_rankr = self._mappings.get_by_rankr(location_id, Entity.CONTACT, lead.leadId)
+        if (by_ghl is not None and by_ghl.rankr_id != lead.leadId) or (
+            by_rankr is not None
+            and by_rankr.ghl_id != contact_id
+            and by_rankr.attributes.get("origin") != CLAIM_LINK_ORIGIN
+        ):
+            return  # the link is refused; that pair's ledger is not this push's to write
+        entries = self._ledger_entries(location_id, contact_id, lead, ghl_state)
+        self._ledger.put_many([replace(entry, link_base=True) for entry in entries])
 
     def _ledger_entries(
         self, location_id: str, contact_id: str, lead: Lead, ghl_state: Mapping[str, Any] | None
