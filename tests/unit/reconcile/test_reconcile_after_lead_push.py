@@ -8,12 +8,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fakes import InMemoryLeadPushStore
+from fakes.reconcile_world import ACCOUNT, LOCATION, World
 from rankr_ghl.flows.lead_push import Lead, LeadPushService, SyncLeadMapper, SyncLeadRecords
 from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileJob
 from rankr_ghl.ports import GhlUpsert
 from rankr_ghl.sync.mapping_resolver import MappingResolver
 from rankr_ghl.sync.types import Entity
-from reconcile_fakes import ACCOUNT, LOCATION, World
 
 
 class PushDied(Exception):
