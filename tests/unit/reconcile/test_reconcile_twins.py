@@ -126,3 +126,52 @@ def test_a_lead_push_in_flight_keeps_its_own_note_and_task_from_becoming_rankr_r
 
     assert [n["body"] for n in world.rankr.notes.values()] == ["A person's own note"]
     assert world.rankr.tasks == {}
+
+
+class ClaimsSeenAtTheWrite:
+    """GHL, recording the live lead claims on the e-mail at the moment reconcile upserts."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.claims_at_upsert: list[list[str]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.world.ghl, name)
+
+    def upsert_contact(self, location_id: str, body: Any) -> Any:
+        claims = self.world.lead_claims.find(LOCATION, [f"email:{body['email']}"])
+        self.claims_at_upsert.append([claim.lead_id for claim in claims])
+        return self.world.ghl.upsert_contact(location_id, body)
+
+
+def test_a_contact_reconcile_creates_in_ghl_is_claimed_for_its_rankr_record_while_it_is_written() -> None:
+    """GHL's create webhook can reach the worker before this run maps the contact (or after an upsert
+    GHL applied but answered with an error): the claim makes the worker link the contact to the Rankr
+    record instead of mirroring it into a Rankr twin. Once mapped, the claim is released."""
+    world = World()
+    world.clock.now += timedelta(hours=1)
+    run(world)
+    person = world.rankr.seed_contact(firstName="Rae", email="rae@example.com")
+    ghl = ClaimsSeenAtTheWrite(world)
+
+    world.make_reconciler(ghl=ghl).run(ReconcileJob(LOCATION, Mode.INCREMENTAL), account_id=ACCOUNT)
+
+    assert ghl.claims_at_upsert == [[person["id"]]]
+    (contact_id,) = world.ghl.contacts
+    mapping = world.mappings.get_by_rankr(LOCATION, Entity.CONTACT, person["id"])
+    assert mapping is not None and mapping.ghl_id == contact_id
+    assert world.lead_claims.find(LOCATION, ["email:rae@example.com"]) == []
+
+
+def test_a_rankr_contact_whose_e_mail_another_lead_push_claims_is_not_created_in_ghl_by_reconcile() -> None:
+    world = World()
+    world.clock.now += timedelta(hours=1)
+    run(world)
+    person = world.rankr.seed_contact(firstName="Rae", email="rae@example.com")
+    world.lead_claims.claim(LOCATION, ["email:rae@example.com"], "another-lead", ttl_s=300)
+
+    run(world, Mode.INCREMENTAL)
+
+    assert world.ghl.contacts == {}
+    skips = [entry for entry in world.audit.entries if entry.action is AuditAction.SKIP]
+    assert [(entry.rankr_id, entry.fields) for entry in skips] == [(person["id"], ("pending_lead_push",))]

@@ -28,6 +28,7 @@ __getattr__ = lazy_exports(__name__, {"MappingConfigSource": "rankr_ghl.sync.map
 
 __all__ = [
     "CLAIM_LINK_ORIGIN",
+    "LEAD_CLAIM_TTL_S",
     "LEAD_PUSH_ORIGIN",
     "LEAD_TAG_PREFIX",
     "AuditAction",
@@ -272,6 +273,11 @@ class LeadClaim:
     identity: str  # from `lead_claim_identities`; adapters store a digest of it, never the value
     lead_id: str
     claimed_at: datetime
+
+
+# How long a claim holds: well past a push's worst case and GHL's webhook delay, short enough that an
+# abandoned claim soon stops steering the webhook worker.
+LEAD_CLAIM_TTL_S = 600
 
 
 def lead_claim_identities(

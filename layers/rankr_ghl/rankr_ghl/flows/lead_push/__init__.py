@@ -29,7 +29,7 @@ from rankr_ghl.flows.lead_push.ports import (
     LinkConflict,
     LocationResolver,
 )
-from rankr_ghl.flows.lead_push.records import LEAD_CLAIM_TTL_S, SyncLeadRecords
+from rankr_ghl.flows.lead_push.records import SyncLeadRecords
 from rankr_ghl.flows.lead_push.request import (
     MAX_BATCH,
     MAX_BATCH_BYTES,
@@ -45,6 +45,7 @@ from rankr_ghl.flows.lead_push.request import (
 )
 from rankr_ghl.flows.lead_push.results import BatchResult, ErrorCode, LeadPushFailure, Outcome
 from rankr_ghl.flows.lead_push.service import LeadPushService, PushSettings, payload_hash
+from rankr_ghl.sync.ports import LEAD_CLAIM_TTL_S
 
 __all__ = [
     "LEAD_CLAIM_TTL_S",

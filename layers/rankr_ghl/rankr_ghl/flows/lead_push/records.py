@@ -17,6 +17,7 @@ from rankr_ghl.sync.audit_buffer import DEFAULT_FLUSH_AT, AuditBuffer
 from rankr_ghl.sync.mapping_resolver import MappingResolver
 from rankr_ghl.sync.ports import (
     CLAIM_LINK_ORIGIN,
+    LEAD_CLAIM_TTL_S,
     LEAD_PUSH_ORIGIN,
     AuditAction,
     AuditEntry,
@@ -33,9 +34,6 @@ from rankr_ghl.sync.ports import (
 from rankr_ghl.sync.types import Entity, Side
 
 LINK_ATTEMPTS = 8
-# How long a lead's claims hold: well past a push's worst case and GHL's webhook delay, short enough
-# that an abandoned claim soon stops steering the webhook worker.
-LEAD_CLAIM_TTL_S = 600
 
 
 def _transient_store_error(exc: Exception) -> bool:

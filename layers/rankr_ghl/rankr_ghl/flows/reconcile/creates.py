@@ -15,7 +15,14 @@ from rankr_ghl.observability import logger
 from rankr_ghl.ports import Record
 from rankr_ghl.rankr.keys import ghl_mirror_key
 from rankr_ghl.sync.echo import Action, Decision, decide
-from rankr_ghl.sync.ports import AuditAction, AuditOutcome, IdMapping, MappingConflict, lead_claim_identities
+from rankr_ghl.sync.ports import (
+    LEAD_CLAIM_TTL_S,
+    AuditAction,
+    AuditOutcome,
+    IdMapping,
+    MappingConflict,
+    lead_claim_identities,
+)
 from rankr_ghl.sync.transforms import LEAD_TAG_PREFIX
 from rankr_ghl.sync.types import Entity, Side
 
@@ -113,6 +120,18 @@ class Creates(Deletes):
             body = ghl_clears_as_empty_strings(decision.ghl_write(self.contact_mapping).body)
             tags = [str(tag) for tag in body.pop("tags", None) or []]
             lead_tag = f"{LEAD_TAG_PREFIX}{rankr_id}".lower()
+            identities = lead_claim_identities(
+                email=body.get("email"), phone=body.get("phone"), tags=[lead_tag]
+            )
+            identities = identities[:MAX_CLAIM_IDENTITIES]
+            if self.claimed_by_a_push(rankr_id, identities):
+                return
+            if self.lead_claims is not None:
+                # Claimed like a lead push claims its lead: the contact's create webhook may reach the
+                # worker before this run maps it (or after a create GHL applied but answered with an
+                # error), and the worker then links the contact to `rankr_id` instead of mirroring it
+                # into a Rankr twin.
+                self.lead_claims.claim(self.location_id, identities, rankr_id, LEAD_CLAIM_TTL_S)
             created_here = False
             if body.get("email") or body.get("phone"):
                 # Upsert: a repeat (crash before the mapping write) finds the same contact, never a
@@ -138,8 +157,30 @@ class Creates(Deletes):
                 rankr_id=rankr_id,
                 created_here=created_here,
             )
+            if self.lead_claims is not None:
+                self.lead_claims.release(self.location_id, identities, rankr_id)
 
         self.guard(Entity.CONTACT, DiffKind.MISSING_IN_GHL, work, rankr_id=rankr_id)
+
+    def claimed_by_a_push(self, rankr_id: str, identities: list[str]) -> bool:
+        """A push of another lead with the same e-mail or phone holds a claim on them: it writes that
+        GHL contact itself, so this run must not. A claim held for `rankr_id` itself is this record's
+        own (an earlier run's, or its own lead push's, whose contact the upsert below matches)."""
+        if self.lead_claims is None or not identities:
+            return False
+        claims = self.lead_claims.find(self.location_id, identities)
+        if not any(claim.lead_id != rankr_id for claim in claims):
+            return False
+        self.audit(
+            Entity.CONTACT,
+            AuditAction.SKIP,
+            "none",
+            DiffKind.MISSING_IN_GHL,
+            outcome=AuditOutcome.SKIPPED,
+            fields=["pending_lead_push"],
+            rankr_id=rankr_id,
+        )
+        return True
 
     def record_created(
         self,
