@@ -107,7 +107,15 @@ class IncrementalPass(ChildPhases):
             if link is None:
                 self.unmapped_rankr_contact(record)
             else:
-                self.changed_rankr_contact(record, link, ledgers)
+                self.changed_mapped_rankr_contact(record, link, ledgers)
+
+    def changed_rankr_contact(self, record: Record) -> None:
+        """One Rankr contact compared on its own (test-transfer): always against a fresh GHL read."""
+        link = self.mappings.get_by_rankr(self.location_id, Entity.CONTACT, str(record["id"]))
+        if link is None:
+            self.unmapped_rankr_contact(record)
+        else:
+            self.changed_mapped_rankr_contact(record, link, None)
 
     def unmapped_rankr_contact(self, record: Record) -> None:
         rankr_id = str(record["id"])
@@ -117,22 +125,30 @@ class IncrementalPass(ChildPhases):
             return
         self.create_in_ghl(record)
 
-    def changed_rankr_contact(
-        self, record: Record, link: IdMapping, ledgers: dict[tuple[Side, str], LedgerEntry]
+    def changed_mapped_rankr_contact(
+        self, record: Record, link: IdMapping, ledgers: dict[tuple[Side, str], LedgerEntry] | None
     ) -> None:
+        """`ledgers`: the page's ledger entries, to skip what the connector already synced (None: read
+        GHL whatever the ledger says)."""
         if link.ghl_id in self.processed_ghl:
             return  # compared in the GHL pass of this run (our own write bumped updatedAt)
-        if is_deleted(record) and self.tombstones.is_tombstoned(
-            self.location_id, Side.GHL, Entity.CONTACT, link.ghl_id
+        if (
+            ledgers is not None
+            and is_deleted(record)
+            and self.tombstones.is_tombstoned(self.location_id, Side.GHL, Entity.CONTACT, link.ghl_id)
         ):
             self.tick("rankr_changes_known")
             return  # gone on both sides, and known to be (a GHL 404 or its ContactDelete event)
-        if not is_deleted(record) and rankr_change_known(
-            self.contact_mapping,
-            self.common,
-            record,
-            ledgers.get((Side.GHL, link.ghl_id)),
-            ledgers.get((Side.RANKR, link.rankr_id)),
+        if (
+            ledgers is not None
+            and not is_deleted(record)
+            and rankr_change_known(
+                self.contact_mapping,
+                self.common,
+                record,
+                ledgers.get((Side.GHL, link.ghl_id)),
+                ledgers.get((Side.RANKR, link.rankr_id)),
+            )
         ):
             self.tick("rankr_changes_known")
             self.sync_rankr_side_notes(link)
