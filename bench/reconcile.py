@@ -242,6 +242,12 @@ def _counts(stats: dict[str, Any]) -> tuple[int, int]:
     return reads, writes
 
 
+def progress(step: str) -> None:
+    """A step of a long run, on stderr (stdout's last line is the result)."""
+    sys.stderr.write(f"[bench/reconcile {time.strftime('%H:%M:%S')}] {step}\n")
+    sys.stderr.flush()
+
+
 def read_kind(endpoint: str) -> str | None:
     """The kind of GHL read an endpoint stat key ("GET /contacts/{contactId}/notes") is, or None."""
     method, _, path = endpoint.partition(" ")
@@ -298,6 +304,7 @@ def main() -> None:
             }
         )
         t0 = time.monotonic()
+        progress("setup")
         setup = services.call("setup", contacts=n)
         pairs = setup["pairs"]
         one, half = max(1, n // 100), max(1, n // 200)
@@ -359,6 +366,7 @@ def main() -> None:
             settings=ReconcileSettings(overlap=timedelta(seconds=SEARCH_LAG_S + SEARCH_LAG_JITTER_S + 2)),
         )
         started = time.monotonic()
+        progress("full reconcile")
         outcome = reconciler.run(ReconcileJob(LOCATION, Mode.FULL), account_id=ACCOUNT)
         seconds = time.monotonic() - started
         peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -370,6 +378,7 @@ def main() -> None:
             "deleted_rankr": [pairs[i][1] for i in deleted_rankr],
         }
         verify_started = time.monotonic()
+        progress("verify")
         verified = services.call("verify", **seeded_gone)
         verify_s = time.monotonic() - verify_started
         remaining, false_deletes = verified["remaining"], verified["false_deletes"]
@@ -385,10 +394,12 @@ def main() -> None:
         time.sleep(SEARCH_LAG_S + SEARCH_LAG_JITTER_S)  # the overlap re-reads what the lag hid
         services.call("reset_stats")
         inc_started = time.monotonic()
+        progress("incremental reconcile")
         inc = reconciler.run(ReconcileJob(LOCATION, Mode.INCREMENTAL), account_id=ACCOUNT)
         inc_s = time.monotonic() - inc_started
         inc_stats = services.call("stats")
         inc_reads, _ = _counts(inc_stats["ghl"])
+        progress("verify")
         inc_remaining = services.call("verify", **seeded_gone)["remaining"]
         report = outcome.report
         confirm_reads = int(report.scanned.get("ghl_confirm_reads", 0))
