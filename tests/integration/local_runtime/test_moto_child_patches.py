@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -154,20 +156,27 @@ def test_items_are_built_as_moto_builds_them_with_the_same_size_limit() -> None:
         Item(DynamoType({"S": "k"}), None, too_big)
 
 
-def test_gsi_query_pages_are_moto_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+@contextlib.contextmanager
+def in_process_dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A DynamoDB client on moto in this process, not on the session's embedded AWS."""
     import boto3
     from moto import mock_aws
+
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+        monkeypatch.delenv(name, raising=False)
+    with mock_aws():
+        yield boto3.client(
+            "dynamodb", region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test"
+        )
+
+
+def test_gsi_query_pages_are_moto_pages(monkeypatch: pytest.MonkeyPatch) -> None:
     from moto.dynamodb.models.table import Table
 
     def s(value: str) -> dict[str, str]:
         return {"S": value}
 
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):  # not the session's embedded AWS
-        monkeypatch.delenv(name, raising=False)
-    with mock_aws():
-        client = boto3.client(
-            "dynamodb", region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test"
-        )
+    with in_process_dynamodb(monkeypatch) as client:
         client.create_table(
             TableName="t",
             BillingMode="PAY_PER_REQUEST",
@@ -305,15 +314,7 @@ def _racing_conditional_puts(monkeypatch: pytest.MonkeyPatch) -> int:
 
 
 def test_dynamodb_reads_answer_as_moto_serialises_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    import boto3
-    from moto import mock_aws
-
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):  # not the session's embedded AWS
-        monkeypatch.delenv(name, raising=False)
-    with mock_aws():
-        client = boto3.client(
-            "dynamodb", region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test"
-        )
+    with in_process_dynamodb(monkeypatch) as client:
         client.create_table(
             TableName="t",
             BillingMode="PAY_PER_REQUEST",
