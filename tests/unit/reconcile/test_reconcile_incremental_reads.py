@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileJob
-from rankr_ghl.sync.echo import decide
+from rankr_ghl.sync.echo import decide, ledger_entry
 from rankr_ghl.sync.mapping import default_mapping
 from rankr_ghl.sync.ports import Tombstone
 from rankr_ghl.sync.types import Entity, Side
@@ -142,6 +142,38 @@ def test_a_changed_known_contact_with_an_edited_rankr_note_lists_ghl_notes() -> 
     assert outcome.report.scanned["rankr_changes_known"] == 1 and world.ghl.calls["read:contact"] == 0
     assert world.ghl.calls["read:notes"] == 1
     assert [n["body"] for n in world.ghl.notes.values()] == ["First call, follow up"]
+
+
+def test_a_rankr_note_the_ledger_saw_the_sides_disagree_on_lists_ghl_notes() -> None:
+    """A Rankr note equal to its ledger entry is not enough: when GHL's entry recorded another body
+    (a conflict held one side back), the note is compared against GHL's list."""
+    world, ids = converged_world(2)
+    ghl_id, rankr_id = ids[0]
+    ghl_note = world.ghl.seed_note(ghl_id, body="First call")
+    world.ghl.edit_contact(ghl_id, lastName="Noted")
+    assert run(world, Mode.INCREMENTAL).report.complete  # mirrors the note, with both ledger entries
+    world.clock.now = world.clock.now.replace(minute=45)
+    assert run(world, Mode.INCREMENTAL).report.complete
+    note_mapping = default_mapping().for_entity(Entity.NOTE)
+    world.ledger.put(
+        ledger_entry(
+            LOCATION,
+            Entity.NOTE,
+            Side.GHL,
+            ghl_note["id"],
+            canonical=note_mapping.from_ghl({**ghl_note, "body": "Another body"}),
+            mapping=note_mapping,
+            origin="observed",
+        )
+    )
+    world.clock.now = world.clock.now.replace(minute=50)
+    world.rankr.edit_contact(rankr_id, lastName="Noted")  # updatedAt moves, the contact's state does not
+    world.ghl.calls.clear()
+
+    outcome = run(world, Mode.INCREMENTAL)
+
+    assert outcome.report.complete and outcome.report.scanned["rankr_changes_known"] == 1
+    assert world.ghl.calls["read:notes"] == 1 and outcome.report.scanned["rankr_notes_known"] == 0
 
 
 def test_a_rankr_edit_a_worker_write_folded_in_is_still_read_and_carried() -> None:

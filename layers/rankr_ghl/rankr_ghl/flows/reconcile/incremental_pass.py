@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from rankr_ghl.flows.reconcile.child_phases import ChildPhases
-from rankr_ghl.flows.reconcile.known_state import rankr_change_known
+from rankr_ghl.flows.reconcile.known_state import pair_ledgers, rankr_change_known
 from rankr_ghl.flows.reconcile.record_values import is_deleted, iso, lead_id_from_tags
 from rankr_ghl.ports import Record
 from rankr_ghl.sync.echo import is_echo
@@ -19,8 +19,6 @@ from rankr_ghl.sync.ports import IdMapping, LedgerEntry
 from rankr_ghl.sync.types import Entity, Side
 
 CHANGED_SORT: list[dict[str, Any]] = [{"field": "dateUpdated", "direction": "asc"}]
-# DynamoDB BatchGetItem takes at most 100 keys: two ledger entries per contact.
-LEDGER_BATCH_CONTACTS = 50
 
 
 class IncrementalPass(ChildPhases):
@@ -94,14 +92,7 @@ class IncrementalPass(ChildPhases):
             and link.ghl_id not in self.processed_ghl
             and not is_deleted(record)
         ]
-        ledgers: dict[tuple[Side, str], LedgerEntry] = {}
-        for start in range(0, len(pending), LEDGER_BATCH_CONTACTS):
-            keys = [
-                key
-                for link in pending[start : start + LEDGER_BATCH_CONTACTS]
-                for key in ((Side.GHL, link.ghl_id), (Side.RANKR, link.rankr_id))
-            ]
-            ledgers.update(self.ledger.get_many(self.location_id, Entity.CONTACT, keys))
+        ledgers = pair_ledgers(self.ledger, self.location_id, Entity.CONTACT, pending)
         for record in records:
             link = links[str(record["id"])]
             if link is None:
@@ -142,13 +133,7 @@ class IncrementalPass(ChildPhases):
         if (
             ledgers is not None
             and not is_deleted(record)
-            and rankr_change_known(
-                self.contact_mapping,
-                self.common,
-                record,
-                ledgers.get((Side.GHL, link.ghl_id)),
-                ledgers.get((Side.RANKR, link.rankr_id)),
-            )
+            and rankr_change_known(self.contact_mapping, self.common, record, link, ledgers)
         ):
             self.tick("rankr_changes_known")
             self.sync_rankr_side_notes(link)

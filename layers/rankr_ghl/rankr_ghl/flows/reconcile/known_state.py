@@ -7,13 +7,31 @@ whose current state is that digest holds nothing the connector has not already c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rankr_ghl.sync import diff
 from rankr_ghl.sync.mapping import EntityMapping
-from rankr_ghl.sync.ports import LedgerEntry
-from rankr_ghl.sync.types import Side
+from rankr_ghl.sync.ports import IdMapping, LedgerEntry, LedgerStore
+from rankr_ghl.sync.types import Entity, Side
+
+# DynamoDB BatchGetItem takes at most 100 keys: two ledger entries per pair.
+LEDGER_BATCH_PAIRS = 50
+
+
+def pair_ledgers(
+    ledger: LedgerStore, location_id: str, entity: Entity, links: Sequence[IdMapping]
+) -> dict[tuple[Side, str], LedgerEntry]:
+    """Both sides' ledger entries of every pair in `links`, read in batches of 50 pairs."""
+    found: dict[tuple[Side, str], LedgerEntry] = {}
+    for start in range(0, len(links), LEDGER_BATCH_PAIRS):
+        keys = [
+            key
+            for link in links[start : start + LEDGER_BATCH_PAIRS]
+            for key in ((Side.GHL, link.ghl_id), (Side.RANKR, link.rankr_id))
+        ]
+        found.update(ledger.get_many(location_id, entity, keys))
+    return found
 
 
 def matches_ledger(
@@ -43,12 +61,14 @@ def rankr_change_known(
     entity_mapping: EntityMapping,
     common: tuple[str, ...],
     rankr_record: Mapping[str, Any],
-    ghl_entry: LedgerEntry | None,
-    rankr_entry: LedgerEntry | None,
+    link: IdMapping,
+    ledgers: Mapping[tuple[Side, str], LedgerEntry],
 ) -> bool:
-    """True when a changed Rankr contact carries nothing to GHL: its state is the one the connector
-    last synced (a webhook the worker applied, our own write, a lead push), and at that sync both sides
-    agreed. A later GHL edit is GHL's own change, found by the GHL half of the incremental pass."""
+    """True when a changed Rankr record (a contact or a note) carries nothing to GHL: its state is the
+    one the connector last synced (a webhook the worker applied, our own write, a lead push), and at
+    that sync both sides agreed. A later GHL edit is GHL's own change, which GHL's side of the pass
+    finds (the search by `dateUpdated`, or the notes pass)."""
+    rankr_entry = ledgers.get((Side.RANKR, link.rankr_id))
     return matches_ledger(
         entity_mapping, Side.RANKR, entity_mapping.from_rankr(rankr_record), rankr_entry
-    ) and sides_agreed(ghl_entry, rankr_entry, common)
+    ) and sides_agreed(ledgers.get((Side.GHL, link.ghl_id)), rankr_entry, common)

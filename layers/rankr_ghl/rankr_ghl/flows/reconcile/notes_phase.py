@@ -13,8 +13,8 @@ from dataclasses import replace
 
 from rankr_ghl.flows.reconcile.creates import Creates
 from rankr_ghl.flows.reconcile.jobs import DiffKind
-from rankr_ghl.flows.reconcile.known_state import matches_ledger
-from rankr_ghl.flows.reconcile.record_values import is_deleted
+from rankr_ghl.flows.reconcile.known_state import pair_ledgers, rankr_change_known
+from rankr_ghl.flows.reconcile.record_values import common_fields, is_deleted
 from rankr_ghl.ports import Record
 from rankr_ghl.rankr.keys import ghl_mirror_key
 from rankr_ghl.sync.echo import Action, decide
@@ -43,22 +43,19 @@ class NotePhases(Creates):
 
     def sync_rankr_side_notes(self, link: IdMapping) -> None:
         """Notes of a contact that changed only in Rankr: Rankr's notes are listed (a Rankr call), and
-        GHL's only when one of them is not mapped yet or differs from the ledger's state of it."""
+        GHL's only when one of them is not mapped yet or is not what the connector last synced (with
+        both sides agreeing then)."""
         if not self.notes_wanted(link.ghl_id):
             return
         rankr_list = self.rankr.list_notes(self.account_id, link.rankr_id)
         live = [note for note in rankr_list if not is_deleted(note)]
+        note_links = [self.mappings.get_by_rankr(self.location_id, Entity.NOTE, str(n["id"])) for n in live]
+        mapped = [note_link for note_link in note_links if note_link is not None]
         note_mapping = self.field_mapping.for_entity(Entity.NOTE)
-        known = self.ledger.get_many(
-            self.location_id, Entity.NOTE, [(Side.RANKR, str(note["id"])) for note in live]
-        )
-        for note in live:
-            rankr_id = str(note["id"])
-            if self.mappings.get_by_rankr(self.location_id, Entity.NOTE, rankr_id) is None or not (
-                matches_ledger(
-                    note_mapping, Side.RANKR, note_mapping.from_rankr(note), known.get((Side.RANKR, rankr_id))
-                )
-            ):
+        ledgers = pair_ledgers(self.ledger, self.location_id, Entity.NOTE, mapped)
+        common = common_fields(note_mapping)
+        for note, note_link in zip(live, note_links, strict=True):
+            if note_link is None or not rankr_change_known(note_mapping, common, note, note_link, ledgers):
                 self.sync_notes(link.ghl_id, link, rankr_list=rankr_list)
                 return
         self.notes_done.add(link.ghl_id)
