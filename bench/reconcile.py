@@ -448,14 +448,15 @@ def main() -> None:
                 "peak_rss_mb_ok": peak_rss_mb <= 200,
             },
             "notes": (
-                "GHL sandbox rate window raised for the bench location (this measures call counts, "
-                "not pacing); sandboxes + moto run in a child process, so peak_rss_mb is the reconcile "
-                "process only (taken before verification); incremental reads include one notes list per "
-                "changed contact and one GET per Rankr-side change; GHL search ignores the sort and lags "
-                "writes by 2-3 s, so the full pass confirms every unseen mapping with one GET (a 404 is a "
-                "delete, a live record is compared) and the incremental run waits one lag and re-reads "
-                "with an overlap longer than it (default overlap 2 min); seconds are dominated by moto "
-                "(~1 ms of moto CPU per mapping listed, a few ms per DynamoDB call), not by the API calls"
+                "GHL sandbox rate window raised for the bench location (this measures call counts, not "
+                "pacing); sandboxes + moto run in a child process, so peak_rss_mb is the reconcile "
+                "process only (taken before verification); incremental reads: one notes list per contact "
+                "changed in GHL (not our echo), one GET per Rankr-side change the sync ledger does not "
+                "account for (incremental_reads_by_kind, docs/reconcile.md); GHL search ignores the sort "
+                "and lags writes by 2-3 s, so the full pass confirms every unseen mapping with one GET (a"
+                " 404 is a delete, a live record is compared) and the incremental run waits one lag and "
+                "re-reads with an overlap longer than it (default overlap 2 min); seconds are dominated "
+                "by moto (a few ms of moto CPU per DynamoDB call), not by the API calls"
             ),
         }
         print(json.dumps(result))
