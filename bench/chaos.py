@@ -305,14 +305,18 @@ def run_chaos(config: ChaosConfig) -> dict[str, Any]:
             for item in items[:15]:
                 log(config, f"{name}: {item}")
         log(config, f"failure queues: {depths}; GHL faults injected: {stats.get('faultsInjected')}")
-        permanent = [r.get("error", {}).get("code") for r in push.permanent_failures]
+        all_pushes = [push, child_push, *late_stats]
+        permanent = [
+            r.get("error", {}).get("code")
+            for caller_stats in all_pushes
+            for r in caller_stats.permanent_failures
+        ]
         log(
             config,
             f"rankr faults: {stack.rankr.admin.stats().get('faults')}; push: invocations={push.invocations} "
             f"async={push.async_invocations} function_errors={push.function_errors} "
             f"caller_retries={push.caller_retries} gave_up={len(push.gave_up)} permanent={permanent}",
         )
-        all_pushes = [push, child_push, *late_stats]
         return {
             **counts,
             "dlq_messages": sum(depths.values()),

@@ -10,11 +10,19 @@ Last stdout line: {"processes", "ghl_calls", "responses_429", "ratio_429", "effi
 "coordination_calls_per_ghl_call", "lead_p95_ms", ...} where efficiency = honest floor / seconds,
 the floor being (N / 100 - 1) windows of 1 s (the first window is free). Targets: ratio_429 <= 0.01,
 efficiency >= 0.85, coordination_calls_per_ghl_call <= 0.2.
+
+CPU (the machine has 2 cores, shared with other work): `cpu` gives, over the run, the machine's busy
+share of its cores, and the CPU seconds of the bench's own processes (the seven workers, the
+embedded AWS, the GHL sandbox) and of everything else; `per_second` lists, for each second of the
+run, [GHL requests completed, the machine's idle share, threads ready to run on the machine, cores
+the bench's processes got], so seconds where the window ran below 100 can be told apart: the bench's
+processes short of CPU (starved) or given CPU while the budget held requests back.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import os
@@ -61,6 +69,7 @@ def run_worker(args: argparse.Namespace) -> None:
     remaining = [args.calls]
     lock = threading.Lock()
     latencies: list[float] = []
+    completed_at: list[float] = []
     failures: list[str] = []
 
     def work() -> None:
@@ -78,11 +87,13 @@ def run_worker(args: argparse.Namespace) -> None:
                 continue
             with lock:
                 latencies.append((time.perf_counter() - asked) * 1000)
+                completed_at.append(time.time())
 
     threads = [threading.Thread(target=work) for _ in range(args.threads)]
     print("ready", flush=True)
     start = float(sys.stdin.readline())  # every process imported and ready: one common start
     time.sleep(max(0.0, start - time.time()))
+    cpu_at_start = time.process_time()  # the imports before the start are not the run's
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -94,12 +105,132 @@ def run_worker(args: argparse.Namespace) -> None:
             {
                 "ended": time.time(),
                 "latencies_ms": latencies,
+                "completed_at": completed_at,
                 "failures": failures,
                 "coordination_calls": shared.coordination_calls,
+                "cpu_s": time.process_time() - cpu_at_start,
                 "fallbacks": shared.fallbacks,
             }
         )
     )
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine since boot (/proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def process_tree_cpu(root_pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) of `root_pid`'s live descendants, by kind of process."""
+    children: dict[int, list[int]] = {}
+    commands: dict[int, str] = {}
+    ticks: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        after_name = stat.rsplit(")", 1)[1].split()
+        pid, parent = int(entry.name), int(after_name[1])
+        children.setdefault(parent, []).append(pid)
+        commands[pid] = command
+        ticks[pid] = int(after_name[11]) + int(after_name[12])
+    totals: dict[str, float] = {}
+    stack = list(children.get(root_pid, []))
+    while stack:
+        pid = stack.pop()
+        stack.extend(children.get(pid, []))
+        command = commands.get(pid, "")
+        kind = (
+            "workers" if "--worker" in command
+            else "ghl_sandbox" if "ghl_sandbox" in command
+            else "embedded_aws"
+        )  # fmt: skip
+        totals[kind] = totals.get(kind, 0.0) + ticks.get(pid, 0) / CLOCK_TICKS
+    return totals
+
+
+def tree_pids(root_pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, stack = [], list(children.get(root_pid, []))
+    while stack:
+        pid = stack.pop()
+        found.append(pid)
+        stack.extend(children.get(pid, []))
+    return found
+
+
+def pid_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of one process; 0 once it has exited."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def runnable() -> int:
+    """Threads ready to run or running on the whole machine right now (/proc/stat procs_running)."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("procs_running"):
+            return int(line.split()[1])
+    return 0
+
+
+class CpuSampler:
+    """Samples, every `period_s` while the run goes on: the machine's busy ticks, the threads ready to
+    run, and the CPU seconds the bench's own processes have used."""
+
+    def __init__(self, period_s: float = 0.25) -> None:
+        self.period_s = period_s
+        # (wall clock, busy ticks, total ticks, runnable threads, the bench's CPU seconds)
+        self.samples: list[tuple[float, int, int, int, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> CpuSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        pids = tree_pids(os.getpid())  # the bench's processes are all started by now
+        while True:
+            ours = sum(pid_cpu(pid) for pid in pids)
+            self.samples.append((time.time(), *machine_ticks(), runnable(), ours))
+            if self._stop.wait(self.period_s):
+                return
+
+    def second(self, since: float, until: float) -> tuple[float | None, float | None, float | None]:
+        """(machine idle share, mean threads ready to run, cores the bench's processes used)."""
+        inside = [s for s in self.samples if since <= s[0] <= until]
+        if len(inside) < 2:
+            return None, None, None
+        first, last = inside[0], inside[-1]
+        idle = 1 - (last[1] - first[1]) / max(1, last[2] - first[2])
+        ready = sum(s[3] for s in inside) / len(inside)
+        # A worker that exits leaves the tree: a negative step is not CPU given back.
+        used = sum(max(0.0, b[4] - a[4]) for a, b in itertools.pairwise(inside))
+        cores = used / max(1e-9, last[0] - first[0])
+        return round(idle, 2), round(ready, 1), round(cores, 2)
 
 
 def p95(values: list[float]) -> float:
@@ -157,6 +288,9 @@ def main() -> None:
             if proc.stdout.readline().strip() != "ready":
                 raise RuntimeError(f"{kind} process did not start")
         start = time.time() + 0.2
+        sampler = CpuSampler().__enter__()
+        machine_before = machine_ticks()
+        tree_before = process_tree_cpu(os.getpid())
         for _, proc in procs:
             assert proc.stdin is not None
             proc.stdin.write(f"{start!r}\n")
@@ -167,6 +301,10 @@ def main() -> None:
             if proc.returncode != 0:
                 raise RuntimeError(f"{kind} process failed with exit code {proc.returncode}")
             results.append((kind, json.loads(out.strip().splitlines()[-1])))
+        machine_after = machine_ticks()
+        # The workers report their own CPU; the services (embedded AWS, sandbox) still live here.
+        services_after = process_tree_cpu(os.getpid())
+        sampler.__exit__(None, None, None)
         stats = admin.stats()
         admin.close()
 
@@ -178,6 +316,28 @@ def main() -> None:
     lead_latencies = [v for kind, r in results if kind == "lead" for v in r["latencies_ms"]]
     failures = [f for _, r in results for f in r["failures"]]
     print(f"seconds={seconds:.2f} failures={sorted(set(failures))}", file=sys.stderr)
+    machine_s = (machine_after[1] - machine_before[1]) / CLOCK_TICKS
+    busy_s = (machine_after[0] - machine_before[0]) / CLOCK_TICKS
+    workers_cpu = sum(r["cpu_s"] for _, r in results)
+    services_cpu = {
+        kind: round(services_after.get(kind, 0.0) - tree_before.get(kind, 0.0), 1)
+        for kind in ("embedded_aws", "ghl_sandbox")
+    }
+    ours = workers_cpu + sum(services_cpu.values())
+    completions = sorted(t for _, r in results for t in r["completed_at"])
+    per_second = []
+    for second in range(int(seconds) + 1):
+        since, until = start + second, start + second + 1
+        done = sum(1 for t in completions if since <= t < until)
+        per_second.append([done, *sampler.second(since, until)])
+    cpu = {
+        "cores": os.cpu_count(),
+        "machine_busy_share": round(busy_s / max(machine_s, 1e-9), 2),
+        "bench_workers_s": round(workers_cpu, 1),
+        **{f"{kind}_s": value for kind, value in services_cpu.items()},
+        "others_s": round(max(0.0, busy_s - ours), 1),
+        "load_1m": round(os.getloadavg()[0], 2),
+    }
     print(
         json.dumps(
             {
@@ -192,6 +352,8 @@ def main() -> None:
                 "floor_seconds": floor,
                 "failed": len(failures),
                 "fallbacks": sum(r["fallbacks"] for _, r in results),
+                "cpu": cpu,
+                "per_second": per_second,
             }
         )
     )

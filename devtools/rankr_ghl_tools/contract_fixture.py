@@ -32,12 +32,13 @@ DEFAULT_OUT = REPO_ROOT / "tests" / "contract"
 CONTRACT_FILE = "ghl_contract.json"
 EVENTS_FILE = "ghl_webhook_events.json"
 
-# The spec files the connector talks to, and the path prefixes of the operations it calls there.
+# The spec files the connector talks to, and the path prefixes of the operations it calls there
+# (a trailing `$`: that path exactly).
 SPEC_FILES: dict[str, tuple[str, ...]] = {
     "contacts.json": ("/contacts/",),
     "oauth.json": ("/oauth/",),
     "calendars.json": ("/calendars/events/appointments/",),
-    "locations.json": ("/locations/{locationId}/tasks/",),
+    "locations.json": ("/locations/{locationId}/tasks/", "/locations/{locationId}$"),
 }
 # Prose and sample values: never facts the code depends on.
 DROPPED_KEYS = frozenset(
@@ -115,9 +116,15 @@ class _SpecReducer:
                 out[key] = self.reduce(value, base, named=key in NAMED_MAPS)
         return out
 
+    def _wanted(self, path: str) -> bool:
+        return any(
+            path == prefix[:-1] if prefix.endswith("$") else path.startswith(prefix)
+            for prefix in self.path_prefixes
+        )
+
     def document(self) -> dict[str, Any]:
         source = json.loads(self.path.read_text())
-        paths = {path: ops for path, ops in source["paths"].items() if path.startswith(self.path_prefixes)}
+        paths = {path: ops for path, ops in source["paths"].items() if self._wanted(path)}
         doc: dict[str, Any] = {
             "openapi": source["openapi"],
             "info": {"title": self.path.stem, "version": source.get("info", {}).get("version", "")},

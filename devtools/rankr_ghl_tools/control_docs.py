@@ -37,6 +37,14 @@ shows a one-time claim code (15 minutes). The user enters it in Rankr, which cal
 A location bound to another account is never rebound by an install; `connection.link` with `force`
 (logged as an audit entry) is the one way to move it.
 
+The outcome page names the location. The app requests `locations.readonly` for that alone: GHL
+answers a location's name only from `GET /locations/{{locationId}}`, and a page that shows an id
+leaves the user unsure which sub-account they connected. The name is read after the install is
+stored, within 3 seconds and without a retry past them; a token without the scope (401/403), a
+timeout or an error leaves the page showing the id. An agency's page shows the company id:
+`companies.readonly`, the scope a company's name would need, is not in the API reference we build
+against, so the app does not request it.
+
 ## Connections
 `connection.get` answers the connection record (status `active`, `paused`, `needs_reauth` or
 `uninstalled`; scopes; install time; last token refresh) and, read on its own each:
@@ -45,7 +53,8 @@ A location bound to another account is never rebound by an install; `connection.
   worker's report of the last queued run (`result`: differences, repairs, failures);
 - `backlog`: messages waiting on the webhook and reconcile queues (`scope: connector`: SQS counts a
   queue, not a location);
-- `deadLetters`: this location's dead-lettered messages per queue;
+- `deadLetters`: this location's dead-lettered messages per queue, as counted by the dead-letter
+  sweep (below): `countedAt` and `complete` say as of when, and whether every queue was read in full;
 - `rateBudget`: requests of the shared GHL budget counted in the current window, and the limit.
 A part that cannot be read is `null` and named in `unavailable`.
 
@@ -69,8 +78,35 @@ worker's report, or `unknown`.
 `lead-push`), with ids, location, event type, receive count and age; never bodies. SQS cannot filter
 by tenant: every message is looked at and released again at once, and other tenants' messages are
 never counted. `dlq.replay` sends one location's messages (all, or `messageIds`, at most `max`) back to
-their source queue, keeping the message group; a lead-push failure is Rankr's own request and is sent
-again by Rankr (`not_replayable`).
+their source queue, keeping the message group.
+
+A `lead-push` entry is Lambda's on-failure record of an asynchronous lead push. It is the account's
+when every lead in it is: each names the account or one of its locations, and nothing of another
+account (a batch mixing accounts belongs to none and stays for the operator's
+`rankr-ghl dlq replay --queue lead-push`). `dlq.replay` with `queue: lead-push` (`locationId` optional:
+a lead may name only the account) invokes LeadPushFunction's `async` alias again
+(`InvocationType=Event`) with the stored request, then deletes the record. The answer says Lambda
+accepted the event, not that the leads were written: a lead that still fails is retried by Lambda
+and comes back as a new record; one that succeeded meanwhile is not written twice (leads are
+idempotent by `leadId`). ControlFunction may invoke exactly that alias (`lambda:InvokeFunction` on
+`LeadPushAsyncAlias`); locally its Lambda client reaches the runtime's Invoke API through
+`AWS_ENDPOINT_URL_LAMBDA`.
+
+### Dead-letter counts
+`connection.get` reads a location's counts with one GetItem and never reads a queue. Messages reach a
+DLQ inside AWS (SQS's redrive after `maxReceiveCount` receives, Lambda's on-failure destination
+after the async retries) with none of our code running, and a worker's last failed attempt would miss
+every message whose last attempt crashed or timed out: the queues themselves are the only place a
+count stays honest. So a sweep counts them: ControlFunction's `DeadLetterCount` schedule (every 5
+minutes, input `{{"sweep": "dead-letters"}}`) reads each DLQ in full, releases every message at once,
+and writes one item per location (`DLQ_COUNT#<locationId>` on SyncStateTable); a location the last
+sweep counted and this one did not is written as zeros. `dlq.replay` subtracts what it replayed at
+once (never below zero); the next sweep recounts. A count is as of its `countedAt`; no item means no
+sweep has found a dead letter of the location. `complete: false` marks a lower bound: SQS's own count
+was not reached, because a FIFO DLQ holds back a message group's later messages while its first
+ones are looked at, a `dlq.replay` held some, or the sweep's time (half the function's timeout) or
+bound (5,000 per queue) ran out. A lead-push record naming no single location (only the account, or
+several locations) is not in a location's count; `dlq.summary` shows it.
 
 ## Errors
 {errors}

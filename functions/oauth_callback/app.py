@@ -163,6 +163,7 @@ def _result_fields(result: InstallResult) -> dict[str, Any]:
         "userType": result.user_type.value,
         "company": result.company_id,
         "locations": result.location_ids,
+        "locationName": result.location_name,
         "account": mask_account(result.rankr_account_id),
         "keptBinding": len(result.bound_elsewhere),
         "claimCode": result.claim_code,
@@ -202,7 +203,9 @@ def _outcome_page(outcome: dict[str, Any]) -> Response[str]:
             "in the background, about a minute per 500 locations. Rankr shows the progress."
         ]
     else:
-        lines = [f"Location {', '.join(locations)} connected."]
+        name = outcome.get("locationName")
+        # The name when GHL told it (locations.readonly), else the id; _page escapes it.
+        lines = [f"Location {name or ', '.join(locations)} connected."]
     claim = outcome.get("claimCode")
     if outcome.get("keptBinding"):
         lines.append(

@@ -256,6 +256,7 @@ def traffic() -> Iterator[list[Exchange]]:
         code = urllib.parse.parse_qs(urllib.parse.urlsplit(consent.headers["location"]).query)["code"][0]
         tokens = oauth.exchange_code(code, "Location", redirect)
         assert tokens.refresh_token
+        assert oauth.location_name(str(tokens.access_token), LOCATION)
         oauth.refresh(tokens.refresh_token, "Location")
         company_token = str(admin.tokens(company_id=COMPANY)["access_token"])
         list(oauth.installed_locations(company_token, COMPANY, page_size=10))

@@ -48,8 +48,11 @@ def test_dead_letters_are_scoped_replayed_and_the_replayed_run_is_followed(e2e_s
         assert summary["reconcile"]["messages"] == 1
         assert summary["reconcile"]["byLocation"] == {location_a: 1}
         assert location_b not in json.dumps(summary)
+        swept = stack.fire_schedule("DeadLetterCount")
+        assert swept.ok and swept.json()["result"]["queues"]["reconcile"]["complete"] is True, swept.json()
         got = _ok(stack, {"op": "connection.get", "rankrAccountId": account_a, "locationId": location_a})
         assert got["connection"]["deadLetters"]["reconcile"] == 1 and got["connection"]["unavailable"] == []
+        assert got["connection"]["deadLetters"]["complete"] is True
 
         refused = control_call(
             stack,
@@ -61,6 +64,8 @@ def test_dead_letters_are_scoped_replayed_and_the_replayed_run_is_followed(e2e_s
             {"op": "dlq.replay", "rankrAccountId": account_a, "locationId": location_a, "queue": "reconcile"},
         )
         assert len(replayed["replayed"]) == 1 and replayed["failed"] == []
+        got = _ok(stack, {"op": "connection.get", "rankrAccountId": account_a, "locationId": location_a})
+        assert got["connection"]["deadLetters"]["reconcile"] == 0  # the replay left the count at once
         stack.drain(timeout=60)
 
         status = _ok(
@@ -71,6 +76,8 @@ def test_dead_letters_are_scoped_replayed_and_the_replayed_run_is_followed(e2e_s
         # B's message is still there, untouched, and visible again for its own account.
         left = _ok(stack, {"op": "dlq.summary", "rankrAccountId": account_b})["queues"]["reconcile"]
         assert left["messages"] == 1 and left["byLocation"] == {location_b: 1}
+        got_b = _ok(stack, {"op": "connection.get", "rankrAccountId": account_b, "locationId": location_b})
+        assert got_b["connection"]["deadLetters"]["reconcile"] == 1
     finally:
         sqs.purge_queue(QueueUrl=dlq)  # later tests assert every queue is empty
 
@@ -98,3 +105,63 @@ def test_reconcile_started_through_the_control_api_runs_and_reports(e2e_stack) -
     last = got["connection"]["lastReconcile"]
     assert last["lastRunId"] == started["runId"] and last["result"]["totalRepaired"] >= 1
     assert any(c.get("email") == contact["email"] for c in stack.rankr.admin.state(account)["contacts"])
+
+
+def _lead_push_failures(stack: Any, account: str) -> dict[str, Any]:
+    queues: dict[str, Any] = _ok(stack, {"op": "dlq.summary", "rankrAccountId": account})["queues"]
+    return dict(queues["lead-push"])
+
+
+def test_a_dead_lettered_lead_push_replays_through_the_control_api_into_ghl_once(e2e_stack) -> None:
+    """An async lead push fails every attempt (GHL answers 503), so Lambda's on-failure destination
+    keeps it. Another account cannot replay it; its own account does, through ControlFunction, which
+    invokes lead push's async alias again: the lead lands in GHL once, and the record is gone."""
+    stack = e2e_stack
+    account, location = new_id("acctL"), new_id("locL")
+    install_location(stack, location, account)
+    other_account, other_location = new_id("acctM"), new_id("locM")
+    install_location(stack, other_location, other_account)
+    email = f"{new_id('lead')}@replay.example"
+    payload = {
+        "rankrAccountId": account,
+        "leads": [{"leadId": new_id("lead"), "locationId": location, "email": email, "tags": ["replayed"]}],
+    }
+    async_alias = stack.template.outputs["LeadPushAsyncAliasArn"]
+    # Lambda's retry waits (1 then 2 minutes) shortened for this test; the semantics stay.
+    scale, stack.service.time_scale = stack.service.time_scale, 0.005
+    stack.ghl.admin.faults(rate503=1.0, paths=["POST /contacts/upsert", "POST /contacts/"])
+    try:
+        accepted = stack.client("lambda").invoke(
+            FunctionName=async_alias, InvocationType="Event", Payload=json.dumps(payload).encode()
+        )
+        assert accepted["StatusCode"] == 202
+        stack.drain(timeout=60)
+    finally:
+        stack.ghl.admin.clear_faults()
+        stack.service.time_scale = scale
+    failed = _lead_push_failures(stack, account)
+    assert failed["messages"] == 1 and failed["replayable"] is True, failed
+    assert stack.fire_schedule("DeadLetterCount").ok
+    counted = _ok(stack, {"op": "connection.get", "rankrAccountId": account, "locationId": location})
+    assert counted["connection"]["deadLetters"]["lead-push"] == 1
+    assert failed["byLocation"] == {location: 1}
+    assert stack.ghl.admin.state(location)["contacts"] == []
+    assert _lead_push_failures(stack, other_account)["messages"] == 0
+
+    base = {"op": "dlq.replay", "rankrAccountId": other_account, "queue": "lead-push"}
+    assert _ok(stack, base)["replayed"] == []
+    foreign = control_call(stack, {**base, "locationId": location})
+    assert foreign["error"]["code"] == "not_found"
+    replayed = _ok(stack, {**base, "rankrAccountId": account})
+    assert replayed["replayed"] == [failed["sample"][0]["messageId"]] and replayed["failed"] == []
+    stack.drain(timeout=60)
+
+    [contact] = stack.ghl.admin.state(location)["contacts"]
+    assert contact["email"] == email and "replayed" in contact["tags"]
+    assert _lead_push_failures(stack, account)["messages"] == 0
+    counted = _ok(stack, {"op": "connection.get", "rankrAccountId": account, "locationId": location})
+    assert counted["connection"]["deadLetters"]["lead-push"] == 0
+    # Nothing is left to replay, and a second replay writes nothing.
+    assert _ok(stack, {**base, "rankrAccountId": account})["replayed"] == []
+    stack.drain(timeout=60)
+    assert len(stack.ghl.admin.state(location)["contacts"]) == 1

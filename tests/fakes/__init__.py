@@ -2,7 +2,9 @@
 
 - `sync_state`: the sync stores (`rankr_ghl.sync.ports`), faithful to the DynamoDB adapters;
 - `ghl`: `FakeGhlRecords`, the one fake of `rankr_ghl.ports.GhlRecords`;
-- `rankr`: `FakeRankrRecords`, the one fake of `rankr_ghl.ports.RankrRecords`.
+- `rankr`: `FakeRankrRecords`, the one fake of `rankr_ghl.ports.RankrRecords`;
+- `reconcile_world`: a `Reconciler` over single-location GHL and Rankr record fakes with a clock,
+  search ordering and paging variants, and a check that a location has converged.
 """
 
 from fakes.sync_state import (

@@ -66,7 +66,10 @@ class PushStats:
 
 
 class RankrCaller:
-    """Rankr's side of lead push: boto3 `lambda.invoke` on the alias ARN (the local Invoke API)."""
+    """Rankr's side of lead push: boto3 `lambda.invoke` on the alias ARNs (the local Invoke API).
+
+    Waiting calls go to `live`; fire-and-forget calls go to `async`, the alias whose own retries and
+    failure destination apply, as Rankr does in production."""
 
     def __init__(self, stack: Any, location_id: str, stats: PushStats, give_up_after_s: float) -> None:
         import boto3
@@ -77,8 +80,10 @@ class RankrCaller:
         self.stats = stats
         self.give_up_after_s = give_up_after_s
         arn = stack.template.outputs.get("LeadPushAliasArn")
-        assert isinstance(arn, str)
+        async_arn = stack.template.outputs.get("LeadPushAsyncAliasArn")
+        assert isinstance(arn, str) and isinstance(async_arn, str)
         self.arn = arn
+        self.async_arn = async_arn
         self.client = boto3.client(
             "lambda",
             endpoint_url=stack.invoke_url,
@@ -89,8 +94,9 @@ class RankrCaller:
         )
 
     def _invoke(self, payload: dict[str, Any], invocation_type: Any) -> tuple[str | None, Any]:
+        function_name = self.async_arn if invocation_type == "Event" else self.arn
         response = self.client.invoke(
-            FunctionName=self.arn, InvocationType=invocation_type, Payload=json.dumps(payload).encode()
+            FunctionName=function_name, InvocationType=invocation_type, Payload=json.dumps(payload).encode()
         )
         body = response["Payload"].read()
         with self.stats.lock:
@@ -98,10 +104,7 @@ class RankrCaller:
         return response.get("FunctionError"), (json.loads(body) if body else None)
 
     def push_async(self, leads: list[Lead]) -> None:
-        payload = {
-            "leads": [lead_payload(lead, self.location_id) for lead in leads],
-            "invocationType": "Event",
-        }
+        payload = {"leads": [lead_payload(lead, self.location_id) for lead in leads]}
         self._invoke(payload, "Event")
         with self.stats.lock:
             self.stats.async_invocations += 1

@@ -188,6 +188,9 @@ class _NoOAuth:
     ) -> Iterator[InstalledLocationLike]:
         self._refuse()
 
+    def location_name(self, location_token: str, location_id: str) -> str | None:
+        self._refuse()
+
 
 def cmd_show(args: argparse.Namespace) -> int:
     return _lifecycle_call("show", args.location, as_json=args.json)

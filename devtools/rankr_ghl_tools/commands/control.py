@@ -150,9 +150,9 @@ COMMANDS: dict[str, tuple[str, str, list[tuple[str, dict[str, Any]]], Fields]] =
     ),
     "dlq-replay": (
         "dlq.replay",
-        "send a location's dead-lettered messages back to their queue",
+        "send a location's dead-lettered messages back to their queue (lead push: invoke it again)",
         [
-            LOCATION,
+            ("location", {"nargs": "?", "help": "GHL location id (optional with --queue lead-push)"}),
             ("--queue", {"choices": ["webhooks", "reconcile", "lead-push"], "default": "webhooks"}),
             ("--message-id", {"action": "append", "dest": "message_ids"}),
             ("--max", {"type": int}),

@@ -46,8 +46,8 @@ class SandboxConfig:
     app_version_id: str = "sbxversion0000000001"
     plan_id: str = "sbxplan00000000000001"
     scope: str = (
-        "contacts.readonly contacts.write calendars/events.readonly locations/tasks.readonly "
-        "locations/tags.readonly oauth.readonly oauth.write"
+        "contacts.readonly contacts.write calendars/events.readonly locations.readonly "
+        "locations/tasks.readonly locations/tags.readonly oauth.readonly oauth.write"
     )
 
     @property

@@ -193,6 +193,7 @@ class SandboxApp:
             scope="calendars/events.readonly",
         )
         r("POST", "/locations/{locationId}/tasks/search", self.search_tasks, scope="locations/tasks.readonly")
+        r("GET", "/locations/{locationId}", self.get_location, scope="locations.readonly")
         r("POST", "/oauth/token", self.oauth_token, version=None, auth="none")
         r("POST", "/oauth/locationToken", self.location_token, auth="company", scope="oauth.write")
         r(
@@ -435,6 +436,11 @@ class SandboxApp:
     def location_token(self, req: Request) -> tuple[int, Any]:
         assert req.token is not None
         return 200, self.store.location_token(req.token, req.form())
+
+    def get_location(self, req: Request) -> tuple[int, Any]:
+        """GET /locations/{locationId} (`locations.readonly`): the sub-account's profile."""
+        location_id = self._own_location(req, req.params["locationId"])
+        return 200, {"location": self.store.location_profile(location_id)}
 
     def installed_locations(self, req: Request) -> tuple[int, Any]:
         assert req.token is not None

@@ -107,6 +107,11 @@ _HAND_ROWS: dict[tuple[str, str], Callable[[AwsCall], list[Requirement]]] = {
     ("sqs", "SendMessageBatch"): _same_action("sqs:SendMessage", _SQS_BATCH_SOURCE),
     ("sqs", "DeleteMessageBatch"): _same_action("sqs:DeleteMessage", _SQS_BATCH_SOURCE),
     ("sqs", "ChangeMessageVisibilityBatch"): _same_action("sqs:ChangeMessageVisibility", _SQS_BATCH_SOURCE),
+    ("lambda", "Invoke"): _same_action(
+        "lambda:InvokeFunction",
+        "AWS Lambda API Reference, Invoke (the caller needs lambda:InvokeFunction on the function, "
+        "alias or version it names)",
+    ),
 }
 
 _SECRET_WRITE_SOURCE = (

@@ -40,6 +40,7 @@ from rankr_ghl_tools.local.workers import InvocationResult, LogFanout
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
 APP_SECRET = "AppSecret"
+LAMBDA_ENDPOINT_ENV = "AWS_ENDPOINT_URL_LAMBDA"
 
 
 @dataclass(frozen=True)
@@ -150,11 +151,15 @@ class LocalStack:
             extra_env=self.extra_env,
             timers=self.timers,
         )
-        self.gateway.bind_template(self.template)
-        self.gateway.start()
         self.invoke_api = InvokeApi(self.service, port=self.invoke_port).start()
         if self.invoke_api.server.port_was_taken:
             self.notes.append(f"port {self.invoke_port} was taken: invoke API on {self.invoke_api.port}")
+        # A handler's own Lambda client (the control API's lead-push replay) reaches this Invoke API,
+        # not moto's: botocore's service-specific endpoint wins over AWS_ENDPOINT_URL. Set before the
+        # gateway starts, so no worker was spawned without it.
+        self.service.extra_env.setdefault(LAMBDA_ENDPOINT_ENV, self.invoke_api.url)
+        self.gateway.bind_template(self.template)
+        self.gateway.start()
         if self.pumps_enabled:
             self._start_pumps()
         if self.schedules_enabled:

@@ -23,6 +23,8 @@ DEFAULT_GHL_SCOPES = " ".join(
     (
         "contacts.readonly",
         "contacts.write",
+        # The location's name on the install's outcome page (GET /locations/{id}).
+        "locations.readonly",
         "locations/tasks.readonly",
         "calendars/events.readonly",
         "oauth.readonly",
@@ -114,6 +116,11 @@ class Settings:
     webhook_dlq_url: str = ""
     reconcile_dlq_url: str = ""
     lead_push_failure_queue_url: str = ""
+    # dlq.replay invokes lead push's `async` alias again with a failure record's request.
+    lead_push_async_alias_arn: str = ""
+    # Where this function's Lambda client sends Invoke calls: empty on AWS; the local runtime sets
+    # AWS_ENDPOINT_URL_LAMBDA to its Invoke API (botocore's service-specific endpoint variable).
+    aws_endpoint_url_lambda: str = ""
     agency_install_queue_url: str = ""
     webhook_public_keys: str = ""
     # None keeps the intake's defaults (192 KiB; retry horizon 48 h, clock skew 300 s, dedupe TTL

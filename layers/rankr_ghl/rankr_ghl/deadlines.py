@@ -8,6 +8,10 @@
   call's timeout and its rate-limiter wait, so no single call outlives its unit. It is per thread on
   purpose: the local runtime serves several functions' invocations from threads of one process, and
   one function's end must not bound another's calls.
+- The limiter-wait bound (`limiter_wait_at_most`, a context variable): how long a unit may wait for
+  the rate budget in place. The webhook worker keeps it short, so a location whose budget is spent
+  returns its records to the queue until the budget resets instead of holding the worker (and the
+  other locations' records behind them in the batch) for the wait.
 
 Outside an invocation (tests, tools) and outside `deadline_in`, nothing bounds the work (None).
 """
@@ -49,6 +53,7 @@ class InvocationDeadline:
 invocation = InvocationDeadline()
 
 _unit_deadline: ContextVar[float | None] = ContextVar("rankr_ghl_deadline", default=None)
+_limiter_wait: ContextVar[float | None] = ContextVar("rankr_ghl_limiter_wait", default=None)
 
 
 def remaining_s() -> float | None:
@@ -58,15 +63,21 @@ def remaining_s() -> float | None:
 
 
 @contextmanager
-def deadline_in(seconds: float) -> Iterator[None]:
-    """Run the block with a deadline `seconds` from now (a tighter enclosing deadline still wins)."""
-    new = time.monotonic() + seconds
-    current = _unit_deadline.get()
-    token = _unit_deadline.set(new if current is None else min(current, new))
+def _tightened(bound: ContextVar[float | None], value: float) -> Iterator[None]:
+    """Run the block with `bound` at `value`, or at its enclosing value where that is tighter."""
+    current = bound.get()
+    token = bound.set(value if current is None else min(current, value))
     try:
         yield
     finally:
-        _unit_deadline.reset(token)
+        bound.reset(token)
+
+
+@contextmanager
+def deadline_in(seconds: float) -> Iterator[None]:
+    """Run the block with a deadline `seconds` from now (a tighter enclosing deadline still wins)."""
+    with _tightened(_unit_deadline, time.monotonic() + seconds):
+        yield
 
 
 def cap(limit_s: float | None) -> float | None:
@@ -76,3 +87,21 @@ def cap(limit_s: float | None) -> float | None:
         return limit_s
     left = max(0.0, left)
     return left if limit_s is None else min(limit_s, left)
+
+
+@contextmanager
+def limiter_wait_at_most(seconds: float) -> Iterator[None]:
+    """Run the block with the rate-limiter wait of each call bounded by `seconds` (a tighter
+    enclosing bound still wins)."""
+    with _tightened(_limiter_wait, seconds):
+        yield
+
+
+def limiter_wait_cap(limit_s: float | None) -> float | None:
+    """How long a call may wait for the rate budget: `limit_s` capped by the unit's deadline and by
+    the limiter-wait bound; None when nothing bounds it."""
+    capped = cap(limit_s)
+    bound = _limiter_wait.get()
+    if bound is None:
+        return capped
+    return bound if capped is None else min(capped, bound)

@@ -71,23 +71,40 @@ def assert_clean_page(page: Page, *secrets: str) -> None:
         assert secret not in html and secret not in page.url
 
 
-def new_location(stack: Any, prefix: str = "locBr") -> str:
+def new_location(stack: Any, prefix: str = "locBr", **options: Any) -> str:
     location = new_id(prefix)
-    stack.ghl.admin.create_location(location)
+    stack.ghl.admin.create_location(location, **options)
     stack.ghl.admin.consent(location_id=location)
     return location
 
 
 def test_rankr_minted_install_reaches_the_success_page(e2e_stack, page: Page) -> None:
-    location, account = new_location(e2e_stack), new_id("acctBr")
+    # A name with markup in it: the page shows it as text, escaped.
+    name = f'Dentist <b>{new_id("x")[:6]}</b> & "Sons"'
+    location, account = new_location(e2e_stack, name=name), new_id("acctBr")
     page.goto(mint_install_link(e2e_stack, account))
     shot(page, "01-location-install-success")
     assert page.locator("h1").inner_text() == "GoHighLevel connected to Rankr"
-    assert f"Location {location} connected" in page.content()
+    assert f"Location {name} connected" in page.locator("main").inner_text()
+    assert page.locator("main b").count() == 0 and "&lt;b&gt;" in page.content()
     assert account not in page.content() and account[-4:] in page.content()  # masked
     assert_clean_page(page)
     record = connection(e2e_stack, location)
     assert record is not None and record["rankrAccountId"] == account
+
+
+def test_a_token_without_locations_readonly_shows_the_location_id(e2e_stack, page: Page) -> None:
+    """GHL refuses GET /locations/{id} to a token without the scope: the install still completes
+    and the page names the location by its id."""
+    scopes = ["contacts.readonly", "contacts.write", "locations/tasks.readonly"]
+    location = new_location(e2e_stack, name="Not Shown Dental", scopes=scopes)
+    account = new_id("acctNs")
+    page.goto(mint_install_link(e2e_stack, account))
+    shot(page, "01b-location-install-without-name-scope")
+    assert f"Location {location} connected" in page.locator("main").inner_text()
+    assert "Not Shown Dental" not in page.content()
+    record = connection(e2e_stack, location)
+    assert record is not None and record["rankrAccountId"] == account and record["status"] == "active"
 
 
 def test_agency_install(e2e_stack, page: Page) -> None:

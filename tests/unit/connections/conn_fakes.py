@@ -18,6 +18,7 @@ from rankr_ghl.connections.models import Connection, ConnectionStatus, TokenBund
 from rankr_ghl.connections.ports import RecordState
 from rankr_ghl.ghl.errors import (
     GHLBadRequest,
+    GHLForbidden,
     GHLInvalidGrant,
     GHLLocationInactive,
     GHLServerError,
@@ -248,6 +249,8 @@ class FakeGHLOAuth:
     inactive: set[str] = field(default_factory=set)  # location ids GHL calls "not active"
     fail_mint_for: set[str] = field(default_factory=set)
     refuse_mint_for: set[str] = field(default_factory=set)  # 400: not installed there any more
+    names: dict[str, str] = field(default_factory=dict)  # location -> its name in GHL
+    name_denied: set[str] = field(default_factory=set)  # 403: the token lacks locations.readonly
     refresh_calls: int = 0
     mint_calls: int = 0
     sent_refresh_tokens: list[str] = field(default_factory=list)
@@ -316,6 +319,13 @@ class FakeGHLOAuth:
         if location_id in self.refuse_mint_for:
             raise GHLBadRequest("The app is not installed for this location", status=400)
         return self.issue("Location", company_id, location_id, with_refresh=False)
+
+    def location_name(self, location_token: str, location_id: str) -> str | None:
+        if location_token not in self.valid_access:
+            raise GHLUnauthorized("Invalid JWT", status=401)
+        if location_id in self.name_denied:
+            raise GHLForbidden("The token is not authorized for this scope.", status=403)
+        return self.names.get(location_id)
 
     def installed_locations(self, company_token: str, company_id: str, app_id: str) -> Iterator[Installed]:
         if company_token not in self.valid_access:

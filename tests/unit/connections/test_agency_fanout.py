@@ -201,3 +201,68 @@ def test_a_malformed_job_is_refused(body):
 def test_a_job_round_trips_and_continuations_are_distinct_messages():
     assert AgencyInstallJob.from_body(JOB.body()) == JOB
     assert JOB.next().deduplication_id != JOB.deduplication_id and JOB.next().group_id == "co1"
+
+
+def test_minting_starts_while_the_rest_is_still_being_listed(world):
+    """The listing hands over each chunk as it is read: the first mints do not wait for the last page."""
+    import threading
+
+    ids = agency(world, 12)
+    listing_calls = world.oauth.installed_locations
+    minted = threading.Event()
+    mint = world.oauth.location_token
+
+    def mint_and_tell(*args, **kwargs):
+        minted.set()
+        return mint(*args, **kwargs)
+
+    overlapped: list[bool] = []
+
+    def slow_listing(company_token, company_id, app_id):
+        for position, item in enumerate(listing_calls(company_token, company_id, app_id)):
+            if position == 4:  # the second page: the first chunk of 4 is minted meanwhile
+                overlapped.append(minted.wait(5.0))
+            yield item
+
+    world.oauth.location_token = mint_and_tell
+    world.oauth.installed_locations = slow_listing
+    report = fan_out(world).run(JOB)
+    assert overlapped == [True]
+    assert (report.locations, report.connected_now) == (12, 12)
+    assert world.connections.get(company_connection_id("co1")).agency_install["locations"] == 12
+    assert_all_connected(world, ids)
+
+
+def test_a_company_token_refused_mid_listing_is_renewed_and_nothing_is_handed_out_twice(world):
+    from rankr_ghl.ghl.errors import GHLUnauthorized
+
+    ids = agency(world, 10)
+    listing_calls = world.oauth.installed_locations
+    refusals = [1]
+
+    def refusing_once(company_token, company_id, app_id):
+        for position, item in enumerate(listing_calls(company_token, company_id, app_id)):
+            if position == 6 and refusals:
+                refusals.pop()
+                raise GHLUnauthorized("Invalid JWT", status=401)
+            yield item
+
+    world.oauth.installed_locations = refusing_once
+    vault = world.vault()
+    renewals: list[str] = []
+    renew = vault.report_unauthorized
+
+    def renew_and_count(resource_id, rejected):
+        renewals.append(resource_id)
+        return renew(resource_id, rejected)
+
+    vault.report_unauthorized = renew_and_count
+    report = AgencyFanOut(
+        world.oauth, world.tokens, world.connections, progress=world.connections,
+        queue=world.agency_queue, company_tokens=vault, app_id="app123", metric=world.metrics,
+        chunk_size=4, workers=3, clock=world.clock,
+    ).run(JOB)  # fmt: skip
+    assert renewals == [company_connection_id("co1")]
+    assert (report.locations, report.connected_now) == (10, 10)
+    assert world.oauth.mint_calls == 10  # each location minted once
+    assert_all_connected(world, ids)

@@ -140,6 +140,19 @@ def test_location_install_stores_secret_and_record(world):
     assert conn.token_expires_at is not None
 
 
+def test_location_install_answers_the_location_s_name_or_none_when_ghl_refuses_it(world):
+    svc = service(world)
+    world.oauth.names["loc1"] = "Dentist <Downtown>"
+    world.oauth.codes["c1"] = world.oauth.issue("Location", "co1", "loc1")
+    assert svc.complete_install(code="c1", state=None).location_name == "Dentist <Downtown>"
+    world.oauth.name_denied.add("loc2")  # the token lacks locations.readonly: 403
+    world.oauth.names["loc2"] = "Never shown"
+    world.oauth.codes["c2"] = world.oauth.issue("Location", "co1", "loc2")
+    denied = svc.complete_install(code="c2", state=None)
+    assert denied.location_name is None and denied.location_ids == ["loc2"]
+    assert world.connections.get("loc2") is not None  # the install itself stands
+
+
 def test_marketplace_install_without_state_keeps_operator_link(world):
     svc = service(world)
     world.oauth.codes["c1"] = world.oauth.issue("Location", None, "loc1")

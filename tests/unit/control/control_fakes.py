@@ -28,6 +28,7 @@ class Letter:
     event_type: str | None = "ContactUpdate"
     receive_count: int = 5
     age_s: int | None = 60
+    lead_targets: tuple[tuple[str | None, str | None], ...] | None = None
 
 
 @dataclass
@@ -37,14 +38,18 @@ class DeadLetters:
     )
     hidden: set[str] = field(default_factory=set)
     replayed: list[str] = field(default_factory=list)
+    targets: set[str] = field(default_factory=lambda: {"webhooks", "reconcile", "lead-push"})
+    holds_back: dict[str, bool] = field(default_factory=dict)  # SQS's count not reached (a FIFO DLQ)
+    looks: int = 0
 
     def kinds(self) -> list[str]:
         return list(self.queued)
 
     def replayable(self, kind: str) -> bool:
-        return kind != "lead-push"
+        return kind in self.targets
 
     def look(self, kind: str) -> list[Any]:
+        self.looks += 1
         found = [m for m in self.queued[kind] if m.message_id not in self.hidden]
         self.hidden |= {m.message_id for m in found}
         return found
@@ -52,10 +57,47 @@ class DeadLetters:
     def release(self, letters: list[Any]) -> None:
         self.hidden -= {m.message_id for m in letters}
 
+    def count_all(self, kind: str, until: float) -> tuple[list[Any], bool]:
+        letters = self.look(kind)
+        self.release(letters)
+        return letters, not self.holds_back.get(kind, False)
+
     def replay(self, letter: Any) -> None:
         self.queued[letter.kind].remove(letter)
         self.hidden.discard(letter.message_id)
         self.replayed.append(letter.message_id)
+
+
+@dataclass
+class DeadLetterCounts:
+    """The sweep's count items, and the DynamoDB calls a read makes."""
+
+    items: dict[str, dict[str, Any]] = field(default_factory=dict)
+    swept: set[str] = field(default_factory=set)
+    reads: int = 0
+
+    def read(self, location_id: str) -> dict[str, Any] | None:
+        self.reads += 1
+        item = self.items.get(location_id)
+        return None if item is None else {**item, "counts": dict(item["counts"])}
+
+    def previous_locations(self) -> set[str]:
+        return set(self.swept)
+
+    def write(self, location_id: str, counts: Any, complete: Any, counted_at: str) -> None:
+        self.items[location_id] = {
+            "counts": dict(counts),
+            "complete": dict(complete),
+            "countedAt": counted_at,
+        }
+
+    def finish_sweep(self, locations: set[str], counted_at: str) -> None:
+        self.swept = set(locations)
+
+    def subtract(self, location_id: str, queue: str, replayed: int) -> None:
+        item = self.items.get(location_id)
+        if item is not None and item["counts"].get(queue, 0) >= replayed:
+            item["counts"][queue] -= replayed
 
 
 class Backlog:

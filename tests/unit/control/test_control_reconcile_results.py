@@ -3,21 +3,18 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reconcile"))
-from control_fakes import JobQueue  # noqa: E402
-from rankr_ghl.connections.status import ConnectionStatus  # noqa: E402
-from rankr_ghl.flows.reconcile.jobs import (  # noqa: E402
+from control_fakes import JobQueue
+from fakes.reconcile_world import ACCOUNT, LOCATION, World
+from rankr_ghl.connections.status import ConnectionStatus
+from rankr_ghl.flows.reconcile.jobs import (
     DRY_RUN_RESULT_CHECKPOINT,
     RESULT_CHECKPOINT,
     Mode,
     ReconcileJob,
 )
-from rankr_ghl.flows.reconcile.worker import ReconcileWorker  # noqa: E402
-from reconcile_fakes import ACCOUNT, LOCATION, World  # noqa: E402
+from rankr_ghl.flows.reconcile.worker import ReconcileWorker
 
 
 class Connections:

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "connections"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: the shared sync fakes
 from conn_fakes import MemoryConnectionStore  # noqa: E402
-from control_fakes import Backlog, DeadLetters, JobQueue, budget_snapshot  # noqa: E402
+from control_fakes import Backlog, DeadLetterCounts, DeadLetters, JobQueue, budget_snapshot  # noqa: E402
 from fakes import InMemoryCheckpointStore  # noqa: E402
 from rankr_ghl.connections.install_links import (  # noqa: E402
     InstallLinkIssuer,
@@ -120,6 +121,7 @@ def world():
     mappings = Mappings()
     runner = Runner()
     queue, checkpoints, dead = JobQueue(), InMemoryCheckpointStore(), DeadLetters()
+    counts = DeadLetterCounts()
     service = ControlService(
         links=lambda: links,
         connections=lambda: connections,
@@ -131,10 +133,13 @@ def world():
         reconcile_queue=lambda: queue,
         checkpoints=lambda: checkpoints,
         dead_letters=lambda: dead,
+        dead_letter_counts=lambda: counts,
+        sweep_budget_s=5.0,
         backlog=Backlog,
         rate_budget=budget_snapshot,
     )
     service.queue, service.checkpoints, service.dead = queue, checkpoints, dead
+    service.counts = counts
     service.runner = runner
     service.mappings = mappings
     service.audit = audit
@@ -365,21 +370,83 @@ def test_every_op_publishes_a_json_schema_in_the_docs():
 
 def test_connection_get_shows_reconcile_backlog_dead_letters_and_rate_budget(world):
     from control_fakes import Letter
+    from rankr_ghl.flows.control.dead_letter_sweep import SWEEP_EVENT
     from rankr_ghl.flows.reconcile.jobs import RESULT_CHECKPOINT, STATE_CHECKPOINT
 
     service, *_ = world
     service.checkpoints.save("locA", STATE_CHECKPOINT, {"lastSuccessAt": "2026-01-01T00:00:00+00:00"})
     service.checkpoints.save("locA", RESULT_CHECKPOINT, {"runId": "r1", "totalRepaired": 2, "failures": {}})
     service.dead.queued["webhooks"] += [Letter("webhooks", "m1", "locA"), Letter("webhooks", "m2", "locB")]
-    got = service.handle({"op": "connection.get", "rankrAccountId": "acctA", "locationId": "locA"})
+    request = {"op": "connection.get", "rankrAccountId": "acctA", "locationId": "locA"}
+    assert service.handle(SWEEP_EVENT)["ok"] is True
+    looks = service.dead.looks
+    got = service.handle(request)
     connection = got["result"]["connection"]
     assert connection["lastReconcile"]["lastSuccessAt"] == "2026-01-01T00:00:00+00:00"
     assert connection["lastReconcile"]["result"]["totalRepaired"] == 2
-    assert connection["deadLetters"] == {"webhooks": 1, "reconcile": 0, "lead-push": 0}
+    dead_letters = connection["deadLetters"]
+    assert {k: dead_letters[k] for k in ("webhooks", "reconcile", "lead-push")} == {
+        "webhooks": 1,
+        "reconcile": 0,
+        "lead-push": 0,
+    }
+    assert dead_letters["complete"] is True and dead_letters["countedAt"] is not None
+    # One read of the count item; no dead-letter queue is touched in the request path.
+    assert service.counts.reads == 1 and service.dead.looks == looks
     assert connection["backlog"]["webhooks"] == 3
     assert connection["rateBudget"]["windowRequests"] == 20 and connection["rateBudget"]["windowLimit"] == 100
     assert connection["unavailable"] == [] and service.dead.hidden == set()
     assert connection["lastWebhookAt"] is None  # the fake audit holds no webhook entries
+
+
+def test_the_sweep_counts_per_location_and_clears_counts_whose_letters_are_gone(world):
+    from control_fakes import Letter
+    from rankr_ghl.flows.control.dead_letter_sweep import SWEEP_EVENT
+
+    service, *_ = world
+    dead, counts = service.dead, service.counts
+
+    def dead_letters(location: str) -> dict[str, Any]:
+        request = {"op": "connection.get", "rankrAccountId": "acctA", "locationId": location}
+        found: dict[str, Any] = service.handle(request)["result"]["connection"]["deadLetters"]
+        return found
+
+    assert dead_letters("locA") == {
+        "webhooks": 0,
+        "reconcile": 0,
+        "lead-push": 0,
+        "countedAt": None,
+        "complete": None,
+    }
+    dead.queued["webhooks"] += [Letter("webhooks", "m1", "locA"), Letter("webhooks", "m2", "locA")]
+    dead.queued["reconcile"] += [Letter("reconcile", "r1", "locA"), Letter("reconcile", "r2", "locB")]
+    dead.queued["lead-push"] += [Letter("lead-push", "l1", None, lead_targets=(("acctA", None),))]
+    assert dead_letters("locA")["webhooks"] == 0  # not counted before a sweep: the request path never looks
+    swept = service.handle(SWEEP_EVENT)["result"]
+    assert swept["queues"]["webhooks"] == {"messages": 2, "complete": True} and swept["locations"] == 2
+    assert "locA" not in json.dumps(swept)  # totals only
+    assert {k: dead_letters("locA")[k] for k in ("webhooks", "reconcile", "lead-push")} == {
+        "webhooks": 2,
+        "reconcile": 1,
+        "lead-push": 0,
+    }
+    assert counts.items["locB"]["counts"]["reconcile"] == 1 and dead.hidden == set()
+
+    # A replay leaves the count at once; a FIFO queue holding letters back makes the count a lower bound.
+    replayed = service.handle(
+        {"op": "dlq.replay", "rankrAccountId": "acctA", "locationId": "locA", "queue": "webhooks", "max": 1}
+    )["result"]
+    assert replayed["byLocation"] == {"locA": 1} and dead_letters("locA")["webhooks"] == 1
+    dead.queued["reconcile"].clear()
+    dead.holds_back["webhooks"] = True
+    service.handle(SWEEP_EVENT)
+    after = dead_letters("locA")
+    assert (after["webhooks"], after["reconcile"], after["complete"]) == (1, 0, False)
+    assert counts.items["locB"]["counts"]["reconcile"] == 0  # gone since the last sweep: cleared
+    dead.queued["webhooks"].clear()
+    service.handle(SWEEP_EVENT)
+    service.handle(SWEEP_EVENT)
+    assert dead_letters("locA")["webhooks"] == 0 and counts.swept == set()
 
 
 def test_reconcile_start_queues_a_job_and_status_follows_it(world):
@@ -415,13 +482,8 @@ def test_dlq_is_scoped_to_the_account_and_replays_only_its_location(world):
         Letter("webhooks", "m2", "locB"),
         Letter("webhooks", "m3", "locA"),
     ]
-    dead.queued["lead-push"] += [
-        Letter("lead-push", "l1", None, rankr_account_id="acctA"),
-        Letter("lead-push", "l2", "locA", rankr_account_id="acctB"),
-    ]
     summary = service.handle({"op": "dlq.summary", "rankrAccountId": "acctA"})["result"]["queues"]
     assert summary["webhooks"]["messages"] == 2 and summary["webhooks"]["byLocation"] == {"locA": 2}
-    assert [m["messageId"] for m in summary["lead-push"]["sample"]] == ["l1"]
     assert "m2" not in json.dumps(summary) and dead.hidden == set()
     base = {"op": "dlq.replay", "rankrAccountId": "acctA", "queue": "webhooks"}
     foreign = service.handle({**base, "locationId": "locB"})
@@ -430,5 +492,50 @@ def test_dlq_is_scoped_to_the_account_and_replays_only_its_location(world):
     assert one["result"]["replayed"] == ["m3"] and dead.replayed == ["m3"]
     rest = service.handle({**base, "locationId": "locA"})
     assert rest["result"]["replayed"] == ["m1"] and dead.hidden == set()
-    lead = service.handle({**base, "queue": "lead-push", "locationId": "locA"})
-    assert lead["error"]["code"] == "not_replayable"
+    unnamed = service.handle({"op": "dlq.replay", "rankrAccountId": "acctA", "queue": "webhooks"})
+    assert unnamed["error"]["code"] == "invalid_request" and "locationId" in unnamed["error"]["message"]
+
+
+def _lead_letters() -> list[Any]:
+    from control_fakes import Letter
+
+    def letter(message_id: str, *targets: tuple[str | None, str | None]) -> Letter:
+        locations = {location for _, location in targets}
+        location = next(iter(locations)) if len(locations) == 1 else None
+        return Letter("lead-push", message_id, location, lead_targets=targets)
+
+    return [
+        letter("l1", ("acctA", None)),  # names only the account
+        letter("l2", ("acctB", "locA")),  # another account naming A's location: nobody's
+        letter("l3", ("acctA", "locA"), ("acctB", None)),  # a batch mixing accounts: nobody's
+        letter("l4", (None, "locA")),  # names only A's location
+        letter("l5", (None, "locB")),
+    ]
+
+
+def test_lead_push_failures_are_the_account_s_only_when_every_lead_is(world):
+    service, *_ = world
+    service.dead.queued["lead-push"] += _lead_letters()
+    mine = service.handle({"op": "dlq.summary", "rankrAccountId": "acctA"})["result"]["queues"]["lead-push"]
+    assert [m["messageId"] for m in mine["sample"]] == ["l1", "l4"] and mine["replayable"] is True
+    theirs = service.handle({"op": "dlq.summary", "rankrAccountId": "acctB"})["result"]["queues"]
+    assert [m["messageId"] for m in theirs["lead-push"]["sample"]] == ["l5"]
+    assert service.dead.hidden == set()
+
+
+def test_lead_push_failures_replay_without_a_location_and_never_another_account_s(world):
+    service, *_ = world
+    dead = service.dead
+    dead.queued["lead-push"] += _lead_letters()
+    base = {"op": "dlq.replay", "rankrAccountId": "acctA", "queue": "lead-push"}
+    at_location = service.handle({**base, "locationId": "locA"})["result"]
+    assert at_location["replayed"] == ["l4"] and dead.replayed == ["l4"]
+    rest = service.handle(base)["result"]
+    assert rest["replayed"] == ["l1"] and dead.replayed == ["l4", "l1"]
+    assert service.handle(base)["result"]["replayed"] == []  # l2, l3 and l5 stay where they are
+    assert sorted(m.message_id for m in dead.queued["lead-push"]) == ["l2", "l3", "l5"]
+    assert dead.hidden == set()
+    dead.targets.discard("lead-push")
+    dead.queued["lead-push"] += _lead_letters()[:1]
+    refused = service.handle(base)
+    assert refused["error"]["code"] == "not_replayable" and dead.replayed == ["l4", "l1"]

@@ -4,16 +4,12 @@ syncs that one record in either direction and reports each write (field names, n
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reconcile"))
-from rankr_ghl.flows.control.contract import ControlError  # noqa: E402
-from rankr_ghl.flows.control.transfers import transfer_one  # noqa: E402
-from rankr_ghl.sync.types import Entity  # noqa: E402
-from reconcile_fakes import ACCOUNT, LOCATION, World  # noqa: E402
+from fakes.reconcile_world import ACCOUNT, LOCATION, World
+from rankr_ghl.flows.control.contract import ControlError
+from rankr_ghl.flows.control.transfers import transfer_one
+from rankr_ghl.sync.types import Entity
 
 
 def state(world: World) -> str:

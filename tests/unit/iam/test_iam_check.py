@@ -221,3 +221,25 @@ def test_parameters_change_the_resolved_resources() -> None:
     prod = role_policies(REPO_TEMPLATE, {"Stage": "prod"})["OAuthCallbackFunction"]
     assert prod.allows("secretsmanager:CreateSecret", TOKENS.replace("/dev/", "/prod/") + "x-??????")
     assert not prod.allows("secretsmanager:CreateSecret", f"{TOKENS}x-??????")
+
+
+def test_the_control_function_may_invoke_lead_push_s_async_alias_and_nothing_else() -> None:
+    """dlq.replay invokes LeadPushFunction's `async` alias; the grant names exactly that alias."""
+    from rankr_ghl_tools.local.template import load_template
+
+    template = load_template(REPO_TEMPLATE)
+    lead_push = template.functions["LeadPushFunction"]
+    async_alias = template.outputs["LeadPushAsyncAliasArn"]
+    assert async_alias == f"{lead_push.arn}:async"
+
+    def invoke(function: str, target: str) -> AwsCall:
+        return _call(function, "lambda", "Invoke", FunctionName=target, InvocationType="Event")
+
+    [need] = requirements(invoke("ControlFunction", async_alias))
+    assert (need.action, need.resource) == ("lambda:InvokeFunction", async_alias)
+    assert check_calls([invoke("ControlFunction", async_alias)], REPO_TEMPLATE).missing == []
+    for target in (lead_push.alias_arn, lead_push.arn, template.functions["ReconcileFunction"].arn):
+        [missing] = check_calls([invoke("ControlFunction", str(target))], REPO_TEMPLATE).missing
+        assert missing.action == "lambda:InvokeFunction" and missing.resource == target
+    [missing] = check_calls([invoke("ReconcileFunction", async_alias)], REPO_TEMPLATE).missing
+    assert missing.function == "ReconcileFunction"

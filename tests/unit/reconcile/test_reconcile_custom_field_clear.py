@@ -8,11 +8,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from fakes.reconcile_world import ACCOUNT, LOCATION, World
 from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileJob
 from rankr_ghl.sync.mapping import FieldMapping, default_mapping, load_mapping
 from rankr_ghl.sync.ports import IdMapping
 from rankr_ghl.sync.types import Entity
-from reconcile_fakes import ACCOUNT, LOCATION, World
 
 
 class OneMapping:

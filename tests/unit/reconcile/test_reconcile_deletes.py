@@ -8,10 +8,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from fakes.reconcile_world import ACCOUNT, LOCATION, World
 from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileJob, ReconcileSettings
 from rankr_ghl.sync.ports import AuditAction
 from rankr_ghl.sync.types import Entity
-from reconcile_fakes import ACCOUNT, LOCATION, World
 
 
 def run(world: World, mode: Mode = Mode.FULL) -> Any:

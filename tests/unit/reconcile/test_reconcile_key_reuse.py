@@ -9,10 +9,10 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from fakes.reconcile_world import ACCOUNT, LOCATION, World
 from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileJob
 from rankr_ghl.sync.ports import AuditAction, IdMapping
 from rankr_ghl.sync.types import Entity
-from reconcile_fakes import ACCOUNT, LOCATION, World
 
 
 def crash_next_mapping_put(world: World, monkeypatch: pytest.MonkeyPatch, entity: Entity) -> None:

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fakes import InMemoryCheckpointStore
+from fakes.reconcile_world import ACCOUNT, LOCATION, World
 from rankr_ghl.connections.models import Connection, ConnectionStatus, UserType
 from rankr_ghl.flows.reconcile.jobs import STATE_CHECKPOINT, Mode, ReconcileJob
 from rankr_ghl.flows.reconcile.planner import ReconcilePlanner
 from rankr_ghl.flows.reconcile.worker import ReconcileWorker
-from reconcile_fakes import ACCOUNT, LOCATION, World
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fakes.reconcile_world import ACCOUNT, LOCATION, World
 from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileJob
 from rankr_ghl.flows.reconcile.search_paging import next_cursor
 from rankr_ghl.sync.types import Entity
-from reconcile_fakes import ACCOUNT, LOCATION, World
 
 
 def run(world: World, mode: Mode = Mode.FULL) -> Any:

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from fakes.reconcile_world import ACCOUNT, LOCATION, FakeGhl, World
 from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileJob
 from rankr_ghl.sync.echo import Action, decide, ledger_entry, load_ledgers
 from rankr_ghl.sync.mapping import default_mapping
 from rankr_ghl.sync.ports import IdMapping
 from rankr_ghl.sync.types import Entity, Side
-from reconcile_fakes import ACCOUNT, LOCATION, FakeGhl, World
 
 CM = default_mapping().contact
 

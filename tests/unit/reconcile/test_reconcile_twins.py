@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from fakes.reconcile_world import ACCOUNT, LOCATION, World
 from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileJob
 from rankr_ghl.sync.ports import AuditAction, IdMapping
 from rankr_ghl.sync.types import Entity
-from reconcile_fakes import ACCOUNT, LOCATION, World
 
 
 def run(world: World, mode: Mode = Mode.FULL) -> Any:

@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from fakes.reconcile_world import ACCOUNT, LOCATION, World
 from rankr_ghl.flows.reconcile.jobs import (
     STATE_CHECKPOINT,
     Mode,
@@ -15,7 +16,6 @@ from rankr_ghl.flows.reconcile.jobs import (
     cursor_checkpoint,
 )
 from rankr_ghl.sync.types import Entity, Side
-from reconcile_fakes import ACCOUNT, LOCATION, World
 
 
 def seed_drift(world: World) -> dict[str, Any]:

@@ -245,6 +245,7 @@ def test_the_local_runtime_resolves_the_required_parameters_itself() -> None:
         "rankr-ghl-dev-reconcile-incremental",
         "rankr-ghl-dev-reconcile-nightly",
         "rankr-ghl-dev-reconcile-notes",
+        "rankr-ghl-dev-dead-letter-count",
     }
     prod = load_template(ROOT / "template.yaml", {"Stage": "prod", "LogLevel": "DEBUG"})
     assert prod.functions["ReconcileFunction"].env["POWERTOOLS_LOG_LEVEL"] == "INFO"

@@ -11,7 +11,9 @@ from rankr_ghl import deadlines
 from rankr_ghl.flows.inbound import InboundResult
 from rankr_ghl.flows.inbound.batch import (
     DEADLINE_RESERVE_S,
+    MAX_RATE_WAIT_S,
     METRIC_NOT_REACHED,
+    RECEIVES_BEFORE_WAITING,
     InboundBatch,
 )
 from rankr_ghl.ghl.errors import GHLRateLimited
@@ -43,10 +45,12 @@ class SlowInbound:
         self.processed: list[str] = []
         self.failures: list[str] = []
         self.deadlines_seen: list[float | None] = []
+        self.limiter_waits_seen: list[float | None] = []
 
     def process(self, message: dict[str, Any]) -> InboundResult:
         entity_id = message["event"]["id"]
         self.deadlines_seen.append(deadlines.remaining_s())
+        self.limiter_waits_seen.append(deadlines.limiter_wait_cap(None))
         if entity_id in self.blocked:
             raise GHLRateLimited("rate budget would need a wait", retry_after_s=self.blocked[entity_id])
         time.sleep(self.seconds)
@@ -98,6 +102,30 @@ def test_every_record_runs_under_the_invocation_deadline() -> None:
     (seen,) = inbound.deadlines_seen
     assert seen is not None and 30 - DEADLINE_RESERVE_S - 1 < seen <= 30 - DEADLINE_RESERVE_S
     assert deadlines.remaining_s() is None  # the record's deadline does not leak past the batch
+
+
+def test_a_record_waits_for_the_rate_budget_in_place_only_briefly() -> None:
+    """A location whose budget is spent must not hold the worker and the records behind it."""
+    inbound = SlowInbound()
+    batch = InboundBatch(lambda: inbound)  # type: ignore[arg-type,return-value]
+    batch.handle({"Records": [_record("m1", "loc1")]}, Clockwork(30))  # type: ignore[arg-type]
+    assert inbound.limiter_waits_seen == [MAX_RATE_WAIT_S]
+    assert MAX_RATE_WAIT_S < 2.0
+    assert deadlines.limiter_wait_cap(None) is None  # the bound does not leak past the record
+
+
+def test_a_record_near_the_dlq_waits_for_the_rate_budget_in_place() -> None:
+    """Each return is a receive: a record received often already spends no more of them."""
+    inbound = SlowInbound()
+    batch = InboundBatch(lambda: inbound)  # type: ignore[arg-type,return-value]
+    fresh, worn = _record("m1", "loc1"), _record("m2", "loc2")
+    worn["attributes"]["ApproximateReceiveCount"] = str(RECEIVES_BEFORE_WAITING)
+    batch.handle({"Records": [fresh, worn]}, Clockwork(30))  # type: ignore[arg-type]
+    bounded, unbounded = inbound.limiter_waits_seen
+    assert bounded == MAX_RATE_WAIT_S
+    # Bounded by the record's deadline only (the invocation's time less the reserve).
+    assert unbounded is not None and MAX_RATE_WAIT_S < unbounded <= 30 - DEADLINE_RESERVE_S
+    assert RECEIVES_BEFORE_WAITING < 5  # below the webhook queue's maxReceiveCount
 
 
 def test_a_rate_blocked_record_returns_with_its_group_when_the_budget_resets() -> None:

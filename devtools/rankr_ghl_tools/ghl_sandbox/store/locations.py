@@ -83,6 +83,13 @@ class LocationStore(StoreBase):
                 company.installed = bool(body["installed"])
             return company
 
+    def location_profile(self, location_id: str) -> dict[str, Any]:
+        """A location as GET /locations/{locationId} answers it (GetLocationByIdSchema's fields the
+        sandbox keeps)."""
+        with self.lock:
+            loc = self.get_location(location_id)
+            return {"id": loc.id, "companyId": loc.company_id, "name": loc.name, "address": loc.address}
+
     def location_view(self, loc: LocationState) -> dict[str, Any]:
         return {
             "locationId": loc.id,

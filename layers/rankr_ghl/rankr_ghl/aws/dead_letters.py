@@ -5,6 +5,11 @@ looked at. Messages are therefore always released again (visibility 0) unless th
 FIFO replay keeps the MessageGroupId (the location: its order and rate budget stay honest) and takes a
 fresh MessageDeduplicationId, since the original may still be inside SQS's 5-minute window; the DLQ
 copy is deleted only after the re-send succeeded. Bodies never leave this module.
+
+A lead-push failure is Lambda's on-failure record of an async invocation; its replay invokes lead
+push's `async` alias again (InvocationType=Event) with the stored request payload, so a lead that still
+fails is retried by Lambda and lands here again instead of being lost. Leads are idempotent by
+`leadId`: one that succeeded meanwhile is not written twice.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 
 LOOK_VISIBILITY_S = 30
 MAX_LOOK = 500
+MAX_COUNT = 5000  # the dead-letter sweep's bound per queue; beyond it a count is marked incomplete
 
 
 @dataclass(frozen=True)
@@ -30,55 +36,98 @@ class DeadLetter:
     receive_count: int
     age_s: int | None
     handle: dict[str, Any]  # the SQS message itself; never shown
+    # A lead-push record: (rankrAccountId, locationId) of each lead, request-level defaults applied.
+    # None for queue messages, which belong to one location.
+    lead_targets: tuple[tuple[str | None, str | None], ...] | None = None
 
 
 @dataclass(frozen=True)
 class DeadLetterQueue:
     dlq_url: str
-    source_url: str | None  # None: no replay (the lead-push failure records)
+    source_url: str | None = None  # replay: send the message back to this queue
+    replay_function: str | None = None  # replay: invoke this function alias (Event) with the payload
 
 
-def _location_and_account(
-    message: dict[str, Any], attributes: dict[str, str | None]
-) -> tuple[str | None, str | None]:
-    group = message.get("Attributes", {}).get("MessageGroupId")
-    location = attributes.get("locationId") or group
-    account = None
+def _queue_location(message: dict[str, Any], attributes: dict[str, str | None]) -> str | None:
+    """The location of a queue message: its attribute, its message group, or its body's locationId."""
+    location = attributes.get("locationId") or message.get("Attributes", {}).get("MessageGroupId")
+    if location:
+        return location
     try:
         body = json.loads(message.get("Body", ""))
     except ValueError:
-        return location, None
-    if isinstance(body, dict):
-        # A Lambda on-failure record carries the original request: a lead names its account/location.
-        payload = body.get("requestPayload", body)
-        if isinstance(payload, dict):
-            location = location or _text(payload.get("locationId"))
-            account = _text(payload.get("rankrAccountId"))
-        location = location or _text(body.get("locationId"))
-    return location, account
+        return None
+    return _text(body.get("locationId")) if isinstance(body, dict) else None
 
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _request_payload(message: dict[str, Any]) -> Any:
+    try:
+        body = json.loads(message.get("Body", ""))
+    except ValueError:
+        return None
+    return body.get("requestPayload") if isinstance(body, dict) else None
+
+
+def lead_targets(payload: Any) -> tuple[tuple[str | None, str | None], ...] | None:
+    """(rankrAccountId, locationId) of each lead of a lead-push payload, as lead push reads them: the
+    request's `locationId`/`rankrAccountId` fill leads naming neither, and the request's account also
+    binds leads naming only a location. None when the payload is not a lead-push request."""
+    if not isinstance(payload, dict):
+        return None
+    if "leads" not in payload:
+        return ((_text(payload.get("rankrAccountId")), _text(payload.get("locationId"))),)
+    leads = payload.get("leads")
+    if not isinstance(leads, list) or not leads:
+        return None
+    account, location = _text(payload.get("rankrAccountId")), _text(payload.get("locationId"))
+    targets: list[tuple[str | None, str | None]] = []
+    for lead in leads:
+        if not isinstance(lead, dict):
+            return None
+        lead_account, lead_location = _text(lead.get("rankrAccountId")), _text(lead.get("locationId"))
+        if lead_account is None and lead_location is None:
+            lead_account, lead_location = account, location
+        elif lead_account is None:
+            lead_account = account
+        targets.append((lead_account, lead_location))
+    return tuple(targets)
+
+
+def _single(targets: tuple[tuple[str | None, str | None], ...], index: int) -> str | None:
+    """The one account (index 0) or location (1) every lead names; None when they differ or omit it."""
+    named = {target[index] for target in targets}
+    return named.pop() if len(named) == 1 else None
+
+
 class SqsDeadLetters:
-    def __init__(self, queues: dict[str, DeadLetterQueue], client: Callable[[], Any]) -> None:
+    def __init__(
+        self,
+        queues: dict[str, DeadLetterQueue],
+        client: Callable[[], Any],
+        lambda_client: Callable[[], Any] | None = None,
+    ) -> None:
         self._queues = queues
         self._client = client
+        self._lambda_client = lambda_client
 
     def kinds(self) -> list[str]:
         return [name for name, queue in self._queues.items() if queue.dlq_url]
 
     def replayable(self, kind: str) -> bool:
-        return self._queues[kind].source_url is not None
+        queue = self._queues[kind]
+        return bool(queue.source_url or queue.replay_function)
 
-    def look(self, kind: str, limit: int = MAX_LOOK) -> list[DeadLetter]:
-        """Up to `limit` messages, hidden until `release` or `replay` (never longer than 30 s)."""
+    def look(self, kind: str, limit: int = MAX_LOOK, until: float | None = None) -> list[DeadLetter]:
+        """Up to `limit` messages, hidden until `release` or `replay` (never longer than 30 s).
+        `until`: a time.monotonic() after which no more are received."""
         sqs, url = self._client(), self._queues[kind].dlq_url
         found: list[DeadLetter] = []
         empty = 0
-        while len(found) < limit and empty < 2:
+        while len(found) < limit and empty < 2 and (until is None or time.monotonic() < until):
             batch = sqs.receive_message(
                 QueueUrl=url,
                 MaxNumberOfMessages=min(10, limit - len(found)),
@@ -91,10 +140,27 @@ class SqsDeadLetters:
             found += [self._letter(kind, m) for m in batch]
         return found
 
+    def count_all(self, kind: str, until: float) -> tuple[list[DeadLetter], bool]:
+        """Every message of the queue, looked at and released again at once, and whether that was
+        all of them: SQS's count before the look was reached (a FIFO queue holds back a message
+        group's later messages while its first ones are looked at; a concurrent replay hides some)."""
+        attributes = self._client().get_queue_attributes(
+            QueueUrl=self._queues[kind].dlq_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        waiting = sum(int(v) for v in attributes.values())
+        letters = self.look(kind, limit=MAX_COUNT, until=until)
+        self.release(letters)
+        return letters, len(letters) >= waiting
+
     def _letter(self, kind: str, message: dict[str, Any]) -> DeadLetter:
         attrs = message.get("Attributes", {})
         user = {k: v.get("StringValue") for k, v in message.get("MessageAttributes", {}).items()}
-        location, account = _location_and_account(message, user)
+        targets = lead_targets(_request_payload(message))  # None but for a Lambda on-failure record
+        if targets is None:
+            location, account = _queue_location(message, user), None
+        else:
+            location, account = _single(targets, 1), _single(targets, 0)
         sent_ms = int(attrs.get("SentTimestamp", "0") or 0)
         return DeadLetter(
             kind=kind,
@@ -105,21 +171,33 @@ class SqsDeadLetters:
             receive_count=int(attrs.get("ApproximateReceiveCount", "0") or 0),
             age_s=round(time.time() - sent_ms / 1000) if sent_ms else None,
             handle=message,
+            lead_targets=targets,
         )
 
     def release(self, letters: list[DeadLetter]) -> None:
         sqs = self._client()
-        for letter in letters:
-            sqs.change_message_visibility(
-                QueueUrl=self._queues[letter.kind].dlq_url,
-                ReceiptHandle=letter.handle["ReceiptHandle"],
-                VisibilityTimeout=0,
-            )
+        for kind in {letter.kind for letter in letters}:
+            mine = [letter for letter in letters if letter.kind == kind]
+            for start in range(0, len(mine), 10):  # SQS's batch limit
+                sqs.change_message_visibility_batch(
+                    QueueUrl=self._queues[kind].dlq_url,
+                    Entries=[
+                        {
+                            "Id": str(i),
+                            "ReceiptHandle": letter.handle["ReceiptHandle"],
+                            "VisibilityTimeout": 0,
+                        }
+                        for i, letter in enumerate(mine[start : start + 10])
+                    ],
+                )
 
     def replay(self, letter: DeadLetter) -> None:
         queue = self._queues[letter.kind]
+        if queue.replay_function:
+            self._invoke_again(queue, letter)
+            return
         if queue.source_url is None:
-            raise ValueError(f"{letter.kind} messages are not replayed through a queue")
+            raise ValueError(f"{letter.kind} messages have no replay target")
         message, sqs = letter.handle, self._client()
         send: dict[str, Any] = {
             "QueueUrl": queue.source_url,
@@ -131,6 +209,21 @@ class SqsDeadLetters:
             send["MessageDeduplicationId"] = f"replay-{uuid.uuid4().hex}"
         sqs.send_message(**send)
         sqs.delete_message(QueueUrl=queue.dlq_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def _invoke_again(self, queue: DeadLetterQueue, letter: DeadLetter) -> None:
+        """Invoke the function alias again with the record's request payload; the record is deleted
+        only once Lambda accepted the event (202)."""
+        payload = _request_payload(letter.handle)
+        if not isinstance(payload, dict) or self._lambda_client is None:
+            raise ValueError(f"{letter.kind} message {letter.message_id} holds no request payload")
+        answer = self._lambda_client().invoke(
+            FunctionName=queue.replay_function,
+            InvocationType="Event",
+            Payload=json.dumps(payload).encode(),
+        )
+        if answer.get("StatusCode") != 202:
+            raise RuntimeError(f"Lambda did not accept the replay (status {answer.get('StatusCode')})")
+        self._client().delete_message(QueueUrl=queue.dlq_url, ReceiptHandle=letter.handle["ReceiptHandle"])
 
     def backlog(self) -> dict[str, int]:
         """Messages waiting or in flight on each source queue (all locations: SQS counts per queue)."""

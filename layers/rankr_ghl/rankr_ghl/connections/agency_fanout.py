@@ -5,7 +5,8 @@ company token. Every step is resumable and idempotent:
 
 1. List the installed locations (GHL) and read their connection records (consistent batch reads); a
    location whose record is live is done already, so a re-run or a second INSTALL creates nothing
-   twice.
+   twice. The listing runs on a thread of its own (`agency_listing`) and hands over each chunk as
+   soon as it is listed and read, so minting starts after the first page.
 2. Per chunk: mint the chunk's location tokens (GHL, within the company's shared rate budget, several
    at a time), then write the chunk's records marked `paused/installing`, then its secrets, then the
    records `active`. A record always exists before its secret (never a secret without a record); a
@@ -22,7 +23,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
@@ -34,6 +35,7 @@ from rankr_ghl.connections.agency_job import (
     AgencyInstallStatus,
     AgencyProgressStore,
 )
+from rankr_ghl.connections.agency_listing import AgencyListing
 from rankr_ghl.connections.errors import CompanyTokenNotStored, ConnectionNotFound, GHLUnavailable
 from rankr_ghl.connections.ports import RecordState
 from rankr_ghl.connections.status import (
@@ -183,19 +185,18 @@ class AgencyFanOut:
         progress = AgencyInstallProgress(
             AgencyInstallStatus.RUNNING, job.requested_ms, started_ms, started_ms=started_ms
         )
+        listing = AgencyListing(
+            lambda company_token: self._list_installed(company_id, company_token),
+            lambda rejected: self._company_tokens.report_unauthorized(company_cid, rejected),
+            self._connections,
+            is_connected,
+            token=token,
+            batch=self._chunk,
+        )
         try:
-            listed = self._installed(company_cid, company_id, token)
-            existing = self._connections.record_states(listed)
-            todo = [i for i in listed if not is_connected(existing.get(i))]
-            logger.info(
-                "agency install: locations listed",
-                extra={"company_id": company_id, "locations": len(listed), "to_connect": len(todo)},
-            )
-            before = len(listed) - len(todo)
-            started = replace(progress, locations=len(listed), connected=before)
-            run = _Run(job, started, existing, company.rankr_account_id, before)
+            run = _Run(job, progress, {}, company.rankr_account_id, 0)
             self._record(company_id, run.progress)
-            continued = self._fan_out(run, todo, remaining_s)
+            continued = self._fan_out(run, listing.start(), remaining_s)
         except Exception as exc:
             self._record(
                 company_id,
@@ -207,24 +208,27 @@ class AgencyFanOut:
                 ),
             )
             raise
+        finally:
+            listing.stop()
         status = AgencyInstallStatus.CONTINUING if continued else AgencyInstallStatus.DONE
         self._record(company_id, replace(run.progress, status=status, updated_ms=self._now_ms()))
         logger.info(
             "agency install fan-out",
             extra={
                 "company_id": company_id,
-                "locations": len(listed),
+                "locations": listing.listed,
                 "connected_now": run.connected_now,
                 "connected_before": run.before,
                 "skipped": run.skipped,
                 "continued": continued,
             },
         )
-        return FanOutReport(company_id, len(listed), run.connected_now, run.before, run.skipped, continued)
+        return FanOutReport(company_id, listing.listed, run.connected_now, run.before, run.skipped, continued)
 
-    def _fan_out(self, run: _Run, todo: list[str], remaining_s: Callable[[], float | None]) -> bool:
-        """Mint ahead while earlier chunks are stored (at most `STORE_QUEUE` at once, so a slow storage
-        moment does not idle the budget); True when the rest was queued as a continuation."""
+    def _fan_out(self, run: _Run, listing: AgencyListing, remaining_s: Callable[[], float | None]) -> bool:
+        """Mint each listed chunk while earlier chunks are stored (at most `STORE_QUEUE` at once, so a
+        slow storage moment does not idle the budget); True when the rest was queued as a
+        continuation."""
         company_id = run.job.company_id
         stores: deque[Future[None]] = deque()
         with (
@@ -232,7 +236,17 @@ class AgencyFanOut:
             ThreadPoolExecutor(self._workers, thread_name_prefix="agency-secret") as secrets,
             ThreadPoolExecutor(STORE_QUEUE, thread_name_prefix="agency-store") as storing,
         ):
-            for start in range(0, len(todo), self._chunk):
+            for listed in listing.batches():
+                with run.lock:
+                    run.existing.update(listed.existing)
+                    run.before += listed.connected_before
+                    run.progress = replace(
+                        run.progress,
+                        locations=listing.listed if listing.complete else None,
+                        connected=run.before + run.connected_now,
+                    )
+                if not listed.todo:
+                    continue
                 left = remaining_s()
                 if left is not None and left < self._reserve_s:
                     while stores:
@@ -242,12 +256,18 @@ class AgencyFanOut:
                         "agency install continues in another invocation", extra={"company_id": company_id}
                     )
                     return True
-                minted = self._mint(minting, company_id, todo[start : start + self._chunk])
+                minted = self._mint(minting, company_id, listed.todo)
                 while len(stores) >= STORE_QUEUE or (stores and stores[0].done()):
                     stores.popleft().result()  # a storage failure stops the run here (the queue retries it)
                 stores.append(storing.submit(self._store_chunk, secrets, run, minted))
             while stores:
                 stores.popleft().result()
+        with run.lock:
+            run.progress = replace(run.progress, locations=listing.listed)
+        logger.info(
+            "agency install: locations listed",
+            extra={"company_id": company_id, "locations": listing.listed, "connected_before": run.before},
+        )
         return False
 
     # ----------------------------------------------------------------------------- GHL
@@ -257,23 +277,15 @@ class AgencyFanOut:
         except ConnectionNotFound:
             raise CompanyTokenNotStored("agency token not stored", connection_id=company_cid) from None
 
-    def _installed(self, company_cid: str, company_id: str, token: str) -> list[str]:
+    def _list_installed(self, company_id: str, token: str) -> Iterator[str]:
         try:
-            return self._list_installed(company_id, token)
+            for item in self._oauth.installed_locations(token, company_id, self._app_id):
+                if item.is_installed is not False:
+                    yield item.id
         except GHLUnauthorized:
-            renewed = self._company_tokens.report_unauthorized(company_cid, token)
-            if renewed is None:
-                raise
-            return self._list_installed(company_id, renewed)
+            raise
         except GHLError as exc:
             raise GHLUnavailable(f"could not list installed locations (HTTP {exc.status})") from None
-
-    def _list_installed(self, company_id: str, token: str) -> list[str]:
-        seen: dict[str, None] = {}
-        for item in self._oauth.installed_locations(token, company_id, self._app_id):
-            if item.is_installed is not False:
-                seen.setdefault(item.id, None)
-        return list(seen)
 
     def _mint(
         self, pool: ThreadPoolExecutor, company_id: str, location_ids: list[str]

@@ -44,6 +44,7 @@ from rankr_ghl.connections.install_links import (
     new_nonce,
     nonce_hash,
 )
+from rankr_ghl.connections.location_names import location_name_or_none
 from rankr_ghl.connections.ports import ConnectionStore, OAuthClient, TokenGrant, TokenStore
 from rankr_ghl.connections.state import InstallState, StateSigner
 from rankr_ghl.connections.status import (
@@ -90,6 +91,8 @@ class InstallResult(BaseModel):
     return_url: str | None = None
     # An agency install: its locations are connected by the queued fan-out, after this answer.
     continues: bool = False
+    # A location install: the location's name (None: GHL did not tell it; pages show the id).
+    location_name: str | None = None
 
     @property
     def summary(self) -> str:
@@ -288,7 +291,11 @@ class OAuthInstallService:
             },
         )
         bound = {r.rankr_account_id for r in records if r.rankr_account_id}
+        name = None
+        if user_type is UserType.LOCATION and grant.access_token and len(location_ids) == 1:
+            name = location_name_or_none(self._oauth, grant.access_token, location_ids[0])
         return InstallResult(
+            location_name=name,
             user_type=user_type,
             company_id=company_id,
             location_ids=location_ids,

@@ -233,12 +233,17 @@ class ContactsApi(GhlClientBase):
     # ---- tags ------------------------------------------------------------------------------
 
     def add_tags(self, location_id: str, contact_id: str, tags: Sequence[str]) -> list[str]:
-        """POST /contacts/{contactId}/tags (201). A set union, so repeating it is harmless: retried."""
+        """POST /contacts/{contactId}/tags (201). A set union, so repeating it is harmless: retried.
+
+        GHL may answer 422 to a write it applied (docs issue #64), so a 422 is judged by reading the
+        contact back: tags all present means applied; otherwise the 422 stands."""
         try:
             return self._tags("POST", location_id, contact_id, tags)
         except errors.GHLUnprocessable:
-            # GHL may answer 422 to a write it applied (docs issue #64): ask once more for the result.
-            return self._tags("POST", location_id, contact_id, tags)
+            contact = self.get_contact(location_id, contact_id)
+            if {tag.casefold() for tag in tags} <= {tag.casefold() for tag in contact.tags or []}:
+                return list(contact.tags or [])
+            raise
 
     def remove_tags(self, location_id: str, contact_id: str, tags: Sequence[str]) -> list[str]:
         """DELETE /contacts/{contactId}/tags with a JSON body."""

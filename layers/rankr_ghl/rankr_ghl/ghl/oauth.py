@@ -35,6 +35,8 @@ UserType = Literal["Location", "Company"]
 TOKEN_PATH = "/oauth/token"
 LOCATION_TOKEN_PATH = "/oauth/locationToken"
 INSTALLED_LOCATIONS_PATH = "/oauth/installedLocations"
+LOCATION_PATH = "/locations/{locationId}"
+MAX_NAME_LENGTH = 200
 
 
 def app_id_from_client_id(client_id: str) -> str:
@@ -147,6 +149,22 @@ class GHLOAuthClient(HttpCoreOwner):
             token=company_token,
         )
         return parse_response(TokenResponse, body, method="POST", path=LOCATION_TOKEN_PATH)
+
+    def location_name(self, location_token: str, location_id: str) -> str | None:
+        """GET /locations/{locationId} (scope `locations.readonly`): the location's name, for the
+        install's outcome page; None when GHL names none. Bound its time with `deadlines`."""
+        body = self._core.request(
+            "GET",
+            LOCATION_PATH,
+            path_params={"locationId": location_id},
+            resource_id=location_id,
+            version=VERSION_CONTACTS,
+            replay=Replay.SAFE,
+            token=location_token,
+        )
+        location = body.get("location") if isinstance(body, dict) else None
+        name = location.get("name") if isinstance(location, dict) else None
+        return (name.strip()[:MAX_NAME_LENGTH] or None) if isinstance(name, str) else None
 
     def installed_locations_page(
         self,

@@ -215,6 +215,7 @@ class HttpCore:
                 max_wait = deadlines.cap(self.rate_limit_max_wait_s)
                 if max_wait is not None and left is not None:
                     max_wait = max(0.0, max_wait - MIN_CALL_BUDGET_S)
+                max_wait = deadlines.limiter_wait_cap(max_wait)
                 permit = self.rate_limiter.acquire(resource_id, max_wait)
             started = time.perf_counter()
             first_sent = first_sent if first_sent is not None else time.monotonic()

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 def build_control(root: Infrastructure, reconcile: Callable[[], ReconcileContainer]) -> ControlService:
     from rankr_ghl.aws.audit import DynamoAuditLog
+    from rankr_ghl.aws.dead_letter_counts import DynamoDeadLetterCounts
     from rankr_ghl.aws.install_claims import DynamoClaimCodeStore
     from rankr_ghl.flows.control.service import ControlService
     from rankr_ghl.wiring.oauth import build_install_links
@@ -60,9 +61,13 @@ def build_control(root: Infrastructure, reconcile: Callable[[], ReconcileContain
             {
                 "webhooks": DeadLetterQueue(settings.webhook_dlq_url, settings.webhook_queue_url),
                 "reconcile": DeadLetterQueue(settings.reconcile_dlq_url, settings.reconcile_queue_url),
-                "lead-push": DeadLetterQueue(settings.lead_push_failure_queue_url, None),
+                "lead-push": DeadLetterQueue(
+                    settings.lead_push_failure_queue_url,
+                    replay_function=settings.lead_push_async_alias_arn or None,
+                ),
             },
             client=lambda: root.aws_client("sqs"),
+            lambda_client=lambda: root.aws_client("lambda"),
         )
 
     def rate_budget(location_id: str) -> Snapshot:
@@ -88,6 +93,9 @@ def build_control(root: Infrastructure, reconcile: Callable[[], ReconcileContain
         reconcile_queue=reconcile_queue,
         checkpoints=lambda: root.sync_state().checkpoints,
         dead_letters=dead_letters,
+        dead_letter_counts=lambda: DynamoDeadLetterCounts(settings.sync_table, client_source=root.dynamodb),
+        # The sweep reads every DLQ; half the function's time leaves room to write the counts.
+        sweep_budget_s=settings.timeout_s / 2,
         backlog=dead_letters,
         rate_budget=rate_budget,
     )

@@ -33,3 +33,6 @@ class DeferredOAuthClient:
         self, company_token: str, company_id: str, app_id: str
     ) -> Iterator[InstalledLocationLike]:
         return self._source().installed_locations(company_token, company_id, app_id)
+
+    def location_name(self, location_token: str, location_id: str) -> str | None:
+        return self._source().location_name(location_token, location_id)

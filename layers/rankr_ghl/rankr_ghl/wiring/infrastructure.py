@@ -117,7 +117,10 @@ class Infrastructure:
                 if name not in built:
                     import boto3
 
-                    built[name] = boto3.client(service, config=self.aws_client_config())  # type: ignore[call-overload]
+                    endpoint = self.settings.aws_endpoint_url_lambda if service == "lambda" else ""
+                    built[name] = boto3.client(  # type: ignore[call-overload]
+                        service, config=self.aws_client_config(), endpoint_url=endpoint or None
+                    )
         return built[name]
 
     # ---------------------------------------------------------------------------------- AWS stores

@@ -1,5 +1,6 @@
 """What `connection.get` adds to the connection record: the last webhook, the last reconcile and its
-result, the backlog, the dead-lettered messages and the GHL rate budget in use.
+result, the backlog, the location's dead-letter counts (kept by the sweep: one GetItem, no DLQ read)
+and the GHL rate budget in use.
 
 Each part is read on its own; one that fails is left out and named in `unavailable`, so a dependency
 having a bad moment never hides the connection itself.
@@ -11,8 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from rankr_ghl.flows.control.contract import DlqSummaryRequest
-from rankr_ghl.flows.control.dlq_ops import DeadLetters, dlq_summary
+from rankr_ghl.flows.control.dead_letter_sweep import DeadLetterCounts, location_counts
 from rankr_ghl.flows.control.reconcile_ops import last_reconcile
 from rankr_ghl.flows.control.records import AuditReader
 from rankr_ghl.flows.inbound.model import FLOW as WEBHOOK_FLOW
@@ -58,11 +58,10 @@ def last_webhook_at(audit: AuditReader, location_id: str) -> str | None:
 
 def connection_details(
     *,
-    account_id: str,
     location_id: str,
     audit: Callable[[], AuditReader],
     checkpoints: Callable[[], CheckpointStore],
-    dead_letters: Callable[[], DeadLetters],
+    dead_letter_counts: Callable[[], DeadLetterCounts],
     backlog: Callable[[], Backlog],
     budget: Callable[[str], BudgetSnapshot],
 ) -> dict[str, Any]:
@@ -70,16 +69,7 @@ def connection_details(
         "lastWebhookAt": lambda: last_webhook_at(audit(), location_id),
         "lastReconcile": lambda: last_reconcile(checkpoints(), location_id),
         "backlog": lambda: {**backlog().backlog(), "scope": "connector"},
-        "deadLetters": lambda: {
-            kind: queue["messages"]
-            for kind, queue in dlq_summary(
-                dead_letters(),
-                DlqSummaryRequest.model_validate(
-                    {"op": "dlq.summary", "rankrAccountId": account_id, "locationId": location_id}
-                ),
-                {location_id},
-            )["queues"].items()
-        },
+        "deadLetters": lambda: location_counts(dead_letter_counts(), location_id),
         "rateBudget": lambda: rate_budget_use(budget(location_id)),
     }
     details: dict[str, Any] = {"unavailable": []}

@@ -152,13 +152,21 @@ class DlqSummaryRequest(_Request):
 
 
 class DlqReplayRequest(_Request):
-    """Send one location's dead-lettered messages back to their source queue (all, or `messageIds`)."""
+    """Send one location's dead-lettered messages back to their source queue (all, or `messageIds`);
+    lead-push failure records are invoked again. `locationId` is required but for `lead-push`, whose
+    leads may name only the account."""
 
     op: Literal["dlq.replay"]
-    location_id: Id = Field(alias="locationId")
+    location_id: Id | None = Field(default=None, alias="locationId")
     queue: Literal["webhooks", "reconcile", "lead-push"]
     message_ids: Annotated[list[Id], Field(max_length=100)] | None = Field(default=None, alias="messageIds")
     max: Annotated[int, Field(ge=1, le=100)] = 100
+
+    @model_validator(mode="after")
+    def _names_a_location_for_queues(self) -> DlqReplayRequest:
+        if self.location_id is None and self.queue != "lead-push":
+            raise ValueError(f"{self.queue} replays need locationId")
+        return self
 
 
 OPS: dict[str, type[_Request]] = {
@@ -188,7 +196,7 @@ ERROR_CODES: dict[str, str] = {
     "invalid_claim_code": "The claim code is unknown, expired or used.",
     "invalid_mapping": "The mapping document does not validate; nothing was stored.",
     "return_url_not_allowed": "returnUrl is not on the connector's allow-list.",
-    "not_replayable": "Lead-push failures are Rankr's own requests: Rankr sends them again itself.",
+    "not_replayable": "No replay target is configured for that queue.",
     "unavailable": "A dependency failed; the same request may succeed later.",
 }
 

@@ -1,10 +1,11 @@
 """The control API's dead-letter ops, scoped to one Rankr account.
 
-A message is the account's when it belongs to one of the account's locations (its message group, or
-the location it names), or, for a lead-push failure record, when the lead names the account. Other
-tenants' messages are released untouched and never counted. `dlq.replay` sends the account's
-webhook and reconcile messages back to their source queue; a lead-push failure is Rankr's own request,
-which Rankr sends again itself (the summary shows it, `retryable` says so).
+A queue message is the account's when it belongs to one of the account's locations (its message
+group, or the location it names). A lead-push failure record is the account's when every lead in it
+is: each names the account or one of its locations, and nothing of another account. A record mixing
+accounts belongs to none of them, so no caller replays another tenant's leads. Other tenants'
+messages are released untouched and never counted. `dlq.replay` sends webhook and reconcile messages
+back to their source queue and invokes lead push's async alias again with a failure record's request.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class Letter(Protocol):
     def receive_count(self) -> int: ...
     @property
     def age_s(self) -> int | None: ...
+    @property
+    def lead_targets(self) -> tuple[tuple[str | None, str | None], ...] | None: ...
 
 
 class DeadLetters(Protocol):
@@ -43,12 +46,19 @@ class DeadLetters(Protocol):
 
     def release(self, letters: list[Any]) -> None: ...
 
+    def count_all(self, kind: str, until: float) -> tuple[list[Any], bool]: ...
+
     def replay(self, letter: Any) -> None: ...
 
 
 def _owned(letter: Letter, account: str, locations: set[str]) -> bool:
-    if letter.rankr_account_id is not None:
-        return letter.rankr_account_id == account
+    if letter.lead_targets is not None:
+        return all(
+            (lead_account is not None or lead_location is not None)
+            and lead_account in (None, account)
+            and (lead_location is None or lead_location in locations)
+            for lead_account, lead_location in letter.lead_targets
+        )
     return letter.location_id is not None and letter.location_id in locations
 
 
@@ -89,19 +99,18 @@ def dlq_replay(dead: DeadLetters, request: DlqReplayRequest, locations: set[str]
     if request.queue not in dead.kinds():
         raise ControlError("invalid_request", "invalid fields: queue")
     if not dead.replayable(request.queue):
-        raise ControlError(
-            "not_replayable", f"{request.queue} failures are replayed by sending the request again"
-        )
+        raise ControlError("not_replayable", f"no replay target is configured for {request.queue}")
     wanted = set(request.message_ids or [])
     letters = dead.look(request.queue)
     replayed: list[str] = []
     failed: list[str] = []
     keep: list[Any] = []
+    by_location: Counter[str] = Counter()
     try:
         for letter in letters:
             chosen = (
                 _owned(letter, request.rankr_account_id, locations)
-                and letter.location_id == request.location_id
+                and (request.location_id is None or letter.location_id == request.location_id)
                 and (not wanted or letter.message_id in wanted)
                 and len(replayed) + len(failed) < request.max
             )
@@ -111,9 +120,10 @@ def dlq_replay(dead: DeadLetters, request: DlqReplayRequest, locations: set[str]
             try:
                 dead.replay(letter)
                 replayed.append(letter.message_id)
+                by_location[letter.location_id or "-"] += 1
             except Exception:  # the DLQ copy stays; the next replay tries it again
                 failed.append(letter.message_id)
                 keep.append(letter)
     finally:
         dead.release(keep)
-    return {"queue": request.queue, "replayed": replayed, "failed": failed}
+    return {"queue": request.queue, "replayed": replayed, "failed": failed, "byLocation": dict(by_location)}

@@ -40,6 +40,11 @@ from rankr_ghl.flows.control.contract import (
     ReconcileStatusRequest,
     TestTransferRequest,
 )
+from rankr_ghl.flows.control.dead_letter_sweep import (
+    DeadLetterCounts,
+    is_sweep,
+    sweep_dead_letters,
+)
 from rankr_ghl.flows.control.dlq_ops import DeadLetters, dlq_replay, dlq_summary
 from rankr_ghl.flows.control.mapping_ops import MappingDocuments, get_mapping, put_mapping, validate_mapping
 from rankr_ghl.flows.control.reconcile_ops import reconcile_status, start_reconcile
@@ -109,9 +114,13 @@ class ControlService:
         reconcile_queue: Callable[[], JobQueue],
         checkpoints: Callable[[], CheckpointStore],
         dead_letters: Callable[[], DeadLetters],
+        dead_letter_counts: Callable[[], DeadLetterCounts],
+        sweep_budget_s: float,
         backlog: Callable[[], Backlog],
         rate_budget: Callable[[str], BudgetSnapshot],
     ) -> None:
+        self._dead_letter_counts = dead_letter_counts
+        self._sweep_budget_s = sweep_budget_s
         self._reconcile_queue = reconcile_queue
         self._checkpoints = checkpoints
         self._dead_letters = dead_letters
@@ -126,12 +135,21 @@ class ControlService:
         self._claims = claims
 
     def handle(self, event: Any) -> dict[str, Any]:
+        if is_sweep(event):  # the DeadLetterCount schedule, not an op of the contract
+            return self._sweep()
         try:
             request = self._parse(event)
             result = self._run(request)
         except ControlError as exc:
             logger.info("control op refused", extra={"code": exc.code})
             return {"ok": False, "version": CONTRACT_VERSION, "error": exc.as_dict()}
+        return {"ok": True, "version": CONTRACT_VERSION, "result": result}
+
+    def _sweep(self) -> dict[str, Any]:
+        result = sweep_dead_letters(self._dead_letters(), self._dead_letter_counts(), self._sweep_budget_s)
+        logger.info(
+            "dead letters counted", extra={"queues": result["queues"], "locations": result["locations"]}
+        )
         return {"ok": True, "version": CONTRACT_VERSION, "result": result}
 
     # ------------------------------------------------------------------------------- parsing
@@ -210,9 +228,22 @@ class ControlService:
                 self._owned(request.rankr_account_id, request.location_id)
             return dlq_summary(self._dead_letters(), request, self._locations(request.rankr_account_id))
         if isinstance(request, DlqReplayRequest):
-            self._owned(request.rankr_account_id, request.location_id)
-            return dlq_replay(self._dead_letters(), request, {request.location_id})
+            if request.location_id is not None:
+                self._owned(request.rankr_account_id, request.location_id)
+            result = dlq_replay(self._dead_letters(), request, self._locations(request.rankr_account_id))
+            self._subtract_replayed(request.queue, result["byLocation"])
+            return result
         raise ControlError("unknown_op", "unknown op; see docs/control-api.md for the ops")
+
+    def _subtract_replayed(self, queue: str, by_location: dict[str, int]) -> None:
+        counts = self._dead_letter_counts()
+        for location, replayed in by_location.items():
+            if location == "-":
+                continue
+            try:
+                counts.subtract(location, queue, replayed)
+            except Exception as exc:  # the replay happened; the next sweep recounts
+                logger.warning("dead-letter count not updated", extra={"error": type(exc).__name__})
 
     def _locations(self, account: str) -> set[str]:
         owned = self._connections().list_by_rankr_account(account)
@@ -221,11 +252,10 @@ class ControlService:
     def _connection_get(self, request: ConnectionGetRequest) -> dict[str, Any]:
         connection = self._owned(request.rankr_account_id, request.location_id)
         details = connection_details(
-            account_id=request.rankr_account_id,
             location_id=request.location_id,
             audit=self._audit,
             checkpoints=self._checkpoints,
-            dead_letters=self._dead_letters,
+            dead_letter_counts=self._dead_letter_counts,
             backlog=self._backlog,
             budget=self._rate_budget,
         )

@@ -10,6 +10,14 @@ rate-limiter wait. A record that no longer fits is not started: it is reported a
 failure (not audited as its own failure) and made visible again at once. A record the rate budget
 blocks makes its group visible again when the budget resets, instead of holding the FIFO group for
 the queue's whole visibility timeout.
+
+Fairness: a record waits for its location's rate budget in place only briefly
+(`MAX_RATE_WAIT_S`). A longer wait means the location's budget is spent; waiting it out would hold
+this worker, and the other locations' records behind it in the batch, for up to a whole window. The
+record is returned instead (its group comes back when the budget resets) and the batch goes on.
+Every return is a receive, and SQS moves a message to the DLQ after maxReceiveCount (5): a record
+already received `RECEIVES_BEFORE_WAITING` times waits for the budget in place (within its deadline)
+rather than spend another receive.
 """
 
 from __future__ import annotations
@@ -37,6 +45,12 @@ if TYPE_CHECKING:
 DEADLINE_RESERVE_S = 2.0
 # A record is started only with at least this much time left (a GET plus a Rankr write).
 MIN_RECORD_BUDGET_S = 3.0
+# The longest a record waits for its location's rate budget in place; longer, it returns to the queue.
+# Above the shared budget's booking horizon (0.5 s), so ordinary pacing never returns a record.
+MAX_RATE_WAIT_S = 1.0
+# From this receive on, a record waits for the budget in place: two receives stay for other failures
+# before the queue's maxReceiveCount (5, template.yaml) sends it to the DLQ.
+RECEIVES_BEFORE_WAITING = 3
 # Jitter on top of a rate-budget reset, so the blocked groups do not all return in the same instant.
 RESET_JITTER_S = 1
 METRIC_NOT_REACHED = "WebhookRecordsNotReached"
@@ -104,8 +118,11 @@ class InboundBatch:
         message = parse_queued_message(record.body)
         logger.set_correlation_id(message.get("correlationId"))
         inbound = self._processor()
+        receives = int(record.attributes.approximate_receive_count or 1)
+        wait_bound = MAX_RATE_WAIT_S if receives < RECEIVES_BEFORE_WAITING else math.inf
         try:
-            result = inbound.process(message)
+            with deadlines.limiter_wait_at_most(wait_bound):
+                result = inbound.process(message)
         except GHLRateLimited as exc:
             if exc.daily or exc.retry_after_s is None:
                 inbound.record_failure(message, exc)

@@ -12,16 +12,23 @@ from __future__ import annotations
 import hashlib
 import itertools
 import random
-import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: the shared sync fakes
+from rankr_ghl.flows.reconcile.jobs import ReconcileSettings
+from rankr_ghl.flows.reconcile.record_values import common_fields
+from rankr_ghl.flows.reconcile.run import Reconciler
+from rankr_ghl.ports import GhlSearchPage as SearchPage
+from rankr_ghl.ports import RankrPage, Record
+from rankr_ghl.sync.diff import changed_fields
+from rankr_ghl.sync.mapping import default_mapping
+from rankr_ghl.sync.mapping_resolver import MappingResolver
+from rankr_ghl.sync.ports import IdMapping
+from rankr_ghl.sync.types import Entity
 
-from fakes import (  # noqa: E402
+from fakes.sync_state import (
     FakeRankrIdempotencyKeys,
     InMemoryAuditLog,
     InMemoryCheckpointStore,
@@ -30,16 +37,6 @@ from fakes import (  # noqa: E402
     InMemoryMappingStore,
     InMemoryTombstoneStore,
 )
-from rankr_ghl.flows.reconcile.jobs import ReconcileSettings  # noqa: E402
-from rankr_ghl.flows.reconcile.record_values import common_fields  # noqa: E402
-from rankr_ghl.flows.reconcile.run import Reconciler  # noqa: E402
-from rankr_ghl.ports import GhlSearchPage as SearchPage  # noqa: E402
-from rankr_ghl.ports import RankrPage, Record  # noqa: E402
-from rankr_ghl.sync.diff import changed_fields  # noqa: E402
-from rankr_ghl.sync.mapping import default_mapping  # noqa: E402
-from rankr_ghl.sync.mapping_resolver import MappingResolver  # noqa: E402
-from rankr_ghl.sync.ports import IdMapping  # noqa: E402
-from rankr_ghl.sync.types import Entity  # noqa: E402
 
 LOCATION = "locRecon1"
 ACCOUNT = "acct-1"
