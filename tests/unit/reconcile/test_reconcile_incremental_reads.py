@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from fakes.reconcile_world import ACCOUNT, LOCATION, World
 from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileJob
 from rankr_ghl.sync.echo import decide, ledger_entry
 from rankr_ghl.sync.mapping import default_mapping
 from rankr_ghl.sync.ports import Tombstone
 from rankr_ghl.sync.types import Entity, Side
-from reconcile_fakes import ACCOUNT, LOCATION, World
 
 CONTACT = default_mapping().contact
 
