@@ -45,8 +45,25 @@ SEARCH_LAG_S, SEARCH_LAG_JITTER_S = 2.0, 1.0
 # ------------------------------------------------------------------------------------------ child
 
 
+def mapped_id_pairs(ddb: Any, table: str) -> Any:
+    """Every contact mapping of the bench location as (GHL id, Rankr id), from the same gsi1 the
+    mapping store lists, with only the two ids projected: the verification reads every mapping once
+    and has moto serialise two attributes per item instead of all of them."""
+    paginator = ddb.get_paginator("query")
+    for page in paginator.paginate(
+        TableName=table,
+        IndexName="gsi1",
+        KeyConditionExpression="gsi1pk = :p",
+        ExpressionAttributeValues={":p": {"S": f"LOC#{LOCATION}#MAP#contact"}},
+        ProjectionExpression="ghlId, rankrId",
+        PaginationConfig={"PageSize": 1000},
+    ):
+        for item in page.get("Items", []):
+            yield item["ghlId"]["S"], item["rankrId"]["S"]
+
+
 def _child() -> None:
-    from rankr_ghl.aws.sync_state import DynamoMappingStore, mapping_item, to_item
+    from rankr_ghl.aws.sync_state import mapping_item, to_item
     from rankr_ghl.flows.reconcile.record_values import common_fields
     from rankr_ghl.sync.diff import changed_fields
     from rankr_ghl.sync.mapping import default_mapping
@@ -65,7 +82,6 @@ def _child() -> None:
     env = aws.template.functions["ReconcileFunction"].env
     table = env["SYNC_TABLE"]
     ddb = aws.client("dynamodb")
-    store = DynamoMappingStore(table, client=ddb)
     cm = default_mapping().contact
 
     def send(obj: Any) -> None:
@@ -148,10 +164,11 @@ def _child() -> None:
             common = common_fields(cm)
             remaining = Counter[str]()
             mapped_g, mapped_r = set(), set()
-            for m in store.list_for_location(LOCATION, Entity.CONTACT):
-                mapped_g.add(m.ghl_id)
-                mapped_r.add(m.rankr_id)
-                g, r = g_contacts.get(m.ghl_id), r_live.get(m.rankr_id)
+            mapped_pairs = list(mapped_id_pairs(ddb, table))
+            for ghl_id, rankr_id in mapped_pairs:
+                mapped_g.add(ghl_id)
+                mapped_r.add(rankr_id)
+                g, r = g_contacts.get(ghl_id), r_live.get(rankr_id)
                 if g is None and r is not None:
                     remaining["orphan"] += 1
                 elif g is not None and r is None:
@@ -167,11 +184,11 @@ def _child() -> None:
             seeded_gone_ghl, seeded_gone_rankr = set(cmd["deleted_ghl"]), set(cmd["deleted_rankr"])
             r_all = {c["id"]: c for c in rankr_store.dump(ACCOUNT, include_deleted=True)["contacts"]}
             false_deletes = 0
-            for m in store.list_for_location(LOCATION, Entity.CONTACT):
-                rankr_gone = m.rankr_id in r_all and m.rankr_id not in r_live
-                if rankr_gone and m.rankr_id not in seeded_gone_rankr and m.ghl_id not in seeded_gone_ghl:
+            for ghl_id, rankr_id in mapped_pairs:
+                rankr_gone = rankr_id in r_all and rankr_id not in r_live
+                if rankr_gone and rankr_id not in seeded_gone_rankr and ghl_id not in seeded_gone_ghl:
                     false_deletes += 1  # deleted in Rankr, though neither side's delete was seeded
-                if m.ghl_id not in g_contacts and m.ghl_id not in seeded_gone_ghl:
+                if ghl_id not in g_contacts and ghl_id not in seeded_gone_ghl:
                     false_deletes += 1  # gone from GHL without a seeded delete
             remaining["rankr_unmapped"] = sum(1 for r in r_live if r not in mapped_r)
             send({"remaining": {k: v for k, v in remaining.items() if v}, "false_deletes": false_deletes})
@@ -225,6 +242,44 @@ def _counts(stats: dict[str, Any]) -> tuple[int, int]:
     return reads, writes
 
 
+def progress(step: str) -> None:
+    """A step of a long run, on stderr (stdout's last line is the result)."""
+    sys.stderr.write(f"[bench/reconcile {time.strftime('%H:%M:%S')}] {step}\n")
+    sys.stderr.flush()
+
+
+def read_kind(endpoint: str) -> str | None:
+    """The kind of GHL read an endpoint stat key ("GET /contacts/{contactId}/notes") is, or None."""
+    method, _, path = endpoint.partition(" ")
+    if path.endswith("/tasks/search"):
+        return "task_search"
+    if path.endswith("/contacts/search"):
+        return "contact_search"
+    if method != "GET":
+        return None
+    tail = path.rstrip("/").split("/")
+    if len(tail) >= 2 and tail[-1] == "notes":
+        return "notes_list"
+    if len(tail) >= 2 and tail[-1] == "tasks":
+        return "tasks_list"
+    if len(tail) >= 3 and tail[-2] == "notes":
+        return "note_get"
+    if len(tail) >= 3 and tail[-2] == "tasks":
+        return "task_get"
+    if len(tail) >= 2 and tail[-2] == "contacts":
+        return "contact_get"
+    return path
+
+
+def reads_by_kind(stats: dict[str, Any]) -> dict[str, int]:
+    kinds = Counter[str]()
+    for key, n in stats.get("requests", {}).items():
+        kind = read_kind(key)
+        if kind is not None:
+            kinds[kind] += n
+    return dict(sorted(kinds.items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="5,000 contacts instead of 100,000")
@@ -249,6 +304,7 @@ def main() -> None:
             }
         )
         t0 = time.monotonic()
+        progress("setup")
         setup = services.call("setup", contacts=n)
         pairs = setup["pairs"]
         one, half = max(1, n // 100), max(1, n // 200)
@@ -310,6 +366,7 @@ def main() -> None:
             settings=ReconcileSettings(overlap=timedelta(seconds=SEARCH_LAG_S + SEARCH_LAG_JITTER_S + 2)),
         )
         started = time.monotonic()
+        progress("full reconcile")
         outcome = reconciler.run(ReconcileJob(LOCATION, Mode.FULL), account_id=ACCOUNT)
         seconds = time.monotonic() - started
         peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -320,7 +377,10 @@ def main() -> None:
             "deleted_ghl": [pairs[i][0] for i in deleted_ghl],
             "deleted_rankr": [pairs[i][1] for i in deleted_rankr],
         }
+        verify_started = time.monotonic()
+        progress("verify")
         verified = services.call("verify", **seeded_gone)
+        verify_s = time.monotonic() - verify_started
         remaining, false_deletes = verified["remaining"], verified["false_deletes"]
 
         # incremental after 1 % more changes (0.5 % each side, fresh indexes)
@@ -333,9 +393,13 @@ def main() -> None:
         )
         time.sleep(SEARCH_LAG_S + SEARCH_LAG_JITTER_S)  # the overlap re-reads what the lag hid
         services.call("reset_stats")
+        inc_started = time.monotonic()
+        progress("incremental reconcile")
         inc = reconciler.run(ReconcileJob(LOCATION, Mode.INCREMENTAL), account_id=ACCOUNT)
+        inc_s = time.monotonic() - inc_started
         inc_stats = services.call("stats")
         inc_reads, _ = _counts(inc_stats["ghl"])
+        progress("verify")
         inc_remaining = services.call("verify", **seeded_gone)["remaining"]
         report = outcome.report
         confirm_reads = int(report.scanned.get("ghl_confirm_reads", 0))
@@ -358,16 +422,24 @@ def main() -> None:
             "search_order": SEARCH_ORDER,
             "search_lag_s": SEARCH_LAG_S,
             "incremental_read_calls": inc_reads,
-            "incremental_read_calls_by_endpoint": {
-                k: v
-                for k, v in inc_stats["ghl"].get("requests", {}).items()
-                if k.startswith("GET ") or "/search" in k
+            "incremental_reads_by_kind": reads_by_kind(inc_stats["ghl"]),
+            "incremental_skipped_reads": {
+                key: int(inc.report.scanned.get(key, 0))
+                for key in ("rankr_changes_known", "rankr_notes_known")
             },
+            "full_reads_by_kind": reads_by_kind(stats["ghl"]),
             "incremental_diffs_found": inc.report.total_differences,
             "incremental_remaining_diffs": sum(inc_remaining.values()),
             "differences_by_kind": dict(report.differences),
             "remaining_by_kind": remaining,
             "setup_seconds": round(setup_s, 1),
+            "phase_seconds": {
+                "setup": round(setup_s, 1),
+                "full": round(seconds, 1),
+                "verify": round(verify_s, 1),
+                "incremental": round(inc_s, 1),
+                "total": round(time.monotonic() - t0, 1),
+            },
             "targets": {
                 "remaining_diffs_zero": sum(remaining.values()) == 0,
                 "false_deletes_zero": false_deletes == 0,
@@ -376,14 +448,15 @@ def main() -> None:
                 "peak_rss_mb_ok": peak_rss_mb <= 200,
             },
             "notes": (
-                "GHL sandbox rate window raised for the bench location (this measures call counts, "
-                "not pacing); sandboxes + moto run in a child process, so peak_rss_mb is the reconcile "
-                "process only (taken before verification); incremental reads include one notes list per "
-                "changed contact and one GET per Rankr-side change; GHL search ignores the sort and lags "
-                "writes by 2-3 s, so the full pass confirms every unseen mapping with one GET (a 404 is a "
-                "delete, a live record is compared) and the incremental run waits one lag and re-reads "
-                "with an overlap longer than it (default overlap 2 min); seconds are dominated by moto "
-                "(~1 ms of moto CPU per mapping listed, a few ms per DynamoDB call), not by the API calls"
+                "GHL sandbox rate window raised for the bench location (this measures call counts, not "
+                "pacing); sandboxes + moto run in a child process, so peak_rss_mb is the reconcile "
+                "process only (taken before verification); incremental reads: one notes list per contact "
+                "changed in GHL (not our echo), one GET per Rankr-side change the sync ledger does not "
+                "account for (incremental_reads_by_kind, docs/reconcile.md); GHL search ignores the sort "
+                "and lags writes by 2-3 s, so the full pass confirms every unseen mapping with one GET (a"
+                " 404 is a delete, a live record is compared) and the incremental run waits one lag and "
+                "re-reads with an overlap longer than it (default overlap 2 min); seconds are dominated "
+                "by moto (a few ms of moto CPU per DynamoDB call), not by the API calls"
             ),
         }
         print(json.dumps(result))

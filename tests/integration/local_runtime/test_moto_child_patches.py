@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from moto.sqs.models import SQSBackend, sqs_backends
 from rankr_ghl_tools.local._moto_child import (
     atomic_moto_item_writes,
     bounded_sqs_long_polls,
+    direct_dynamodb_read_json,
     fast_sqs_clock,
     lean_sqs_attributes,
     linear_dynamodb_item_size,
@@ -153,20 +156,27 @@ def test_items_are_built_as_moto_builds_them_with_the_same_size_limit() -> None:
         Item(DynamoType({"S": "k"}), None, too_big)
 
 
-def test_gsi_query_pages_are_moto_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+@contextlib.contextmanager
+def in_process_dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A DynamoDB client on moto in this process, not on the session's embedded AWS."""
     import boto3
     from moto import mock_aws
+
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+        monkeypatch.delenv(name, raising=False)
+    with mock_aws():
+        yield boto3.client(
+            "dynamodb", region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test"
+        )
+
+
+def test_gsi_query_pages_are_moto_pages(monkeypatch: pytest.MonkeyPatch) -> None:
     from moto.dynamodb.models.table import Table
 
     def s(value: str) -> dict[str, str]:
         return {"S": value}
 
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):  # not the session's embedded AWS
-        monkeypatch.delenv(name, raising=False)
-    with mock_aws():
-        client = boto3.client(
-            "dynamodb", region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test"
-        )
+    with in_process_dynamodb(monkeypatch) as client:
         client.create_table(
             TableName="t",
             BillingMode="PAY_PER_REQUEST",
@@ -301,6 +311,68 @@ def _racing_conditional_puts(monkeypatch: pytest.MonkeyPatch) -> int:
         for thread in threads:
             thread.join()
         return len(accepted)
+
+
+def test_dynamodb_reads_answer_as_moto_serialises_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    with in_process_dynamodb(monkeypatch) as client:
+        client.create_table(
+            TableName="t",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "g")],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "gsi1",
+                    "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        )
+        for i in range(5):
+            item: dict[str, Any] = {
+                "pk": {"S": f"p{i}"},
+                "sk": {"S": "MAP"},
+                "g": {"S": "G"},
+                "n": {"N": "1.50"},
+                "m": {"M": {"a": {"S": "x"}, "l": {"L": [{"N": "2"}, {"BOOL": True}, {"NULL": True}]}}},
+                "ss": {"SS": ["a", "b"]},
+                "b": {"B": bytes([0, i, 255])},
+                "bs": {"BS": [b"\x01", b"\x02"]},
+            }
+            client.put_item(TableName="t", Item=item)
+        key = {"pk": {"S": "p1"}, "sk": {"S": "MAP"}}
+
+        def reads() -> list[Any]:
+            answers = [
+                client.get_item(TableName="t", Key=key),
+                client.get_item(TableName="t", Key={"pk": {"S": "none"}, "sk": {"S": "MAP"}}),
+                client.batch_get_item(
+                    RequestItems={"t": {"Keys": [key, {"pk": {"S": "q"}, "sk": {"S": "MAP"}}]}},
+                    ReturnConsumedCapacity="TOTAL",
+                ),
+                client.query(
+                    TableName="t",
+                    IndexName="gsi1",
+                    KeyConditionExpression="g = :g",
+                    ExpressionAttributeValues={":g": {"S": "G"}},
+                    Limit=2,
+                    ReturnConsumedCapacity="TOTAL",
+                ),
+                client.scan(TableName="t", ProjectionExpression="pk, b"),
+            ]
+            for answer in answers:
+                answer.pop("ResponseMetadata")
+            return answers
+
+        expected = reads()
+        with direct_dynamodb_read_json():
+            assert reads() == expected
+            with pytest.raises(client.exceptions.ResourceNotFoundException):  # errors: moto's own
+                client.get_item(TableName="missing", Key=key)
+    assert expected[0]["Item"]["b"] == {"B": bytes([0, 1, 255])} and "Item" not in expected[1]
 
 
 def test_plain_moto_accepts_two_writers_of_one_version(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,8 +1,10 @@
 """Notes: per contact, GHL's notes against Rankr's, and the notes pass over every mapped contact.
 
-The incremental pass compares the notes of the contacts that changed; a lost NoteCreate or NoteUpdate
-on a contact that did not otherwise change is found by the notes pass (mode `notes`, on a slower
-schedule), which walks every mapped contact and does not depend on `dateUpdated`.
+The incremental pass compares the notes of the contacts that changed in GHL; for a contact that
+changed only in Rankr it lists Rankr's notes and reads GHL's only when a Rankr note is new or edited
+since the connector last synced it. A lost NoteCreate or NoteUpdate on a contact that did not
+otherwise change in GHL is found by the notes pass (mode `notes`, on a slower schedule), which walks
+every mapped contact and does not depend on `dateUpdated`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from dataclasses import replace
 
 from rankr_ghl.flows.reconcile.creates import Creates
 from rankr_ghl.flows.reconcile.jobs import DiffKind
-from rankr_ghl.flows.reconcile.record_values import is_deleted
+from rankr_ghl.flows.reconcile.known_state import pair_ledgers, rankr_change_known
+from rankr_ghl.flows.reconcile.record_values import common_fields, is_deleted
 from rankr_ghl.ports import Record
 from rankr_ghl.rankr.keys import ghl_mirror_key
 from rankr_ghl.sync.echo import Action, decide
@@ -34,16 +37,44 @@ class NotePhases(Creates):
                 self.state["notesAt"] = position + 1
                 self.page_boundary()
 
-    def sync_notes(self, ghl_contact_id: str, link: IdMapping | None = None) -> None:
+    def notes_wanted(self, ghl_contact_id: str) -> bool:
         note_mapping = self.field_mapping.for_entity(Entity.NOTE)
-        if not self.settings.notes or not note_mapping.enabled or ghl_contact_id in self.notes_done:
+        return self.settings.notes and note_mapping.enabled and ghl_contact_id not in self.notes_done
+
+    def sync_rankr_side_notes(self, link: IdMapping) -> None:
+        """Notes of a contact that changed only in Rankr: Rankr's notes are listed (a Rankr call), and
+        GHL's only when one of them is not mapped yet or is not what the connector last synced (with
+        both sides agreeing then)."""
+        if not self.notes_wanted(link.ghl_id):
+            return
+        rankr_list = self.rankr.list_notes(self.account_id, link.rankr_id)
+        live = [note for note in rankr_list if not is_deleted(note)]
+        note_links = [self.mappings.get_by_rankr(self.location_id, Entity.NOTE, str(n["id"])) for n in live]
+        mapped = [note_link for note_link in note_links if note_link is not None]
+        note_mapping = self.field_mapping.for_entity(Entity.NOTE)
+        ledgers = pair_ledgers(self.ledger, self.location_id, Entity.NOTE, mapped)
+        common = common_fields(note_mapping)
+        for note, note_link in zip(live, note_links, strict=True):
+            if note_link is None or not rankr_change_known(note_mapping, common, note, note_link, ledgers):
+                self.sync_notes(link.ghl_id, link, rankr_list=rankr_list)
+                return
+        self.notes_done.add(link.ghl_id)
+        self.tick("rankr_notes_known")
+
+    def sync_notes(
+        self, ghl_contact_id: str, link: IdMapping | None = None, *, rankr_list: list[Record] | None = None
+    ) -> None:
+        """GHL's notes of one contact against Rankr's (`rankr_list`: Rankr's, when already listed)."""
+        if not self.notes_wanted(ghl_contact_id):
             return
         self.notes_done.add(ghl_contact_id)
         link = link or self.mappings.get_by_ghl(self.location_id, Entity.CONTACT, ghl_contact_id)
         if link is None:
             return  # dry run: the contact is not created, so neither are its notes
         ghl_notes = {str(n["id"]): n for n in self.ghl.list_notes(self.location_id, ghl_contact_id)}
-        rankr_notes = {str(n["id"]): n for n in self.rankr.list_notes(self.account_id, link.rankr_id)}
+        if rankr_list is None:
+            rankr_list = self.rankr.list_notes(self.account_id, link.rankr_id)
+        rankr_notes = {str(n["id"]): n for n in rankr_list}
         self.tick("note_contacts")
         for nid, note in ghl_notes.items():
             note_link = self.mappings.get_by_ghl(self.location_id, Entity.NOTE, nid)
