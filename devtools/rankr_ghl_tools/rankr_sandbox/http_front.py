@@ -7,8 +7,8 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 from rankr_ghl_tools.local.httpserver import HttpRequest, HttpResponse
+from rankr_ghl_tools.rankr_sandbox.records import ApiProblem
 from rankr_ghl_tools.rankr_sandbox.server import MAX_BODY_BYTES, RankrApp, Response
-from rankr_ghl_tools.rankr_sandbox.store import ApiProblem
 
 _FAULT_NAMES = {429: "rate-limited", 500: "internal", 502: "bad-gateway", 503: "unavailable"}
 _FAULT_TITLES = {

@@ -13,15 +13,15 @@ from typing import Any
 from urllib.parse import unquote
 
 from rankr_ghl_tools.local.faults import COMMON_RATE_KEYS, FaultInjector
-from rankr_ghl_tools.rankr_sandbox.store import (
+from rankr_ghl_tools.rankr_sandbox.records import (
     KINDS,
     ApiProblem,
     ListQuery,
-    RankrStore,
     bad_request,
     normalize_instant,
     validate_body,
 )
+from rankr_ghl_tools.rankr_sandbox.store import RankrStore
 
 DEFAULT_API_KEY = "rankr-sandbox-key"
 MAX_BODY_BYTES = 1_000_000
