@@ -8,207 +8,51 @@ the resources, then rebinds the template to the physical ids it actually got (`T
 
 from __future__ import annotations
 
-import base64
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"
-PARTITION = "aws"
-URL_SUFFIX = "amazonaws.com"
-STACK_NAME = "rankr-ghl-local"
-LOCAL_API_ID = "localapi"
+from rankr_ghl_tools.local.template_intrinsics import TemplateIntrinsics, plain
+from rankr_ghl_tools.local.template_specs import (
+    ACCOUNT_ID,
+    LOCAL_API_ID,
+    LOCAL_PARAMETER_VALUES,
+    REGION,
+    URL_SUFFIX,
+    ApiSpec,
+    EventInvokeConfig,
+    FunctionSpec,
+    HttpRoute,
+    QueueSpec,
+    ScheduleSpec,
+    SecretSpec,
+    SqsSource,
+    TableSpec,
+    TemplateError,
+)
 
-# What the local runtime gives the parameters a real deploy must set (they have no Default, so a
-# deploy cannot go out with a placeholder). The stack overrides the endpoints and the client id
-# with its sandboxes' values; these let a bare `load_template` resolve the template.
-LOCAL_PARAMETER_VALUES: dict[str, str] = {
-    "Stage": "dev",
-    "GhlClientId": "sbxapp-sandbox",  # the GHL sandbox's default app
-    "RankrApiBaseUrl": "https://api.rankr.example",
-    "AlarmEmail": "alarms@rankr-ghl.localhost",
-}
-
-PSEUDO_PARAMETERS: dict[str, Any] = {
-    "AWS::Region": REGION,
-    "AWS::AccountId": ACCOUNT_ID,
-    "AWS::Partition": PARTITION,
-    "AWS::URLSuffix": URL_SUFFIX,
-    "AWS::StackName": STACK_NAME,
-    "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{STACK_NAME}/local",
-    "AWS::NotificationARNs": [],
-}
-
-
-class TemplateError(ValueError):
-    """The template uses something the local runtime cannot resolve."""
-
-
-class _NoValue:
-    """Marker for `AWS::NoValue`: the enclosing key/list item disappears."""
-
-
-NO_VALUE = _NoValue()
-
-
-@dataclass(frozen=True)
-class HttpRoute:
-    event_name: str
-    method: str  # upper case; "ANY" matches every method
-    path: str  # API Gateway path template, e.g. /contacts/{id} or /{proxy+}
-    api_id: str | None  # logical id of the HttpApi (None = implicit API)
-
-    @property
-    def route_key(self) -> str:
-        return f"{self.method} {self.path}"
-
-
-@dataclass(frozen=True)
-class SqsSource:
-    event_name: str
-    queue: str  # logical id of the queue
-    queue_arn: str
-    batch_size: int
-    batching_window_s: float
-    function_response_types: tuple[str, ...]
-    enabled: bool = True
-    maximum_concurrency: int | None = None
-
-    @property
-    def report_batch_item_failures(self) -> bool:
-        return "ReportBatchItemFailures" in self.function_response_types
-
-
-@dataclass(frozen=True)
-class ScheduleSpec:
-    function: str  # logical id of the target function
-    event_name: str
-    name: str  # the Scheduler schedule name
-    expression: str  # rate(...) / cron(...) / at(...)
-    input: str | None  # passed as the event, verbatim (JSON text)
-    enabled: bool
-    timezone: str | None
-    maximum_retry_attempts: int | None
-    maximum_event_age_s: int | None
-    dead_letter_queue: str | None  # logical id
-
-
-@dataclass(frozen=True)
-class EventInvokeConfig:
-    maximum_retry_attempts: int = 2
-    maximum_event_age_s: int = 21600
-    on_failure: str | None = None  # logical id of the destination queue
-    on_failure_arn: str | None = None
-    on_success: str | None = None
-    on_success_arn: str | None = None
-
-
-@dataclass(frozen=True)
-class FunctionSpec:
-    logical_id: str
-    name: str  # physical function name
-    arn: str
-    code_uri: Path
-    handler: str  # module.function
-    runtime: str
-    env: dict[str, str]
-    timeout_s: int
-    memory_mb: int
-    layers: tuple[Path, ...]  # content dirs of the template's layers, in order
-    routes: tuple[HttpRoute, ...]
-    sqs_sources: tuple[SqsSource, ...]
-    schedules: tuple[ScheduleSpec, ...]
-    event_invoke: EventInvokeConfig
-    alias: str | None  # AutoPublishAlias
-    # Further aliases (AWS::Lambda::Alias resources) and the AWS::Lambda::EventInvokeConfig of a
-    # qualifier, both read from the template.
-    extra_aliases: tuple[str, ...] = ()
-    qualifier_event_invoke: Mapping[str, EventInvokeConfig] = field(default_factory=dict)
-
-    @property
-    def alias_arn(self) -> str | None:
-        return f"{self.arn}:{self.alias}" if self.alias else None
-
-    @property
-    def aliases(self) -> tuple[str, ...]:
-        return ((self.alias,) if self.alias else ()) + self.extra_aliases
-
-    def event_invoke_for(self, invoked_arn: str) -> EventInvokeConfig:
-        """The async settings of an invocation of `invoked_arn` (the qualifier's own, else the function's)."""
-        qualifier = invoked_arn[len(self.arn) :].lstrip(":")
-        return self.qualifier_event_invoke.get(qualifier, self.event_invoke)
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    logical_id: str
-    name: str
-    arn: str
-    key_schema: list[dict[str, str]]
-    attribute_definitions: list[dict[str, str]]
-    global_secondary_indexes: list[dict[str, Any]]
-    local_secondary_indexes: list[dict[str, Any]]
-    ttl_attribute: str | None
-    billing_mode: str
-    stream_view_type: str | None
-
-
-@dataclass(frozen=True)
-class QueueSpec:
-    logical_id: str
-    name: str
-    arn: str
-    url: str
-    fifo: bool
-    content_based_deduplication: bool
-    visibility_timeout_s: int
-    message_retention_s: int | None
-    delay_s: int
-    receive_wait_s: int
-    deduplication_scope: str | None
-    fifo_throughput_limit: str | None
-    dead_letter_queue: str | None  # logical id
-    max_receive_count: int | None
-
-    def create_attributes(self, dlq_arn: str | None = None) -> dict[str, str]:
-        """The CreateQueue attributes (RedrivePolicy needs the DLQ's real ARN)."""
-        attrs = {"VisibilityTimeout": str(self.visibility_timeout_s), "DelaySeconds": str(self.delay_s)}
-        if self.receive_wait_s:
-            attrs["ReceiveMessageWaitTimeSeconds"] = str(self.receive_wait_s)
-        if self.message_retention_s is not None:
-            attrs["MessageRetentionPeriod"] = str(self.message_retention_s)
-        if self.fifo:
-            attrs["FifoQueue"] = "true"
-            attrs["ContentBasedDeduplication"] = "true" if self.content_based_deduplication else "false"
-            if self.deduplication_scope:
-                attrs["DeduplicationScope"] = self.deduplication_scope
-            if self.fifo_throughput_limit:
-                attrs["FifoThroughputLimit"] = self.fifo_throughput_limit
-        if self.dead_letter_queue and self.max_receive_count:
-            attrs["RedrivePolicy"] = json.dumps(
-                {"deadLetterTargetArn": dlq_arn or "", "maxReceiveCount": self.max_receive_count}
-            )
-        return attrs
-
-
-@dataclass(frozen=True)
-class SecretSpec:
-    logical_id: str
-    name: str
-    arn: str
-    secret_string: str | None
-    generate: dict[str, Any] | None  # GenerateSecretString properties
-    description: str | None
-
-
-@dataclass(frozen=True)
-class ApiSpec:
-    logical_id: str
-    api_id: str
+# The runtime's modules import the specs from here, the module that reads the template.
+__all__ = [
+    "ACCOUNT_ID",
+    "LOCAL_API_ID",
+    "LOCAL_PARAMETER_VALUES",
+    "REGION",
+    "URL_SUFFIX",
+    "ApiSpec",
+    "EventInvokeConfig",
+    "FunctionSpec",
+    "HttpRoute",
+    "QueueSpec",
+    "ScheduleSpec",
+    "SecretSpec",
+    "SqsSource",
+    "TableSpec",
+    "Template",
+    "TemplateError",
+    "load_template",
+]
 
 
 @dataclass
@@ -269,253 +113,12 @@ def load_template(
     decoded, errors = decode(str(path))
     if errors or decoded is None:
         raise TemplateError(f"cannot decode {path}: {[str(e) for e in errors]}")
-    raw = _plain(decoded)
+    raw = plain(decoded)
     return _Resolver(path, raw, dict(parameter_overrides or {}), physical_overrides or {}).build()
 
 
-def _plain(node: Any) -> Any:
-    """cfn-lint node classes -> plain dict/list/str (so copies and equality are boring)."""
-    if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    if isinstance(node, str):
-        return str(node)
-    return node
-
-
-_SUB_RE = re.compile(r"\$\{([^}]+)\}")
-
-
-class _Resolver:
-    def __init__(
-        self,
-        path: Path,
-        raw: dict[str, Any],
-        overrides: dict[str, str],
-        physical_overrides: Mapping[str, Mapping[str, str]],
-    ) -> None:
-        self.path = path
-        self.root = path.parent
-        self.raw = raw
-        self.overrides = overrides
-        self.physical_overrides = {k: dict(v) for k, v in physical_overrides.items()}
-        self.resources: dict[str, Any] = raw.get("Resources", {})
-        self.parameters = self._parameters()
-        self.conditions: dict[str, bool] = {}
-        for name in raw.get("Conditions", {}):
-            self._condition(name)
-        self.physical = self._physical()
-
-    # -- parameters and conditions -------------------------------------------------------------
-    def _parameters(self) -> dict[str, str]:
-        declared = self.raw.get("Parameters", {})
-        unknown = set(self.overrides) - set(declared)
-        if unknown:
-            raise TemplateError(f"parameter overrides for undeclared parameters: {sorted(unknown)}")
-        values: dict[str, str] = {}
-        for name, spec in declared.items():
-            if name in self.overrides:
-                value = str(self.overrides[name])
-            elif "Default" in spec:
-                value = str(spec["Default"])
-            elif name in LOCAL_PARAMETER_VALUES:
-                value = LOCAL_PARAMETER_VALUES[name]
-            else:
-                raise TemplateError(f"parameter {name} has no Default and no override")
-            allowed = spec.get("AllowedValues")
-            if allowed is not None and value not in [str(a) for a in allowed]:
-                raise TemplateError(f"parameter {name}={value!r} not in AllowedValues {allowed}")
-            values[name] = value
-        return values
-
-    def _condition(self, name: str) -> bool:
-        if name not in self.conditions:
-            definition = self.raw.get("Conditions", {}).get(name)
-            if definition is None:
-                raise TemplateError(f"unknown condition {name}")
-            self.conditions[name] = bool(self.resolve(definition))
-        return self.conditions[name]
-
-    def _active(self, logical_id: str) -> bool:
-        condition = self.resources[logical_id].get("Condition")
-        return condition is None or self._condition(condition)
-
-    # -- physical ids ----------------------------------------------------------------------------
-    def _physical(self) -> dict[str, dict[str, str]]:
-        """Ref/GetAtt values per resource. Names may themselves use !Sub on parameters."""
-        physical: dict[str, dict[str, str]] = {}
-        self.physical = physical  # names may reference parameters only; resolve lazily below
-        for logical_id, res in self.resources.items():
-            attrs = self._physical_for(logical_id, res)
-            attrs.update(self.physical_overrides.get(logical_id, {}))
-            physical[logical_id] = attrs
-        return physical
-
-    def _name(self, props: dict[str, Any], key: str, logical_id: str) -> str:
-        if key in props:
-            return str(self.resolve(props[key]))
-        return f"{STACK_NAME}-{logical_id}"
-
-    def _physical_for(self, logical_id: str, res: dict[str, Any]) -> dict[str, str]:
-        rtype = res.get("Type", "")
-        props = res.get("Properties", {}) or {}
-        arn_base = f"arn:{PARTITION}"
-        if rtype == "AWS::DynamoDB::Table":
-            name = self._name(props, "TableName", logical_id)
-            arn = f"{arn_base}:dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}"
-            return {"Ref": name, "Arn": arn, "StreamArn": f"{arn}/stream/local"}
-        if rtype == "AWS::SQS::Queue":
-            name = self._name(props, "QueueName", logical_id)
-            if props.get("FifoQueue") and not name.endswith(".fifo"):
-                name += ".fifo"
-            url = f"https://sqs.{REGION}.{URL_SUFFIX}/{ACCOUNT_ID}/{name}"
-            arn = f"{arn_base}:sqs:{REGION}:{ACCOUNT_ID}:{name}"
-            return {"Ref": url, "QueueUrl": url, "Arn": arn, "QueueName": name}
-        if rtype == "AWS::SecretsManager::Secret":
-            name = self._name(props, "Name", logical_id)
-            arn = f"{arn_base}:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:{name}-local"
-            return {"Ref": arn, "Id": arn, "Name": name}
-        if rtype in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
-            name = self._name(props, "FunctionName", logical_id)
-            arn = f"{arn_base}:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
-            attrs = {"Ref": name, "Arn": arn}
-            alias = props.get("AutoPublishAlias")
-            if alias:
-                attrs["Alias"] = f"{arn}:{self.resolve(alias)}"
-                attrs["Version"] = f"{arn}:1"
-            return attrs
-        if rtype == "AWS::Lambda::Alias":  # Ref of an alias is its ARN
-            function_id = self._function_ref(props.get("FunctionName"), logical_id)
-            function_attrs = self.physical.get(function_id) or self._physical_for(
-                function_id, self.resources[function_id]
-            )
-            function_arn = function_attrs["Arn"]
-            return {"Ref": f"{function_arn}:{self.resolve(props['Name'])}"}
-        if rtype in ("AWS::Serverless::HttpApi", "AWS::ApiGatewayV2::Api"):
-            return {"Ref": LOCAL_API_ID, "ApiEndpoint": "http://127.0.0.1:3000", "ApiId": LOCAL_API_ID}
-        if rtype in ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion"):
-            name = self._name(props, "LayerName", logical_id)
-            return {"Ref": f"{arn_base}:lambda:{REGION}:{ACCOUNT_ID}:layer:{name}:1"}
-        if rtype == "AWS::IAM::ManagedPolicy":
-            return {"Ref": f"{arn_base}:iam::{ACCOUNT_ID}:policy/{STACK_NAME}-{logical_id}"}
-        if rtype == "AWS::IAM::Role":
-            arn = f"{arn_base}:iam::{ACCOUNT_ID}:role/{STACK_NAME}-{logical_id}"
-            return {"Ref": f"{STACK_NAME}-{logical_id}", "Arn": arn}
-        if rtype == "AWS::SNS::Topic":
-            name = self._name(props, "TopicName", logical_id)
-            arn = f"{arn_base}:sns:{REGION}:{ACCOUNT_ID}:{name}"
-            return {"Ref": arn, "TopicArn": arn, "TopicName": name}
-        if rtype == "AWS::Scheduler::ScheduleGroup":
-            name = self._name(props, "Name", logical_id)
-            return {"Ref": name, "Arn": f"{arn_base}:scheduler:{REGION}:{ACCOUNT_ID}:schedule-group/{name}"}
-        if rtype == "AWS::Logs::LogGroup":
-            name = self._name(props, "LogGroupName", logical_id)
-            return {"Ref": name, "Arn": f"{arn_base}:logs:{REGION}:{ACCOUNT_ID}:log-group:{name}:*"}
-        if rtype == "AWS::Events::EventBus":
-            name = self._name(props, "Name", logical_id)
-            return {
-                "Ref": name,
-                "Name": name,
-                "Arn": f"{arn_base}:events:{REGION}:{ACCOUNT_ID}:event-bus/{name}",
-            }
-        generic = f"{STACK_NAME}-{logical_id}"
-        service = rtype.split("::")[1].lower() if rtype.count("::") >= 2 else "local"
-        return {"Ref": generic, "Arn": f"{arn_base}:{service}:{REGION}:{ACCOUNT_ID}:{generic}"}
-
-    # -- intrinsics ------------------------------------------------------------------------------
-    def ref(self, name: str) -> Any:
-        if name in PSEUDO_PARAMETERS:
-            return PSEUDO_PARAMETERS[name]
-        if name == "AWS::NoValue":
-            return NO_VALUE
-        if name in self.parameters:
-            return self.parameters[name]
-        if "." in name:  # SAM: !Ref Function.Alias / Function.Version
-            logical_id, attr = name.split(".", 1)
-            return self.get_att(logical_id, attr)
-        if name in self.physical:
-            return self.physical[name]["Ref"]
-        raise TemplateError(f"!Ref to unknown name {name!r}")
-
-    def get_att(self, logical_id: str, attr: str) -> str:
-        attrs = self.physical.get(logical_id)
-        if attrs is None:
-            raise TemplateError(f"!GetAtt on unknown resource {logical_id!r}")
-        if attr not in attrs:
-            raise TemplateError(f"!GetAtt {logical_id}.{attr}: attribute not supported locally")
-        return attrs[attr]
-
-    def sub(self, text: str, variables: Mapping[str, Any]) -> str:
-        def replace(match: re.Match[str]) -> str:
-            expr = match.group(1)
-            if expr.startswith("!"):
-                return "${" + expr[1:] + "}"
-            if expr in variables:
-                return str(variables[expr])
-            if "." in expr and expr not in PSEUDO_PARAMETERS and expr.split(".", 1)[0] in self.physical:
-                logical_id, attr = expr.split(".", 1)
-                return str(self.get_att(logical_id, attr))
-            return str(self.ref(expr))
-
-        return _SUB_RE.sub(replace, text)
-
-    def resolve(self, node: Any) -> Any:
-        if isinstance(node, list):
-            items = [self.resolve(v) for v in node]
-            return [v for v in items if v is not NO_VALUE]
-        if not isinstance(node, dict):
-            return node
-        if len(node) == 1:
-            ((key, arg),) = node.items()
-            if key == "Ref":
-                return self.ref(str(arg))
-            if key == "Fn::GetAtt":
-                parts = arg.split(".", 1) if isinstance(arg, str) else [self.resolve(a) for a in arg]
-                return self.get_att(str(parts[0]), str(parts[1]))
-            if key == "Fn::Sub":
-                if isinstance(arg, str):
-                    return self.sub(arg, {})
-                text, variables = arg
-                return self.sub(str(self.resolve(text)), self.resolve(variables))
-            if key == "Fn::If":
-                cond, when_true, when_false = arg
-                return self.resolve(when_true if self._condition(cond) else when_false)
-            if key == "Fn::Equals":
-                left, right = (self.resolve(a) for a in arg)
-                return str(left) == str(right)
-            if key == "Fn::Not":
-                return not self.resolve(arg[0])
-            if key == "Fn::And":
-                return all(self.resolve(a) for a in arg)
-            if key == "Fn::Or":
-                return any(self.resolve(a) for a in arg)
-            if key == "Condition":
-                return self._condition(str(arg))
-            if key == "Fn::Join":
-                sep, items = arg
-                return str(sep).join(str(v) for v in self.resolve(items))
-            if key == "Fn::Select":
-                index, items = arg
-                return self.resolve(items)[int(self.resolve(index))]
-            if key == "Fn::Split":
-                sep, text = arg
-                return str(self.resolve(text)).split(str(sep))
-            if key == "Fn::Base64":
-                return base64.b64encode(str(self.resolve(arg)).encode()).decode()
-            if key == "Fn::FindInMap":
-                m, k1, k2 = (self.resolve(a) for a in arg)
-                return self.raw["Mappings"][m][k1][k2]
-            if key == "Fn::GetAZs":
-                return [f"{REGION}a", f"{REGION}b", f"{REGION}c"]
-            if key == "Fn::ImportValue":
-                raise TemplateError(f"Fn::ImportValue is not supported locally: {arg!r}")
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            resolved = self.resolve(value)
-            if resolved is not NO_VALUE:
-                out[key] = resolved
-        return out
+class _Resolver(TemplateIntrinsics):
+    """The specs the local runtime acts on, built from the resolved template."""
 
     # -- specs ------------------------------------------------------------------------------------
     def build(self) -> Template:
@@ -737,13 +340,6 @@ class _Resolver:
             event_invoke=self._event_invoke(raw_props.get("EventInvokeConfig")),
             alias=str(props["AutoPublishAlias"]) if props.get("AutoPublishAlias") else None,
         )
-
-    def _function_ref(self, node: Any, owner: str) -> str:
-        """The logical id of the function `node` (`!Ref Function`) names."""
-        ref = node.get("Ref") if isinstance(node, dict) else None
-        if not isinstance(ref, str) or ref not in self.resources:
-            raise TemplateError(f"{owner}: FunctionName must be !Ref of a function of this template")
-        return ref
 
     def _qualifiers(self, functions: dict[str, FunctionSpec]) -> None:
         """AWS::Lambda::Alias resources and per-qualifier EventInvokeConfigs, put on their function."""
