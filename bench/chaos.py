@@ -30,7 +30,8 @@ delete) made GHL-side through the sandbox admin (which emits the webhooks); 200 
 back to back by the deployed ReconcileFunction (handed its job as an SQS record; a record it reports
 failed is redelivered at once instead of after the queue's 30-minute visibility timeout), with 50 more
 leads (30 % with a note and task) pushed while each runs, and 25 lead reverts (the lead edited in
-Rankr and pushed as B, then back and pushed as A again). Then: flush webhooks, drain the queues, one
+Rankr and pushed as B, then back and pushed as A again). Then: flush webhooks, drain the queues, replay
+any async push whose retries were spent (the control API's `dlq.replay`, as Rankr would), one
 more full reconcile and one notes reconcile (what production's schedules run over a day: the full
 pass and the nightly notes pass), draining after each. Faults stay on throughout.
 
@@ -114,6 +115,7 @@ from rankr_ghl_tools.chaos.runtime import (  # noqa: E402
     failure_queue_depth,
     install_location,
     mapping_pairs,
+    replay_failed_pushes,
     run_reconcile,
 )
 from rankr_ghl_tools.local.pumps import deadline_figures  # noqa: E402
@@ -264,6 +266,13 @@ def run_chaos(config: ChaosConfig) -> dict[str, Any]:
                 future.result()
         drained = wait_async_invocations(stack, config) and drained
         drained = settle(stack, config) and drained
+        # Async pushes whose retries were all spent wait in the failure queue for Rankr to replay.
+        replays = 0
+        while failure_queue_depth(stack).get("LeadPushFailureQueue") and replays < 3:
+            replays += 1
+            log(config, f"replaying failed async pushes: {replay_failed_pushes(stack, account_id)}")
+            drained = wait_async_invocations(stack, config) and drained
+            drained = settle(stack, config) and drained
         log(config, f"webhooks settled ({time.monotonic() - started:.1f}s); reconciling")
         recon = run_reconcile(stack, location_id, config)
         drained = settle(stack, config) and drained

@@ -175,3 +175,29 @@ def mapping_pairs(stack: Any, location_id: str) -> dict[str, list[Any]]:
         ]
         for entity in (Entity.CONTACT, Entity.TASK, Entity.NOTE)
     }
+
+
+def replay_failed_pushes(stack: Any, account_id: str) -> dict[str, Any]:
+    """Rankr's part when an async push ends in the lead-push failure queue (Lambda's retries spent):
+    its "errors to retry" screen replays it through the control API (`dlq.replay`, queue
+    `lead-push`), as a user would. Returns the op's result."""
+    import json
+
+    import boto3
+
+    arn = stack.template.outputs.get("ControlAliasArn")
+    assert isinstance(arn, str)
+    client = boto3.client(
+        "lambda",
+        endpoint_url=stack.invoke_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    request = {"op": "dlq.replay", "rankrAccountId": account_id, "queue": "lead-push"}
+    response = client.invoke(FunctionName=arn, Payload=json.dumps(request).encode())
+    answer: dict[str, Any] = json.loads(response["Payload"].read())
+    if response.get("FunctionError") or not answer.get("ok"):
+        raise RuntimeError(f"dlq.replay failed: {answer}")
+    result: dict[str, Any] = answer["result"]
+    return result
