@@ -15,6 +15,7 @@ if TYPE_CHECKING:
         PushSettings,
     )
     from rankr_ghl.ghl.client import GHLClient
+    from rankr_ghl.rankr.client import RankrClient
     from rankr_ghl.wiring.infrastructure import Infrastructure
 
 
@@ -35,6 +36,7 @@ def build_container(
     *,
     ghl_client: Callable[[], GHLClient],
     connections: ConnectionLookup,
+    rankr_client: Callable[[], RankrClient] | None = None,
     sync_table: str,
     audit_table: str,
     idempotency_table: str,
@@ -44,17 +46,20 @@ def build_container(
     audit_retention_days: int | None = None,
 ) -> LeadPushContainer:
     """Everything lead push needs, over the AWS adapters (`dynamodb`: a boto3 client to share;
-    `wrap_records`: a wrapper around the records port, e.g. devtools' fault injection)."""
+    `wrap_records`: a wrapper around the records port, e.g. devtools' fault injection; `rankr_client`:
+    where an async push reads the lead as Rankr holds it now, None: such pushes are not checked)."""
     from rankr_ghl.aws.audit import DynamoAuditLog
     from rankr_ghl.aws.sync_state import SyncStateTable
     from rankr_ghl.flows.lead_push import (
         ConnectionLocationResolver,
         LeadPushService,
+        RankrLeadSource,
         SyncLeadMapper,
         SyncLeadRecords,
         dynamodb_idempotency,
     )
     from rankr_ghl.ghl.records import GhlClientRecords
+    from rankr_ghl.rankr.records import RankrClientRecords
     from rankr_ghl.sync.mapping_resolver import MappingResolver
 
     tables = SyncStateTable(sync_table, client=dynamodb)
@@ -77,6 +82,7 @@ def build_container(
         mapper=SyncLeadMapper(resolver),
         locations=ConnectionLocationResolver(connections),
         idempotent=idempotency.runner,
+        source=RankrLeadSource(RankrClientRecords(rankr_client), connections) if rankr_client else None,
         in_progress_errors=idempotency.in_progress_errors,
         settings=settings,
     )
@@ -92,6 +98,7 @@ def build_lead_push_container(root: Infrastructure) -> LeadPushContainer:
     return build_container(
         ghl_client=root.ghl_client,
         connections=root.connection_store(),
+        rankr_client=root.rankr_client,
         sync_table=settings.sync_table,
         audit_table=settings.audit_table,
         idempotency_table=settings.idempotency_table,

@@ -6,7 +6,7 @@
 - `service`: the batch (validation, threads, deadline, idempotent run per lead);
 - `lead_writer`: one lead's write (mapping path or first push, tags, note, task, settle);
 - `contact_resolution`: which GHL contact a first push becomes, without twins;
-- `idempotency`: Powertools Idempotency; `records`, `mapper`, `locations`: the adapters;
+- `idempotency`: Powertools Idempotency; `records`, `mapper`, `locations`, `lead_source`: the adapters;
 - `invocation`: the Lambda invocation (sync or async) around the service.
 """
 
@@ -18,6 +18,7 @@ from rankr_ghl.flows.lead_push.idempotency import (
     dynamodb_idempotency,
     powertools_idempotency,
 )
+from rankr_ghl.flows.lead_push.lead_source import RankrLeadSource
 from rankr_ghl.flows.lead_push.lead_writer import claim_identities
 from rankr_ghl.flows.lead_push.locations import ConnectionLocationResolver
 from rankr_ghl.flows.lead_push.mapper import SyncLeadMapper
@@ -26,6 +27,7 @@ from rankr_ghl.flows.lead_push.ports import (
     LeadLink,
     LeadMapper,
     LeadRecords,
+    LeadSource,
     LinkConflict,
     LocationResolver,
 )
@@ -68,11 +70,13 @@ __all__ = [
     "LeadPushRequestError",
     "LeadPushService",
     "LeadRecords",
+    "LeadSource",
     "LeadTask",
     "LinkConflict",
     "LocationResolver",
     "Outcome",
     "PushSettings",
+    "RankrLeadSource",
     "ResolutionSettings",
     "SyncLeadMapper",
     "SyncLeadRecords",

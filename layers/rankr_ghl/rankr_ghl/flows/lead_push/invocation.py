@@ -35,6 +35,7 @@ _OUTCOME_METRICS = {
     "created": "LeadsCreated",
     "updated": "LeadsUpdated",
     "linked_existing": "LeadsLinkedExisting",
+    "superseded": "LeadsSuperseded",
     "failed": "LeadsFailed",
 }
 
@@ -67,7 +68,11 @@ class LeadPushInvocation:
         invocation_type = invoked_as(event, context)
         self.idempotency.config.register_lambda_context(context)
         try:
-            batch = self.service.push(event, remaining_ms=context.get_remaining_time_in_millis)
+            batch = self.service.push(
+                event,
+                remaining_ms=context.get_remaining_time_in_millis,
+                asynchronous=invocation_type is InvocationType.EVENT,
+            )
         except LeadPushRequestError as exc:
             metrics.add_metric(name="LeadPushRequestsRejected", unit=MetricUnit.Count, value=1)
             logger.info("lead push request rejected", extra={"reason": str(exc)})

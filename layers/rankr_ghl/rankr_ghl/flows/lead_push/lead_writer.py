@@ -27,7 +27,12 @@ from rankr_ghl.flows.lead_push.results import ErrorCode, LeadPushFailure, Outcom
 from rankr_ghl.ghl.errors import GHLNotFound
 from rankr_ghl.observability import logger
 from rankr_ghl.ports import GhlRecords
-from rankr_ghl.sync.ports import LEAD_PUSH_ORIGIN, lead_child_claim_identity, lead_claim_identities
+from rankr_ghl.sync.ports import (
+    LEAD_PUSH_ORIGIN,
+    LEAD_TAG_PREFIX,
+    lead_child_claim_identity,
+    lead_claim_identities,
+)
 from rankr_ghl.sync.tags import canonical_tags
 from rankr_ghl.sync.types import Entity
 
@@ -48,12 +53,30 @@ class LeadWriter:
         self._resolver = resolver
         self._clock = clock
 
-    def write(self, location_id: str, lead: Lead, applied: AppliedVersion) -> dict[str, Any]:
-        """`applied`: the payload's hash and sequence, kept on the mapping once GHL holds it."""
+    def write(
+        self,
+        location_id: str,
+        lead: Lead,
+        applied: AppliedVersion,
+        *,
+        current: Callable[[], Mapping[str, Any] | None] | None = None,
+    ) -> dict[str, Any]:
+        """`applied`: the payload's hash and sequence, kept on the mapping once GHL holds it.
+        `current`: reads the lead as Rankr holds it now; given for a delivery that may be late, so a
+        mapped lead's payload never overwrites a newer state (see `_superseded`)."""
         body = self._mapper.to_ghl(location_id, lead)
         identities = claim_identities(lead, body)
         mapped = self._records.claim_unless_mapped(location_id, lead.leadId, identities)
         if mapped is not None and not mapped.provisional:
+            record = current() if current is not None else None
+            if record is not None:
+                stale = (
+                    ["deletedAt"]
+                    if record.get("deletedAt")
+                    else self._mapper.superseded_fields(location_id, lead, record)
+                )
+                if stale:
+                    return self._superseded(location_id, lead, mapped, record, stale)
             return self._update_mapped(location_id, lead, mapped, body, applied)
         if mapped is not None:
             # Linked by the webhook worker on the claim of an attempt that never finished: resolve as a
@@ -156,6 +179,55 @@ class LeadWriter:
             location_id, lead.leadId, contact_id, outcome.value, fields=sorted(body), matched_by="mapping"
         )
         return success_result(lead.leadId, contact_id, outcome)
+
+    def _superseded(
+        self,
+        location_id: str,
+        lead: Lead,
+        link: LeadLink,
+        record: Mapping[str, Any],
+        stale: Sequence[str],
+    ) -> dict[str, Any]:
+        """A payload that is not the lead as Rankr holds it now: an older push delivered late (Lambda's
+        retries, a replayed failure record) after the lead changed in Rankr, and the sync (reconcile,
+        webhooks) may have carried the newer state to GHL already. Rankr is the lead's source, so its
+        record, not the payload's send time, decides, and no clock is compared. The contact's fields are
+        not written, and the mapping's applied payload is not moved (the sync owns the pair from here).
+        What the lead's first push still owes is written, each child once: the lead's tags as Rankr
+        holds them now (never a tag Rankr dropped since), its note and its task. A lead deleted in
+        Rankr gets nothing: its delete flows through the sync."""
+        contact_id = link.contact_id
+        owed = link.children_pending or (
+            CHILDREN not in link.attributes and link.attributes.get("origin") != LEAD_PUSH_ORIGIN
+        )
+        if owed and not record.get("deletedAt"):
+            # Lead markers are the connector's own (written with the contact), never Rankr's tags.
+            held = [str(tag) for tag in record.get("tags") or []]
+            tags = [tag for tag in held if not tag.lower().startswith(LEAD_TAG_PREFIX)]
+            try:
+                if tags:
+                    self._ghl.add_tags(location_id, contact_id, canonical_tags(tags))
+                self._note_and_task(location_id, lead, contact_id, first_attempt=False)
+            except GHLNotFound:
+                raise LeadPushFailure(
+                    ErrorCode.CONTACT_DELETED_IN_GHL,
+                    f"the mapped GHL contact {contact_id} was deleted in GHL; it is not re-created",
+                    retryable=False,
+                ) from None
+            self._records.update_link(location_id, lead.leadId, contact_id, {CHILDREN: CHILDREN_DONE})
+        self.safe_audit(
+            location_id,
+            lead.leadId,
+            contact_id,
+            Outcome.SUPERSEDED.value,
+            fields=sorted(stale),
+            matched_by="mapping",
+        )
+        logger.info(
+            "lead push superseded: the lead changed in Rankr since this payload was sent",
+            extra={"leadId": lead.leadId, "locationId": location_id, "fields": sorted(stale)},
+        )
+        return success_result(lead.leadId, contact_id, Outcome.SUPERSEDED)
 
     def _link(
         self,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from rankr_ghl.flows.lead_push.request import Lead
 from rankr_ghl.flows.lead_push.results import ErrorCode, LeadPushFailure
+from rankr_ghl.sync import diff
+from rankr_ghl.sync.entity_mapping import RankrCustomAccessor
 from rankr_ghl.sync.mapping_resolver import MappingResolver
 from rankr_ghl.sync.types import Side
 
@@ -54,3 +57,16 @@ class SyncLeadMapper:
         if custom:
             body["customFields"] = custom
         return body
+
+    def superseded_fields(self, location_id: str, lead: Lead, current: Mapping[str, Any]) -> list[str]:
+        """The fields lead push would write (those flowing Rankr -> GHL; a custom field only when the
+        lead carries it) compared in canonical form, so formatting alone never supersedes a payload."""
+        contact = self._resolver.for_location(location_id, lead.rankrAccountId).contact
+        names = [
+            spec.name
+            for spec in contact.fields
+            if spec.flows_from(Side.RANKR)
+            and (not isinstance(spec.rankr, RankrCustomAccessor) or spec.rankr.key in lead.customFields)
+        ]
+        sent = contact.from_rankr(lead.rankr_record())
+        return diff.changed_fields(sent, contact.from_rankr(current), names)

@@ -183,6 +183,20 @@ class LeadMapper(Protocol):
         """GHL contact body (wire names, no tags, no locationId) for the lead's fields."""
         ...
 
+    def superseded_fields(self, location_id: str, lead: Lead, current: Mapping[str, Any]) -> list[str]:
+        """Names (never values) of the fields the lead carries whose canonical value differs from
+        `current`, the lead's Rankr contact as Rankr holds it now: empty when the payload is current."""
+        ...
+
+
+class LeadSource(Protocol):
+    """The lead as Rankr holds it now (Rankr is the source of a lead: a push is sent from its record)."""
+
+    def current(self, location_id: str, lead: Lead) -> Mapping[str, Any] | None:
+        """The lead's Rankr contact record; None when Rankr holds no such contact (or the lead's
+        account is not known). Raises LeadPushFailure (retryable) when Rankr cannot be read."""
+        ...
+
 
 class LocationResolver(Protocol):
     def location_for(self, lead: Lead) -> str:

@@ -62,8 +62,11 @@ _AUDIT_ACTIONS = {
     Outcome.CREATED.value: AuditAction.CREATE,
     Outcome.UPDATED.value: AuditAction.UPDATE,
     Outcome.LINKED_EXISTING.value: AuditAction.LINK,
+    Outcome.SUPERSEDED.value: AuditAction.SKIP,
     Outcome.FAILED.value: AuditAction.FAILURE,
 }
+
+_AUDIT_OUTCOMES = {Outcome.FAILED.value: AuditOutcome.FAILED, Outcome.SUPERSEDED.value: AuditOutcome.SKIPPED}
 
 
 class SyncLeadRecords:
@@ -388,7 +391,7 @@ class SyncLeadRecords:
                 location_id=location_id,
                 entity=Entity.CONTACT,
                 action=_AUDIT_ACTIONS[outcome],
-                outcome=AuditOutcome.FAILED if outcome == Outcome.FAILED.value else AuditOutcome.SUCCESS,
+                outcome=_AUDIT_OUTCOMES.get(outcome, AuditOutcome.SUCCESS),
                 direction="rankr_to_ghl",
                 ghl_id=contact_id,
                 rankr_id=lead_id,

@@ -16,6 +16,9 @@ class Outcome(StrEnum):
     CREATED = "created"
     UPDATED = "updated"
     LINKED_EXISTING = "linked_existing"
+    # The payload is not the lead as Rankr holds it now (a late or replayed async push): the contact's
+    # newer fields are kept, and only what the lead's first push still owes (tags, note, task) is written.
+    SUPERSEDED = "superseded"
     FAILED = "failed"
 
 
@@ -30,6 +33,7 @@ class ErrorCode(StrEnum):
     GHL_UNAUTHORIZED = "ghl_unauthorized"
     CONTACT_DELETED_IN_GHL = "contact_deleted_in_ghl"
     CONTACT_LINKED_ELSEWHERE = "contact_linked_elsewhere"
+    RANKR_UNAVAILABLE = "rankr_unavailable"
     IN_PROGRESS = "in_progress"
     NOT_PROCESSED = "not_processed"
     INTERNAL = "internal_error"

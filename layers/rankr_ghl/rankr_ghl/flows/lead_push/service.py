@@ -24,8 +24,20 @@ from rankr_ghl.connections.errors import ConnectionsError
 from rankr_ghl.flows.lead_push.contact_resolution import ContactResolver, ResolutionSettings
 from rankr_ghl.flows.lead_push.idempotency import IdempotentRunner
 from rankr_ghl.flows.lead_push.lead_writer import LeadWriter
-from rankr_ghl.flows.lead_push.ports import AppliedVersion, LeadMapper, LeadRecords, LocationResolver
-from rankr_ghl.flows.lead_push.request import Lead, describe_validation_error, lead_size_error, parse_request
+from rankr_ghl.flows.lead_push.ports import (
+    AppliedVersion,
+    LeadMapper,
+    LeadRecords,
+    LeadSource,
+    LocationResolver,
+)
+from rankr_ghl.flows.lead_push.request import (
+    InvocationType,
+    Lead,
+    describe_validation_error,
+    lead_size_error,
+    parse_request,
+)
 from rankr_ghl.flows.lead_push.results import BatchResult, ErrorCode, LeadPushFailure, Outcome, failed_result
 from rankr_ghl.ghl.errors import GHLError, GHLForbidden, GHLRateLimited, GHLUnauthorized
 from rankr_ghl.observability import logger, redact_text
@@ -66,6 +78,7 @@ class _LeadWork:
     lead: Lead | None = None
     result: dict[str, Any] | None = None
     lead_id: str | None = None
+    check_current: bool = False
 
 
 class LeadPushService:
@@ -79,6 +92,7 @@ class LeadPushService:
         mapper: LeadMapper,
         locations: LocationResolver,
         idempotent: IdempotentRunner | None,
+        source: LeadSource | None = None,
         in_progress_errors: tuple[type[BaseException], ...] = (),
         settings: PushSettings | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -87,6 +101,7 @@ class LeadPushService:
     ) -> None:
         self._records = records
         self._locations = locations
+        self._source = source
         self._in_progress_errors = in_progress_errors
         self._settings = settings or PushSettings()
         self._sleep = sleep
@@ -99,10 +114,20 @@ class LeadPushService:
 
     # -- batch ---------------------------------------------------------------------------------
 
-    def push(self, event: Any, remaining_ms: Callable[[], int] | None = None) -> BatchResult:
-        """Process an invoke payload. Raises LeadPushRequestError for a whole-request error."""
+    def push(
+        self, event: Any, remaining_ms: Callable[[], int] | None = None, *, asynchronous: bool = False
+    ) -> BatchResult:
+        """Process an invoke payload. Raises LeadPushRequestError for a whole-request error.
+
+        `asynchronous`: invoked without a waiting caller (the async alias). Such a delivery may come
+        late (Lambda's retries, `dlq.replay` of its failure record), after the lead changed in Rankr,
+        so a mapped lead's payload is checked against the lead as Rankr holds it now (`LeadSource`)
+        before it overwrites anything. A waiting caller's push is what Rankr holds when it is sent."""
         request = parse_request(event)
-        work = [_LeadWork(index=i, raw=raw) for i, raw in enumerate(request.leads)]
+        late_possible = asynchronous or request.invocation_type is InvocationType.EVENT
+        work = [
+            _LeadWork(index=i, raw=raw, check_current=late_possible) for i, raw in enumerate(request.leads)
+        ]
         for item in work:
             self._validate(item)
         pending = [w for w in work if w.result is None]
@@ -174,10 +199,10 @@ class LeadPushService:
         try:
             budget_s = guard.lead_budget_s()
             if budget_s is None:
-                return self.push_lead(lead, guard)
+                return self.push_lead(lead, guard, check_current=item.check_current)
             # Per worker thread (a context variable): the GHL client caps each call by it.
             with deadlines.deadline_in(budget_s):
-                return self.push_lead(lead, guard)
+                return self.push_lead(lead, guard, check_current=item.check_current)
         except LeadPushFailure as failure:
             return failed_result(lead.leadId, failure)
         except Exception as exc:
@@ -189,8 +214,10 @@ class LeadPushService:
 
     # -- one lead ------------------------------------------------------------------------------
 
-    def push_lead(self, lead: Lead, guard: DeadlineGuard | None = None) -> dict[str, Any]:
-        """Push one validated lead (idempotent); raises LeadPushFailure.
+    def push_lead(
+        self, lead: Lead, guard: DeadlineGuard | None = None, *, check_current: bool = False
+    ) -> dict[str, Any]:
+        """Push one validated lead (idempotent); raises LeadPushFailure. `check_current`: see `push`.
 
         The idempotency key holds the payload's hash and a sequence number (`appliedSeq`). A first try
         uses sequence 0 and reads nothing before it: a new payload runs at once. Only a replayed result
@@ -208,6 +235,7 @@ class LeadPushService:
                 "payloadHash": current,
                 "appliedSeq": seq,
                 "lead": body,
+                "checkCurrent": check_current,
             }
             self._ran.done = False
             result = self._push_once(payload, guard)
@@ -248,9 +276,15 @@ class LeadPushService:
         self._ran.done = True  # run, not replayed from the idempotency store
         lead = Lead.model_validate(lead_payload["lead"])
         location_id: str = lead_payload["locationId"]
+        source = self._source
+        current = (
+            (lambda: source.current(location_id, lead))
+            if source is not None and lead_payload.get("checkCurrent")
+            else None
+        )
         try:
             applied = AppliedVersion(lead_payload["payloadHash"], int(lead_payload["appliedSeq"]))
-            return self._writer.write(location_id, lead, applied)
+            return self._writer.write(location_id, lead, applied, current=current)
         except LeadPushFailure as failure:
             self._writer.safe_audit(location_id, lead.leadId, None, "failed", error=failure.code.value)
             raise
