@@ -9,7 +9,7 @@ the record this run created is deleted again and the deletion audited.
 from __future__ import annotations
 
 from rankr_ghl.flows.reconcile.deletes import Deletes
-from rankr_ghl.flows.reconcile.jobs import FLOW, DiffKind
+from rankr_ghl.flows.reconcile.jobs import FLOW, MAX_CLAIM_IDENTITIES, DiffKind
 from rankr_ghl.flows.reconcile.record_values import ghl_clears_as_empty_strings, is_deleted
 from rankr_ghl.observability import logger
 from rankr_ghl.ports import Record
@@ -26,7 +26,6 @@ from rankr_ghl.sync.ports import (
 from rankr_ghl.sync.transforms import LEAD_TAG_PREFIX
 from rankr_ghl.sync.types import Entity, Side
 
-MAX_CLAIM_IDENTITIES = 3
 TWIN_EVIDENCE = "evidence:mapping_conflict"
 
 

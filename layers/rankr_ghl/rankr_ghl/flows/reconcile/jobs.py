@@ -14,6 +14,8 @@ from typing import Any
 from rankr_ghl.sync.types import Entity
 
 FLOW = "reconcile"
+# The lead claims read for one contact (lead tag, e-mail, phone): before a create, or a pair's repair.
+MAX_CLAIM_IDENTITIES = 3
 STATE_CHECKPOINT = "reconcile:state"
 # The report of the last queued job that finished (a dry run keeps its own, so it never hides a repair).
 RESULT_CHECKPOINT = "reconcile:result"

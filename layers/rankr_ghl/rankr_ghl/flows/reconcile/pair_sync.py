@@ -7,13 +7,19 @@ from datetime import timedelta
 from typing import Any
 
 from rankr_ghl.flows.reconcile.context import RunContext
-from rankr_ghl.flows.reconcile.jobs import DiffKind
+from rankr_ghl.flows.reconcile.jobs import MAX_CLAIM_IDENTITIES, DiffKind
 from rankr_ghl.flows.reconcile.record_values import common_fields, ghl_clears_as_empty_strings
 from rankr_ghl.ports import Record
 from rankr_ghl.sync import diff
 from rankr_ghl.sync.echo import Action, Decision, ledger_entry, load_ledgers, reconcile_pair
 from rankr_ghl.sync.mapping import EntityMapping
-from rankr_ghl.sync.ports import AuditAction, IdMapping, LedgerEntry
+from rankr_ghl.sync.ports import (
+    AuditAction,
+    AuditOutcome,
+    IdMapping,
+    LedgerEntry,
+    lead_claim_identities,
+)
 from rankr_ghl.sync.transforms import LEAD_TAG_PREFIX
 from rankr_ghl.sync.types import Entity, Side
 
@@ -62,6 +68,8 @@ class PairSync(RunContext):
         ledger_g, ledger_r = load_ledgers(
             self.ledger, self.location_id, entity, ghl_id=link.ghl_id, rankr_id=link.rankr_id
         )
+        if entity is Entity.CONTACT and self.lead_push_landing(ghl_rec, link, ledger_g, ledger_r):
+            return True
         if entity is Entity.CONTACT and stale_copy(entity_mapping, ghl_rec, ghl_values, ledger_g):
             # A search index entry older than our last look at the contact: GHL's search lags its
             # writes, and the stale copy would undo a newer edit. The contact itself decides.
@@ -153,6 +161,38 @@ class PairSync(RunContext):
                 self.count_repaired(entity, kind)
 
         self.guard(entity, kind, work, ghl_id=link.ghl_id, rankr_id=link.rankr_id)
+        return True
+
+    def lead_push_landing(
+        self, ghl_rec: Record, link: IdMapping, ledger_g: LedgerEntry | None, ledger_r: LedgerEntry | None
+    ) -> bool:
+        """A pair with no ledger at all (linked by the webhook worker on a lead's claim, the push that
+        claimed it not finished) while that lead's claim lives: its GHL writes may still land (tags
+        after the contact, a retry after a failed tag write). With no base, the pair would be decided by
+        timestamps alone, and GHL's half-written contact, the newer record, would strip the lead's tags
+        in Rankr. The push links the pair with its base; once the claim expires, a later run decides.
+        (A pair with the push's link base is decided against that base: a one-sided edit is carried.)"""
+        if self.lead_claims is None or ledger_g is not None or ledger_r is not None:
+            return False
+        identities = lead_claim_identities(
+            email=ghl_rec.get("email"), phone=ghl_rec.get("phone"), tags=ghl_rec.get("tags")
+        )
+        if not identities:
+            return False
+        claims = self.lead_claims.find(self.location_id, identities[:MAX_CLAIM_IDENTITIES])
+        if not any(claim.lead_id == link.rankr_id for claim in claims):
+            return False
+        self.tick("pending_lead_push")
+        self.audit(
+            Entity.CONTACT,
+            AuditAction.SKIP,
+            "none",
+            DiffKind.DRIFTED,
+            outcome=AuditOutcome.SKIPPED,
+            fields=["pending_lead_push"],
+            ghl_id=link.ghl_id,
+            rankr_id=link.rankr_id,
+        )
         return True
 
     def rankr_update(self, entity: Entity, rankr_id: str, body: dict[str, Any], parent: str | None) -> None:
