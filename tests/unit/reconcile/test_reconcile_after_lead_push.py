@@ -13,6 +13,7 @@ from rankr_ghl.flows.lead_push import Lead, LeadPushService, SyncLeadMapper, Syn
 from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileJob
 from rankr_ghl.ports import GhlUpsert
 from rankr_ghl.sync.mapping_resolver import MappingResolver
+from rankr_ghl.sync.ports import CLAIM_LINK_ORIGIN, IdMapping, lead_claim_identities
 from rankr_ghl.sync.types import Entity
 
 
@@ -82,3 +83,60 @@ def test_a_rankr_edit_after_a_push_that_died_after_its_link_survives_the_reconci
 
     assert world.rankr.contacts[lead["id"]]["lastName"] == "Byron"
     assert world.ghl.contacts[contact_id]["lastName"] == "Byron"
+
+
+class LeadPushGhlThatFinishes(LeadPushGhl):
+    """The reconcile world's GHL as a later attempt of the push (its retry or replay) calls it."""
+
+    def add_tags(self, location_id: str, contact_id: str, tags: Sequence[str]) -> list[str]:
+        self.ghl.add_tags(location_id, contact_id, tags)
+        return list(self.ghl.contacts[contact_id]["tags"])
+
+
+def test_a_contact_linked_on_a_lead_claim_keeps_the_leads_tags_until_its_push_finishes() -> None:
+    """The async push claimed its lead, created the contact and failed before its tag write and link;
+    the webhook worker linked the contact on the claim (no ledger yet). A reconcile before the push's
+    retry must not judge the half-written pair by timestamps (GHL's contact is newer, tag-less): the
+    lead's tags would be stripped in Rankr, and the retry's tags stripped again in GHL. After the push's
+    replay and a last reconcile both sides hold the lead's tags."""
+    world = World()
+    lead = world.rankr.seed_contact(
+        firstName="Ada", lastName="Lovelace", email="ada@example.com", tags=["hot"]
+    )
+    claimed_at = world.clock()
+    world.lead_claims.claim(LOCATION, lead_claim_identities(email="ada@example.com"), lead["id"], 600)
+    contact = world.ghl.seed_contact(
+        firstName="Ada", lastName="Lovelace", email="ada@example.com", source="Rankr"
+    )
+    provisional = {
+        "origin": CLAIM_LINK_ORIGIN,
+        "matchedBy": "claim:email",
+        "claimedAt": claimed_at.isoformat(),
+    }
+    world.mappings.put(
+        IdMapping(
+            LOCATION, Entity.CONTACT, contact["id"], lead["id"], account_id=ACCOUNT, attributes=provisional
+        )
+    )
+
+    world.reconciler.run(ReconcileJob(LOCATION, Mode.FULL), account_id=ACCOUNT)
+
+    assert world.rankr.contacts[lead["id"]]["tags"] == ["hot"]
+    resolver = MappingResolver()
+    records = SyncLeadRecords(world.mappings, world.ledger, world.audit, resolver, claims=world.lead_claims)
+    service = LeadPushService(
+        ghl=LeadPushGhlThatFinishes(world),
+        records=records,
+        mapper=SyncLeadMapper(resolver),
+        locations=OneLocation(),
+        idempotent=None,
+    )
+    wire = {k: lead[k] for k in ("firstName", "lastName", "email", "tags")}
+    event = {"leadId": lead["id"], "locationId": LOCATION, "rankrAccountId": ACCOUNT, **wire}
+    [result] = service.push(event, asynchronous=True).results  # the replay
+    assert result["ghlContactId"] == contact["id"] and result["outcome"] != "failed"
+    world.reconciler.run(ReconcileJob(LOCATION, Mode.FULL), account_id=ACCOUNT)
+
+    assert world.ghl.contacts[contact["id"]]["tags"] == ["hot"]
+    assert world.rankr.contacts[lead["id"]]["tags"] == ["hot"]
+    assert world.remaining_differences() == []
