@@ -77,10 +77,12 @@ class ReplayReport:
 
 
 def original_event(record: dict[str, Any]) -> Any:
-    """The invoke payload of a destination record, made synchronous for the replay."""
+    """The invoke payload of a destination record, made synchronous for the replay and marked as a
+    redelivery: lead push then checks each mapped lead against the lead as Rankr holds it now, so an
+    old payload never overwrites a newer state (its lead answers `superseded`)."""
     payload = record.get("requestPayload")
     if isinstance(payload, dict):
-        payload = {k: v for k, v in payload.items() if k != "invocationType"}
+        payload = {k: v for k, v in payload.items() if k != "invocationType"} | {"redelivery": True}
     return payload
 
 

@@ -7,9 +7,12 @@ fresh MessageDeduplicationId, since the original may still be inside SQS's 5-min
 copy is deleted only after the re-send succeeded. Bodies never leave this module.
 
 A lead-push failure is Lambda's on-failure record of an async invocation; its replay invokes lead
-push's `async` alias again (InvocationType=Event) with the stored request payload, so a lead that still
-fails is retried by Lambda and lands here again instead of being lost. Leads are idempotent by
-`leadId`: one that succeeded meanwhile is not written twice.
+push's `async` alias again (InvocationType=Event) with the stored request payload, marked as a
+redelivery, so a lead that still fails is retried by Lambda and lands here again instead of being lost.
+Leads are idempotent by `leadId`: one that succeeded meanwhile is not written twice, and one whose
+payload is older than the lead in Rankr (changed since, and perhaps carried to GHL by the sync) is
+`superseded`: its newer fields are kept, and only the children its first push still owes are written
+(docs/lead-push.md, "Late and replayed pushes").
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+# The lead-push request key of a replayed request (rankr_ghl.flows.lead_push.request.REDELIVERY_KEY;
+# this adapter does not import the flow).
+REDELIVERY_KEY = "redelivery"
 
 LOOK_VISIBILITY_S = 30
 MAX_LOOK = 500
@@ -219,7 +226,7 @@ class SqsDeadLetters:
         answer = self._lambda_client().invoke(
             FunctionName=queue.replay_function,
             InvocationType="Event",
-            Payload=json.dumps(payload).encode(),
+            Payload=json.dumps({**payload, REDELIVERY_KEY: True}).encode(),
         )
         if answer.get("StatusCode") != 202:
             raise RuntimeError(f"Lambda did not accept the replay (status {answer.get('StatusCode')})")

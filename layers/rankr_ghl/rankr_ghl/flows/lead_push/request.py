@@ -229,9 +229,14 @@ class ParsedRequest:
     leads: list[Any]
     invocation_type: InvocationType
     batch: bool
+    # A request sent again later (a failure record's replay): its leads may be older than Rankr's.
+    redelivery: bool = False
 
 
-_REQUEST_KEYS = {"leads", "locationId", "rankrAccountId", "invocationType"}
+# `redelivery`: set by the connector's own replays (`dlq.replay`, `rankr-ghl dlq replay`), not by Rankr.
+REDELIVERY_KEY = "redelivery"
+_ENVELOPE_KEYS = {"invocationType", REDELIVERY_KEY}
+_REQUEST_KEYS = {"leads", "locationId", "rankrAccountId", *_ENVELOPE_KEYS}
 
 
 def parse_request(event: Any) -> ParsedRequest:
@@ -247,9 +252,12 @@ def parse_request(event: Any) -> ParsedRequest:
         invocation_type = InvocationType(invocation)
     except ValueError:
         raise LeadPushRequestError("invocationType must be 'RequestResponse' or 'Event'") from None
+    redelivery = event.get(REDELIVERY_KEY, False)
+    if not isinstance(redelivery, bool):
+        raise LeadPushRequestError(f"{REDELIVERY_KEY} must be true or false")
     if "leads" not in event:
-        lead = {k: v for k, v in event.items() if k != "invocationType"}
-        return ParsedRequest(leads=[lead], invocation_type=invocation_type, batch=False)
+        lead = {k: v for k, v in event.items() if k not in _ENVELOPE_KEYS}
+        return ParsedRequest([lead], invocation_type, batch=False, redelivery=redelivery)
     unknown = sorted(set(event) - _REQUEST_KEYS)
     if unknown:
         raise LeadPushRequestError(f"unknown request field(s): {', '.join(map(str, unknown))}")
@@ -282,7 +290,7 @@ def parse_request(event: Any) -> ParsedRequest:
             # a lead cannot reach a location of another account (checked by the location resolver).
             lead = {**lead, "rankrAccountId": defaults["rankrAccountId"]}
         merged.append(lead)
-    return ParsedRequest(leads=merged, invocation_type=invocation_type, batch=True)
+    return ParsedRequest(leads=merged, invocation_type=invocation_type, batch=True, redelivery=redelivery)
 
 
 def json_bytes(value: Any) -> int:

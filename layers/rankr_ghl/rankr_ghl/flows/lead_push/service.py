@@ -122,9 +122,10 @@ class LeadPushService:
         `asynchronous`: invoked without a waiting caller (the async alias). Such a delivery may come
         late (Lambda's retries, `dlq.replay` of its failure record), after the lead changed in Rankr,
         so a mapped lead's payload is checked against the lead as Rankr holds it now (`LeadSource`)
-        before it overwrites anything. A waiting caller's push is what Rankr holds when it is sent."""
+        before it overwrites anything; so is a request marked `redelivery` (a replay made through the
+        waiting alias). A waiting caller's own push is what Rankr holds when it is sent."""
         request = parse_request(event)
-        late_possible = asynchronous or request.invocation_type is InvocationType.EVENT
+        late_possible = asynchronous or request.redelivery or request.invocation_type is InvocationType.EVENT
         work = [
             _LeadWork(index=i, raw=raw, check_current=late_possible) for i, raw in enumerate(request.leads)
         ]
