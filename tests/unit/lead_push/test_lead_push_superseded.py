@@ -16,6 +16,7 @@ from fakes.rankr import FakeRankrRecords
 from lead_push_world import LOCATION, FakeLocations, InMemoryIdempotencyStore, World, make_world
 from rankr_ghl.connections.models import Connection, UserType
 from rankr_ghl.flows.lead_push import (
+    LeadPushRequestError,
     LeadPushService,
     PushSettings,
     RankrLeadSource,
@@ -145,12 +146,12 @@ def test_a_replay_of_a_push_that_never_applied_is_applied(replays: Replays) -> N
 def test_a_superseded_replay_still_writes_the_children_its_lead_owes_once(
     replays: Replays, failing: str
 ) -> None:
-    replays.edit_in_rankr(firstName="Ada", email="l1@example.com", tags=["Hot"])
+    replays.edit_in_rankr(firstName="Ada", email="l1@example.com", lastName="Lovelace", tags=["Hot"])
     replays.world.ghl.faults.append((failing, "500"))
-    assert replays.push(lead(**CHILDREN), asynchronous=True)["outcome"] == "failed"
+    assert replays.push(lead(lastName="Lovelace", **CHILDREN), asynchronous=True)["outcome"] == "failed"
     sync_edit_carried_to_ghl(replays, lastName="Byron")
 
-    replayed = replays.push(lead(**CHILDREN), asynchronous=True)
+    replayed = replays.push(lead(lastName="Lovelace", **CHILDREN), asynchronous=True)
 
     assert replayed["outcome"] == "superseded"
     contact = replays.contact()
@@ -159,7 +160,7 @@ def test_a_superseded_replay_still_writes_the_children_its_lead_owes_once(
     assert contact["notes"] == ["Met at the fair"] and [t for t, _ in contact["tasks"]] == ["Call back"]
     # Complete now: a second replay writes no child again.
     calls = len(replays.world.ghl.calls)
-    assert replays.push(lead(**CHILDREN), asynchronous=True)["outcome"] == "superseded"
+    assert replays.push(lead(lastName="Lovelace", **CHILDREN), asynchronous=True)["outcome"] == "superseded"
     assert replays.world.ghl.calls[calls:] == []
     assert len(replays.world.ghl.notes) == 1 and len(replays.world.ghl.tasks) == 1
 
@@ -237,3 +238,35 @@ def test_a_duplicate_delivery_of_the_applied_payload_replays_its_answer_and_writ
     assert replays.push(lead(), asynchronous=True) == first  # the idempotency store's answer
     assert replays.world.ghl.calls[calls:] == []
     assert replays.contact()["firstName"] == "Augusta"
+
+
+def test_a_redelivered_request_through_the_waiting_alias_is_checked_too(replays: Replays) -> None:
+    replays.edit_in_rankr(firstName="Ada", email="l1@example.com")
+    assert replays.push(lead(), asynchronous=False)["outcome"] == "created"
+    sync_edit_carried_to_ghl(replays, lastName="Byron")
+
+    replayed = replays.push(lead(lastName="Lovelace") | {"redelivery": True}, asynchronous=False)
+
+    assert replayed["outcome"] == "superseded"
+    assert replays.contact()["lastName"] == "Byron"
+    batch = {"leads": [lead(lastName="Lovelace")], "redelivery": True}
+    [again] = replays.service.push(batch).results
+    assert again["outcome"] == "superseded"
+
+
+def test_redelivery_must_be_a_boolean(replays: Replays) -> None:
+    with pytest.raises(LeadPushRequestError, match="redelivery"):
+        replays.service.push(lead() | {"redelivery": "yes"})
+
+
+def test_only_the_fields_a_payload_carries_are_compared(replays: Replays) -> None:
+    """A field the payload omits, or fills from a default (`source`), never makes it stale."""
+    replays.edit_in_rankr(firstName="Ada", email="l1@example.com", company="Analytical", source=None)
+    assert replays.push(lead(), asynchronous=True)["outcome"] == "created"
+
+    result = replays.push(lead(lastName="Lovelace"), asynchronous=True)
+
+    assert result["outcome"] == "superseded"  # Rankr holds no lastName Lovelace
+    replays.edit_in_rankr(lastName="Lovelace")
+    assert replays.push(lead(lastName="Lovelace"), asynchronous=True)["outcome"] == "updated"
+    assert replays.contact()["lastName"] == "Lovelace"

@@ -59,8 +59,10 @@ class SyncLeadMapper:
         return body
 
     def superseded_fields(self, location_id: str, lead: Lead, current: Mapping[str, Any]) -> list[str]:
-        """The fields lead push would write (those flowing Rankr -> GHL; a custom field only when the
-        lead carries it) compared in canonical form, so formatting alone never supersedes a payload."""
+        """The fields lead push would write (those flowing Rankr -> GHL), compared in canonical form so
+        formatting alone never supersedes a payload. Only what the lead carries is compared: a field it
+        omits (or fills from a default, such as `source`) is read from `current`, and a custom field
+        counts only when the lead carries it."""
         contact = self._resolver.for_location(location_id, lead.rankrAccountId).contact
         names = [
             spec.name
@@ -68,5 +70,10 @@ class SyncLeadMapper:
             if spec.flows_from(Side.RANKR)
             and (not isinstance(spec.rankr, RankrCustomAccessor) or spec.rankr.key in lead.customFields)
         ]
-        sent = contact.from_rankr(lead.rankr_record())
-        return diff.changed_fields(sent, contact.from_rankr(current), names)
+        given = set(lead.model_fields_set) | (
+            {"firstName", "lastName"} if "name" in lead.model_fields_set else set()
+        )
+        sent = {
+            key: value if key in given else current.get(key) for key, value in lead.rankr_record().items()
+        }
+        return diff.changed_fields(contact.from_rankr(sent), contact.from_rankr(current), names)

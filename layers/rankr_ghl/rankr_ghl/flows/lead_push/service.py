@@ -237,6 +237,8 @@ class LeadPushService:
                 "appliedSeq": seq,
                 "lead": body,
                 "checkCurrent": check_current,
+                # The fields the lead carries (the rest are defaults): only those can be stale.
+                "given": sorted(lead.model_fields_set),
             }
             self._ran.done = False
             result = self._push_once(payload, guard)
@@ -275,7 +277,10 @@ class LeadPushService:
 
     def _push_payload(self, lead_payload: dict[str, Any]) -> dict[str, Any]:
         self._ran.done = True  # run, not replayed from the idempotency store
-        lead = Lead.model_validate(lead_payload["lead"])
+        body: dict[str, Any] = lead_payload["lead"]
+        given = lead_payload.get("given")
+        kept = {"leadId", "locationId", *given} if isinstance(given, list) else set(body)
+        lead = Lead.model_validate({k: v for k, v in body.items() if k in kept})
         location_id: str = lead_payload["locationId"]
         source = self._source
         current = (
