@@ -165,3 +165,69 @@ def test_a_dead_lettered_lead_push_replays_through_the_control_api_into_ghl_once
     assert _ok(stack, {**base, "rankrAccountId": account})["replayed"] == []
     stack.drain(timeout=60)
     assert len(stack.ghl.admin.state(location)["contacts"]) == 1
+
+
+def test_a_replayed_lead_push_older_than_the_lead_in_rankr_keeps_the_newer_edit(e2e_stack) -> None:
+    """The lead is edited in Rankr (lastName Byron) and pushed async; GHL refuses every attempt, so the
+    push lands in the failure queue. A newer edit (Clairmont) lands in GHL through a waiting push.
+    The owner then replays the old push: lead push reads the lead as Rankr holds it now, answers
+    `superseded`, and writes nothing over Clairmont, in GHL or (through the webhook) in Rankr."""
+    stack = e2e_stack
+    account, location = new_id("acctS"), new_id("locS")
+    install_location(stack, location, account)
+    record = {"firstName": "Ada", "lastName": "Lovelace", "email": f"{new_id('lead')}@stale.example"}
+    [lead_id] = stack.rankr.admin.bulk_contacts(account, [record])
+    live = stack.client("lambda")
+
+    def push(fields: dict[str, Any], alias: str, invocation: str) -> dict[str, Any]:
+        payload = {"leadId": lead_id, "locationId": location, "rankrAccountId": account, **record, **fields}
+        answer = live.invoke(
+            FunctionName=stack.template.outputs[alias],
+            InvocationType=invocation,
+            Payload=json.dumps(payload).encode(),
+        )
+        body = answer["Payload"].read()
+        return json.loads(body) if body else {"StatusCode": answer["StatusCode"]}
+
+    [created] = push({}, "LeadPushAliasArn", "RequestResponse")["results"]
+    assert created["outcome"] == "created", created
+    contact_id = created["ghlContactId"]
+
+    stack.rankr.admin.edit(account, "contact", lead_id, {"lastName": "Byron"})
+    scale, stack.service.time_scale = stack.service.time_scale, 0.005
+    stack.ghl.admin.faults(rate503=1.0, paths=["PUT /contacts/*"])
+    try:
+        assert push({"lastName": "Byron"}, "LeadPushAsyncAliasArn", "Event") == {"StatusCode": 202}
+        stack.drain(timeout=60)
+    finally:
+        stack.ghl.admin.clear_faults()
+        stack.service.time_scale = scale
+    assert _lead_push_failures(stack, account)["messages"] == 1
+
+    stack.rankr.admin.edit(account, "contact", lead_id, {"lastName": "Clairmont"})
+    [newer] = push({"lastName": "Clairmont"}, "LeadPushAliasArn", "RequestResponse")["results"]
+    assert newer["outcome"] == "updated", newer
+    stack.drain(timeout=60)
+
+    replayed = _ok(stack, {"op": "dlq.replay", "rankrAccountId": account, "queue": "lead-push"})
+    assert len(replayed["replayed"]) == 1 and replayed["failed"] == []
+    stack.drain(timeout=60)
+
+    [contact] = stack.ghl.admin.state(location)["contacts"]
+    assert contact["id"] == contact_id and contact["lastName"] == "Clairmont"
+    [rankr_lead] = [c for c in stack.rankr.admin.state(account)["contacts"] if c["id"] == lead_id]
+    assert rankr_lead["lastName"] == "Clairmont"
+    assert _lead_push_failures(stack, account)["messages"] == 0
+    # The replayed push answered honestly: audited as a lead-push skip of the stale fields.
+    items = stack.client("dynamodb").query(
+        TableName=stack.template.tables["AuditTable"].name,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"LOC#{location}"}},
+    )["Items"]
+    pushes = [
+        {k: next(iter(v.values())) for k, v in item.items()}
+        for item in items
+        if item.get("flow", {}).get("S") == "lead_push" and item.get("rankrId", {}).get("S") == lead_id
+    ]
+    [superseded] = [entry for entry in pushes if entry.get("action") == "skip"]
+    assert superseded["outcome"] == "skipped" and {"S": "last_name"} in superseded["fields"]
