@@ -9,8 +9,10 @@ from typing import Any
 
 from fakes import InMemoryLeadPushStore
 from fakes.reconcile_world import ACCOUNT, LOCATION, World
-from rankr_ghl.flows.lead_push import Lead, LeadPushService, SyncLeadMapper, SyncLeadRecords
+from rankr_ghl.connections.models import Connection, UserType
+from rankr_ghl.flows.lead_push import Lead, LeadPushService, RankrLeadSource, SyncLeadMapper, SyncLeadRecords
 from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileJob
+from rankr_ghl.ghl.errors import GHLServerError
 from rankr_ghl.ports import GhlUpsert
 from rankr_ghl.sync.mapping_resolver import MappingResolver
 from rankr_ghl.sync.ports import CLAIM_LINK_ORIGIN, IdMapping, lead_claim_identities
@@ -139,4 +141,72 @@ def test_a_contact_linked_on_a_lead_claim_keeps_the_leads_tags_until_its_push_fi
 
     assert world.ghl.contacts[contact["id"]]["tags"] == ["hot"]
     assert world.rankr.contacts[lead["id"]]["tags"] == ["hot"]
+    assert world.remaining_differences() == []
+
+
+class LeadPushGhlTagWriteFails(LeadPushGhl):
+    """GHL refuses the push's tag write (the contact is created and linked with its base)."""
+
+    def add_tags(self, location_id: str, contact_id: str, tags: Sequence[str]) -> list[str]:
+        raise GHLServerError("tag write refused", status=503)
+
+
+class OneConnection:
+    """The location's connection, naming its Rankr account (where lead push reads the lead)."""
+
+    def get(self, connection_id: str) -> Connection:
+        return Connection(
+            connection_id=connection_id,
+            location_id=connection_id,
+            user_type=UserType.LOCATION,
+            rankr_account_id=ACCOUNT,
+        )
+
+
+def test_a_failed_tag_write_is_not_undone_by_reconcile_and_the_replay_restores_it_once() -> None:
+    """The push created and linked the contact (children pending, the pair's ledger its link base)
+    and its tag write failed every retry; its claims are gone. A Rankr edit lands, reconciles run, then
+    the push is replayed: the edit survives on both sides (the replay is superseded), the lead's tags
+    are never stripped in Rankr, and GHL gets them from the replay."""
+    world = World()
+    lead = world.rankr.seed_contact(
+        firstName="Ada", lastName="Lovelace", email="ada@example.com", tags=["hot"]
+    )
+    resolver = MappingResolver()
+    records = SyncLeadRecords(world.mappings, world.ledger, world.audit, resolver, claims=world.lead_claims)
+
+    def service(ghl: Any) -> LeadPushService:
+        return LeadPushService(
+            ghl=ghl,
+            records=records,
+            mapper=SyncLeadMapper(resolver),
+            locations=OneLocation(),
+            idempotent=None,
+            source=RankrLeadSource(world.rankr, OneConnection()),
+        )
+
+    wire = {k: lead[k] for k in ("firstName", "lastName", "email", "tags")}
+    event = {"leadId": lead["id"], "locationId": LOCATION, "rankrAccountId": ACCOUNT, **wire}
+    [failed] = service(LeadPushGhlTagWriteFails(world)).push(event, asynchronous=True).results
+    assert failed["outcome"] == "failed"
+    [contact_id] = world.ghl.contacts
+    world.lead_claims.release(LOCATION, lead_claim_identities(email="ada@example.com"), lead["id"])
+    world.rankr.edit_contact(lead["id"], lastName="Byron")
+    world.ghl.edit_contact(contact_id, source="web")  # GHL's record is the newer one
+
+    world.reconciler.run(ReconcileJob(LOCATION, Mode.FULL), account_id=ACCOUNT)
+
+    assert world.rankr.contacts[lead["id"]]["tags"] == ["hot"]
+    assert world.ghl.contacts[contact_id]["lastName"] == "Byron"  # the one-sided edits are carried
+    assert world.rankr.contacts[lead["id"]]["source"] == "web"
+    [replayed] = service(LeadPushGhlThatFinishes(world)).push(event, asynchronous=True).results
+    assert replayed == {"leadId": lead["id"], "ghlContactId": contact_id, "outcome": "superseded"}
+    world.reconciler.run(ReconcileJob(LOCATION, Mode.FULL), account_id=ACCOUNT)
+
+    assert (
+        world.ghl.contacts[contact_id]["tags"] == ["hot"]
+        and world.ghl.contacts[contact_id]["lastName"] == "Byron"
+    )
+    assert world.rankr.contacts[lead["id"]]["tags"] == ["hot"]
+    assert world.rankr.contacts[lead["id"]]["lastName"] == "Byron"
     assert world.remaining_differences() == []

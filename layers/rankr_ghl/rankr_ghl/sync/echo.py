@@ -192,12 +192,15 @@ def decide(
     mapping: EntityMapping,
     current_ts: datetime | None = None,
     other_ts: datetime | None = None,
+    hold_unchanged: bool = False,
 ) -> Decision:
     """Decide what a change on `change_side` means for the other side.
 
     `current`/`other`: canonical states (from `mapping.canonical`) of the changed record and of its
     counterpart (None when it does not exist yet). `ledger_*`: the ledger entries of both records.
-    `*_ts`: record-level modification times (for `newer_wins`).
+    `*_ts`: record-level modification times (for `newer_wins`). `hold_unchanged`: a differing field
+    that did not change on exactly one side against its ledger is held, not decided by timestamps (a
+    pair whose writer has not finished: its difference is that writer's pending write, not an edit).
     """
     side_fields = [f.name for f in mapping.fields_on(change_side)]
     observed = diff.field_digests(current, side_fields)
@@ -231,7 +234,7 @@ def decide(
         mine, theirs = _changed(ledger_current, f.name, value), _changed(ledger_other, f.name, other_value)
         if mine is True and theirs is False:
             to_write.append(f.name)
-        elif mine is False and theirs is True:
+        elif (mine is False and theirs is True) or (hold_unchanged and not (mine and theirs)):
             held.append(f.name)
         else:
             verdict = resolve(
@@ -332,11 +335,12 @@ def reconcile_pair(
     location_id: str = "",
     ghl_id: str = "",
     rankr_id: str = "",
+    hold_unchanged: bool = False,
 ) -> PairPlan:
     """Both directions for a mapped pair, as if GHL's change were processed first, then Rankr's.
 
     The Rankr-side decision sees Rankr as it will be after the GHL-side write, so the two plans
-    never write the same field in opposite directions.
+    never write the same field in opposite directions. `hold_unchanged`: see `decide`.
     """
     first = decide(
         Side.GHL,
@@ -347,6 +351,7 @@ def reconcile_pair(
         mapping=mapping,
         current_ts=ghl_ts,
         other_ts=rankr_ts,
+        hold_unchanged=hold_unchanged,
     )
     rankr_after = {**rankr, **first.payload}
     entries = {
@@ -362,6 +367,7 @@ def reconcile_pair(
         mapping=mapping,
         current_ts=rankr_ts,
         other_ts=ghl_ts,
+        hold_unchanged=hold_unchanged,
     )
     return PairPlan(to_rankr=first, to_ghl=second)
 

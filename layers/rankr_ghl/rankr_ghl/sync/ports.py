@@ -29,6 +29,8 @@ __getattr__ = lazy_exports(__name__, {"MappingConfigSource": "rankr_ghl.sync.map
 __all__ = [
     "CLAIM_LINK_ORIGIN",
     "LEAD_CLAIM_TTL_S",
+    "LEAD_PUSH_CHILDREN",
+    "LEAD_PUSH_CHILDREN_PENDING",
     "LEAD_PUSH_ORIGIN",
     "LEAD_TAG_PREFIX",
     "AuditAction",
@@ -262,6 +264,10 @@ class DedupeStore(Protocol):
 # A mapping the webhook worker wrote for a claimed lead (provisional until lead push confirms it).
 CLAIM_LINK_ORIGIN = "webhook_claim"
 LEAD_PUSH_ORIGIN = "lead_push"
+# A lead's contact mapping attribute: "pending" from lead push's link until its tags, note and task are
+# all written (the pair's ledger is the link base meanwhile), then "done".
+LEAD_PUSH_CHILDREN = "children"
+LEAD_PUSH_CHILDREN_PENDING = "pending"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rankr_ghl.ports import ConnectionLookup as SingleConnectionLookup
-from rankr_ghl.sync.ports import LEAD_PUSH_ORIGIN
+from rankr_ghl.sync.ports import LEAD_PUSH_CHILDREN, LEAD_PUSH_CHILDREN_PENDING, LEAD_PUSH_ORIGIN
 
 if TYPE_CHECKING:
     from rankr_ghl.connections.models import Connection
@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 # Mapping attributes lead push keeps on a lead's contact mapping (strings, as every mapping attribute):
 APPLIED_HASH = "appliedHash"  # the payload hash last applied to GHL
 APPLIED_SEQ = "appliedSeq"  # how many different payloads were applied before it (part of the idempotency key)
-CHILDREN = "children"  # "pending" until the creating push's tags, note and task are all written
-CHILDREN_PENDING = "pending"
+CHILDREN = LEAD_PUSH_CHILDREN  # "pending" until the creating push's tags, note and task are all written
+CHILDREN_PENDING = LEAD_PUSH_CHILDREN_PENDING
 CHILDREN_DONE = "done"
 PUSH_OUTCOME = "pushOutcome"  # the outcome of the push that linked the lead (answered again by its retry)
 

@@ -14,11 +14,15 @@ from rankr_ghl.sync import diff
 from rankr_ghl.sync.echo import Action, Decision, ledger_entry, load_ledgers, reconcile_pair
 from rankr_ghl.sync.mapping import EntityMapping
 from rankr_ghl.sync.ports import (
+    CLAIM_LINK_ORIGIN,
+    LEAD_PUSH_CHILDREN,
+    LEAD_PUSH_CHILDREN_PENDING,
     AuditAction,
     AuditOutcome,
     IdMapping,
     LedgerEntry,
     lead_claim_identities,
+    lead_push_settling,
 )
 from rankr_ghl.sync.transforms import LEAD_TAG_PREFIX
 from rankr_ghl.sync.types import Entity, Side
@@ -68,7 +72,9 @@ class PairSync(RunContext):
         ledger_g, ledger_r = load_ledgers(
             self.ledger, self.location_id, entity, ghl_id=link.ghl_id, rankr_id=link.rankr_id
         )
-        if entity is Entity.CONTACT and self.lead_push_landing(ghl_rec, link, ledger_g, ledger_r):
+        unfinished = entity is Entity.CONTACT and self.lead_push_unfinished(ghl_rec, link, ledger_g, ledger_r)
+        if unfinished and ledger_g is None and ledger_r is None:
+            self.leave_to_lead_push(link)  # no base to judge any field against
             return True
         if entity is Entity.CONTACT and stale_copy(entity_mapping, ghl_rec, ghl_values, ledger_g):
             # A search index entry older than our last look at the contact: GHL's search lags its
@@ -92,7 +98,11 @@ class PairSync(RunContext):
             location_id=self.location_id,
             ghl_id=link.ghl_id,
             rankr_id=link.rankr_id,
+            hold_unchanged=unfinished,
         )
+        if plan.in_sync and unfinished:
+            self.leave_to_lead_push(link)
+            return True
         if plan.in_sync:
             if count:
                 self.report.found(
@@ -163,16 +173,26 @@ class PairSync(RunContext):
         self.guard(entity, kind, work, ghl_id=link.ghl_id, rankr_id=link.rankr_id)
         return True
 
-    def lead_push_landing(
+    def lead_push_unfinished(
         self, ghl_rec: Record, link: IdMapping, ledger_g: LedgerEntry | None, ledger_r: LedgerEntry | None
     ) -> bool:
-        """A pair with no ledger at all (linked by the webhook worker on a lead's claim, the push that
-        claimed it not finished) while that lead's claim lives: its GHL writes may still land (tags
-        after the contact, a retry after a failed tag write). With no base, the pair would be decided by
-        timestamps alone, and GHL's half-written contact, the newer record, would strip the lead's tags
-        in Rankr. The push links the pair with its base; once the claim expires, a later run decides.
-        (A pair with the push's link base is decided against that base: a one-sided edit is carried.)"""
-        if self.lead_claims is None or ledger_g is not None or ledger_r is not None:
+        """A lead's pair whose lead push has not finished: its ledger is no more than the push's link
+        base (or absent), and the mapping is the push's link with its children pending, or the webhook
+        worker's provisional link on the lead's claim, or the lead's claim still lives. GHL's contact
+        is then half-written (the tags follow the contact; a failed tag write waits for the push's
+        retry or replay), and judging its differences by timestamps would take GHL's tag-less state,
+        the newer record, to the lead in Rankr, and the push's tags off GHL after. Such a pair is
+        decided only on what one side changed against the base; the rest is left to the push (a
+        pair with no base at all is left whole)."""
+        if not lead_push_settling(ledger_g, ledger_r):
+            return False
+        attributes = link.attributes
+        if (
+            attributes.get("origin") == CLAIM_LINK_ORIGIN
+            or attributes.get(LEAD_PUSH_CHILDREN) == LEAD_PUSH_CHILDREN_PENDING
+        ):
+            return True
+        if self.lead_claims is None:
             return False
         identities = lead_claim_identities(
             email=ghl_rec.get("email"), phone=ghl_rec.get("phone"), tags=ghl_rec.get("tags")
@@ -180,8 +200,9 @@ class PairSync(RunContext):
         if not identities:
             return False
         claims = self.lead_claims.find(self.location_id, identities[:MAX_CLAIM_IDENTITIES])
-        if not any(claim.lead_id == link.rankr_id for claim in claims):
-            return False
+        return any(claim.lead_id == link.rankr_id for claim in claims)
+
+    def leave_to_lead_push(self, link: IdMapping) -> None:
         self.tick("pending_lead_push")
         self.audit(
             Entity.CONTACT,
@@ -193,7 +214,6 @@ class PairSync(RunContext):
             ghl_id=link.ghl_id,
             rankr_id=link.rankr_id,
         )
-        return True
 
     def rankr_update(self, entity: Entity, rankr_id: str, body: dict[str, Any], parent: str | None) -> None:
         self.rankr.update(self.account_id, entity, rankr_id, body, parent)
