@@ -186,7 +186,13 @@ class PairSync(RunContext):
         pair with no base at all is left whole)."""
         if not lead_push_settling(ledger_g, ledger_r):
             return False
-        attributes = link.attributes
+        # The pass's mapping list may carry ids only: the mapping's attributes are read (only here).
+        stored = (
+            link
+            if link.attributes
+            else self.mappings.get_by_ghl(self.location_id, Entity.CONTACT, link.ghl_id)
+        )
+        attributes = stored.attributes if stored is not None and stored.rankr_id == link.rankr_id else {}
         if (
             attributes.get("origin") == CLAIM_LINK_ORIGIN
             or attributes.get(LEAD_PUSH_CHILDREN) == LEAD_PUSH_CHILDREN_PENDING
