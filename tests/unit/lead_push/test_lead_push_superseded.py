@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fakes.connections import AccountConnections
 from fakes.rankr import FakeRankrRecords
 from lead_push_world import LOCATION, FakeLocations, InMemoryIdempotencyStore, World, make_world
-from rankr_ghl.connections.models import Connection, UserType
 from rankr_ghl.flows.lead_push import (
     LeadPushRequestError,
     LeadPushService,
@@ -31,20 +31,6 @@ ACCOUNT = "acct-1"
 CHILDREN = {"tags": ["Hot"], "note": {"body": "Met at the fair"}, "task": {"title": "Call back"}}
 
 
-class OneConnection:
-    """The location's connection, naming its Rankr account (for leads that name only a location)."""
-
-    def get(self, connection_id: str) -> Connection | None:
-        if connection_id != LOCATION:
-            return None
-        return Connection(
-            connection_id=LOCATION,
-            location_id=LOCATION,
-            user_type=UserType.LOCATION,
-            rankr_account_id=ACCOUNT,
-        )
-
-
 class Replays:
     """The unit world's flow with the Rankr side: the lead's Rankr contact, read by `RankrLeadSource`."""
 
@@ -58,7 +44,7 @@ class Replays:
             mapper=SyncLeadMapper(world.resolver),
             locations=FakeLocations(),
             idempotent=idem.runner,
-            source=RankrLeadSource(self.rankr, OneConnection()),
+            source=RankrLeadSource(self.rankr, AccountConnections(ACCOUNT)),
             in_progress_errors=idem.in_progress_errors,
             settings=PushSettings(workers=1, in_progress_wait_s=5.0),
             sleep=world.timer.sleep,

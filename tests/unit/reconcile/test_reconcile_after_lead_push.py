@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fakes import InMemoryLeadPushStore
+from fakes.connections import AccountConnections
 from fakes.reconcile_world import ACCOUNT, LOCATION, World
-from rankr_ghl.connections.models import Connection, UserType
 from rankr_ghl.flows.lead_push import Lead, LeadPushService, RankrLeadSource, SyncLeadMapper, SyncLeadRecords
 from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileJob
 from rankr_ghl.ghl.errors import GHLServerError
@@ -151,18 +151,6 @@ class LeadPushGhlTagWriteFails(LeadPushGhl):
         raise GHLServerError("tag write refused", status=503)
 
 
-class OneConnection:
-    """The location's connection, naming its Rankr account (where lead push reads the lead)."""
-
-    def get(self, connection_id: str) -> Connection:
-        return Connection(
-            connection_id=connection_id,
-            location_id=connection_id,
-            user_type=UserType.LOCATION,
-            rankr_account_id=ACCOUNT,
-        )
-
-
 def test_a_failed_tag_write_is_not_undone_by_reconcile_and_the_replay_restores_it_once() -> None:
     """The push created and linked the contact (children pending, the pair's ledger its link base)
     and its tag write failed every retry; its claims are gone. A Rankr edit lands, reconciles run, then
@@ -182,7 +170,7 @@ def test_a_failed_tag_write_is_not_undone_by_reconcile_and_the_replay_restores_i
             mapper=SyncLeadMapper(resolver),
             locations=OneLocation(),
             idempotent=None,
-            source=RankrLeadSource(world.rankr, OneConnection()),
+            source=RankrLeadSource(world.rankr, AccountConnections(ACCOUNT)),
         )
 
     wire = {k: lead[k] for k in ("firstName", "lastName", "email", "tags")}

@@ -152,11 +152,7 @@ class LeadWriter:
         try:
             updated = self._resolver.update(location_id, contact_id, body)
         except GHLNotFound:
-            raise LeadPushFailure(
-                ErrorCode.CONTACT_DELETED_IN_GHL,
-                f"the mapped GHL contact {contact_id} was deleted in GHL; it is not re-created",
-                retryable=False,
-            ) from None
+            raise contact_deleted(contact_id) from None
         state = dict(updated.raw) if updated is not None and updated.raw else None
         if lead.tags:
             tags = self._ghl.add_tags(location_id, contact_id, canonical_tags(lead.tags))
@@ -209,11 +205,7 @@ class LeadWriter:
                     self._ghl.add_tags(location_id, contact_id, canonical_tags(tags))
                 self._note_and_task(location_id, lead, contact_id, first_attempt=False)
             except GHLNotFound:
-                raise LeadPushFailure(
-                    ErrorCode.CONTACT_DELETED_IN_GHL,
-                    f"the mapped GHL contact {contact_id} was deleted in GHL; it is not re-created",
-                    retryable=False,
-                ) from None
+                raise contact_deleted(contact_id) from None
             self._records.update_link(location_id, lead.leadId, contact_id, {CHILDREN: CHILDREN_DONE})
         self.safe_audit(
             location_id,
@@ -381,6 +373,14 @@ class LeadWriter:
             self._records.audit(location_id, lead_id, contact_id, outcome, **kw)
         except Exception:  # the audit log must never fail a push that GHL already applied
             logger.exception("audit write failed", extra={"leadId": lead_id})
+
+
+def contact_deleted(contact_id: str) -> LeadPushFailure:
+    return LeadPushFailure(
+        ErrorCode.CONTACT_DELETED_IN_GHL,
+        f"the mapped GHL contact {contact_id} was deleted in GHL; it is not re-created",
+        retryable=False,
+    )
 
 
 def claim_identities(lead: Lead, body: Mapping[str, Any]) -> list[str]:
