@@ -161,6 +161,19 @@ def test_reconcile_pair_never_writes_a_field_both_ways() -> None:
     assert same.in_sync
 
 
+def test_an_unfinished_writers_pair_carries_one_sided_changes_and_holds_the_rest() -> None:
+    """A lead push's link base: GHL's contact without the lead's tags (their write is pending), the lead
+    with them. A one-sided edit is carried; the tags, changed on neither side, are held for the push
+    instead of going to the newer record (GHL's), which would strip them from the lead."""
+    ghl_base, rankr_base = {**BASE, "tags": []}, BASE
+    ghl_now, rankr_now = {**ghl_base, "source": "web"}, {**rankr_base, "last_name": "Byron"}
+    ledgers = (entry(Side.GHL, ghl_base), entry(Side.RANKR, rankr_base, "observed"))
+    held = reconcile_pair(ghl_now, rankr_now, *ledgers, M, ghl_ts=T2, rankr_ts=T1, hold_unchanged=True)
+    assert held.to_rankr.fields_changed == ("source",) and held.to_ghl.fields_changed == ("last_name",)
+    by_time = reconcile_pair(ghl_now, rankr_now, *ledgers, M, ghl_ts=T2, rankr_ts=T1)
+    assert "tags" in by_time.to_rankr.fields_changed
+
+
 def test_ledger_helpers_and_digests() -> None:
     store = InMemoryLedgerStore()
     store.put(entry(Side.GHL, BASE))
