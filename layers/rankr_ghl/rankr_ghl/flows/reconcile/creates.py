@@ -84,16 +84,23 @@ class Creates(Deletes):
                 reason = "pending_lead_push"
         if not reason:
             return False
+        self.audit_create_skipped(DiffKind.MISSING_IN_RANKR, reason, ghl_id=ghl_id)
+        return True
+
+    def audit_create_skipped(
+        self, kind: DiffKind, reason: str, *, ghl_id: str | None = None, rankr_id: str | None = None
+    ) -> None:
+        """Audit a contact create this run left to another writer (`reason` names which)."""
         self.audit(
             Entity.CONTACT,
             AuditAction.SKIP,
             "none",
-            DiffKind.MISSING_IN_RANKR,
+            kind,
             outcome=AuditOutcome.SKIPPED,
             fields=[reason],
             ghl_id=ghl_id,
+            rankr_id=rankr_id,
         )
-        return True
 
     def create_in_ghl(self, rankr_rec: Record) -> None:
         rankr_id = str(rankr_rec["id"])
@@ -171,15 +178,7 @@ class Creates(Deletes):
         claims = self.lead_claims.find(self.location_id, identities)
         if not any(claim.lead_id != rankr_id for claim in claims):
             return False
-        self.audit(
-            Entity.CONTACT,
-            AuditAction.SKIP,
-            "none",
-            DiffKind.MISSING_IN_GHL,
-            outcome=AuditOutcome.SKIPPED,
-            fields=["pending_lead_push"],
-            rankr_id=rankr_id,
-        )
+        self.audit_create_skipped(DiffKind.MISSING_IN_GHL, "pending_lead_push", rankr_id=rankr_id)
         return True
 
     def record_created(
