@@ -4,14 +4,13 @@ the push wins, though GHL's record timestamp is newer."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from fakes import InMemoryLeadPushStore
 from fakes.reconcile_world import ACCOUNT, LOCATION, World
 from rankr_ghl.flows.lead_push import Lead, LeadPushService, SyncLeadMapper, SyncLeadRecords
 from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileJob
-from rankr_ghl.ports import GhlUpsert
 from rankr_ghl.sync.mapping_resolver import MappingResolver
 from rankr_ghl.sync.types import Entity
 
@@ -28,15 +27,6 @@ class LeadPushGhl:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.ghl, name)
-
-    def upsert_contact_reporting_new(self, location_id: str, body: Mapping[str, Any]) -> GhlUpsert:
-        known = set(self.ghl.contacts)
-        record = self.ghl.upsert_contact(location_id, body)
-        return GhlUpsert(record=record, new=record["id"] not in known)
-
-    def update_contact(self, location_id: str, contact_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        self.ghl.update_contact(location_id, contact_id, body)
-        return dict(self.ghl.contacts[contact_id])
 
     def add_tags(self, location_id: str, contact_id: str, tags: Sequence[str]) -> list[str]:
         self.ghl.add_tags(location_id, contact_id, tags)
@@ -72,7 +62,7 @@ def test_a_rankr_edit_after_a_push_that_died_after_its_link_survives_the_reconci
     [result] = service.push(event).results
     assert result["outcome"] == "failed"  # and its retries fail too: the lead waits in the failure queue
 
-    [contact_id] = world.ghl.contacts
+    [contact_id] = world.ghl.contacts_by_id()
     mapping = world.mappings.get_by_rankr(LOCATION, Entity.CONTACT, lead["id"])
     assert mapping is not None and mapping.ghl_id == contact_id  # linked; the settle never ran
     world.rankr.edit_contact(lead["id"], lastName="Byron")  # a one-sided Rankr edit
@@ -81,4 +71,4 @@ def test_a_rankr_edit_after_a_push_that_died_after_its_link_survives_the_reconci
     world.reconciler.run(ReconcileJob(LOCATION, Mode.FULL), account_id=ACCOUNT)
 
     assert world.rankr.contacts[lead["id"]]["lastName"] == "Byron"
-    assert world.ghl.contacts[contact_id]["lastName"] == "Byron"
+    assert world.ghl.contacts_by_id()[contact_id]["lastName"] == "Byron"

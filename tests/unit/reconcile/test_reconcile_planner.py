@@ -90,7 +90,7 @@ def test_worker_skips_a_connection_paused_after_planning_and_queues_continuation
     connections = Connections([conn(LOCATION, ConnectionStatus.PAUSED, account=ACCOUNT)])
     worker = ReconcileWorker(world.reconciler, connections, queue)
     assert worker.handle(ReconcileJob(LOCATION, Mode.FULL)) is None
-    assert world.rankr.calls.total() == 0
+    assert len(world.rankr.calls) == 0
 
     connections.items[LOCATION] = conn(LOCATION, ConnectionStatus.ACTIVE, account=ACCOUNT)
     outcome = worker.handle(ReconcileJob(LOCATION, Mode.FULL, run_id="r"), remaining_ms=lambda: 0)
