@@ -5,7 +5,6 @@ pairs and a check, from the outside, that a location has converged (network bloc
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from rankr_ghl.flows.reconcile.jobs import ReconcileSettings
@@ -19,6 +18,7 @@ from rankr_ghl.sync.types import Entity
 
 from fakes.clock import FakeClock
 from fakes.ghl import FakeGhlRecords
+from fakes.metrics import CountingMetrics
 from fakes.rankr import FakeRankrRecords
 from fakes.sync_state import (
     InMemoryAuditLog,
@@ -33,16 +33,6 @@ __all__ = ["ACCOUNT", "LOCATION", "CountingMetrics", "FakeClock", "World"]
 
 LOCATION = "locRecon1"
 ACCOUNT = "acct-1"
-
-
-class CountingMetrics:
-    """The `Counter` port, remembering what was counted."""
-
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-
-    def count(self, name: str, reason: str | None = None) -> None:
-        self.counts[name if reason is None else f"{name}:{reason}"] += 1
 
 
 class World:

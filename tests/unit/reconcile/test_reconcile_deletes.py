@@ -55,7 +55,7 @@ def test_more_delete_candidates_than_the_budget_delete_nothing() -> None:
     assert summary["deleteBudgetExceeded"] is True and summary["deletesWithheld"] == {"contact": 5}
     (refusal,) = [entry for entry in world.audit.entries if entry.reason == "delete_budget_exceeded"]
     assert refusal.action is AuditAction.SKIP and "candidates:5" in refusal.fields
-    assert world.metrics.counts["ReconcileDeleteBudgetExceeded"] == 1
+    assert world.metrics.counts[("ReconcileDeleteBudgetExceeded", None)] == 1
     assert world.ghl.count("get_contact") == 0  # over budget: not even the confirming reads
 
 
