@@ -209,24 +209,9 @@ class Creates(Deletes):
         except MappingConflict as conflict:
             self.delete_own_twin(entity, conflict, to_rankr=to_rankr, created_here=created_here)
             return
-        self.ledger.put_many(
-            decision.ledger_entries(
-                self.location_id,
-                entity,
-                change_id=ghl_id if to_rankr else rankr_id,
-                other_id=rankr_id if to_rankr else ghl_id,
-                correlation_id=self.report.run_id,
-            )
-        )
-        self.audit(
-            entity,
-            AuditAction.CREATE,
-            "ghl_to_rankr" if to_rankr else "rankr_to_ghl",
-            kind,
-            fields=decision.fields_changed,
-            ghl_id=ghl_id,
-            rankr_id=rankr_id,
-        )
+        ids = {"ghl_id": ghl_id, "rankr_id": rankr_id}
+        self.ledger.put_many(self.written_entries(entity, decision, **ids, to_rankr=to_rankr))
+        self.audit_written(entity, AuditAction.CREATE, decision, kind, **ids, to_rankr=to_rankr)
         self.count_repaired(entity, kind)
 
     def delete_own_twin(
