@@ -169,16 +169,32 @@ class InboundProcessor(MirrorSteps):
         return mapping
 
     # -- tasks -------------------------------------------------------------------------------------
-    def _task(self, ctx: EventContext, event: Mapping[str, Any]) -> InboundResult:
-        task_id = str(event["id"])
-        if ctx.event_type == "TaskDelete":
-            return self._delete(ctx, Entity.TASK, task_id, "ghl_delete_event")
-        if self._tombstones.is_tombstoned(ctx.location_id, Side.GHL, Entity.TASK, task_id):
-            return self._skip(ctx.location_id, Entity.TASK, "tombstoned", ctx.correlation_id, ghl_id=task_id)
+    def _child_settled(
+        self, ctx: EventContext, entity: Entity, child_id: str, delete_event: str
+    ) -> InboundResult | None:
+        """The outcome of a task or note event that needs no read: a delete, or a tombstoned record."""
+        if ctx.event_type == delete_event:
+            return self._delete(ctx, entity, child_id, "ghl_delete_event")
+        if self._tombstones.is_tombstoned(ctx.location_id, Side.GHL, entity, child_id):
+            return self._skip(ctx.location_id, entity, "tombstoned", ctx.correlation_id, ghl_id=child_id)
+        return None
+
+    def _known_contact(
+        self, ctx: EventContext, entity: Entity, child_id: str, event: Mapping[str, Any]
+    ) -> Any:
+        """The GHL contact of a task or note, from the event or else from its mapping (None: unknown)."""
         contact_id = event.get("contactId")
         if not contact_id:
-            existing = self._mappings.get_by_ghl(ctx.location_id, Entity.TASK, task_id)
+            existing = self._mappings.get_by_ghl(ctx.location_id, entity, child_id)
             contact_id = existing.ghl_parent_id if existing else None
+        return contact_id
+
+    def _task(self, ctx: EventContext, event: Mapping[str, Any]) -> InboundResult:
+        task_id = str(event["id"])
+        settled = self._child_settled(ctx, Entity.TASK, task_id, "TaskDelete")
+        if settled is not None:
+            return settled
+        contact_id = self._known_contact(ctx, Entity.TASK, task_id, event)
         from_search = False
         if not contact_id:
             # The location task search is loosely specified (limit caps, order, item keys): a miss
@@ -208,14 +224,10 @@ class InboundProcessor(MirrorSteps):
     # -- notes -------------------------------------------------------------------------------------
     def _note(self, ctx: EventContext, event: Mapping[str, Any]) -> InboundResult:
         note_id = str(event["id"])
-        if ctx.event_type == "NoteDelete":
-            return self._delete(ctx, Entity.NOTE, note_id, "ghl_delete_event")
-        if self._tombstones.is_tombstoned(ctx.location_id, Side.GHL, Entity.NOTE, note_id):
-            return self._skip(ctx.location_id, Entity.NOTE, "tombstoned", ctx.correlation_id, ghl_id=note_id)
-        contact_id = event.get("contactId")
-        if not contact_id:
-            existing = self._mappings.get_by_ghl(ctx.location_id, Entity.NOTE, note_id)
-            contact_id = existing.ghl_parent_id if existing else None
+        settled = self._child_settled(ctx, Entity.NOTE, note_id, "NoteDelete")
+        if settled is not None:
+            return settled
+        contact_id = self._known_contact(ctx, Entity.NOTE, note_id, event)
         if not contact_id:
             # Notes are contact-scoped in GHL and there is no location-wide note search.
             return self._skip(
