@@ -2,7 +2,7 @@
 
 - `sync_state`: the sync stores (`rankr_ghl.sync.ports`), faithful to the DynamoDB adapters;
 - `ghl`: `FakeGhlRecords`, the one fake of `rankr_ghl.ports.GhlRecords` (GHL's search, lag,
-  duplicate and tag variants, fault injection);
+  duplicate and tag variants, fault injection), its searches in `ghl_search`;
 - `rankr`: `FakeRankrRecords`, the one fake of `rankr_ghl.ports.RankrRecords`;
 - `connections`: `FakeConnectionLookup`, the one fake of `rankr_ghl.ports.ConnectionLookup`;
 - `metrics`: `CountingMetrics`, the one fake of `rankr_ghl.ports.Counter`;

@@ -25,7 +25,6 @@ under `tasks` and `notes`, which its reads leave out.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import random
 import threading
@@ -46,7 +45,8 @@ from rankr_ghl.ghl.errors import (
 from rankr_ghl.ports import GhlSearchPage, GhlUpsert, Record, RecordReadForbidden
 from rankr_ghl.sync.types import Entity
 
-from fakes.clock import Clock, WallClock, iso, parse_iso
+from fakes.clock import Clock, WallClock, iso
+from fakes.ghl_search import contact_search_page, task_search_page
 
 LOCATION = "loc1"
 OTHER_LOCATION = "loc2"
@@ -328,41 +328,22 @@ class FakeGhlRecords:
     ) -> GhlSearchPage:
         with self._lock:
             self._call("search", location_id)
-            sort_field = sort[0]["field"]
             rows = [
                 self._record(location_id, self.search_stale.get(c["id"], c))
                 for c in self.contacts(location_id)
                 if c["id"] not in self.search_hidden
             ]
-            for f in filters or []:
-                if f["field"] == "dateUpdated" and f["operator"] == "range":
-                    low = parse_iso(f["value"]["gte"])
-                    rows = [r for r in rows if parse_iso(r["dateUpdated"]) >= low]
-                elif f["field"] == "tags" and f["operator"] == "eq":
-                    rows = [r for r in rows if f["value"] in r.get("tags", [])]
-
-            def key(r: Record) -> tuple[Any, str]:
-                if self.search_order == "ignored":  # a stable order unrelated to any field
-                    return (hashlib.blake2b(r["id"].encode(), digest_size=8).hexdigest(), r["id"])
-                if sort_field in ("dateAdded", "dateUpdated"):
-                    return (int(parse_iso(r[sort_field]).timestamp() * 1000), r["id"])
-                return (str(r.get(sort_field) or "").lower(), r["id"])
-
-            rows.sort(key=key)
-            if search_after is not None:
-                raw = search_after[0]
-                numeric = isinstance(raw, int) and self.search_order != "ignored"
-                cursor = (raw if numeric else str(raw).lower(), str(search_after[1]))
-                selected = [r for r in rows if key(r) > cursor][:page_limit]
-            else:
-                start = ((page or 1) - 1) * page_limit
-                selected = rows[start : start + page_limit]
-            if self.search_order == "shuffled":
-                self.rng.shuffle(selected)
-            if self.search_cursor == "none":
-                return GhlSearchPage(selected, None)
-            out = [dict(r, searchAfter=list(key(r))) for r in selected]
-            return GhlSearchPage(out, out[-1]["searchAfter"] if out else None)
+            return contact_search_page(
+                rows,
+                sort_field=sort[0]["field"],
+                filters=filters or [],
+                page_limit=page_limit,
+                page=page,
+                search_after=search_after,
+                order=self.search_order,
+                cursor=self.search_cursor,
+                rng=self.rng,
+            )
 
     def find_contact_by_tag(self, location_id: str, tag: str) -> Record | None:
         with self._lock:
@@ -391,18 +372,10 @@ class FakeGhlRecords:
 
     def search_tasks(self, location_id: str, *, limit: int, skip: int) -> list[Record]:
         self._call("search_tasks", location_id)
-        rows = sorted(
-            (t for t in self.tasks.values() if t["id"] not in self.task_search_hidden),
-            key=lambda t: (str(t.get("dateAdded") or ""), t["id"]),
+        indexed = [t for t in self.tasks.values() if t["id"] not in self.task_search_hidden]
+        return task_search_page(
+            indexed, limit=limit, skip=skip, body_key=self.task_body_key, contact_key=self.task_contact_key
         )
-        page = [dict(t) for t in rows[skip : skip + limit]]
-        for task in page:  # the search's loose shape: body and contact under other keys, or absent
-            for wire_key, search_key in (("body", self.task_body_key), ("contactId", self.task_contact_key)):
-                if search_key != wire_key:
-                    value = task.pop(wire_key, None)
-                    if search_key is not None:
-                        task[search_key] = value
-        return page
 
     def find_task_contact(self, location_id: str, task_id: str) -> str | None:
         self._read("find_task_contact", location_id)
