@@ -159,9 +159,8 @@ def test_a_contact_the_webhook_worker_created_then_crashed_on_is_not_twinned(sam
     assert outcome.report.complete and not outcome.report.failures
     (contact,) = live(world.rankr.contacts)
     assert contact["id"] == orphan["id"] and contact["firstName"] == "Nomail"
-    assert (
-        world.ghl.contacts_by_id()[ghl["id"]]["firstName"] == "Nomail"
-    )  # GHL's state wins, not the orphan's
+    ghl_contact = world.ghl.contacts_by_id()[ghl["id"]]
+    assert ghl_contact["firstName"] == "Nomail"  # GHL's state wins, not the orphan's
     mapping = world.mappings.get_by_ghl(LOCATION, Entity.CONTACT, ghl["id"])
     assert mapping is not None and mapping.rankr_id == orphan["id"]
     assert world.remaining_differences() == []
