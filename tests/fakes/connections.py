@@ -1,19 +1,41 @@
-"""`AccountConnections`: a `rankr_ghl.ports.ConnectionLookup` whose every location is connected to one
-Rankr account (where lead push reads a lead that names only its location)."""
+"""`FakeConnectionLookup`: `rankr_ghl.ports.ConnectionLookup` in memory, the one connection lookup fake
+of the unit tests (the connection store with leases and pending pairs is
+`tests/unit/connections/conn_fakes.MemoryConnectionStore`). `reads` counts the lookups."""
 
 from __future__ import annotations
 
-from rankr_ghl.connections.models import Connection, UserType
+from collections.abc import Iterable
+
+from rankr_ghl.connections.models import Connection, ConnectionStatus, UserType
+
+ACCOUNT = "acct-1"
 
 
-class AccountConnections:
-    def __init__(self, rankr_account_id: str) -> None:
-        self.rankr_account_id = rankr_account_id
+class FakeConnectionLookup:
+    def __init__(self, connections: Iterable[Connection] = ()) -> None:
+        self.items: dict[str, Connection] = {c.connection_id: c for c in connections}
+        self.reads = 0
+
+    def add(
+        self,
+        location_id: str,
+        status: ConnectionStatus = ConnectionStatus.ACTIVE,
+        account: str | None = ACCOUNT,
+    ) -> Connection:
+        """A location's connection, linked to Rankr `account`."""
+        connection = Connection(
+            connection_id=location_id,
+            location_id=location_id,
+            user_type=UserType.LOCATION,
+            status=status,
+            rankr_account_id=account,
+        )
+        self.items[location_id] = connection
+        return connection
 
     def get(self, connection_id: str) -> Connection | None:
-        return Connection(
-            connection_id=connection_id,
-            location_id=connection_id,
-            user_type=UserType.LOCATION,
-            rankr_account_id=self.rankr_account_id,
-        )
+        self.reads += 1
+        return self.items.get(connection_id)
+
+    def list(self) -> list[Connection]:
+        return list(self.items.values())

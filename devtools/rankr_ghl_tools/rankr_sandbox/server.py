@@ -145,14 +145,18 @@ class RankrApp:
     ) -> Response:
         account = params["accountId"]
         contact_id = params.get("contactId")
-        if template == CONTACTS:
+        if template in (CONTACTS, TASKS, NOTES):
+            kind = {CONTACTS: "contact", TASKS: "task", NOTES: "note"}[template]
+            parent_id = None if template == CONTACTS else contact_id
             if method == "GET":
-                return Response(200, self.store.list_records(account, "contact", self._list_query(query)))
+                list_query = self._list_query(query)
+                list_query.parent_id = parent_id
+                return Response(200, self.store.list_records(account, kind, list_query))
             if method == "POST":
                 return self._create(
                     account,
-                    "contact",
-                    parent_id=None,
+                    kind,
+                    parent_id=parent_id,
                     headers=headers,
                     raw_body=raw_body,
                     method=method,
@@ -162,23 +166,6 @@ class RankrApp:
         elif template == CONTACT:
             assert contact_id is not None
             return self._item(method, account, "contact", contact_id, parent_id=None, raw_body=raw_body)
-        elif template in (TASKS, NOTES):
-            kind = "task" if template == TASKS else "note"
-            if method == "GET":
-                list_query = self._list_query(query)
-                list_query.parent_id = contact_id
-                return Response(200, self.store.list_records(account, kind, list_query))
-            if method == "POST":
-                return self._create(
-                    account,
-                    kind,
-                    parent_id=contact_id,
-                    headers=headers,
-                    raw_body=raw_body,
-                    method=method,
-                    template=template,
-                    params=params,
-                )
         elif template in (TASK, NOTE):
             kind = "task" if template == TASK else "note"
             record_id = params["taskId" if kind == "task" else "noteId"]

@@ -7,11 +7,11 @@ account) and mirror a few GHL contacts into Rankr and the mapping store.
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
 from rankr_ghl_tools.scenario import ScenarioContext, StepResult, StepSkipped, step
+from rankr_ghl_tools.scenario.webhooks import connect_location
 
 CONTACTS = 5
 FUNCTION = "ReconcileFunction"
@@ -24,39 +24,14 @@ def _env(ctx: ScenarioContext) -> dict[str, str]:
 
 def _connect(ctx: ScenarioContext) -> tuple[str, str]:
     """A connected location with CONTACTS GHL contacts mirrored into Rankr and the mapping store."""
-    from pydantic import SecretStr
-    from rankr_ghl.aws.connections_store import DynamoConnectionStore
     from rankr_ghl.aws.sync_state import SyncStateTable
-    from rankr_ghl.aws.token_secrets import SecretsManagerTokenStore
-    from rankr_ghl.connections.models import Connection, TokenBundle, UserType, from_epoch
     from rankr_ghl.sync.mapping import default_mapping
     from rankr_ghl.sync.ports import IdMapping
     from rankr_ghl.sync.types import Entity
 
     stack, env = ctx.stack, _env(ctx)
-    location, account = f"locRecon{uuid.uuid4().hex[:8]}", f"acct-recon-{uuid.uuid4().hex[:6]}"
-    stack.ghl.admin.create_location(location)
-    pair = stack.ghl.admin.tokens(location_id=location)
-    now = time.time()
-    bundle = TokenBundle(
-        access_token=SecretStr(pair["access_token"]),
-        refresh_token=SecretStr(pair["refresh_token"]),
-        expires_at=now + float(pair["expires_in"]),
-        user_type=UserType.LOCATION,
-        location_id=location,
-        issued_at=now,
-    )
-    SecretsManagerTokenStore(env["TOKEN_SECRET_PREFIX"], client=stack.client("secretsmanager")).write(
-        location, bundle
-    )
-    DynamoConnectionStore(env["CONNECTIONS_TABLE"], client=stack.client("dynamodb")).save(
-        Connection(
-            connection_id=location,
-            location_id=location,
-            user_type=UserType.LOCATION,
-            installed_at=from_epoch(now),
-            rankr_account_id=account,
-        )
+    location, account = connect_location(
+        stack, f"locRecon{uuid.uuid4().hex[:8]}", f"acct-recon-{uuid.uuid4().hex[:6]}"
     )
     cm = default_mapping().contact
     stack.ghl.admin.seed(location, CONTACTS)

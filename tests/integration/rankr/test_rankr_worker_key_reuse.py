@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from fakes import InMemoryAuditLog, InMemorySyncState
-from rankr_ghl.connections.models import Connection, ConnectionStatus, UserType
+from fakes.connections import FakeConnectionLookup
+from fakes.ghl import FakeGhlRecords
 from rankr_ghl.flows.inbound import InboundProcessor
 from rankr_ghl.rankr import RankrClient
 from rankr_ghl.rankr.records import RankrClientRecords
@@ -25,41 +26,10 @@ LOC = "locKeyReuse000000001"
 ACC = "acc_key_reuse"
 
 
-class OneContactGhl:
-    """GHL as the worker reads it: the current state of contact `c1` (other entities absent)."""
-
-    def __init__(self) -> None:
-        self.contact: dict[str, Any] = {}
-
-    def set(self, **fields: Any) -> None:
-        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        self.contact = {"id": "c1", "locationId": LOC, "dateUpdated": now, **fields}
-
-    def get_contact(self, location_id: str, contact_id: str) -> dict[str, Any] | None:
-        return dict(self.contact) if contact_id == "c1" else None
-
-    def get_task(self, *args: str) -> None:
-        return None
-
-    def find_task_contact(self, *args: str) -> None:
-        return None
-
-    def get_note(self, *args: str) -> None:
-        return None
-
-    def get_appointment(self, *args: str) -> None:
-        return None
-
-
-class Connections:
-    def get(self, connection_id: str) -> Connection | None:
-        return Connection(
-            connection_id=LOC,
-            location_id=LOC,
-            user_type=UserType.LOCATION,
-            status=ConnectionStatus.ACTIVE,
-            rankr_account_id=ACC,
-        )
+def ghl_contact_now(ghl: FakeGhlRecords, **fields: Any) -> None:
+    """GHL's current state of contact `c1`, as the worker reads it."""
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    ghl.put(LOC, {"id": "c1", "dateUpdated": now, **fields})
 
 
 class Lifecycle:
@@ -77,11 +47,12 @@ class Crash(Exception):
 def test_worker_adopts_the_record_behind_a_reused_key_against_the_sandbox(
     sandbox: RankrSandbox, client: RankrClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ghl, state = OneContactGhl(), InMemorySyncState()
+    ghl, state, connections = FakeGhlRecords(locations=(LOC,)), InMemorySyncState(), FakeConnectionLookup()
+    connections.add(LOC, account=ACC)
     processor = InboundProcessor(
         ghl=ghl,
         rankr=RankrClientRecords(lambda: client),
-        connections=Connections(),
+        connections=connections,
         lifecycle=Lifecycle(),
         mappings=state.mappings,
         ledger=state.ledger,
@@ -97,12 +68,12 @@ def test_worker_adopts_the_record_behind_a_reused_key_against_the_sandbox(
         monkeypatch.setattr(state.mappings, "put", real_put)
         raise Crash("killed between Rankr's create and the mapping write")
 
-    ghl.set(firstName="Ada", lastName="Lovelace", email="ada@example.com")
+    ghl_contact_now(ghl, firstName="Ada", lastName="Lovelace", email="ada@example.com")
     monkeypatch.setattr(state.mappings, "put", crash_once)
     with pytest.raises(Crash):
         processor.process(message)
     (orphan,) = sandbox.admin.state(ACC)["contacts"]
-    ghl.set(firstName="Augusta", lastName="Lovelace", email="ada@example.com")
+    ghl_contact_now(ghl, firstName="Augusta", lastName="Lovelace", email="ada@example.com")
     sandbox.admin.reset_stats()
 
     result = processor.process(message)  # the SQS redelivery

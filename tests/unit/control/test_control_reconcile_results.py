@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from control_fakes import JobQueue
+from fakes.connections import FakeConnectionLookup
 from fakes.reconcile_world import ACCOUNT, LOCATION, World
-from rankr_ghl.connections.status import ConnectionStatus
 from rankr_ghl.flows.reconcile.jobs import (
     DRY_RUN_RESULT_CHECKPOINT,
     RESULT_CHECKPOINT,
@@ -17,21 +15,13 @@ from rankr_ghl.flows.reconcile.jobs import (
 from rankr_ghl.flows.reconcile.worker import ReconcileWorker
 
 
-class Connections:
-    def get(self, connection_id: str) -> SimpleNamespace | None:
-        if connection_id != LOCATION:
-            return None
-        return SimpleNamespace(status=ConnectionStatus.ACTIVE, rankr_account_id=ACCOUNT)
-
-    def list(self) -> list[SimpleNamespace]:
-        return []
-
-
 def test_the_worker_saves_the_report_of_a_finished_run_and_of_a_dry_run_apart() -> None:
     world = World()
     g_id, _ = world.mirrored_pair(1)
     world.ghl.edit_contact(g_id, firstName="Changed")
-    worker = ReconcileWorker(world.reconciler, Connections(), JobQueue())  # type: ignore[arg-type]
+    connections = FakeConnectionLookup()
+    connections.add(LOCATION, account=ACCOUNT)
+    worker = ReconcileWorker(world.reconciler, connections, JobQueue())
     worker.handle(ReconcileJob(LOCATION, Mode.FULL, dry_run=True, run_id="dry1"))
     dry = world.checkpoints.load(LOCATION, DRY_RUN_RESULT_CHECKPOINT)
     assert dry is not None and dry.value["runId"] == "dry1" and dry.value["totalDifferences"] == 1

@@ -16,7 +16,7 @@ def state(world: World) -> str:
     """Everything a transfer could write: both systems and every sync store."""
     return json.dumps(
         [
-            world.ghl.contacts,
+            world.ghl.contacts_by_id(),
             world.ghl.notes,
             world.ghl.tasks,
             world.rankr.contacts,
@@ -49,12 +49,12 @@ def test_without_apply_nothing_is_written(direction: str) -> None:
     rankr = world.rankr.seed_contact(firstName="Rob", email="rob@example.com")
     g_id, r_id = world.mirrored_pair(3)
     world.ghl.edit_contact(g_id, firstName="Changed")
-    before, writes_before = state(world), (world.ghl.writes, world.rankr.writes)
+    before, writes_before = state(world), (world.ghl.writes, world.rankr.write_calls)
     for record in [ghl["id"], g_id] if direction == "ghl_to_rankr" else [rankr["id"], r_id]:
         result = run(world, direction, record, apply=False)
         assert result["dryRun"] is True and result["writes"] == []
         assert sum(result["differences"].values()) == 1, result  # it found what it would do
-    assert state(world) == before and (world.ghl.writes, world.rankr.writes) == writes_before
+    assert state(world) == before and (world.ghl.writes, world.rankr.write_calls) == writes_before
 
 
 def test_apply_ghl_to_rankr_creates_the_contact_and_reports_the_write() -> None:
@@ -78,7 +78,7 @@ def test_apply_rankr_to_ghl_updates_the_mapped_contact() -> None:
     result = run(world, "rankr_to_ghl", r_id, apply=True)
     calls = [(w["system"], w["call"], w["recordId"]) for w in result["writes"]]
     assert ("ghl", "update_contact", g_id) in calls
-    assert world.ghl.contacts[g_id]["firstName"] == "Renamed"
+    assert world.ghl.contacts_by_id()[g_id]["firstName"] == "Renamed"
     assert sum(result["repaired"].values()) == 1
 
 
@@ -96,20 +96,20 @@ def test_apply_reports_a_write_by_the_record_it_changed() -> None:
     """A Rankr delete reaches GHL as the mapping's deleted tag: the write names the GHL contact."""
     world = World()
     g_id, r_id = world.mirrored_pair(5)
-    world.rankr.delete_contact(ACCOUNT, r_id)
+    world.rankr.delete(ACCOUNT, Entity.CONTACT, r_id, None)
     result = run(world, "rankr_to_ghl", r_id, apply=True)
     assert [(w["system"], w["call"], w["recordId"], w["fields"]) for w in result["writes"]] == [
         ("ghl", "add_tags", g_id, ["tags"])
     ]
     tag = world.reconciler.mapping_resolver.for_location(LOCATION, ACCOUNT).contact.deleted_tag
-    assert tag.lower() in world.ghl.contacts[g_id]["tags"]
+    assert tag.lower() in world.ghl.contacts_by_id()[g_id]["tags"]
 
 
 def test_apply_reports_a_delete_by_the_record_it_deleted() -> None:
     """GHL lost the contact: the Rankr twin is deleted, and the write names it (not its entity)."""
     world = World()
     g_id, r_id = world.mirrored_pair(6)
-    del world.ghl.contacts[g_id]
+    del world.ghl.contacts_by_id()[g_id]
     result = run(world, "rankr_to_ghl", r_id, apply=True)
     calls = [(w["system"], w["call"], w["entity"], w["recordId"]) for w in result["writes"]]
     assert ("rankr", "delete", "contact", r_id) in calls, calls

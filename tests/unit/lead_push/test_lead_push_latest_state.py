@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 from fakes import InMemoryTombstoneStore
+from fakes.connections import FakeConnectionLookup
 from fakes.rankr import FakeRankrRecords
 from lead_push_world import LOCATION, World
-from rankr_ghl.connections.models import Connection, ConnectionStatus, UserType
 from rankr_ghl.flows.inbound import InboundProcessor
 from rankr_ghl.flows.lead_push import lead_tag
 from rankr_ghl.sync.types import Entity, Side
@@ -120,20 +120,13 @@ def test_the_webhooks_of_the_leads_note_and_task_create_no_rankr_records(world: 
     rankr = FakeRankrRecords()
     rankr.seed(Entity.CONTACT, {"id": "L1", "firstName": "Ada", "email": "l1@example.com"})
 
-    class Connections:
-        def get(self, connection_id: str) -> Connection | None:
-            return Connection(
-                connection_id=LOCATION,
-                location_id=LOCATION,
-                user_type=UserType.LOCATION,
-                status=ConnectionStatus.ACTIVE,
-                rankr_account_id="acct-1",
-            )
+    connections = FakeConnectionLookup()
+    connections.add(LOCATION, account="acct-1")
 
     worker = InboundProcessor(
         ghl=world.ghl,
         rankr=rankr,
-        connections=Connections(),
+        connections=connections,
         lifecycle=None,  # type: ignore[arg-type]
         mappings=world.records.mappings,
         ledger=world.records.ledger,

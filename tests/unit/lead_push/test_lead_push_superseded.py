@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fakes.connections import AccountConnections
+from fakes.connections import FakeConnectionLookup
 from fakes.rankr import FakeRankrRecords
 from lead_push_world import LOCATION, FakeLocations, InMemoryIdempotencyStore, World, make_world
 from rankr_ghl.flows.lead_push import (
@@ -38,13 +38,15 @@ class Replays:
         self.world = world
         self.rankr = FakeRankrRecords()
         idem = powertools_idempotency(store)
+        connections = FakeConnectionLookup()
+        connections.add(LOCATION, account=ACCOUNT)
         self.service = LeadPushService(
             ghl=world.ghl,
             records=world.records.adapter,
             mapper=SyncLeadMapper(world.resolver),
             locations=FakeLocations(),
             idempotent=idem.runner,
-            source=RankrLeadSource(self.rankr, AccountConnections(ACCOUNT)),
+            source=RankrLeadSource(self.rankr, connections),
             in_progress_errors=idem.in_progress_errors,
             settings=PushSettings(workers=1, in_progress_wait_s=5.0),
             sleep=world.timer.sleep,

@@ -4,16 +4,15 @@ the push wins, though GHL's record timestamp is newer."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from fakes import InMemoryLeadPushStore
-from fakes.connections import AccountConnections
+from fakes.connections import FakeConnectionLookup
 from fakes.reconcile_world import ACCOUNT, LOCATION, World
 from rankr_ghl.flows.lead_push import Lead, LeadPushService, RankrLeadSource, SyncLeadMapper, SyncLeadRecords
 from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileJob
 from rankr_ghl.ghl.errors import GHLServerError
-from rankr_ghl.ports import GhlUpsert
 from rankr_ghl.sync.mapping_resolver import MappingResolver
 from rankr_ghl.sync.ports import CLAIM_LINK_ORIGIN, IdMapping, lead_claim_identities
 from rankr_ghl.sync.types import Entity
@@ -31,15 +30,6 @@ class LeadPushGhl:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.ghl, name)
-
-    def upsert_contact_reporting_new(self, location_id: str, body: Mapping[str, Any]) -> GhlUpsert:
-        known = set(self.ghl.contacts)
-        record = self.ghl.upsert_contact(location_id, body)
-        return GhlUpsert(record=record, new=record["id"] not in known)
-
-    def update_contact(self, location_id: str, contact_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        self.ghl.update_contact(location_id, contact_id, body)
-        return dict(self.ghl.contacts[contact_id])
 
     def add_tags(self, location_id: str, contact_id: str, tags: Sequence[str]) -> list[str]:
         self.ghl.add_tags(location_id, contact_id, tags)
@@ -75,7 +65,7 @@ def test_a_rankr_edit_after_a_push_that_died_after_its_link_survives_the_reconci
     [result] = service.push(event).results
     assert result["outcome"] == "failed"  # and its retries fail too: the lead waits in the failure queue
 
-    [contact_id] = world.ghl.contacts
+    [contact_id] = world.ghl.contacts_by_id()
     mapping = world.mappings.get_by_rankr(LOCATION, Entity.CONTACT, lead["id"])
     assert mapping is not None and mapping.ghl_id == contact_id  # linked; the settle never ran
     world.rankr.edit_contact(lead["id"], lastName="Byron")  # a one-sided Rankr edit
@@ -84,7 +74,7 @@ def test_a_rankr_edit_after_a_push_that_died_after_its_link_survives_the_reconci
     world.reconciler.run(ReconcileJob(LOCATION, Mode.FULL), account_id=ACCOUNT)
 
     assert world.rankr.contacts[lead["id"]]["lastName"] == "Byron"
-    assert world.ghl.contacts[contact_id]["lastName"] == "Byron"
+    assert world.ghl.contacts_by_id()[contact_id]["lastName"] == "Byron"
 
 
 class LeadPushGhlThatFinishes(LeadPushGhl):
@@ -92,7 +82,7 @@ class LeadPushGhlThatFinishes(LeadPushGhl):
 
     def add_tags(self, location_id: str, contact_id: str, tags: Sequence[str]) -> list[str]:
         self.ghl.add_tags(location_id, contact_id, tags)
-        return list(self.ghl.contacts[contact_id]["tags"])
+        return list(self.ghl.contacts_by_id()[contact_id]["tags"])
 
 
 def test_a_contact_linked_on_a_lead_claim_keeps_the_leads_tags_until_its_push_finishes() -> None:
@@ -139,7 +129,7 @@ def test_a_contact_linked_on_a_lead_claim_keeps_the_leads_tags_until_its_push_fi
     assert result["ghlContactId"] == contact["id"] and result["outcome"] != "failed"
     world.reconciler.run(ReconcileJob(LOCATION, Mode.FULL), account_id=ACCOUNT)
 
-    assert world.ghl.contacts[contact["id"]]["tags"] == ["hot"]
+    assert world.ghl.contacts_by_id()[contact["id"]]["tags"] == ["hot"]
     assert world.rankr.contacts[lead["id"]]["tags"] == ["hot"]
     assert world.remaining_differences() == []
 
@@ -163,6 +153,9 @@ def test_a_failed_tag_write_is_not_undone_by_reconcile_and_the_replay_restores_i
     resolver = MappingResolver()
     records = SyncLeadRecords(world.mappings, world.ledger, world.audit, resolver, claims=world.lead_claims)
 
+    connections = FakeConnectionLookup()
+    connections.add(LOCATION, account=ACCOUNT)
+
     def service(ghl: Any) -> LeadPushService:
         return LeadPushService(
             ghl=ghl,
@@ -170,14 +163,14 @@ def test_a_failed_tag_write_is_not_undone_by_reconcile_and_the_replay_restores_i
             mapper=SyncLeadMapper(resolver),
             locations=OneLocation(),
             idempotent=None,
-            source=RankrLeadSource(world.rankr, AccountConnections(ACCOUNT)),
+            source=RankrLeadSource(world.rankr, connections),
         )
 
     wire = {k: lead[k] for k in ("firstName", "lastName", "email", "tags")}
     event = {"leadId": lead["id"], "locationId": LOCATION, "rankrAccountId": ACCOUNT, **wire}
     [failed] = service(LeadPushGhlTagWriteFails(world)).push(event, asynchronous=True).results
     assert failed["outcome"] == "failed"
-    [contact_id] = world.ghl.contacts
+    [contact_id] = world.ghl.contacts_by_id()
     world.lead_claims.release(LOCATION, lead_claim_identities(email="ada@example.com"), lead["id"])
     world.rankr.edit_contact(lead["id"], lastName="Byron")
     world.ghl.edit_contact(contact_id, source="web")  # GHL's record is the newer one
@@ -185,15 +178,15 @@ def test_a_failed_tag_write_is_not_undone_by_reconcile_and_the_replay_restores_i
     world.reconciler.run(ReconcileJob(LOCATION, Mode.FULL), account_id=ACCOUNT)
 
     assert world.rankr.contacts[lead["id"]]["tags"] == ["hot"]
-    assert world.ghl.contacts[contact_id]["lastName"] == "Byron"  # the one-sided edits are carried
+    assert world.ghl.contacts_by_id()[contact_id]["lastName"] == "Byron"  # the one-sided edits are carried
     assert world.rankr.contacts[lead["id"]]["source"] == "web"
     [replayed] = service(LeadPushGhlThatFinishes(world)).push(event, asynchronous=True).results
     assert replayed == {"leadId": lead["id"], "ghlContactId": contact_id, "outcome": "superseded"}
     world.reconciler.run(ReconcileJob(LOCATION, Mode.FULL), account_id=ACCOUNT)
 
     assert (
-        world.ghl.contacts[contact_id]["tags"] == ["hot"]
-        and world.ghl.contacts[contact_id]["lastName"] == "Byron"
+        world.ghl.contacts_by_id()[contact_id]["tags"] == ["hot"]
+        and world.ghl.contacts_by_id()[contact_id]["lastName"] == "Byron"
     )
     assert world.rankr.contacts[lead["id"]]["tags"] == ["hot"]
     assert world.rankr.contacts[lead["id"]]["lastName"] == "Byron"

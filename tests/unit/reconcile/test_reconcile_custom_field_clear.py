@@ -48,7 +48,7 @@ def test_a_rankr_clear_reaches_ghl_and_stays_cleared(variant: str) -> None:
     world.rankr.edit_contact(rankr["id"], customFields={})  # the person clears it in Rankr
     first = run()
     assert not first.failures
-    assert world.ghl.contacts[ghl["id"]].get("customFields") == []
+    assert world.ghl.contacts_by_id()[ghl["id"]].get("customFields") == []
     run()
     assert world.rankr.contacts[rankr["id"]]["customFields"] == {}  # never brought back
     assert run().total_differences == 0

@@ -31,7 +31,7 @@ def test_a_contact_missing_from_the_search_is_read_and_repaired_not_deleted(orde
     world.ghl.edit_contact(lagging_ghl, firstName="Edited")
     world.ghl.search_hidden.add(lagging_ghl)  # live in GHL, not yet in its search index
     gone_ghl, gone_rankr = pairs[9]
-    del world.ghl.contacts[gone_ghl]  # deleted in GHL, and no event said so
+    del world.ghl.contacts_by_id()[gone_ghl]  # deleted in GHL, and no event said so
 
     run(world)
 
@@ -39,14 +39,14 @@ def test_a_contact_missing_from_the_search_is_read_and_repaired_not_deleted(orde
     assert world.rankr.contacts[lagging_rankr]["firstName"] == "Edited"  # compared as drift
     deletes = [entry for entry in world.audit.entries if entry.action is AuditAction.DELETE]
     assert [(entry.ghl_id, entry.fields) for entry in deletes] == [(gone_ghl, ("evidence:ghl_get_404",))]
-    assert world.ghl.calls["read:contact"] == 2  # one direct read per candidate, nothing more
+    assert world.ghl.count("get_contact") == 2  # one direct read per candidate, nothing more
 
 
 def test_more_delete_candidates_than_the_budget_delete_nothing() -> None:
     world = World(page_size=10, delete_budget_min=3, delete_budget_fraction=0.0)
     pairs = [world.mirrored_pair(n) for n in range(12)]
     for ghl_id, _ in pairs[:5]:
-        del world.ghl.contacts[ghl_id]
+        del world.ghl.contacts_by_id()[ghl_id]
 
     report = run(world).report
 
@@ -55,8 +55,8 @@ def test_more_delete_candidates_than_the_budget_delete_nothing() -> None:
     assert summary["deleteBudgetExceeded"] is True and summary["deletesWithheld"] == {"contact": 5}
     (refusal,) = [entry for entry in world.audit.entries if entry.reason == "delete_budget_exceeded"]
     assert refusal.action is AuditAction.SKIP and "candidates:5" in refusal.fields
-    assert world.metrics.counts["ReconcileDeleteBudgetExceeded"] == 1
-    assert world.ghl.calls["read:contact"] == 0  # over budget: not even the confirming reads
+    assert world.metrics.counts[("ReconcileDeleteBudgetExceeded", None)] == 1
+    assert world.ghl.count("get_contact") == 0  # over budget: not even the confirming reads
 
 
 def test_the_default_budget_is_twenty_or_two_percent_of_the_mapped_contacts() -> None:
@@ -65,7 +65,7 @@ def test_the_default_budget_is_twenty_or_two_percent_of_the_mapped_contacts() ->
     world = World(page_size=50)
     pairs = [world.mirrored_pair(n) for n in range(30)]
     for ghl_id, _ in pairs[:20]:
-        del world.ghl.contacts[ghl_id]
+        del world.ghl.contacts_by_id()[ghl_id]
     run(world)
     assert len(deleted_in_rankr(world.rankr.contacts)) == 20  # exactly the floor: allowed
 
@@ -82,7 +82,7 @@ def test_a_task_the_scan_missed_is_read_and_kept_while_live() -> None:
     run(world)  # and again: a live task is never remembered as deleted
 
     assert deleted_in_rankr(world.rankr.tasks) == {gone_rankr}
-    assert world.ghl.calls["read:task"] >= 2
+    assert world.ghl.count("get_task") >= 2
     (delete,) = [entry for entry in world.audit.entries if entry.action is AuditAction.DELETE]
     assert delete.entity is Entity.TASK and delete.fields == ("evidence:ghl_get_404",)
     assert missed_rankr not in deleted_in_rankr(world.rankr.tasks)
@@ -100,7 +100,7 @@ def test_a_note_missing_from_the_list_is_read_before_it_is_deleted() -> None:
     run(world, Mode.NOTES)
 
     assert world.rankr.notes[rankr_note["id"]].get("deletedAt")
-    assert world.ghl.calls["read:note"] == 1
+    assert world.ghl.count("get_note") == 1
     (delete,) = [entry for entry in world.audit.entries if entry.action is AuditAction.DELETE]
     assert delete.entity is Entity.NOTE and delete.fields == ("evidence:ghl_get_404",)
 

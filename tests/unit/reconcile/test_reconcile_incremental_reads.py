@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fakes.ghl import WRITES as GHL_WRITES
 from fakes.reconcile_world import ACCOUNT, LOCATION, World
 from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileJob
 from rankr_ghl.sync.echo import decide, ledger_entry
@@ -31,13 +32,13 @@ def converged_world(pairs: int) -> tuple[World, list[tuple[str, str]]]:
 
 
 def ghl_reads(world: World) -> dict[str, int]:
-    return {key: n for key, n in world.ghl.calls.items() if key.startswith("read:")}
+    return {op: n for op, n in world.ghl.ops().items() if op not in GHL_WRITES}
 
 
 def worker_applies(world: World, ghl_id: str, rankr_id: str) -> None:
     """What the webhook worker does with a ContactUpdate: the GHL state decided against Rankr's with
     both ledger entries, Rankr written, both entries stored."""
-    ghl_values = CONTACT.from_ghl(world.ghl.contacts[ghl_id])
+    ghl_values = CONTACT.from_ghl(world.ghl.contacts_by_id()[ghl_id])
     rankr_values = CONTACT.from_rankr(world.rankr.contacts[rankr_id])
     decision = decide(
         Side.GHL,
@@ -47,7 +48,7 @@ def worker_applies(world: World, ghl_id: str, rankr_id: str) -> None:
         ledger_other=world.ledger.get(LOCATION, Entity.CONTACT, Side.RANKR, rankr_id),
         mapping=CONTACT,
     )
-    world.rankr.update_contact(ACCOUNT, rankr_id, decision.rankr_body(CONTACT))
+    world.rankr.update(ACCOUNT, Entity.CONTACT, rankr_id, decision.rankr_body(CONTACT), None)
     world.ledger.put_many(
         decision.ledger_entries(
             LOCATION, Entity.CONTACT, change_id=ghl_id, other_id=rankr_id, correlation_id="evt-1"
@@ -71,7 +72,7 @@ def test_contacts_the_last_run_wrote_to_rankr_cost_no_ghl_read() -> None:
     assert outcome.report.scanned["rankr_contacts"] == 6
     assert outcome.report.scanned["rankr_changes_known"] == 6
     # one search page and one task page; no GET and no notes list per contact the full run wrote
-    assert ghl_reads(world) == {"read:search": 1, "read:tasks": 1}
+    assert ghl_reads(world) == {"search": 1, "search_tasks": 1}
     assert world.remaining_differences() == []
 
 
@@ -88,7 +89,7 @@ def test_an_update_the_worker_applied_costs_no_ghl_read_while_search_lags() -> N
 
     assert outcome.report.complete and outcome.report.total_differences == 0
     assert outcome.report.scanned["rankr_changes_known"] == 1
-    assert world.ghl.calls["read:contact"] == 0 and world.ghl.calls["read:notes"] == 0
+    assert world.ghl.count("get_contact") == 0 and world.ghl.count("list_notes") == 0
     assert world.remaining_differences() == []
 
 
@@ -101,24 +102,24 @@ def test_a_person_edit_in_rankr_is_read_once_and_carried_to_ghl() -> None:
     outcome = run(world, Mode.INCREMENTAL)
 
     assert outcome.report.complete and outcome.report.repaired["contact.drifted"] == 1
-    assert world.ghl.contacts[ghl_id]["firstName"] == "EditedInRankr"
-    assert world.ghl.calls["read:contact"] == 1
+    assert world.ghl.contacts_by_id()[ghl_id]["firstName"] == "EditedInRankr"
+    assert world.ghl.count("get_contact") == 1
     # Rankr's notes of the contact are unchanged: GHL's notes list is left to the notes pass
-    assert world.ghl.calls["read:notes"] == 0
+    assert world.ghl.count("list_notes") == 0
     assert world.remaining_differences() == []
 
 
 def test_a_new_rankr_note_on_a_changed_contact_reaches_ghl() -> None:
     world, ids = converged_world(2)
     ghl_id, rankr_id = ids[0]
-    world.rankr.create_note(ACCOUNT, rankr_id, {"body": "Met at the fair"}, idempotency_key="note-1")
+    world.rankr.create(ACCOUNT, Entity.NOTE, {"body": "Met at the fair"}, rankr_id, "note-1")
     world.rankr.edit_contact(rankr_id, firstName="Edited")
     world.ghl.calls.clear()
 
     outcome = run(world, Mode.INCREMENTAL)
 
     assert outcome.report.complete
-    assert world.ghl.calls["read:notes"] == 1
+    assert world.ghl.count("list_notes") == 1
     assert [n["body"] for n in world.ghl.notes.values() if n["contactId"] == ghl_id] == ["Met at the fair"]
 
 
@@ -132,15 +133,15 @@ def test_a_changed_known_contact_with_an_edited_rankr_note_lists_ghl_notes() -> 
     world.clock.now = world.clock.now.replace(minute=45)
     assert run(world, Mode.INCREMENTAL).report.complete  # the window moves past the GHL edit
     world.clock.now = world.clock.now.replace(minute=50)
-    world.rankr.update_note(ACCOUNT, rankr_id, note["id"], {"body": "First call, follow up"})
+    world.rankr.update(ACCOUNT, Entity.NOTE, note["id"], {"body": "First call, follow up"}, rankr_id)
     world.rankr.edit_contact(rankr_id, lastName="Noted")  # the contact's updatedAt moves, its state does not
     world.ghl.calls.clear()
 
     outcome = run(world, Mode.INCREMENTAL)
 
     assert outcome.report.complete
-    assert outcome.report.scanned["rankr_changes_known"] == 1 and world.ghl.calls["read:contact"] == 0
-    assert world.ghl.calls["read:notes"] == 1
+    assert outcome.report.scanned["rankr_changes_known"] == 1 and world.ghl.count("get_contact") == 0
+    assert world.ghl.count("list_notes") == 1
     assert [n["body"] for n in world.ghl.notes.values()] == ["First call, follow up"]
 
 
@@ -173,7 +174,7 @@ def test_a_rankr_note_the_ledger_saw_the_sides_disagree_on_lists_ghl_notes() -> 
     outcome = run(world, Mode.INCREMENTAL)
 
     assert outcome.report.complete and outcome.report.scanned["rankr_changes_known"] == 1
-    assert world.ghl.calls["read:notes"] == 1 and outcome.report.scanned["rankr_notes_known"] == 0
+    assert world.ghl.count("list_notes") == 1 and outcome.report.scanned["rankr_notes_known"] == 0
 
 
 def test_a_rankr_edit_a_worker_write_folded_in_is_still_read_and_carried() -> None:
@@ -193,33 +194,33 @@ def test_a_rankr_edit_a_worker_write_folded_in_is_still_read_and_carried() -> No
     outcome = run(world, Mode.INCREMENTAL)
 
     assert outcome.report.complete
-    assert world.ghl.calls["read:contact"] == 1
-    assert world.ghl.contacts[ghl_id]["lastName"] == "PersonInRankr"
+    assert world.ghl.count("get_contact") == 1
+    assert world.ghl.contacts_by_id()[ghl_id]["lastName"] == "PersonInRankr"
     assert world.remaining_differences() == []
 
 
 def test_a_pair_deleted_on_both_sides_with_the_ghl_delete_known_is_not_read() -> None:
     world, ids = converged_world(3)
     ghl_id, rankr_id = ids[2]
-    del world.ghl.contacts[ghl_id]
+    del world.ghl.contacts_by_id()[ghl_id]
     world.tombstones.bury(Tombstone(LOCATION, Side.GHL, Entity.CONTACT, ghl_id, reason="webhook"))
-    world.rankr.delete_contact(ACCOUNT, rankr_id)
+    world.rankr.delete(ACCOUNT, Entity.CONTACT, rankr_id, None)
     world.ghl.calls.clear()
 
     outcome = run(world, Mode.INCREMENTAL)
 
     assert outcome.report.complete and outcome.report.total_differences == 0
-    assert world.ghl.calls["read:contact"] == 0
+    assert world.ghl.count("get_contact") == 0
 
 
 def test_a_rankr_delete_whose_ghl_side_is_not_known_deleted_is_still_read() -> None:
     world, ids = converged_world(3)
     ghl_id, rankr_id = ids[2]
-    world.rankr.delete_contact(ACCOUNT, rankr_id)
+    world.rankr.delete(ACCOUNT, Entity.CONTACT, rankr_id, None)
     world.ghl.calls.clear()
 
     outcome = run(world, Mode.INCREMENTAL)
 
     assert outcome.report.complete
-    assert world.ghl.calls["read:contact"] == 1
-    assert CONTACT.deleted_tag in world.ghl.contacts[ghl_id]["tags"]
+    assert world.ghl.count("get_contact") == 1
+    assert CONTACT.deleted_tag in world.ghl.contacts_by_id()[ghl_id]["tags"]

@@ -59,7 +59,7 @@ def test_contact_created_then_crashed_then_changed_is_adopted_not_twinned(
     assert outcome.report.repaired["contact.missing_in_rankr"] == 1
     (contact,) = live(world.rankr.contacts)  # no twin in Rankr ...
     assert contact["id"] == orphan["id"] and all(contact[k] == v for k, v in change.items())
-    assert len(world.ghl.contacts) == 1  # ... nor in GHL (the orphan was not seen as Rankr-only)
+    assert len(world.ghl.contacts_by_id()) == 1  # ... nor in GHL (the orphan was not seen as Rankr-only)
     mapping = world.mappings.get_by_ghl(LOCATION, Entity.CONTACT, ghl["id"])
     assert mapping is not None and mapping.rankr_id == orphan["id"]
     assert mapping.attributes["matchedBy"] == "idempotency_key"
@@ -78,7 +78,7 @@ def test_adopted_contact_deleted_in_rankr_meanwhile_follows_the_delete_rule(
     with pytest.raises(RuntimeError, match="injected crash"):
         run(world)
     (orphan,) = live(world.rankr.contacts)
-    world.rankr.delete_contact(ACCOUNT, orphan["id"])
+    world.rankr.delete(ACCOUNT, Entity.CONTACT, orphan["id"], None)
     world.ghl.edit_contact(ghl["id"], firstName="Changed")
 
     outcome = run(world)
@@ -152,14 +152,15 @@ def test_a_contact_the_webhook_worker_created_then_crashed_on_is_not_twinned(sam
     if not same_body:
         worker_body["firstName"] = "Older"
     key = ghl_mirror_key(Entity.CONTACT.value, LOCATION, ghl["id"])
-    orphan = world.rankr.create_contact(ACCOUNT, worker_body, idempotency_key=key)
+    orphan = world.rankr.create(ACCOUNT, Entity.CONTACT, worker_body, None, key)
 
     outcome = run(world)
 
     assert outcome.report.complete and not outcome.report.failures
     (contact,) = live(world.rankr.contacts)
     assert contact["id"] == orphan["id"] and contact["firstName"] == "Nomail"
-    assert world.ghl.contacts[ghl["id"]]["firstName"] == "Nomail"  # GHL's state wins, not the orphan's
+    ghl_contact = world.ghl.contacts_by_id()[ghl["id"]]
+    assert ghl_contact["firstName"] == "Nomail"  # GHL's state wins, not the orphan's
     mapping = world.mappings.get_by_ghl(LOCATION, Entity.CONTACT, ghl["id"])
     assert mapping is not None and mapping.rankr_id == orphan["id"]
     assert world.remaining_differences() == []

@@ -3,11 +3,11 @@ stale = active locations without a successful reconcile for two intervals."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from fakes import InMemoryCheckpointStore
+from fakes.connections import FakeConnectionLookup
 from fakes.reconcile_world import ACCOUNT, LOCATION, World
 from rankr_ghl.connections.models import Connection, ConnectionStatus, UserType
 from rankr_ghl.flows.reconcile.jobs import STATE_CHECKPOINT, Mode, ReconcileJob
@@ -15,17 +15,6 @@ from rankr_ghl.flows.reconcile.planner import ReconcilePlanner
 from rankr_ghl.flows.reconcile.worker import ReconcileWorker
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-
-
-class Connections:
-    def __init__(self, items: list[Connection]) -> None:
-        self.items = {c.connection_id: c for c in items}
-
-    def list(self) -> Iterator[Connection]:
-        yield from self.items.values()
-
-    def get(self, connection_id: str) -> Connection | None:
-        return self.items.get(connection_id)
 
 
 class ListQueue:
@@ -53,7 +42,7 @@ def test_plan_enqueues_active_linked_locations_and_counts_the_rest() -> None:
     checkpoints = InMemoryCheckpointStore()
     checkpoints.save("fresh", STATE_CHECKPOINT, {"lastSuccessAt": (NOW - timedelta(minutes=20)).isoformat()})
     checkpoints.save("old", STATE_CHECKPOINT, {"lastSuccessAt": (NOW - timedelta(minutes=31)).isoformat()})
-    connections = Connections(
+    connections = FakeConnectionLookup(
         [
             conn("fresh", ConnectionStatus.ACTIVE),
             conn("old", ConnectionStatus.ACTIVE),
@@ -87,10 +76,10 @@ def test_worker_skips_a_connection_paused_after_planning_and_queues_continuation
     for n in range(5):
         world.mirrored_pair(n)
     queue = ListQueue()
-    connections = Connections([conn(LOCATION, ConnectionStatus.PAUSED, account=ACCOUNT)])
+    connections = FakeConnectionLookup([conn(LOCATION, ConnectionStatus.PAUSED, account=ACCOUNT)])
     worker = ReconcileWorker(world.reconciler, connections, queue)
     assert worker.handle(ReconcileJob(LOCATION, Mode.FULL)) is None
-    assert world.rankr.calls.total() == 0
+    assert len(world.rankr.calls) == 0
 
     connections.items[LOCATION] = conn(LOCATION, ConnectionStatus.ACTIVE, account=ACCOUNT)
     outcome = worker.handle(ReconcileJob(LOCATION, Mode.FULL, run_id="r"), remaining_ms=lambda: 0)

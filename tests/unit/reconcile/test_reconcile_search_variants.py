@@ -30,7 +30,7 @@ def test_the_full_pass_pages_past_the_window_with_any_cursor(cursor: str, order:
 
     assert all(world.rankr.contacts[rid]["firstName"] == f"Edited{n}" for n, (_, rid) in enumerate(pairs))
     assert report.scanned["ghl_contacts"] == 11  # every contact once: nothing skipped, nothing repeated
-    assert world.ghl.calls["read:contact"] == 0  # so no candidate needed a confirming read
+    assert world.ghl.count("get_contact") == 0  # so no candidate needed a confirming read
     assert world.remaining_differences() == []
 
 
@@ -88,7 +88,7 @@ def test_a_task_search_that_names_no_contact_still_mirrors_new_tasks_in_a_full_r
 
     [mirrored] = [t for t in world.rankr.tasks.values() if t["contactId"] == rankr_id]
     assert mirrored["title"] == "Call back"
-    assert world.ghl.calls["read:contact_tasks"] == 2
+    assert world.ghl.count("list_tasks") == 2
     assert run(world, Mode.INCREMENTAL).report.total_differences == 0
     assert len(world.rankr.tasks) == 1
     assert task["id"] in {m.ghl_id for m in world.mappings.list_for_location(LOCATION, Entity.TASK)}
@@ -101,7 +101,7 @@ def test_a_full_run_lists_no_contact_tasks_when_the_search_names_every_contact()
 
     run(world)
 
-    assert world.ghl.calls["read:contact_tasks"] == 0
+    assert world.ghl.count("list_tasks") == 0
 
 
 def test_a_lagging_search_copy_never_undoes_a_newer_ghl_edit() -> None:
@@ -110,7 +110,7 @@ def test_a_lagging_search_copy_never_undoes_a_newer_ghl_edit() -> None:
     wrote the old value back into Rankr: an edit lost (the chaos bench's `edits_lost` flake)."""
     world = World()
     ghl_id, rankr_id = world.mirrored_pair(1)
-    before = dict(world.ghl.contacts[ghl_id])
+    before = dict(world.ghl.contacts_by_id()[ghl_id])
     world.ghl.edit_contact(ghl_id, lastName="Edited")
     run(world)  # as the webhook would: the edit reaches Rankr, the ledger holds it
     assert world.rankr.contacts[rankr_id]["lastName"] == "Edited"
@@ -119,4 +119,4 @@ def test_a_lagging_search_copy_never_undoes_a_newer_ghl_edit() -> None:
     run(world)
 
     assert world.rankr.contacts[rankr_id]["lastName"] == "Edited"
-    assert world.ghl.contacts[ghl_id]["lastName"] == "Edited"
+    assert world.ghl.contacts_by_id()[ghl_id]["lastName"] == "Edited"

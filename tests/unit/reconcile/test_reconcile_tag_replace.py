@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fakes.reconcile_world import ACCOUNT, LOCATION, FakeGhl, World
+from fakes.ghl import FakeGhlRecords
+from fakes.reconcile_world import ACCOUNT, LOCATION, World
 from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileJob
+from rankr_ghl.ports import Record
 from rankr_ghl.sync.echo import Action, decide, ledger_entry, load_ledgers
 from rankr_ghl.sync.mapping import default_mapping
 from rankr_ghl.sync.ports import IdMapping
@@ -16,19 +18,19 @@ from rankr_ghl.sync.types import Entity, Side
 CM = default_mapping().contact
 
 
-class WorkerWatchingGhl(FakeGhl):
+class WorkerWatchingGhl(FakeGhlRecords):
     """After every GHL contact write, decides as the webhook worker would on the event it triggers
     (GET the contact now, ledger as stored now) and keeps what it would write to Rankr."""
 
     def __init__(self, world: World) -> None:
-        super().__init__(world.clock)
+        super().__init__(locations=(LOCATION,), clock=world.clock)
         self.world = world
         self.mirrored: list[dict[str, Any]] = []
 
     def _worker_sees(self, contact_id: str) -> None:
         link = self.world.mappings.get_by_ghl(LOCATION, Entity.CONTACT, contact_id)
         assert link is not None
-        ghl_rec, rankr_rec = self.contacts[contact_id], self.world.rankr.contacts[link.rankr_id]
+        ghl_rec, rankr_rec = self.contacts_by_id()[contact_id], self.world.rankr.contacts[link.rankr_id]
         ledger_g, ledger_r = load_ledgers(
             self.world.ledger, LOCATION, Entity.CONTACT, ghl_id=contact_id, rankr_id=link.rankr_id
         )
@@ -45,13 +47,15 @@ class WorkerWatchingGhl(FakeGhl):
         if decision.action is Action.WRITE:
             self.mirrored.append(dict(decision.payload))
 
-    def update_contact(self, location_id: str, contact_id: str, body: Mapping[str, Any]) -> None:
-        super().update_contact(location_id, contact_id, body)
+    def update_contact(self, location_id: str, contact_id: str, body: Mapping[str, Any]) -> Record | None:
+        updated = super().update_contact(location_id, contact_id, body)
         self._worker_sees(contact_id)
+        return updated
 
-    def add_tags(self, location_id: str, contact_id: str, tags: Sequence[str]) -> None:
-        super().add_tags(location_id, contact_id, tags)
+    def add_tags(self, location_id: str, contact_id: str, tags: Sequence[str]) -> list[str]:
+        added = super().add_tags(location_id, contact_id, tags)
         self._worker_sees(contact_id)
+        return added
 
     def remove_tags(self, location_id: str, contact_id: str, tags: Sequence[str]) -> None:
         super().remove_tags(location_id, contact_id, tags)
@@ -64,7 +68,7 @@ def in_sync_pair(world: World, **fields: Any) -> tuple[str, str]:
     ghl_id, rankr_id = "Gpair1", world.rankr.seed_contact(**fields)["id"]
     world.mappings.put(IdMapping(LOCATION, Entity.CONTACT, ghl_id, rankr_id, account_id=ACCOUNT))
     for side, rec_id, canonical in (
-        (Side.GHL, ghl_id, CM.from_ghl(world.ghl.contacts[ghl_id])),
+        (Side.GHL, ghl_id, CM.from_ghl(world.ghl.contacts_by_id()[ghl_id])),
         (Side.RANKR, rankr_id, CM.from_rankr(world.rankr.contacts[rankr_id])),
     ):
         world.ledger.put(
@@ -80,13 +84,13 @@ def test_rankr_tag_replacement_reaches_ghl_without_a_half_way_state() -> None:
     world.reconciler = world.make_reconciler(ghl=ghl)
     fields = {"firstName": "Ada", "email": "ada@example.com", "tags": ["chaos", "vip"]}
     ghl_id, rankr_id = in_sync_pair(world, **fields)
-    ghl.contacts[ghl_id]["tags"].append("rankr-lead:r-ada")  # a lead marker (never mirrored)
+    ghl.contacts_by_id()[ghl_id]["tags"].append("rankr-lead:r-ada")  # a lead marker (never mirrored)
     world.rankr.edit_contact(rankr_id, tags=["chaos", "rankr1"])  # the Rankr user's edit
 
     world.reconciler.run(ReconcileJob(LOCATION, Mode.FULL), account_id=ACCOUNT)
 
     assert ghl.mirrored == []  # no GHL state the worker saw looked like a GHL edit to copy over
-    assert ghl.contacts[ghl_id]["tags"] == ["chaos", "rankr-lead:r-ada", "rankr1"]  # marker kept
+    assert ghl.contacts_by_id()[ghl_id]["tags"] == ["chaos", "rankr-lead:r-ada", "rankr1"]  # marker kept
     assert world.rankr.contacts[rankr_id]["tags"] == ["chaos", "rankr1"]
     assert world.remaining_differences() == []
 
@@ -98,6 +102,6 @@ def test_tag_additions_alone_keep_using_the_tags_endpoint() -> None:
 
     world.reconciler.run(ReconcileJob(LOCATION, Mode.FULL), account_id=ACCOUNT)
 
-    assert world.ghl.calls["write:add_tags"] == 1
-    assert world.ghl.calls["write:update_contact"] == 0  # no replace: concurrent GHL tags stay intact
-    assert world.ghl.contacts[ghl_id]["tags"] == ["chaos", "rankr2"]
+    assert world.ghl.count("add_tags") == 1
+    assert world.ghl.count("update") == 0  # no replace: concurrent GHL tags stay intact
+    assert world.ghl.contacts_by_id()[ghl_id]["tags"] == ["chaos", "rankr2"]

@@ -63,7 +63,7 @@ def test_a_contact_a_lead_push_is_linking_gets_no_rankr_twin_in_either_mode() ->
     assert world.rankr.contacts == {}
     skips = [entry for entry in world.audit.entries if entry.action is AuditAction.SKIP]
     assert {entry.fields for entry in skips} == {("pending_lead_push",)}
-    assert {entry.ghl_id for entry in skips} == set(world.ghl.contacts)
+    assert {entry.ghl_id for entry in skips} == set(world.ghl.contacts_by_id())
 
 
 def test_a_contact_mapped_after_the_pass_listed_it_is_not_created_again() -> None:
@@ -86,7 +86,7 @@ def test_a_contact_mapped_after_the_pass_listed_it_is_not_created_again() -> Non
     world.make_reconciler(ghl=WorkerMapsFirst()).run(ReconcileJob(LOCATION, Mode.FULL), account_id=ACCOUNT)
 
     assert live(world.rankr.contacts) == {mirrored["id"]}
-    assert world.rankr.calls["write:create_contact"] == 0
+    assert world.rankr.count("create", Entity.CONTACT) == 0
 
 
 def test_creating_in_ghl_never_replaces_the_tags_of_a_contact_the_upsert_matched() -> None:
@@ -100,8 +100,8 @@ def test_creating_in_ghl_never_replaces_the_tags_of_a_contact_the_upsert_matched
 
     run(world, Mode.INCREMENTAL)  # the new Rankr contact is created in GHL: the upsert matches Ann
 
-    assert sorted(world.ghl.contacts[existing["id"]]["tags"]) == ["customer", "vip"]
-    assert len(world.ghl.contacts) == 1
+    assert sorted(world.ghl.contacts_by_id()[existing["id"]]["tags"]) == ["customer", "vip"]
+    assert len(world.ghl.contacts_by_id()) == 1
 
 
 def test_a_lead_push_in_flight_keeps_its_own_note_and_task_from_becoming_rankr_records() -> None:
@@ -157,7 +157,7 @@ def test_a_contact_reconcile_creates_in_ghl_is_claimed_for_its_rankr_record_whil
     world.make_reconciler(ghl=ghl).run(ReconcileJob(LOCATION, Mode.INCREMENTAL), account_id=ACCOUNT)
 
     assert ghl.claims_at_upsert == [[person["id"]]]
-    (contact_id,) = world.ghl.contacts
+    (contact_id,) = world.ghl.contacts_by_id()
     mapping = world.mappings.get_by_rankr(LOCATION, Entity.CONTACT, person["id"])
     assert mapping is not None and mapping.ghl_id == contact_id
     assert world.lead_claims.find(LOCATION, ["email:rae@example.com"]) == []
@@ -172,6 +172,6 @@ def test_a_rankr_contact_whose_e_mail_another_lead_push_claims_is_not_created_in
 
     run(world, Mode.INCREMENTAL)
 
-    assert world.ghl.contacts == {}
+    assert world.ghl.contacts_by_id() == {}
     skips = [entry for entry in world.audit.entries if entry.action is AuditAction.SKIP]
     assert [(entry.rankr_id, entry.fields) for entry in skips] == [(person["id"], ("pending_lead_push",))]

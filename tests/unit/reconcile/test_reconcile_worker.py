@@ -27,8 +27,8 @@ def seed_drift(world: World) -> dict[str, Any]:
     world.ghl.edit_contact(pairs[2][0], firstName="Ghlchanged")
     world.rankr.edit_contact(pairs[3][1], lastName="Rankrchanged")
     # deletions on each side (GHL: no event; Rankr: soft delete)
-    del world.ghl.contacts[pairs[4][0]]
-    world.rankr.delete_contact(ACCOUNT, pairs[5][1])
+    del world.ghl.contacts_by_id()[pairs[4][0]]
+    world.rankr.delete(ACCOUNT, Entity.CONTACT, pairs[5][1], None)
     world.rankr.calls.clear()
     # new records on each side
     new_g = world.ghl.seed_contact(firstName="Newghl", email="newghl@example.com")
@@ -76,9 +76,9 @@ def test_full_run_repairs_drift_in_both_directions_and_second_run_is_silent() ->
     assert world.remaining_differences() == []
     pairs = seeded["pairs"]
     assert world.rankr.contacts[pairs[2][1]]["firstName"] == "Ghlchanged"
-    assert world.ghl.contacts[pairs[3][0]]["lastName"] == "Rankrchanged"
+    assert world.ghl.contacts_by_id()[pairs[3][0]]["lastName"] == "Rankrchanged"
     assert world.rankr.contacts[pairs[4][1]].get("deletedAt")  # GHL delete propagated (soft)
-    assert "rankr:deleted" in world.ghl.contacts[pairs[5][0]]["tags"]  # Rankr delete tags GHL
+    assert "rankr:deleted" in world.ghl.contacts_by_id()[pairs[5][0]]["tags"]  # Rankr delete tags GHL
     assert world.tombstones.is_tombstoned(LOCATION, Side.GHL, Entity.CONTACT, pairs[4][0])
     assert world.rankr.tasks[seeded["task"][1]]["title"] == "Call back tomorrow"
     twin = world.mappings.get_by_ghl(LOCATION, Entity.CONTACT, seeded["twin"][0])
@@ -90,12 +90,12 @@ def test_full_run_repairs_drift_in_both_directions_and_second_run_is_silent() ->
 
     ghl_writes, rankr_writes, audits = (
         world.ghl.writes,
-        world.rankr.writes,
+        world.rankr.write_calls,
         len(world.audit.query_location(LOCATION, limit=1000)),
     )
     second = full(world)
     assert second.report.total_differences == 0, second.report.to_dict()
-    assert (world.ghl.writes, world.rankr.writes) == (ghl_writes, rankr_writes)
+    assert (world.ghl.writes, world.rankr.write_calls) == (ghl_writes, rankr_writes)
     assert len(world.audit.query_location(LOCATION, limit=1000)) == audits
 
 
@@ -105,9 +105,9 @@ def test_full_run_reads_each_ghl_contact_page_once_and_no_single_contacts() -> N
         world.mirrored_pair(n)
     world.ghl.calls.clear()
     full(world)
-    assert world.ghl.calls["read:search"] == 5  # ceil(23 / 5)
-    assert world.ghl.calls["read:contact"] == 0
-    assert world.rankr.calls["read:get"] == 0  # equal digests: no per-contact read
+    assert world.ghl.count("search") == 5  # ceil(23 / 5)
+    assert world.ghl.count("get_contact") == 0
+    assert world.rankr.count("get", Entity.CONTACT) == 0  # equal digests: no per-contact read
 
 
 def test_dry_run_reports_exactly_the_seeded_differences_and_writes_nothing() -> None:
@@ -120,7 +120,7 @@ def test_dry_run_reports_exactly_the_seeded_differences_and_writes_nothing() -> 
     )
     outcome = full(world, dry_run=True)
     assert Counter(outcome.report.differences) == seeded["expected"]
-    assert world.ghl.writes == 0 and world.rankr.writes == 0
+    assert world.ghl.writes == 0 and world.rankr.write_calls == 0
     after = (
         len(world.mappings),
         len(world.ledger._items) if hasattr(world.ledger, "_items") else None,
@@ -175,7 +175,7 @@ def test_crash_mid_run_resumes_from_the_cursor_without_loss_or_duplicates() -> N
 
     assert resumed.report.run_id == "run-a"  # the same run, continued
     assert resumed.report.complete
-    assert world.ghl.calls["read:search"] < 6, "resumed from the cursor, not from the first page"
+    assert world.ghl.count("search") < 6, "resumed from the cursor, not from the first page"
     assert world.remaining_differences() == []
     emails = Counter(c.get("email") for c in world.rankr.contacts.values() if not c.get("deletedAt"))
     assert all(n == 1 for n in emails.values()), "no duplicate Rankr contacts"
@@ -219,10 +219,10 @@ def test_incremental_run_reads_only_what_changed() -> None:
     assert outcome.report.differences["contact.drifted"] == 2
     assert outcome.report.differences["note.missing_in_rankr"] == 1
     assert world.rankr.contacts[pairs[1][1]]["firstName"] == "Inc"
-    assert world.ghl.contacts[pairs[7][0]]["lastName"] == "Inc"
+    assert world.ghl.contacts_by_id()[pairs[7][0]]["lastName"] == "Inc"
     assert [n["body"] for n in world.rankr.notes.values()] == ["Called, left a message"]
-    assert world.ghl.calls["read:search"] == 1  # one page of changed contacts
-    assert world.ghl.calls["read:contact"] == 1  # the Rankr-side change's GHL twin
+    assert world.ghl.count("search") == 1  # one page of changed contacts
+    assert world.ghl.count("get_contact") == 1  # the Rankr-side change's GHL twin
     assert world.remaining_differences() == []
 
 

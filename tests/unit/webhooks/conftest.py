@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fakes.metrics import CountingMetrics
 from rankr_ghl.flows.intake import IntakeConfig, WebhookIntake
 from rankr_ghl.ghl.signatures import SignatureVerifier, parse_ed25519_keys
 from webhook_test_helpers import (
     APP_ID,
     NOW,
-    CountingMetrics,
     FakeDedupe,
     FakeQueue,
     IntakeHarness,

@@ -4,18 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from fakes.connections import FakeConnectionLookup
 from rankr_ghl.connections.models import Connection, ConnectionStatus, UserType
 from rankr_ghl.flows.connection_cache import CachedConnectionLookup
-
-
-class _Store:
-    def __init__(self) -> None:
-        self.records: dict[str, Connection] = {}
-        self.reads = 0
-
-    def get(self, connection_id: str) -> Connection | None:
-        self.reads += 1
-        return self.records.get(connection_id)
 
 
 class _Clock:
@@ -40,11 +31,11 @@ def _connection(
 
 
 def test_an_active_connection_is_read_once_per_ttl_and_a_pause_shows_after_it() -> None:
-    store, clock = _Store(), _Clock()
-    store.records["loc1"] = _connection()
+    store, clock = FakeConnectionLookup(), _Clock()
+    store.items["loc1"] = _connection()
     cache = CachedConnectionLookup(store, ttl_s=30, clock=clock)
-    assert cache.get("loc1") == store.records["loc1"]
-    store.records["loc1"] = _connection(ConnectionStatus.PAUSED)
+    assert cache.get("loc1") == store.items["loc1"]
+    store.items["loc1"] = _connection(ConnectionStatus.PAUSED)
     clock.now += 29.9
     assert cache.get("loc1").status is ConnectionStatus.ACTIVE  # within the documented TTL
     assert store.reads == 1
@@ -55,19 +46,19 @@ def test_an_active_connection_is_read_once_per_ttl_and_a_pause_shows_after_it() 
 
 
 def test_absent_inactive_or_unlinked_connections_are_never_cached() -> None:
-    store, clock = _Store(), _Clock()
+    store, clock = FakeConnectionLookup(), _Clock()
     cache = CachedConnectionLookup(store, ttl_s=30, clock=clock)
     assert cache.get("loc1") is None
-    store.records["loc1"] = _connection(account=None)
+    store.items["loc1"] = _connection(account=None)
     assert cache.get("loc1").rankr_account_id is None
-    store.records["loc1"] = _connection()  # installed and linked: seen at once
+    store.items["loc1"] = _connection()  # installed and linked: seen at once
     assert cache.get("loc1").rankr_account_id == "acct-1"
     assert store.reads == 3
 
 
 def test_invalidate_forgets_and_a_zero_ttl_disables_caching() -> None:
-    store, clock = _Store(), _Clock()
-    store.records["loc1"] = _connection()
+    store, clock = FakeConnectionLookup(), _Clock()
+    store.items["loc1"] = _connection()
     cache = CachedConnectionLookup(store, ttl_s=30, clock=clock)
     cache.get("loc1")
     cache.invalidate("loc1")

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 from fakes import InMemoryAuditLog, InMemorySyncState
+from fakes.connections import FakeConnectionLookup
 from fakes.ghl import FakeGhlRecords
 from fakes.rankr import FakeRankrRecords
-from rankr_ghl.connections.models import Connection, ConnectionStatus, UserType
+from rankr_ghl.connections.models import ConnectionStatus
 from rankr_ghl.flows.inbound import InboundProcessor
 from rankr_ghl.ghl.errors import GHLServerError
 from rankr_ghl.sync.echo import ledger_entry
@@ -25,28 +26,6 @@ ACCOUNT = "acct-1"
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class FakeConnections:
-    def __init__(self) -> None:
-        self.items: dict[str, Connection] = {}
-
-    def add(
-        self,
-        location_id: str,
-        status: ConnectionStatus = ConnectionStatus.ACTIVE,
-        account: str | None = ACCOUNT,
-    ):
-        self.items[location_id] = Connection(
-            connection_id=location_id,
-            location_id=location_id,
-            user_type=UserType.LOCATION,
-            status=status,
-            rankr_account_id=account,
-        )
-
-    def get(self, connection_id: str) -> Connection | None:
-        return self.items.get(connection_id)
 
 
 class FakeLifecycle:
@@ -69,7 +48,7 @@ class World:
     rankr: FakeRankrRecords
     state: InMemorySyncState
     audit: InMemoryAuditLog
-    connections: FakeConnections
+    connections: FakeConnectionLookup
     lifecycle: FakeLifecycle
 
     def event(self, event_type: str, correlation_id: str = "corr-x", **event: Any) -> Any:
@@ -86,7 +65,7 @@ class World:
 @pytest.fixture
 def world() -> World:
     ghl, rankr, state, audit = FakeGhlRecords(), FakeRankrRecords(), InMemorySyncState(), InMemoryAuditLog()
-    connections, lifecycle = FakeConnections(), FakeLifecycle()
+    connections, lifecycle = FakeConnectionLookup(), FakeLifecycle()
     connections.add(LOC)
     processor = InboundProcessor(
         ghl=ghl,

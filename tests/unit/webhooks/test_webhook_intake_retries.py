@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fakes.metrics import CountingMetrics
 from rankr_ghl.flows.intake import (
     DEFAULT_DEDUPE_TTL_S,
     DEFAULT_RETRY_HORIZON_S,
@@ -22,7 +23,6 @@ from rankr_ghl.ghl.signatures import SignatureVerifier
 from webhook_test_helpers import (
     APP_ID,
     NOW,
-    CountingMetrics,
     FakeQueue,
     IntakeHarness,
     contact_event,

@@ -23,10 +23,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lead_push"))  # lead_push_world
 
 from fakes import InMemoryAuditLog, InMemorySyncState  # noqa: E402
+from fakes.connections import FakeConnectionLookup
 from fakes.ghl import FakeGhlRecords  # noqa: E402
 from fakes.rankr import FakeRankrRecords  # noqa: E402
 from lead_push_world import LOCATION, FakeLocations, InMemoryIdempotencyStore, lead_mapping  # noqa: E402
-from rankr_ghl.connections.models import Connection, ConnectionStatus, UserType  # noqa: E402
 from rankr_ghl.flows.inbound import InboundProcessor, InboundResult  # noqa: E402
 from rankr_ghl.flows.lead_push import (  # noqa: E402
     LEAD_CLAIM_TTL_S,
@@ -58,19 +58,6 @@ def add_lead(rankr: FakeRankrRecords, lead: Mapping[str, Any]) -> None:
     now = _iso(datetime.now(UTC) - timedelta(minutes=5))
     fields = {k: v for k, v in lead.items() if k not in ("leadId", "locationId", "note", "task")}
     rankr.seed(Entity.CONTACT, {**fields, "id": lead["leadId"], "createdAt": now, "updatedAt": now})
-
-
-class Connections:
-    def get(self, connection_id: str) -> Connection | None:
-        if connection_id != LOCATION:
-            return None
-        return Connection(
-            connection_id=LOCATION,
-            location_id=LOCATION,
-            user_type=UserType.LOCATION,
-            status=ConnectionStatus.ACTIVE,
-            rankr_account_id=ACCOUNT,
-        )
 
 
 class NoLifecycle:
@@ -154,10 +141,12 @@ def race(request: pytest.FixtureRequest) -> Race:
         settings=PushSettings(workers=1),
         sleep=lambda _s: None,
     )
+    connections = FakeConnectionLookup()
+    connections.add(LOCATION, account=ACCOUNT)
     worker = InboundProcessor(
         ghl=ghl,
         rankr=rankr,
-        connections=Connections(),
+        connections=connections,
         lifecycle=NoLifecycle(),
         mappings=state.mappings,
         ledger=state.ledger,

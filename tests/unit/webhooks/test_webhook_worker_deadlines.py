@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+from fakes.metrics import CountingMetrics
 from rankr_ghl import deadlines
 from rankr_ghl.flows.inbound import InboundResult
 from rankr_ghl.flows.inbound.batch import (
@@ -18,7 +19,6 @@ from rankr_ghl.flows.inbound.batch import (
 )
 from rankr_ghl.ghl.errors import GHLRateLimited
 from test_webhook_worker_handler import body, record
-from webhook_test_helpers import CountingMetrics
 
 
 class Clockwork:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fakes.metrics import CountingMetrics
 from rankr_ghl.flows.intake import QueuedWebhook, RawWebhookRequest, WebhookIntake
 
 APP_ID = "testapp"
@@ -79,14 +79,6 @@ class FakeQueue:
             raise ConnectionError("sqs unreachable")
         self.messages.append(message)
         return f"msg-{len(self.messages)}"
-
-
-class CountingMetrics:
-    def __init__(self) -> None:
-        self.counts: Counter[tuple[str, str | None]] = Counter()
-
-    def count(self, name: str, reason: str | None = None) -> None:
-        self.counts[(name, reason)] += 1
 
 
 @dataclass

@@ -32,6 +32,18 @@ class _Response(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
 
 
+class _Record(_Response):
+    """A stored Rankr record: its timestamps, and soft deletes."""
+
+    created_at: Timestamp
+    updated_at: Timestamp
+    deleted_at: Timestamp | None = None
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
 class _Request(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
@@ -65,7 +77,7 @@ class ContactUpdate(_ContactFields):
     value inside `custom_fields` removes that custom field."""
 
 
-class Contact(_Response):
+class Contact(_Record):
     id: str
     first_name: str | None = None
     last_name: str | None = None
@@ -75,13 +87,6 @@ class Contact(_Response):
     source: str | None = None
     tags: list[str] = Field(default_factory=list)
     custom_fields: dict[str, CustomFieldValue] = Field(default_factory=dict)
-    created_at: Timestamp
-    updated_at: Timestamp
-    deleted_at: Timestamp | None = None
-
-    @property
-    def deleted(self) -> bool:
-        return self.deleted_at is not None
 
 
 # ---------------------------------------------------------------- tasks
@@ -103,7 +108,7 @@ class TaskUpdate(_Request):
     assignee: str | None = Field(default=None, max_length=255)
 
 
-class Task(_Response):
+class Task(_Record):
     id: str
     contact_id: str
     title: str
@@ -111,13 +116,6 @@ class Task(_Response):
     due_date: Timestamp | None = None
     completed: bool = False
     assignee: str | None = None
-    created_at: Timestamp
-    updated_at: Timestamp
-    deleted_at: Timestamp | None = None
-
-    @property
-    def deleted(self) -> bool:
-        return self.deleted_at is not None
 
 
 # ---------------------------------------------------------------- notes
@@ -133,18 +131,11 @@ class NoteUpdate(_Request):
     title: str | None = Field(default=None, max_length=500)
 
 
-class Note(_Response):
+class Note(_Record):
     id: str
     contact_id: str
     title: str | None = None
     body: str
-    created_at: Timestamp
-    updated_at: Timestamp
-    deleted_at: Timestamp | None = None
-
-    @property
-    def deleted(self) -> bool:
-        return self.deleted_at is not None
 
 
 # ---------------------------------------------------------------- appointments
@@ -165,7 +156,7 @@ class AppointmentPut(_Request):
         return self.model_dump(mode="json", by_alias=True)
 
 
-class Appointment(_Response):
+class Appointment(_Record):
     external_id: str
     status: str
     start_time: Timestamp
@@ -173,13 +164,6 @@ class Appointment(_Response):
     title: str | None = None
     contact_id: str | None = None
     calendar_id: str | None = None
-    created_at: Timestamp
-    updated_at: Timestamp
-    deleted_at: Timestamp | None = None
-
-    @property
-    def deleted(self) -> bool:
-        return self.deleted_at is not None
 
 
 # ---------------------------------------------------------------- pages

@@ -87,35 +87,26 @@ class Decision:
         - the other side, when written: the state it has after our write (`write`).
         """
         when = at or utcnow()
-        entries: list[LedgerEntry] = []
         if self.action is Action.SKIP_ECHO:
-            return entries
-        entries.append(
+            return []
+        sides: list[tuple[Side, str, Mapping[str, str], LedgerOrigin]] = [
+            (self.change_side, change_id, self._observed_digests, "observed")
+        ]
+        if self.action is Action.WRITE and other_id is not None:
+            sides.append((self.target_side, other_id, self._other_digests, "write"))
+        return [
             _entry(
                 location_id=location_id,
                 entity=entity,
-                side=self.change_side,
-                record_id=change_id,
-                digests=self._observed_digests,
+                side=side,
+                record_id=record_id,
+                digests=digests,
                 at=when,
-                origin="observed",
+                origin=origin,
                 correlation_id=correlation_id,
             )
-        )
-        if self.action is Action.WRITE and other_id is not None:
-            entries.append(
-                _entry(
-                    location_id=location_id,
-                    entity=entity,
-                    side=self.target_side,
-                    record_id=other_id,
-                    digests=self._other_digests,
-                    at=when,
-                    origin="write",
-                    correlation_id=correlation_id,
-                )
-            )
-        return entries
+            for side, record_id, digests, origin in sides
+        ]
 
 
 def _entry(

@@ -108,9 +108,9 @@ class InboundProcessor(MirrorSteps):
                 return self._delete(ctx, Entity.CONTACT, contact_id, "ghl_delete_event")
             return self._sync_contact(ctx, contact_id)
         if event_type in TASK_EVENTS:
-            return self._task(ctx, event)
+            return self._child(ctx, Entity.TASK, event, "TaskDelete")
         if event_type in NOTE_EVENTS:
-            return self._note(ctx, event)
+            return self._child(ctx, Entity.NOTE, event, "NoteDelete")
         if event_type in APPOINTMENT_EVENTS:
             return self._appointment(ctx, event)
         return self._skip(ctx.location_id, None, "unsupported_type", ctx.correlation_id)
@@ -168,63 +168,43 @@ class InboundProcessor(MirrorSteps):
             mapping = self._mappings.get_by_ghl(ctx.location_id, Entity.CONTACT, ghl_contact_id)
         return mapping
 
-    # -- tasks -------------------------------------------------------------------------------------
-    def _task(self, ctx: EventContext, event: Mapping[str, Any]) -> InboundResult:
-        task_id = str(event["id"])
-        if ctx.event_type == "TaskDelete":
-            return self._delete(ctx, Entity.TASK, task_id, "ghl_delete_event")
-        if self._tombstones.is_tombstoned(ctx.location_id, Side.GHL, Entity.TASK, task_id):
-            return self._skip(ctx.location_id, Entity.TASK, "tombstoned", ctx.correlation_id, ghl_id=task_id)
+    # -- tasks and notes ---------------------------------------------------------------------------
+    def _child(
+        self, ctx: EventContext, entity: Entity, event: Mapping[str, Any], delete_event: str
+    ) -> InboundResult:
+        """A task or note event: its GHL contact comes from the event, else from its mapping, else (a
+        task only) from the location task search."""
+        child_id = str(event["id"])
+        if ctx.event_type == delete_event:
+            return self._delete(ctx, entity, child_id, "ghl_delete_event")
+        if self._tombstones.is_tombstoned(ctx.location_id, Side.GHL, entity, child_id):
+            return self._skip(ctx.location_id, entity, "tombstoned", ctx.correlation_id, ghl_id=child_id)
         contact_id = event.get("contactId")
         if not contact_id:
-            existing = self._mappings.get_by_ghl(ctx.location_id, Entity.TASK, task_id)
+            existing = self._mappings.get_by_ghl(ctx.location_id, entity, child_id)
             contact_id = existing.ghl_parent_id if existing else None
         from_search = False
-        if not contact_id:
+        if not contact_id and entity is Entity.TASK:
             # The location task search is loosely specified (limit caps, order, item keys): a miss
             # there means "unknown", never "deleted".
-            contact_id = self._ghl.find_task_contact(ctx.location_id, task_id)
+            contact_id = self._ghl.find_task_contact(ctx.location_id, child_id)
             from_search = True
-            if not contact_id:
-                return self._skip(
-                    ctx.location_id, Entity.TASK, "task_contact_unknown", ctx.correlation_id, ghl_id=task_id
-                )
+        if not contact_id:
+            # Notes are contact-scoped in GHL and there is no location-wide note search.
+            reason = "task_contact_unknown" if entity is Entity.TASK else "missing_contact"
+            return self._skip(ctx.location_id, entity, reason, ctx.correlation_id, ghl_id=child_id)
         # The GET confirms: only a 404 under a contact we trust (event or mapping) is a deletion.
-        record = self._ghl.get_task(ctx.location_id, str(contact_id), task_id)
+        read = self._ghl.get_task if entity is Entity.TASK else self._ghl.get_note
+        record = read(ctx.location_id, str(contact_id), child_id)
         if record is None:
             if from_search:
                 return self._skip(
-                    ctx.location_id,
-                    Entity.TASK,
-                    "task_contact_unconfirmed",
-                    ctx.correlation_id,
-                    ghl_id=task_id,
+                    ctx.location_id, entity, "task_contact_unconfirmed", ctx.correlation_id, ghl_id=child_id
                 )
-            return self._delete(ctx, Entity.TASK, task_id, "ghl_not_found")
+            return self._delete(ctx, entity, child_id, "ghl_not_found")
         if ctx.event_type == "TaskComplete":
             record.setdefault("completed", True)
-        return self._mirror_child(ctx, Entity.TASK, task_id, record, str(contact_id))
-
-    # -- notes -------------------------------------------------------------------------------------
-    def _note(self, ctx: EventContext, event: Mapping[str, Any]) -> InboundResult:
-        note_id = str(event["id"])
-        if ctx.event_type == "NoteDelete":
-            return self._delete(ctx, Entity.NOTE, note_id, "ghl_delete_event")
-        if self._tombstones.is_tombstoned(ctx.location_id, Side.GHL, Entity.NOTE, note_id):
-            return self._skip(ctx.location_id, Entity.NOTE, "tombstoned", ctx.correlation_id, ghl_id=note_id)
-        contact_id = event.get("contactId")
-        if not contact_id:
-            existing = self._mappings.get_by_ghl(ctx.location_id, Entity.NOTE, note_id)
-            contact_id = existing.ghl_parent_id if existing else None
-        if not contact_id:
-            # Notes are contact-scoped in GHL and there is no location-wide note search.
-            return self._skip(
-                ctx.location_id, Entity.NOTE, "missing_contact", ctx.correlation_id, ghl_id=note_id
-            )
-        record = self._ghl.get_note(ctx.location_id, str(contact_id), note_id)
-        if record is None:
-            return self._delete(ctx, Entity.NOTE, note_id, "ghl_not_found")
-        return self._mirror_child(ctx, Entity.NOTE, note_id, record, str(contact_id))
+        return self._mirror_child(ctx, entity, child_id, record, str(contact_id))
 
     def _mirror_child(
         self, ctx: EventContext, entity: Entity, ghl_id: str, record: Record, ghl_contact_id: str

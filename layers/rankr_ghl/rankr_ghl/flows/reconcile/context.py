@@ -21,11 +21,12 @@ from rankr_ghl.flows.reconcile.search_paging import cursor_advances, next_cursor
 from rankr_ghl.observability import logger, redact_text
 from rankr_ghl.ports import Record
 from rankr_ghl.sync.mapping import FieldMapping
-from rankr_ghl.sync.ports import AuditAction, AuditEntry, AuditOutcome, MappingConflict
+from rankr_ghl.sync.ports import AuditAction, AuditEntry, AuditOutcome, LedgerEntry, MappingConflict
 from rankr_ghl.sync.types import Entity
 
 if TYPE_CHECKING:
     from rankr_ghl.flows.reconcile.services import ReconcileServices
+    from rankr_ghl.sync.echo import Decision
 
 
 class RunContext:
@@ -197,6 +198,34 @@ class RunContext:
                 correlation_id=self.report.run_id,
                 flow=FLOW,
             )
+        )
+
+    def audit_written(
+        self,
+        entity: Entity,
+        action: AuditAction,
+        decision: Decision,
+        kind: DiffKind,
+        *,
+        ghl_id: str,
+        rankr_id: str,
+        to_rankr: bool,
+    ) -> None:
+        """Audit a decision this run wrote to one side (`to_rankr`: Rankr)."""
+        direction = "ghl_to_rankr" if to_rankr else "rankr_to_ghl"
+        fields = decision.fields_changed
+        self.audit(entity, action, direction, kind, fields=fields, ghl_id=ghl_id, rankr_id=rankr_id)
+
+    def written_entries(
+        self, entity: Entity, decision: Decision, *, ghl_id: str, rankr_id: str, to_rankr: bool
+    ) -> list[LedgerEntry]:
+        """The ledger entries to store once a decision was written to one side (`to_rankr`: Rankr)."""
+        return decision.ledger_entries(
+            self.location_id,
+            entity,
+            change_id=ghl_id if to_rankr else rankr_id,
+            other_id=rankr_id if to_rankr else ghl_id,
+            correlation_id=self.report.run_id,
         )
 
     def count_repaired(self, entity: Entity, kind: DiffKind) -> None:

@@ -83,16 +83,23 @@ class Creates(Deletes):
                 reason = "pending_lead_push"
         if not reason:
             return False
+        self.audit_create_skipped(DiffKind.MISSING_IN_RANKR, reason, ghl_id=ghl_id)
+        return True
+
+    def audit_create_skipped(
+        self, kind: DiffKind, reason: str, *, ghl_id: str | None = None, rankr_id: str | None = None
+    ) -> None:
+        """Audit a contact create this run left to another writer (`reason` names which)."""
         self.audit(
             Entity.CONTACT,
             AuditAction.SKIP,
             "none",
-            DiffKind.MISSING_IN_RANKR,
+            kind,
             outcome=AuditOutcome.SKIPPED,
             fields=[reason],
             ghl_id=ghl_id,
+            rankr_id=rankr_id,
         )
-        return True
 
     def create_in_ghl(self, rankr_rec: Record) -> None:
         rankr_id = str(rankr_rec["id"])
@@ -170,15 +177,7 @@ class Creates(Deletes):
         claims = self.lead_claims.find(self.location_id, identities)
         if not any(claim.lead_id != rankr_id for claim in claims):
             return False
-        self.audit(
-            Entity.CONTACT,
-            AuditAction.SKIP,
-            "none",
-            DiffKind.MISSING_IN_GHL,
-            outcome=AuditOutcome.SKIPPED,
-            fields=["pending_lead_push"],
-            rankr_id=rankr_id,
-        )
+        self.audit_create_skipped(DiffKind.MISSING_IN_GHL, "pending_lead_push", rankr_id=rankr_id)
         return True
 
     def record_created(
@@ -209,24 +208,9 @@ class Creates(Deletes):
         except MappingConflict as conflict:
             self.delete_own_twin(entity, conflict, to_rankr=to_rankr, created_here=created_here)
             return
-        self.ledger.put_many(
-            decision.ledger_entries(
-                self.location_id,
-                entity,
-                change_id=ghl_id if to_rankr else rankr_id,
-                other_id=rankr_id if to_rankr else ghl_id,
-                correlation_id=self.report.run_id,
-            )
-        )
-        self.audit(
-            entity,
-            AuditAction.CREATE,
-            "ghl_to_rankr" if to_rankr else "rankr_to_ghl",
-            kind,
-            fields=decision.fields_changed,
-            ghl_id=ghl_id,
-            rankr_id=rankr_id,
-        )
+        ids = {"ghl_id": ghl_id, "rankr_id": rankr_id}
+        self.ledger.put_many(self.written_entries(entity, decision, **ids, to_rankr=to_rankr))
+        self.audit_written(entity, AuditAction.CREATE, decision, kind, **ids, to_rankr=to_rankr)
         self.count_repaired(entity, kind)
 
     def delete_own_twin(

@@ -118,27 +118,15 @@ class PairSync(RunContext):
         if self.dry_run:
             return True
 
+        ids = {"ghl_id": link.ghl_id, "rankr_id": link.rankr_id}
+
         def work() -> None:
             entries = []
             if plan.to_rankr.action is Action.WRITE:
                 body = plan.to_rankr.rankr_body(entity_mapping)
                 self.rankr_update(entity, link.rankr_id, body, rankr_parent)
-                entries += plan.to_rankr.ledger_entries(
-                    self.location_id,
-                    entity,
-                    change_id=link.ghl_id,
-                    other_id=link.rankr_id,
-                    correlation_id=self.report.run_id,
-                )
-                self.audit(
-                    entity,
-                    AuditAction.UPDATE,
-                    "ghl_to_rankr",
-                    kind,
-                    fields=plan.to_rankr.fields_changed,
-                    ghl_id=link.ghl_id,
-                    rankr_id=link.rankr_id,
-                )
+                entries += self.written_entries(entity, plan.to_rankr, **ids, to_rankr=True)
+                self.audit_written(entity, AuditAction.UPDATE, plan.to_rankr, kind, **ids, to_rankr=True)
             if plan.to_ghl.action is Action.WRITE:
                 self.ghl_update(
                     entity,
@@ -149,22 +137,8 @@ class PairSync(RunContext):
                     parent=ghl_parent,
                     current_tags=ghl_rec.get("tags"),
                 )
-                entries += plan.to_ghl.ledger_entries(
-                    self.location_id,
-                    entity,
-                    change_id=link.rankr_id,
-                    other_id=link.ghl_id,
-                    correlation_id=self.report.run_id,
-                )
-                self.audit(
-                    entity,
-                    AuditAction.UPDATE,
-                    "rankr_to_ghl",
-                    kind,
-                    fields=plan.to_ghl.fields_changed,
-                    ghl_id=link.ghl_id,
-                    rankr_id=link.rankr_id,
-                )
+                entries += self.written_entries(entity, plan.to_ghl, **ids, to_rankr=False)
+                self.audit_written(entity, AuditAction.UPDATE, plan.to_ghl, kind, **ids, to_rankr=False)
             for entry in entries:  # later entries (the Rankr -> GHL decision) supersede earlier ones
                 self.ledger.put(entry)
             if count:
