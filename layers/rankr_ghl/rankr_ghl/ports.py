@@ -105,7 +105,8 @@ class GhlRecords(Protocol):
         ...
 
     def update_contact(self, location_id: str, contact_id: str, body: Mapping[str, Any]) -> Record | None:
-        """PUT without tags; the contact as GHL returned it (None when the response lacks it)."""
+        """PUT; a `tags` key replaces every tag (a union is `add_tags`). The contact as GHL returned it
+        (None when the response lacks it)."""
         ...
 
     def delete_contact(self, location_id: str, contact_id: str) -> None: ...
