@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-CONTRACT_VERSION = "1.0"
+CONTRACT_VERSION = "1.1"
 MAX_REQUEST_BYTES = 64 * 1024
 
 # Ids are opaque to us, but never free text: letters, digits and a few separators.
@@ -71,8 +71,11 @@ class ConnectionDisconnectRequest(_Request):
     location_id: Id = Field(alias="locationId")
 
 
-class LogsQueryRequest(_Request):
-    op: Literal["logs.query"]
+class LogsQueryFields(BaseModel):
+    """A page of one location's audit log (`logs.query`, and `ops.logs.query` of the operator scope)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
     location_id: Id = Field(alias="locationId")
     entity: Literal["contact", "task", "note", "appointment"] | None = None
     record_id: Id | None = Field(default=None, alias="recordId")
@@ -80,6 +83,10 @@ class LogsQueryRequest(_Request):
     until: Annotated[str, StringConstraints(max_length=40)] | None = None
     limit: Annotated[int, Field(ge=1, le=200)] = 50
     cursor: Annotated[str, StringConstraints(max_length=40)] | None = None
+
+
+class LogsQueryRequest(_Request, LogsQueryFields):
+    op: Literal["logs.query"]
 
 
 class TestTransferRequest(_Request):
@@ -198,13 +205,18 @@ ERROR_CODES: dict[str, str] = {
     "return_url_not_allowed": "returnUrl is not on the connector's allow-list.",
     "not_replayable": "No replay target is configured for that queue.",
     "unavailable": "A dependency failed; the same request may succeed later.",
+    "forbidden": "The op needs the operator scope (alias `ops`); nothing was read or written.",
+    "invalid_state": "The connection is not in the state the op needs (e.g. pausing a paused one).",
 }
 
 
 def contract_document() -> dict[str, Any]:
-    """The contract as data: version, error codes and each op's JSON Schema."""
+    """The contract as data: version, error codes and each op's JSON Schema, the operator scope's too."""
+    from rankr_ghl.flows.control.operator_contract import OPERATOR_OPS
+
     return {
         "version": CONTRACT_VERSION,
         "errors": ERROR_CODES,
         "ops": {name: model.model_json_schema(by_alias=True) for name, model in OPS.items()},
+        "operatorOps": {name: model.model_json_schema(by_alias=True) for name, model in OPERATOR_OPS.items()},
     }

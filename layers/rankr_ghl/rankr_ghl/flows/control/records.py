@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
-from rankr_ghl.flows.control.contract import ControlError, LogsQueryRequest, TestTransferRequest
+from rankr_ghl.flows.control.contract import ControlError, LogsQueryFields, TestTransferRequest
 from rankr_ghl.sync.ports import AuditEntry
 from rankr_ghl.sync.types import Entity
 
@@ -62,7 +62,7 @@ def _time(value: str | None, name: str) -> datetime | None:
     return parsed
 
 
-def query_logs(audit: AuditReader, request: LogsQueryRequest) -> dict[str, Any]:
+def query_logs(audit: AuditReader, request: LogsQueryFields) -> dict[str, Any]:
     """Newest first, `limit` per page; `nextCursor` (the oldest time shown) asks for the next page."""
     until = _time(request.cursor, "cursor") or _time(request.until, "until")
     since = _time(request.since, "since")
