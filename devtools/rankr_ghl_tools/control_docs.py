@@ -122,8 +122,9 @@ Operators reach the same function through a second alias, `ops` (`ControlOpsAlia
 parameter `OperatorPrincipalArn` (an IAM role or user; empty grants nobody). Rankr's managed policy
 (`ControlInvokePolicyArn`) names the `live` alias alone, so Rankr's role cannot invoke `ops`.
 
-The function reads its scope from the alias it was invoked through (`context.invoked_function_arn`),
-which a caller cannot choose without the grant for that alias:
+The function reads its scope from the alias it was invoked through (`context.invoked_function_arn`,
+the code lead push uses for its `async` alias), which a caller cannot choose without the grant for
+that alias:
 - `ops`: the operator ops below, and every op above.
 - `live`: the ops above, each scoped by its `rankrAccountId`. An operator op (any op named `ops.*`,
   known or not) is refused with `forbidden` before the request is read: nothing is read or written,
@@ -144,6 +145,8 @@ location.
 - `ops.connection.get`, `ops.connection.pause`, `ops.connection.resume`: pausing needs an active
   connection and resuming a paused one (else `invalid_state`); both are logged as audit entries.
 - `ops.logs.query`: `logs.query` for any location.
+- `ops.test_transfer`: `test_transfer` of any location linked to an account, run for that account
+  (the answer names it as `rankrAccountId`); `apply` needs an active connection.
 - `ops.mapping.get`, `ops.mapping.put`, `ops.mapping.delete`: a location's own mapping (`locationId`),
   else an account's (`rankrAccountId`); one of them is required.
 - `ops.reconcile.start` (`incremental`, `full` or `notes`; `dryRun`) and `ops.reconcile.status`.
@@ -151,8 +154,11 @@ location.
   location's; `ops.dlq.replay` without `locationId` replays the whole queue (up to `max`).
 
 The `rankr-ghl` CLI sends its cross-account commands (`connections list|show|pause|resume`, `logs`,
-`mapping show|set|clear`, `reconcile run`, `dlq list|replay`) as these ops to the `ops` alias, and its
-account-scoped commands to `live`.
+`mapping show|set|clear`, `reconcile run`, `dlq list|replay`, `test-transfer` without an account) as
+these ops to the `ops` alias, and its account-scoped commands to `live`. Without a function configured
+(`CONTROL_FUNCTION` unset) it runs the same handler in its own process, as an invocation of the
+command's alias, over the deployment's environment: for tests, and for a shell that holds the
+deployment's AWS access itself.
 
 ### Operator ops and their JSON Schemas
 """

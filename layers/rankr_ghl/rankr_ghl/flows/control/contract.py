@@ -89,12 +89,13 @@ class LogsQueryRequest(_Request, LogsQueryFields):
     op: Literal["logs.query"]
 
 
-class TestTransferRequest(_Request):
+class TestTransferFields(BaseModel):
     """One contact in either direction: `ghl_to_rankr` names `ghlContactId`, `rankr_to_ghl` names
     `rankrContactId`. Without `apply` a dry run that writes nothing; with it, that record is synced
     and each write reported."""
 
-    op: Literal["test_transfer"]
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
     location_id: Id = Field(alias="locationId")
     direction: Literal["ghl_to_rankr", "rankr_to_ghl"] = "ghl_to_rankr"
     ghl_contact_id: Id | None = Field(default=None, alias="ghlContactId")
@@ -102,7 +103,7 @@ class TestTransferRequest(_Request):
     apply: bool = False
 
     @model_validator(mode="after")
-    def _names_the_record_of_its_direction(self) -> TestTransferRequest:
+    def _names_the_record_of_its_direction(self) -> TestTransferFields:
         if self.direction == "ghl_to_rankr" and self.ghl_contact_id is None:
             raise ValueError("ghl_to_rankr needs ghlContactId")
         if self.direction == "rankr_to_ghl" and self.rankr_contact_id is None:
@@ -114,6 +115,12 @@ class TestTransferRequest(_Request):
         found = self.ghl_contact_id if self.direction == "ghl_to_rankr" else self.rankr_contact_id
         assert found is not None  # the validator above
         return found
+
+
+class TestTransferRequest(_Request, TestTransferFields):
+    __doc__ = TestTransferFields.__doc__
+
+    op: Literal["test_transfer"]
 
 
 class MappingGetRequest(_Request):

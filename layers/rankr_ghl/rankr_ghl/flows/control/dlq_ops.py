@@ -76,7 +76,10 @@ def _row(letter: Letter) -> dict[str, Any]:
 
 
 def dlq_summary(
-    dead: DeadLetters, request: DlqSummaryRequest | OpsDlqSummaryRequest, locations: set[str]
+    dead: DeadLetters,
+    request: DlqSummaryRequest | OpsDlqSummaryRequest,
+    locations: set[str],
+    shown: int = SHOWN_PER_QUEUE,
 ) -> dict[str, Any]:
     queues: dict[str, Any] = {}
     for kind in dead.kinds():
@@ -95,7 +98,7 @@ def dlq_summary(
             "byLocation": dict(Counter(letter.location_id or "-" for letter in ours)),
             "oldestAgeSeconds": max((letter.age_s or 0 for letter in ours), default=None),
             "replayable": dead.replayable(kind),
-            "sample": [_row(letter) for letter in ours[:SHOWN_PER_QUEUE]],
+            "sample": [_row(letter) for letter in ours[:shown]],
         }
     return {"queues": queues}
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from rankr_ghl.flows.control.contract import Id, LogsQueryFields
+from rankr_ghl.flows.control.contract import Id, LogsQueryFields, TestTransferFields
 
 OPERATOR_PREFIX = "ops."
 Reason = Annotated[str, StringConstraints(max_length=256)]
@@ -62,6 +62,12 @@ class OpsLogsQueryRequest(_OperatorRequest, LogsQueryFields):
     op: Literal["ops.logs.query"]
 
 
+class OpsTestTransferRequest(_OperatorRequest, TestTransferFields):
+    """`test_transfer` of any location linked to an account: the account is the connection's."""
+
+    op: Literal["ops.test_transfer"]
+
+
 class _MappingTarget(_OperatorRequest):
     """A location's own mapping (`locationId`), else an account's (`rankrAccountId`)."""
 
@@ -109,6 +115,8 @@ class OpsDlqSummaryRequest(_OperatorRequest):
 
     op: Literal["ops.dlq.summary"]
     location_id: Id | None = Field(default=None, alias="locationId")
+    # Messages shown per queue (`sample`); the counts cover every message looked at.
+    max: Annotated[int, Field(ge=1, le=500)] = 50
 
 
 class OpsDlqReplayRequest(_OperatorRequest):
@@ -128,6 +136,7 @@ OPERATOR_OPS: dict[str, type[_OperatorRequest]] = {
     "ops.connection.pause": OpsConnectionPauseRequest,
     "ops.connection.resume": OpsConnectionResumeRequest,
     "ops.logs.query": OpsLogsQueryRequest,
+    "ops.test_transfer": OpsTestTransferRequest,
     "ops.mapping.get": OpsMappingGetRequest,
     "ops.mapping.put": OpsMappingPutRequest,
     "ops.mapping.delete": OpsMappingDeleteRequest,

@@ -32,9 +32,16 @@ from rankr_ghl.flows.control.operator_contract import (
     OpsMappingPutRequest,
     OpsReconcileStartRequest,
     OpsReconcileStatusRequest,
+    OpsTestTransferRequest,
 )
 from rankr_ghl.flows.control.reconcile_ops import reconcile_status, start_reconcile
-from rankr_ghl.flows.control.records import AuditReader, query_logs
+from rankr_ghl.flows.control.records import (
+    AuditReader,
+    TransferPreviewer,
+    TransferRunner,
+    query_logs,
+    run_test_transfer,
+)
 from rankr_ghl.flows.reconcile.planner import JobQueue
 from rankr_ghl.observability import logger
 from rankr_ghl.sync.ports import CheckpointStore
@@ -76,6 +83,8 @@ class OperatorOps:
         reconcile_queue: Callable[[], JobQueue],
         checkpoints: Callable[[], CheckpointStore],
         dead_letters: Callable[[], DeadLetters],
+        transfer_preview: TransferPreviewer,
+        transfer_runner: TransferRunner,
         details: Callable[[str], dict[str, Any]],
         replayed: Callable[[str, dict[str, int]], None],
     ) -> None:
@@ -85,6 +94,8 @@ class OperatorOps:
         self._reconcile_queue = reconcile_queue
         self._checkpoints = checkpoints
         self._dead_letters = dead_letters
+        self._transfer_preview = transfer_preview
+        self._transfer_runner = transfer_runner
         self._details = details  # connection.get's live parts of a location
         self._replayed = replayed  # (queue, replayed per location): the dead-letter counts follow
 
@@ -100,11 +111,13 @@ class OperatorOps:
         if isinstance(request, OpsConnectionPauseRequest | OpsConnectionResumeRequest):
             return self._pause_or_resume(request)
         if isinstance(request, OpsLogsQueryRequest):
-            self._connection(request.location_id, request.rankr_account_id)
+            self._within_filter(request.location_id, request.rankr_account_id)
             return query_logs(self._audit(), request)
+        if isinstance(request, OpsTestTransferRequest):
+            return self._test_transfer(request)
         if isinstance(request, OpsMappingGetRequest | OpsMappingPutRequest | OpsMappingDeleteRequest):
             if request.location_id is not None:
-                self._connection(request.location_id, request.rankr_account_id)
+                self._within_filter(request.location_id, request.rankr_account_id)
             if isinstance(request, OpsMappingGetRequest):
                 return get_mapping(self._mappings(), request)
             if isinstance(request, OpsMappingPutRequest):
@@ -118,7 +131,7 @@ class OperatorOps:
                 )
             return start_reconcile(self._reconcile_queue(), self._checkpoints(), request)
         if isinstance(request, OpsReconcileStatusRequest):
-            self._connection(request.location_id, request.rankr_account_id)
+            self._within_filter(request.location_id, request.rankr_account_id)
             return reconcile_status(self._checkpoints(), request)
         if isinstance(request, OpsDlqSummaryRequest | OpsDlqReplayRequest):
             return self._dead_letter_op(request)
@@ -129,6 +142,26 @@ class OperatorOps:
         if connection is None or (account is not None and connection.rankr_account_id != account):
             raise ControlError("not_found", NOT_FOUND)
         return connection
+
+    def _test_transfer(self, request: OpsTestTransferRequest) -> dict[str, Any]:
+        connection = self._connection(request.location_id, request.rankr_account_id)
+        if not connection.rankr_account_id:
+            raise ControlError("invalid_state", "the connection is not linked to a Rankr account")
+        if request.apply and connection.status is not ConnectionStatus.ACTIVE:
+            raise ControlError(
+                "not_active", f"the connection is {connection.status.value}; nothing was written"
+            )
+        account = str(connection.rankr_account_id)
+        return {
+            "rankrAccountId": account,
+            **run_test_transfer(self._transfer_preview, self._transfer_runner, request, account),
+        }
+
+    def _within_filter(self, location_id: str, account: str | None) -> None:
+        """A location's audit log, mapping, reconcile status and dead letters outlive its connection
+        record: an operator reads them by id, unless an account filter asks for its own."""
+        if account is not None:
+            self._connection(location_id, account)
 
     def _list(self, request: OpsConnectionsListRequest) -> dict[str, Any]:
         connections = self._connections()
@@ -183,14 +216,14 @@ class OperatorOps:
 
     def _dead_letter_op(self, request: OpsDlqSummaryRequest | OpsDlqReplayRequest) -> dict[str, Any]:
         if request.location_id is not None:
-            self._connection(request.location_id, request.rankr_account_id)
+            self._within_filter(request.location_id, request.rankr_account_id)
         account = request.rankr_account_id
         locations: set[str] = set()
         if account is not None:
             owned = self._connections().list_by_rankr_account(account)
             locations = {c.location_id or c.connection_id for c in owned}
         if isinstance(request, OpsDlqSummaryRequest):
-            return dlq_summary(self._dead_letters(), request, locations)
+            return dlq_summary(self._dead_letters(), request, locations, shown=request.max)
         result = dlq_replay(self._dead_letters(), request, locations)
         self._replayed(request.queue, result["byLocation"])
         return result

@@ -154,6 +154,8 @@ class ControlService:
             reconcile_queue=reconcile_queue,
             checkpoints=checkpoints,
             dead_letters=dead_letters,
+            transfer_preview=transfer_preview,
+            transfer_runner=transfer_runner,
             details=self._details,
             replayed=self._subtract_replayed,
         )
@@ -233,7 +235,9 @@ class ControlService:
             owned = self._owned(request.rankr_account_id, request.location_id)
             if request.apply:
                 self._active(owned)
-            return run_test_transfer(self._transfer_preview, self._transfer_runner, request)
+            return run_test_transfer(
+                self._transfer_preview, self._transfer_runner, request, request.rankr_account_id
+            )
         if isinstance(request, MappingValidateRequest):
             return validate_mapping(request)
         if isinstance(request, MappingGetRequest | MappingPutRequest):
