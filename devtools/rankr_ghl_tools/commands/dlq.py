@@ -59,7 +59,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     result = _call(args, "ops.dlq.summary", max=args.max)
     if result is None:
         return 1
-    queue = result["queues"][args.queue]
+    queue = result["queues"].get(args.queue)
+    if queue is None:
+        print(f"error: the control function has no {args.queue} DLQ configured", file=sys.stderr)
+        return 1
     # A FIFO queue's message group is the location (webhooks and reconcile jobs are grouped by it).
     rows = [
         {**row, "group": row["locationId"] if args.queue != "lead-push" else None} for row in queue["sample"]
