@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from rankr_ghl.flows.control.contract import contract_document
+from rankr_ghl.flows.control.schemas import contract_document
 
 INTRO = """# The control API
 

@@ -14,8 +14,8 @@ from control_fakes import Backlog, DeadLetterCounts, DeadLetters, JobQueue, Lett
 from fakes import InMemoryCheckpointStore
 from rankr_ghl.connections.install_links import InstallLinkIssuer, ReturnUrlPolicy, SignedTokens
 from rankr_ghl.connections.models import Connection, ConnectionStatus, UserType
-from rankr_ghl.flows.control.contract import contract_document
 from rankr_ghl.flows.control.operator_contract import OPERATOR_OPS
+from rankr_ghl.flows.control.schemas import contract_document
 from rankr_ghl.flows.control.scope import Scope, scope_of
 from rankr_ghl.flows.control.service import ControlService
 from rankr_ghl.flows.reconcile.jobs import Mode

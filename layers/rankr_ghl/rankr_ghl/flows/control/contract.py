@@ -2,7 +2,7 @@
 
 Requests are `{"op": <name>, "rankrAccountId": <id>, ...}`; answers are `{"ok": true, "result": ...}`
 or `{"ok": false, "error": {"code", "message", "retryable"}}`. docs/control-api.md is generated from
-these models (`contract_document`), so the document and the code cannot drift apart.
+these models (`schemas.contract_document`), so the document and the code cannot drift apart.
 """
 
 from __future__ import annotations
@@ -215,15 +215,3 @@ ERROR_CODES: dict[str, str] = {
     "forbidden": "The op needs the operator scope (alias `ops`); nothing was read or written.",
     "invalid_state": "The connection is not in the state the op needs (e.g. pausing a paused one).",
 }
-
-
-def contract_document() -> dict[str, Any]:
-    """The contract as data: version, error codes and each op's JSON Schema, the operator scope's too."""
-    from rankr_ghl.flows.control.operator_contract import OPERATOR_OPS
-
-    return {
-        "version": CONTRACT_VERSION,
-        "errors": ERROR_CODES,
-        "ops": {name: model.model_json_schema(by_alias=True) for name, model in OPS.items()},
-        "operatorOps": {name: model.model_json_schema(by_alias=True) for name, model in OPERATOR_OPS.items()},
-    }
