@@ -58,6 +58,10 @@ def test_cross_account_cli_commands_go_through_the_ops_alias(e2e_stack, capsys, 
     calls += 1
     shown = json.loads(capsys.readouterr().out)
     assert shown["connection_id"] == location and shown["token_expires_at"] and "access_token" not in shown
+    assert shown["company_id"]
+    assert main(["connections", "list", "--company", shown["company_id"], "--json", *via]) == 0
+    calls += 1
+    assert location in {row["connection_id"] for row in _json_lines(capsys.readouterr().out)}
     assert main(["connections", "pause", location, "--reason", "e2e", *via]) == 0
     calls += 1
     assert "paused" in capsys.readouterr().out
