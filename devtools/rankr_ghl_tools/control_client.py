@@ -63,7 +63,17 @@ def _lambda_transport(function: str, endpoint_url: str | None) -> Callable[[dict
     client = boto3.client("lambda", endpoint_url=endpoint_url) if endpoint_url else boto3.client("lambda")
 
     def send(request: dict[str, Any]) -> dict[str, Any]:
-        response = client.invoke(FunctionName=function, Payload=json.dumps(request).encode())
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            response = client.invoke(FunctionName=function, Payload=json.dumps(request).encode())
+        except ClientError as exc:  # e.g. AccessDeniedException: no invoke grant on this alias
+            error = exc.response.get("Error", {})
+            raise ControlCallFailed(
+                str(error.get("Code", "invoke_refused")), str(error.get("Message", ""))
+            ) from None
+        except BotoCoreError as exc:  # no credentials, endpoint unreachable
+            raise ControlCallFailed("invoke_failed", str(exc), retryable=True) from None
         body = response["Payload"].read()
         if response.get("FunctionError"):
             raise ControlCallFailed("function_error", body.decode(errors="replace")[:300], retryable=True)

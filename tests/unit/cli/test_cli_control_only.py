@@ -72,3 +72,24 @@ def test_operator_commands_invoke_ops_and_account_commands_live(monkeypatch: pyt
         (f"{FUNCTION_ARN}:ops", {"op": "ops.connections.list"}),
         (f"{FUNCTION_ARN}:live", {"op": "connections.list", "rankrAccountId": "acct1"}),
     ]
+
+
+def test_an_alias_the_caller_may_not_invoke_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import boto3
+    from botocore.stub import Stubber
+    from rankr_ghl_tools.cli import main
+
+    client = boto3.client("lambda", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stubber = Stubber(client)
+    stubber.add_client_error(
+        "invoke",
+        service_error_code="AccessDeniedException",
+        service_message="not authorized to perform: lambda:InvokeFunction on resource ...:ops",
+        http_status_code=403,
+    )
+    stubber.activate()
+    monkeypatch.setattr(boto3, "client", lambda *args, **kwargs: client)
+    assert main(["connections", "list", "--control-function", f"{FUNCTION_ARN}:live"]) == 1
+    err = capsys.readouterr().err
+    assert "AccessDeniedException" in err and "lambda:InvokeFunction" in err
+    stubber.assert_no_pending_responses()

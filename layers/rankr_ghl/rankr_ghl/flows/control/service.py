@@ -168,7 +168,11 @@ class ControlService:
         scope = scope_of(context)
         try:
             request = self._parse(event, scope)
-            result = self._operator.run(request) if is_operator_op(request.op) else self._run(request)
+            if is_operator_op(request.op):
+                logger.info("operator op", extra={"op": request.op})  # the name only, never the request
+                result = self._operator.run(request)
+            else:
+                result = self._run(request)
         except ControlError as exc:
             logger.info("control op refused", extra={"code": exc.code})
             return {"ok": False, "version": CONTRACT_VERSION, "error": exc.as_dict()}
