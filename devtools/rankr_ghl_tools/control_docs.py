@@ -117,6 +117,8 @@ several locations) is not in a location's count; `dlq.summary` shows it.
 
 OPERATOR_SCOPE = """
 ## Operator scope
+Contract version 1.1 adds this scope; the ops of 1.0 and their answers are unchanged.
+
 Operators reach the same function through a second alias, `ops` (`ControlOpsAlias`, stack output
 `ControlOpsAliasArn`). `lambda:InvokeFunction` on it is granted to one principal only: the template
 parameter `OperatorPrincipalArn` (an IAM role or user; empty grants nobody). Rankr's managed policy
@@ -138,12 +140,14 @@ account answers `not_found`, exactly like one that does not exist. A connection 
 connection is the whole record in camelCase (status, reason, user type, location, company, Rankr
 account, scopes, token expiry and last refresh, install time, token source, an agency's install
 progress); a record never holds a token. `ops.connection.get` adds `connection.get`'s live parts for a
-location.
+location. A location's audit log, mapping, reconcile status and dead letters outlive its connection
+record: without `rankrAccountId` they are read by location id whether or not a record exists.
 
 - `ops.connections.list`: every connection (or `companyId`'s), by `connectionId`, `limit` a page;
   `nextCursor` asks for the next page.
 - `ops.connection.get`, `ops.connection.pause`, `ops.connection.resume`: pausing needs an active
-  connection and resuming a paused one (else `invalid_state`); both are logged as audit entries.
+  connection and resuming a paused one (else `invalid_state`); both write a log line marked `audit`,
+  as `connection.link` does.
 - `ops.logs.query`: `logs.query` for any location.
 - `ops.test_transfer`: `test_transfer` of any location linked to an account, run for that account
   (the answer names it as `rankrAccountId`); `apply` needs an active connection.
