@@ -6,13 +6,14 @@ import json
 import sys
 from pathlib import Path
 
-from rankr_ghl.flows.control.contract import contract_document
+from rankr_ghl.flows.control.schemas import contract_document
 
 INTRO = """# The control API
 
 Rankr invokes `ControlFunction` (alias `live`, stack output `ControlAliasArn`) through the Lambda Invoke
 API, authenticated by IAM exactly like lead push: attach the managed policy `ControlInvokePolicyArn` to
-Rankr's role. There is no public route. The `rankr-ghl` CLI uses this same function.
+Rankr's role. There is no public route. The `rankr-ghl` CLI uses this same function (its cross-account
+commands through the operators' alias `ops`: see "Operator scope").
 
 Contract version: {version}
 
@@ -114,6 +115,58 @@ several locations) is not in a location's count; `dlq.summary` shows it.
 ## Ops and their JSON Schemas
 """
 
+OPERATOR_SCOPE = """
+## Operator scope
+Contract version 1.1 adds this scope; the ops of 1.0 and their answers are unchanged.
+
+Operators reach the same function through a second alias, `ops` (`ControlOpsAlias`, stack output
+`ControlOpsAliasArn`). `lambda:InvokeFunction` on it is granted to one principal only: the template
+parameter `OperatorPrincipalArn` (an IAM role or user; empty grants nobody). Rankr's managed policy
+(`ControlInvokePolicyArn`) names the `live` alias alone, so Rankr's role cannot invoke `ops`.
+
+The function reads its scope from the alias it was invoked through (`context.invoked_function_arn`,
+the code lead push uses for its `async` alias), which a caller cannot choose without the grant for
+that alias:
+- `ops`: the operator ops below, and every op above.
+- `live`: the ops above, each scoped by its `rankrAccountId`. An operator op (any op named `ops.*`,
+  known or not) is refused with `forbidden` before the request is read: nothing is read or written,
+  and the answer is the same whatever the request names.
+- anything else (an unqualified `$LATEST` invocation, a version number): as `live`, the least
+  privileged scope.
+
+Operator ops act across accounts. `rankrAccountId` is optional and filters: a connection outside the
+account answers `not_found`, exactly like one that does not exist. A connection is named by
+`connectionId`: a location id, or `company:<companyId>` for an agency. The operator's view of a
+connection is the whole record in camelCase (status, reason, user type, location, company, Rankr
+account, scopes, token expiry and last refresh, install time, token source, an agency's install
+progress); a record never holds a token. `ops.connection.get` adds `connection.get`'s live parts for a
+location. A location's audit log, mapping, reconcile status and dead letters outlive its connection
+record: without `rankrAccountId` they are read by location id whether or not a record exists.
+
+- `ops.connections.list`: every connection (or `companyId`'s), by `connectionId`, `limit` a page;
+  `nextCursor` asks for the next page.
+- `ops.connection.get`, `ops.connection.pause`, `ops.connection.resume`: pausing needs an active
+  connection and resuming a paused one (else `invalid_state`); both write a log line marked `audit`,
+  as `connection.link` does.
+- `ops.logs.query`: `logs.query` for any location.
+- `ops.test_transfer`: `test_transfer` of any location linked to an account, run for that account
+  (the answer names it as `rankrAccountId`); `apply` needs an active connection.
+- `ops.mapping.get`, `ops.mapping.put`, `ops.mapping.delete`: a location's own mapping (`locationId`),
+  else an account's (`rankrAccountId`); one of them is required.
+- `ops.reconcile.start` (`incremental`, `full` or `notes`; `dryRun`) and `ops.reconcile.status`.
+- `ops.dlq.summary` and `ops.dlq.replay`: every account's dead letters, or one account's or
+  location's; `ops.dlq.replay` without `locationId` replays the whole queue (up to `max`).
+
+The `rankr-ghl` CLI sends its cross-account commands (`connections list|show|pause|resume`, `logs`,
+`mapping show|set|clear`, `reconcile run`, `dlq list|replay`, `test-transfer` without an account) as
+these ops to the `ops` alias, and its account-scoped commands to `live`. Without a function configured
+(`CONTROL_FUNCTION` unset) it runs the same handler in its own process, as an invocation of the
+command's alias, over the deployment's environment: for tests, and for a shell that holds the
+deployment's AWS access itself.
+
+### Operator ops and their JSON Schemas
+"""
+
 
 def render() -> str:
     document = contract_document()
@@ -121,6 +174,9 @@ def render() -> str:
     out = [INTRO.format(version=document["version"], errors=errors)]
     for name, schema in document["ops"].items():
         out.append(f"### `{name}`\n\n```json\n{json.dumps(schema, indent=2, sort_keys=True)}\n```\n")
+    out.append(OPERATOR_SCOPE)
+    for name, schema in document["operatorOps"].items():
+        out.append(f"#### `{name}`\n\n```json\n{json.dumps(schema, indent=2, sort_keys=True)}\n```\n")
     return "\n".join(out)
 
 

@@ -1,5 +1,6 @@
 """The control API, invoked directly by Rankr (Lambda Invoke API, IAM-authenticated); the service is
-rankr_ghl.flows.control, the contract docs/control-api.md."""
+rankr_ghl.flows.control, the contract docs/control-api.md. The invoked alias is the scope: `live` is
+Rankr's (one account per request), `ops` the operators' (flows.control.scope)."""
 
 from __future__ import annotations
 
@@ -14,4 +15,4 @@ from rankr_ghl.wiring import root
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    return root().control().handle(event)
+    return root().control().handle(event, context)

@@ -1,17 +1,20 @@
-"""`rankr-ghl connections list|show|link|pause|resume`: operate on ConnectionsTable. Never shows a token."""
+"""`rankr-ghl connections list|show|link|pause|resume`: GHL connections across accounts. Never shows a
+token (a connection record holds none).
+
+`list`, `show`, `pause` and `resume` are the control API's operator ops (`ops.connections.list`,
+`ops.connection.get|pause|resume`), sent to ControlFunction's `ops` alias; `link` is `connection.link`
+on `live`, as Rankr calls it (rankr_ghl_tools.control_client).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any
 
-from rankr_ghl_tools.control_client import add_arguments
-
-if TYPE_CHECKING:
-    from rankr_ghl.connections.ports import InstalledLocationLike, TokenGrant
+from rankr_ghl_tools.control_client import ControlCallFailed, ControlClient, add_arguments
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -21,11 +24,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = sub.add_parser("list", help="every connection with status and token expiry")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--company", help="only this agency's connections (its install progress first)")
+    p.add_argument("--rankr-account", help="only this Rankr account's connections")
+    add_arguments(p)
     p.set_defaults(handler=cmd_list)
 
     p = sub.add_parser("show", help="status, scopes, token expiry, last refresh, Rankr account")
     p.add_argument("location", help="location id, or company:<companyId>")
     p.add_argument("--json", action="store_true")
+    add_arguments(p)
     p.set_defaults(handler=cmd_show)
 
     p = sub.add_parser(
@@ -40,26 +46,33 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     p = sub.add_parser("pause", help="stop automatic sync (webhooks acknowledged and counted, no reconcile)")
     p.add_argument("location")
+    p.add_argument("--reason", help="why (kept in the audit entry)")
+    add_arguments(p)
     p.set_defaults(handler=cmd_pause)
 
     p = sub.add_parser("resume", help="resume automatic sync; the next reconcile catches up")
     p.add_argument("location")
+    p.add_argument("--reason", help="why (kept in the audit entry)")
+    add_arguments(p)
     p.set_defaults(handler=cmd_resume)
 
 
-def _view(connection: Any) -> dict[str, Any]:
-    view: dict[str, Any] = connection.public_view()
-    return view
+def record(view: dict[str, Any]) -> dict[str, Any]:
+    """An operator view (camelCase) as the CLI has always printed a record: `connectionId` ->
+    `connection_id`."""
+    return {re.sub(r"(?<!^)([A-Z])", r"_\1", key).lower(): value for key, value in view.items()}
 
 
-def _fail(exc: Exception) -> int:
-    message = getattr(exc, "message", None) or str(exc)
-    print(f"error: {message}", file=sys.stderr)
-    return 1
+def _operator(args: argparse.Namespace, op: str, **fields: Any) -> dict[str, Any] | None:
+    """The operator op's result, or None after printing its error."""
+    try:
+        return ControlClient.from_args(args, operator=True).call(op, None, **fields)
+    except ControlCallFailed as refused:
+        print(f"error: {refused.code}: {refused.message}", file=sys.stderr)
+        return None
 
 
-def _print_one(connection: Any, as_json: bool) -> None:
-    view = _view(connection)
+def _print_one(view: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(view))
         return
@@ -96,27 +109,52 @@ def agency_install_summary(progress: dict[str, Any]) -> str:
     return line + (f" (last error: {progress['error']})" if progress.get("error") else "")
 
 
-def cmd_list(args: argparse.Namespace) -> int:
-    from rankr_ghl.connections import ConnectionsError
-    from rankr_ghl.wiring import root
+def _every_connection(args: argparse.Namespace) -> list[dict[str, Any]] | None:
+    rows: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        page = _operator(
+            args,
+            "ops.connections.list",
+            companyId=args.company,
+            rankrAccountId=args.rankr_account,
+            cursor=cursor,
+            limit=1000,
+        )
+        if page is None:
+            return None
+        rows += [record(view) for view in page["connections"]]
+        cursor = page.get("nextCursor")
+        if not cursor:
+            return rows
 
-    store = root().connection_store()
-    try:
-        listed = store.list_by_company(args.company) if args.company else store.list()
-        rows = sorted(listed, key=lambda c: (not c.is_company, c.connection_id))
-    except ConnectionsError as exc:
-        return _fail(exc)
+
+def _is_company(row: dict[str, Any]) -> bool:
+    return str(row["connection_id"]).startswith("company:")
+
+
+def _when(value: Any) -> str:
+    return str(value)[:19] if value else "-"
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    listed = _every_connection(args)
+    if listed is None:
+        return 1
+    rows = sorted(listed, key=lambda row: (not _is_company(row), row["connection_id"]))
     if args.json:
-        for c in rows:
-            print(json.dumps(_view(c)))
+        for row in rows:
+            print(json.dumps(row))
         return 0
     from rich.console import Console
     from rich.table import Table
 
-    agency = next((c for c in rows if c.is_company and c.agency_install), None) if args.company else None
+    agency = (
+        next((r for r in rows if _is_company(r) and r.get("agency_install")), None) if args.company else None
+    )
     title = f"{len(rows)} connection(s)"
-    if agency is not None and agency.agency_install is not None:
-        title += f"; agency install {agency_install_summary(agency.agency_install)}"
+    if agency is not None:
+        title += f"; agency install {agency_install_summary(agency['agency_install'])}"
     table = Table(title=title)
     for column in (
         "connection",
@@ -128,77 +166,37 @@ def cmd_list(args: argparse.Namespace) -> int:
         "last refresh",
     ):
         table.add_column(column)
-    for c in rows:
+    for row in rows:
         table.add_row(
-            c.connection_id,
-            c.status.value + (f" ({c.status_reason})" if c.status_reason else ""),
-            c.user_type.value,
-            c.company_id or "-",
-            c.rankr_account_id or "-",
-            c.token_expires_at.isoformat(timespec="seconds") if c.token_expires_at else "-",
-            c.last_refresh_at.isoformat(timespec="seconds") if c.last_refresh_at else "-",
+            row["connection_id"],
+            row["status"] + (f" ({row['status_reason']})" if row.get("status_reason") else ""),
+            row["user_type"],
+            row.get("company_id") or "-",
+            row.get("rankr_account_id") or "-",
+            _when(row.get("token_expires_at")),
+            _when(row.get("last_refresh_at")),
         )
     Console().print(table)
     return 0
 
 
-def _lifecycle_call(method: str, *args: str, as_json: bool = False) -> int:
-    from rankr_ghl.aws.connections_store import DynamoConnectionStore
-    from rankr_ghl.connections import ConnectionsError
-    from rankr_ghl.wiring import root
-
-    store: DynamoConnectionStore = root().connection_store()
-    try:
-        if method == "show":
-            connection = store.get(args[0])
-            if connection is None:
-                print(f"error: no connection {args[0]!r}", file=sys.stderr)
-                return 1
-        else:
-            # link/pause/resume need no GHL credentials: use the store and the lifecycle rules directly.
-            from rankr_ghl.connections.lifecycle import ConnectionLifecycle
-
-            lifecycle = ConnectionLifecycle(
-                root().token_store(), store, _NoOAuth(), root().token_vault(), app_id=""
-            )
-            connection = getattr(lifecycle, method)(*args)
-    except (ConnectionsError, ValueError) as exc:
-        return _fail(exc)
-    _print_one(connection, as_json)
+def cmd_show(args: argparse.Namespace) -> int:
+    result = _operator(args, "ops.connection.get", connectionId=args.location)
+    if result is None:
+        return 1
+    _print_one(record(result["connection"]), args.json)
     return 0
 
 
-class _NoOAuth:
-    """Operator actions never call GHL: any attempt is a bug, reported as such rather than sent."""
-
-    def _refuse(self) -> NoReturn:
-        raise RuntimeError("connections link/pause/resume must not call GHL")
-
-    def exchange_code(self, code: str, user_type: str, redirect_uri: str) -> TokenGrant:
-        self._refuse()
-
-    def refresh(self, refresh_token: str, user_type: str) -> TokenGrant:
-        self._refuse()
-
-    def location_token(self, company_token: str, company_id: str, location_id: str) -> TokenGrant:
-        self._refuse()
-
-    def installed_locations(
-        self, company_token: str, company_id: str, app_id: str
-    ) -> Iterator[InstalledLocationLike]:
-        self._refuse()
-
-    def location_name(self, location_token: str, location_id: str) -> str | None:
-        self._refuse()
-
-
-def cmd_show(args: argparse.Namespace) -> int:
-    return _lifecycle_call("show", args.location, as_json=args.json)
+def _pause_or_resume(args: argparse.Namespace, op: str) -> int:
+    result = _operator(args, op, connectionId=args.location, reason=args.reason)
+    if result is None:
+        return 1
+    _print_one(record(result["connection"]), False)
+    return 0
 
 
 def cmd_link(args: argparse.Namespace) -> int:
-    from rankr_ghl_tools.control_client import ControlCallFailed, ControlClient
-
     try:
         result = ControlClient.from_args(args).call(
             "connection.link",
@@ -217,8 +215,8 @@ def cmd_link(args: argparse.Namespace) -> int:
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
-    return _lifecycle_call("pause", args.location)
+    return _pause_or_resume(args, "ops.connection.pause")
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    return _lifecycle_call("resume", args.location)
+    return _pause_or_resume(args, "ops.connection.resume")

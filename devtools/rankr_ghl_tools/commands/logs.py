@@ -1,6 +1,8 @@
 """`rankr-ghl logs --location L [--entity contact] [--since ISO] [--until ISO] [--limit N]`: the audit log.
 
-Reads AuditTable (AUDIT_TABLE or --table), newest first. Shows field names, never values.
+The control API's `ops.logs.query` on ControlFunction's `ops` alias (any account's location; with
+`--rankr-account`, only that account's), newest first, a page at a time until `--limit`. Shows field
+names, never values (audit entries hold none).
 """
 
 from __future__ import annotations
@@ -9,9 +11,13 @@ import argparse
 import json
 import sys
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from rankr_ghl.sync.ports import AuditEntry
 from rankr_ghl.sync.types import Entity
+
+from rankr_ghl_tools.control_client import ControlCallFailed, ControlClient, add_arguments
+
+PAGE = 200  # the op's largest page
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -21,8 +27,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--since", type=_when, help="ISO time (UTC if no offset) or a duration like 2h, 30m, 7d")
     p.add_argument("--until", type=_when, help="ISO time (UTC if no offset) or a duration ago")
     p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--rankr-account", help="only if the location is this Rankr account's")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.add_argument("--table", help="AuditTable name (default: $AUDIT_TABLE)")
+    add_arguments(p)
     p.set_defaults(handler=cmd_logs)
 
 
@@ -37,42 +44,57 @@ def _when(text: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _row(e: AuditEntry) -> dict[str, str]:
-    ids = " / ".join(
-        x for x in (f"ghl:{e.ghl_id}" if e.ghl_id else "", f"rankr:{e.rankr_id}" if e.rankr_id else "") if x
-    )
+def _row(entry: dict[str, Any]) -> dict[str, str]:
+    ghl, rankr = entry.get("ghlId"), entry.get("rankrId")
+    ids = " / ".join(x for x in (f"ghl:{ghl}" if ghl else "", f"rankr:{rankr}" if rankr else "") if x)
     return {
-        "time": e.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
-        "entity": e.entity.value,
-        "action": e.action.value,
-        "outcome": e.outcome.value,
-        "direction": e.direction,
+        "time": datetime.fromisoformat(entry["at"]).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        "entity": entry["entity"],
+        "action": entry["action"],
+        "outcome": entry["outcome"],
+        "direction": entry["direction"],
         "ids": ids,
-        "fields": ", ".join(e.fields),
-        "reason": e.reason or "",
-        "error": e.error or "",
-        "correlation": e.correlation_id or "",
+        "fields": ", ".join(entry.get("fields") or []),
+        "reason": entry.get("reason") or "",
+        "error": entry.get("error") or "",
+        "correlation": entry.get("correlationId") or "",
     }
 
 
-def cmd_logs(args: argparse.Namespace) -> int:
-    from rankr_ghl.aws.audit import DynamoAuditLog
-    from rankr_ghl.wiring import root
+def _entries(args: argparse.Namespace) -> list[dict[str, Any]]:
+    client = ControlClient.from_args(args, operator=True)
+    found: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while len(found) < args.limit:
+        page = client.call(
+            "ops.logs.query",
+            args.rankr_account,
+            locationId=args.location,
+            entity=args.entity,
+            since=args.since.isoformat() if args.since else None,
+            until=args.until.isoformat() if args.until else None,
+            limit=min(PAGE, args.limit - len(found)),
+            cursor=cursor,
+        )
+        found += page["entries"]
+        cursor = page.get("nextCursor")
+        if not cursor:
+            break
+    return found
 
+
+def cmd_logs(args: argparse.Namespace) -> int:
     if args.limit < 1:
         print("error: --limit must be at least 1", file=sys.stderr)
         return 2
-    log = DynamoAuditLog(args.table or root().settings.audit_table)
-    entries = log.query_location(
-        args.location,
-        since=args.since,
-        until=args.until,
-        entity=Entity(args.entity) if args.entity else None,
-        limit=args.limit,
-    )
+    try:
+        entries = _entries(args)
+    except ControlCallFailed as refused:
+        print(f"error: {refused.code}: {refused.message}", file=sys.stderr)
+        return 1
     if args.json:
         for e in entries:
-            print(json.dumps({**_row(e), "at": e.at.isoformat(), "entryId": e.entry_id, "flow": e.flow}))
+            print(json.dumps({**_row(e), "at": e["at"], "entryId": e["entryId"], "flow": e.get("flow")}))
         return 0
     from rich.console import Console
     from rich.table import Table

@@ -1,8 +1,9 @@
 """`rankr-ghl mapping validate|show|set|clear`: check and manage field-mapping documents.
 
-`validate FILE` needs no AWS. `show`/`set`/`clear` act on the SyncStateTable item of a location or a
-Rankr account (table from SYNC_TABLE or --table); Lambdas pick a change up within the resolver's cache
-TTL, with no redeploy (docs/field-mapping.md).
+`validate FILE` runs here and needs no AWS. `show`/`set`/`clear` are the control API's operator ops
+(`ops.mapping.get|put|delete` on ControlFunction's `ops` alias) for a location or a Rankr account; the
+function validates a document again before it stores it, and Lambdas pick a change up within the
+resolver's cache TTL, with no redeploy (docs/field-mapping.md).
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
-from rankr_ghl.sync.mapping import MappingError, default_mapping, load_mapping_file
+from rankr_ghl.sync.mapping import MappingError, load_mapping_file
 
-if TYPE_CHECKING:
-    from rankr_ghl.aws.sync_state import DynamoMappingConfigSource
+from rankr_ghl_tools.control_client import ControlCallFailed, ControlClient, add_arguments
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,9 +36,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         scope = p.add_mutually_exclusive_group(required=True)
         scope.add_argument("--location")
         scope.add_argument("--account")
-        p.add_argument("--table", help="SyncStateTable name (default: $SYNC_TABLE)")
         if name == "set":
             p.add_argument("file", type=Path)
+        add_arguments(p)
         p.set_defaults(handler={"show": cmd_show, "set": cmd_set, "clear": cmd_clear}[name])
 
 
@@ -55,19 +55,23 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _config(args: argparse.Namespace) -> DynamoMappingConfigSource:
-    from rankr_ghl.aws.sync_state import DynamoMappingConfigSource
-    from rankr_ghl.wiring import root
-
-    return DynamoMappingConfigSource(args.table or root().settings.sync_table)
+def _call(args: argparse.Namespace, op: str, **fields: Any) -> dict[str, Any] | None:
+    try:
+        return ControlClient.from_args(args, operator=True).call(
+            op, args.account, locationId=args.location, **fields
+        )
+    except ControlCallFailed as refused:
+        print(f"error: {refused.code}: {refused.message}", file=sys.stderr)
+        return None
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    document = _config(args).get_scoped_document(location_id=args.location, account_id=args.account)
-    if document is None:
+    result = _call(args, "ops.mapping.get")
+    if result is None:
+        return 1
+    if result["source"] == "default":
         print("# no mapping of its own: the built-in default applies", file=sys.stderr)
-        document = default_mapping().document.model_dump(mode="json")
-    print(json.dumps(document, indent=2, sort_keys=True))
+    print(json.dumps(result["document"], indent=2, sort_keys=True))
     return 0
 
 
@@ -79,15 +83,16 @@ def cmd_set(args: argparse.Namespace) -> int:
         for problem in err.problems:
             print(f"  - {problem}")
         return 1
-    _config(args).put_mapping_document(
-        mapping.document.model_dump(mode="json"), location_id=args.location, account_id=args.account
-    )
+    result = _call(args, "ops.mapping.put", document=mapping.document.model_dump(mode="json"))
+    if result is None:
+        return 1
     scope = f"location {args.location}" if args.location else f"account {args.account}"
-    print(f"stored mapping {mapping.digest} for {scope}")
+    print(f"stored mapping {result['version']} for {scope}")
     return 0
 
 
 def cmd_clear(args: argparse.Namespace) -> int:
-    _config(args).delete_mapping_document(location_id=args.location, account_id=args.account)
+    if _call(args, "ops.mapping.delete") is None:
+        return 1
     print("cleared: the default (or the account's) mapping applies")
     return 0

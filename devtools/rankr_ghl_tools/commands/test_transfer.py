@@ -1,9 +1,11 @@
 """`rankr-ghl test-transfer --location L --contact ID`: map one GHL contact and show the Rankr record
-it would produce and how it differs from the Rankr record that exists now. Writes nothing.
+it would produce and how it differs from the Rankr record that exists now. Writes nothing. It is the
+control API's operator op `ops.test_transfer` (ControlFunction's `ops` alias), run for the account the
+location is linked to.
 
-With `--rankr-account A` it is the control API's `test_transfer`, as Rankr calls it (through the
-Lambda Invoke API, see rankr_ghl_tools.control_client): `--apply` then syncs that one record and lists
-each write, and `--rankr-contact` takes a Rankr contact the other way.
+With `--rankr-account A` it is the control API's `test_transfer`, as Rankr calls it (the `live` alias,
+see rankr_ghl_tools.control_client): `--apply` then syncs that one record and lists each write, and
+`--rankr-contact` takes a Rankr contact the other way.
 
 E-mail and phone values are masked unless `--reveal` is given (terminal output only; never logged).
 """
@@ -80,40 +82,14 @@ def through_control(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_test_transfer(args: argparse.Namespace) -> int:
-    if args.rankr_account:
-        return through_control(args)
-    from rankr_ghl.flows.reconcile import transfer_preview as reconcile
+def _print_preview(data: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    try:
-        from rankr_ghl.wiring import root
-
-        container = root().reconcile_container()
-        account = container.worker.account_for(args.location)
-        r = container.reconciler
-        preview = reconcile.preview_transfer(
-            ghl=r.ghl,
-            rankr=r.rankr,
-            mappings=r.mappings,
-            ledger=r.ledger,
-            mapping_resolver=r.mapping_resolver,
-            location_id=args.location,
-            account_id=account,
-            contact_id=args.contact,
-        )
-    except Exception as exc:
-        print(f"error: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
-        return 1
-    data = masked(preview.to_dict(), args.reveal)
-    if args.json:
-        print(json.dumps(data))
-        return 0 if preview.found else 1
     console = Console()
     console.print(
-        f"GHL contact {preview.ghl_contact_id} -> Rankr {preview.rankr_contact_id or '(not mapped)'}: "
-        f"[bold]{preview.would}[/bold] (nothing was written)",
+        f"GHL contact {data['ghlContactId']} -> Rankr {data.get('rankrContactId') or '(not mapped)'}: "
+        f"[bold]{data['would']}[/bold] (nothing was written)",
         highlight=False,
     )
     body = Table(title="Rankr record the mapping produces")
@@ -129,4 +105,28 @@ def cmd_test_transfer(args: argparse.Namespace) -> int:
         for d in data["differences"]:
             table.add_row(d["field"], json.dumps(d["ghl"]), json.dumps(d["rankr"]), d["winner"])
         console.print(table)
-    return 0 if preview.found else 1
+
+
+def cmd_test_transfer(args: argparse.Namespace) -> int:
+    """Without `--rankr-account`: the operator op `ops.test_transfer` (the connection's own account),
+    printed as the preview of the GHL contact."""
+    if args.rankr_account or args.apply or args.rankr_contact:
+        if not args.rankr_account:
+            print("error: --apply and --rankr-contact need --rankr-account", file=sys.stderr)
+            return 2
+        return through_control(args)
+    from rankr_ghl_tools.control_client import ControlCallFailed, ControlClient
+
+    try:
+        result = ControlClient.from_args(args, operator=True).call(
+            "ops.test_transfer", None, locationId=args.location, ghlContactId=args.contact
+        )
+    except ControlCallFailed as refused:
+        print(f"error: {refused.code}: {refused.message}", file=sys.stderr)
+        return 1
+    data = masked(result["preview"], args.reveal)
+    if args.json:
+        print(json.dumps(data))
+    else:
+        _print_preview(data)
+    return 0

@@ -52,12 +52,14 @@ def test_logs_command(audit_log, location: str, monkeypatch, capsys) -> None:
     assert "ghl:g1" in out and "email" in out and "t1" not in out
 
 
-def test_mapping_set_show_clear(sync_state, location: str, tmp_path: Path, capsys) -> None:
+def test_mapping_set_show_clear(sync_state, location: str, tmp_path: Path, monkeypatch, capsys) -> None:
+    # The control API's operator ops, answered in this process over the deployment's tables.
+    monkeypatch.setenv("SYNC_TABLE", sync_state.table_name)
     doc = default_mapping().document.model_dump(mode="json")
     doc["contact"]["fields"] = doc["contact"]["fields"][:1]
     path = tmp_path / "m.json"
     path.write_text(json.dumps(doc))
-    table = ["--table", sync_state.table_name]
+    table: list[str] = []
     assert main(["mapping", "set", "--location", location, *table, str(path)]) == 0
     capsys.readouterr()
     assert main(["mapping", "show", "--location", location, *table]) == 0

@@ -36,6 +36,10 @@ def test_poison_message_reaches_dlq_then_list_and_replay(
     embedded_aws: EmbeddedAws, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("STAGE", "dev")
+    # The CLI's operator ops, answered in this process with ControlFunction's own environment (its
+    # queue URLs come from the template).
+    for key, value in embedded_aws.template.functions["ControlFunction"].env.items():
+        monkeypatch.setenv(key, value)
     sqs = embedded_aws.client("sqs")
     source = embedded_aws.template.queues["WebhookQueue"].url
     dlq = embedded_aws.template.queues["WebhookDLQ"].url

@@ -24,7 +24,8 @@ from rankr_ghl.connections.install_links import (  # noqa: E402
     claim_code_hash,
 )
 from rankr_ghl.connections.models import Connection, UserType  # noqa: E402
-from rankr_ghl.flows.control.contract import OPS, contract_document  # noqa: E402
+from rankr_ghl.flows.control.contract import OPS  # noqa: E402
+from rankr_ghl.flows.control.schemas import contract_document  # noqa: E402
 from rankr_ghl.flows.control.service import ControlService  # noqa: E402
 from rankr_ghl.sync.ports import AuditAction, AuditEntry, AuditOutcome  # noqa: E402
 from rankr_ghl.sync.types import Entity  # noqa: E402

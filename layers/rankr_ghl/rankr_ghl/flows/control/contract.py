@@ -2,7 +2,7 @@
 
 Requests are `{"op": <name>, "rankrAccountId": <id>, ...}`; answers are `{"ok": true, "result": ...}`
 or `{"ok": false, "error": {"code", "message", "retryable"}}`. docs/control-api.md is generated from
-these models (`contract_document`), so the document and the code cannot drift apart.
+these models (`schemas.contract_document`), so the document and the code cannot drift apart.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-CONTRACT_VERSION = "1.0"
+CONTRACT_VERSION = "1.1"
 MAX_REQUEST_BYTES = 64 * 1024
 
 # Ids are opaque to us, but never free text: letters, digits and a few separators.
@@ -71,8 +71,11 @@ class ConnectionDisconnectRequest(_Request):
     location_id: Id = Field(alias="locationId")
 
 
-class LogsQueryRequest(_Request):
-    op: Literal["logs.query"]
+class LogsQueryFields(BaseModel):
+    """A page of one location's audit log (`logs.query`, and `ops.logs.query` of the operator scope)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
     location_id: Id = Field(alias="locationId")
     entity: Literal["contact", "task", "note", "appointment"] | None = None
     record_id: Id | None = Field(default=None, alias="recordId")
@@ -82,12 +85,17 @@ class LogsQueryRequest(_Request):
     cursor: Annotated[str, StringConstraints(max_length=40)] | None = None
 
 
-class TestTransferRequest(_Request):
+class LogsQueryRequest(_Request, LogsQueryFields):
+    op: Literal["logs.query"]
+
+
+class TestTransferFields(BaseModel):
     """One contact in either direction: `ghl_to_rankr` names `ghlContactId`, `rankr_to_ghl` names
     `rankrContactId`. Without `apply` a dry run that writes nothing; with it, that record is synced
     and each write reported."""
 
-    op: Literal["test_transfer"]
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
     location_id: Id = Field(alias="locationId")
     direction: Literal["ghl_to_rankr", "rankr_to_ghl"] = "ghl_to_rankr"
     ghl_contact_id: Id | None = Field(default=None, alias="ghlContactId")
@@ -95,7 +103,7 @@ class TestTransferRequest(_Request):
     apply: bool = False
 
     @model_validator(mode="after")
-    def _names_the_record_of_its_direction(self) -> TestTransferRequest:
+    def _names_the_record_of_its_direction(self) -> TestTransferFields:
         if self.direction == "ghl_to_rankr" and self.ghl_contact_id is None:
             raise ValueError("ghl_to_rankr needs ghlContactId")
         if self.direction == "rankr_to_ghl" and self.rankr_contact_id is None:
@@ -107,6 +115,12 @@ class TestTransferRequest(_Request):
         found = self.ghl_contact_id if self.direction == "ghl_to_rankr" else self.rankr_contact_id
         assert found is not None  # the validator above
         return found
+
+
+class TestTransferRequest(_Request, TestTransferFields):
+    __doc__ = TestTransferFields.__doc__
+
+    op: Literal["test_transfer"]
 
 
 class MappingGetRequest(_Request):
@@ -198,13 +212,6 @@ ERROR_CODES: dict[str, str] = {
     "return_url_not_allowed": "returnUrl is not on the connector's allow-list.",
     "not_replayable": "No replay target is configured for that queue.",
     "unavailable": "A dependency failed; the same request may succeed later.",
+    "forbidden": "The op needs the operator scope (alias `ops`); nothing was read or written.",
+    "invalid_state": "The connection is not in the state the op needs (e.g. pausing a paused one).",
 }
-
-
-def contract_document() -> dict[str, Any]:
-    """The contract as data: version, error codes and each op's JSON Schema."""
-    return {
-        "version": CONTRACT_VERSION,
-        "errors": ERROR_CODES,
-        "ops": {name: model.model_json_schema(by_alias=True) for name, model in OPS.items()},
-    }

@@ -14,6 +14,7 @@ from collections import Counter
 from typing import Any, Protocol
 
 from rankr_ghl.flows.control.contract import ControlError, DlqReplayRequest, DlqSummaryRequest
+from rankr_ghl.flows.control.operator_contract import OpsDlqReplayRequest, OpsDlqSummaryRequest
 
 SHOWN_PER_QUEUE = 50
 
@@ -51,7 +52,9 @@ class DeadLetters(Protocol):
     def replay(self, letter: Any) -> None: ...
 
 
-def _owned(letter: Letter, account: str, locations: set[str]) -> bool:
+def _owned(letter: Letter, account: str | None, locations: set[str]) -> bool:
+    if account is None:  # the operator scope without an account filter: every message
+        return True
     if letter.lead_targets is not None:
         return all(
             (lead_account is not None or lead_location is not None)
@@ -72,7 +75,12 @@ def _row(letter: Letter) -> dict[str, Any]:
     }
 
 
-def dlq_summary(dead: DeadLetters, request: DlqSummaryRequest, locations: set[str]) -> dict[str, Any]:
+def dlq_summary(
+    dead: DeadLetters,
+    request: DlqSummaryRequest | OpsDlqSummaryRequest,
+    locations: set[str],
+    shown: int = SHOWN_PER_QUEUE,
+) -> dict[str, Any]:
     queues: dict[str, Any] = {}
     for kind in dead.kinds():
         letters = dead.look(kind)
@@ -90,12 +98,14 @@ def dlq_summary(dead: DeadLetters, request: DlqSummaryRequest, locations: set[st
             "byLocation": dict(Counter(letter.location_id or "-" for letter in ours)),
             "oldestAgeSeconds": max((letter.age_s or 0 for letter in ours), default=None),
             "replayable": dead.replayable(kind),
-            "sample": [_row(letter) for letter in ours[:SHOWN_PER_QUEUE]],
+            "sample": [_row(letter) for letter in ours[:shown]],
         }
     return {"queues": queues}
 
 
-def dlq_replay(dead: DeadLetters, request: DlqReplayRequest, locations: set[str]) -> dict[str, Any]:
+def dlq_replay(
+    dead: DeadLetters, request: DlqReplayRequest | OpsDlqReplayRequest, locations: set[str]
+) -> dict[str, Any]:
     if request.queue not in dead.kinds():
         raise ControlError("invalid_request", "invalid fields: queue")
     if not dead.replayable(request.queue):

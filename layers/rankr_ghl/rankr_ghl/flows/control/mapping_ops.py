@@ -12,6 +12,11 @@ from rankr_ghl.flows.control.contract import (
     MappingPutRequest,
     MappingValidateRequest,
 )
+from rankr_ghl.flows.control.operator_contract import (
+    OpsMappingDeleteRequest,
+    OpsMappingGetRequest,
+    OpsMappingPutRequest,
+)
 from rankr_ghl.sync.mapping import MappingError, default_mapping, load_mapping
 
 
@@ -25,11 +30,19 @@ class MappingDocuments(Protocol):
     ) -> None: ...
 
 
-def _scope(location_id: str | None, account_id: str) -> dict[str, str | None]:
+class DeletableMappingDocuments(MappingDocuments, Protocol):
+    def delete_mapping_document(
+        self, *, location_id: str | None = None, account_id: str | None = None
+    ) -> None: ...
+
+
+def _scope(location_id: str | None, account_id: str | None) -> dict[str, str | None]:
     return {"location_id": location_id, "account_id": None if location_id else account_id}
 
 
-def get_mapping(documents: MappingDocuments, request: MappingGetRequest) -> dict[str, Any]:
+def get_mapping(
+    documents: MappingDocuments, request: MappingGetRequest | OpsMappingGetRequest
+) -> dict[str, Any]:
     own = documents.get_scoped_document(**_scope(request.location_id, request.rankr_account_id))
     if own is None:
         fallback = default_mapping()
@@ -45,7 +58,9 @@ def get_mapping(documents: MappingDocuments, request: MappingGetRequest) -> dict
     return {"source": "location" if request.location_id else "account", "version": version, "document": own}
 
 
-def validate_mapping(request: MappingValidateRequest | MappingPutRequest) -> dict[str, Any]:
+def validate_mapping(
+    request: MappingValidateRequest | MappingPutRequest | OpsMappingPutRequest,
+) -> dict[str, Any]:
     try:
         mapping = load_mapping(request.document)
     except MappingError as err:
@@ -54,7 +69,9 @@ def validate_mapping(request: MappingValidateRequest | MappingPutRequest) -> dic
     return {"valid": True, "version": mapping.digest, "fieldsPerEntity": fields}
 
 
-def put_mapping(documents: MappingDocuments, request: MappingPutRequest) -> dict[str, Any]:
+def put_mapping(
+    documents: MappingDocuments, request: MappingPutRequest | OpsMappingPutRequest
+) -> dict[str, Any]:
     checked = validate_mapping(request)
     if not checked["valid"]:
         raise ControlError("invalid_mapping", "; ".join(checked["problems"][:10]))
@@ -65,3 +82,8 @@ def put_mapping(documents: MappingDocuments, request: MappingPutRequest) -> dict
         "version": checked["version"],
         "scope": "location" if request.location_id else "account",
     }
+
+
+def delete_mapping(documents: DeletableMappingDocuments, request: OpsMappingDeleteRequest) -> dict[str, Any]:
+    documents.delete_mapping_document(**_scope(request.location_id, request.rankr_account_id))
+    return {"deleted": True, "scope": "location" if request.location_id else "account"}

@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from rankr_ghl.flows.control.contract import ReconcileStartRequest, ReconcileStatusRequest
+from rankr_ghl.flows.control.operator_contract import OpsReconcileStartRequest, OpsReconcileStatusRequest
 from rankr_ghl.flows.reconcile.jobs import (
     DRY_RUN_RESULT_CHECKPOINT,
     RESULT_CHECKPOINT,
@@ -27,7 +28,7 @@ REQUESTED_CHECKPOINT = "reconcile:requested"
 
 
 def start_reconcile(
-    queue: JobQueue, checkpoints: CheckpointStore, request: ReconcileStartRequest
+    queue: JobQueue, checkpoints: CheckpointStore, request: ReconcileStartRequest | OpsReconcileStartRequest
 ) -> dict[str, Any]:
     job = ReconcileJob(
         request.location_id, Mode(request.mode), request.dry_run, run_id=f"ctl-{uuid.uuid4().hex[:16]}"
@@ -78,12 +79,14 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
     return {**{k: result.get(k) for k in keys}, "failures": sum((result.get("failures") or {}).values())}
 
 
-def reconcile_status(checkpoints: CheckpointStore, request: ReconcileStatusRequest) -> dict[str, Any]:
+def reconcile_status(
+    checkpoints: CheckpointStore, request: ReconcileStatusRequest | OpsReconcileStatusRequest
+) -> dict[str, Any]:
     location = request.location_id
     requested = _value(checkpoints, location, REQUESTED_CHECKPOINT)
     running = [
         _progress(cursor, mode)
-        for mode in (Mode.INCREMENTAL, Mode.FULL)
+        for mode in Mode
         if (cursor := _value(checkpoints, location, cursor_checkpoint(mode))) is not None
     ]
     result = _value(checkpoints, location, RESULT_CHECKPOINT)

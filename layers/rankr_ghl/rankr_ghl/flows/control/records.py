@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
-from rankr_ghl.flows.control.contract import ControlError, LogsQueryRequest, TestTransferRequest
+from rankr_ghl.flows.control.contract import ControlError, LogsQueryFields, TestTransferFields
 from rankr_ghl.sync.ports import AuditEntry
 from rankr_ghl.sync.types import Entity
 
@@ -62,7 +62,7 @@ def _time(value: str | None, name: str) -> datetime | None:
     return parsed
 
 
-def query_logs(audit: AuditReader, request: LogsQueryRequest) -> dict[str, Any]:
+def query_logs(audit: AuditReader, request: LogsQueryFields) -> dict[str, Any]:
     """Newest first, `limit` per page; `nextCursor` (the oldest time shown) asks for the next page."""
     until = _time(request.cursor, "cursor") or _time(request.until, "until")
     since = _time(request.since, "since")
@@ -82,10 +82,10 @@ def query_logs(audit: AuditReader, request: LogsQueryRequest) -> dict[str, Any]:
 
 
 def run_test_transfer(
-    previewer: TransferPreviewer, runner: TransferRunner, request: TestTransferRequest
+    previewer: TransferPreviewer, runner: TransferRunner, request: TestTransferFields, account: str
 ) -> dict[str, Any]:
     """A dry run of a GHL contact also shows the Rankr body the mapping produces (`preview`)."""
-    location, account = request.location_id, request.rankr_account_id
+    location = request.location_id
     preview: dict[str, Any] | None = None
     if request.direction == "ghl_to_rankr" and not request.apply:
         preview = previewer(location, account, request.record_id)

@@ -1,7 +1,9 @@
 """The control API's service: parse one request, scope it to its Rankr account, run the op.
 
 Every op names a `rankrAccountId`; a location of another account answers exactly like a location that
-does not exist (`not_found`), so a caller learns nothing about other tenants.
+does not exist (`not_found`), so a caller learns nothing about other tenants. The operator ops
+(operator_ops.py) run only when the invocation came through the `ops` alias (scope.py); anywhere else
+they are refused (`forbidden`) before the request is read.
 """
 
 from __future__ import annotations
@@ -46,7 +48,14 @@ from rankr_ghl.flows.control.dead_letter_sweep import (
     sweep_dead_letters,
 )
 from rankr_ghl.flows.control.dlq_ops import DeadLetters, dlq_replay, dlq_summary
-from rankr_ghl.flows.control.mapping_ops import MappingDocuments, get_mapping, put_mapping, validate_mapping
+from rankr_ghl.flows.control.mapping_ops import (
+    DeletableMappingDocuments,
+    get_mapping,
+    put_mapping,
+    validate_mapping,
+)
+from rankr_ghl.flows.control.operator_contract import OPERATOR_OPS, is_operator_op
+from rankr_ghl.flows.control.operator_ops import OperatorOps
 from rankr_ghl.flows.control.reconcile_ops import reconcile_status, start_reconcile
 from rankr_ghl.flows.control.records import (
     AuditReader,
@@ -55,6 +64,7 @@ from rankr_ghl.flows.control.records import (
     query_logs,
     run_test_transfer,
 )
+from rankr_ghl.flows.control.scope import Scope, scope_of
 from rankr_ghl.flows.reconcile.planner import JobQueue
 from rankr_ghl.observability import logger
 from rankr_ghl.sync.ports import CheckpointStore
@@ -75,6 +85,10 @@ class ControlConnections(Protocol):
     def get(self, connection_id: str) -> Any: ...
 
     def list_by_rankr_account(self, rankr_account_id: str) -> Iterator[Any]: ...
+
+    def list(self) -> Iterator[Any]: ...
+
+    def list_by_company(self, company_id: str) -> Iterator[Any]: ...
 
     def link_rankr_account(self, connection_id: str, rankr_account_id: str) -> None: ...
 
@@ -110,7 +124,7 @@ class ControlService:
         audit: Callable[[], AuditReader],
         transfer_preview: TransferPreviewer,
         transfer_runner: TransferRunner,
-        mappings: Callable[[], MappingDocuments],
+        mappings: Callable[[], DeletableMappingDocuments],
         reconcile_queue: Callable[[], JobQueue],
         checkpoints: Callable[[], CheckpointStore],
         dead_letters: Callable[[], DeadLetters],
@@ -133,13 +147,32 @@ class ControlService:
         self._links = links
         self._connections = connections
         self._claims = claims
+        self._operator = OperatorOps(
+            connections=connections,
+            audit=audit,
+            mappings=mappings,
+            reconcile_queue=reconcile_queue,
+            checkpoints=checkpoints,
+            dead_letters=dead_letters,
+            transfer_preview=transfer_preview,
+            transfer_runner=transfer_runner,
+            details=self._details,
+            replayed=self._subtract_replayed,
+        )
 
-    def handle(self, event: Any) -> dict[str, Any]:
+    def handle(self, event: Any, context: Any = None) -> dict[str, Any]:
+        """One request; `context` is the Lambda context, whose invoked alias is the scope (none:
+        the account scope)."""
         if is_sweep(event):  # the DeadLetterCount schedule, not an op of the contract
             return self._sweep()
+        scope = scope_of(context)
         try:
-            request = self._parse(event)
-            result = self._run(request)
+            request = self._parse(event, scope)
+            if is_operator_op(request.op):
+                logger.info("operator op", extra={"op": request.op})  # the name only, never the request
+                result = self._operator.run(request)
+            else:
+                result = self._run(request)
         except ControlError as exc:
             logger.info("control op refused", extra={"code": exc.code})
             return {"ok": False, "version": CONTRACT_VERSION, "error": exc.as_dict()}
@@ -154,7 +187,7 @@ class ControlService:
 
     # ------------------------------------------------------------------------------- parsing
     @staticmethod
-    def _parse(event: Any) -> Any:
+    def _parse(event: Any, scope: Scope) -> Any:
         if isinstance(event, str | bytes):
             if len(event) > MAX_REQUEST_BYTES:
                 raise ControlError("invalid_request", "the request is larger than 64 KiB")
@@ -167,7 +200,9 @@ class ControlService:
         if len(json.dumps(event, default=str)) > MAX_REQUEST_BYTES:
             raise ControlError("invalid_request", "the request is larger than 64 KiB")
         op = event.get("op")
-        model = OPS.get(op) if isinstance(op, str) else None
+        if is_operator_op(op) and scope is not Scope.OPERATOR:
+            raise ControlError("forbidden", "this op needs the operator scope (alias ops); nothing was done")
+        model = (OPERATOR_OPS.get(op) or OPS.get(op)) if isinstance(op, str) else None
         if model is None:
             raise ControlError("unknown_op", "unknown op; see docs/control-api.md for the ops")
         try:
@@ -204,7 +239,9 @@ class ControlService:
             owned = self._owned(request.rankr_account_id, request.location_id)
             if request.apply:
                 self._active(owned)
-            return run_test_transfer(self._transfer_preview, self._transfer_runner, request)
+            return run_test_transfer(
+                self._transfer_preview, self._transfer_runner, request, request.rankr_account_id
+            )
         if isinstance(request, MappingValidateRequest):
             return validate_mapping(request)
         if isinstance(request, MappingGetRequest | MappingPutRequest):
@@ -251,15 +288,17 @@ class ControlService:
 
     def _connection_get(self, request: ConnectionGetRequest) -> dict[str, Any]:
         connection = self._owned(request.rankr_account_id, request.location_id)
-        details = connection_details(
-            location_id=request.location_id,
+        return {"connection": {**_view(connection), **self._details(request.location_id)}}
+
+    def _details(self, location_id: str) -> dict[str, Any]:
+        return connection_details(
+            location_id=location_id,
             audit=self._audit,
             checkpoints=self._checkpoints,
             dead_letter_counts=self._dead_letter_counts,
             backlog=self._backlog,
             budget=self._rate_budget,
         )
-        return {"connection": {**_view(connection), **details}}
 
     def _owned(self, account: str, location_id: str) -> Any:
         connection = self._connections().get(location_id)

@@ -26,6 +26,7 @@ from rankr_ghl.flows.lead_push.request import (
 )
 from rankr_ghl.flows.lead_push.results import BatchResult
 from rankr_ghl.flows.lead_push.service import LeadPushService
+from rankr_ghl.invoked_alias import invoked_alias
 from rankr_ghl.observability import logger, metrics
 
 if TYPE_CHECKING:
@@ -47,9 +48,7 @@ ASYNC_ALIAS = "async"
 def invoked_as(event: Any, context: LambdaContext) -> InvocationType:
     """`Event` when invoked through the async alias (`arn:...:function:<name>:async`) or when the
     payload says so; else `RequestResponse`."""
-    arn = str(getattr(context, "invoked_function_arn", "") or "")
-    parts = arn.split(":")
-    if len(parts) == 8 and parts[7] == ASYNC_ALIAS:
+    if invoked_alias(context) == ASYNC_ALIAS:
         return InvocationType.EVENT
     return request_invocation_type(event)
 

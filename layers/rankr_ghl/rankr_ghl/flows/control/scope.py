@@ -1,0 +1,28 @@
+"""The control API's scope, read from the alias ControlFunction was invoked through.
+
+- `live` (Rankr's alias): every op is scoped by its `rankrAccountId`; operator ops are refused.
+- `ops` (the operators' alias, template.yaml ControlOpsAlias): the operator ops too, across accounts.
+
+Anything else (an unqualified $LATEST invocation, a version number, another alias, no context at all)
+is the account scope: a caller that did not come through the operators' alias never gets more.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from rankr_ghl.invoked_alias import invoked_alias
+
+# The alias names of template.yaml: ControlFunction's AutoPublishAlias and ControlOpsAlias.
+ACCOUNT_ALIAS = "live"
+OPERATOR_ALIAS = "ops"
+
+
+class Scope(StrEnum):
+    ACCOUNT = "account"
+    OPERATOR = "operator"
+
+
+def scope_of(context: Any) -> Scope:
+    return Scope.OPERATOR if invoked_alias(context) == OPERATOR_ALIAS else Scope.ACCOUNT
