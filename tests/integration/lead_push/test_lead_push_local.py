@@ -25,7 +25,6 @@ from rankr_ghl.ghl.client import GHLClient
 from rankr_ghl.ghl.records import GhlClientRecords
 from rankr_ghl.ghl.tokens import StaticTokenSource
 from rankr_ghl.sync.mapping_resolver import MappingResolver
-from rankr_ghl_tools.lead_push_replay import replay_lead_push_failures
 
 pytestmark = pytest.mark.integration
 
@@ -300,32 +299,18 @@ def test_invocation_dying_mid_lead_then_retried_gives_one_contact(env: LeadPushE
     assert env.mapping_of(loc, "K1") == contact["id"]
 
 
-def test_async_failure_goes_to_destination_and_replays(env: LeadPushEnv) -> None:
+def test_async_failure_goes_to_the_failure_destination(env: LeadPushEnv) -> None:
+    """An async push that fails every attempt lands in the on-failure queue with its request (its
+    replay, through the control API's `dlq.replay`, is tests/e2e/test_control_operations.py's)."""
     loc = env.install_location()
     env.ghl.admin.faults(rate503=1.0, paths=["POST /contacts/upsert", "POST /contacts/"])
     payload = {"invocationType": "Event", "leads": [lead("A1", loc, tags=["async"])]}
     response = env.invoke(payload, invocation_type="Event")
     assert response["StatusCode"] == 202
-    sqs = env.stack.client("sqs")
-    queue_url = env.stack.template.queues["LeadPushFailureQueue"].url  # type: ignore[union-attr]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        attrs = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
-        if int(attrs["Attributes"]["ApproximateNumberOfMessages"]) >= 1:
-            break
-        time.sleep(0.3)
-    else:
-        pytest.fail("the failed async invocation never reached the on-failure queue")
+    [record] = _failure_records(env, "A1")
+    assert record["requestPayload"] == payload
     assert env.contacts(loc) == []
     env.ghl.admin.clear_faults()
-    report = replay_lead_push_failures(
-        sqs=sqs, lambda_client=env.stack.client("lambda"), queue_url=queue_url, function_name=env.alias_arn
-    )
-    mine = [m for m in report.messages if m.outcomes]
-    assert mine and mine[0].deleted and mine[0].outcomes == {"created": 1}
-    [contact] = env.contacts(loc)
-    assert sorted(contact["tags"]) == ["async"]
-    assert json.dumps(report.as_dict())
 
 
 def _failure_records(env: LeadPushEnv, lead_id: str, timeout_s: float = 60) -> list[dict[str, Any]]:
@@ -354,7 +339,7 @@ def _failure_records(env: LeadPushEnv, lead_id: str, timeout_s: float = 60) -> l
 def test_async_alias_needs_no_payload_flag_and_live_answers_per_lead(env: LeadPushEnv) -> None:
     """The same payload, without `invocationType`: through `live` a retryable failure comes back as a
     per-lead result; through `async` (InvocationType=Event) it raises, Lambda retries twice, and the
-    event reaches the on-failure queue, from where it replays."""
+    event reaches the on-failure queue."""
     loc = env.install_location()
     env.ghl.admin.faults(rate503=1.0, paths=["POST /contacts/upsert", "POST /contacts/"])
     payload = {"leads": [lead("AS1", loc, tags=["async"])]}
@@ -372,15 +357,6 @@ def test_async_alias_needs_no_payload_flag_and_live_answers_per_lead(env: LeadPu
     assert record["responsePayload"]["errorType"] == "LeadPushIncomplete"
     assert env.contacts(loc) == []
     env.ghl.admin.clear_faults()
-    # Replayed as the CLI does (the record's function, made synchronous through `live`).
-    sqs = env.stack.client("sqs")
-    queue_url = env.stack.template.queues["LeadPushFailureQueue"].url  # type: ignore[union-attr]
-    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(record))
-    report = replay_lead_push_failures(sqs=sqs, lambda_client=env.stack.client("lambda"), queue_url=queue_url)
-    mine = [m for m in report.messages if m.outcomes]
-    assert mine and mine[0].deleted and mine[0].outcomes == {"created": 1}, report.as_dict()
-    [contact] = env.contacts(loc)
-    assert sorted(contact["tags"]) == ["async"]
 
 
 def test_pushed_lead_webhook_is_an_echo_in_rankr(env: LeadPushEnv) -> None:
