@@ -341,3 +341,24 @@ def test_lead_push_keeps_a_spent_daily_budget_retryable() -> None:
 
     failure = _failure_from_ghl(GHLRateLimited("daily request budget is spent", daily=True, retry_after_s=60))
     assert failure.retryable  # the lead is retried after the reset, not dropped
+
+
+def test_a_wait_on_the_documented_window_is_short_until_the_real_one_is_learned() -> None:
+    # Nobody has had a response yet: the record shows no window, so a full record's wait is
+    # computed on the documented 100 per 10 s, which GHL's window may not be.
+    clock = Clock()
+    store = MemoryBudgetStore()
+    others = [budget(store, clock, Priority.INTERACTIVE) for _ in range(5)]
+    for other in others:
+        for _ in range(20):
+            assert other.take("L", None) == 0.0
+            other.completed("L")
+        other.flush("L")
+    waiting = budget(store, clock, Priority.INTERACTIVE)
+    wait = waiting.take("L", None)
+    assert 0.0 < wait <= 0.25
+    # One of the others learns the real window (100 per 1 s) and shares it through the record.
+    clock.now += 1.5
+    assert others[0].take("L", WINDOW) == 0.0
+    clock.now += 0.01
+    assert waiting.take("L", None) == 0.0  # reads the record again instead of waiting 10 s

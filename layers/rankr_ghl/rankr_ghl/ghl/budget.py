@@ -132,6 +132,7 @@ class Grant:
     pieces: tuple[Piece, ...]  # room frees in the shape it was used: a slice may come in pieces
     retry_at: float  # when asking again may succeed (meaningful when nothing is granted)
     limits: Limits
+    assumed: bool = False  # limits are the documented default: nobody has learned the window yet
 
     @property
     def count(self) -> int:
@@ -157,6 +158,7 @@ def _merge_oldest(entries: list[Entry]) -> list[Entry]:
 
 def allocate(snapshot: Snapshot, request: SliceRequest, default: Limits) -> tuple[Snapshot, Grant]:
     """The next record and the grant: pure, shared by every store (and the local fallback)."""
+    assumed = (request.limits or snapshot.limits) is None
     limits = request.limits or snapshot.limits or default
     hold = limits.interval_s * (1.0 + request.margin_share) + request.min_margin_s
     now = request.now
@@ -190,11 +192,11 @@ def allocate(snapshot: Snapshot, request: SliceRequest, default: Limits) -> tupl
             break
     if got >= least:
         entries.extend(pieces)
-        grant = Grant(tuple(Piece(e.start, e.start + lease, e.count) for e in pieces), now, limits)
+        grant = Grant(tuple(Piece(e.start, e.start + lease, e.count) for e in pieces), now, limits, assumed)
     else:
         # Room for a useful slice frees later: come back just before it does.
         later = first_room if first_room is not None else now + limits.interval_s
-        grant = Grant((), max(later - request.horizon_s, now), limits)
+        grant = Grant((), max(later - request.horizon_s, now), limits, assumed)
     # Only a window learned from GHL's headers is recorded, never the documented default.
     return Snapshot(snapshot.version + 1, tuple(entries), request.limits or snapshot.limits), grant
 
@@ -257,13 +259,16 @@ class SharedBudget:
         fallback_share: float = 0.25,
         fallback_for_s: float = 10.0,
         max_attempts: int = 4,
+        assumed_wait_s: float = 0.25,
         default: Limits = Limits(100, 10.0),
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         """Shares are of the window: a slice is ``slice_share`` of its requests, a lease lasts
         ``lease_share`` of its interval, a slice is booked up to ``horizon_share`` of it ahead.
         ``fallback_share``: the part of the window this process allows itself for
-        ``fallback_for_s`` after the store failed."""
+        ``fallback_for_s`` after the store failed. ``assumed_wait_s``: the longest wait before
+        asking again while nobody has learned the window from GHL's headers (the wait was computed
+        on ``default``)."""
         self.store = store
         self.priority = priority
         self.holder = uuid.uuid4().hex[:10]
@@ -279,6 +284,7 @@ class SharedBudget:
         self._fallback_share = fallback_share
         self._fallback_for_s = fallback_for_s
         self._max_attempts = max_attempts
+        self._assumed_wait_s = assumed_wait_s
         self._default = default
         self._clock = wall_clock
         self._fallback_store = MemoryBudgetStore()
@@ -316,6 +322,10 @@ class SharedBudget:
                     spread = random.uniform(0.0, self._horizon(grant.limits) * 0.5)
                     spread_at = grant.retry_at - spread
                     local.retry_at = spread_at if spread_at > now else max(grant.retry_at, now + 0.001)
+                    if grant.assumed:
+                        # A wait computed on the documented window, which GHL's may not be: the
+                        # record will show the real one as soon as any process gets a response.
+                        local.retry_at = min(local.retry_at, now + self._assumed_wait_s)
                     return local.retry_at - now
             piece = local.pieces[0]
             if now < piece[0]:
@@ -444,7 +454,7 @@ class SharedBudget:
         local.snapshot = snapshot
         limits = request.limits or snapshot.limits or self._default
         retry = request.now + limits.interval_s * random.uniform(0.02, 0.06)
-        return Grant((), retry, limits)
+        return Grant((), retry, limits, (request.limits or snapshot.limits) is None)
 
     def _reserve_fallback(self, resource_id: str, request: SliceRequest) -> Grant:
         limits = request.limits or self._default
