@@ -362,3 +362,15 @@ def test_a_wait_on_the_documented_window_is_short_until_the_real_one_is_learned(
     assert others[0].take("L", WINDOW) == 0.0
     clock.now += 0.01
     assert waiting.take("L", None) == 0.0  # reads the record again instead of waiting 10 s
+
+
+def test_a_full_record_merges_entries_near_in_time_not_the_oldest() -> None:
+    # 30 requests completed at 99.0 and 60 more, one every 5 ms, from 99.3: merging them to stay
+    # within the record's bound must not hold the early ones until the late ones end.
+    early = tuple(Entry("", 1, 99.0) for _ in range(30))
+    late = tuple(Entry("", 1, 99.3 + i / 200) for i in range(60))
+    new, grant = allocate(Snapshot(1, early + late, WINDOW), request(want=20, now=99.9), WINDOW)
+    assert len(new.entries) <= 49
+    assert grant.count == 10  # 90 in the window
+    # The early ones leave the window at 100.02, the late ones from 100.32.
+    assert sum(e.count for e in new.entries if not e.holder and e.end + 1.02 > 100.03) == 60

@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 STANDARD_RESERVE = 0.1
 BACKGROUND_RESERVE = 0.3
-MAX_ENTRIES = 48  # a record never grows past this: the oldest closed entries are merged into one
+MAX_ENTRIES = 48  # a record never grows much past this: closed entries near in time are merged
 REPORT_BUCKETS = 5  # completions reported per reservation, each bucket ending at its last one
 
 
@@ -145,15 +145,18 @@ def _peak(entries: list[Entry], since: float, until: float, hold: float) -> int:
     return max(sum(e.count for e in entries if e.start <= t < e.end + hold) for t in instants)
 
 
-def _merge_oldest(entries: list[Entry]) -> list[Entry]:
+def _compact(entries: list[Entry]) -> list[Entry]:
+    """Keep the record within `MAX_ENTRIES` by merging closed entries: each merge joins the two
+    closed entries nearest in time where the earlier one holds the fewest requests, since a merged
+    entry holds all its requests until the later end (merging the oldest entries instead held
+    up to half the window until the newest of them ended)."""
     closed = sorted((e for e in entries if not e.holder), key=lambda e: e.end)
-    excess = len(entries) - MAX_ENTRIES + 1
-    if excess <= 1 or len(closed) < excess:
-        return entries
-    merged = closed[:excess]
-    tail = Entry("", sum(e.count for e in merged), merged[-1].end, 0.0, min(e.rank for e in merged))
-    gone = {id(e) for e in merged}
-    return [tail, *(e for e in entries if id(e) not in gone)]
+    others = [e for e in entries if e.holder]
+    while len(closed) + len(others) > MAX_ENTRIES and len(closed) >= 2:
+        i = min(range(len(closed) - 1), key=lambda k: closed[k].count * (closed[k + 1].end - closed[k].end))
+        early, late = closed[i], closed[i + 1]
+        closed[i : i + 2] = [Entry("", early.count + late.count, late.end, 0.0, min(early.rank, late.rank))]
+    return closed + others
 
 
 def allocate(snapshot: Snapshot, request: SliceRequest, default: Limits) -> tuple[Snapshot, Grant]:
@@ -167,16 +170,19 @@ def allocate(snapshot: Snapshot, request: SliceRequest, default: Limits) -> tupl
         kept = [e for e in kept if e.holder != request.holder] + list(request.report)
     entries = [e for e in kept if e.count > 0 and e.end + hold > now]
     if len(entries) > MAX_ENTRIES:
-        entries = _merge_oldest(entries)
+        entries = _compact(entries)
     rank = request.priority.rank
-    higher = [e for e in entries if e.rank < rank]
-    capacity = limits.max_requests - (int(limits.max_requests * request.priority.reserve) if higher else 0)
+    # The reserve holds while a higher priority's entry occupies the window, so a piece that
+    # starts after the last of them has left may use the whole window.
+    higher_until = max((e.end + hold for e in entries if e.rank < rank), default=now)
+    reserve = int(limits.max_requests * request.priority.reserve)
     lease = min(limits.interval_s * request.lease_share, request.max_lease_s)
     # A slice much smaller than wanted costs a coordination call for a few requests: wait for more.
-    least = max(1, min(request.want // 3, capacity))
+    least = max(1, min(request.want // 3, limits.max_requests - (reserve if higher_until > now else 0)))
     pieces: list[Entry] = []
     got, first_room = 0, None
     for start in sorted({now, *(e.end + hold for e in entries if e.end + hold > now)}):
+        capacity = limits.max_requests - (reserve if start < higher_until else 0)
         room = min(request.want - got, capacity - _peak(entries + pieces, start, start + lease + hold, hold))
         if room <= 0:
             continue
@@ -382,8 +388,8 @@ class SharedBudget:
         ]
         if local.in_flight:
             # Still on their way: provisional until they complete and the next report closes them.
-            lease = min(limits.interval_s * self._lease_share, self._max_lease_s)
-            report.append(Entry(self.holder, local.in_flight, now + lease + self._latency_s, 0.0, rank))
+            # They were sent already, so they reach GHL within the latency bound.
+            report.append(Entry(self.holder, local.in_flight, now + self._latency_s, 0.0, rank))
         return tuple(report)
 
     def _request(self, local: _Local, learned: Limits | None, now: float) -> SliceRequest:
