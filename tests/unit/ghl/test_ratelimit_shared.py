@@ -374,3 +374,35 @@ def test_a_full_record_merges_entries_near_in_time_not_the_oldest() -> None:
     assert grant.count == 10  # 90 in the window
     # The early ones leave the window at 100.02, the late ones from 100.32.
     assert sum(e.count for e in new.entries if not e.holder and e.end + 1.02 > 100.03) == 60
+
+
+def test_a_slow_reservation_leases_its_slice_from_the_attempt_that_won() -> None:
+    # Each store call takes 0.3 s and the first write loses a race: the slice won at the second
+    # attempt must still have its lease (0.5 s) ahead of it, not one counted from the first ask.
+    clock = Clock()
+    inner = MemoryBudgetStore()
+    other = budget(inner, clock, Priority.INTERACTIVE)
+
+    class SlowRacingStore:
+        raced = False
+
+        def load(self, resource_id: str) -> Snapshot:
+            clock.now += 0.3
+            return inner.load(resource_id)
+
+        def compare_and_set(self, resource_id: str, expected_version: int, new: Snapshot) -> Snapshot | None:
+            clock.now += 0.3
+            if not self.raced:
+                self.raced = True
+                assert other.take(resource_id, WINDOW) == 0.0  # another process writes meanwhile
+            return inner.compare_and_set(resource_id, expected_version, new)
+
+    slow = budget(SlowRacingStore(), clock, Priority.INTERACTIVE)
+    assert slow.take("L", WINDOW) == 0.0
+    slow.completed("L")
+    clock.now += 0.1  # 0.7 s after the first ask, 0.1 s after the slice was won
+    calls = inner.calls
+    for _ in range(19):
+        assert slow.take("L", WINDOW) == 0.0
+        slow.completed("L")
+    assert inner.calls == calls  # the rest of the slice, without another reservation

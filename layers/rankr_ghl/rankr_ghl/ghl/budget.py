@@ -322,7 +322,8 @@ class SharedBudget:
                 if now < local.retry_at and not stale:
                     return local.retry_at - now
                 grant = self._reserve(resource_id, local, learned, now)
-                local.pieces = [[p.start, p.end, p.count] for p in grant.pieces]
+                now = self._clock()  # the reservation took time: a lease may have ended meanwhile
+                local.pieces = [[p.start, p.end, p.count] for p in grant.pieces if p.end > now]
                 if not local.pieces:
                     # Spread the processes that wait for the same room over the horizon.
                     spread = random.uniform(0.0, self._horizon(grant.limits) * 0.5)
@@ -435,6 +436,9 @@ class SharedBudget:
         snapshot = local.snapshot
         fresh = request.now - local.seen_at <= request.horizon_s
         for _ in range(self._max_attempts):
+            # A slow store or a lost race takes time: a slice computed at the time the process first
+            # asked would arrive with part of its lease already spent.
+            request = replace(request, now=max(request.now, self._clock()))
             new, grant = allocate(snapshot, request, self._default)
             unchanged = request.report is None and new.limits == snapshot.limits
             if grant.count == 0 and unchanged and snapshot.version:
