@@ -172,17 +172,14 @@ def allocate(snapshot: Snapshot, request: SliceRequest, default: Limits) -> tupl
     if len(entries) > MAX_ENTRIES:
         entries = _compact(entries)
     rank = request.priority.rank
-    # The reserve holds while a higher priority's entry occupies the window, so a piece that
-    # starts after the last of them has left may use the whole window.
-    higher_until = max((e.end + hold for e in entries if e.rank < rank), default=now)
-    reserve = int(limits.max_requests * request.priority.reserve)
+    higher = [e for e in entries if e.rank < rank]
+    capacity = limits.max_requests - (int(limits.max_requests * request.priority.reserve) if higher else 0)
     lease = min(limits.interval_s * request.lease_share, request.max_lease_s)
     # A slice much smaller than wanted costs a coordination call for a few requests: wait for more.
-    least = max(1, min(request.want // 3, limits.max_requests - (reserve if higher_until > now else 0)))
+    least = max(1, min(request.want // 3, capacity))
     pieces: list[Entry] = []
     got, first_room = 0, None
     for start in sorted({now, *(e.end + hold for e in entries if e.end + hold > now)}):
-        capacity = limits.max_requests - (reserve if start < higher_until else 0)
         room = min(request.want - got, capacity - _peak(entries + pieces, start, start + lease + hold, hold))
         if room <= 0:
             continue
@@ -389,8 +386,8 @@ class SharedBudget:
         ]
         if local.in_flight:
             # Still on their way: provisional until they complete and the next report closes them.
-            # They were sent already, so they reach GHL within the latency bound.
-            report.append(Entry(self.holder, local.in_flight, now + self._latency_s, 0.0, rank))
+            lease = min(limits.interval_s * self._lease_share, self._max_lease_s)
+            report.append(Entry(self.holder, local.in_flight, now + lease + self._latency_s, 0.0, rank))
         return tuple(report)
 
     def _request(self, local: _Local, learned: Limits | None, now: float) -> SliceRequest:
