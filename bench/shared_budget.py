@@ -47,19 +47,78 @@ KINDS = {
 }
 
 
+class RecordingStore:
+    """The budget store, recording each call: [kind, asked, answered, won, pieces granted to this
+    process as [start, end, count], entries of the record as written or found]."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.holder = ""
+        self.calls: list[list[Any]] = []
+
+    def load(self, resource_id: str) -> Any:
+        asked = time.time()
+        snapshot = self.inner.load(resource_id)
+        self.calls.append(["load", asked, time.time(), False, [], _entries(snapshot)])
+        return snapshot
+
+    def compare_and_set(self, resource_id: str, expected_version: int, new: Any) -> Any:
+        asked = time.time()
+        current = self.inner.compare_and_set(resource_id, expected_version, new)
+        mine = [[e.start, e.end, e.count] for e in new.entries if e.holder == self.holder and e.start > 0]
+        won = current is None
+        self.calls.append(
+            ["cas", asked, time.time(), won, mine if won else [], _entries(new if won else current)]
+        )
+        return current
+
+
+def _entries(snapshot: Any) -> list[list[Any]]:
+    return [[e.holder, e.count, round(e.end, 3), round(e.start, 3), e.rank] for e in snapshot.entries]
+
+
+def _recording_budget_class() -> Any:
+    from rankr_ghl.ghl.budget import SharedBudget
+
+    class RecordingBudget(SharedBudget):
+        """Records when each request was taken (sent)."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.sends: list[float] = []
+
+        def take(self, resource_id: str, learned: Any) -> float:
+            wait = super().take(resource_id, learned)
+            if wait <= 0:
+                self.sends.append(time.time())
+            return wait
+
+        def give_back(self, resource_id: str) -> None:
+            super().give_back(resource_id)
+            if self.sends:
+                self.sends.pop()
+
+    return RecordingBudget
+
+
 def run_worker(args: argparse.Namespace) -> None:
     """One process: ``args.calls`` GHL calls from ``args.threads`` threads, from the start time the
     parent writes to stdin once every process is ready."""
     import boto3
     from rankr_ghl.aws.rate_budget import DynamoBudgetStore
-    from rankr_ghl.ghl.budget import Priority, SharedBudget
+    from rankr_ghl.ghl.budget import Priority
     from rankr_ghl.ghl.client import GHLClient
     from rankr_ghl.ghl.ratelimit import RateLimiter
     from rankr_ghl.ghl.tokens import StaticTokenSource
 
+    RecordingBudget = _recording_budget_class()
+
     logging.getLogger("rankr-ghl").setLevel(logging.WARNING)
     dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-    shared = SharedBudget(DynamoBudgetStore(args.table, client=dynamodb), priority=Priority(args.priority))
+    store = RecordingStore(DynamoBudgetStore(args.table, client=dynamodb))
+    options = {k: float(v) for k, v in (o.split("=", 1) for o in args.budget_option or [])}
+    shared = RecordingBudget(store, priority=Priority(args.priority), **options)
+    store.holder = shared.holder
     client = GHLClient(
         StaticTokenSource(args.token),
         base_url=args.ghl_url,
@@ -90,6 +149,17 @@ def run_worker(args: argparse.Namespace) -> None:
                 completed_at.append(time.time())
 
     threads = [threading.Thread(target=work) for _ in range(args.threads)]
+    # A warm container: its HTTP stack and TLS trust store loaded and its AWS client used once, as
+    # after its first invocation (cold starts are bench/cold_start.py's subject). Seven interpreters
+    # doing this at the same instant on two cores would otherwise spend the first second on it. No
+    # GHL request is made and the budget's record is only read (it does not exist yet).
+    import h11
+    import httpcore
+    from rankr_ghl.lazy_http import shared_tls_context
+
+    del h11, httpcore
+    shared_tls_context()
+    store.inner.load(LOCATION)
     print("ready", flush=True)
     start = float(sys.stdin.readline())  # every process imported and ready: one common start
     time.sleep(max(0.0, start - time.time()))
@@ -110,6 +180,8 @@ def run_worker(args: argparse.Namespace) -> None:
                 "coordination_calls": shared.coordination_calls,
                 "cpu_s": time.process_time() - cpu_at_start,
                 "fallbacks": shared.fallbacks,
+                "store_calls": store.calls,
+                "sends": shared.sends,
             }
         )
     )
@@ -242,6 +314,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1,200 calls instead of 4,000")
     parser.add_argument("--calls", type=int, default=None)
+    parser.add_argument("--diagnostics", type=Path, help="write every process's store calls and sends here")
+    parser.add_argument(
+        "--budget-option",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a SharedBudget option, e.g. min_margin_s=0.01",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     for name in ("priority", "table", "token", "ghl-url", "contact"):
         parser.add_argument(f"--{name}", help=argparse.SUPPRESS)
@@ -278,6 +357,7 @@ def main() -> None:
                 "--priority", priority, "--table", table,
                 "--token", token, "--ghl-url", ghl_url, "--contact", contact, "--calls", str(calls),
                 "--threads", str(threads),
+                *(f"--budget-option={o}" for o in args.budget_option or []),
             ]  # fmt: skip
             proc = subprocess.Popen(
                 command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
@@ -308,6 +388,8 @@ def main() -> None:
         stats = admin.stats()
         admin.close()
 
+    if args.diagnostics:
+        args.diagnostics.write_text(json.dumps({"start": start, "results": results}))
     seconds = max(r["ended"] for _, r in results) - start
     calls = int(stats["total"])
     responses_429 = int(stats["responses429"])

@@ -64,3 +64,51 @@ def test_a_failed_fan_out_fails_its_record_for_the_queue_to_retry():
     assert answer == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
     with pytest.raises(GHLUnavailable):
         invocation.handle_record(SQSRecord({"body": JOB.body()}))
+
+
+class RecordingVisibility:
+    def __init__(self, fail: bool = False) -> None:
+        self.calls: list[tuple[str, int]] = []
+        self.fail = fail
+
+    def keep_invisible(self, receipt_handle: str, seconds: int) -> None:
+        self.calls.append((receipt_handle, seconds))
+        if self.fail:
+            raise ConnectionError("SQS unreachable")
+
+
+class SlowFanOut(RecordingFanOut):
+    def __init__(self, visibility: RecordingVisibility, beats: int) -> None:
+        super().__init__()
+        self.visibility = visibility
+        self.beats = beats
+
+    def run(self, job, remaining_s):
+        import time
+
+        deadline = time.monotonic() + 10
+        while len(self.visibility.calls) < self.beats and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return super().run(job, remaining_s)
+
+
+def test_a_running_job_keeps_its_message_invisible_until_it_ends():
+    visibility = RecordingVisibility()
+    fan_out = SlowFanOut(visibility, beats=2)
+    invocation = AgencyInstallInvocation(lambda: fan_out, visibility, heartbeat_s=0.02, visibility_s=30)
+    answer = invocation.handle(sqs_event(JOB.body()), Context())
+    assert answer == {"batchItemFailures": []}
+    assert len(visibility.calls) >= 2 and set(visibility.calls) == {("r", 30)}
+    renewed = len(visibility.calls)
+    import time
+
+    time.sleep(0.1)
+    assert len(visibility.calls) == renewed  # the heartbeat stopped with the run
+
+
+def test_a_failed_heartbeat_does_not_stop_the_job():
+    visibility = RecordingVisibility(fail=True)
+    fan_out = SlowFanOut(visibility, beats=2)
+    invocation = AgencyInstallInvocation(lambda: fan_out, visibility, heartbeat_s=0.02)
+    assert invocation.handle(sqs_event(JOB.body()), Context()) == {"batchItemFailures": []}
+    assert fan_out.jobs == [JOB]

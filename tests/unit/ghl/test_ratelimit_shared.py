@@ -341,3 +341,68 @@ def test_lead_push_keeps_a_spent_daily_budget_retryable() -> None:
 
     failure = _failure_from_ghl(GHLRateLimited("daily request budget is spent", daily=True, retry_after_s=60))
     assert failure.retryable  # the lead is retried after the reset, not dropped
+
+
+def test_a_wait_on_the_documented_window_is_short_until_the_real_one_is_learned() -> None:
+    # Nobody has had a response yet: the record shows no window, so a full record's wait is
+    # computed on the documented 100 per 10 s, which GHL's window may not be.
+    clock = Clock()
+    store = MemoryBudgetStore()
+    others = [budget(store, clock, Priority.INTERACTIVE) for _ in range(5)]
+    for other in others:
+        for _ in range(20):
+            assert other.take("L", None) == 0.0
+            other.completed("L")
+        other.flush("L")
+    waiting = budget(store, clock, Priority.INTERACTIVE)
+    wait = waiting.take("L", None)
+    assert 0.0 < wait <= 0.25
+    # One of the others learns the real window (100 per 1 s) and shares it through the record.
+    clock.now += 1.5
+    assert others[0].take("L", WINDOW) == 0.0
+    clock.now += 0.01
+    assert waiting.take("L", None) == 0.0  # reads the record again instead of waiting 10 s
+
+
+def test_a_full_record_merges_entries_near_in_time_not_the_oldest() -> None:
+    # 30 requests completed at 99.0 and 60 more, one every 5 ms, from 99.3: merging them to stay
+    # within the record's bound must not hold the early ones until the late ones end.
+    early = tuple(Entry("", 1, 99.0) for _ in range(30))
+    late = tuple(Entry("", 1, 99.3 + i / 200) for i in range(60))
+    new, grant = allocate(Snapshot(1, early + late, WINDOW), request(want=20, now=99.9), WINDOW)
+    assert len(new.entries) <= 49
+    assert grant.count == 10  # 90 in the window
+    # The early ones leave the window at 100.02, the late ones from 100.32.
+    assert sum(e.count for e in new.entries if not e.holder and e.end + 1.02 > 100.03) == 60
+
+
+def test_a_slow_reservation_leases_its_slice_from_the_attempt_that_won() -> None:
+    # Each store call takes 0.3 s and the first write loses a race: the slice won at the second
+    # attempt must still have its lease (0.5 s) ahead of it, not one counted from the first ask.
+    clock = Clock()
+    inner = MemoryBudgetStore()
+    other = budget(inner, clock, Priority.INTERACTIVE)
+
+    class SlowRacingStore:
+        raced = False
+
+        def load(self, resource_id: str) -> Snapshot:
+            clock.now += 0.3
+            return inner.load(resource_id)
+
+        def compare_and_set(self, resource_id: str, expected_version: int, new: Snapshot) -> Snapshot | None:
+            clock.now += 0.3
+            if not self.raced:
+                self.raced = True
+                assert other.take(resource_id, WINDOW) == 0.0  # another process writes meanwhile
+            return inner.compare_and_set(resource_id, expected_version, new)
+
+    slow = budget(SlowRacingStore(), clock, Priority.INTERACTIVE)
+    assert slow.take("L", WINDOW) == 0.0
+    slow.completed("L")
+    clock.now += 0.1  # 0.7 s after the first ask, 0.1 s after the slice was won
+    calls = inner.calls
+    for _ in range(19):
+        assert slow.take("L", WINDOW) == 0.0
+        slow.completed("L")
+    assert inner.calls == calls  # the rest of the slice, without another reservation

@@ -1,5 +1,6 @@
 """`AgencyInstallQueue` on AgencyInstallQueue (SQS FIFO): one message group per agency, so an agency's
-fan-outs run one at a time and in order, deduplicated by install and part."""
+fan-outs run one at a time and in order, deduplicated by install and part. Also the running job's
+heartbeat (`MessageVisibility`): its message's invisibility renewed while the fan-out lives."""
 
 from __future__ import annotations
 
@@ -25,4 +26,9 @@ class SqsAgencyInstallQueue:
             MessageBody=job.body(),
             MessageGroupId=job.group_id,
             MessageDeduplicationId=job.deduplication_id,
+        )
+
+    def keep_invisible(self, receipt_handle: str, seconds: int) -> None:
+        self._client_source().change_message_visibility(
+            QueueUrl=self._queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
         )

@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 STANDARD_RESERVE = 0.1
 BACKGROUND_RESERVE = 0.3
-MAX_ENTRIES = 48  # a record never grows past this: the oldest closed entries are merged into one
+MAX_ENTRIES = 48  # a record never grows much past this: closed entries near in time are merged
 REPORT_BUCKETS = 5  # completions reported per reservation, each bucket ending at its last one
 
 
@@ -132,6 +132,7 @@ class Grant:
     pieces: tuple[Piece, ...]  # room frees in the shape it was used: a slice may come in pieces
     retry_at: float  # when asking again may succeed (meaningful when nothing is granted)
     limits: Limits
+    assumed: bool = False  # limits are the documented default: nobody has learned the window yet
 
     @property
     def count(self) -> int:
@@ -144,19 +145,23 @@ def _peak(entries: list[Entry], since: float, until: float, hold: float) -> int:
     return max(sum(e.count for e in entries if e.start <= t < e.end + hold) for t in instants)
 
 
-def _merge_oldest(entries: list[Entry]) -> list[Entry]:
+def _compact(entries: list[Entry]) -> list[Entry]:
+    """Keep the record within `MAX_ENTRIES` by merging closed entries: each merge joins the two
+    closed entries nearest in time where the earlier one holds the fewest requests, since a merged
+    entry holds all its requests until the later end (merging the oldest entries instead held
+    up to half the window until the newest of them ended)."""
     closed = sorted((e for e in entries if not e.holder), key=lambda e: e.end)
-    excess = len(entries) - MAX_ENTRIES + 1
-    if excess <= 1 or len(closed) < excess:
-        return entries
-    merged = closed[:excess]
-    tail = Entry("", sum(e.count for e in merged), merged[-1].end, 0.0, min(e.rank for e in merged))
-    gone = {id(e) for e in merged}
-    return [tail, *(e for e in entries if id(e) not in gone)]
+    others = [e for e in entries if e.holder]
+    while len(closed) + len(others) > MAX_ENTRIES and len(closed) >= 2:
+        i = min(range(len(closed) - 1), key=lambda k: closed[k].count * (closed[k + 1].end - closed[k].end))
+        early, late = closed[i], closed[i + 1]
+        closed[i : i + 2] = [Entry("", early.count + late.count, late.end, 0.0, min(early.rank, late.rank))]
+    return closed + others
 
 
 def allocate(snapshot: Snapshot, request: SliceRequest, default: Limits) -> tuple[Snapshot, Grant]:
     """The next record and the grant: pure, shared by every store (and the local fallback)."""
+    assumed = (request.limits or snapshot.limits) is None
     limits = request.limits or snapshot.limits or default
     hold = limits.interval_s * (1.0 + request.margin_share) + request.min_margin_s
     now = request.now
@@ -165,7 +170,7 @@ def allocate(snapshot: Snapshot, request: SliceRequest, default: Limits) -> tupl
         kept = [e for e in kept if e.holder != request.holder] + list(request.report)
     entries = [e for e in kept if e.count > 0 and e.end + hold > now]
     if len(entries) > MAX_ENTRIES:
-        entries = _merge_oldest(entries)
+        entries = _compact(entries)
     rank = request.priority.rank
     higher = [e for e in entries if e.rank < rank]
     capacity = limits.max_requests - (int(limits.max_requests * request.priority.reserve) if higher else 0)
@@ -190,11 +195,11 @@ def allocate(snapshot: Snapshot, request: SliceRequest, default: Limits) -> tupl
             break
     if got >= least:
         entries.extend(pieces)
-        grant = Grant(tuple(Piece(e.start, e.start + lease, e.count) for e in pieces), now, limits)
+        grant = Grant(tuple(Piece(e.start, e.start + lease, e.count) for e in pieces), now, limits, assumed)
     else:
         # Room for a useful slice frees later: come back just before it does.
         later = first_room if first_room is not None else now + limits.interval_s
-        grant = Grant((), max(later - request.horizon_s, now), limits)
+        grant = Grant((), max(later - request.horizon_s, now), limits, assumed)
     # Only a window learned from GHL's headers is recorded, never the documented default.
     return Snapshot(snapshot.version + 1, tuple(entries), request.limits or snapshot.limits), grant
 
@@ -257,13 +262,16 @@ class SharedBudget:
         fallback_share: float = 0.25,
         fallback_for_s: float = 10.0,
         max_attempts: int = 4,
+        assumed_wait_s: float = 0.25,
         default: Limits = Limits(100, 10.0),
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         """Shares are of the window: a slice is ``slice_share`` of its requests, a lease lasts
         ``lease_share`` of its interval, a slice is booked up to ``horizon_share`` of it ahead.
         ``fallback_share``: the part of the window this process allows itself for
-        ``fallback_for_s`` after the store failed."""
+        ``fallback_for_s`` after the store failed. ``assumed_wait_s``: the longest wait before
+        asking again while nobody has learned the window from GHL's headers (the wait was computed
+        on ``default``)."""
         self.store = store
         self.priority = priority
         self.holder = uuid.uuid4().hex[:10]
@@ -279,6 +287,7 @@ class SharedBudget:
         self._fallback_share = fallback_share
         self._fallback_for_s = fallback_for_s
         self._max_attempts = max_attempts
+        self._assumed_wait_s = assumed_wait_s
         self._default = default
         self._clock = wall_clock
         self._fallback_store = MemoryBudgetStore()
@@ -310,12 +319,17 @@ class SharedBudget:
                 if now < local.retry_at and not stale:
                     return local.retry_at - now
                 grant = self._reserve(resource_id, local, learned, now)
-                local.pieces = [[p.start, p.end, p.count] for p in grant.pieces]
+                now = self._clock()  # the reservation took time: a lease may have ended meanwhile
+                local.pieces = [[p.start, p.end, p.count] for p in grant.pieces if p.end > now]
                 if not local.pieces:
                     # Spread the processes that wait for the same room over the horizon.
                     spread = random.uniform(0.0, self._horizon(grant.limits) * 0.5)
                     spread_at = grant.retry_at - spread
                     local.retry_at = spread_at if spread_at > now else max(grant.retry_at, now + 0.001)
+                    if grant.assumed:
+                        # A wait computed on the documented window, which GHL's may not be: the
+                        # record will show the real one as soon as any process gets a response.
+                        local.retry_at = min(local.retry_at, now + self._assumed_wait_s)
                     return local.retry_at - now
             piece = local.pieces[0]
             if now < piece[0]:
@@ -419,6 +433,9 @@ class SharedBudget:
         snapshot = local.snapshot
         fresh = request.now - local.seen_at <= request.horizon_s
         for _ in range(self._max_attempts):
+            # A slow store or a lost race takes time: a slice computed at the time the process first
+            # asked would arrive with part of its lease already spent.
+            request = replace(request, now=max(request.now, self._clock()))
             new, grant = allocate(snapshot, request, self._default)
             unchanged = request.report is None and new.limits == snapshot.limits
             if grant.count == 0 and unchanged and snapshot.version:
@@ -444,7 +461,7 @@ class SharedBudget:
         local.snapshot = snapshot
         limits = request.limits or snapshot.limits or self._default
         retry = request.now + limits.interval_s * random.uniform(0.02, 0.06)
-        return Grant((), retry, limits)
+        return Grant((), retry, limits, (request.limits or snapshot.limits) is None)
 
     def _reserve_fallback(self, resource_id: str, request: SliceRequest) -> Grant:
         limits = request.limits or self._default

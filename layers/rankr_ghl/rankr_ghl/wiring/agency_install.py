@@ -55,4 +55,5 @@ def build_agency_install(root: Infrastructure) -> AgencyInstallInvocation:
             built.append(build_agency_fan_out(root))
         return built[0]
 
-    return AgencyInstallInvocation(fan_out)
+    # The queue renews the running job's message (a short visibility timeout, a heartbeat).
+    return AgencyInstallInvocation(fan_out, root.agency_install_queue())
