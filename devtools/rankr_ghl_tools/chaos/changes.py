@@ -22,6 +22,25 @@ class EditLog:
     deleted: set[str] = field(default_factory=set)  # GHL tasks deleted, or gone with their contact
 
 
+def contact_change(kind: str, side: str, n: int) -> tuple[dict[str, Any], tuple[str, Any]]:
+    """Contact edit number `n` of `kind` (first, last, company, tags or email) made on `side` ("ghl" or
+    "rankr"): the changes sent, and the (canonical field, value) the edit log keeps."""
+    label = side.capitalize()
+    if kind == "first":
+        return {"firstName": f"{label}first{n}"}, ("first_name", f"{label}first{n}")
+    if kind == "last":
+        return {"lastName": f"{label}last{n}"}, ("last_name", f"{label}last{n}")
+    if kind == "company":
+        return {"companyName": f"{label} Co {n}"}, ("company", f"{label} Co {n}")
+    if kind == "tags":
+        tags = ["chaos", f"{side}{n}"]
+        return {"tags": tags}, ("tags", sorted(tags))
+    if kind == "email":
+        email = f"{side}{n}.{uuid.uuid4().hex[:6]}@chaos.example.com"
+        return {"email": email}, ("email", email)
+    raise ValueError(f"unknown contact edit kind {kind!r}")
+
+
 def ghl_operations(
     contacts: list[dict[str, Any]], config: ChaosConfig, rng: random.Random
 ) -> tuple[list[Callable[[Any, str, EditLog], None]], set[str]]:
@@ -42,20 +61,7 @@ def ghl_operations(
             kind = "first"
 
         def op(admin: Any, location_id: str, edits: EditLog) -> None:
-            changes: dict[str, Any]
-            canonical: tuple[str, Any]
-            if kind == "first":
-                changes, canonical = {"firstName": f"Ghlfirst{n}"}, ("first_name", f"Ghlfirst{n}")
-            elif kind == "last":
-                changes, canonical = {"lastName": f"Ghllast{n}"}, ("last_name", f"Ghllast{n}")
-            elif kind == "company":
-                changes, canonical = {"companyName": f"Ghl Co {n}"}, ("company", f"Ghl Co {n}")
-            elif kind == "tags":
-                tags = ["chaos", f"ghl{n}"]
-                changes, canonical = {"tags": tags}, ("tags", sorted(tags))
-            else:
-                email = f"ghl{n}.{uuid.uuid4().hex[:6]}@chaos.example.com"
-                changes, canonical = {"email": email}, ("email", email)
+            changes, canonical = contact_change(kind, "ghl", n)
             admin.edit(location_id, "contact", cid, changes)
             edits.ghl[(cid, canonical[0])] = canonical[1]
 
@@ -163,15 +169,7 @@ def rankr_operations(
         def op(
             admin: Any, account_id: str, edits: EditLog, *, rid: str = rid, kind: str = kind, n: int = n
         ) -> None:
-            changes: dict[str, Any]
-            canonical: tuple[str, Any]
-            if kind == "first":
-                changes, canonical = {"firstName": f"Rankrfirst{n}"}, ("first_name", f"Rankrfirst{n}")
-            elif kind == "last":
-                changes, canonical = {"lastName": f"Rankrlast{n}"}, ("last_name", f"Rankrlast{n}")
-            else:
-                tags = ["chaos", f"rankr{n}"]
-                changes, canonical = {"tags": tags}, ("tags", sorted(tags))
+            changes, canonical = contact_change(kind, "rankr", n)
             admin.edit(account_id, "contact", rid, changes)
             edits.rankr[(rid, canonical[0])] = canonical[1]
 

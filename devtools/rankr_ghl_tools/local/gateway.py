@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from rankr_ghl_tools.local.httpserver import HttpRequest, HttpResponse, LocalHttpServer
+from rankr_ghl_tools.local.httpserver import HttpRequest, HttpResponse, LocalHttpServer, ServedOverHttp
 from rankr_ghl_tools.local.template import ACCOUNT_ID, LOCAL_API_ID, Template
 from rankr_ghl_tools.local.workers import InvocationResult
 
@@ -75,7 +75,7 @@ def is_text_body(content_type: str | None, body: bytes) -> bool:
     return True
 
 
-class Gateway:
+class Gateway(ServedOverHttp):
     """Routes of one template served on `host:port` (127.0.0.1:3000 by default, else a free port)."""
 
     def __init__(
@@ -117,21 +117,6 @@ class Gateway:
         # API Gateway picks the most specific route: more literal segments, no greedy, exact method.
         routes.sort(key=lambda r: (r.pattern is None, -r.literal_segments, r.greedy, r.method == "ANY"))
         return routes
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def port(self) -> int:
-        return self.server.port
-
-    def start(self) -> Gateway:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
 
     def match(self, method: str, path: str) -> tuple[_Route, dict[str, str]] | None:
         for route in self.routes:

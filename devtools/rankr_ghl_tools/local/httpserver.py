@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
 
@@ -205,3 +206,25 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return False
     return True
+
+
+class ServedOverHttp:
+    """A service answered by one `LocalHttpServer` (`self.server`, bound by the subclass): its address,
+    start and stop."""
+
+    server: LocalHttpServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def start(self) -> Self:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()

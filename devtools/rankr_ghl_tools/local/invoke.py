@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from rankr_ghl_tools.local.aws_calls import CallWriter, call_resources, recording_target
-from rankr_ghl_tools.local.httpserver import HttpRequest, HttpResponse, LocalHttpServer
+from rankr_ghl_tools.local.httpserver import HttpRequest, HttpResponse, LocalHttpServer, ServedOverHttp
 from rankr_ghl_tools.local.template import REGION, FunctionSpec, Template
 from rankr_ghl_tools.local.workers import (
     FunctionPool,
@@ -312,27 +312,12 @@ class LambdaService:
 _INVOKE_PATH = "/2015-03-31/functions/"
 
 
-class InvokeApi:
+class InvokeApi(ServedOverHttp):
     """Lambda's Invoke API over HTTP (boto3 `lambda` client with endpoint_url=invoke_url)."""
 
     def __init__(self, service: LambdaService, *, host: str = "127.0.0.1", port: int = 3001) -> None:
         self.service = service
         self.server = LocalHttpServer(self.dispatch, host=host, port=port, name="invoke-api")
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def port(self) -> int:
-        return self.server.port
-
-    def start(self) -> InvokeApi:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
 
     def dispatch(self, request: HttpRequest) -> HttpResponse:
         path, _, query = request.target.partition("?")

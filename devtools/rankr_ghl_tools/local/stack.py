@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -41,6 +41,18 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
 APP_SECRET = "AppSecret"
 LAMBDA_ENDPOINT_ENV = "AWS_ENDPOINT_URL_LAMBDA"
+
+
+def _ghl_sandbox_factory() -> Callable[[Any], Any]:
+    from rankr_ghl_tools.ghl_sandbox import GHLSandbox, SandboxConfig
+
+    return lambda config: GHLSandbox(config or SandboxConfig())
+
+
+def _rankr_sandbox_factory() -> Callable[[Any], Any]:
+    from rankr_ghl_tools.rankr_sandbox import RankrSandbox, RankrSandboxConfig
+
+    return lambda config: RankrSandbox(config or RankrSandboxConfig())
 
 
 @dataclass(frozen=True)
@@ -170,26 +182,25 @@ class LocalStack:
         self._point_ghl_webhooks()
 
     def _start_sandboxes(self) -> None:
-        if self._want_ghl is True:
-            try:
-                from rankr_ghl_tools.ghl_sandbox import GHLSandbox, SandboxConfig
-            except ImportError as exc:  # another helper's package may be mid-change
-                self.notes.append(f"GHL sandbox unavailable: {exc}")
-            else:
-                self.ghl = GHLSandbox(self.ghl_sandbox_config or SandboxConfig()).start()
-                self._owned.append(self.ghl)
-        elif self._want_ghl:
-            self.ghl = self._want_ghl
-        if self._want_rankr is True:
-            try:
-                from rankr_ghl_tools.rankr_sandbox import RankrSandbox, RankrSandboxConfig
-            except ImportError as exc:
-                self.notes.append(f"Rankr sandbox unavailable: {exc}")
-            else:
-                self.rankr = RankrSandbox(self.rankr_sandbox_config or RankrSandboxConfig()).start()
-                self._owned.append(self.rankr)
-        elif self._want_rankr:
-            self.rankr = self._want_rankr
+        self.ghl = self._sandbox("GHL", self._want_ghl, _ghl_sandbox_factory, self.ghl_sandbox_config)
+        self.rankr = self._sandbox(
+            "Rankr", self._want_rankr, _rankr_sandbox_factory, self.rankr_sandbox_config
+        )
+
+    def _sandbox(
+        self, label: str, wanted: bool | Any, load_factory: Callable[[], Callable[[Any], Any]], config: Any
+    ) -> Any:
+        """`wanted`: True starts one (ours to stop), False none, else the already started one given."""
+        if wanted is not True:
+            return wanted if wanted else None
+        try:
+            factory = load_factory()
+        except ImportError as exc:  # a sandbox package that does not import leaves the stack usable
+            self.notes.append(f"{label} sandbox unavailable: {exc}")
+            return None
+        sandbox = factory(config).start()
+        self._owned.append(sandbox)
+        return sandbox
 
     def _parameter_overrides(self, source: Template) -> dict[str, str]:
         """Point the template at the sandboxes and this gateway; the caller's overrides win."""

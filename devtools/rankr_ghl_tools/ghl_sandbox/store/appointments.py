@@ -12,7 +12,6 @@ from ..util import (
 from .records import (
     LocationState,
     Record,
-    not_found,
 )
 from .views import ViewStore
 
@@ -46,18 +45,13 @@ class AppointmentStore(ViewStore):
                 "dateAdded_ms": stamp,
                 "dateUpdated_ms": stamp,
             }
-            loc.appointments[a["id"]] = a
-            loc.appts_by_contact.setdefault(contact_id, {})[a["id"]] = None
-            self.appt_loc[a["id"]] = loc.id
+            self._file_child(self.appt_loc, loc, loc.appointments, loc.appts_by_contact, a)
             if emit:
                 self.sink("AppointmentCreate", self.appointment_event("AppointmentCreate", a))
             return a
 
     def _appointment(self, appt_id: str) -> tuple[LocationState, Record]:
-        loc = self.locations.get(self.appt_loc.get(appt_id, ""))
-        if loc is None or appt_id not in loc.appointments:
-            raise not_found("Appointment")
-        return loc, loc.appointments[appt_id]
+        return self._child(self.appt_loc, lambda loc: loc.appointments, "Appointment", None, appt_id)
 
     def get_appointment(self, appt_id: str) -> Record:
         with self.lock:

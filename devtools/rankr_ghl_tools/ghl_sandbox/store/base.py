@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
+from collections.abc import Callable
 
 from ..config import SandboxConfig
 from ..variants import VariantRegistry, Variants
@@ -74,3 +75,35 @@ class StoreBase:
         if loc is None or contact_id not in loc.contacts:
             raise not_found("Contact")
         return loc, loc.contacts[contact_id]
+
+    def _file_child(
+        self,
+        owners: dict[str, str],
+        loc: LocationState,
+        records: dict[str, Record],
+        by_contact: dict[str, dict[str, None]],
+        record: Record,
+    ) -> None:
+        """A new task, note or appointment of `loc`: kept by id and under its contact (in creation
+        order), and `owners` (id -> location) told where it is."""
+        records[record["id"]] = record
+        by_contact.setdefault(record["contactId"], {})[record["id"]] = None
+        owners[record["id"]] = loc.id
+
+    def _child(
+        self,
+        owners: dict[str, str],
+        records_of: Callable[[LocationState], dict[str, Record]],
+        label: str,
+        contact_id: str | None,
+        child_id: str,
+    ) -> tuple[LocationState, Record]:
+        """A task, note or appointment by id (`owners`: its location); 404 unless it is `contact_id`'s
+        (when given)."""
+        loc = self.locations.get(owners.get(child_id, ""))
+        if loc is None or child_id not in records_of(loc):
+            raise not_found(label)
+        record = records_of(loc)[child_id]
+        if contact_id is not None and record["contactId"] != contact_id:
+            raise not_found(label)
+        return loc, record

@@ -13,7 +13,6 @@ from ..variants import Variants
 from .records import (
     LocationState,
     Record,
-    not_found,
     unprocessable,
 )
 from .search import SearchStore
@@ -58,21 +57,13 @@ class TaskNoteStore(SearchStore):
                 "dateAdded_ms": stamp,
                 "dateUpdated_ms": stamp,
             }
-            loc.tasks[t["id"]] = t
-            loc.tasks_by_contact.setdefault(contact_id, {})[t["id"]] = None
-            self.task_loc[t["id"]] = loc.id
+            self._file_child(self.task_loc, loc, loc.tasks, loc.tasks_by_contact, t)
             if emit:
                 self.sink("TaskCreate", self.task_event("TaskCreate", t))
             return t
 
     def _task(self, contact_id: str | None, task_id: str) -> tuple[LocationState, Record]:
-        loc = self.locations.get(self.task_loc.get(task_id, ""))
-        if loc is None or task_id not in loc.tasks:
-            raise not_found("Task")
-        task = loc.tasks[task_id]
-        if contact_id is not None and task["contactId"] != contact_id:
-            raise not_found("Task")
-        return loc, task
+        return self._child(self.task_loc, lambda loc: loc.tasks, "Task", contact_id, task_id)
 
     def get_task(self, contact_id: str | None, task_id: str) -> Record:
         with self.lock:
@@ -208,9 +199,7 @@ class TaskNoteStore(SearchStore):
                 "dateAdded_ms": stamp,
                 "dateUpdated_ms": stamp,
             }
-            loc.notes[n["id"]] = n
-            loc.notes_by_contact.setdefault(contact_id, {})[n["id"]] = None
-            self.note_loc[n["id"]] = loc.id
+            self._file_child(self.note_loc, loc, loc.notes, loc.notes_by_contact, n)
             self._note_touches_contact(loc, contact_id, stamp)
             if emit:
                 self.sink("NoteCreate", self.note_event("NoteCreate", n))
@@ -228,13 +217,7 @@ class TaskNoteStore(SearchStore):
         self._search_write(loc, contact_id, new)
 
     def _note(self, contact_id: str | None, note_id: str) -> tuple[LocationState, Record]:
-        loc = self.locations.get(self.note_loc.get(note_id, ""))
-        if loc is None or note_id not in loc.notes:
-            raise not_found("Note")
-        note = loc.notes[note_id]
-        if contact_id is not None and note["contactId"] != contact_id:
-            raise not_found("Note")
-        return loc, note
+        return self._child(self.note_loc, lambda loc: loc.notes, "Note", contact_id, note_id)
 
     def get_note(self, contact_id: str | None, note_id: str) -> Record:
         with self.lock:

@@ -109,6 +109,8 @@ class RankrHttpBase:
                 raise ValueError("idempotency_key must be 1-255 printable ASCII characters without spaces")
             headers["Idempotency-Key"] = idempotency_key
         account_id = path_params.get("accountId")
+        # What every log line of this request carries: the path template, never the ids in the path.
+        request_facts = {"method": method, "path": template, "account_id": account_id}
         key_refreshed = False
         attempt = 0
         while True:
@@ -139,12 +141,10 @@ class RankrHttpBase:
                     logger.debug(
                         "rankr request",
                         extra={
-                            "method": method,
-                            "path": template,
+                            **request_facts,
                             "status": status,
                             "duration_ms": duration_ms,
                             "attempt": attempt,
-                            "account_id": account_id,
                             "replayed": response.headers.get("Idempotent-Replayed") == "true",
                         },
                     )
@@ -157,7 +157,7 @@ class RankrHttpBase:
                     if self._current_key() != api_key:
                         logger.warning(
                             "rankr request unauthorized, retrying with refreshed key",
-                            extra={"method": method, "path": template, "account_id": account_id},
+                            extra=request_facts,
                         )
                         continue
             duration_ms = round((time.perf_counter() - started) * 1000, 1)
@@ -169,12 +169,10 @@ class RankrHttpBase:
             log(
                 "rankr request failed",
                 extra={
-                    "method": method,
-                    "path": template,
+                    **request_facts,
                     "status": status,
                     "duration_ms": duration_ms,
                     "attempt": attempt,
-                    "account_id": account_id,
                     "error": type(error).__name__,
                     "problem": error.problem_name,
                     "will_retry": will_retry,

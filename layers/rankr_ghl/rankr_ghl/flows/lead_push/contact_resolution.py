@@ -78,6 +78,11 @@ def is_duplicate_refusal(exc: GHLError) -> bool:
     return exc.status in (400, 422) and "duplicat" in exc.message.lower()
 
 
+def _warn_retrying(message: str, lead: Lead, exc: GHLError) -> None:
+    """A failed write the resolver looks past: the lead and GHL's answer, never the contact's values."""
+    logger.warning(message, extra={"leadId": lead.leadId, "status": exc.status, "traceId": exc.trace_id})
+
+
 @dataclass(frozen=True)
 class ResolutionSettings:
     # How long the marker-tag lookup is retried after an ambiguous create before creating again:
@@ -150,9 +155,8 @@ class ContactResolver:
                 if not (exc.may_have_been_applied or exc.retryable or is_duplicate_refusal(exc)):
                     raise
                 last_error = exc
-                logger.warning(
-                    "upsert/create failed ambiguously or as a duplicate; looking the contact up",
-                    extra={"leadId": lead.leadId, "status": exc.status, "traceId": exc.trace_id},
+                _warn_retrying(
+                    "upsert/create failed ambiguously or as a duplicate; looking the contact up", lead, exc
                 )
                 continue
             if new:
@@ -197,9 +201,8 @@ class ContactResolver:
                 if not (exc.may_have_been_applied or exc.retryable):
                     raise
                 last_error = exc
-                logger.warning(
-                    "create failed ambiguously; re-resolving by lead tag before any retry",
-                    extra={"leadId": lead.leadId, "status": exc.status, "traceId": exc.trace_id},
+                _warn_retrying(
+                    "create failed ambiguously; re-resolving by lead tag before any retry", lead, exc
                 )
                 continue
             return created, Outcome.CREATED, "created"

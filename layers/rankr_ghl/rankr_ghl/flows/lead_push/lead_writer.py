@@ -328,43 +328,54 @@ class LeadWriter:
         ]
         self._records.claim(location_id, lead.leadId, claims)
         if lead.note is not None:
-            note_body = lead.note.body
-            note = (
-                None
-                if first_attempt
-                else self._existing(self._ghl.list_notes(location_id, contact_id), "body", note_body)
+            note_wire = {"body": lead.note.body, "title": lead.note.title}
+            note = self._child(
+                first_attempt,
+                lambda: self._ghl.list_notes(location_id, contact_id),
+                "body",
+                lead.note.body,
+                lambda: self._ghl.create_note(location_id, contact_id, _without_none(note_wire)),
             )
-            if note is None:
-                note_wire = {"body": note_body, "title": lead.note.title}
-                note = self._ghl.create_note(
-                    location_id, contact_id, {k: v for k, v in note_wire.items() if v is not None}
-                )
             self._records.link_child(location_id, lead, contact_id, Entity.NOTE, note)
         if lead.task is not None:
-            title = lead.task.title
-            task = (
-                None
-                if first_attempt
-                else self._existing(self._ghl.list_tasks(location_id, contact_id), "title", title)
-            )
-            if task is None:
-                due = lead.task.dueDate or self._clock() + timedelta(days=1)
+            lead_task = lead.task
+
+            def create_task() -> Mapping[str, Any]:
+                due = lead_task.dueDate or self._clock() + timedelta(days=1)
                 task_wire: dict[str, Any] = {
-                    "title": title,
-                    "body": lead.task.body,
+                    "title": lead_task.title,
+                    "body": lead_task.body,
                     "dueDate": due.isoformat(),
                     "completed": False,
-                    "assignedTo": lead.task.assignedTo,
+                    "assignedTo": lead_task.assignedTo,
                 }
-                task = self._ghl.create_task(
-                    location_id, contact_id, {k: v for k, v in task_wire.items() if v is not None}
-                )
+                return self._ghl.create_task(location_id, contact_id, _without_none(task_wire))
+
+            task = self._child(
+                first_attempt,
+                lambda: self._ghl.list_tasks(location_id, contact_id),
+                "title",
+                lead_task.title,
+                create_task,
+            )
             self._records.link_child(location_id, lead, contact_id, Entity.TASK, task)
         self._release_claims(location_id, lead.leadId, claims)
 
     @staticmethod
-    def _existing(records: Sequence[Mapping[str, Any]], key: str, value: str) -> Mapping[str, Any] | None:
-        return next((r for r in records if r.get(key) == value and r.get("id")), None)
+    def _child(
+        first_attempt: bool,
+        list_existing: Callable[[], Sequence[Mapping[str, Any]]],
+        key: str,
+        value: str,
+        create: Callable[[], Mapping[str, Any]],
+    ) -> Mapping[str, Any]:
+        """The note or task a retried push created already (the one whose `key` is `value`), else a
+        new one; a first attempt has created none, so it lists nothing."""
+        if not first_attempt:
+            found = next((r for r in list_existing() if r.get(key) == value and r.get("id")), None)
+            if found is not None:
+                return found
+        return create()
 
     def safe_audit(
         self, location_id: str, lead_id: str, contact_id: str | None, outcome: str, **kw: Any
@@ -373,6 +384,10 @@ class LeadWriter:
             self._records.audit(location_id, lead_id, contact_id, outcome, **kw)
         except Exception:  # the audit log must never fail a push that GHL already applied
             logger.exception("audit write failed", extra={"leadId": lead_id})
+
+
+def _without_none(wire: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in wire.items() if v is not None}
 
 
 def contact_deleted(contact_id: str) -> LeadPushFailure:
