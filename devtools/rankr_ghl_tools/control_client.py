@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -130,3 +131,15 @@ class ControlClient:
             )
         result: dict[str, Any] = answer["result"]
         return result
+
+
+def operator_call(
+    args: argparse.Namespace, op: str, account: str | None = None, **fields: Any
+) -> dict[str, Any] | None:
+    """An operator op's result through the `ops` alias, or None after printing its error (the CLI
+    command then exits non-zero)."""
+    try:
+        return ControlClient.from_args(args, operator=True).call(op, account, **fields)
+    except ControlCallFailed as refused:
+        print(f"error: {refused.code}: {refused.message}", file=sys.stderr)
+        return None

@@ -14,7 +14,7 @@ import re
 import sys
 from typing import Any
 
-from rankr_ghl_tools.control_client import ControlCallFailed, ControlClient, add_arguments
+from rankr_ghl_tools.control_client import ControlCallFailed, ControlClient, add_arguments, operator_call
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -64,12 +64,7 @@ def record(view: dict[str, Any]) -> dict[str, Any]:
 
 
 def _operator(args: argparse.Namespace, op: str, **fields: Any) -> dict[str, Any] | None:
-    """The operator op's result, or None after printing its error."""
-    try:
-        return ControlClient.from_args(args, operator=True).call(op, None, **fields)
-    except ControlCallFailed as refused:
-        print(f"error: {refused.code}: {refused.message}", file=sys.stderr)
-        return None
+    return operator_call(args, op, None, **fields)
 
 
 def _print_one(view: dict[str, Any], as_json: bool) -> None:

@@ -16,7 +16,7 @@ import json
 import sys
 from typing import Any
 
-from rankr_ghl_tools.control_client import ControlCallFailed, ControlClient, add_arguments
+from rankr_ghl_tools.control_client import add_arguments, operator_call
 
 QUEUES = ("webhooks", "reconcile", "lead-push")
 SHOWN_AT_MOST = 500  # ops.dlq.summary's largest sample per queue
@@ -43,13 +43,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _call(args: argparse.Namespace, op: str, **fields: Any) -> dict[str, Any] | None:
-    try:
-        return ControlClient.from_args(args, operator=True).call(
-            op, args.rankr_account, locationId=args.location, **fields
-        )
-    except ControlCallFailed as refused:
-        print(f"error: {refused.code}: {refused.message}", file=sys.stderr)
-        return None
+    return operator_call(args, op, args.rankr_account, locationId=args.location, **fields)
 
 
 def cmd_list(args: argparse.Namespace) -> int:

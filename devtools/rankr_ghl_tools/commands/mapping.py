@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rankr_ghl.sync.mapping import MappingError, load_mapping_file
+from rankr_ghl.sync.mapping import FieldMapping, MappingError, load_mapping_file
 
-from rankr_ghl_tools.control_client import ControlCallFailed, ControlClient, add_arguments
+from rankr_ghl_tools.control_client import add_arguments, operator_call
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,13 +42,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         p.set_defaults(handler={"show": cmd_show, "set": cmd_set, "clear": cmd_clear}[name])
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
+def _load(path: Path, refused: str) -> FieldMapping | None:
+    """The mapping file, or None after printing `refused` and each problem."""
     try:
-        mapping = load_mapping_file(args.file)
+        return load_mapping_file(path)
     except MappingError as err:
-        print(f"{args.file}: invalid mapping ({len(err.problems)} problem(s))", file=sys.stderr)
+        print(f"{path}: {refused.format(problems=len(err.problems))}", file=sys.stderr)
         for problem in err.problems:
             print(f"  - {problem}")
+        return None
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    mapping = _load(args.file, "invalid mapping ({problems} problem(s))")
+    if mapping is None:
         return 1
     fields = {e.value: len(m.fields) for e, m in mapping.entities.items() if m.enabled}
     print(f"{args.file}: valid (digest {mapping.digest}; fields per entity: {fields})")
@@ -56,13 +63,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _call(args: argparse.Namespace, op: str, **fields: Any) -> dict[str, Any] | None:
-    try:
-        return ControlClient.from_args(args, operator=True).call(
-            op, args.account, locationId=args.location, **fields
-        )
-    except ControlCallFailed as refused:
-        print(f"error: {refused.code}: {refused.message}", file=sys.stderr)
-        return None
+    return operator_call(args, op, args.account, locationId=args.location, **fields)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -76,12 +77,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_set(args: argparse.Namespace) -> int:
-    try:
-        mapping = load_mapping_file(args.file)
-    except MappingError as err:
-        print(f"{args.file}: invalid mapping, nothing stored", file=sys.stderr)
-        for problem in err.problems:
-            print(f"  - {problem}")
+    mapping = _load(args.file, "invalid mapping, nothing stored")
+    if mapping is None:
         return 1
     result = _call(args, "ops.mapping.put", document=mapping.document.model_dump(mode="json"))
     if result is None:

@@ -423,7 +423,7 @@ class AuditSink(Protocol):
     def record(self, entry: AuditEntry) -> None: ...
 
 
-class AuditLog(AuditSink, Protocol):
+class AuditReader(Protocol):
     def query_location(
         self,
         location_id: str,
@@ -435,3 +435,7 @@ class AuditLog(AuditSink, Protocol):
     ) -> list[AuditEntry]:
         """Entries of a location, newest first, optionally one entity kind and a time range."""
         ...
+
+
+class AuditLog(AuditSink, AuditReader, Protocol):
+    """The audit log: written by every flow, read by the control API."""

@@ -14,10 +14,9 @@ from typing import Any, Protocol
 
 from rankr_ghl.flows.control.dead_letter_sweep import DeadLetterCounts, location_counts
 from rankr_ghl.flows.control.reconcile_ops import last_reconcile
-from rankr_ghl.flows.control.records import AuditReader
 from rankr_ghl.flows.inbound.model import FLOW as WEBHOOK_FLOW
 from rankr_ghl.observability import logger
-from rankr_ghl.sync.ports import CheckpointStore
+from rankr_ghl.sync.ports import AuditReader, CheckpointStore
 
 # The newest audit entries searched for the last webhook-driven change.
 WEBHOOK_LOOKBACK = 100

@@ -36,7 +36,6 @@ from rankr_ghl.flows.control.operator_contract import (
 )
 from rankr_ghl.flows.control.reconcile_ops import reconcile_status, start_reconcile
 from rankr_ghl.flows.control.records import (
-    AuditReader,
     TransferPreviewer,
     TransferRunner,
     query_logs,
@@ -44,7 +43,7 @@ from rankr_ghl.flows.control.records import (
 )
 from rankr_ghl.flows.reconcile.planner import JobQueue
 from rankr_ghl.observability import logger
-from rankr_ghl.sync.ports import CheckpointStore
+from rankr_ghl.sync.ports import AuditReader, CheckpointStore
 
 NOT_FOUND = "no connection has that id (within rankrAccountId, when given)"
 

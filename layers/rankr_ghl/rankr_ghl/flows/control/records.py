@@ -5,24 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from rankr_ghl.flows.control.contract import ControlError, LogsQueryFields, TestTransferFields
-from rankr_ghl.sync.ports import AuditEntry
+from rankr_ghl.sync.ports import AuditEntry, AuditReader
 from rankr_ghl.sync.types import Entity
-
-
-class AuditReader(Protocol):
-    def query_location(
-        self,
-        location_id: str,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        entity: Entity | None = None,
-        limit: int = 100,
-    ) -> list[AuditEntry]: ...
-
 
 # (location, account, GHL contact id) -> the preview as a dict; reads only.
 TransferPreviewer = Callable[[str, str, str], dict[str, Any]]

@@ -58,7 +58,6 @@ from rankr_ghl.flows.control.operator_contract import OPERATOR_OPS, is_operator_
 from rankr_ghl.flows.control.operator_ops import OperatorOps
 from rankr_ghl.flows.control.reconcile_ops import reconcile_status, start_reconcile
 from rankr_ghl.flows.control.records import (
-    AuditReader,
     TransferPreviewer,
     TransferRunner,
     query_logs,
@@ -67,7 +66,7 @@ from rankr_ghl.flows.control.records import (
 from rankr_ghl.flows.control.scope import Scope, scope_of
 from rankr_ghl.flows.reconcile.planner import JobQueue
 from rankr_ghl.observability import logger
-from rankr_ghl.sync.ports import CheckpointStore
+from rankr_ghl.sync.ports import AuditReader, CheckpointStore
 
 
 class ConnectionView(Protocol):
