@@ -263,4 +263,3 @@ class DuplicateContactResponse(GHLModel):
     """GET /contacts/search/duplicate 200 (undocumented): ``{contact: Contact | null}``."""
 
     contact: Contact | None = None
-
