@@ -3,7 +3,8 @@
 httpx's default transport imports httpcore and h11 (h11 compiles its header grammar at import): about
 30 ms of the cold start of every function that calls GHL or Rankr, for a second HTTP/1.1 stack next
 to urllib3. This transport keeps httpx's client (its API, its event hooks, X-Ray's instrumentation of
-it) and hands the bytes to urllib3: one pool per origin, keep-alive, no retries and no redirects
+it) and hands the bytes to urllib3: one pool per origin, keep-alive (idle connections expire as in
+httpx), no retries and no redirects
 (httpx and the API clients decide those), the caller's TLS context, and each httpx timeout's connect
 and read parts. urllib3's errors become the httpx errors httpcore raises for the same failure, so
 the API clients' retry rules read them unchanged. A response body is read whole before it is
@@ -16,6 +17,8 @@ from __future__ import annotations
 import http.client
 import logging
 import ssl
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -29,6 +32,9 @@ logging.getLogger("urllib3.connectionpool").setLevel(logging.WARNING)
 # Idle connections kept per origin (httpx keeps 20 across its pool); more concurrent requests still
 # each get a connection, the surplus is closed after use.
 KEEPALIVE_PER_ORIGIN = 32
+# httpx's keep-alive expiry: a connection idle longer is not reused. Between invocations Lambda freezes
+# the container, and a peer or a NAT may drop an idle connection without a word meanwhile.
+KEEPALIVE_EXPIRY_S = 5.0
 
 
 @contextmanager
@@ -77,8 +83,19 @@ class Urllib3Transport(httpx.BaseTransport):
         self._pool = urllib3.PoolManager(
             maxsize=KEEPALIVE_PER_ORIGIN, block=False, ssl_context=ssl_context, retries=False
         )
+        self._lock = threading.Lock()
+        self._last_used = time.monotonic()
+
+    def _touch(self) -> None:
+        """Note a use; after KEEPALIVE_EXPIRY_S without one, close every idle connection first."""
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last_used > KEEPALIVE_EXPIRY_S:
+                self._pool.clear()
+            self._last_used = now
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self._touch()
         headers = urllib3.HTTPHeaderDict()
         for name, value in request.headers.multi_items():
             headers.add(name, value)
@@ -101,6 +118,7 @@ class Urllib3Transport(httpx.BaseTransport):
                 response.close()  # a half-read connection cannot be reused
                 raise
         response.release_conn()
+        self._touch()
         return httpx.Response(
             status_code=response.status,
             headers=list(response.headers.iteritems()),

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+from rankr_ghl import urllib3_transport
 from rankr_ghl.lazy_http import LazyHttpClient, shared_tls_context
 from rankr_ghl.urllib3_transport import Urllib3Transport
 
@@ -111,6 +112,16 @@ def test_connections_are_kept_alive_and_reused(server: _Server) -> None:
         for _ in range(5):
             assert client.get("/x").status_code == 200
     assert server.connections == 1
+
+
+def test_idle_connections_expire(server: _Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(urllib3_transport, "KEEPALIVE_EXPIRY_S", 0.2)
+    with _client(server, _reply(200, b"{}")) as client:
+        assert client.get("/x").status_code == 200
+        assert client.get("/x").status_code == 200
+        time.sleep(0.4)
+        assert client.get("/x").status_code == 200
+    assert server.connections == 2
 
 
 def test_a_refused_connection_is_a_connect_error() -> None:
