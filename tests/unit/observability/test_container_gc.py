@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import gc
 import subprocess
 import sys
 from pathlib import Path
@@ -38,30 +37,45 @@ def test_the_policy_is_the_handlers_first_import_outside_the_standard_library(ha
     assert isinstance(first, ast.Import) and first.names[0].name == POLICY_MODULE, handler
 
 
-def test_importing_the_policy_raises_only_the_young_threshold() -> None:
-    # A fresh interpreter: this test process may have imported the policy already.
-    script = (
-        "import gc; before = gc.get_threshold(); import rankr_ghl.container_gc as policy; "
-        "print(before, gc.get_threshold(), policy.YOUNG_GENERATION_THRESHOLD)"
-    )
+def _fresh_interpreter(script: str) -> list[object]:
+    """Run `script` in a new interpreter (this test process may have applied the policy already);
+    its last line printed is a Python literal."""
     layer = str(REPO_ROOT / "layers" / "rankr_ghl")
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, env={"PYTHONPATH": layer}
-    ).stdout.split(")")
-    before = ast.literal_eval(out[0] + ")")
-    after = ast.literal_eval(out[1] + ")")
-    threshold = int(out[2])
-    assert before[0] < threshold
-    assert after == (threshold, before[1], before[2])
+    ).stdout
+    value = ast.literal_eval(out.strip().splitlines()[-1])
+    assert isinstance(value, list)
+    return value
 
 
-def test_apply_sets_the_threshold() -> None:
-    from rankr_ghl import container_gc
+def test_the_cold_start_runs_no_collection_and_the_first_one_freezes_its_survivors() -> None:
+    before, during, collections, after, frozen, threshold = _fresh_interpreter(
+        "import gc\n"
+        "before = gc.get_threshold()\n"
+        "import rankr_ghl.container_gc as policy\n"
+        "during = gc.get_threshold()\n"
+        "runs = []\n"
+        "gc.callbacks.insert(0, lambda phase, info: phase == 'stop' and runs.append(phase))\n"
+        "kept = [[i] for i in range(50_000)]  # a cold start's worth of long-lived objects\n"
+        "collections = len(runs)\n"
+        "gc.collect()\n"
+        "print([before, during, collections, gc.get_threshold(), gc.get_freeze_count(), "
+        "policy.COLD_START_YOUNG_THRESHOLD])\n"
+    )
+    assert isinstance(before, tuple) and isinstance(threshold, int)
+    assert during == (threshold, *before[1:])
+    assert collections == 0
+    assert after == before
+    assert isinstance(frozen, int) and frozen > 50_000
 
-    saved = gc.get_threshold()
-    try:
-        gc.set_threshold(700)
-        container_gc.apply()
-        assert gc.get_threshold()[0] == container_gc.YOUNG_GENERATION_THRESHOLD
-    finally:
-        gc.set_threshold(*saved)
+
+def test_apply_is_once_per_process() -> None:
+    calls, thresholds = _fresh_interpreter(
+        "import gc\n"
+        "import rankr_ghl.container_gc as policy\n"
+        "policy.apply(); policy.apply()\n"
+        "print([gc.callbacks.count(policy._settle_after_first_collection), gc.get_threshold()[0]])\n"
+    )
+    assert calls == 1
+    assert thresholds == 200_000
