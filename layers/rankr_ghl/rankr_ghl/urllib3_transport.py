@@ -1,15 +1,14 @@
 """An httpx transport over urllib3, the HTTP stack botocore has already loaded in every container.
 
 httpx's default transport imports httpcore and h11 (h11 compiles its header grammar at import): about
-30 ms of the cold start of every function that calls GHL or Rankr, for a second HTTP/1.1 stack next
-to urllib3. This transport keeps httpx's client (its API, its event hooks, X-Ray's instrumentation of
-it) and hands the bytes to urllib3: one pool per origin, keep-alive (idle connections expire as in
-httpx), no retries and no redirects
-(httpx and the API clients decide those), the caller's TLS context, and each httpx timeout's connect
-and read parts. urllib3's errors become the httpx errors httpcore raises for the same failure, so
-the API clients' retry rules read them unchanged. A response body is read whole before it is
-returned (the APIs answer small JSON documents): the connection goes back to the pool at once, and a
-failure while reading it is raised here, mapped like any other.
+30 ms of the cold start of every function that calls GHL or Rankr, for a second HTTP/1.1 stack next to
+urllib3. This transport keeps httpx's client (its API, its event hooks, X-Ray's instrumentation of it)
+and hands the bytes to urllib3: one pool per origin, keep-alive (idle connections expire as in httpx),
+no retries and no redirects (httpx and the API clients decide those), the caller's TLS context, and each
+httpx timeout's connect and read parts. urllib3's errors become the httpx errors httpcore raises for the
+same failure, so the API clients' retry rules read them unchanged. A response body is read whole before
+it is returned (the APIs answer small JSON documents): the connection goes back to the pool at once, and
+a failure while reading it is raised here, mapped like any other.
 """
 
 from __future__ import annotations
