@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 from typing import Annotated, Any
 
+import rankr_ghl.container_gc  # noqa: F401  # first: the GC policy, before the heavy imports
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import rankr_ghl.container_gc  # noqa: F401  # first: the GC policy, before the heavy imports
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import rankr_ghl.container_gc  # noqa: F401  # first: the GC policy, before the heavy imports
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from rankr_ghl.observability import logger, metrics, tracer
 from rankr_ghl.wiring import root

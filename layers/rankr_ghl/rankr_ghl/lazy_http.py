@@ -23,7 +23,8 @@ class LazyHttpClient:
     """Building an `httpx.Client` loads the TLS trust store (~0.2 s of a cold start), which an
     invocation that never makes a request (unknown location, skipped event, bad input) should not
     pay. Thread-safe: the first caller builds it, the others wait for that one. Every client built
-    here verifies with `shared_tls_context`, unless its options bring their own `verify` or transport."""
+    here sends through `Urllib3Transport` and verifies with `shared_tls_context`, unless its options
+    bring their own transport or `verify` (then httpx builds its own transport)."""
 
     def __init__(self, **options: Any) -> None:
         self._options = options
@@ -36,8 +37,10 @@ class LazyHttpClient:
             with self._lock:
                 if self._client is None:
                     options = dict(self._options)
-                    if options.get("transport") is None:
-                        options.setdefault("verify", shared_tls_context())
+                    if options.get("transport") is None and "verify" not in options:
+                        from rankr_ghl.urllib3_transport import Urllib3Transport
+
+                        options["transport"] = Urllib3Transport(shared_tls_context())
                     self._client = httpx.Client(**options)
                 client = self._client
         return client

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from rankr_ghl.ghl.model_base import GHLDateTime, GHLModel, GHLRequest
 
@@ -252,6 +252,8 @@ class ContactSearchResponse(GHLModel):
 class ContactSearchPage(BaseModel):
     """One page of POST /contacts/search plus the cursor for the next ``searchAfter`` request."""
 
+    model_config = ConfigDict(defer_build=True)
+
     contacts: list[Contact]
     total: int | None
     next_search_after: list[Any] | None
@@ -261,7 +263,3 @@ class DuplicateContactResponse(GHLModel):
     """GET /contacts/search/duplicate 200 (undocumented): ``{contact: Contact | null}``."""
 
     contact: Contact | None = None
-
-
-# ContactsListResponse names ContactsMeta, defined after it.
-ContactsListResponse.model_rebuild()

@@ -32,7 +32,11 @@ class GHLModel(BaseModel):
     """Response model: camelCase wire names, unknown fields kept."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="allow", protected_namespaces=()
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="allow",
+        protected_namespaces=(),
+        defer_build=True,
     )
 
     def to_api(self) -> dict[str, Any]:
@@ -43,4 +47,6 @@ class GHLModel(BaseModel):
 class GHLRequest(GHLModel):
     """Request body model: camelCase wire names, unknown fields rejected before GHL sees them."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", defer_build=True
+    )

@@ -29,7 +29,9 @@ Timestamp = Annotated[AwareDatetime, PlainSerializer(format_timestamp, return_ty
 
 
 class _Response(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True, defer_build=True
+    )
 
 
 class _Record(_Response):
@@ -45,7 +47,9 @@ class _Record(_Response):
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", defer_build=True
+    )
 
     def to_json(self, *, partial: bool) -> dict[str, Any]:
         """Wire body. `partial` (PATCH) sends only the fields that were set; explicit None clears."""

@@ -18,7 +18,7 @@ from rankr_ghl.sync.types import ConflictPolicy, DeletePolicy, Direction, Side
 
 
 class _Doc(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class FieldSpec(_Doc):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from rankr_ghl.aws.dynamodb import DynamoDBClientSource, LazyDynamoDBClient
+from rankr_ghl.aws.dynamodb import BATCH_ATTEMPTS, DynamoDBClientSource, LazyDynamoDBClient
 from rankr_ghl.sync.ports import IdMapping, LedgerEntry, utcnow
 from rankr_ghl.sync.types import Entity, Side
 
@@ -95,6 +95,23 @@ class TableBase:
         if expires is not None and int(expires) < epoch_now():
             return None
         return values
+
+    def _batch_get(self, keys: Sequence[tuple[str, str]], *, what: str) -> list[dict[str, Any]]:
+        """The items of `keys` ((pk, sk) pairs) in one consistent BatchGetItem, in no particular order,
+        re-asking for what DynamoDB leaves unprocessed (with backoff); items past `expiresAt` included."""
+        pending: list[Any] = [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in keys]
+        items: list[dict[str, Any]] = []
+        for attempt in range(BATCH_ATTEMPTS):
+            resp = self.client.batch_get_item(
+                RequestItems={self.table_name: {"Keys": pending, "ConsistentRead": True}}
+            )
+            items.extend(from_item(item) for item in resp.get("Responses", {}).get(self.table_name, []))
+            unprocessed = resp.get("UnprocessedKeys", {}).get(self.table_name)
+            pending = list(unprocessed["Keys"]) if unprocessed else []
+            if not pending:
+                return items
+            time.sleep(0.02 * (2**attempt))
+        raise RuntimeError(f"{what} not read: DynamoDB left keys unprocessed")
 
 
 def mapping_item(m: IdMapping, side: Side) -> dict[str, Any]:

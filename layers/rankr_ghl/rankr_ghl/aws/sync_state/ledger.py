@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from rankr_ghl.aws.dynamodb import BATCH_ATTEMPTS, DynamoDBClientSource, write_batches
+from rankr_ghl.aws.dynamodb import DynamoDBClientSource, write_batches
 from rankr_ghl.aws.sync_state.items import (
     DEFAULT_LEDGER_TTL_S,
     TableBase,
     epoch_now,
-    from_item,
     ledger_item,
     parse_ledger_entry,
     record_pk,
@@ -56,7 +54,7 @@ class DynamoLedgerStore(TableBase):
         if len(wanted) <= 1:  # a single key: a plain GetItem
             found_one = {key: self.get(location_id, entity, *key) for key in wanted.values()}
             return {key: entry for key, entry in found_one.items() if entry is not None}
-        items = self._batch_get([{"pk": {"S": pk}, "sk": {"S": "LEDGER"}} for pk in wanted])
+        items = self._batch_get([(pk, "LEDGER") for pk in wanted], what="ledger entries")
         now = epoch_now()
         found: dict[tuple[Side, str], LedgerEntry] = {}
         for values in items:
@@ -66,20 +64,6 @@ class DynamoLedgerStore(TableBase):
             side, rid = wanted[str(values["pk"])]
             found[(side, rid)] = parse_ledger_entry(location_id, entity, side, rid, values)
         return found
-
-    def _batch_get(self, keys: list[Any]) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        for attempt in range(BATCH_ATTEMPTS):
-            resp = self.client.batch_get_item(
-                RequestItems={self.table_name: {"Keys": keys, "ConsistentRead": True}}
-            )
-            items.extend(from_item(item) for item in resp.get("Responses", {}).get(self.table_name, []))
-            unprocessed = resp.get("UnprocessedKeys", {}).get(self.table_name)
-            keys = list(unprocessed["Keys"]) if unprocessed else []
-            if not keys:
-                return items
-            time.sleep(0.02 * (2**attempt))
-        raise RuntimeError("ledger entries not read: DynamoDB left keys unprocessed")
 
     def put(self, entry: LedgerEntry) -> None:
         self.client.put_item(TableName=self.table_name, Item=self._item(entry))

@@ -29,9 +29,17 @@ class DynamoMappingConfigSource(TableBase):
         raise ValueError("give a location_id or an account_id")
 
     def get_mapping_document(self, location_id: str, account_id: str | None = None) -> dict[str, Any] | None:
-        values = self._get(self._pk(location_id=location_id), "CONFIG")
-        if values is None and account_id:
-            values = self._get(self._pk(account_id=account_id), "CONFIG")
+        location_pk = self._pk(location_id=location_id)
+        if account_id:
+            # Both scopes in one round trip: the location's own document wins over its account's.
+            account_pk = self._pk(account_id=account_id)
+            found = {
+                str(item["pk"]): item
+                for item in self._batch_get([(location_pk, "CONFIG"), (account_pk, "CONFIG")], what="mapping")
+            }
+            values = found.get(location_pk) or found.get(account_pk)
+        else:
+            values = self._get(location_pk, "CONFIG")
         if values is None:
             return None
         document = json.loads(values["document"])
