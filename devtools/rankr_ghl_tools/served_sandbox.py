@@ -3,6 +3,7 @@ the server's address, a lazily opened admin client, and closing both in order.""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from types import TracebackType
 from typing import Generic, Protocol, Self, TypeVar
@@ -17,7 +18,7 @@ class AdminClient(Protocol):
 AdminT = TypeVar("AdminT", bound=AdminClient)
 
 
-class ServedSandbox(Generic[AdminT]):
+class ServedSandbox(ABC, Generic[AdminT]):
     """A sandbox served on `host:port` (0: any free port) under `name`; the subclass starts it with
     `serve` and opens its admin client with `admin_factory`."""
 
@@ -61,8 +62,9 @@ class ServedSandbox(Generic[AdminT]):
             self._server.stop(drain_timeout_s=1.0)
             self._server = None
 
+    @abstractmethod
     def start(self) -> Self:
-        raise NotImplementedError
+        """Build the sandbox's routes, `serve` them and start the server."""
 
     def stop(self) -> None:
         self.stop_serving()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from rankr_ghl_tools.installs import mint_install_link, walk_install
+from rankr_ghl_tools.installs import CONTROL_ALIAS_OUTPUT, mint_install_link, walk_install
 from rankr_ghl_tools.local.stack import LocalStack
 
 
@@ -26,6 +27,31 @@ def install_location(stack: LocalStack, location_id: str, rankr_account: str, *,
     assert walk.consent is not None and walk.consent.status_code == 302, walk.page.text
     assert "state" in parse_qs(urlsplit(walk.consent.headers["location"]).query)
     assert walk.done is not None and walk.done.status_code == 200, walk.page.text
+
+
+@dataclass(frozen=True)
+class Tenants:
+    account_a: str
+    location_a: str
+    account_b: str
+    location_b: str
+
+
+def install_two_tenants(stack: LocalStack, prefix: str = "") -> Tenants:
+    """Two Rankr accounts, each with one installed location (ids start with `prefix`)."""
+    ids = Tenants(
+        new_id(f"acct{prefix}A"), new_id(f"loc{prefix}A"), new_id(f"acct{prefix}B"), new_id(f"loc{prefix}B")
+    )
+    install_location(stack, ids.location_a, ids.account_a)
+    install_location(stack, ids.location_b, ids.account_b)
+    return ids
+
+
+def control_cli_args(stack: LocalStack) -> list[str]:
+    """The `rankr-ghl` options that send its commands to the stack's ControlFunction (Rankr's alias;
+    the client switches to the operators' alias for operator commands)."""
+    function = stack.template.outputs[CONTROL_ALIAS_OUTPUT]
+    return ["--control-function", function, "--invoke-url", stack.invoke_url]
 
 
 def wait_for(predicate: Any, timeout: float = 20.0, interval: float = 0.05) -> Any:

@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 import pytest
-from e2e_helpers import new_id
+from e2e_helpers import control_cli_args, new_id
 from rankr_ghl_tools.cli import main
-from rankr_ghl_tools.installs import CONTROL_ALIAS_OUTPUT, walk_install
+from rankr_ghl_tools.installs import walk_install
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -21,12 +21,7 @@ def _runs(stack: Any) -> int:
 
 def test_cli_commands_invoke_the_control_function(e2e_stack, capsys) -> None:
     stack = e2e_stack
-    via = [
-        "--control-function",
-        stack.template.outputs[CONTROL_ALIAS_OUTPUT],
-        "--invoke-url",
-        stack.invoke_url,
-    ]
+    via = control_cli_args(stack)
     account, location = new_id("acctCli"), new_id("locCli")
     before = _runs(stack)
 

@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_helpers import install_location, new_id
+from e2e_helpers import control_cli_args, install_location, new_id
 from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileJob
 from rankr_ghl.sync.mapping import default_mapping
 from rankr_ghl_tools.cli import main
-from rankr_ghl_tools.installs import CONTROL_ALIAS_OUTPUT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -30,12 +29,7 @@ def _json_lines(text: str) -> list[dict[str, Any]]:
 def test_cross_account_cli_commands_go_through_the_ops_alias(e2e_stack, capsys, tmp_path: Path) -> None:
     stack = e2e_stack
     # Rankr's alias ARN: the client puts the operators' alias on it for these commands.
-    via = [
-        "--control-function",
-        stack.template.outputs[CONTROL_ALIAS_OUTPUT],
-        "--invoke-url",
-        stack.invoke_url,
-    ]
+    via = control_cli_args(stack)
     account, location = new_id("acctOps"), new_id("locOps")
     install_location(stack, location, account)
     contact = stack.ghl.admin.create(

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from e2e_helpers import assert_nothing_written, install_location, new_id, world_snapshot
+from e2e_helpers import Tenants, assert_nothing_written, install_two_tenants, new_id, world_snapshot
 from rankr_ghl_tools.installs import CONTROL_ALIAS_OUTPUT, control_call
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -49,20 +48,9 @@ LOCATION_OPS: dict[str, dict[str, Any]] = {
 }
 
 
-@dataclass(frozen=True)
-class Tenants:
-    account_a: str
-    location_a: str
-    account_b: str
-    location_b: str
-
-
 @pytest.fixture(scope="module")
 def tenants(e2e_stack) -> Iterator[Tenants]:
-    ids = Tenants(new_id("acctA"), new_id("locA"), new_id("acctB"), new_id("locB"))
-    install_location(e2e_stack, ids.location_a, ids.account_a)
-    install_location(e2e_stack, ids.location_b, ids.account_b)
-    yield ids
+    yield install_two_tenants(e2e_stack, "")
 
 
 def hostile_cases(t: Tenants) -> list[tuple[str, Any, str]]:

@@ -7,30 +7,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from e2e_helpers import assert_nothing_written, install_location, new_id, world_snapshot
+from e2e_helpers import Tenants, assert_nothing_written, install_two_tenants, new_id, world_snapshot
 from rankr_ghl_tools.installs import CONTROL_ALIAS_OUTPUT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 
-@dataclass(frozen=True)
-class Tenants:
-    account_a: str
-    location_a: str
-    account_b: str
-    location_b: str
-
-
 @pytest.fixture(scope="module")
 def tenants(e2e_stack) -> Iterator[Tenants]:
-    ids = Tenants(new_id("acctOpA"), new_id("locOpA"), new_id("acctOpB"), new_id("locOpB"))
-    install_location(e2e_stack, ids.location_a, ids.account_a)
-    install_location(e2e_stack, ids.location_b, ids.account_b)
-    yield ids
+    yield install_two_tenants(e2e_stack, "Op")
 
 
 def _invoke(stack: Any, function: str, payload: Any, qualifier: str | None = None) -> dict[str, Any]:

@@ -7,20 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.decode import decode
 from rankr_ghl.flows.control.scope import ACCOUNT_ALIAS, OPERATOR_ALIAS
 from rankr_ghl_tools.local.iam_policies import managed_policy_documents, role_policies, wildcard_match
 from rankr_ghl_tools.local.template import load_template
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
-
-
-@pytest.fixture(scope="module")
-def template() -> dict[str, Any]:
-    tpl, errors = decode(str(TEMPLATE))
-    assert not errors, errors
-    assert tpl is not None
-    return dict(tpl)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.decode import decode
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 
@@ -22,14 +21,6 @@ ALLOWED_POLICY_TEMPLATES = {
     "SQSSendMessagePolicy",
     "AWSSecretsManagerGetSecretValuePolicy",
 }
-
-
-@pytest.fixture(scope="module")
-def template() -> dict[str, Any]:
-    tpl, errors = decode(str(TEMPLATE))
-    assert not errors, errors
-    assert tpl is not None
-    return dict(tpl)
 
 
 def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
