@@ -66,6 +66,8 @@ class AgencyListing:
         self._batch = batch
         self._found: queue.Queue[ListedBatch | BaseException | _End] = queue.Queue()
         self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._waiting = 0  # batches listed and not yet taken
         self.listed = 0
         self.complete = False
         self._thread = threading.Thread(target=self._run, name="agency-listing", daemon=True)
@@ -78,6 +80,11 @@ class AgencyListing:
         self._stop.set()
         self._thread.join(STOP_WAIT_S)
 
+    def waiting(self) -> int:
+        """Batches listed and read that `batches()` has not yielded yet."""
+        with self._lock:
+            return self._waiting
+
     def batches(self) -> Iterator[ListedBatch]:
         while True:
             item = self._found.get()
@@ -85,6 +92,8 @@ class AgencyListing:
                 return
             if isinstance(item, BaseException):
                 raise item
+            with self._lock:
+                self._waiting -= 1
             yield item
 
     def _run(self) -> None:
@@ -126,4 +135,6 @@ class AgencyListing:
         existing = self._records.record_states(location_ids)
         todo = [i for i in location_ids if not self._is_connected(existing.get(i))]
         self.listed += len(location_ids)
+        with self._lock:
+            self._waiting += 1
         self._found.put(ListedBatch(existing, todo, len(location_ids) - len(todo)))

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
 
 def build_agency_fan_out(root: Infrastructure) -> AgencyFanOut:
+    from rankr_ghl.aws.agency_progress import DynamoAgencyProgress
     from rankr_ghl.connections.agency_fanout import AgencyFanOut
     from rankr_ghl.connections.vault import powertools_metric
     from rankr_ghl.ghl.oauth import GHLOAuthClient, app_id_from_client_id
@@ -37,7 +38,8 @@ def build_agency_fan_out(root: Infrastructure) -> AgencyFanOut:
         oauth,
         wrap(tokens) if wrap is not None else tokens,
         connections,
-        progress=connections,
+        # Aggregated across the parallel chunk runs, on the company connection.
+        progress=DynamoAgencyProgress(root.settings.connections_table, client_source=root.dynamodb),
         queue=queue,
         company_tokens=root.token_vault(),
         app_id=app_id_from_client_id(root.ghl_client_id()),
