@@ -51,9 +51,7 @@ def test_parallel_chunks_add_up_and_one_writer_sets_done(tally):
     with ThreadPoolExecutor(8) as pool:  # eight chunks, each delivered twice, at once
         counted = list(pool.map(count, [*range(8), *range(8)]))
     assert sum(state is not None for state in counted) == 8
-    state = progress.complete_listing(
-        company, "att1", locations=50, chunks=10, connected_before=7, chunks_before=2, now_ms=99
-    )
+    state = progress.complete_listing(company, "att1", locations=50, chunks=8, connected_before=7, now_ms=99)
     assert state is not None and is_complete(state)
     assert (state["connected"], state["skipped"], state["chunksDone"], state["locations"]) == (
         28 + 7,
@@ -62,9 +60,7 @@ def test_parallel_chunks_add_up_and_one_writer_sets_done(tally):
         50,
     )
     assert (
-        progress.complete_listing(
-            company, "att1", locations=50, chunks=10, connected_before=7, chunks_before=2, now_ms=99
-        )
+        progress.complete_listing(company, "att1", locations=50, chunks=8, connected_before=7, now_ms=99)
         is None
     )  # the listing completes once per attempt
 
@@ -72,7 +68,7 @@ def test_parallel_chunks_add_up_and_one_writer_sets_done(tally):
 
     def finish(_: int) -> bool:
         barrier.wait()
-        return progress.finish(company, "att1", 10, 123)
+        return progress.finish(company, "att1", 8, 123)
 
     with ThreadPoolExecutor(6) as pool:
         assert sorted(pool.map(finish, range(6))) == [False] * 5 + [True]
@@ -86,9 +82,7 @@ def test_not_done_while_a_chunk_is_missing_and_a_superseded_attempt_changes_noth
     progress, store, company = tally
     start(progress, company, "old")
     progress.count_chunk(company, "old", "0", connected=3, skipped=0, now_ms=5)
-    state = progress.complete_listing(
-        company, "old", locations=6, chunks=2, connected_before=0, chunks_before=0, now_ms=6
-    )
+    state = progress.complete_listing(company, "old", locations=6, chunks=2, connected_before=0, now_ms=6)
     assert state is not None and not is_complete(state)
     assert not progress.finish(company, "old", 2, 7)
     progress.record_status(company, "old", AgencyInstallStatus.FAILED, 8, error="GHLUnavailable")

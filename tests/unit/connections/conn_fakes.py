@@ -141,9 +141,7 @@ class MemoryConnectionStore:
 
         return self._tally(company_id, attempt, change)
 
-    def complete_listing(
-        self, company_id, attempt, *, locations, chunks, connected_before, chunks_before, now_ms
-    ):
+    def complete_listing(self, company_id, attempt, *, locations, chunks, connected_before, now_ms):
         def change(state):
             if "chunks" in state:
                 return False
@@ -151,7 +149,6 @@ class MemoryConnectionStore:
                 locations=locations,
                 chunks=chunks,
                 connected=state["connected"] + connected_before,
-                chunksDone=state["chunksDone"] + chunks_before,
                 updatedMs=now_ms,
             )
             return True

@@ -27,9 +27,10 @@ class Crash(BaseException):
 class CrashingTokens:
     """The world's token store; the process "dies" on the n-th secret write."""
 
-    def __init__(self, inner, crash_at: int) -> None:
+    def __init__(self, inner, crash_at: int = 0, *, crash_on: str | None = None) -> None:
         self.inner = inner
         self.crash_at = crash_at
+        self.crash_on = crash_on  # or on this location's secret write
         self.installs = 0
 
     def __getattr__(self, name):
@@ -37,7 +38,7 @@ class CrashingTokens:
 
     def install(self, connection_id, bundle) -> None:
         self.installs += 1
-        if self.installs == self.crash_at:
+        if self.installs == self.crash_at or connection_id == self.crash_on:
             raise Crash
         self.inner.install(connection_id, bundle)
 
@@ -50,7 +51,9 @@ def agency(world, locations: int, *, account: str = "acct_9") -> list[str]:
     return ids
 
 
-def fan_out(world, *, tokens=None, chunk_size: int = 4, workers: int = 3, vault=None) -> AgencyFanOut:
+def fan_out(
+    world, *, tokens=None, chunk_size: int = 4, chunks_per_job: int = 1, workers: int = 3, vault=None
+) -> AgencyFanOut:
     return AgencyFanOut(
         world.oauth,
         tokens or world.tokens,
@@ -61,6 +64,7 @@ def fan_out(world, *, tokens=None, chunk_size: int = 4, workers: int = 3, vault=
         app_id="app123",
         metric=world.metrics,
         chunk_size=chunk_size,
+        chunks_per_job=chunks_per_job,
         workers=workers,
         clock=world.clock,
     )
@@ -234,6 +238,27 @@ def test_a_killed_chunk_retry_mints_only_what_it_left_unfinished(world):
     assert (retry.connected_before, retry.connected_now) == (written, 4 - written)
     assert world.oauth.mint_calls == mints + 4 - written and world.tokens.writes == stored + 4
     assert progress(world)["status"] == "done" and progress(world)["connected"] == 12
+    assert_all_connected(world, ids)
+
+
+def test_a_job_of_several_chunks_stores_each_and_its_retry_redoes_only_the_unstored_ones(world):
+    ids = agency(world, 24)
+    hand_off_all_but_the_first(world, chunks=3, chunk_size=8)  # listed 8 at a time: jobs of 2 chunks
+    runner = fan_out(world, chunks_per_job=2)
+    listing = runner.run(JOB)
+    [job] = world.agency_queue.chunk_jobs()
+    assert job.location_ids == tuple(ids[8:16]) and listing.connected_now == 16
+    # The listing run counted each chunk it stored; the job is counted once, when all of it is stored.
+    assert (progress(world)["chunks"], progress(world)["chunksDone"]) == (5, 4)
+    with pytest.raises(Crash):
+        fan_out(world, tokens=CrashingTokens(world.tokens, crash_on=ids[14]), chunks_per_job=2).run(job)
+    assert [world.connections.get(i).status for i in ids[8:12]] == [ConnectionStatus.ACTIVE] * 4
+    assert progress(world)["chunksDone"] == 4 and secrets_without_record(world) == []
+    mints = world.oauth.mint_calls
+    retry = runner.run(job)
+    assert (retry.connected_before, retry.connected_now) == (4, 4) and world.oauth.mint_calls == mints + 4
+    shown = progress(world)
+    assert shown["status"] == "done" and (shown["connected"], shown["chunksDone"]) == (24, 5)
     assert_all_connected(world, ids)
 
 

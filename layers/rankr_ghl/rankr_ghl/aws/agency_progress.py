@@ -101,14 +101,12 @@ class DynamoAgencyProgress:
         locations: int,
         chunks: int,
         connected_before: int,
-        chunks_before: int,
         now_ms: int,
     ) -> dict[str, Any] | None:
         return self._update(
             company_id,
             UpdateExpression=(
-                "SET #a.locations = :l, #a.chunks = :n, #a.connected = #a.connected + :c,"
-                " #a.chunksDone = #a.chunksDone + :b, #a.updatedMs = :now"
+                "SET #a.locations = :l, #a.chunks = :n, #a.connected = #a.connected + :c, #a.updatedMs = :now"
             ),
             ConditionExpression="#a.#t = :t AND attribute_not_exists(#a.chunks)",
             ExpressionAttributeNames={"#a": "agencyInstall", "#t": "attempt"},
@@ -116,7 +114,6 @@ class DynamoAgencyProgress:
                 ":l": {"N": str(locations)},
                 ":n": {"N": str(chunks)},
                 ":c": {"N": str(connected_before)},
-                ":b": {"N": str(chunks_before)},
                 ":now": {"N": str(now_ms)},
                 ":t": {"S": attempt},
             },

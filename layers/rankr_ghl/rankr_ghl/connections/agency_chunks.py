@@ -1,16 +1,19 @@
-"""One chunk of an agency install: mint its location tokens, then store records, secrets, records.
+"""Chunks of an agency install: mint their location tokens, then store records, secrets, records.
 
 Minting runs within the company's shared rate budget (the OAuth client's limiter), several tokens at
 a time. Storing writes the chunk's records `paused/installing` first, then its secrets, then the
 records `active`: a record always exists before its secret, and a chunk a crash interrupts is left
-`installing`, which the next run redoes.
+`installing`, which the next run redoes. A run's chunks go through a pipeline: one is minted while
+the previous ones are stored, so the company's budget, not storage, sets the pace.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -32,6 +35,9 @@ if TYPE_CHECKING:
     from rankr_ghl.connections.vault import MetricSink
 
 Minted = list[tuple[str, "TokenGrant | None"]]
+# Chunks stored at once, each on its own thread, while the next one is minted (a crash re-mints at
+# most these and the one being minted): the last chunks' storage is a run's only time off the budget.
+STORE_QUEUE = 2
 
 
 class AgencyConnections(Protocol):
@@ -206,3 +212,71 @@ class ChunkInstaller:
             lifecycle_event_ms=owner.requested_ms,
             lifecycle_event_id="",
         )
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Locations stored together: their records as a run read them."""
+
+    key: str
+    location_ids: tuple[str, ...]
+    existing: dict[str, RecordState]
+
+    @property
+    def todo(self) -> list[str]:
+        return [i for i in self.location_ids if not is_connected(self.existing.get(i))]
+
+
+class ChunkPipeline:
+    """Mints each added chunk, then stores it on a thread of its own while the next is minted (at
+    most `STORE_QUEUE` stores at once). `on_stored(chunk, connected, skipped)` runs on the storing
+    thread once a chunk is stored; a failure (GHL, storage) raises from `add` or `drain`."""
+
+    def __init__(
+        self,
+        installer: ChunkInstaller,
+        owner: ChunkOwner,
+        *,
+        workers: int,
+        on_stored: Callable[[Chunk, int, int], None] | None = None,
+    ) -> None:
+        self._installer = installer
+        self._owner = owner
+        self._on_stored = on_stored
+        self._minting = ThreadPoolExecutor(workers, thread_name_prefix="agency-mint")
+        self._secrets = ThreadPoolExecutor(workers, thread_name_prefix="agency-secret")
+        self._storing = ThreadPoolExecutor(STORE_QUEUE, thread_name_prefix="agency-store")
+        self._stores: deque[Future[None]] = deque()
+        self._lock = threading.Lock()
+        self.connected = 0
+        self.skipped = 0
+
+    def __enter__(self) -> ChunkPipeline:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for pool in (self._minting, self._storing, self._secrets):
+            pool.shutdown(wait=True)
+
+    def add(self, chunk: Chunk) -> None:
+        todo = chunk.todo
+        if not todo:
+            if self._on_stored is not None:
+                self._on_stored(chunk, 0, 0)
+            return
+        minted = self._installer.mint(self._minting, self._owner.company_id, todo)
+        while len(self._stores) >= STORE_QUEUE or (self._stores and self._stores[0].done()):
+            self._stores.popleft().result()  # a storage failure stops the run here (the queue retries it)
+        self._stores.append(self._storing.submit(self._store, chunk, minted))
+
+    def drain(self) -> None:
+        while self._stores:
+            self._stores.popleft().result()
+
+    def _store(self, chunk: Chunk, minted: Minted) -> None:
+        connected, skipped = self._installer.store(self._secrets, self._owner, chunk.existing, minted)
+        with self._lock:
+            self.connected += connected
+            self.skipped += skipped
+        if self._on_stored is not None:
+            self._on_stored(chunk, connected, skipped)

@@ -29,18 +29,17 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rankr_ghl.connections.agency_chunks import (
     AgencyConnections,
+    Chunk,
     ChunkInstaller,
     ChunkOwner,
+    ChunkPipeline,
     CompanyTokens,
-    Minted,
     is_connected,
 )
 from rankr_ghl.connections.agency_job import (
@@ -53,7 +52,7 @@ from rankr_ghl.connections.agency_job import (
     AgencyProgressTally,
     is_complete,
 )
-from rankr_ghl.connections.agency_listing import AgencyListing, ListedBatch
+from rankr_ghl.connections.agency_listing import AgencyListing
 from rankr_ghl.connections.errors import CompanyTokenNotStored, ConnectionNotFound, GHLUnavailable
 from rankr_ghl.connections.status import ConnectionStatus, company_connection_id
 from rankr_ghl.ghl.errors import GHLError, GHLUnauthorized
@@ -64,10 +63,11 @@ if TYPE_CHECKING:
     from rankr_ghl.connections.ports import OAuthClient, TokenStore
     from rankr_ghl.connections.vault import MetricSink
 
-DEFAULT_CHUNK = 50  # locations per chunk: one records read, one chunk job, one progress count
+DEFAULT_CHUNK = 50  # locations stored together (records, secrets, records)
+# Chunks per job: one records read, one queued message, one progress count. A chunk run mints one
+# chunk while it stores the previous one, so it keeps the budget busy on its own.
+DEFAULT_CHUNKS_PER_JOB = 2
 DEFAULT_WORKERS = 8
-# Chunks the listing run stores at once, each on its own thread, while it mints the next one.
-STORE_QUEUE = 2
 # Left free at the end of an invocation: one chunk at GHL's production rate (100 per 10 s) plus storing.
 DEFAULT_RESERVE_S = 25.0
 
@@ -96,8 +96,8 @@ class _ListingRun:
         self.connected_now = 0
         self.skipped = 0
         self.before = 0
-        self.chunks = 0  # every listed chunk gets the next index
-        self.chunks_before = 0  # listed chunks with nothing to connect
+        self.jobs = 0  # listed jobs' worth of locations to connect: each gets the next index
+        self.chunks = 0  # counts to wait for: one per chunk job handed off, one per chunk minted here
         self.handed_off = 0
 
 
@@ -114,13 +114,14 @@ class AgencyFanOut:
         app_id: str,
         metric: MetricSink,
         chunk_size: int = DEFAULT_CHUNK,
+        chunks_per_job: int = DEFAULT_CHUNKS_PER_JOB,
         workers: int = DEFAULT_WORKERS,
         reserve_s: float = DEFAULT_RESERVE_S,
         clock: Callable[[], float] = time.time,
         new_attempt: Callable[[], str] = lambda: uuid.uuid4().hex[:12],
     ) -> None:
-        if chunk_size < 1 or workers < 1:
-            raise ValueError("chunk_size and workers must be positive")
+        if chunk_size < 1 or chunks_per_job < 1 or workers < 1:
+            raise ValueError("chunk_size, chunks_per_job and workers must be positive")
         self._oauth = oauth
         self._connections = connections
         self._progress = progress
@@ -128,6 +129,7 @@ class AgencyFanOut:
         self._company_tokens = company_tokens
         self._app_id = app_id
         self._chunk = chunk_size
+        self._job_size = chunk_size * chunks_per_job
         self._workers = workers
         self._reserve_s = reserve_s
         self._clock = clock
@@ -171,7 +173,7 @@ class AgencyFanOut:
             self._connections,
             is_connected,
             token=token,
-            batch=self._chunk,
+            batch=self._job_size,
         )
         run = _ListingRun(job, attempt, ChunkOwner(company_id, job.requested_ms, company.rankr_account_id))
         try:
@@ -187,7 +189,6 @@ class AgencyFanOut:
                     locations=listing.listed,
                     chunks=run.chunks,
                     connected_before=run.before,
-                    chunks_before=run.chunks_before,
                     now_ms=self._now_ms(),
                 )
                 self._finish_if_complete(company_id, attempt, state)
@@ -221,58 +222,54 @@ class AgencyFanOut:
     def _list_and_hand_out(
         self, run: _ListingRun, listing: AgencyListing, remaining_s: Callable[[], float | None]
     ) -> bool:
-        """Hand each listed chunk to the queue, or mint it here when no other listed chunk waits (the
-        run's own minting then overlaps the storing of its previous chunks, at most `STORE_QUEUE` at
-        once). True when the run stopped short of time and queued the listing's continuation."""
+        """Hand each listed job's worth of locations to the queue, or mint it here, chunk by chunk,
+        when no other listed one waits (the run's minting then overlaps the storing of its previous
+        chunks). True when the run stopped short of time and queued the listing's continuation."""
         job = run.job
-        stores: deque[Future[None]] = deque()
-        with (
-            ThreadPoolExecutor(self._workers, thread_name_prefix="agency-mint") as minting,
-            ThreadPoolExecutor(self._workers, thread_name_prefix="agency-secret") as secrets,
-            ThreadPoolExecutor(STORE_QUEUE, thread_name_prefix="agency-store") as storing,
-        ):
-            for listed in listing.batches():
-                index = run.chunks
-                run.chunks += 1
-                run.before += listed.connected_before
-                if not listed.todo:
-                    run.chunks_before += 1
-                    continue
-                left = remaining_s()
-                if left is not None and left < self._reserve_s:
-                    # The listing starts again in the next invocation, as a new attempt: chunks
-                    # queued under this one are dropped there and queued again if still to do.
-                    while stores:
-                        stores.popleft().result()
-                    self._queue.enqueue(job.next())
-                    logger.info(
-                        "agency install continues in another invocation", extra={"company_id": job.company_id}
-                    )
-                    return True
-                if listing.waiting():
-                    self._queue.enqueue(
-                        AgencyChunkJob(
-                            job.company_id, job.requested_ms, run.attempt, index, tuple(listed.todo)
+
+        def count_stored(chunk: Chunk, _connected: int, skipped: int) -> None:
+            self._count(job.company_id, run.attempt, chunk.key, len(chunk.location_ids) - skipped, skipped)
+
+        with ChunkPipeline(
+            self._installer, run.owner, workers=self._workers, on_stored=count_stored
+        ) as pipeline:
+            try:
+                for listed in listing.batches():
+                    run.before += listed.connected_before
+                    if not listed.todo:
+                        continue
+                    index = run.jobs
+                    run.jobs += 1
+                    left = remaining_s()
+                    if left is not None and left < self._reserve_s:
+                        # The listing starts again in the next invocation, as a new attempt: jobs
+                        # queued under this one are dropped there and queued again if still to do.
+                        pipeline.drain()
+                        self._queue.enqueue(job.next())
+                        logger.info(
+                            "agency install continues in another invocation",
+                            extra={"company_id": job.company_id},
                         )
-                    )
-                    run.handed_off += 1
-                    continue
-                minted = self._installer.mint(minting, job.company_id, listed.todo)
-                while len(stores) >= STORE_QUEUE or (stores and stores[0].done()):
-                    stores.popleft().result()  # a storage failure stops the run here (the queue retries it)
-                stores.append(storing.submit(self._store_listed, secrets, run, index, listed, minted))
-            while stores:
-                stores.popleft().result()
+                        return True
+                    if listing.waiting():
+                        self._queue.enqueue(
+                            AgencyChunkJob(
+                                job.company_id, job.requested_ms, run.attempt, index, tuple(listed.todo)
+                            )
+                        )
+                        run.chunks += 1  # a chunk job is counted once, when all of it is stored
+                        run.handed_off += 1
+                        continue
+                    for part, ids in enumerate(self._split(listed.todo)):
+                        run.chunks += 1
+                        pipeline.add(Chunk(f"{index}.{part}", ids, listed.existing))
+                pipeline.drain()
+            finally:
+                run.connected_now, run.skipped = pipeline.connected, pipeline.skipped
         return False
 
-    def _store_listed(
-        self, secrets: ThreadPoolExecutor, run: _ListingRun, index: int, listed: ListedBatch, minted: Minted
-    ) -> None:
-        connected, skipped = self._installer.store(secrets, run.owner, listed.existing, minted)
-        with run.lock:
-            run.connected_now += connected
-            run.skipped += skipped
-        self._count(run.job.company_id, run.attempt, str(index), len(listed.todo) - skipped, skipped)
+    def _split(self, location_ids: Sequence[str]) -> list[tuple[str, ...]]:
+        return [tuple(location_ids[i : i + self._chunk]) for i in range(0, len(location_ids), self._chunk)]
 
     # ----------------------------------------------------------------------------- a chunk run
     def _run_chunk(
@@ -286,24 +283,24 @@ class AgencyFanOut:
                 extra={"company_id": company_id, "chunk": job.index},
             )
             return FanOutReport(company_id, len(job.location_ids), 0, 0, 0, continued=False, dropped=True)
+        owner = ChunkOwner(company_id, job.requested_ms, company.rankr_account_id)
         try:
             existing = self._connections.record_states(job.location_ids)
-            todo = [i for i in job.location_ids if not is_connected(existing.get(i))]
-            connected = skipped = 0
+            chunks = [
+                Chunk(str(part), ids, existing) for part, ids in enumerate(self._split(job.location_ids))
+            ]
+            todo = sum(len(chunk.todo) for chunk in chunks)
             if todo:
                 left = remaining_s()
                 if left is not None and left < self._reserve_s:
                     self._queue.enqueue(job.next())
                     return FanOutReport(company_id, len(job.location_ids), 0, 0, 0, continued=True)
                 self._company_token(company.connection_id)  # a clear error when the agency token is gone
-                owner = ChunkOwner(company_id, job.requested_ms, company.rankr_account_id)
-                workers = min(self._workers, len(todo))
-                with (
-                    ThreadPoolExecutor(workers, thread_name_prefix="agency-mint") as minting,
-                    ThreadPoolExecutor(workers, thread_name_prefix="agency-secret") as secrets,
-                ):
-                    minted = self._installer.mint(minting, company_id, todo)
-                    connected, skipped = self._installer.store(secrets, owner, existing, minted)
+            with ChunkPipeline(self._installer, owner, workers=min(self._workers, max(todo, 1))) as pipeline:
+                for chunk in chunks:
+                    pipeline.add(chunk)
+                pipeline.drain()
+            skipped = pipeline.skipped
             self._count(company_id, job.attempt, job.chunk_key, len(job.location_ids) - skipped, skipped)
         except Exception as exc:
             self._record_failure(company_id, job.attempt, exc)
@@ -311,8 +308,8 @@ class AgencyFanOut:
         return FanOutReport(
             company_id,
             len(job.location_ids),
-            connected,
-            len(job.location_ids) - len(todo),
+            pipeline.connected,
+            len(job.location_ids) - todo,
             skipped,
             continued=False,
         )

@@ -245,12 +245,11 @@ class AgencyProgressTally(Protocol):
         locations: int,
         chunks: int,
         connected_before: int,
-        chunks_before: int,
         now_ms: int,
     ) -> dict[str, Any] | None:
-        """The listing is complete: `locations` listed in `chunks` chunks, of which `chunks_before`
-        had nothing left to connect (their `connected_before` locations are counted in the same
-        write). The progress after it, or None when the attempt is not current or was completed."""
+        """The listing is complete: `locations` listed, `chunks` counts to wait for; the locations
+        it found connected already (`connected_before`) are counted in the same write. The progress
+        after it, or None when the attempt is not current or was completed already."""
         ...
 
     def finish(self, company_id: str, attempt: str, chunks: int, now_ms: int) -> bool:
