@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -52,7 +51,15 @@ def agency(world, locations: int, *, account: str = "acct_9") -> list[str]:
 
 
 def fan_out(
-    world, *, tokens=None, chunk_size: int = 4, chunks_per_job: int = 1, workers: int = 3, vault=None
+    world,
+    *,
+    tokens=None,
+    chunk_size: int = 4,
+    chunks_per_job: int = 1,
+    listing_run_jobs: int = 2,
+    workers: int = 3,
+    vault=None,
+    release_budget=None,
 ) -> AgencyFanOut:
     return AgencyFanOut(
         world.oauth,
@@ -65,7 +72,9 @@ def fan_out(
         metric=world.metrics,
         chunk_size=chunk_size,
         chunks_per_job=chunks_per_job,
+        listing_run_jobs=listing_run_jobs,
         workers=workers,
+        release_budget=release_budget,
         clock=world.clock,
     )
 
@@ -88,10 +97,10 @@ def progress(world) -> dict:
     return world.connections.get(company_connection_id("co1")).agency_install
 
 
-def hand_off_all_but_the_first(world, chunks: int, chunk_size: int = 4) -> None:
-    """The listing run takes the first chunk before the second is listed; its first mint then waits
-    until the listing has read every chunk. The chunks listed meanwhile wait, so the listing run
-    hands them to the queue, all but the last (listed while none waits), which it mints itself."""
+def hand_off_after_the_first_two(world, chunks: int, chunk_size: int = 4) -> None:
+    """The listing run takes the first job's worth before the second is listed; its first mint then
+    waits until the listing has read every one. The second, listed while none waits, is kept for the
+    run; every later one is listed while the second waits, so the listing queues it as a chunk job."""
     minting = threading.Event()
     read_all = threading.Event()
     reads = [0]
@@ -153,12 +162,12 @@ def test_fan_out_connects_every_installed_location_and_shows_progress(world):
 
 def test_chunks_listed_while_the_run_mints_go_to_the_queue_each_in_a_message_group_of_its_own(world):
     ids = agency(world, 12)
-    hand_off_all_but_the_first(world, chunks=3)
+    hand_off_after_the_first_two(world, chunks=3)
     runner = fan_out(world)
     listing = runner.run(JOB)
     chunk_jobs = world.agency_queue.chunk_jobs()
-    assert listing.handed_off == 1 and [j.index for j in chunk_jobs] == [1]
-    assert chunk_jobs[0].location_ids == tuple(ids[4:8])
+    assert listing.handed_off == 1 and len(chunk_jobs) == 1
+    assert chunk_jobs[0].location_ids == tuple(ids[8:12])
     assert (
         chunk_jobs[0].group_id not in {JOB.group_id, ""}
         and chunk_jobs[0].attempt == progress(world)["attempt"]
@@ -175,7 +184,7 @@ def test_chunks_listed_while_the_run_mints_go_to_the_queue_each_in_a_message_gro
 
 def test_parallel_chunks_add_up_and_set_done_exactly_once_even_when_delivered_twice(world):
     ids = agency(world, 20)
-    hand_off_all_but_the_first(world, chunks=5)
+    hand_off_after_the_first_two(world, chunks=5)
     runner = fan_out(world)
     runner.run(JOB)
     chunk_jobs = world.agency_queue.chunk_jobs()
@@ -197,7 +206,7 @@ def test_parallel_chunks_add_up_and_set_done_exactly_once_even_when_delivered_tw
 
 def test_a_crashed_chunk_resumes_while_the_others_complete(world):
     ids = agency(world, 16)
-    hand_off_all_but_the_first(world, chunks=4)
+    hand_off_after_the_first_two(world, chunks=4)
     runner = fan_out(world)
     runner.run(JOB)
     first, *others = world.agency_queue.chunk_jobs()
@@ -220,7 +229,7 @@ def test_a_crashed_chunk_resumes_while_the_others_complete(world):
 
 def test_a_killed_chunk_retry_mints_only_what_it_left_unfinished(world):
     ids = agency(world, 12)
-    hand_off_all_but_the_first(world, chunks=3)
+    hand_off_after_the_first_two(world, chunks=3)
     fan_out(world).run(JOB)
     [chunk] = world.agency_queue.chunk_jobs()
     stored = world.tokens.writes
@@ -243,16 +252,16 @@ def test_a_killed_chunk_retry_mints_only_what_it_left_unfinished(world):
 
 def test_a_job_of_several_chunks_stores_each_and_its_retry_redoes_only_the_unstored_ones(world):
     ids = agency(world, 24)
-    hand_off_all_but_the_first(world, chunks=3, chunk_size=8)  # listed 8 at a time: jobs of 2 chunks
+    hand_off_after_the_first_two(world, chunks=3, chunk_size=8)  # listed 8 at a time: jobs of 2 chunks
     runner = fan_out(world, chunks_per_job=2)
     listing = runner.run(JOB)
     [job] = world.agency_queue.chunk_jobs()
-    assert job.location_ids == tuple(ids[8:16]) and listing.connected_now == 16
+    assert job.location_ids == tuple(ids[16:24]) and listing.connected_now == 16
     # The listing run counted each chunk it stored; the job is counted once, when all of it is stored.
     assert (progress(world)["chunks"], progress(world)["chunksDone"]) == (5, 4)
     with pytest.raises(Crash):
-        fan_out(world, tokens=CrashingTokens(world.tokens, crash_on=ids[14]), chunks_per_job=2).run(job)
-    assert [world.connections.get(i).status for i in ids[8:12]] == [ConnectionStatus.ACTIVE] * 4
+        fan_out(world, tokens=CrashingTokens(world.tokens, crash_on=ids[22]), chunks_per_job=2).run(job)
+    assert [world.connections.get(i).status for i in ids[16:20]] == [ConnectionStatus.ACTIVE] * 4
     assert progress(world)["chunksDone"] == 4 and secrets_without_record(world) == []
     mints = world.oauth.mint_calls
     retry = runner.run(job)
@@ -279,7 +288,7 @@ def test_a_rerun_or_second_install_creates_nothing_twice(world):
 
 def test_a_chunk_of_a_superseded_listing_is_dropped(world):
     agency(world, 12)
-    hand_off_all_but_the_first(world, chunks=3)
+    hand_off_after_the_first_two(world, chunks=3)
     fan_out(world).run(JOB)
     [stale] = world.agency_queue.chunk_jobs()
     world.agency_queue.jobs.clear()
@@ -321,21 +330,19 @@ def test_a_location_ghl_will_not_mint_for_is_skipped_and_counted(world):
 
 def test_short_of_time_the_listing_continues_in_another_invocation(world):
     ids = agency(world, 10)
-    left = iter([100.0, 1.0])  # one chunk fits, then the invocation is nearly over
-    report = fan_out(world).run(JOB, remaining_s=lambda: next(left, 1.0))
-    assert report.continued and report.connected_now + 4 * report.handed_off == 4
-    assert world.agency_queue.jobs[-1] == JOB.next()
+    report = fan_out(world, listing_run_jobs=10).run(JOB, remaining_s=lambda: 1.0)
+    assert report.continued and report.connected_now == 0
+    assert JOB.next() in world.agency_queue.jobs
     assert progress(world)["status"] == "continuing"
     reports = install(world, fan_out(world), JOB.next())  # a new attempt: it lists again
-    assert reports[0].connected_before == report.connected_now
-    assert reports[0].connected_before + sum(r.connected_now for r in reports) == 10
+    assert sum(r.connected_now for r in reports) == 10
     assert progress(world)["status"] == "done" and progress(world)["connected"] == 10
     assert_all_connected(world, ids)
 
 
 def test_a_chunk_short_of_time_queues_itself_again(world):
     agency(world, 12)
-    hand_off_all_but_the_first(world, chunks=3)
+    hand_off_after_the_first_two(world, chunks=3)
     runner = fan_out(world)
     runner.run(JOB)
     [chunk] = world.agency_queue.chunk_jobs()
@@ -360,6 +367,31 @@ def test_bound_locations_keep_their_account_and_uninstalled_ones_come_back(world
     assert_all_connected(world, ids[2:])
     # New records are written whole; the one that lived before is updated in place.
     assert "loc002" in world.connections.put_ids and "loc000" not in world.connections.put_ids
+
+
+def test_the_listing_run_mints_at_most_its_share_and_queues_the_rest(world):
+    ids = agency(world, 12)
+    runner = fan_out(world, listing_run_jobs=1)
+    listing = runner.run(JOB)
+    assert (listing.connected_now, listing.handed_off) == (4, 2)
+    assert [j.location_ids for j in world.agency_queue.chunk_jobs()] == [tuple(ids[4:8]), tuple(ids[8:12])]
+    for job in world.agency_queue.chunk_jobs():
+        runner.run(job)
+    assert progress(world)["status"] == "done" and progress(world)["connected"] == 12
+
+
+def test_every_run_gives_back_what_is_left_of_its_budget_slice(world):
+    agency(world, 12)
+    released: list[str] = []
+    runner = fan_out(world, listing_run_jobs=1, release_budget=released.append)
+    world.oauth.fail_mint_for.add("loc000")
+    with pytest.raises(GHLUnavailable):
+        runner.run(JOB)
+    assert released == ["co1"]  # a failed run too
+    world.oauth.fail_mint_for.clear()
+    world.agency_queue.jobs.clear()
+    install(world, runner)
+    assert released == ["co1"] * 4  # the listing run and its two chunk jobs
 
 
 def test_an_agency_uninstalled_meanwhile_is_dropped(world):
@@ -462,26 +494,3 @@ def test_a_company_token_refused_mid_listing_is_renewed_and_nothing_is_handed_ou
     assert reports[0].locations == 10 and sum(r.connected_now for r in reports) == 10
     assert world.oauth.mint_calls == 10  # each location minted once
     assert_all_connected(world, ids)
-
-
-def test_the_listing_tells_how_many_chunks_wait(world):
-    from rankr_ghl.connections.agency_chunks import is_connected
-    from rankr_ghl.connections.agency_listing import AgencyListing
-
-    agency(world, 10)
-    listing = AgencyListing(
-        lambda token: iter(world.oauth.installed["co1"]),
-        lambda rejected: None,
-        world.connections,
-        is_connected,
-        token="t",
-        batch=4,
-    ).start()
-    deadline = time.monotonic() + 5
-    while listing.waiting() < 3 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert listing.waiting() == 3
-    batches = listing.batches()
-    next(batches)
-    assert listing.waiting() == 2
-    assert sum(len(b.todo) for b in batches) == 6 and listing.waiting() == 0

@@ -4,22 +4,25 @@ Runs from AgencyInstallQueue, after the OAuth callback stored the company token.
 
 - **The listing run** (`AgencyInstallJob`, the agency's message group) starts an *attempt*: it
   resets the progress on the company connection, lists the installed locations on a thread of its
-  own (`agency_listing`) and reads their records, chunk by chunk; a location whose record is live is
-  done already, so a re-run or a second INSTALL creates nothing twice. Each chunk with locations to
-  connect is handed to the queue as an `AgencyChunkJob` (a message group each, so chunks run in
-  parallel in other containers), except when the run would otherwise sit idle: a chunk listed while
-  none is waiting is minted and stored by the listing run itself, so minting starts after the first
-  page.
+  own (`agency_listing`) and reads their records, a job's worth at a time; a location whose record
+  is live is done already, so a re-run or a second INSTALL creates nothing twice. The first job's
+  worth with locations to connect it mints and stores itself, then the next one, one chunk minted
+  while the previous is stored (minting starts after the first pages, while other containers start);
+  every other one, and one listed while the run has one waiting already, goes to the queue as an
+  `AgencyChunkJob` at once (a message group each, so jobs run in parallel in other containers). The
+  run ends with the listing and what it kept.
 - **A chunk run** (`AgencyChunkJob`) reads its locations' records again (a retry skips what a killed
-  run connected), mints the rest within the company's shared rate budget and stores them
-  (`agency_chunks`: records `paused/installing`, secrets, records `active`).
+  run connected), mints the rest within the company's shared rate budget and stores them, chunk by
+  chunk, one minted while the previous is stored (`agency_chunks`: records `paused/installing`,
+  secrets, records `active`).
 
 Every run of an agency spends the one company budget (`ghl/budget.py`), so together they never exceed
 the company's window; while a killed chunk waits for its retry, the other chunks keep the budget busy.
 
-Progress is aggregated on the company connection (`AgencyProgressTally`): each chunk is counted once
-(by its key, within its attempt), the listing adds the total and the chunks with nothing to do when it
-is complete, and the write that finds every chunk counted sets `done`, exactly once. A chunk of an
+Progress is aggregated on the company connection (`AgencyProgressTally`): each chunk the listing run
+stores and each chunk job is counted once (by its key, within its attempt), the listing adds the
+total and the locations connected before when it is complete, and the write that finds every count
+in sets `done`, exactly once. A chunk of an
 attempt that is no longer current (a newer listing run started) is dropped: that attempt lists and
 queues its locations again.
 """
@@ -52,7 +55,7 @@ from rankr_ghl.connections.agency_job import (
     AgencyProgressTally,
     is_complete,
 )
-from rankr_ghl.connections.agency_listing import AgencyListing
+from rankr_ghl.connections.agency_listing import AgencyListing, ListedBatch
 from rankr_ghl.connections.errors import CompanyTokenNotStored, ConnectionNotFound, GHLUnavailable
 from rankr_ghl.connections.status import ConnectionStatus, company_connection_id
 from rankr_ghl.ghl.errors import GHLError, GHLUnauthorized
@@ -68,6 +71,10 @@ DEFAULT_CHUNK = 50  # locations stored together (records, secrets, records)
 # chunk while it stores the previous one, so it keeps the budget busy on its own.
 DEFAULT_CHUNKS_PER_JOB = 2
 DEFAULT_WORKERS = 8
+# Jobs' worth the listing run mints itself, while the containers its first chunk jobs start warm up;
+# the rest goes to the queue, so the listing run ends soon after the listing (a crash then rarely
+# lands in it: one that does costs a new listing).
+DEFAULT_LISTING_RUN_JOBS = 2
 # Left free at the end of an invocation: one chunk at GHL's production rate (100 per 10 s) plus storing.
 DEFAULT_RESERVE_S = 25.0
 
@@ -99,6 +106,7 @@ class _ListingRun:
         self.jobs = 0  # listed jobs' worth of locations to connect: each gets the next index
         self.chunks = 0  # counts to wait for: one per chunk job handed off, one per chunk minted here
         self.handed_off = 0
+        self.kept = 0  # listed jobs' worth this run mints itself
 
 
 class AgencyFanOut:
@@ -115,11 +123,15 @@ class AgencyFanOut:
         metric: MetricSink,
         chunk_size: int = DEFAULT_CHUNK,
         chunks_per_job: int = DEFAULT_CHUNKS_PER_JOB,
+        listing_run_jobs: int = DEFAULT_LISTING_RUN_JOBS,
         workers: int = DEFAULT_WORKERS,
         reserve_s: float = DEFAULT_RESERVE_S,
         clock: Callable[[], float] = time.time,
         new_attempt: Callable[[], str] = lambda: uuid.uuid4().hex[:12],
+        release_budget: Callable[[str], None] | None = None,
     ) -> None:
+        """`release_budget(company_id)`: give back what is left of this process's slice of the
+        company's shared rate budget (a run ends: nothing else of this container spends it)."""
         if chunk_size < 1 or chunks_per_job < 1 or workers < 1:
             raise ValueError("chunk_size, chunks_per_job and workers must be positive")
         self._oauth = oauth
@@ -130,10 +142,12 @@ class AgencyFanOut:
         self._app_id = app_id
         self._chunk = chunk_size
         self._job_size = chunk_size * chunks_per_job
+        self._listing_run_jobs = listing_run_jobs
         self._workers = workers
         self._reserve_s = reserve_s
         self._clock = clock
         self._new_attempt = new_attempt
+        self._release_budget = release_budget
         self._installer = ChunkInstaller(
             oauth, tokens, connections, company_tokens=company_tokens, metric=metric, clock=clock
         )
@@ -145,9 +159,13 @@ class AgencyFanOut:
                 "agency install job for an agency that is not connected", extra={"company_id": job.company_id}
             )
             return FanOutReport(job.company_id, 0, 0, 0, 0, continued=False, dropped=True)
-        if isinstance(job, AgencyChunkJob):
-            return self._run_chunk(job, company, remaining_s)
-        return self._run_listing(job, company, remaining_s)
+        try:
+            if isinstance(job, AgencyChunkJob):
+                return self._run_chunk(job, company, remaining_s)
+            return self._run_listing(job, company, remaining_s)
+        finally:
+            if self._release_budget is not None:
+                self._release_budget(job.company_id)
 
     # ----------------------------------------------------------------------------- the listing run
     def _run_listing(
@@ -167,6 +185,7 @@ class AgencyFanOut:
                 attempt=attempt,
             ),
         )
+        run = _ListingRun(job, attempt, ChunkOwner(company_id, job.requested_ms, company.rankr_account_id))
         listing = AgencyListing(
             lambda company_token: self._list_installed(company_id, company_token),
             lambda rejected: self._company_tokens.report_unauthorized(company.connection_id, rejected),
@@ -174,10 +193,10 @@ class AgencyFanOut:
             is_connected,
             token=token,
             batch=self._job_size,
+            overflow=lambda listed: self._hand_off(run, listed),
         )
-        run = _ListingRun(job, attempt, ChunkOwner(company_id, job.requested_ms, company.rankr_account_id))
         try:
-            continued = self._list_and_hand_out(run, listing.start(), remaining_s)
+            continued = self._mint_listed(run, listing.start(), remaining_s)
             if continued:
                 self._progress.record_status(
                     company_id, attempt, AgencyInstallStatus.CONTINUING, self._now_ms()
@@ -219,12 +238,13 @@ class AgencyFanOut:
             handed_off=run.handed_off,
         )
 
-    def _list_and_hand_out(
+    def _mint_listed(
         self, run: _ListingRun, listing: AgencyListing, remaining_s: Callable[[], float | None]
     ) -> bool:
-        """Hand each listed job's worth of locations to the queue, or mint it here, chunk by chunk,
-        when no other listed one waits (the run's minting then overlaps the storing of its previous
-        chunks). True when the run stopped short of time and queued the listing's continuation."""
+        """Mint and store the listed locations the listing keeps for this run, chunk by chunk, one
+        minted while the previous is stored (the listing queues the others for other containers:
+        `_hand_off`). True when the run stopped short of time and queued the listing's
+        continuation."""
         job = run.job
 
         def count_stored(chunk: Chunk, _connected: int, skipped: int) -> None:
@@ -235,11 +255,21 @@ class AgencyFanOut:
         ) as pipeline:
             try:
                 for listed in listing.batches():
-                    run.before += listed.connected_before
-                    if not listed.todo:
+                    if listed.todo and run.kept >= self._listing_run_jobs:
+                        self._hand_off(run, listed)
                         continue
-                    index = run.jobs
-                    run.jobs += 1
+                    with run.lock:
+                        run.before += listed.connected_before
+                        if not listed.todo:
+                            continue
+                        run.kept += 1
+                        index = run.jobs
+                        run.jobs += 1
+                        chunks = [
+                            Chunk(f"{index}.{part}", ids, listed.existing)
+                            for part, ids in enumerate(self._split(listed.todo))
+                        ]
+                        run.chunks += len(chunks)  # counted one by one, as each is stored
                     left = remaining_s()
                     if left is not None and left < self._reserve_s:
                         # The listing starts again in the next invocation, as a new attempt: jobs
@@ -251,22 +281,25 @@ class AgencyFanOut:
                             extra={"company_id": job.company_id},
                         )
                         return True
-                    if listing.waiting():
-                        self._queue.enqueue(
-                            AgencyChunkJob(
-                                job.company_id, job.requested_ms, run.attempt, index, tuple(listed.todo)
-                            )
-                        )
-                        run.chunks += 1  # a chunk job is counted once, when all of it is stored
-                        run.handed_off += 1
-                        continue
-                    for part, ids in enumerate(self._split(listed.todo)):
-                        run.chunks += 1
-                        pipeline.add(Chunk(f"{index}.{part}", ids, listed.existing))
+                    for chunk in chunks:
+                        pipeline.add(chunk)
                 pipeline.drain()
             finally:
                 run.connected_now, run.skipped = pipeline.connected, pipeline.skipped
         return False
+
+    def _hand_off(self, run: _ListingRun, listed: ListedBatch) -> None:
+        """A listed job's worth this run has no time for: a chunk job, in a message group of its own."""
+        with run.lock:
+            run.before += listed.connected_before
+            index = run.jobs
+            run.jobs += 1
+            run.chunks += 1  # a chunk job is counted once, when all of it is stored
+            run.handed_off += 1
+        job = run.job
+        self._queue.enqueue(
+            AgencyChunkJob(job.company_id, job.requested_ms, run.attempt, index, tuple(listed.todo))
+        )
 
     def _split(self, location_ids: Sequence[str]) -> list[tuple[str, ...]]:
         return [tuple(location_ids[i : i + self._chunk]) for i in range(0, len(location_ids), self._chunk)]

@@ -4,6 +4,8 @@ A thread of its own pages GHL's installedLocations and, for every `batch` locati
 their connection records (one consistent batch read) and hands the ones still to connect to the
 fan-out. Minting starts after the first page instead of after the last one, and a run resumed after
 a crash spends the listing of the locations connected before it while it already mints the rest.
+A batch listed while the fan-out has one waiting already goes to `overflow` instead (the fan-out
+queues it for another container), so the listing never waits for this container's minting.
 """
 
 from __future__ import annotations
@@ -46,7 +48,9 @@ class AgencyListing:
 
     `pages(token)` iterates the installed location ids with a company token; a refused token is
     renewed once through `renew(token)` and the listing starts again (ids already handed out are not
-    handed out twice). `is_connected(record)`: the location is left alone."""
+    handed out twice). `is_connected(record)`: the location is left alone. `overflow(batch)` (on the
+    listing's thread) takes a batch with locations to connect listed while another waits; what it
+    raises ends the listing like a GHL failure."""
 
     def __init__(
         self,
@@ -57,8 +61,10 @@ class AgencyListing:
         *,
         token: str,
         batch: int,
+        overflow: Callable[[ListedBatch], None] | None = None,
     ) -> None:
         self._pages = pages
+        self._overflow = overflow
         self._renew = renew
         self._records = records
         self._is_connected = is_connected
@@ -66,8 +72,6 @@ class AgencyListing:
         self._batch = batch
         self._found: queue.Queue[ListedBatch | BaseException | _End] = queue.Queue()
         self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._waiting = 0  # batches listed and not yet taken
         self.listed = 0
         self.complete = False
         self._thread = threading.Thread(target=self._run, name="agency-listing", daemon=True)
@@ -80,11 +84,6 @@ class AgencyListing:
         self._stop.set()
         self._thread.join(STOP_WAIT_S)
 
-    def waiting(self) -> int:
-        """Batches listed and read that `batches()` has not yielded yet."""
-        with self._lock:
-            return self._waiting
-
     def batches(self) -> Iterator[ListedBatch]:
         while True:
             item = self._found.get()
@@ -92,8 +91,6 @@ class AgencyListing:
                 return
             if isinstance(item, BaseException):
                 raise item
-            with self._lock:
-                self._waiting -= 1
             yield item
 
     def _run(self) -> None:
@@ -135,6 +132,8 @@ class AgencyListing:
         existing = self._records.record_states(location_ids)
         todo = [i for i in location_ids if not self._is_connected(existing.get(i))]
         self.listed += len(location_ids)
-        with self._lock:
-            self._waiting += 1
-        self._found.put(ListedBatch(existing, todo, len(location_ids) - len(todo)))
+        listed = ListedBatch(existing, todo, len(location_ids) - len(todo))
+        if todo and self._overflow is not None and not self._found.empty():
+            self._overflow(listed)
+        else:
+            self._found.put(listed)

@@ -25,11 +25,12 @@ def build_agency_fan_out(root: Infrastructure) -> AgencyFanOut:
     secret.require("client_secret")
     # Location tokens spend the company's budget, which every container shares (ghl.budget): the
     # fan-out's calls take their places in it like every other GHL call.
+    limiter = root.rate_limiter()
     oauth = GHLOAuthClient(
         root.ghl_client_id(),
         secret.client_secret.get_secret_value(),
         base_url=root.settings.ghl_api_base_url,
-        rate_limiter=root.rate_limiter(),
+        rate_limiter=limiter,
     )
     tokens = root.token_store()
     wrap = root.overrides.agency_install_tokens
@@ -44,6 +45,9 @@ def build_agency_fan_out(root: Infrastructure) -> AgencyFanOut:
         company_tokens=root.token_vault(),
         app_id=app_id_from_client_id(root.ghl_client_id()),
         metric=powertools_metric,
+        # A run's unused slice of the company's budget goes back when it ends: the next chunk run, in
+        # another container, does not wait for it to expire.
+        release_budget=limiter.shared.flush if limiter.shared is not None else None,
     )
 
 
