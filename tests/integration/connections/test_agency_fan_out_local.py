@@ -1,7 +1,8 @@
-"""Agency installs on the local runtime: the real callback queues the fan-out on AgencyInstallQueue, the
-pumped AgencyInstallFunction connects every location against the GHL sandbox (installedLocations capped
-at 10 per page, `count` per page), a killed fan-out resumes from the queue, and a second install
-creates nothing twice. Progress shows in the control API and the CLI."""
+"""Agency installs on the local runtime: the real callback queues the listing run on AgencyInstallQueue,
+which queues chunk jobs that the pumped AgencyInstallFunction runs in parallel containers against the
+GHL sandbox (installedLocations capped at 10 per page, `count` per page); the process making the
+install's 150th secret write, whichever it is, is killed and its job resumes from the queue; a
+second install creates nothing twice. Progress shows in the control API and the CLI."""
 
 from __future__ import annotations
 
@@ -17,13 +18,14 @@ from rankr_ghl_tools.agency_installs import (
     location_token_secrets,
     seed_agency,
 )
+from rankr_ghl_tools.ghl_sandbox import SandboxConfig
 from rankr_ghl_tools.installs import control_call, mint_install_link, walk_install
 from rankr_ghl_tools.local import stack as stack_module
 
 pytestmark = pytest.mark.integration
 
-LOCATIONS = 25
-CRASH_AFTER_SECRETS = 12  # the first fan-out dies midway through its one chunk
+LOCATIONS = 230  # a listing run and chunk jobs (100 locations a job)
+CRASH_AFTER_SECRETS = 150  # counted across the fan-out's processes
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +38,9 @@ def stack(tmp_path_factory):
         schedules=False,
         echo_logs=False,
         log_path=workdir / "functions.log",
-        concurrency=1,
-        time_scale=0.01,  # a killed run's message is back after 180 s x 0.01
+        concurrency=2,
+        time_scale=0.01,  # a killed run's message is back after 30 s x 0.01
+        ghl_sandbox_config=SandboxConfig(rate_limit_max=100, rate_limit_interval_ms=1000),
         extra_env={
             faults.CRASH_AGENCY_INSTALL_AFTER_ENV: str(CRASH_AFTER_SECRETS),
             faults.CRASH_ONCE_MARKER_ENV: str(workdir / "crashed"),
@@ -74,6 +77,7 @@ def test_a_killed_fan_out_resumes_and_a_second_install_creates_nothing_twice(sta
     progress = wait_done(stack, company)
     assert stack.crash_marker.exists(), "the first fan-out run was not killed midway"
     assert progress["connected"] == LOCATIONS and progress["locations"] == LOCATIONS
+    assert progress["chunksDone"] == progress["chunks"] and progress["skipped"] == 0
     found = agency_records(stack, company)
     secrets = location_token_secrets(stack)
     for location in locations:
