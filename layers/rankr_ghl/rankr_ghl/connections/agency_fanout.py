@@ -74,7 +74,7 @@ DEFAULT_WORKERS = 8
 # Jobs' worth the listing run mints itself, while the containers its first chunk jobs start warm up;
 # the rest goes to the queue, so the listing run ends soon after the listing (a crash then rarely
 # lands in it: one that does costs a new listing).
-DEFAULT_LISTING_RUN_JOBS = 2
+DEFAULT_LISTING_RUN_JOBS = 4
 # Left free at the end of an invocation: one chunk at GHL's production rate (100 per 10 s) plus storing.
 DEFAULT_RESERVE_S = 25.0
 
