@@ -24,8 +24,8 @@ from rankr_ghl_tools.local import stack as stack_module
 
 pytestmark = pytest.mark.integration
 
-LOCATIONS = 230  # a listing run and chunk jobs (100 locations a job)
-CRASH_AFTER_SECRETS = 150  # counted across the fan-out's processes
+LOCATIONS = 520  # the listing run mints at most 400 (two jobs' worth), chunk jobs the rest
+CRASH_AFTER_SECRETS = 450  # counted across the fan-out's processes
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +47,7 @@ def stack(tmp_path_factory):
         },
     ) as s:
         s.crash_marker = workdir / "crashed"
+        s.functions_log = workdir / "functions.log"
         yield s
 
 
@@ -78,6 +79,12 @@ def test_a_killed_fan_out_resumes_and_a_second_install_creates_nothing_twice(sta
     assert stack.crash_marker.exists(), "the first fan-out run was not killed midway"
     assert progress["connected"] == LOCATIONS and progress["locations"] == LOCATIONS
     assert progress["chunksDone"] == progress["chunks"] and progress["skipped"] == 0
+    runs = [
+        json.loads(line[line.index("{") :])
+        for line in stack.functions_log.read_text().splitlines()
+        if line.startswith("AgencyInstallFunction {") and '"agency install run"' in line
+    ]
+    assert any(run.get("chunk") is not None for run in runs), "no chunk job ran"
     found = agency_records(stack, company)
     secrets = location_token_secrets(stack)
     for location in locations:

@@ -68,13 +68,14 @@ if TYPE_CHECKING:
 
 DEFAULT_CHUNK = 50  # locations stored together (records, secrets, records)
 # Chunks per job: one records read, one queued message, one progress count. A chunk run mints one
-# chunk while it stores the previous one, so it keeps the budget busy on its own.
-DEFAULT_CHUNKS_PER_JOB = 2
+# chunk while it stores the previous one, so it keeps the budget busy on its own; between two jobs a
+# container spends its last chunk's storing and the next invocation's start off the budget.
+DEFAULT_CHUNKS_PER_JOB = 4
 DEFAULT_WORKERS = 8
-# Jobs' worth the listing run mints itself, while the containers its first chunk jobs start warm up;
+# Jobs' worth the listing run mints itself, while the container its first chunk job starts warms up;
 # the rest goes to the queue, so the listing run ends soon after the listing (a crash then rarely
 # lands in it: one that does costs a new listing).
-DEFAULT_LISTING_RUN_JOBS = 4
+DEFAULT_LISTING_RUN_JOBS = 2
 # Left free at the end of an invocation: one chunk at GHL's production rate (100 per 10 s) plus storing.
 DEFAULT_RESERVE_S = 25.0
 
@@ -153,6 +154,14 @@ class AgencyFanOut:
         )
 
     def run(self, job: AgencyJob, remaining_s: Callable[[], float | None] = lambda: None) -> FanOutReport:
+        logger.info(
+            "agency install run",
+            extra={
+                "company_id": job.company_id,
+                "chunk": job.index if isinstance(job, AgencyChunkJob) else None,
+                "part": job.part,
+            },
+        )
         company = self._connections.get(company_connection_id(job.company_id))
         if company is None or company.status is ConnectionStatus.UNINSTALLED:
             logger.info(
