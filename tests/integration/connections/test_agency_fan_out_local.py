@@ -1,6 +1,6 @@
 """Agency installs on the local runtime: the real callback queues the listing run on AgencyInstallQueue,
 which queues chunk jobs that the pumped AgencyInstallFunction runs in parallel containers against the
-GHL sandbox (installedLocations capped at 10 per page, `count` per page); the process making the
+GHL sandbox (installedLocations capped at 20 per page, `count` per page); the process making the
 install's 150th secret write, whichever it is, is killed and its job resumes from the queue; a
 second install creates nothing twice. Progress shows in the control API and the CLI."""
 
@@ -24,7 +24,7 @@ from rankr_ghl_tools.local import stack as stack_module
 
 pytestmark = pytest.mark.integration
 
-LOCATIONS = 520  # the listing run mints at most 400 (two jobs' worth), chunk jobs the rest
+LOCATIONS = 520  # three jobs of 200: the listing runs ahead of minting, so one goes to a chunk job
 CRASH_AFTER_SECRETS = 450  # counted across the fan-out's processes
 
 
@@ -66,7 +66,7 @@ def wait_done(stack, company: str, timeout_s: float = 90.0) -> dict:
 def agency(stack, account: str) -> tuple[str, list[str]]:
     company = f"coFan{uuid.uuid4().hex[:8]}"
     locations = [f"locFan{uuid.uuid4().hex[:10]}" for _ in range(LOCATIONS)]
-    seed_agency(stack.ghl.admin, company, locations, page_cap=10)
+    seed_agency(stack.ghl.admin, company, locations, page_cap=20)
     page = walk_install(mint_install_link(stack, account, agency=True)).page
     assert page.status_code == 200 and "The install continues" in page.text, page.text[:300]
     return company, locations

@@ -72,10 +72,10 @@ DEFAULT_CHUNK = 50  # locations stored together (records, secrets, records)
 # container spends its last chunk's storing and the next invocation's start off the budget.
 DEFAULT_CHUNKS_PER_JOB = 4
 DEFAULT_WORKERS = 8
-# Jobs' worth the listing run mints itself, while the container its first chunk job starts warms up;
-# the rest goes to the queue, so the listing run ends soon after the listing (a crash then rarely
-# lands in it: one that does costs a new listing).
-DEFAULT_LISTING_RUN_JOBS = 2
+# Jobs' worth the listing run mints itself at most (each while it has none waiting: it keeps minting
+# while the listing runs ahead and the other container starts). A huge agency's rest goes to the
+# queue, so its listing run ends soon after the listing; a crash in a listing run costs a new listing.
+DEFAULT_LISTING_RUN_JOBS = 5
 # Left free at the end of an invocation: one chunk at GHL's production rate (100 per 10 s) plus storing.
 DEFAULT_RESERVE_S = 25.0
 
