@@ -49,8 +49,11 @@ def run_once(locations: int, *, crash: bool, timeout_s: float) -> dict[str, Any]
     from rankr_ghl_tools.ghl_sandbox import SandboxConfig
     from rankr_ghl_tools.installs import mint_install_link, walk_install
     from rankr_ghl_tools.local.stack import LocalStack
+    from rankr_ghl_tools.local.template import load_template
     from rankr_ghl_tools.rate_floor import efficiency
 
+    [source] = load_template(ROOT / "template.yaml").functions["AgencyInstallFunction"].sqs_sources
+    containers = int(source.maximum_concurrency or 2)
     workdir = Path(tempfile.mkdtemp(prefix="bench-agency-"))
     env: dict[str, str] = {}
     if crash:
@@ -66,6 +69,9 @@ def run_once(locations: int, *, crash: bool, timeout_s: float) -> dict[str, Any]
         schedules=False,
         echo_logs=False,
         log_path=workdir / "functions.log",
+        # As many AgencyInstallFunction containers as the template's ScalingConfig allows (Lambda
+        # scales a FIFO source with its message groups); the local runtime's default is 2.
+        concurrency={"AgencyInstallFunction": containers, "*": 2},
         time_scale=TIME_SCALE,
         ghl_sandbox_config=config,
         extra_env=env,

@@ -5,8 +5,10 @@ lead push's process exits right after a lead's GHL contact write and before its 
 which proves the re-resolve path.
 
 `RANKR_GHL_FAULT_CRASH_AGENCY_INSTALL_AFTER` (a count, set by bench/agency_install.py and the agency
-install tests): the agency fan-out's process exits on that token-secret write, once per marker file
-`RANKR_GHL_FAULT_CRASH_ONCE_MARKER` (the retried run must be able to finish).
+install tests): the process making that token-secret write of the agency install exits, once per
+marker file `RANKR_GHL_FAULT_CRASH_ONCE_MARKER` (the retried run must be able to finish). The writes
+are counted across every process of the fan-out (its chunk runs run in parallel containers), in a
+file beside the marker.
 
 The local runtime's worker process calls `install_from_environment` before importing the handler.
 """
@@ -156,9 +158,22 @@ class CrashBeforeMappingWrite:
         self._inner.flush()
 
 
+def count_across_processes(path: str) -> int:
+    """This call's number among every process's calls counting in `path`: each appends one byte,
+    and with O_APPEND the kernel places each write at the end atomically, so the offset after it is
+    the count so far, unique per call."""
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, b".")
+        return os.lseek(fd, 0, os.SEEK_CUR)
+    finally:
+        os.close(fd)
+
+
 class CrashOnSecretWrite:
-    """`TokenStore` of the agency fan-out: the process exits on the `after`-th secret write (an
-    install), once per marker file, leaving that chunk's records without their secrets."""
+    """`TokenStore` of the agency fan-out: the process making the install's `after`-th secret write
+    (counted across processes, beside the marker) exits, once per marker file, leaving that chunk's
+    records without their secrets."""
 
     def __init__(
         self, inner: TokenStore, after: int, marker: str, *, crash: Callable[[], None] | None = None
@@ -168,12 +183,13 @@ class CrashOnSecretWrite:
         self._marker = marker
         self._crash = crash or _exit_mid_agency_install
         self._lock = threading.Lock()
-        self._writes = 0
 
     def _maybe_crash(self) -> None:
         with self._lock:
-            self._writes += 1
-            if self._writes != self._after:
+            if (
+                os.path.exists(self._marker)
+                or count_across_processes(self._marker + ".writes") != self._after
+            ):
                 return
             try:  # the first process to get here claims the one crash
                 os.close(os.open(self._marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))

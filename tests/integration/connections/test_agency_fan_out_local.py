@@ -1,7 +1,8 @@
-"""Agency installs on the local runtime: the real callback queues the fan-out on AgencyInstallQueue, the
-pumped AgencyInstallFunction connects every location against the GHL sandbox (installedLocations capped
-at 10 per page, `count` per page), a killed fan-out resumes from the queue, and a second install
-creates nothing twice. Progress shows in the control API and the CLI."""
+"""Agency installs on the local runtime: the real callback queues the listing run on AgencyInstallQueue,
+which queues chunk jobs that the pumped AgencyInstallFunction runs in parallel containers against the
+GHL sandbox (installedLocations capped at 20 per page, `count` per page); the process making the
+install's 150th secret write, whichever it is, is killed and its job resumes from the queue; a
+second install creates nothing twice. Progress shows in the control API and the CLI."""
 
 from __future__ import annotations
 
@@ -17,13 +18,14 @@ from rankr_ghl_tools.agency_installs import (
     location_token_secrets,
     seed_agency,
 )
+from rankr_ghl_tools.ghl_sandbox import SandboxConfig
 from rankr_ghl_tools.installs import control_call, mint_install_link, walk_install
 from rankr_ghl_tools.local import stack as stack_module
 
 pytestmark = pytest.mark.integration
 
-LOCATIONS = 25
-CRASH_AFTER_SECRETS = 12  # the first fan-out dies midway through its one chunk
+LOCATIONS = 520  # three jobs of 200: the listing runs ahead of minting, so one goes to a chunk job
+CRASH_AFTER_SECRETS = 450  # counted across the fan-out's processes
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +38,16 @@ def stack(tmp_path_factory):
         schedules=False,
         echo_logs=False,
         log_path=workdir / "functions.log",
-        concurrency=1,
-        time_scale=0.01,  # a killed run's message is back after 180 s x 0.01
+        concurrency=2,
+        time_scale=0.01,  # a killed run's message is back after 30 s x 0.01
+        ghl_sandbox_config=SandboxConfig(rate_limit_max=100, rate_limit_interval_ms=1000),
         extra_env={
             faults.CRASH_AGENCY_INSTALL_AFTER_ENV: str(CRASH_AFTER_SECRETS),
             faults.CRASH_ONCE_MARKER_ENV: str(workdir / "crashed"),
         },
     ) as s:
         s.crash_marker = workdir / "crashed"
+        s.functions_log = workdir / "functions.log"
         yield s
 
 
@@ -62,7 +66,7 @@ def wait_done(stack, company: str, timeout_s: float = 90.0) -> dict:
 def agency(stack, account: str) -> tuple[str, list[str]]:
     company = f"coFan{uuid.uuid4().hex[:8]}"
     locations = [f"locFan{uuid.uuid4().hex[:10]}" for _ in range(LOCATIONS)]
-    seed_agency(stack.ghl.admin, company, locations, page_cap=10)
+    seed_agency(stack.ghl.admin, company, locations, page_cap=20)
     page = walk_install(mint_install_link(stack, account, agency=True)).page
     assert page.status_code == 200 and "The install continues" in page.text, page.text[:300]
     return company, locations
@@ -74,6 +78,13 @@ def test_a_killed_fan_out_resumes_and_a_second_install_creates_nothing_twice(sta
     progress = wait_done(stack, company)
     assert stack.crash_marker.exists(), "the first fan-out run was not killed midway"
     assert progress["connected"] == LOCATIONS and progress["locations"] == LOCATIONS
+    assert progress["chunksDone"] == progress["chunks"] and progress["skipped"] == 0
+    runs = [
+        json.loads(line[line.index("{") :])
+        for line in stack.functions_log.read_text().splitlines()
+        if line.startswith("AgencyInstallFunction {") and '"agency install run"' in line
+    ]
+    assert any(run.get("chunk") is not None for run in runs), "no chunk job ran"
     found = agency_records(stack, company)
     secrets = location_token_secrets(stack)
     for location in locations:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from rankr_ghl.connections.agency_job import AgencyInstallJob, AgencyInstallProgress
+from rankr_ghl.connections.agency_job import AgencyChunkJob, AgencyInstallProgress, AgencyJob
 from rankr_ghl.connections.models import Connection, ConnectionStatus, TokenBundle, utcnow
 from rankr_ghl.connections.ports import RecordState
 from rankr_ghl.ghl.errors import (
@@ -52,6 +52,8 @@ class MemoryConnectionStore:
         self.fail_pending = False
         self.stale_events: list[tuple[str, str, int, str]] = []
         self.put_ids: list[str] = []  # written whole (put_all), in order
+        self.chunks_counted: dict[str, set[str]] = {}  # company -> the current attempt's counted chunks
+        self.finishes: list[tuple[str, str]] = []  # (company, attempt) each time `done` was set
 
     def get(self, connection_id: str) -> Connection | None:
         return self.items.get(connection_id)
@@ -104,6 +106,73 @@ class MemoryConnectionStore:
 
     def record_agency_install(self, company_id: str, progress: AgencyInstallProgress) -> None:
         self._update(f"company:{company_id}", agency_install=progress.to_item())
+
+    # The agency install tally (`AgencyProgressTally`): conditional updates, as DynamoDB makes them.
+    def _tally(self, company_id: str, attempt: str, change) -> dict | None:
+        with self.lock:
+            cid = f"company:{company_id}"
+            item = self.items.get(cid)
+            state = dict(item.agency_install or {}) if item is not None else {}
+            if item is None or state.get("attempt") != attempt or change(state) is False:
+                return None
+            self.items[cid] = item.model_copy(update={"agency_install": state})
+            return dict(state)
+
+    def start_attempt(self, company_id: str, progress: AgencyInstallProgress) -> None:
+        with self.lock:
+            self.chunks_counted.pop(company_id, None)
+        self._update(f"company:{company_id}", agency_install=progress.to_item())
+
+    def count_chunk(self, company_id, attempt, chunk_key, *, connected, skipped, now_ms):
+        counted = self.chunks_counted.setdefault(company_id, set())
+
+        def change(state):
+            if state["status"] == "done" or chunk_key in counted:
+                return False
+            counted.add(chunk_key)
+            state.update(
+                connected=state["connected"] + connected,
+                skipped=state["skipped"] + skipped,
+                chunksDone=state["chunksDone"] + 1,
+                updatedMs=now_ms,
+                status="running",
+            )
+            return True
+
+        return self._tally(company_id, attempt, change)
+
+    def complete_listing(self, company_id, attempt, *, locations, chunks, connected_before, now_ms):
+        def change(state):
+            if "chunks" in state:
+                return False
+            state.update(
+                locations=locations,
+                chunks=chunks,
+                connected=state["connected"] + connected_before,
+                updatedMs=now_ms,
+            )
+            return True
+
+        return self._tally(company_id, attempt, change)
+
+    def finish(self, company_id, attempt, chunks, now_ms) -> bool:
+        def change(state):
+            if state["status"] == "done" or not state.get("chunks") == state["chunksDone"] == chunks:
+                return False
+            state.update(status="done", updatedMs=now_ms, error=None)
+            self.finishes.append((company_id, attempt))
+            return True
+
+        return self._tally(company_id, attempt, change) is not None
+
+    def record_status(self, company_id, attempt, status, now_ms, error=None) -> None:
+        def change(state):
+            if state["status"] == "done":
+                return False
+            state.update(status=status.value, updatedMs=now_ms, error=error)
+            return True
+
+        self._tally(company_id, attempt, change)
 
     def record_refresh(self, connection_id: str, token_expires_at: datetime, refreshed_at: datetime) -> None:
         self._update(connection_id, token_expires_at=token_expires_at, last_refresh_at=refreshed_at)
@@ -334,17 +403,25 @@ class FakeGHLOAuth:
 
 
 class MemoryAgencyQueue:
-    """`AgencyInstallQueue` in memory: the jobs in order, deduplicated like the FIFO queue."""
+    """`AgencyInstallQueue` in memory: the jobs in order, deduplicated per message group like the
+    FIFO queue (`DeduplicationScope: messageGroup`)."""
 
     def __init__(self) -> None:
-        self.jobs: list[AgencyInstallJob] = []
+        self.jobs: list[AgencyJob] = []
         self.fail = False
+        self.lock = threading.Lock()
 
-    def enqueue(self, job: AgencyInstallJob) -> None:
+    def enqueue(self, job: AgencyJob) -> None:
         if self.fail:
             raise RuntimeError("injected SQS failure")
-        if job.deduplication_id not in {j.deduplication_id for j in self.jobs}:
-            self.jobs.append(job)
+        with self.lock:
+            if (job.group_id, job.deduplication_id) not in {
+                (j.group_id, j.deduplication_id) for j in self.jobs
+            }:
+                self.jobs.append(job)
+
+    def chunk_jobs(self) -> list[AgencyChunkJob]:
+        return [j for j in self.jobs if isinstance(j, AgencyChunkJob)]
 
 
 class MetricsLog:

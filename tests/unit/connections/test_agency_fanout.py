@@ -1,12 +1,20 @@
-"""The agency install fan-out over in-memory stores and a fake GHL: resumable, idempotent steps."""
+"""The agency install fan-out over in-memory stores and a fake GHL: a listing run that hands chunks to
+the queue, chunk runs in parallel, progress aggregated across them; resumable, idempotent steps."""
 
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from rankr_ghl.connections.agency_fanout import AgencyFanOut
-from rankr_ghl.connections.agency_job import AgencyInstallJob, InvalidAgencyJob
+from rankr_ghl.connections.agency_fanout import AgencyFanOut, FanOutReport
+from rankr_ghl.connections.agency_job import (
+    AgencyChunkJob,
+    AgencyInstallJob,
+    InvalidAgencyJob,
+    agency_job_from_body,
+)
 from rankr_ghl.connections.errors import GHLUnavailable
 from rankr_ghl.connections.models import ConnectionStatus, PauseReason, company_connection_id
 
@@ -18,9 +26,10 @@ class Crash(BaseException):
 class CrashingTokens:
     """The world's token store; the process "dies" on the n-th secret write."""
 
-    def __init__(self, inner, crash_at: int) -> None:
+    def __init__(self, inner, crash_at: int = 0, *, crash_on: str | None = None) -> None:
         self.inner = inner
         self.crash_at = crash_at
+        self.crash_on = crash_on  # or on this location's secret write
         self.installs = 0
 
     def __getattr__(self, name):
@@ -28,7 +37,7 @@ class CrashingTokens:
 
     def install(self, connection_id, bundle) -> None:
         self.installs += 1
-        if self.installs == self.crash_at:
+        if self.installs == self.crash_at or connection_id == self.crash_on:
             raise Crash
         self.inner.install(connection_id, bundle)
 
@@ -41,23 +50,85 @@ def agency(world, locations: int, *, account: str = "acct_9") -> list[str]:
     return ids
 
 
-def fan_out(world, *, tokens=None, chunk_size: int = 4, workers: int = 3) -> AgencyFanOut:
+def fan_out(
+    world,
+    *,
+    tokens=None,
+    chunk_size: int = 4,
+    chunks_per_job: int = 1,
+    listing_run_jobs: int = 2,
+    workers: int = 3,
+    vault=None,
+    release_budget=None,
+) -> AgencyFanOut:
     return AgencyFanOut(
         world.oauth,
         tokens or world.tokens,
         world.connections,
         progress=world.connections,
         queue=world.agency_queue,
-        company_tokens=world.vault(),
+        company_tokens=vault or world.vault(),
         app_id="app123",
         metric=world.metrics,
         chunk_size=chunk_size,
+        chunks_per_job=chunks_per_job,
+        listing_run_jobs=listing_run_jobs,
         workers=workers,
+        release_budget=release_budget,
         clock=world.clock,
     )
 
 
 JOB = AgencyInstallJob("co1", 1_800_000_000_000)
+
+
+def install(world, runner: AgencyFanOut, job=JOB) -> list[FanOutReport]:
+    """The job, then every job it queued (chunks, continuations), as the queue would hand them out."""
+    ran = len(world.agency_queue.jobs)
+    reports = [runner.run(job)]
+    while ran < len(world.agency_queue.jobs):
+        pending = world.agency_queue.jobs[ran:]
+        ran = len(world.agency_queue.jobs)
+        reports += [runner.run(queued) for queued in pending]
+    return reports
+
+
+def progress(world) -> dict:
+    return world.connections.get(company_connection_id("co1")).agency_install
+
+
+def hand_off_after_the_first_two(world, chunks: int, chunk_size: int = 4) -> None:
+    """The listing run takes the first job's worth before the second is listed; its first mint then
+    waits until the listing has read every one. The second, listed while none waits, is kept for the
+    run; every later one is listed while the second waits, so the listing queues it as a chunk job."""
+    minting = threading.Event()
+    read_all = threading.Event()
+    reads = [0]
+    record_states = world.connections.record_states
+    listing_calls = world.oauth.installed_locations
+    mint = world.oauth.location_token
+
+    def listing_after_the_first_chunk(company_token, company_id, app_id):
+        for position, item in enumerate(listing_calls(company_token, company_id, app_id)):
+            if position == chunk_size:
+                assert minting.wait(5.0)
+            yield item
+
+    def counting_reads(ids):
+        found = record_states(ids)
+        reads[0] += 1
+        if reads[0] == chunks:
+            threading.Timer(0.1, read_all.set).start()  # once the last chunk is queued for the run
+        return found
+
+    def waiting_mint(*args, **kwargs):
+        minting.set()
+        assert read_all.wait(5.0)
+        return mint(*args, **kwargs)
+
+    world.oauth.installed_locations = listing_after_the_first_chunk
+    world.connections.record_states = counting_reads
+    world.oauth.location_token = waiting_mint
 
 
 def secrets_without_record(world) -> list[str]:
@@ -76,85 +147,209 @@ def assert_all_connected(world, ids: list[str], account: str = "acct_9") -> None
 
 def test_fan_out_connects_every_installed_location_and_shows_progress(world):
     ids = agency(world, 10)
-    report = fan_out(world).run(JOB)
-    assert (report.locations, report.connected_now, report.connected_before) == (10, 10, 0)
-    assert not report.continued and world.oauth.mint_calls == 10
+    reports = install(world, fan_out(world))
+    assert reports[0].locations == 10 and sum(r.connected_now for r in reports) == 10
+    assert world.oauth.mint_calls == 10
     assert_all_connected(world, ids)
-    progress = world.connections.get(company_connection_id("co1")).agency_install
-    assert progress["status"] == "done" and progress["locations"] == 10 and progress["connected"] == 10
-    assert progress["startedMs"] == int(world.clock() * 1000)
+    shown = progress(world)
+    assert shown["status"] == "done" and shown["locations"] == 10 and shown["connected"] == 10
+    assert shown["chunks"] == shown["chunksDone"] == 3 and shown["skipped"] == 0
+    assert shown["startedMs"] == int(world.clock() * 1000)
+    assert world.connections.finishes == [("co1", shown["attempt"])]
     assert world.metrics.counts["AgencyLocationsConnected"] == 10
     assert secrets_without_record(world) == []
 
 
-def test_a_rerun_or_second_install_creates_nothing_twice(world):
-    ids = agency(world, 7)
-    fan_out(world).run(JOB)
-    mints, writes = world.oauth.mint_calls, world.tokens.writes
-    report = fan_out(world).run(AgencyInstallJob("co1", JOB.requested_ms + 5000))
-    assert (report.connected_now, report.connected_before) == (0, 7)
-    assert world.oauth.mint_calls == mints and world.tokens.writes == writes
+def test_chunks_listed_while_the_run_mints_go_to_the_queue_each_in_a_message_group_of_its_own(world):
+    ids = agency(world, 12)
+    hand_off_after_the_first_two(world, chunks=3)
+    runner = fan_out(world)
+    listing = runner.run(JOB)
+    chunk_jobs = world.agency_queue.chunk_jobs()
+    assert listing.handed_off == 1 and len(chunk_jobs) == 1
+    assert chunk_jobs[0].location_ids == tuple(ids[8:12])
+    assert (
+        chunk_jobs[0].group_id not in {JOB.group_id, ""}
+        and chunk_jobs[0].attempt == progress(world)["attempt"]
+    )
+    # The listing run minted the rest itself: every location is in exactly one chunk.
+    assert listing.connected_now == 8 and world.oauth.mint_calls == 8
+    assert progress(world)["status"] == "running" and progress(world)["chunks"] == 3
+    assert progress(world)["chunksDone"] == 2 and progress(world)["connected"] == 8
+    chunk = runner.run(chunk_jobs[0])
+    assert (chunk.connected_now, chunk.locations) == (4, 4)
+    assert progress(world)["status"] == "done" and progress(world)["connected"] == 12
     assert_all_connected(world, ids)
 
 
-def test_a_crash_midway_resumes_where_it_stopped(world):
-    ids = agency(world, 10)
-    crashing = CrashingTokens(world.tokens, crash_at=6)  # in the second chunk of 4
-    with pytest.raises(Crash):
-        fan_out(world, tokens=crashing).run(JOB)
-    assert secrets_without_record(world) == []  # records always go first
-    installing = [
-        i for i in ids if (r := world.connections.get(i)) is not None and r.status is ConnectionStatus.PAUSED
-    ]
-    assert installing and all(
-        world.connections.get(i).status_reason == PauseReason.INSTALLING for i in installing
+def test_parallel_chunks_add_up_and_set_done_exactly_once_even_when_delivered_twice(world):
+    ids = agency(world, 20)
+    hand_off_after_the_first_two(world, chunks=5)
+    runner = fan_out(world)
+    runner.run(JOB)
+    chunk_jobs = world.agency_queue.chunk_jobs()
+    assert len(chunk_jobs) == 3
+    with ThreadPoolExecutor(6) as pool:  # each chunk delivered twice, all at once
+        list(pool.map(runner.run, chunk_jobs + chunk_jobs))
+    shown = progress(world)
+    assert shown["status"] == "done" and (shown["connected"], shown["chunksDone"], shown["chunks"]) == (
+        20,
+        5,
+        5,
     )
-    done_before = [i for i in ids if (r := world.connections.get(i)) and r.status is ConnectionStatus.ACTIVE]
-    # Chunks are stored while the next one is minted, so which chunks finished before the crash
-    # depends on timing; what matters is that none is both finished and still installing.
-    assert not set(installing) & set(done_before)
+    assert world.connections.finishes == [("co1", shown["attempt"])]
+    assert world.oauth.mint_calls <= 20 + 3 * 4  # a twin delivery may mint its chunk again, nothing more
+    runner.run(chunk_jobs[0])  # redelivered after done: counted once already
+    assert progress(world)["connected"] == 20 and len(world.connections.finishes) == 1
+    assert_all_connected(world, ids)
+
+
+def test_a_crashed_chunk_resumes_while_the_others_complete(world):
+    ids = agency(world, 16)
+    hand_off_after_the_first_two(world, chunks=4)
+    runner = fan_out(world)
+    runner.run(JOB)
+    first, *others = world.agency_queue.chunk_jobs()
+    with pytest.raises(Crash):
+        fan_out(world, tokens=CrashingTokens(world.tokens, crash_at=3)).run(first)
+    # The killed chunk left its records installing, never a secret without its record.
+    assert secrets_without_record(world) == []
+    assert {world.connections.get(i).status_reason for i in first.location_ids} == {PauseReason.INSTALLING}
+    for job in others:
+        runner.run(job)
+    assert progress(world)["status"] == "running" and progress(world)["chunksDone"] == 3
     mints = world.oauth.mint_calls
-    report = fan_out(world).run(JOB)
-    # Only what the crash left unfinished is minted again: stored chunks stay as they were.
-    assert report.connected_before == len(done_before) and report.connected_now == 10 - len(done_before)
-    assert world.oauth.mint_calls == mints + 10 - len(done_before)
+    retry = runner.run(first)  # the queue hands the killed chunk out again
+    assert retry.connected_now == 4 and world.oauth.mint_calls == mints + 4
+    shown = progress(world)
+    assert shown["status"] == "done" and (shown["connected"], shown["chunksDone"]) == (16, 4)
     assert_all_connected(world, ids)
     assert secrets_without_record(world) == []
+
+
+def test_a_killed_chunk_retry_mints_only_what_it_left_unfinished(world):
+    ids = agency(world, 12)
+    hand_off_after_the_first_two(world, chunks=3)
+    fan_out(world).run(JOB)
+    [chunk] = world.agency_queue.chunk_jobs()
+    stored = world.tokens.writes
+    with pytest.raises(Crash):
+        fan_out(world, tokens=CrashingTokens(world.tokens, crash_at=3), workers=1).run(chunk)
+    # The locations whose secrets the killed run wrote are finished by hand, as a store of the
+    # chunk's first part would have left them.
+    with_secret = [i for i in chunk.location_ids if world.tokens.read(i) is not None]
+    written = len(with_secret)
+    assert 2 <= written < 4 and world.tokens.writes == stored + written
+    for location_id in with_secret:
+        world.connections.set_status(location_id, ConnectionStatus.ACTIVE)
+    mints = world.oauth.mint_calls
+    retry = fan_out(world).run(chunk)
+    assert (retry.connected_before, retry.connected_now) == (written, 4 - written)
+    assert world.oauth.mint_calls == mints + 4 - written and world.tokens.writes == stored + 4
+    assert progress(world)["status"] == "done" and progress(world)["connected"] == 12
+    assert_all_connected(world, ids)
+
+
+def test_a_job_of_several_chunks_stores_each_and_its_retry_redoes_only_the_unstored_ones(world):
+    ids = agency(world, 24)
+    hand_off_after_the_first_two(world, chunks=3, chunk_size=8)  # listed 8 at a time: jobs of 2 chunks
+    runner = fan_out(world, chunks_per_job=2)
+    listing = runner.run(JOB)
+    [job] = world.agency_queue.chunk_jobs()
+    assert job.location_ids == tuple(ids[16:24]) and listing.connected_now == 16
+    # The listing run counted each chunk it stored; the job is counted once, when all of it is stored.
+    assert (progress(world)["chunks"], progress(world)["chunksDone"]) == (5, 4)
+    with pytest.raises(Crash):
+        fan_out(world, tokens=CrashingTokens(world.tokens, crash_on=ids[22]), chunks_per_job=2).run(job)
+    assert [world.connections.get(i).status for i in ids[16:20]] == [ConnectionStatus.ACTIVE] * 4
+    assert progress(world)["chunksDone"] == 4 and secrets_without_record(world) == []
+    mints = world.oauth.mint_calls
+    retry = runner.run(job)
+    assert (retry.connected_before, retry.connected_now) == (4, 4) and world.oauth.mint_calls == mints + 4
+    shown = progress(world)
+    assert shown["status"] == "done" and (shown["connected"], shown["chunksDone"]) == (24, 5)
+    assert_all_connected(world, ids)
+
+
+def test_a_rerun_or_second_install_creates_nothing_twice(world):
+    ids = agency(world, 7)
+    install(world, fan_out(world))
+    mints, writes = world.oauth.mint_calls, world.tokens.writes
+    second = AgencyInstallJob("co1", JOB.requested_ms + 5000)
+    reports = install(world, fan_out(world), second)
+    assert (reports[0].connected_now, reports[0].connected_before) == (0, 7)
+    assert world.oauth.mint_calls == mints and world.tokens.writes == writes
+    shown = progress(world)
+    assert (
+        shown["status"] == "done" and shown["connected"] == 7 and shown["requestedMs"] == second.requested_ms
+    )
+    assert_all_connected(world, ids)
+
+
+def test_a_chunk_of_a_superseded_listing_is_dropped(world):
+    agency(world, 12)
+    hand_off_after_the_first_two(world, chunks=3)
+    fan_out(world).run(JOB)
+    [stale] = world.agency_queue.chunk_jobs()
+    world.agency_queue.jobs.clear()
+    install(world, fan_out(world), AgencyInstallJob("co1", JOB.requested_ms + 1))  # a new attempt
+    mints = world.oauth.mint_calls
+    report = fan_out(world).run(stale)
+    assert report.dropped and world.oauth.mint_calls == mints
+    assert progress(world)["status"] == "done" and progress(world)["connected"] == 12
 
 
 def test_a_retryable_ghl_failure_fails_the_job_and_keeps_what_was_stored(world):
     ids = agency(world, 9)
     world.oauth.fail_mint_for.add("loc006")
     with pytest.raises(GHLUnavailable):
-        fan_out(world).run(JOB)
-    assert world.connections.get(company_connection_id("co1")).agency_install["status"] == "failed"
+        install(world, fan_out(world))
+    assert progress(world)["status"] == "failed" and progress(world)["error"] == "GHLUnavailable"
     assert_all_connected(world, ids[:4])
     world.oauth.fail_mint_for.clear()
-    report = fan_out(world).run(JOB)
-    assert report.connected_before >= 4 and report.connected_before + report.connected_now == 9
+    world.agency_queue.jobs.clear()
+    reports = install(world, fan_out(world))
+    assert (
+        reports[0].connected_before >= 4
+        and sum(r.connected_now for r in reports) + reports[0].connected_before == 9
+    )
+    assert progress(world)["status"] == "done" and progress(world)["error"] is None
     assert_all_connected(world, ids)
 
 
 def test_a_location_ghl_will_not_mint_for_is_skipped_and_counted(world):
     ids = agency(world, 5)
     world.oauth.refuse_mint_for.add("loc002")
-    report = fan_out(world).run(JOB)
-    assert report.skipped == 1 and report.connected_now == 4
+    reports = install(world, fan_out(world))
+    assert sum(r.skipped for r in reports) == 1 and sum(r.connected_now for r in reports) == 4
     assert world.connections.get("loc002") is None and world.tokens.read("loc002") is None
     assert_all_connected(world, [i for i in ids if i != "loc002"])
-    assert world.connections.get(company_connection_id("co1")).agency_install["skipped"] == 1
+    shown = progress(world)
+    assert (shown["status"], shown["skipped"], shown["connected"], shown["locations"]) == ("done", 1, 4, 5)
 
 
-def test_short_of_time_it_queues_the_rest_as_a_continuation(world):
+def test_short_of_time_the_listing_continues_in_another_invocation(world):
     ids = agency(world, 10)
-    left = iter([100.0, 100.0, 1.0])  # two chunks fit, then the invocation is nearly over
-    report = fan_out(world).run(JOB, remaining_s=lambda: next(left))
-    assert report.continued and report.connected_now == 8
-    assert world.agency_queue.jobs == [JOB.next()]
-    assert world.connections.get(company_connection_id("co1")).agency_install["status"] == "continuing"
-    report = fan_out(world).run(JOB.next())
-    assert not report.continued and report.connected_now == 2
+    report = fan_out(world, listing_run_jobs=10).run(JOB, remaining_s=lambda: 1.0)
+    assert report.continued and report.connected_now == 0
+    assert JOB.next() in world.agency_queue.jobs
+    assert progress(world)["status"] == "continuing"
+    reports = install(world, fan_out(world), JOB.next())  # a new attempt: it lists again
+    assert sum(r.connected_now for r in reports) == 10
+    assert progress(world)["status"] == "done" and progress(world)["connected"] == 10
     assert_all_connected(world, ids)
+
+
+def test_a_chunk_short_of_time_queues_itself_again(world):
+    agency(world, 12)
+    hand_off_after_the_first_two(world, chunks=3)
+    runner = fan_out(world)
+    runner.run(JOB)
+    [chunk] = world.agency_queue.chunk_jobs()
+    report = runner.run(chunk, remaining_s=lambda: 1.0)
+    assert report.continued and report.connected_now == 0 and world.agency_queue.jobs[-1] == chunk.next()
+    runner.run(chunk.next())
+    assert progress(world)["status"] == "done" and progress(world)["connected"] == 12
 
 
 def test_bound_locations_keep_their_account_and_uninstalled_ones_come_back(world):
@@ -174,11 +369,39 @@ def test_bound_locations_keep_their_account_and_uninstalled_ones_come_back(world
     assert "loc002" in world.connections.put_ids and "loc000" not in world.connections.put_ids
 
 
+def test_the_listing_run_mints_at_most_its_share_and_queues_the_rest(world):
+    ids = agency(world, 12)
+    runner = fan_out(world, listing_run_jobs=1)
+    listing = runner.run(JOB)
+    assert (listing.connected_now, listing.handed_off) == (4, 2)
+    assert [j.location_ids for j in world.agency_queue.chunk_jobs()] == [tuple(ids[4:8]), tuple(ids[8:12])]
+    for job in world.agency_queue.chunk_jobs():
+        runner.run(job)
+    assert progress(world)["status"] == "done" and progress(world)["connected"] == 12
+
+
+def test_every_run_gives_back_what_is_left_of_its_budget_slice(world):
+    agency(world, 12)
+    released: list[str] = []
+    runner = fan_out(world, listing_run_jobs=1, release_budget=released.append)
+    world.oauth.fail_mint_for.add("loc000")
+    with pytest.raises(GHLUnavailable):
+        runner.run(JOB)
+    assert released == ["co1"]  # a failed run too
+    world.oauth.fail_mint_for.clear()
+    world.agency_queue.jobs.clear()
+    install(world, runner)
+    assert released == ["co1"] * 4  # the listing run and its two chunk jobs
+
+
 def test_an_agency_uninstalled_meanwhile_is_dropped(world):
     agency(world, 3)
     world.connections.set_status(company_connection_id("co1"), ConnectionStatus.UNINSTALLED, "x")
     report = fan_out(world).run(JOB)
     assert report.dropped and world.oauth.mint_calls == 0
+
+
+CHUNK = AgencyChunkJob("co1", 1, "a1b2c3", 2, ("loc1", "loc2"))
 
 
 @pytest.mark.parametrize(
@@ -191,22 +414,31 @@ def test_an_agency_uninstalled_meanwhile_is_dropped(world):
         json.dumps({"companyId": "co1", "requestedMs": -1}),
         json.dumps({"companyId": "co1", "requestedMs": True}),
         json.dumps({"companyId": "co1", "requestedMs": 1, "part": "2"}),
+        json.dumps({"kind": "other", "companyId": "co1", "requestedMs": 1}),
+        CHUNK.body().replace('"a1b2c3"', '"a/b"'),
+        CHUNK.body().replace('"index":2', '"index":-1'),
+        CHUNK.body().replace('["loc1","loc2"]', "[]"),
+        CHUNK.body().replace('"loc2"', '"loc 2"'),
+        CHUNK.body().replace('"companyId":"co1"', '"companyId":""'),
     ],
 )
 def test_a_malformed_job_is_refused(body):
     with pytest.raises(InvalidAgencyJob):
-        AgencyInstallJob.from_body(body)
+        agency_job_from_body(body)
 
 
-def test_a_job_round_trips_and_continuations_are_distinct_messages():
-    assert AgencyInstallJob.from_body(JOB.body()) == JOB
+def test_jobs_round_trip_and_continuations_are_distinct_messages():
+    assert agency_job_from_body(JOB.body()) == JOB
     assert JOB.next().deduplication_id != JOB.deduplication_id and JOB.next().group_id == "co1"
+    assert agency_job_from_body(CHUNK.body()) == CHUNK
+    assert agency_job_from_body(CHUNK.next().body()) == CHUNK.next()
+    assert CHUNK.next().deduplication_id != CHUNK.deduplication_id
+    other = AgencyChunkJob("co1", 1, "a1b2c3", 3, ("loc3",))
+    assert len({CHUNK.group_id, other.group_id, JOB.group_id}) == 3
 
 
 def test_minting_starts_while_the_rest_is_still_being_listed(world):
-    """The listing hands over each chunk as it is read: the first mints do not wait for the last page."""
-    import threading
-
+    """The listing run mints a chunk none waits behind: the first mints do not wait for the last page."""
     ids = agency(world, 12)
     listing_calls = world.oauth.installed_locations
     minted = threading.Event()
@@ -226,10 +458,10 @@ def test_minting_starts_while_the_rest_is_still_being_listed(world):
 
     world.oauth.location_token = mint_and_tell
     world.oauth.installed_locations = slow_listing
-    report = fan_out(world).run(JOB)
+    reports = install(world, fan_out(world))
     assert overlapped == [True]
-    assert (report.locations, report.connected_now) == (12, 12)
-    assert world.connections.get(company_connection_id("co1")).agency_install["locations"] == 12
+    assert reports[0].locations == 12 and sum(r.connected_now for r in reports) == 12
+    assert progress(world)["locations"] == 12 and progress(world)["status"] == "done"
     assert_all_connected(world, ids)
 
 
@@ -257,12 +489,8 @@ def test_a_company_token_refused_mid_listing_is_renewed_and_nothing_is_handed_ou
         return renew(resource_id, rejected)
 
     vault.report_unauthorized = renew_and_count
-    report = AgencyFanOut(
-        world.oauth, world.tokens, world.connections, progress=world.connections,
-        queue=world.agency_queue, company_tokens=vault, app_id="app123", metric=world.metrics,
-        chunk_size=4, workers=3, clock=world.clock,
-    ).run(JOB)  # fmt: skip
+    reports = install(world, fan_out(world, vault=vault))
     assert renewals == [company_connection_id("co1")]
-    assert (report.locations, report.connected_now) == (10, 10)
+    assert reports[0].locations == 10 and sum(r.connected_now for r in reports) == 10
     assert world.oauth.mint_calls == 10  # each location minted once
     assert_all_connected(world, ids)

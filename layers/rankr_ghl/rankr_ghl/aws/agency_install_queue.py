@@ -1,16 +1,17 @@
-"""`AgencyInstallQueue` on AgencyInstallQueue (SQS FIFO): one message group per agency, so an agency's
-fan-outs run one at a time and in order, deduplicated by install and part. Also the running job's
-heartbeat (`MessageVisibility`): its message's invisibility renewed while the fan-out lives."""
+"""`AgencyInstallQueue` on AgencyInstallQueue (SQS FIFO): an agency's listing runs in the agency's
+message group (one at a time, in order), each chunk job in a group of its own (chunks run in
+parallel); deduplicated by the job's id. Also the running job's heartbeat (`MessageVisibility`): its
+message's invisibility renewed while the fan-out lives."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from rankr_ghl.connections.agency_job import AgencyInstallJob
-
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+
+    from rankr_ghl.connections.agency_job import AgencyJob
 
 
 class SqsAgencyInstallQueue:
@@ -20,7 +21,7 @@ class SqsAgencyInstallQueue:
         self._queue_url = queue_url
         self._client_source = client_source
 
-    def enqueue(self, job: AgencyInstallJob) -> None:
+    def enqueue(self, job: AgencyJob) -> None:
         self._client_source().send_message(
             QueueUrl=self._queue_url,
             MessageBody=job.body(),

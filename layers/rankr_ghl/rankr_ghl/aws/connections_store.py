@@ -60,10 +60,10 @@ _ATTRS: dict[str, str] = {
 _KEEP_WHEN_NONE = {"rankr_account_id", "last_refresh_at", "lifecycle_event_ms", "lifecycle_event_id"}
 
 
-def _plain_numbers(value: Any) -> Any:
+def plain_numbers(value: Any) -> Any:
     """DynamoDB numbers come back as Decimal: whole ones as int (JSON views need plain numbers)."""
     if isinstance(value, dict):
-        return {k: _plain_numbers(v) for k, v in value.items()}
+        return {k: plain_numbers(v) for k, v in value.items()}
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
@@ -135,7 +135,7 @@ class DynamoConnectionStore:
             updated_at=plain.get("updatedAt") or plain["installedAt"],
             lifecycle_event_ms=int(plain["lifecycleEventMs"]) if "lifecycleEventMs" in plain else None,
             lifecycle_event_id=plain.get("lifecycleEventId"),
-            agency_install=_plain_numbers(plain["agencyInstall"]) if "agencyInstall" in plain else None,
+            agency_install=plain_numbers(plain["agencyInstall"]) if "agencyInstall" in plain else None,
         )
 
     def _update_params(self, connection: Connection) -> dict[str, Any]:

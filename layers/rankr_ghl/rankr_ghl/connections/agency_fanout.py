@@ -1,139 +1,113 @@
 """The agency install fan-out: one location token, one secret and one record per installed location.
 
-Runs from AgencyInstallQueue (one message group per agency), after the OAuth callback stored the
-company token. Every step is resumable and idempotent:
+Runs from AgencyInstallQueue, after the OAuth callback stored the company token. Two kinds of run:
 
-1. List the installed locations (GHL) and read their connection records (consistent batch reads); a
-   location whose record is live is done already, so a re-run or a second INSTALL creates nothing
-   twice. The listing runs on a thread of its own (`agency_listing`) and hands over each chunk as
-   soon as it is listed and read, so minting starts after the first page.
-2. Per chunk: mint the chunk's location tokens (GHL, within the company's shared rate budget, several
-   at a time), then write the chunk's records marked `paused/installing`, then its secrets, then the
-   records `active`. A record always exists before its secret (never a secret without a record); a
-   crash leaves at most one chunk `installing`, and the next run redoes exactly those.
-3. Storing overlaps minting (up to two minted chunks stored at once while the next is minted), so the
-   company's budget, not storage, sets the pace.
-4. An invocation short of time queues the rest as a continuation and stops between chunks.
+- **The listing run** (`AgencyInstallJob`, the agency's message group) starts an *attempt*: it
+  resets the progress on the company connection, lists the installed locations on a thread of its
+  own (`agency_listing`) and reads their records, a job's worth at a time; a location whose record
+  is live is done already, so a re-run or a second INSTALL creates nothing twice. The first job's
+  worth with locations to connect it mints and stores itself, then the next one, one chunk minted
+  while the previous is stored (minting starts after the first pages, while other containers start);
+  every other one, and one listed while the run has one waiting already, goes to the queue as an
+  `AgencyChunkJob` at once (a message group each, so jobs run in parallel in other containers). The
+  run ends with the listing and what it kept.
+- **A chunk run** (`AgencyChunkJob`) reads its locations' records again (a retry skips what a killed
+  run connected), mints the rest within the company's shared rate budget and stores them, chunk by
+  chunk, one minted while the previous is stored (`agency_chunks`: records `paused/installing`,
+  secrets, records `active`).
 
-Progress is written onto the company connection (`agencyInstall`) after each chunk.
+Every run of an agency spends the one company budget (`ghl/budget.py`), so together they never exceed
+the company's window; while a killed chunk waits for its retry, the other chunks keep the budget busy.
+
+Progress is aggregated on the company connection (`AgencyProgressTally`): each chunk the listing run
+stores and each chunk job is counted once (by its key, within its attempt), the listing adds the
+total and the locations connected before when it is complete, and the write that finds every count
+in sets `done`, exactly once. A chunk of an
+attempt that is no longer current (a newer listing run started) is dropped: that attempt lists and
+queues its locations again.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Protocol
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from rankr_ghl.connections.agency_chunks import (
+    AgencyConnections,
+    Chunk,
+    ChunkInstaller,
+    ChunkOwner,
+    ChunkPipeline,
+    CompanyTokens,
+    is_connected,
+)
 from rankr_ghl.connections.agency_job import (
+    AgencyChunkJob,
     AgencyInstallJob,
     AgencyInstallProgress,
     AgencyInstallQueue,
     AgencyInstallStatus,
-    AgencyProgressStore,
+    AgencyJob,
+    AgencyProgressTally,
+    is_complete,
 )
-from rankr_ghl.connections.agency_listing import AgencyListing
+from rankr_ghl.connections.agency_listing import AgencyListing, ListedBatch
 from rankr_ghl.connections.errors import CompanyTokenNotStored, ConnectionNotFound, GHLUnavailable
-from rankr_ghl.connections.ports import RecordState
-from rankr_ghl.connections.status import (
-    ConnectionStatus,
-    PauseReason,
-    UserType,
-    company_connection_id,
-    from_epoch,
-)
+from rankr_ghl.connections.status import ConnectionStatus, company_connection_id
 from rankr_ghl.ghl.errors import GHLError, GHLUnauthorized
 from rankr_ghl.observability import logger
 
 if TYPE_CHECKING:
-    from rankr_ghl.connections.models import Connection, TokenBundle
-    from rankr_ghl.connections.ports import OAuthClient, TokenGrant, TokenStore
+    from rankr_ghl.connections.models import Connection
+    from rankr_ghl.connections.ports import OAuthClient, TokenStore
     from rankr_ghl.connections.vault import MetricSink
 
-DEFAULT_CHUNK = 50  # records, secrets and progress are written per chunk
+DEFAULT_CHUNK = 50  # locations stored together (records, secrets, records)
+# Chunks per job: one records read, one queued message, one progress count. A chunk run mints one
+# chunk while it stores the previous one, so it keeps the budget busy on its own; between two jobs a
+# container spends its last chunk's storing and the next invocation's start off the budget.
+DEFAULT_CHUNKS_PER_JOB = 4
 DEFAULT_WORKERS = 8
-# Minted chunks being stored at once, each on its own thread (a crash re-mints at most these): the
-# last chunks' storage after the last mint is the run's only time off the company budget.
-STORE_QUEUE = 2
+# Jobs' worth the listing run mints itself at most (each while it has none waiting: it keeps minting
+# while the listing runs ahead and the other container starts). A huge agency's rest goes to the
+# queue, so its listing run ends soon after the listing; a crash in a listing run costs a new listing.
+DEFAULT_LISTING_RUN_JOBS = 5
 # Left free at the end of an invocation: one chunk at GHL's production rate (100 per 10 s) plus storing.
 DEFAULT_RESERVE_S = 25.0
-
-
-class AgencyConnections(Protocol):
-    """What the fan-out needs of ConnectionsTable (`DynamoConnectionStore`)."""
-
-    def get(self, connection_id: str) -> Connection | None: ...
-
-    def record_states(self, connection_ids: Iterable[str]) -> dict[str, RecordState]:
-        """Status and account of the records that exist among `connection_ids` (strongly consistent)."""
-        ...
-
-    def save_all(self, connections: Iterable[Connection]) -> None:
-        """Update the records' fields (all or nothing per 100), keeping the items' other attributes."""
-        ...
-
-    def put_all(self, connections: Iterable[Connection]) -> None:
-        """Create or replace whole items, in batches (fast; not atomic)."""
-        ...
-
-
-class CompanyTokens(Protocol):
-    """The token vault's side the fan-out needs (the company token, renewed when GHL refuses it)."""
-
-    def get_token(self, resource_id: str) -> str: ...
-
-    def report_unauthorized(self, resource_id: str, rejected_token: str) -> str | None: ...
-
-    def invalidate(self, resource_id: str) -> None: ...
 
 
 @dataclass(frozen=True)
 class FanOutReport:
     company_id: str
-    locations: int  # installed locations GHL listed
+    locations: int  # installed locations GHL listed (a chunk run: the chunk's)
     connected_now: int  # connected by this invocation
     connected_before: int  # live already (an earlier run, another install)
     skipped: int  # GHL refused their token (not installed any more, not found)
     continued: bool  # the rest was queued as a continuation
-    dropped: bool = False  # the agency is not connected (uninstalled meanwhile): nothing done
+    dropped: bool = False  # the agency is not connected, or the job's attempt was superseded
+    handed_off: int = 0  # chunks the listing run queued for other runs
 
 
-def is_connected(record: RecordState | None) -> bool:
-    """A location the fan-out leaves alone: a record that is not uninstalled and not mid-install."""
-    if record is None or record.status is ConnectionStatus.UNINSTALLED:
-        return False
-    return not (record.status is ConnectionStatus.PAUSED and record.status_reason == PauseReason.INSTALLING)
+class _ListingRun:
+    """One listing run: its job, attempt and owner, and its counters (its storing threads update
+    them under `lock`)."""
 
-
-def _is_new_or_installing(record: RecordState | None) -> bool:
-    return record is None or (
-        record.status is ConnectionStatus.PAUSED and record.status_reason == PauseReason.INSTALLING
-    )
-
-
-class _Run:
-    """One invocation: its job, what it found, its counters and progress (the storing threads update
-    the counters and write the progress under `lock`)."""
-
-    def __init__(
-        self,
-        job: AgencyInstallJob,
-        progress: AgencyInstallProgress,
-        existing: dict[str, RecordState],
-        account: str | None,
-        before: int,
-    ) -> None:
+    def __init__(self, job: AgencyInstallJob, attempt: str, owner: ChunkOwner) -> None:
         self.job = job
-        self.progress = progress
-        self.existing = existing
-        self.account = account
-        self.connected_now = 0
-        self.before = before
-        self.skipped = 0
+        self.attempt = attempt
+        self.owner = owner
         self.lock = threading.Lock()
+        self.connected_now = 0
+        self.skipped = 0
+        self.before = 0
+        self.jobs = 0  # listed jobs' worth of locations to connect: each gets the next index
+        self.chunks = 0  # counts to wait for: one per chunk job handed off, one per chunk minted here
+        self.handed_off = 0
+        self.kept = 0  # listed jobs' worth this run mints itself
 
 
 class AgencyFanOut:
@@ -143,132 +117,278 @@ class AgencyFanOut:
         tokens: TokenStore,
         connections: AgencyConnections,
         *,
-        progress: AgencyProgressStore,
+        progress: AgencyProgressTally,
         queue: AgencyInstallQueue,
         company_tokens: CompanyTokens,
         app_id: str,
         metric: MetricSink,
         chunk_size: int = DEFAULT_CHUNK,
+        chunks_per_job: int = DEFAULT_CHUNKS_PER_JOB,
+        listing_run_jobs: int = DEFAULT_LISTING_RUN_JOBS,
         workers: int = DEFAULT_WORKERS,
         reserve_s: float = DEFAULT_RESERVE_S,
         clock: Callable[[], float] = time.time,
+        new_attempt: Callable[[], str] = lambda: uuid.uuid4().hex[:12],
+        release_budget: Callable[[str], None] | None = None,
     ) -> None:
-        if chunk_size < 1 or workers < 1:
-            raise ValueError("chunk_size and workers must be positive")
+        """`release_budget(company_id)`: give back what is left of this process's slice of the
+        company's shared rate budget (a run ends: nothing else of this container spends it)."""
+        if chunk_size < 1 or chunks_per_job < 1 or workers < 1:
+            raise ValueError("chunk_size, chunks_per_job and workers must be positive")
         self._oauth = oauth
-        self._tokens = tokens
         self._connections = connections
         self._progress = progress
         self._queue = queue
         self._company_tokens = company_tokens
         self._app_id = app_id
-        self._metric = metric
         self._chunk = chunk_size
+        self._job_size = chunk_size * chunks_per_job
+        self._listing_run_jobs = listing_run_jobs
         self._workers = workers
         self._reserve_s = reserve_s
         self._clock = clock
+        self._new_attempt = new_attempt
+        self._release_budget = release_budget
+        self._installer = ChunkInstaller(
+            oauth, tokens, connections, company_tokens=company_tokens, metric=metric, clock=clock
+        )
 
-    # ----------------------------------------------------------------------------- the job
-    def run(
-        self, job: AgencyInstallJob, remaining_s: Callable[[], float | None] = lambda: None
-    ) -> FanOutReport:
-        company_id = job.company_id
-        company_cid = company_connection_id(company_id)
-        company = self._connections.get(company_cid)
+    def run(self, job: AgencyJob, remaining_s: Callable[[], float | None] = lambda: None) -> FanOutReport:
+        logger.info(
+            "agency install run",
+            extra={
+                "company_id": job.company_id,
+                "chunk": job.index if isinstance(job, AgencyChunkJob) else None,
+                "part": job.part,
+            },
+        )
+        company = self._connections.get(company_connection_id(job.company_id))
         if company is None or company.status is ConnectionStatus.UNINSTALLED:
             logger.info(
-                "agency install job for an agency that is not connected", extra={"company_id": company_id}
+                "agency install job for an agency that is not connected", extra={"company_id": job.company_id}
             )
-            return FanOutReport(company_id, 0, 0, 0, 0, continued=False, dropped=True)
-        token = self._company_token(company_cid)
+            return FanOutReport(job.company_id, 0, 0, 0, 0, continued=False, dropped=True)
+        try:
+            if isinstance(job, AgencyChunkJob):
+                return self._run_chunk(job, company, remaining_s)
+            return self._run_listing(job, company, remaining_s)
+        finally:
+            if self._release_budget is not None:
+                self._release_budget(job.company_id)
+
+    # ----------------------------------------------------------------------------- the listing run
+    def _run_listing(
+        self, job: AgencyInstallJob, company: Connection, remaining_s: Callable[[], float | None]
+    ) -> FanOutReport:
+        company_id = job.company_id
+        token = self._company_token(company.connection_id)
+        attempt = self._new_attempt()
         started_ms = self._now_ms()
-        progress = AgencyInstallProgress(
-            AgencyInstallStatus.RUNNING, job.requested_ms, started_ms, started_ms=started_ms
+        self._progress.start_attempt(
+            company_id,
+            AgencyInstallProgress(
+                AgencyInstallStatus.RUNNING,
+                job.requested_ms,
+                started_ms,
+                started_ms=started_ms,
+                attempt=attempt,
+            ),
         )
+        run = _ListingRun(job, attempt, ChunkOwner(company_id, job.requested_ms, company.rankr_account_id))
         listing = AgencyListing(
             lambda company_token: self._list_installed(company_id, company_token),
-            lambda rejected: self._company_tokens.report_unauthorized(company_cid, rejected),
+            lambda rejected: self._company_tokens.report_unauthorized(company.connection_id, rejected),
             self._connections,
             is_connected,
             token=token,
-            batch=self._chunk,
+            batch=self._job_size,
+            overflow=lambda listed: self._hand_off(run, listed),
         )
         try:
-            run = _Run(job, progress, {}, company.rankr_account_id, 0)
-            self._record(company_id, run.progress)
-            continued = self._fan_out(run, listing.start(), remaining_s)
+            continued = self._mint_listed(run, listing.start(), remaining_s)
+            if continued:
+                self._progress.record_status(
+                    company_id, attempt, AgencyInstallStatus.CONTINUING, self._now_ms()
+                )
+            else:
+                state = self._progress.complete_listing(
+                    company_id,
+                    attempt,
+                    locations=listing.listed,
+                    chunks=run.chunks,
+                    connected_before=run.before,
+                    now_ms=self._now_ms(),
+                )
+                self._finish_if_complete(company_id, attempt, state)
         except Exception as exc:
-            self._record(
-                company_id,
-                replace(
-                    progress,
-                    status=AgencyInstallStatus.FAILED,
-                    updated_ms=self._now_ms(),
-                    error=type(exc).__name__,
-                ),
-            )
+            self._record_failure(company_id, attempt, exc)
             raise
         finally:
             listing.stop()
-        status = AgencyInstallStatus.CONTINUING if continued else AgencyInstallStatus.DONE
-        self._record(company_id, replace(run.progress, status=status, updated_ms=self._now_ms()))
         logger.info(
-            "agency install fan-out",
+            "agency install listing",
             extra={
                 "company_id": company_id,
                 "locations": listing.listed,
+                "chunks": run.chunks,
+                "handed_off": run.handed_off,
                 "connected_now": run.connected_now,
                 "connected_before": run.before,
-                "skipped": run.skipped,
                 "continued": continued,
             },
         )
-        return FanOutReport(company_id, listing.listed, run.connected_now, run.before, run.skipped, continued)
+        return FanOutReport(
+            company_id,
+            listing.listed,
+            run.connected_now,
+            run.before,
+            run.skipped,
+            continued,
+            handed_off=run.handed_off,
+        )
 
-    def _fan_out(self, run: _Run, listing: AgencyListing, remaining_s: Callable[[], float | None]) -> bool:
-        """Mint each listed chunk while earlier chunks are stored (at most `STORE_QUEUE` at once, so a
-        slow storage moment does not idle the budget); True when the rest was queued as a
+    def _mint_listed(
+        self, run: _ListingRun, listing: AgencyListing, remaining_s: Callable[[], float | None]
+    ) -> bool:
+        """Mint and store the listed locations the listing keeps for this run, chunk by chunk, one
+        minted while the previous is stored (the listing queues the others for other containers:
+        `_hand_off`). True when the run stopped short of time and queued the listing's
         continuation."""
-        company_id = run.job.company_id
-        stores: deque[Future[None]] = deque()
-        with (
-            ThreadPoolExecutor(self._workers, thread_name_prefix="agency-mint") as minting,
-            ThreadPoolExecutor(self._workers, thread_name_prefix="agency-secret") as secrets,
-            ThreadPoolExecutor(STORE_QUEUE, thread_name_prefix="agency-store") as storing,
-        ):
-            for listed in listing.batches():
-                with run.lock:
-                    run.existing.update(listed.existing)
-                    run.before += listed.connected_before
-                    run.progress = replace(
-                        run.progress,
-                        locations=listing.listed if listing.complete else None,
-                        connected=run.before + run.connected_now,
-                    )
-                if not listed.todo:
-                    continue
+        job = run.job
+
+        def count_stored(chunk: Chunk, _connected: int, skipped: int) -> None:
+            self._count(job.company_id, run.attempt, chunk.key, len(chunk.location_ids) - skipped, skipped)
+
+        with ChunkPipeline(
+            self._installer, run.owner, workers=self._workers, on_stored=count_stored
+        ) as pipeline:
+            try:
+                for listed in listing.batches():
+                    if listed.todo and run.kept >= self._listing_run_jobs:
+                        self._hand_off(run, listed)
+                        continue
+                    with run.lock:
+                        run.before += listed.connected_before
+                        if not listed.todo:
+                            continue
+                        run.kept += 1
+                        index = run.jobs
+                        run.jobs += 1
+                        chunks = [
+                            Chunk(f"{index}.{part}", ids, listed.existing)
+                            for part, ids in enumerate(self._split(listed.todo))
+                        ]
+                        run.chunks += len(chunks)  # counted one by one, as each is stored
+                    left = remaining_s()
+                    if left is not None and left < self._reserve_s:
+                        # The listing starts again in the next invocation, as a new attempt: jobs
+                        # queued under this one are dropped there and queued again if still to do.
+                        pipeline.drain()
+                        self._queue.enqueue(job.next())
+                        logger.info(
+                            "agency install continues in another invocation",
+                            extra={"company_id": job.company_id},
+                        )
+                        return True
+                    for chunk in chunks:
+                        pipeline.add(chunk)
+                pipeline.drain()
+            finally:
+                run.connected_now, run.skipped = pipeline.connected, pipeline.skipped
+        return False
+
+    def _hand_off(self, run: _ListingRun, listed: ListedBatch) -> None:
+        """A listed job's worth this run has no time for: a chunk job, in a message group of its own."""
+        with run.lock:
+            run.before += listed.connected_before
+            index = run.jobs
+            run.jobs += 1
+            run.chunks += 1  # a chunk job is counted once, when all of it is stored
+            run.handed_off += 1
+        job = run.job
+        self._queue.enqueue(
+            AgencyChunkJob(job.company_id, job.requested_ms, run.attempt, index, tuple(listed.todo))
+        )
+
+    def _split(self, location_ids: Sequence[str]) -> list[tuple[str, ...]]:
+        return [tuple(location_ids[i : i + self._chunk]) for i in range(0, len(location_ids), self._chunk)]
+
+    # ----------------------------------------------------------------------------- a chunk run
+    def _run_chunk(
+        self, job: AgencyChunkJob, company: Connection, remaining_s: Callable[[], float | None]
+    ) -> FanOutReport:
+        company_id = job.company_id
+        current = (company.agency_install or {}).get("attempt")
+        if current != job.attempt:
+            logger.info(
+                "agency install chunk of a superseded listing dropped",
+                extra={"company_id": company_id, "chunk": job.index},
+            )
+            return FanOutReport(company_id, len(job.location_ids), 0, 0, 0, continued=False, dropped=True)
+        owner = ChunkOwner(company_id, job.requested_ms, company.rankr_account_id)
+        try:
+            existing = self._connections.record_states(job.location_ids)
+            chunks = [
+                Chunk(str(part), ids, existing) for part, ids in enumerate(self._split(job.location_ids))
+            ]
+            todo = sum(len(chunk.todo) for chunk in chunks)
+            if todo:
                 left = remaining_s()
                 if left is not None and left < self._reserve_s:
-                    while stores:
-                        stores.popleft().result()
-                    self._queue.enqueue(run.job.next())
-                    logger.info(
-                        "agency install continues in another invocation", extra={"company_id": company_id}
-                    )
-                    return True
-                minted = self._mint(minting, company_id, listed.todo)
-                while len(stores) >= STORE_QUEUE or (stores and stores[0].done()):
-                    stores.popleft().result()  # a storage failure stops the run here (the queue retries it)
-                stores.append(storing.submit(self._store_chunk, secrets, run, minted))
-            while stores:
-                stores.popleft().result()
-        with run.lock:
-            run.progress = replace(run.progress, locations=listing.listed)
-        logger.info(
-            "agency install: locations listed",
-            extra={"company_id": company_id, "locations": listing.listed, "connected_before": run.before},
+                    self._queue.enqueue(job.next())
+                    return FanOutReport(company_id, len(job.location_ids), 0, 0, 0, continued=True)
+                self._company_token(company.connection_id)  # a clear error when the agency token is gone
+            with ChunkPipeline(self._installer, owner, workers=min(self._workers, max(todo, 1))) as pipeline:
+                for chunk in chunks:
+                    pipeline.add(chunk)
+                pipeline.drain()
+            skipped = pipeline.skipped
+            self._count(company_id, job.attempt, job.chunk_key, len(job.location_ids) - skipped, skipped)
+        except Exception as exc:
+            self._record_failure(company_id, job.attempt, exc)
+            raise
+        return FanOutReport(
+            company_id,
+            len(job.location_ids),
+            pipeline.connected,
+            len(job.location_ids) - todo,
+            skipped,
+            continued=False,
         )
-        return False
+
+    # ----------------------------------------------------------------------------- progress
+    def _count(self, company_id: str, attempt: str, chunk_key: str, connected: int, skipped: int) -> None:
+        state = self._progress.count_chunk(
+            company_id, attempt, chunk_key, connected=connected, skipped=skipped, now_ms=self._now_ms()
+        )
+        self._finish_if_complete(company_id, attempt, state)
+
+    def _finish_if_complete(self, company_id: str, attempt: str, state: dict[str, object] | None) -> None:
+        if state is None or not is_complete(state):
+            return
+        chunks = state["chunks"]
+        assert isinstance(chunks, int)
+        if self._progress.finish(company_id, attempt, chunks, self._now_ms()):
+            logger.info(
+                "agency install done",
+                extra={
+                    "company_id": company_id,
+                    "locations": state.get("locations"),
+                    "connected": state.get("connected"),
+                    "skipped": state.get("skipped"),
+                },
+            )
+
+    def _record_failure(self, company_id: str, attempt: str, exc: Exception) -> None:
+        try:
+            self._progress.record_status(
+                company_id, attempt, AgencyInstallStatus.FAILED, self._now_ms(), error=type(exc).__name__
+            )
+        except Exception as record_exc:  # progress is for people; the records themselves are the truth
+            logger.warning(
+                "agency install progress not recorded",
+                extra={"company_id": company_id, "error": type(record_exc).__name__},
+            )
 
     # ----------------------------------------------------------------------------- GHL
     def _company_token(self, company_cid: str) -> str:
@@ -286,120 +406,6 @@ class AgencyFanOut:
             raise
         except GHLError as exc:
             raise GHLUnavailable(f"could not list installed locations (HTTP {exc.status})") from None
-
-    def _mint(
-        self, pool: ThreadPoolExecutor, company_id: str, location_ids: list[str]
-    ) -> list[tuple[str, TokenGrant | None]]:
-        company_cid = company_connection_id(company_id)
-
-        def mint(location_id: str) -> tuple[str, TokenGrant | None]:
-            token = self._company_tokens.get_token(company_cid)
-            try:
-                return location_id, self._oauth.location_token(token, company_id, location_id)
-            except GHLUnauthorized:
-                renewed = self._company_tokens.report_unauthorized(company_cid, token)
-                if renewed is None:
-                    raise
-                return location_id, self._oauth.location_token(renewed, company_id, location_id)
-            except GHLError as exc:
-                if exc.retryable:
-                    raise GHLUnavailable(f"location token request failed (HTTP {exc.status})") from None
-                # Listed, but GHL will not mint for it (uninstalled or removed since the listing).
-                logger.warning(
-                    "agency install: no location token",
-                    extra={"company_id": company_id, "location_id": location_id, "status": exc.status},
-                )
-                return location_id, None
-
-        return list(pool.map(mint, location_ids))
-
-    # ----------------------------------------------------------------------------- storage
-    def _store_chunk(
-        self, secrets: ThreadPoolExecutor, run: _Run, minted: Iterable[tuple[str, TokenGrant | None]]
-    ) -> None:
-        from rankr_ghl.connections.vault import bundle_from_grant
-
-        now = self._clock()
-        bundles: dict[str, TokenBundle] = {}
-        skipped = 0
-        for location_id, grant in minted:
-            if grant is None:
-                skipped += 1
-                continue
-            bundles[location_id] = bundle_from_grant(
-                grant,
-                now=now,
-                user_type=UserType.LOCATION,
-                company_id=run.job.company_id,
-                location_id=location_id,
-            )
-        pending = [self._connection(run, location_id, bundle) for location_id, bundle in bundles.items()]
-        if pending:
-            self._save(run, pending)  # the records first: never a secret without one
-            list(secrets.map(lambda item: self._tokens.install(*item), bundles.items()))
-            self._save(
-                run,
-                [
-                    r.model_copy(update={"status": ConnectionStatus.ACTIVE, "status_reason": None})
-                    for r in pending
-                ],
-            )
-            for location_id in bundles:
-                self._company_tokens.invalidate(location_id)
-            self._metric("AgencyLocationsConnected", len(bundles))
-        with run.lock:
-            run.connected_now += len(bundles)
-            run.skipped += skipped
-            run.progress = replace(
-                run.progress,
-                connected=run.before + run.connected_now,
-                skipped=run.skipped,
-                updated_ms=self._now_ms(),
-            )
-            self._record(run.job.company_id, run.progress)
-
-    def _save(self, run: _Run, records: list[Connection]) -> None:
-        """New records (and ones a fan-out left mid-install) are written whole, in batches; a record
-        that lived before (an uninstalled location coming back) is updated, keeping its other
-        attributes (refresh lease, pending pair, lifecycle audit)."""
-        fresh = [r for r in records if _is_new_or_installing(run.existing.get(r.connection_id))]
-        kept = [r for r in records if not _is_new_or_installing(run.existing.get(r.connection_id))]
-        if fresh:
-            self._connections.put_all(fresh)
-        if kept:
-            self._connections.save_all(kept)
-
-    @staticmethod
-    def _connection(run: _Run, location_id: str, bundle: TokenBundle) -> Connection:
-        from rankr_ghl.connections.models import Connection
-
-        existing = run.existing.get(location_id)
-        return Connection(
-            connection_id=location_id,
-            location_id=location_id,
-            company_id=run.job.company_id,
-            user_type=UserType.LOCATION,
-            scopes=bundle.scopes,
-            status=ConnectionStatus.PAUSED,
-            status_reason=PauseReason.INSTALLING.value,
-            installed_at=from_epoch(bundle.issued_at),
-            token_expires_at=from_epoch(bundle.expires_at),
-            # A bound location keeps its account: only Rankr's `connection.link` with force moves it.
-            rankr_account_id=(existing.rankr_account_id if existing else None) or run.account,
-            token_source="company",
-            updated_at=from_epoch(bundle.issued_at),
-            lifecycle_event_ms=run.job.requested_ms,
-            lifecycle_event_id="",
-        )
-
-    def _record(self, company_id: str, progress: AgencyInstallProgress) -> None:
-        try:
-            self._progress.record_agency_install(company_id, progress)
-        except Exception as exc:  # progress is for people; the records themselves are the truth
-            logger.warning(
-                "agency install progress not recorded",
-                extra={"company_id": company_id, "error": type(exc).__name__},
-            )
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)

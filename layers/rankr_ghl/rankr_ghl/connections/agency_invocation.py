@@ -17,7 +17,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rankr_ghl import deadlines
-from rankr_ghl.connections.agency_job import AgencyInstallJob, InvalidAgencyJob
+from rankr_ghl.connections.agency_job import InvalidAgencyJob, agency_job_from_body
 from rankr_ghl.observability import logger, metrics
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ class AgencyInstallInvocation:
         from aws_lambda_powertools.metrics import MetricUnit
 
         try:
-            job = AgencyInstallJob.from_body(record.body)
+            job = agency_job_from_body(record.body)
         except InvalidAgencyJob as exc:
             metrics.add_metric(name="AgencyInstallJobRejected", unit=MetricUnit.Count, value=1)
             logger.error("agency install message refused", extra={"reason": str(exc)})

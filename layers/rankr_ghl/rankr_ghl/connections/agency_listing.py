@@ -4,6 +4,8 @@ A thread of its own pages GHL's installedLocations and, for every `batch` locati
 their connection records (one consistent batch read) and hands the ones still to connect to the
 fan-out. Minting starts after the first page instead of after the last one, and a run resumed after
 a crash spends the listing of the locations connected before it while it already mints the rest.
+A batch listed while the fan-out has one waiting already goes to `overflow` instead (the fan-out
+queues it for another container), so the listing never waits for this container's minting.
 """
 
 from __future__ import annotations
@@ -46,7 +48,9 @@ class AgencyListing:
 
     `pages(token)` iterates the installed location ids with a company token; a refused token is
     renewed once through `renew(token)` and the listing starts again (ids already handed out are not
-    handed out twice). `is_connected(record)`: the location is left alone."""
+    handed out twice). `is_connected(record)`: the location is left alone. `overflow(batch)` (on the
+    listing's thread) takes a batch with locations to connect listed while another waits; what it
+    raises ends the listing like a GHL failure."""
 
     def __init__(
         self,
@@ -57,8 +61,10 @@ class AgencyListing:
         *,
         token: str,
         batch: int,
+        overflow: Callable[[ListedBatch], None] | None = None,
     ) -> None:
         self._pages = pages
+        self._overflow = overflow
         self._renew = renew
         self._records = records
         self._is_connected = is_connected
@@ -126,4 +132,8 @@ class AgencyListing:
         existing = self._records.record_states(location_ids)
         todo = [i for i in location_ids if not self._is_connected(existing.get(i))]
         self.listed += len(location_ids)
-        self._found.put(ListedBatch(existing, todo, len(location_ids) - len(todo)))
+        listed = ListedBatch(existing, todo, len(location_ids) - len(todo))
+        if todo and self._overflow is not None and not self._found.empty():
+            self._overflow(listed)
+        else:
+            self._found.put(listed)

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
 
 def build_agency_fan_out(root: Infrastructure) -> AgencyFanOut:
+    from rankr_ghl.aws.agency_progress import DynamoAgencyProgress
     from rankr_ghl.connections.agency_fanout import AgencyFanOut
     from rankr_ghl.connections.vault import powertools_metric
     from rankr_ghl.ghl.oauth import GHLOAuthClient, app_id_from_client_id
@@ -24,11 +25,12 @@ def build_agency_fan_out(root: Infrastructure) -> AgencyFanOut:
     secret.require("client_secret")
     # Location tokens spend the company's budget, which every container shares (ghl.budget): the
     # fan-out's calls take their places in it like every other GHL call.
+    limiter = root.rate_limiter()
     oauth = GHLOAuthClient(
         root.ghl_client_id(),
         secret.client_secret.get_secret_value(),
         base_url=root.settings.ghl_api_base_url,
-        rate_limiter=root.rate_limiter(),
+        rate_limiter=limiter,
     )
     tokens = root.token_store()
     wrap = root.overrides.agency_install_tokens
@@ -37,11 +39,15 @@ def build_agency_fan_out(root: Infrastructure) -> AgencyFanOut:
         oauth,
         wrap(tokens) if wrap is not None else tokens,
         connections,
-        progress=connections,
+        # Aggregated across the parallel chunk runs, on the company connection.
+        progress=DynamoAgencyProgress(root.settings.connections_table, client_source=root.dynamodb),
         queue=queue,
         company_tokens=root.token_vault(),
         app_id=app_id_from_client_id(root.ghl_client_id()),
         metric=powertools_metric,
+        # A run's unused slice of the company's budget goes back when it ends: the next chunk run, in
+        # another container, does not wait for it to expire.
+        release_budget=limiter.shared.flush if limiter.shared is not None else None,
     )
 
 
