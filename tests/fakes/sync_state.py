@@ -174,6 +174,11 @@ class InMemoryCheckpointStore:
         with self._lock:
             return self._items.get((location_id, name))
 
+    def load_many(self, location_ids: Sequence[str], name: str) -> dict[str, Checkpoint]:
+        with self._lock:
+            found = {location: self._items.get((location, name)) for location in location_ids}
+        return {location: saved for location, saved in found.items() if saved is not None}
+
     def save(
         self, location_id: str, name: str, value: Mapping[str, Any], *, expected_version: int | None = None
     ) -> Checkpoint:

@@ -18,6 +18,7 @@ DynamoDBClientSource = Callable[[], "DynamoDBClient"]
 
 BATCH_ATTEMPTS = 5  # rounds for the keys/items a batch call leaves unprocessed
 BATCH_WRITE_MAX = 25  # DynamoDB's BatchWriteItem limit
+BATCH_GET_MAX = 100  # DynamoDB's BatchGetItem limit
 
 # Lead push writes from a pool of worker threads; botocore's default pool (10) would make them queue.
 MAX_POOL_CONNECTIONS = 32
