@@ -21,6 +21,7 @@ from fakes.sync_state import (
     InMemoryLedgerStore,
     InMemoryMappingConfigSource,
     InMemoryMappingStore,
+    InMemoryMirrorReads,
     InMemorySyncState,
     InMemoryTombstoneStore,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "InMemoryLedgerStore",
     "InMemoryMappingConfigSource",
     "InMemoryMappingStore",
+    "InMemoryMirrorReads",
     "InMemorySyncState",
     "InMemoryTombstoneStore",
 ]

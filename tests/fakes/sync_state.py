@@ -29,6 +29,7 @@ from rankr_ghl.sync.ports import (
     Tombstone,
     utcnow,
 )
+from rankr_ghl.sync.record_state import MirrorState, RecordState
 from rankr_ghl.sync.types import Entity, Side
 
 Clock = Callable[[], datetime]
@@ -373,6 +374,51 @@ class InMemoryLeadPushStore:
             return True
 
 
+class InMemoryMirrorReads:
+    """`MirrorReads` over the stores above, as the DynamoDB adapter reads the same items. The mapping
+    the worker decides on is read through `get_by_ghl` (tests make that read stale); the hint read
+    before the fetch is not."""
+
+    def __init__(
+        self,
+        mappings: InMemoryMappingStore,
+        ledger: InMemoryLedgerStore,
+        tombstones: InMemoryTombstoneStore,
+        lead_claims: InMemoryLeadClaimStore | None = None,
+    ) -> None:
+        self.mappings, self.ledger, self.tombstones = mappings, ledger, tombstones
+        self.lead_claims = lead_claims
+
+    def record_state(self, location_id: str, entity: Entity, ghl_id: str) -> RecordState:
+        with self.mappings._lock:
+            hint = self.mappings._by_ghl.get((location_id, Entity(entity), ghl_id))
+        return RecordState(self.tombstones.is_tombstoned(location_id, Side.GHL, entity, ghl_id), hint)
+
+    def mirror_state(
+        self,
+        location_id: str,
+        entity: Entity,
+        ghl_id: str,
+        *,
+        rankr_id: str | None,
+        claim_identities: Sequence[str],
+    ) -> MirrorState:
+        mapping = self.mappings.get_by_ghl(location_id, entity, ghl_id)
+        keys = [(Side.GHL, ghl_id), *([(Side.RANKR, rankr_id)] if rankr_id else [])]
+        ledgers = self.ledger.get_many(location_id, entity, keys)
+        claims = None
+        if claim_identities:
+            assert self.lead_claims is not None, "claims asked of a worker without a claim store"
+            claims = self.lead_claims.find(location_id, claim_identities)
+        return MirrorState(
+            mapping=mapping,
+            ledger_ghl=ledgers.get((Side.GHL, ghl_id)),
+            rankr_id=rankr_id,
+            ledger_rankr=ledgers.get((Side.RANKR, rankr_id)) if rankr_id else None,
+            claims=claims,
+        )
+
+
 class InMemorySyncState:
     """Every sync store at once, mirroring `rankr_ghl.aws.sync_state.SyncStateTable`'s attributes."""
 
@@ -385,6 +431,7 @@ class InMemorySyncState:
         self.lead_claims = InMemoryLeadClaimStore(clock=clock)
         self.lead_push_writes = InMemoryLeadPushStore(self.mappings, self.ledger, self.lead_claims)
         self.mapping_config = InMemoryMappingConfigSource()
+        self.mirror_reads = InMemoryMirrorReads(self.mappings, self.ledger, self.tombstones, self.lead_claims)
 
 
 class FakeRankrIdempotencyKeys:

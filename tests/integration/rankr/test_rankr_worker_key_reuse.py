@@ -59,6 +59,7 @@ def test_worker_adopts_the_record_behind_a_reused_key_against_the_sandbox(
         tombstones=state.tombstones,
         audit=InMemoryAuditLog(),
         mapping_resolver=MappingResolver(state.mapping_config),
+        mirror_reads=state.mirror_reads,
     )
     message = {"v": 1, "eventType": "ContactUpdate", "locationId": LOC, "correlationId": "corr-1",
                "event": {"type": "ContactUpdate", "locationId": LOC, "id": "c1"}}  # fmt: skip

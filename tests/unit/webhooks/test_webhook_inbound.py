@@ -77,6 +77,7 @@ def world() -> World:
         tombstones=state.tombstones,
         audit=audit,
         mapping_resolver=MappingResolver(state.mapping_config),
+        mirror_reads=state.mirror_reads,
     )
     return World(processor, ghl, rankr, state, audit, connections, lifecycle)
 

@@ -154,6 +154,7 @@ def race(request: pytest.FixtureRequest) -> Race:
         audit=audit,
         mapping_resolver=resolver,
         lead_claims=state.lead_claims,
+        mirror_reads=state.mirror_reads,
     )
     return Race(ghl, rankr, state, audit, clock, worker, service, store)
 

@@ -72,6 +72,7 @@ def build_inbound_processor(root: Infrastructure) -> InboundProcessor:
         mapping_resolver=MappingResolver(state.mapping_config),
         metrics=PowertoolsCounter(),
         lead_claims=state.lead_claims,
+        mirror_reads=state.mirror_reads,
     )
 
 

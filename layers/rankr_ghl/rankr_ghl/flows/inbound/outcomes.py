@@ -40,7 +40,7 @@ from rankr_ghl.sync.ports import (
 from rankr_ghl.sync.types import DeleteAction, Entity, Side
 
 if TYPE_CHECKING:
-    pass
+    from rankr_ghl.sync.record_state import MirrorReads
 
 
 class InboundOutcomes:
@@ -59,9 +59,11 @@ class InboundOutcomes:
         audit: AuditSink,
         mapping_resolver: MappingResolver | None = None,
         metrics: Counter | None = None,
+        mirror_reads: MirrorReads,
         lead_claims: LeadClaimStore | None = None,
     ) -> None:
-        """`lead_claims`: the claims of lead pushes in flight (None: no lead push in this deployment)."""
+        """`mirror_reads`: the record state reads over these stores, one round trip each.
+        `lead_claims`: the claims of lead pushes in flight (None: no lead push in this deployment)."""
         self._ghl = ghl
         self._rankr = rankr
         self._connections = connections
@@ -73,6 +75,7 @@ class InboundOutcomes:
         self._resolver = mapping_resolver or MappingResolver()
         self._metrics = metrics or NullCounter()
         self._lead_claims = lead_claims
+        self._reads = mirror_reads
 
     def _store_ledger(
         self, ctx: EventContext, entity: Entity, decision: Any, ghl_id: str, rankr_id: str | None

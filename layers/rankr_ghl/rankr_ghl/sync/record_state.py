@@ -1,0 +1,58 @@
+"""The webhook worker's reads of one GHL record's sync state, one round trip each.
+
+Before the GHL fetch the worker needs the record's tombstone; after it, the mapping, both sides'
+ledger entries and the lead claims of the fetched identities. Read store by store, an unmapped
+contact costs four round trips (each ~10 ms of CPU in a cold container, plus the wait); read
+together, two. The mapping read before the fetch is only a hint of the Rankr twin whose ledger entry to
+read with the fresh mapping: the decision uses the mapping read after the fetch, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from rankr_ghl.sync.ports import IdMapping, LeadClaim, LedgerEntry
+    from rankr_ghl.sync.types import Entity
+
+
+@dataclass(frozen=True)
+class RecordState:
+    """What the worker knows of a GHL record before it fetches it: whether it is tombstoned, and its
+    mapping at that time (a hint of the Rankr twin whose ledger to read with the fresh mapping)."""
+
+    tombstoned: bool
+    mapping: IdMapping | None
+
+
+@dataclass(frozen=True)
+class MirrorState:
+    """The sync state the mirror step decides on, read after the GHL fetch: the mapping, the GHL-side
+    ledger entry, the Rankr-side entry of `rankr_id` (the twin asked for), and the live lead claims
+    among the identities asked for (None when none were asked for)."""
+
+    mapping: IdMapping | None
+    ledger_ghl: LedgerEntry | None
+    rankr_id: str | None
+    ledger_rankr: LedgerEntry | None
+    claims: list[LeadClaim] | None
+
+
+class MirrorReads(Protocol):
+    """The worker's reads of one record's sync state, one round trip each."""
+
+    def record_state(self, location_id: str, entity: Entity, ghl_id: str) -> RecordState: ...
+
+    def mirror_state(
+        self,
+        location_id: str,
+        entity: Entity,
+        ghl_id: str,
+        *,
+        rankr_id: str | None,
+        claim_identities: Sequence[str],
+    ) -> MirrorState:
+        """Consistent reads; expired entries count as absent; claims in the order of the identities."""
+        ...
