@@ -10,6 +10,7 @@ Semantics kept identical to `rankr_ghl.aws.sync_state` / `rankr_ghl.aws.audit`:
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -417,6 +418,19 @@ class InMemoryMirrorReads:
             ledger_rankr=ledgers.get((Side.RANKR, rankr_id)) if rankr_id else None,
             claims=claims,
         )
+
+
+class InMemoryLedgerAudit:
+    """`LedgerAuditWriter` over a ledger store and an audit log: the ledger entries first (a failure
+    raises), then the audit entry (a failure is swallowed), as the DynamoDB adapter behaves."""
+
+    def __init__(self, ledger: Any, audit: Any) -> None:
+        self.ledger, self.audit = ledger, audit
+
+    def write(self, entries: Sequence[LedgerEntry], audit: AuditEntry) -> None:
+        self.ledger.put_many(entries)
+        with contextlib.suppress(Exception):  # best effort, as the adapter's audit write
+            self.audit.record(audit)
 
 
 class InMemorySyncState:

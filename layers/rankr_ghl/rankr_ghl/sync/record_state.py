@@ -1,4 +1,5 @@
-"""The webhook worker's reads of one GHL record's sync state, one round trip each.
+"""The webhook worker's reads of one GHL record's sync state, one round trip each, and its write of a
+step's ledger and audit entries together.
 
 Before the GHL fetch the worker needs the record's tombstone; after it, the mapping, both sides'
 ledger entries and the lead claims of the fetched identities. Read store by store, an unmapped
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from rankr_ghl.sync.ports import IdMapping, LeadClaim, LedgerEntry
+    from rankr_ghl.sync.ports import AuditEntry, IdMapping, LeadClaim, LedgerEntry
     from rankr_ghl.sync.types import Entity
 
 
@@ -55,4 +56,13 @@ class MirrorReads(Protocol):
         claim_identities: Sequence[str],
     ) -> MirrorState:
         """Consistent reads; expired entries count as absent; claims in the order of the identities."""
+        ...
+
+
+class LedgerAuditWriter(Protocol):
+    """A mirror step's ledger entries and its audit entry, stored together (one round trip)."""
+
+    def write(self, entries: Sequence[LedgerEntry], audit: AuditEntry) -> None:
+        """Stores `entries` (raises when they are not stored) and `audit` (best effort: a failed audit
+        write is logged, never raised into the step that did the work)."""
         ...

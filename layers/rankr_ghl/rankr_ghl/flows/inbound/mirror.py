@@ -213,15 +213,25 @@ class MirrorSteps(InboundOutcomes):
                 return InboundResult("skipped", "mapping_conflict", entity, ghl_id, rankr_id)
             if adopted_id is not None:  # now mapped: mirror the current state as an update
                 return self._mirror(ctx, entity, ghl_id, record, parent=parent, before=before, adopted=link)
-            self._store_ledger(ctx, entity, decision, ghl_id, rankr_id)
             return self._written(
-                ctx, entity, ghl_id=ghl_id, rankr_id=rankr_id, decision=decision, created=True
+                ctx,
+                entity,
+                ghl_id=ghl_id,
+                rankr_id=rankr_id,
+                decision=decision,
+                created=True,
+                ledger=self._ledger_entries(ctx, entity, decision, ghl_id, rankr_id),
             )
 
         self._rankr.update(ctx.account_id, entity, mapping.rankr_id, body, mapping.rankr_parent_id)
-        self._store_ledger(ctx, entity, decision, ghl_id, mapping.rankr_id)
         return self._written(
-            ctx, entity, ghl_id=ghl_id, rankr_id=mapping.rankr_id, decision=decision, created=False
+            ctx,
+            entity,
+            ghl_id=ghl_id,
+            rankr_id=mapping.rankr_id,
+            decision=decision,
+            created=False,
+            ledger=self._ledger_entries(ctx, entity, decision, ghl_id, mapping.rankr_id),
         )
 
     # -- lead claims (docs/lead-push.md): a lead push between its GHL write and its mapping write ----
