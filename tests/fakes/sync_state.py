@@ -386,9 +386,12 @@ class InMemoryMirrorReads:
         ledger: InMemoryLedgerStore,
         tombstones: InMemoryTombstoneStore,
         lead_claims: InMemoryLeadClaimStore | None = None,
+        mapping_config: Any = None,
     ) -> None:
+        """`mapping_config`: where mapping documents are read (None: asked for, they are not read,
+        and the worker's resolver reads them itself)."""
         self.mappings, self.ledger, self.tombstones = mappings, ledger, tombstones
-        self.lead_claims = lead_claims
+        self.lead_claims, self.mapping_config = lead_claims, mapping_config
 
     def record_state(self, location_id: str, entity: Entity, ghl_id: str) -> RecordState:
         with self.mappings._lock:
@@ -403,6 +406,8 @@ class InMemoryMirrorReads:
         *,
         rankr_id: str | None,
         claim_identities: Sequence[str],
+        with_mapping_document: bool = False,
+        account_id: str | None = None,
     ) -> MirrorState:
         mapping = self.mappings.get_by_ghl(location_id, entity, ghl_id)
         keys = [(Side.GHL, ghl_id), *([(Side.RANKR, rankr_id)] if rankr_id else [])]
@@ -417,6 +422,12 @@ class InMemoryMirrorReads:
             rankr_id=rankr_id,
             ledger_rankr=ledgers.get((Side.RANKR, rankr_id)) if rankr_id else None,
             claims=claims,
+            mapping_document_read=with_mapping_document and self.mapping_config is not None,
+            mapping_document=(
+                self.mapping_config.get_mapping_document(location_id, account_id)
+                if with_mapping_document and self.mapping_config is not None
+                else None
+            ),
         )
 
 
@@ -445,7 +456,9 @@ class InMemorySyncState:
         self.lead_claims = InMemoryLeadClaimStore(clock=clock)
         self.lead_push_writes = InMemoryLeadPushStore(self.mappings, self.ledger, self.lead_claims)
         self.mapping_config = InMemoryMappingConfigSource()
-        self.mirror_reads = InMemoryMirrorReads(self.mappings, self.ledger, self.tombstones, self.lead_claims)
+        self.mirror_reads = InMemoryMirrorReads(
+            self.mappings, self.ledger, self.tombstones, self.lead_claims, self.mapping_config
+        )
 
 
 class FakeRankrIdempotencyKeys:

@@ -109,3 +109,42 @@ def test_nothing_stored_reads_as_nothing(sync_state: SyncStateTable, location: s
     )
     assert (before.tombstoned, before.mapping) == (False, None)
     assert (after.mapping, after.ledger_ghl, after.ledger_rankr, after.claims) == (None, None, None, [])
+
+
+def test_the_mapping_document_read_with_the_state_is_the_one_the_source_gives(
+    counted: tuple[SyncStateTable, CountingClient], location: str
+) -> None:
+    state, client = counted
+    account, other = f"acct-{location}", f"acct-other-{location}"
+    state.mapping_config.put_mapping_document({"version": 1, "from": "account"}, account_id=account)
+    state.mapping_config.put_mapping_document(
+        {"version": 1, "from": "location"}, location_id=f"{location}-own"
+    )
+    documents = []
+    for where, acct in (
+        (location, account),
+        (f"{location}-own", account),
+        (location, other),
+        (location, None),
+    ):
+        client.calls.clear()
+        read = state.mirror_reads.mirror_state(
+            where,
+            Entity.CONTACT,
+            "g1",
+            rankr_id=None,
+            claim_identities=(),
+            with_mapping_document=True,
+            account_id=acct,
+        )
+        assert client.calls == {"batch_get_item": 1}
+        assert read.mapping_document_read is True
+        assert read.mapping_document == state.mapping_config.get_mapping_document(where, acct)
+        documents.append((read.mapping_document or {}).get("from"))
+    assert documents == ["account", "location", None, None]
+    assert (
+        state.mirror_reads.mirror_state(
+            location, Entity.CONTACT, "g1", rankr_id=None, claim_identities=(), account_id=account
+        ).mapping_document_read
+        is False
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from rankr_ghl.sync.ports import AuditEntry, IdMapping, LeadClaim, LedgerEntry
@@ -31,14 +31,18 @@ class RecordState:
 @dataclass(frozen=True)
 class MirrorState:
     """The sync state the mirror step decides on, read after the GHL fetch: the mapping, the GHL-side
-    ledger entry, the Rankr-side entry of `rankr_id` (the twin asked for), and the live lead claims
-    among the identities asked for (None when none were asked for)."""
+    ledger entry, the Rankr-side entry of `rankr_id` (the twin asked for), the live lead claims
+    among the identities asked for (None when none were asked for), and the mapping document."""
 
     mapping: IdMapping | None
     ledger_ghl: LedgerEntry | None
     rankr_id: str | None
     ledger_rankr: LedgerEntry | None
     claims: list[LeadClaim] | None
+    # The location's field-mapping document (`MappingConfigSource.get_mapping_document`'s answer),
+    # when it was asked for: what a cold `MappingResolver` would otherwise read apart.
+    mapping_document_read: bool = False
+    mapping_document: dict[str, Any] | None = None
 
 
 class MirrorReads(Protocol):
@@ -54,8 +58,12 @@ class MirrorReads(Protocol):
         *,
         rankr_id: str | None,
         claim_identities: Sequence[str],
+        with_mapping_document: bool = False,
+        account_id: str | None = None,
     ) -> MirrorState:
-        """Consistent reads; expired entries count as absent; claims in the order of the identities."""
+        """Consistent reads; expired entries count as absent; claims in the order of the identities.
+        `with_mapping_document`: read the location's mapping document too (its own, else the
+        document of `account_id`), as `MappingConfigSource.get_mapping_document` answers."""
         ...
 
 

@@ -1,5 +1,6 @@
 """`MirrorReads` on SyncStateTable: a record's tombstone (and mapping) in one Query of its partition,
-then its mapping, ledger entries and lead claims in one BatchGetItem.
+then its mapping, ledger entries, lead claims and (when asked) the location's mapping document in
+one BatchGetItem.
 
 A record's mapping, ledger entry and tombstone share its partition (`record_pk`), so a consistent
 Query of that partition reads all three for the price of one small read. Every read is consistent,
@@ -22,6 +23,7 @@ from rankr_ghl.aws.sync_state.items import (
     parse_mapping,
     record_pk,
 )
+from rankr_ghl.aws.sync_state.mapping_config import document_keys, pick_document
 from rankr_ghl.sync.record_state import MirrorState, RecordState
 from rankr_ghl.sync.types import Entity, Side
 
@@ -58,6 +60,8 @@ class DynamoMirrorReads(TableBase):
         *,
         rankr_id: str | None,
         claim_identities: Sequence[str],
+        with_mapping_document: bool = False,
+        account_id: str | None = None,
     ) -> MirrorState:
         entity = Entity(entity)
         ghl_pk = record_pk(location_id, entity, Side.GHL, ghl_id)
@@ -67,6 +71,8 @@ class DynamoMirrorReads(TableBase):
         if rankr_pk is not None:
             keys.append((rankr_pk, "LEDGER"))
         keys += [(pk, CLAIM_SK) for pk in claims_by_pk]
+        if with_mapping_document:
+            keys += document_keys(location_id, account_id)
         found = self._batch_get(keys, what="mirror state")
         by_key = _live({f"{values['pk']}\n{values['sk']}": values for values in found})
         mapping = by_key.get(f"{ghl_pk}\nMAP")
@@ -84,6 +90,8 @@ class DynamoMirrorReads(TableBase):
                 else None
             ),
             claims=live_claims(location_id, claims_by_pk, found) if claim_identities else None,
+            mapping_document_read=with_mapping_document,
+            mapping_document=pick_document(found, location_id, account_id) if with_mapping_document else None,
         )
 
 

@@ -57,16 +57,14 @@ class MirrorSteps(InboundOutcomes):
         re-reading the mapping)."""
         from rankr_ghl.sync.echo import Action, decide, load_ledgers  # see _mirror_appointment
 
-        em = self._entity_mapping(ctx, entity)
-        if em is None:
-            return self._skip(ctx.location_id, entity, "entity_disabled", ctx.correlation_id, ghl_id=ghl_id)
         state: MirrorState | None = None
         claims: list[LeadClaim] | None = None  # this record's live lead claims, once read
         if adopted is not None:
             mapping: IdMapping | None = adopted
         else:
-            # The mapping, ledger entries and (for a record unmapped before the fetch) the claims in
-            # one read; the mapping is read again here, after the fetch, as the decision needs it.
+            # The mapping, ledger entries, (for a record unmapped before the fetch) the claims and (for
+            # a resolver whose cache is cold) the mapping document in one read; the mapping is read
+            # again here, after the fetch, as the decision needs it.
             hint = before.mapping
             identities = [] if hint is not None else self._claim_identities(ctx, entity, record, parent)
             state = self._reads.mirror_state(
@@ -75,10 +73,17 @@ class MirrorSteps(InboundOutcomes):
                 ghl_id,
                 rankr_id=hint.rankr_id if hint is not None else None,
                 claim_identities=identities,
+                with_mapping_document=not self._resolver.is_cached(ctx.location_id, ctx.account_id),
+                account_id=ctx.account_id,
             )
+            if state.mapping_document_read:
+                self._resolver.prime(ctx.location_id, ctx.account_id, state.mapping_document)
             mapping = state.mapping
             if hint is None:
                 claims = state.claims or []
+        em = self._entity_mapping(ctx, entity)
+        if em is None:
+            return self._skip(ctx.location_id, entity, "entity_disabled", ctx.correlation_id, ghl_id=ghl_id)
         if mapping is None and entity is Entity.CONTACT and self._lead_claims is not None:
             claimed = self._link_claimed_contact(ctx, ghl_id, record, claims)
             if isinstance(claimed, InboundResult):
