@@ -41,12 +41,12 @@ def agency(world, locations: int, *, account: str = "acct_9") -> list[str]:
     return ids
 
 
-def fan_out(world, *, tokens=None, chunk_size: int = 4, workers: int = 3) -> AgencyFanOut:
+def fan_out(world, *, tokens=None, chunk_size: int = 4, workers: int = 3, progress=None) -> AgencyFanOut:
     return AgencyFanOut(
         world.oauth,
         tokens or world.tokens,
         world.connections,
-        progress=world.connections,
+        progress=progress or world.connections,
         queue=world.agency_queue,
         company_tokens=world.vault(),
         app_id="app123",
@@ -85,6 +85,52 @@ def test_fan_out_connects_every_installed_location_and_shows_progress(world):
     assert progress["startedMs"] == int(world.clock() * 1000)
     assert world.metrics.counts["AgencyLocationsConnected"] == 10
     assert secrets_without_record(world) == []
+
+
+class ProgressLog:
+    """The world's progress store, keeping every progress it is given."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.written = inner, []
+
+    def record_agency_install(self, company_id, progress) -> None:
+        self.written.append(progress)
+        self.inner.record_agency_install(company_id, progress)
+
+
+class SlowMints:
+    """The world's OAuth client, each location token taking `seconds` of the fake clock."""
+
+    def __init__(self, inner, clock, seconds: float) -> None:
+        self.inner, self.clock, self.seconds = inner, clock, seconds
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def location_token(self, *args):
+        self.clock.advance(self.seconds)
+        return self.inner.location_token(*args)
+
+
+@pytest.mark.parametrize("mint_s", [0.0, 0.6])
+def test_progress_is_written_at_the_start_the_end_and_at_most_once_a_second_between(world, mint_s):
+    ids = agency(world, 10)
+    log = ProgressLog(world.connections)
+    world.oauth = SlowMints(world.oauth, world.clock, mint_s)
+
+    fan_out(world, chunk_size=1, workers=1, progress=log).run(JOB)
+
+    statuses = [p.status.value for p in log.written]
+    assert statuses[0] == "running" and statuses[-1] == "done" and set(statuses[1:-1]) <= {"running"}
+    between = log.written[1:-1]
+    if mint_s == 0:
+        assert between == []  # the whole run within a second: its start and its end only
+    else:
+        assert 1 <= len(between) <= 6  # 6 s of minting, each chunk's progress held back for a second
+    written_ms = [p.updated_ms for p in log.written[:-1]]
+    assert all(b - a >= 1000 for a, b in zip(written_ms, written_ms[1:], strict=False))
+    assert log.written[-1].connected == 10
+    assert_all_connected(world, ids)
 
 
 def test_a_rerun_or_second_install_creates_nothing_twice(world):

@@ -53,7 +53,10 @@ if TYPE_CHECKING:
     from rankr_ghl.connections.ports import OAuthClient, TokenGrant, TokenStore
     from rankr_ghl.connections.vault import MetricSink
 
-DEFAULT_CHUNK = 50  # records, secrets and progress are written per chunk
+DEFAULT_CHUNK = 50  # records and secrets are written per chunk
+# Progress is for people: a chunk's progress is written once this long after the last write (the
+# run's start and end are always written), so a small agency's run writes it twice, not three times.
+PROGRESS_EVERY_MS = 1000
 DEFAULT_WORKERS = 8
 # Minted chunks being stored at once, each on its own thread (a crash re-mints at most these): the
 # last chunks' storage after the last mint is the run's only time off the company budget.
@@ -134,6 +137,7 @@ class _Run:
         self.before = before
         self.skipped = 0
         self.lock = threading.Lock()
+        self.progress_written_ms = progress.updated_ms
 
 
 class AgencyFanOut:
@@ -356,7 +360,9 @@ class AgencyFanOut:
                 skipped=run.skipped,
                 updated_ms=self._now_ms(),
             )
-            self._record(run.job.company_id, run.progress)
+            if run.progress.updated_ms - run.progress_written_ms >= PROGRESS_EVERY_MS:
+                self._record(run.job.company_id, run.progress)
+                run.progress_written_ms = run.progress.updated_ms
 
     def _save(self, run: _Run, records: list[Connection]) -> None:
         """New records (and ones a fan-out left mid-install) are written whole, in batches; a record
