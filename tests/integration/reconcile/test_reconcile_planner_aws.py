@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from counting_client import CountingClient
 from rankr_ghl.aws.sync_state import SyncStateTable
 from rankr_ghl.connections.models import Connection, ConnectionStatus, UserType
 from rankr_ghl.flows.reconcile.jobs import STATE_CHECKPOINT, Mode
@@ -20,18 +20,6 @@ from rankr_ghl_tools.local.aws import EmbeddedAws
 pytestmark = pytest.mark.integration
 
 NOW = datetime.now(UTC)
-
-
-class CountingClient:
-    """A real boto3 client that counts the operations made through it."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self.calls: Counter[str] = Counter()
-
-    def __getattr__(self, name: str) -> Any:
-        self.calls[name] += 1
-        return getattr(self._client, name)
 
 
 class Connections:

@@ -4,10 +4,10 @@ with expired items absent, in one round trip each."""
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import pytest
+from counting_client import CountingClient
 from rankr_ghl.aws.sync_state import SyncStateTable
 from rankr_ghl.sync.echo import ledger_entry
 from rankr_ghl.sync.mapping import default_mapping
@@ -15,18 +15,6 @@ from rankr_ghl.sync.ports import LEAD_CLAIM_TTL_S, IdMapping, Tombstone
 from rankr_ghl.sync.types import Entity, Side
 
 pytestmark = pytest.mark.integration
-
-
-class CountingClient:
-    """A real boto3 client that counts the operations made through it."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self.calls: Counter[str] = Counter()
-
-    def __getattr__(self, name: str) -> Any:
-        self.calls[name] += 1
-        return getattr(self._client, name)
 
 
 @pytest.fixture

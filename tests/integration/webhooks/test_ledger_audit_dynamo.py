@@ -5,11 +5,11 @@ an audit table that refuses never fails the step; a ledger that cannot be writte
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from counting_client import CountingClient
 from rankr_ghl.aws.audit import DynamoAuditLog
 from rankr_ghl.aws.ledger_audit import DynamoLedgerAuditWriter
 from rankr_ghl.aws.sync_state import DynamoLedgerStore
@@ -17,18 +17,6 @@ from rankr_ghl.sync.ports import AuditAction, AuditEntry, AuditOutcome, LedgerEn
 from rankr_ghl.sync.types import Entity, Side
 
 pytestmark = pytest.mark.integration
-
-
-class CountingClient:
-    """A real boto3 client that counts the operations made through it."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self.calls: Counter[str] = Counter()
-
-    def __getattr__(self, name: str) -> Any:
-        self.calls[name] += 1
-        return getattr(self._client, name)
 
 
 def _entries(location: str) -> list[LedgerEntry]:
