@@ -18,9 +18,11 @@ from fakes.sync_state import (
     InMemoryDedupeStore,
     InMemoryLeadClaimStore,
     InMemoryLeadPushStore,
+    InMemoryLedgerAudit,
     InMemoryLedgerStore,
     InMemoryMappingConfigSource,
     InMemoryMappingStore,
+    InMemoryMirrorReads,
     InMemorySyncState,
     InMemoryTombstoneStore,
 )
@@ -32,9 +34,11 @@ __all__ = [
     "InMemoryDedupeStore",
     "InMemoryLeadClaimStore",
     "InMemoryLeadPushStore",
+    "InMemoryLedgerAudit",
     "InMemoryLedgerStore",
     "InMemoryMappingConfigSource",
     "InMemoryMappingStore",
+    "InMemoryMirrorReads",
     "InMemorySyncState",
     "InMemoryTombstoneStore",
 ]

@@ -10,6 +10,7 @@ Semantics kept identical to `rankr_ghl.aws.sync_state` / `rankr_ghl.aws.audit`:
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -29,6 +30,7 @@ from rankr_ghl.sync.ports import (
     Tombstone,
     utcnow,
 )
+from rankr_ghl.sync.record_state import MirrorState, RecordState
 from rankr_ghl.sync.types import Entity, Side
 
 Clock = Callable[[], datetime]
@@ -173,6 +175,11 @@ class InMemoryCheckpointStore:
     def load(self, location_id: str, name: str) -> Checkpoint | None:
         with self._lock:
             return self._items.get((location_id, name))
+
+    def load_many(self, location_ids: Sequence[str], name: str) -> dict[str, Checkpoint]:
+        with self._lock:
+            found = {location: self._items.get((location, name)) for location in location_ids}
+        return {location: saved for location, saved in found.items() if saved is not None}
 
     def save(
         self, location_id: str, name: str, value: Mapping[str, Any], *, expected_version: int | None = None
@@ -368,6 +375,75 @@ class InMemoryLeadPushStore:
             return True
 
 
+class InMemoryMirrorReads:
+    """`MirrorReads` over the stores above, as the DynamoDB adapter reads the same items. The mapping
+    the worker decides on is read through `get_by_ghl` (tests make that read stale); the hint read
+    before the fetch is not."""
+
+    def __init__(
+        self,
+        mappings: InMemoryMappingStore,
+        ledger: InMemoryLedgerStore,
+        tombstones: InMemoryTombstoneStore,
+        lead_claims: InMemoryLeadClaimStore | None = None,
+        mapping_config: Any = None,
+    ) -> None:
+        """`mapping_config`: where mapping documents are read (None: asked for, they are not read,
+        and the worker's resolver reads them itself)."""
+        self.mappings, self.ledger, self.tombstones = mappings, ledger, tombstones
+        self.lead_claims, self.mapping_config = lead_claims, mapping_config
+
+    def record_state(self, location_id: str, entity: Entity, ghl_id: str) -> RecordState:
+        with self.mappings._lock:
+            hint = self.mappings._by_ghl.get((location_id, Entity(entity), ghl_id))
+        return RecordState(self.tombstones.is_tombstoned(location_id, Side.GHL, entity, ghl_id), hint)
+
+    def mirror_state(
+        self,
+        location_id: str,
+        entity: Entity,
+        ghl_id: str,
+        *,
+        rankr_id: str | None,
+        claim_identities: Sequence[str],
+        with_mapping_document: bool = False,
+        account_id: str | None = None,
+    ) -> MirrorState:
+        mapping = self.mappings.get_by_ghl(location_id, entity, ghl_id)
+        keys = [(Side.GHL, ghl_id), *([(Side.RANKR, rankr_id)] if rankr_id else [])]
+        ledgers = self.ledger.get_many(location_id, entity, keys)
+        claims = None
+        if claim_identities:
+            assert self.lead_claims is not None, "claims asked of a worker without a claim store"
+            claims = self.lead_claims.find(location_id, claim_identities)
+        return MirrorState(
+            mapping=mapping,
+            ledger_ghl=ledgers.get((Side.GHL, ghl_id)),
+            rankr_id=rankr_id,
+            ledger_rankr=ledgers.get((Side.RANKR, rankr_id)) if rankr_id else None,
+            claims=claims,
+            mapping_document_read=with_mapping_document and self.mapping_config is not None,
+            mapping_document=(
+                self.mapping_config.get_mapping_document(location_id, account_id)
+                if with_mapping_document and self.mapping_config is not None
+                else None
+            ),
+        )
+
+
+class InMemoryLedgerAudit:
+    """`LedgerAuditWriter` over a ledger store and an audit log: the ledger entries first (a failure
+    raises), then the audit entry (a failure is swallowed), as the DynamoDB adapter behaves."""
+
+    def __init__(self, ledger: Any, audit: Any) -> None:
+        self.ledger, self.audit = ledger, audit
+
+    def write(self, entries: Sequence[LedgerEntry], audit: AuditEntry) -> None:
+        self.ledger.put_many(entries)
+        with contextlib.suppress(Exception):  # best effort, as the adapter's audit write
+            self.audit.record(audit)
+
+
 class InMemorySyncState:
     """Every sync store at once, mirroring `rankr_ghl.aws.sync_state.SyncStateTable`'s attributes."""
 
@@ -380,6 +456,9 @@ class InMemorySyncState:
         self.lead_claims = InMemoryLeadClaimStore(clock=clock)
         self.lead_push_writes = InMemoryLeadPushStore(self.mappings, self.ledger, self.lead_claims)
         self.mapping_config = InMemoryMappingConfigSource()
+        self.mirror_reads = InMemoryMirrorReads(
+            self.mappings, self.ledger, self.tombstones, self.lead_claims, self.mapping_config
+        )
 
 
 class FakeRankrIdempotencyKeys:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from fakes import InMemoryAuditLog, InMemorySyncState
+from fakes import InMemoryAuditLog, InMemoryLedgerAudit, InMemorySyncState
 from fakes.connections import FakeConnectionLookup
 from fakes.ghl import FakeGhlRecords
 from rankr_ghl.flows.inbound import InboundProcessor
@@ -49,6 +49,7 @@ def test_worker_adopts_the_record_behind_a_reused_key_against_the_sandbox(
 ) -> None:
     ghl, state, connections = FakeGhlRecords(locations=(LOC,)), InMemorySyncState(), FakeConnectionLookup()
     connections.add(LOC, account=ACC)
+    audit = InMemoryAuditLog()
     processor = InboundProcessor(
         ghl=ghl,
         rankr=RankrClientRecords(lambda: client),
@@ -57,8 +58,10 @@ def test_worker_adopts_the_record_behind_a_reused_key_against_the_sandbox(
         mappings=state.mappings,
         ledger=state.ledger,
         tombstones=state.tombstones,
-        audit=InMemoryAuditLog(),
+        audit=audit,
         mapping_resolver=MappingResolver(state.mapping_config),
+        mirror_reads=state.mirror_reads,
+        ledger_audit=InMemoryLedgerAudit(state.ledger, audit),
     )
     message = {"v": 1, "eventType": "ContactUpdate", "locationId": LOC, "correlationId": "corr-1",
                "event": {"type": "ContactUpdate", "locationId": LOC, "id": "c1"}}  # fmt: skip

@@ -311,3 +311,20 @@ def test_mapping_listing_follows_pages_and_stays_in_its_partition(
     listed = list(store.list_for_location(location, Entity.CONTACT))  # three pages of up to 1,000
     assert listed == wanted  # in gsi1sk (GHL id) order, every field read back
     assert list(store.list_for_location(location, Entity.TASK)) == [others[0]]
+
+
+def test_checkpoints_read_in_batches_match_the_single_reads(
+    sync_state: SyncStateTable, location: str
+) -> None:
+    for n in range(3):
+        sync_state.checkpoints.save(f"{location}-{n}", "reconcile:state", {"lastSuccessAt": f"t{n}"})
+    sync_state.checkpoints.save(f"{location}-0", "reconcile:state", {"lastSuccessAt": "t0-again"})
+    sync_state.checkpoints.save(f"{location}-1", "other", {"x": 1})
+    wanted = [f"{location}-{n}" for n in range(4)]
+
+    found = sync_state.checkpoints.load_many([*wanted, wanted[0]], "reconcile:state")
+
+    assert sorted(found) == wanted[:3]
+    for key, checkpoint in found.items():
+        assert checkpoint == sync_state.checkpoints.load(key, "reconcile:state")
+    assert found[wanted[0]].version == 2 and found[wanted[0]].value == {"lastSuccessAt": "t0-again"}

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fakes import InMemoryTombstoneStore
+from fakes import InMemoryLedgerAudit, InMemoryMirrorReads, InMemoryTombstoneStore
 from fakes.connections import FakeConnectionLookup
 from fakes.rankr import FakeRankrRecords
 from lead_push_world import LOCATION, World
@@ -123,6 +123,7 @@ def test_the_webhooks_of_the_leads_note_and_task_create_no_rankr_records(world: 
     connections = FakeConnectionLookup()
     connections.add(LOCATION, account="acct-1")
 
+    tombstones = InMemoryTombstoneStore()
     worker = InboundProcessor(
         ghl=world.ghl,
         rankr=rankr,
@@ -130,9 +131,11 @@ def test_the_webhooks_of_the_leads_note_and_task_create_no_rankr_records(world: 
         lifecycle=None,  # type: ignore[arg-type]
         mappings=world.records.mappings,
         ledger=world.records.ledger,
-        tombstones=InMemoryTombstoneStore(),
+        tombstones=tombstones,
         audit=world.records.audit_log,
         mapping_resolver=world.resolver,
+        mirror_reads=InMemoryMirrorReads(world.records.mappings, world.records.ledger, tombstones),
+        ledger_audit=InMemoryLedgerAudit(world.records.ledger, world.records.audit_log),
     )
     contact_id = result["ghlContactId"]
     [note_id] = world.ghl.notes

@@ -3,15 +3,17 @@ stale = active locations without a successful reconcile for two intervals."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from fakes import InMemoryCheckpointStore
 from fakes.connections import FakeConnectionLookup
 from fakes.reconcile_world import ACCOUNT, LOCATION, World
 from rankr_ghl.connections.models import Connection, ConnectionStatus, UserType
-from rankr_ghl.flows.reconcile.jobs import STATE_CHECKPOINT, Mode, ReconcileJob
-from rankr_ghl.flows.reconcile.planner import ReconcilePlanner
+from rankr_ghl.flows.reconcile.jobs import STATE_CHECKPOINT, Mode, ReconcileError, ReconcileJob
+from rankr_ghl.flows.reconcile.planner import ReconcilePlanner, SqsJobQueue
 from rankr_ghl.flows.reconcile.worker import ReconcileWorker
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -23,6 +25,36 @@ class ListQueue:
 
     def send(self, job: ReconcileJob) -> None:
         self.jobs.append(job)
+
+    def send_many(self, jobs: Sequence[ReconcileJob]) -> list[ReconcileJob]:
+        self.jobs.extend(jobs)
+        return []
+
+
+class FlakySqs:
+    """SendMessageBatch that fails the entries of `failing` locations: SQS's side `transient` times
+    each, or for good as the sender's fault."""
+
+    def __init__(self, failing: dict[str, int], *, sender_fault: frozenset[str] = frozenset()) -> None:
+        self.failing = dict(failing)
+        self.sender_fault = sender_fault
+        self.queued: list[str] = []
+        self.calls: list[int] = []
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+        assert len(Entries) <= 10
+        self.calls.append(len(Entries))
+        failed: list[dict[str, Any]] = []
+        for entry in Entries:
+            location = entry["MessageGroupId"]
+            if location in self.sender_fault:
+                failed.append({"Id": entry["Id"], "SenderFault": True, "Code": "InvalidParameterValue"})
+            elif self.failing.get(location, 0) > 0:
+                self.failing[location] -= 1
+                failed.append({"Id": entry["Id"], "SenderFault": False, "Code": "InternalError"})
+            else:
+                self.queued.append(location)
+        return {"Successful": [], "Failed": failed}
 
 
 def conn(
@@ -69,6 +101,39 @@ def test_plan_enqueues_active_linked_locations_and_counts_the_rest() -> None:
     again = ListQueue()
     ReconcilePlanner(connections, checkpoints, again, clock=lambda: NOW).plan(Mode.FULL)
     assert [j.run_id for j in again.jobs] == [j.run_id for j in queue.jobs]
+
+
+def test_entries_sqs_fails_are_resent_and_a_refused_one_is_never_reported_queued(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("rankr_ghl.flows.reconcile.planner.time.sleep", lambda _s: None)
+    locations = [f"loc{n:02}" for n in range(23)]
+    connections = FakeConnectionLookup([conn(location, ConnectionStatus.ACTIVE) for location in locations])
+    sqs = FlakySqs({"loc03": 2, "loc15": 1, "loc22": 9}, sender_fault=frozenset({"loc07"}))
+    planner = ReconcilePlanner(
+        connections, InMemoryCheckpointStore(), SqsJobQueue("https://q", client=sqs), clock=lambda: NOW
+    )
+
+    with pytest.raises(ReconcileError, match="2 reconcile jobs could not be queued"):
+        planner.plan(Mode.INCREMENTAL)
+
+    # loc03 and loc15 got through on a later round; loc22 failed every round; loc07 was refused once.
+    assert sorted(sqs.queued) == sorted(set(locations) - {"loc07", "loc22"})
+    assert len(sqs.queued) == len(set(sqs.queued))
+    assert sqs.calls[:3] == [10, 1, 1]  # the first batch, then its failed entries only
+    assert sum(sqs.calls) == 23 + 2 + 1 + 3  # each entry once, plus every re-send
+
+
+def test_a_plan_whose_sends_all_succeed_reports_every_location() -> None:
+    locations = [f"loc{n:02}" for n in range(12)]
+    connections = FakeConnectionLookup([conn(location, ConnectionStatus.ACTIVE) for location in locations])
+    sqs = FlakySqs({"loc11": 1})
+    planner = ReconcilePlanner(
+        connections, InMemoryCheckpointStore(), SqsJobQueue("https://q", client=sqs), clock=lambda: NOW
+    )
+    result = planner.plan(Mode.FULL)
+    assert result.enqueued == locations and result.not_queued == []
+    assert sorted(sqs.queued) == locations
 
 
 def test_worker_skips_a_connection_paused_after_planning_and_queues_continuations() -> None:

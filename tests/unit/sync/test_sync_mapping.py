@@ -261,3 +261,28 @@ def test_resolver_prefers_location_then_account_then_default_and_caches() -> Non
     }
     with pytest.raises(MappingError):
         resolver.for_location("L3")
+
+
+def test_a_primed_document_is_cached_as_a_read_one_would_be() -> None:
+    source = InMemoryMappingConfigSource()
+    now = [0.0]
+    resolver = MappingResolver(source, ttl_s=60, clock=lambda: now[0])
+    doc = default_doc()
+    doc["contact"]["fields"] = doc["contact"]["fields"][:1]
+    assert not resolver.is_cached("L1", "A1")
+
+    resolver.prime("L1", "A1", doc)
+
+    assert resolver.is_cached("L1", "A1") and not resolver.is_cached("L1")
+    assert resolver.for_location("L1", "A1").contact.field_names == ("first_name", "last_name", "email")
+    assert source.reads == 0
+    resolver.prime("L2", None, None)
+    assert resolver.for_location("L2") is default_mapping()
+    now[0] = 61
+    assert not resolver.is_cached("L1", "A1")
+    assert resolver.for_location("L1", "A1") is default_mapping() and source.reads == 1
+    with pytest.raises(MappingError):
+        resolver.prime(
+            "L3", None, {"version": 1, "contact": {"fields": [{"name": "x", "ghl": "no", "rankr": "e"}]}}
+        )
+    assert not resolver.is_cached("L3")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from fakes import InMemoryAuditLog, InMemorySyncState
+from fakes import InMemoryAuditLog, InMemoryLedgerAudit, InMemorySyncState
 from fakes.connections import FakeConnectionLookup
 from fakes.ghl import FakeGhlRecords
 from fakes.rankr import FakeRankrRecords
@@ -77,6 +77,8 @@ def world() -> World:
         tombstones=state.tombstones,
         audit=audit,
         mapping_resolver=MappingResolver(state.mapping_config),
+        mirror_reads=state.mirror_reads,
+        ledger_audit=InMemoryLedgerAudit(state.ledger, audit),
     )
     return World(processor, ghl, rankr, state, audit, connections, lifecycle)
 

@@ -28,11 +28,7 @@ def test_a_search_miss_is_skipped_and_audited_never_deleted(world: World) -> Non
     world.ghl.tasks["t1"] = hidden
     mapping = world.state.mappings.get_by_ghl(LOC, Entity.TASK, "t1")
     assert mapping is not None
-    world.state.mappings.get_by_ghl = (  # type: ignore[method-assign]
-        lambda location_id, entity, ghl_id, _real=world.state.mappings.get_by_ghl: (
-            None if entity is Entity.TASK else _real(location_id, entity, ghl_id)
-        )
-    )
+    world.state.mappings.delete(mapping)
     result = world.event("TaskComplete", id="t1")
     assert (result.outcome, result.reason) == ("skipped", "task_contact_unknown")
     assert len(world.rankr.live(Entity.TASK)) == 1  # still there

@@ -22,7 +22,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lead_push"))  # lead_push_world
 
-from fakes import InMemoryAuditLog, InMemorySyncState  # noqa: E402
+from fakes import InMemoryAuditLog, InMemoryLedgerAudit, InMemorySyncState  # noqa: E402
 from fakes.connections import FakeConnectionLookup
 from fakes.ghl import FakeGhlRecords  # noqa: E402
 from fakes.rankr import FakeRankrRecords  # noqa: E402
@@ -154,6 +154,8 @@ def race(request: pytest.FixtureRequest) -> Race:
         audit=audit,
         mapping_resolver=resolver,
         lead_claims=state.lead_claims,
+        mirror_reads=state.mirror_reads,
+        ledger_audit=InMemoryLedgerAudit(state.ledger, audit),
     )
     return Race(ghl, rankr, state, audit, clock, worker, service, store)
 

@@ -18,6 +18,7 @@ DynamoDBClientSource = Callable[[], "DynamoDBClient"]
 
 BATCH_ATTEMPTS = 5  # rounds for the keys/items a batch call leaves unprocessed
 BATCH_WRITE_MAX = 25  # DynamoDB's BatchWriteItem limit
+BATCH_GET_MAX = 100  # DynamoDB's BatchGetItem limit
 
 # Lead push writes from a pool of worker threads; botocore's default pool (10) would make them queue.
 MAX_POOL_CONNECTIONS = 32
@@ -57,14 +58,24 @@ class LazyDynamoDBClient:
 def write_batches(client: DynamoDBClient, table_name: str, requests: Sequence[Any], *, what: str) -> None:
     """BatchWriteItem in chunks of 25, re-sending what DynamoDB leaves unprocessed (with backoff);
     raises RuntimeError when some requests are still unprocessed after `BATCH_ATTEMPTS` rounds."""
+    write_batch_items(client, [(table_name, request) for request in requests], what=what)
+
+
+def write_batch_items(client: DynamoDBClient, requests: Sequence[tuple[str, Any]], *, what: str) -> None:
+    """`write_batches` for (table name, request) pairs of one or more tables (one call can write to
+    several tables: fewer round trips when a step writes to two)."""
     pending = list(requests)
     while pending:
         chunk, pending = pending[:BATCH_WRITE_MAX], pending[BATCH_WRITE_MAX:]
+        items: dict[str, list[Any]] = {}
+        for table_name, request in chunk:
+            items.setdefault(table_name, []).append(request)
         for attempt in range(BATCH_ATTEMPTS):
-            resp = client.batch_write_item(RequestItems={table_name: chunk})
-            chunk = list((resp.get("UnprocessedItems") or {}).get(table_name, []))
-            if not chunk:
+            resp = client.batch_write_item(RequestItems=items)
+            items = {name: list(left) for name, left in (resp.get("UnprocessedItems") or {}).items() if left}
+            if not items:
                 break
             time.sleep(0.02 * (2**attempt))
         else:
-            raise RuntimeError(f"{what} not written: DynamoDB left {len(chunk)} items unprocessed")
+            left = sum(len(requests) for requests in items.values())
+            raise RuntimeError(f"{what} not written: DynamoDB left {left} items unprocessed")

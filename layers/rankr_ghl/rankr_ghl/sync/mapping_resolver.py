@@ -63,6 +63,20 @@ class MappingResolver:
             self._cache[key] = (now, mapping)
         return mapping
 
+    def is_cached(self, location_id: str, account_id: str | None = None) -> bool:
+        """Whether `for_location` would answer from the cache (no read of the documents)."""
+        with self._lock:
+            hit = self._cache.get((location_id, account_id))
+        return hit is not None and self._clock() - hit[0] < self._ttl_s
+
+    def prime(self, location_id: str, account_id: str | None, document: dict[str, Any] | None) -> None:
+        """Cache the location's document (`get_mapping_document`'s answer) that a caller read together
+        with other items, one round trip fewer than `for_location` reading it apart."""
+        now = self._clock()
+        mapping = self._compile(location_id, document)
+        with self._lock:
+            self._cache[(location_id, account_id)] = (now, mapping)
+
     def invalidate(self, location_id: str | None = None) -> None:
         with self._lock:
             if location_id is None:
@@ -71,9 +85,12 @@ class MappingResolver:
                 self._cache = {k: v for k, v in self._cache.items() if k[0] != location_id}
 
     def _load(self, location_id: str, account_id: str | None) -> FieldMapping:
+        document = self._source.get_mapping_document(location_id, account_id) if self._source else None
+        return self._compile(location_id, document)
+
+    def _compile(self, location_id: str, document: dict[str, Any] | None) -> FieldMapping:
         from rankr_ghl.sync.mapping import default_mapping, load_mapping
 
-        document = self._source.get_mapping_document(location_id, account_id) if self._source else None
         if document is None:
             return self._default or default_mapping()
         fingerprint = hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()

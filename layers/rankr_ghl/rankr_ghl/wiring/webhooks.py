@@ -51,6 +51,7 @@ def build_webhook_intake(root: Infrastructure) -> WebhookIntake:
 
 
 def build_inbound_processor(root: Infrastructure) -> InboundProcessor:
+    from rankr_ghl.aws.ledger_audit import DynamoLedgerAuditWriter
     from rankr_ghl.flows.connection_cache import CachedConnectionLookup
     from rankr_ghl.flows.inbound import InboundProcessor
     from rankr_ghl.ghl.records import GhlClientRecords
@@ -59,6 +60,7 @@ def build_inbound_processor(root: Infrastructure) -> InboundProcessor:
     from rankr_ghl.sync.mapping_resolver import MappingResolver
 
     state = root.sync_state()
+    audit = root.audit_log()
     return InboundProcessor(
         ghl=GhlClientRecords(root.ghl_client),
         rankr=RankrClientRecords(root.rankr_client),
@@ -68,10 +70,12 @@ def build_inbound_processor(root: Infrastructure) -> InboundProcessor:
         mappings=state.mappings,
         ledger=state.ledger,
         tombstones=state.tombstones,
-        audit=root.audit_log(),
+        audit=audit,
         mapping_resolver=MappingResolver(state.mapping_config),
         metrics=PowertoolsCounter(),
         lead_claims=state.lead_claims,
+        mirror_reads=state.mirror_reads,
+        ledger_audit=DynamoLedgerAuditWriter(state.ledger, audit),
     )
 
 

@@ -31,6 +31,7 @@ from rankr_ghl.aws.sync_state.lead_push_writes import DynamoLeadPushStore
 from rankr_ghl.aws.sync_state.ledger import DynamoLedgerStore
 from rankr_ghl.aws.sync_state.mapping_config import DynamoMappingConfigSource
 from rankr_ghl.aws.sync_state.mappings import DynamoMappingStore
+from rankr_ghl.aws.sync_state.mirror_reads import DynamoMirrorReads
 from rankr_ghl.aws.sync_state.tombstones import DynamoTombstoneStore
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ class SyncStateTable:
         self.lead_claims = DynamoLeadClaimStore(name, **kw)
         self.lead_push_writes = DynamoLeadPushStore(name, ledger_ttl_s=ledger_ttl_s, **kw)
         self.mapping_config = DynamoMappingConfigSource(name, **kw)
+        self.mirror_reads = DynamoMirrorReads(name, **kw)
 
 
 __all__ = [
@@ -74,6 +76,7 @@ __all__ = [
     "DynamoLedgerStore",
     "DynamoMappingConfigSource",
     "DynamoMappingStore",
+    "DynamoMirrorReads",
     "DynamoTombstoneStore",
     "SyncStateTable",
     "claim_pk",

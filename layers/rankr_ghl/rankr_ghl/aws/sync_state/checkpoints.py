@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from rankr_ghl.aws.dynamodb import BATCH_GET_MAX
 from rankr_ghl.aws.sync_state.items import (
     TableBase,
     error_code,
@@ -30,15 +31,22 @@ class DynamoCheckpointStore(TableBase):
 
     def load(self, location_id: str, name: str) -> Checkpoint | None:
         values = self._get(f"LOC#{location_id}", f"CHECKPOINT#{name}")
-        if values is None:
-            return None
-        return Checkpoint(
-            location_id=location_id,
-            name=name,
-            value=json.loads(values["value"]),
-            version=int(values["version"]),
-            updated_at=datetime.fromisoformat(values["updatedAt"]),
-        )
+        return None if values is None else _checkpoint(location_id, name, values)
+
+    def load_many(self, location_ids: Sequence[str], name: str) -> dict[str, Checkpoint]:
+        """The checkpoint `name` of each location that has one, by location id: consistent
+        BatchGetItem calls of at most 100 keys (the reconcile planner reads one per location)."""
+        found: dict[str, Checkpoint] = {}
+        unique = list(dict.fromkeys(location_ids))  # a batch may not repeat a key
+        for start in range(0, len(unique), BATCH_GET_MAX):
+            keys = [
+                (f"LOC#{location}", f"CHECKPOINT#{name}")
+                for location in unique[start : start + BATCH_GET_MAX]
+            ]
+            for values in self._batch_get(keys, what="checkpoints"):
+                location = str(values["pk"]).removeprefix("LOC#")
+                found[location] = _checkpoint(location, name, values)
+        return found
 
     def save(
         self, location_id: str, name: str, value: Mapping[str, Any], *, expected_version: int | None = None
@@ -89,3 +97,13 @@ class DynamoCheckpointStore(TableBase):
             TableName=self.table_name,
             Key={"pk": {"S": f"LOC#{location_id}"}, "sk": {"S": f"CHECKPOINT#{name}"}},
         )
+
+
+def _checkpoint(location_id: str, name: str, values: Mapping[str, Any]) -> Checkpoint:
+    return Checkpoint(
+        location_id=location_id,
+        name=name,
+        value=json.loads(values["value"]),
+        version=int(values["version"]),
+        updated_at=datetime.fromisoformat(values["updatedAt"]),
+    )

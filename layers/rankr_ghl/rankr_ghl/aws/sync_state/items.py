@@ -16,7 +16,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from rankr_ghl.aws.dynamodb import BATCH_ATTEMPTS, DynamoDBClientSource, LazyDynamoDBClient
-from rankr_ghl.sync.ports import IdMapping, LedgerEntry, utcnow
+from rankr_ghl.sync.ports import IdMapping, LeadClaim, LedgerEntry, utcnow
 from rankr_ghl.sync.types import Entity, Side
 
 if TYPE_CHECKING:
@@ -210,7 +210,6 @@ def ledger_item(entry: LedgerEntry, ttl_s: int) -> dict[str, AttributeValueTypeD
 
 
 CLAIM_SK = "CLAIM"
-CLAIM_BATCH_ATTEMPTS = 5
 
 
 def claim_pk(location_id: str, identity: str) -> str:
@@ -218,6 +217,34 @@ def claim_pk(location_id: str, identity: str) -> str:
     kind = identity.partition(":")[0]
     digest = hashlib.sha256(identity.encode()).hexdigest()[:40]
     return f"LOC#{location_id}#LEADCLAIM#{kind}#{digest}"
+
+
+def claim_pks(location_id: str, identities: Sequence[str]) -> dict[str, str]:
+    """The claim key of each distinct identity, in the order given: pk -> identity."""
+    return {claim_pk(location_id, identity): identity for identity in dict.fromkeys(identities)}
+
+
+def live_claims(
+    location_id: str, by_pk: Mapping[str, str], found: Sequence[Mapping[str, Any]]
+) -> list[LeadClaim]:
+    """The claims among `found` items (read for `by_pk`'s keys) that have not expired, in the order of
+    `by_pk` (moto never expires TTL items)."""
+    by_key = {str(values["pk"]): values for values in found if values.get("sk") == CLAIM_SK}
+    now = epoch_now()
+    claims: list[LeadClaim] = []
+    for pk, identity in by_pk.items():
+        values = by_key.get(pk)
+        if values is None or int(values.get("expiresAt") or 0) < now:
+            continue
+        claims.append(
+            LeadClaim(
+                location_id=location_id,
+                identity=identity,
+                lead_id=str(values["leadId"]),
+                claimed_at=datetime.fromisoformat(values["claimedAt"]),
+            )
+        )
+    return claims
 
 
 def claim_items(

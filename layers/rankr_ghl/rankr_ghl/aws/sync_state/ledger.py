@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rankr_ghl.aws.dynamodb import DynamoDBClientSource, write_batches
 from rankr_ghl.aws.sync_state.items import (
@@ -69,14 +69,18 @@ class DynamoLedgerStore(TableBase):
         self.client.put_item(TableName=self.table_name, Item=self._item(entry))
 
     def put_many(self, entries: Sequence[LedgerEntry]) -> None:
-        # One item per key (a batch may not repeat a key): the last entry wins, as with consecutive puts.
-        by_key = {(e.location_id, e.entity, e.side, e.record_id): e for e in entries}
-        if len(by_key) <= 1:
-            for entry in by_key.values():
-                self.put(entry)
+        requests = self.put_requests(entries)
+        if len(requests) <= 1:
+            for request in requests:
+                self.client.put_item(TableName=self.table_name, Item=request["PutRequest"]["Item"])
             return
-        requests = [{"PutRequest": {"Item": self._item(entry)}} for entry in by_key.values()]
         write_batches(self.client, self.table_name, requests, what="ledger entries")
+
+    def put_requests(self, entries: Sequence[LedgerEntry]) -> list[dict[str, Any]]:
+        """BatchWriteItem requests that store `entries`: one item per key (a batch may not repeat a
+        key), the last entry of a key winning, as with consecutive puts."""
+        by_key = {(e.location_id, e.entity, e.side, e.record_id): e for e in entries}
+        return [{"PutRequest": {"Item": self._item(entry)}} for entry in by_key.values()]
 
     def delete(self, location_id: str, entity: Entity, side: Side, record_id: str) -> None:
         self.client.delete_item(

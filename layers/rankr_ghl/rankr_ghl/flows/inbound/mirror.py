@@ -33,6 +33,7 @@ from rankr_ghl.sync.types import Entity, Side
 
 if TYPE_CHECKING:
     from rankr_ghl.sync.mapping import EntityMapping
+    from rankr_ghl.sync.record_state import MirrorState, RecordState
 
 
 class MirrorSteps(InboundOutcomes):
@@ -48,22 +49,47 @@ class MirrorSteps(InboundOutcomes):
         record: Record,
         *,
         parent: IdMapping | None,
+        before: RecordState,
         adopted: IdMapping | None = None,
     ) -> InboundResult:
-        """`adopted`: the mapping just stored for a record our create key had already made (then it
-        is mirrored as an update, without re-reading the mapping)."""
+        """`before`: the record's state read before the GHL fetch. `adopted`: the mapping just stored
+        for a record our create key had already made (then it is mirrored as an update, without
+        re-reading the mapping)."""
         from rankr_ghl.sync.echo import Action, decide, load_ledgers  # see _mirror_appointment
 
+        state: MirrorState | None = None
+        claims: list[LeadClaim] | None = None  # this record's live lead claims, once read
+        if adopted is not None:
+            mapping: IdMapping | None = adopted
+        else:
+            # The mapping, ledger entries, (for a record unmapped before the fetch) the claims and (for
+            # a resolver whose cache is cold) the mapping document in one read; the mapping is read
+            # again here, after the fetch, as the decision needs it.
+            hint = before.mapping
+            identities = [] if hint is not None else self._claim_identities(ctx, entity, record, parent)
+            state = self._reads.mirror_state(
+                ctx.location_id,
+                entity,
+                ghl_id,
+                rankr_id=hint.rankr_id if hint is not None else None,
+                claim_identities=identities,
+                with_mapping_document=not self._resolver.is_cached(ctx.location_id, ctx.account_id),
+                account_id=ctx.account_id,
+            )
+            if state.mapping_document_read:
+                self._resolver.prime(ctx.location_id, ctx.account_id, state.mapping_document)
+            mapping = state.mapping
+            if hint is None:
+                claims = state.claims or []
         em = self._entity_mapping(ctx, entity)
         if em is None:
             return self._skip(ctx.location_id, entity, "entity_disabled", ctx.correlation_id, ghl_id=ghl_id)
-        mapping = adopted or self._mappings.get_by_ghl(ctx.location_id, entity, ghl_id)
         if mapping is None and entity is Entity.CONTACT and self._lead_claims is not None:
-            claimed = self._link_claimed_contact(ctx, ghl_id, record)
+            claimed = self._link_claimed_contact(ctx, ghl_id, record, claims)
             if isinstance(claimed, InboundResult):
                 return claimed
             mapping = claimed
-        if mapping is None and self._lead_child_pending(ctx, entity, record, parent):
+        if mapping is None and self._lead_child_pending(ctx, entity, record, parent, claims):
             # A lead's own note or task that its lead push is about to map (Rankr keeps it on the lead).
             return self._skip(ctx.location_id, entity, "pending_lead_push", ctx.correlation_id, ghl_id=ghl_id)
         parent_rankr = parent.rankr_id if parent else None
@@ -82,17 +108,24 @@ class MirrorSteps(InboundOutcomes):
                 )
         current = em.from_ghl(record)
         other = em.from_rankr(existing) if existing is not None else None
-        ledger_ghl, ledger_rankr = load_ledgers(
-            self._ledger,
-            ctx.location_id,
-            entity,
-            ghl_id=ghl_id,
-            rankr_id=mapping.rankr_id if mapping else None,
-        )
+        if state is None:
+            ledger_ghl, ledger_rankr = load_ledgers(
+                self._ledger,
+                ctx.location_id,
+                entity,
+                ghl_id=ghl_id,
+                rankr_id=mapping.rankr_id if mapping else None,
+            )
+        else:
+            ledger_ghl, ledger_rankr = state.ledger_ghl, None
+            if mapping is not None and mapping.rankr_id == state.rankr_id:
+                ledger_rankr = state.ledger_rankr
+            elif mapping is not None:  # mapped to another twin than before the fetch, or just linked
+                ledger_rankr = self._ledger.get(ctx.location_id, entity, Side.RANKR, mapping.rankr_id)
         if (
             mapping is not None
             and lead_push_settling(ledger_ghl, ledger_rankr)
-            and self._lead_push_pending(ctx, entity, record, mapping.rankr_id)
+            and self._lead_push_pending(ctx, entity, record, mapping.rankr_id, claims)
         ):
             # Linked by a lead push that has not settled yet (no ledger, or only the base it wrote
             # with its link): its GHL writes are still landing (tags follow the upsert), so GHL's
@@ -184,44 +217,86 @@ class MirrorSteps(InboundOutcomes):
                 self._metrics.count(METRIC_FAILED)
                 return InboundResult("skipped", "mapping_conflict", entity, ghl_id, rankr_id)
             if adopted_id is not None:  # now mapped: mirror the current state as an update
-                return self._mirror(ctx, entity, ghl_id, record, parent=parent, adopted=link)
-            self._store_ledger(ctx, entity, decision, ghl_id, rankr_id)
+                return self._mirror(ctx, entity, ghl_id, record, parent=parent, before=before, adopted=link)
             return self._written(
-                ctx, entity, ghl_id=ghl_id, rankr_id=rankr_id, decision=decision, created=True
+                ctx,
+                entity,
+                ghl_id=ghl_id,
+                rankr_id=rankr_id,
+                decision=decision,
+                created=True,
+                ledger=self._ledger_entries(ctx, entity, decision, ghl_id, rankr_id),
             )
 
         self._rankr.update(ctx.account_id, entity, mapping.rankr_id, body, mapping.rankr_parent_id)
-        self._store_ledger(ctx, entity, decision, ghl_id, mapping.rankr_id)
         return self._written(
-            ctx, entity, ghl_id=ghl_id, rankr_id=mapping.rankr_id, decision=decision, created=False
+            ctx,
+            entity,
+            ghl_id=ghl_id,
+            rankr_id=mapping.rankr_id,
+            decision=decision,
+            created=False,
+            ledger=self._ledger_entries(ctx, entity, decision, ghl_id, mapping.rankr_id),
         )
 
     # -- lead claims (docs/lead-push.md): a lead push between its GHL write and its mapping write ----
-    def _live_claims(self, ctx: EventContext, entity: Entity, record: Record) -> list[LeadClaim]:
-        if entity is not Entity.CONTACT or self._lead_claims is None:
+    def _claim_identities(
+        self, ctx: EventContext, entity: Entity, record: Record, parent: IdMapping | None
+    ) -> list[str]:
+        """The identities a lead push in flight would have claimed this record by: a contact's lead
+        tags, e-mail and phone; a note's or task's text on its contact."""
+        if self._lead_claims is None:
             return []
-        identities = lead_claim_identities(
-            email=record.get("email"), phone=record.get("phone"), tags=record.get("tags")
-        )
-        if not identities:
+        if entity is Entity.CONTACT:
+            identities = lead_claim_identities(
+                email=record.get("email"), phone=record.get("phone"), tags=record.get("tags")
+            )
+            return identities[:MAX_CLAIM_IDENTITIES]
+        if entity in (Entity.NOTE, Entity.TASK):
+            contact_id = parent.ghl_id if parent is not None else str(record.get("contactId") or "")
+            text = record.get("body" if entity is Entity.NOTE else "title")
+            identity = lead_child_claim_identity(entity, contact_id, text)
+            return [identity] if identity is not None else []
+        return []
+
+    def _live_claims(
+        self,
+        ctx: EventContext,
+        entity: Entity,
+        record: Record,
+        parent: IdMapping | None,
+        known: list[LeadClaim] | None,
+    ) -> list[LeadClaim]:
+        """`known`: the claims already read with the record's mapping (None: not read yet)."""
+        if known is not None:
+            return known
+        identities = self._claim_identities(ctx, entity, record, parent)
+        if not identities or self._lead_claims is None:
             return []
-        return self._lead_claims.find(ctx.location_id, identities[:MAX_CLAIM_IDENTITIES])
+        return self._lead_claims.find(ctx.location_id, identities)
 
     def _lead_child_pending(
-        self, ctx: EventContext, entity: Entity, record: Record, parent: IdMapping | None
+        self,
+        ctx: EventContext,
+        entity: Entity,
+        record: Record,
+        parent: IdMapping | None,
+        known: list[LeadClaim] | None,
     ) -> bool:
         if entity not in (Entity.NOTE, Entity.TASK) or self._lead_claims is None:
             return False
-        contact_id = parent.ghl_id if parent is not None else str(record.get("contactId") or "")
-        text = record.get("body" if entity is Entity.NOTE else "title")
-        identity = lead_child_claim_identity(entity, contact_id, text)
-        return identity is not None and bool(self._lead_claims.find(ctx.location_id, [identity]))
+        return bool(self._live_claims(ctx, entity, record, parent, known))
 
-    def _lead_push_pending(self, ctx: EventContext, entity: Entity, record: Record, rankr_id: str) -> bool:
-        return any(claim.lead_id == rankr_id for claim in self._live_claims(ctx, entity, record))
+    def _lead_push_pending(
+        self, ctx: EventContext, entity: Entity, record: Record, rankr_id: str, known: list[LeadClaim] | None
+    ) -> bool:
+        if entity is not Entity.CONTACT:
+            return False
+        claims = self._live_claims(ctx, entity, record, None, known)
+        return any(claim.lead_id == rankr_id for claim in claims)
 
     def _link_claimed_contact(
-        self, ctx: EventContext, ghl_id: str, record: Record
+        self, ctx: EventContext, ghl_id: str, record: Record, known: list[LeadClaim] | None
     ) -> InboundResult | IdMapping | None:
         """An unmapped contact that a lead push in flight claimed: link it to that lead (provisionally;
         lead push confirms the link, or replaces it with the contact it resolved) instead of creating a
@@ -229,7 +304,7 @@ class MirrorSteps(InboundOutcomes):
 
         Returns the result, or the mapping someone stored meanwhile (mirror with it), or None when no
         claim applies (mirror as usual)."""
-        claims = self._live_claims(ctx, Entity.CONTACT, record)
+        claims = self._live_claims(ctx, Entity.CONTACT, record, None, known)
         if not claims:
             return None
         claim = claims[0]  # lead tag, then e-mail, then phone (GHL's default match order)

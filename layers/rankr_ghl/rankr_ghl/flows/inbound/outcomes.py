@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rankr_ghl.flows.inbound.model import (
@@ -32,6 +32,7 @@ from rankr_ghl.sync.ports import (
     AuditOutcome,
     AuditSink,
     LeadClaimStore,
+    LedgerEntry,
     LedgerStore,
     MappingStore,
     Tombstone,
@@ -40,7 +41,7 @@ from rankr_ghl.sync.ports import (
 from rankr_ghl.sync.types import DeleteAction, Entity, Side
 
 if TYPE_CHECKING:
-    pass
+    from rankr_ghl.sync.record_state import LedgerAuditWriter, MirrorReads
 
 
 class InboundOutcomes:
@@ -59,9 +60,13 @@ class InboundOutcomes:
         audit: AuditSink,
         mapping_resolver: MappingResolver | None = None,
         metrics: Counter | None = None,
+        mirror_reads: MirrorReads,
+        ledger_audit: LedgerAuditWriter,
         lead_claims: LeadClaimStore | None = None,
     ) -> None:
-        """`lead_claims`: the claims of lead pushes in flight (None: no lead push in this deployment)."""
+        """`mirror_reads`: the record state reads over these stores, one round trip each.
+        `ledger_audit`: a step's ledger and audit entries written together over `ledger` and `audit`.
+        `lead_claims`: the claims of lead pushes in flight (None: no lead push in this deployment)."""
         self._ghl = ghl
         self._rankr = rankr
         self._connections = connections
@@ -73,15 +78,21 @@ class InboundOutcomes:
         self._resolver = mapping_resolver or MappingResolver()
         self._metrics = metrics or NullCounter()
         self._lead_claims = lead_claims
+        self._reads = mirror_reads
+        self._ledger_audit = ledger_audit
 
-    def _store_ledger(
+    def _ledger_entries(
         self, ctx: EventContext, entity: Entity, decision: Any, ghl_id: str, rankr_id: str | None
-    ) -> None:
-        entries = decision.ledger_entries(
-            ctx.location_id, entity, change_id=ghl_id, other_id=rankr_id, correlation_id=ctx.correlation_id
+    ) -> list[LedgerEntry]:
+        return list(
+            decision.ledger_entries(
+                ctx.location_id,
+                entity,
+                change_id=ghl_id,
+                other_id=rankr_id,
+                correlation_id=ctx.correlation_id,
+            )
         )
-        if entries:
-            self._ledger.put_many(entries)  # both sides in one round trip
 
     def _no_write(
         self, ctx: EventContext, entity: Entity, *, ghl_id: str, rankr_id: str | None, decision: Any
@@ -91,8 +102,9 @@ class InboundOutcomes:
         echo = decision.action is Action.SKIP_ECHO
         if echo:
             self._metrics.count(METRIC_ECHO)
-        elif rankr_id is not None:
-            self._store_ledger(ctx, entity, decision, ghl_id, rankr_id)
+        ledger = (
+            [] if echo or rankr_id is None else self._ledger_entries(ctx, entity, decision, ghl_id, rankr_id)
+        )
         reason = "echo" if echo else decision.reason or "in_sync"
         self._audit_entry(
             ctx,
@@ -102,15 +114,24 @@ class InboundOutcomes:
             ghl_id=ghl_id,
             rankr_id=rankr_id,
             reason=reason,
+            ledger=ledger,
         )
         if echo:
             return InboundResult("echo", "echo", entity, ghl_id, rankr_id)
         return InboundResult("in_sync", decision.reason, entity, ghl_id, rankr_id)
 
     def _written(
-        self, ctx: EventContext, entity: Entity, *, ghl_id: str, rankr_id: str, decision: Any, created: bool
+        self,
+        ctx: EventContext,
+        entity: Entity,
+        *,
+        ghl_id: str,
+        rankr_id: str,
+        decision: Any,
+        created: bool,
+        ledger: Sequence[LedgerEntry] = (),
     ) -> InboundResult:
-        self._metrics.count(METRIC_WRITTEN)
+        """`ledger`: the entries of the write, stored with its audit entry (a failure raises)."""
         self._audit_entry(
             ctx,
             entity,
@@ -120,7 +141,9 @@ class InboundOutcomes:
             rankr_id=rankr_id,
             fields=tuple(decision.fields_changed),
             reason=decision.reason,
+            ledger=ledger,
         )
+        self._metrics.count(METRIC_WRITTEN)
         return InboundResult("written", "created" if created else "updated", entity, ghl_id, rankr_id)
 
     # -- deletes -----------------------------------------------------------------------------------
@@ -229,23 +252,28 @@ class InboundOutcomes:
         fields: tuple[str, ...] = (),
         reason: str | None = None,
         error: str | None = None,
+        ledger: Sequence[LedgerEntry] = (),
     ) -> None:
-        self._safe_audit(
-            AuditEntry(
-                location_id=ctx.location_id,
-                entity=entity,
-                action=action,
-                outcome=outcome,
-                direction=DIRECTION,
-                ghl_id=ghl_id,
-                rankr_id=rankr_id,
-                fields=fields,
-                reason=reason,
-                error=redact_text(error) if error else None,
-                correlation_id=ctx.correlation_id,
-                flow=FLOW,
-            )
+        """`ledger`: entries to store with the audit entry, in one round trip (a failure to store them
+        raises; the audit entry itself stays best effort)."""
+        entry = AuditEntry(
+            location_id=ctx.location_id,
+            entity=entity,
+            action=action,
+            outcome=outcome,
+            direction=DIRECTION,
+            ghl_id=ghl_id,
+            rankr_id=rankr_id,
+            fields=fields,
+            reason=reason,
+            error=redact_text(error) if error else None,
+            correlation_id=ctx.correlation_id,
+            flow=FLOW,
         )
+        if ledger:
+            self._ledger_audit.write(ledger, entry)
+        else:
+            self._safe_audit(entry)
 
     def record_failure(self, message: Mapping[str, Any], error: BaseException) -> None:
         """Audit a failed attempt (the record will be retried, then dead-lettered)."""

@@ -60,7 +60,7 @@ from rankr_ghl.sync.ports import (
 from rankr_ghl.sync.types import Entity, Side
 
 if TYPE_CHECKING:
-    pass
+    from rankr_ghl.sync.record_state import RecordState
 
 
 class InboundProcessor(MirrorSteps):
@@ -151,14 +151,15 @@ class InboundProcessor(MirrorSteps):
 
     # -- contacts ----------------------------------------------------------------------------------
     def _sync_contact(self, ctx: EventContext, contact_id: str) -> InboundResult:
-        if self._tombstones.is_tombstoned(ctx.location_id, Side.GHL, Entity.CONTACT, contact_id):
+        before = self._reads.record_state(ctx.location_id, Entity.CONTACT, contact_id)
+        if before.tombstoned:
             return self._skip(
                 ctx.location_id, Entity.CONTACT, "tombstoned", ctx.correlation_id, ghl_id=contact_id
             )
         record = self._ghl.get_contact(ctx.location_id, contact_id)
         if record is None:
             return self._delete(ctx, Entity.CONTACT, contact_id, "ghl_not_found")
-        return self._mirror(ctx, Entity.CONTACT, contact_id, record, parent=None)
+        return self._mirror(ctx, Entity.CONTACT, contact_id, record, parent=None, before=before)
 
     def _ensure_contact_mapping(self, ctx: EventContext, ghl_contact_id: str) -> IdMapping | None:
         """The parent contact's mapping, mirroring the contact first when it is not mapped yet."""
@@ -177,12 +178,12 @@ class InboundProcessor(MirrorSteps):
         child_id = str(event["id"])
         if ctx.event_type == delete_event:
             return self._delete(ctx, entity, child_id, "ghl_delete_event")
-        if self._tombstones.is_tombstoned(ctx.location_id, Side.GHL, entity, child_id):
+        before = self._reads.record_state(ctx.location_id, entity, child_id)
+        if before.tombstoned:
             return self._skip(ctx.location_id, entity, "tombstoned", ctx.correlation_id, ghl_id=child_id)
         contact_id = event.get("contactId")
         if not contact_id:
-            existing = self._mappings.get_by_ghl(ctx.location_id, entity, child_id)
-            contact_id = existing.ghl_parent_id if existing else None
+            contact_id = before.mapping.ghl_parent_id if before.mapping else None
         from_search = False
         if not contact_id and entity is Entity.TASK:
             # The location task search is loosely specified (limit caps, order, item keys): a miss
@@ -204,17 +205,24 @@ class InboundProcessor(MirrorSteps):
             return self._delete(ctx, entity, child_id, "ghl_not_found")
         if ctx.event_type == "TaskComplete":
             record.setdefault("completed", True)
-        return self._mirror_child(ctx, entity, child_id, record, str(contact_id))
+        return self._mirror_child(ctx, entity, child_id, record, str(contact_id), before=before)
 
     def _mirror_child(
-        self, ctx: EventContext, entity: Entity, ghl_id: str, record: Record, ghl_contact_id: str
+        self,
+        ctx: EventContext,
+        entity: Entity,
+        ghl_id: str,
+        record: Record,
+        ghl_contact_id: str,
+        *,
+        before: RecordState,
     ) -> InboundResult:
         parent = self._ensure_contact_mapping(ctx, ghl_contact_id)
         if parent is None:
             return self._skip(
                 ctx.location_id, entity, "contact_not_mirrored", ctx.correlation_id, ghl_id=ghl_id
             )
-        return self._mirror(ctx, entity, ghl_id, record, parent=parent)
+        return self._mirror(ctx, entity, ghl_id, record, parent=parent, before=before)
 
     # -- appointments ------------------------------------------------------------------------------
     def _appointment(self, ctx: EventContext, event: Mapping[str, Any]) -> InboundResult:
