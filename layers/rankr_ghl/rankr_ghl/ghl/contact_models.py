@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from rankr_ghl.ghl.model_base import GHLDateTime, GHLModel
 
@@ -65,6 +65,12 @@ class CustomFieldValue(GHLModel):
 
 class Contact(GHLModel):
     """Union of GetContectByIdSchema, CreateContactSchema and ContactsSearchSchema (all optional)."""
+
+    # Built when this module loads, unlike the other GHL models: a contact is both validated nested
+    # (in ContactResponse, UpsertContactResponse, ...) and dumped on its own (`to_api`). Deferred, it
+    # would be built twice, once inside the wrapper's schema and once more for the dump; built first,
+    # the wrappers reuse its schema.
+    model_config = ConfigDict(defer_build=False)
 
     id: str | None = None
     location_id: str | None = None

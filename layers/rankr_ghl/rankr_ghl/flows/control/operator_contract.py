@@ -19,7 +19,7 @@ Reason = Annotated[str, StringConstraints(max_length=256)]
 
 
 class _OperatorRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
     # A filter: given, the op sees only that account's connections.
     rankr_account_id: Id | None = Field(default=None, alias="rankrAccountId")
