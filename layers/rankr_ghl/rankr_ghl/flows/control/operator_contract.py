@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from rankr_ghl.flows.control.contract import Id, LogsQueryFields, TestTransferFields
 
-OPERATOR_PREFIX = "ops."
 Reason = Annotated[str, StringConstraints(max_length=256)]
 
 
@@ -145,8 +144,3 @@ OPERATOR_OPS: dict[str, type[_OperatorRequest]] = {
     "ops.dlq.summary": OpsDlqSummaryRequest,
     "ops.dlq.replay": OpsDlqReplayRequest,
 }
-
-
-def is_operator_op(op: object) -> bool:
-    """An `ops.` name: refused outside the operator scope, known or not, so `live` learns nothing."""
-    return isinstance(op, str) and op.startswith(OPERATOR_PREFIX)
