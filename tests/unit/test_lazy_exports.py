@@ -35,16 +35,33 @@ def test_sync_ports_loads_the_mapping_only_when_asked_and_no_aws_or_http_client(
 
 
 def test_the_ghl_client_builds_only_the_contact_models_until_others_are_used() -> None:
-    """A contact webhook reads one contact: the task, note, appointment and OAuth models (pydantic
-    classes, costly to build) load when a call first needs them."""
+    """A contact webhook reads one contact: the contact writes and searches, and the task, note,
+    appointment and OAuth models (pydantic classes, costly to build) load when a call first needs them."""
     code = (
         "import sys\n"
         "import rankr_ghl.ghl.client, rankr_ghl.ghl.records, rankr_ghl.ghl.models as models\n"
         "loaded = {m.rsplit('.', 1)[-1] for m in sys.modules if m.startswith('rankr_ghl.ghl.')}\n"
         "assert 'contact_models' in loaded, loaded\n"
-        "assert not {'task_note_models', 'appointment_models', 'oauth_models'} & loaded, loaded\n"
+        "later = {'contact_write_models', 'contact_search_models', 'task_note_models'}\n"
+        "assert not (later | {'appointment_models', 'oauth_models'}) & loaded, loaded\n"
         "assert models.TaskCreate.__module__ == 'rankr_ghl.ghl.task_note_models'\n"
+        "assert models.ContactUpsert.__module__ == 'rankr_ghl.ghl.contact_write_models'\n"
         "assert 'rankr_ghl.ghl.appointment_models' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env=None)
+
+
+def test_the_rankr_client_builds_only_the_contact_models_until_others_are_used() -> None:
+    """A contact webhook writes one Rankr contact: the task, note and appointment models load when a
+    call first needs them."""
+    code = (
+        "import sys\n"
+        "import rankr_ghl.rankr.client, rankr_ghl.rankr.records, rankr_ghl.rankr as rankr\n"
+        "loaded = {m.rsplit('.', 1)[-1] for m in sys.modules if m.startswith('rankr_ghl.rankr.')}\n"
+        "assert 'contact_models' in loaded, loaded\n"
+        "assert not {'task_note_models', 'appointment_models'} & loaded, loaded\n"
+        "assert rankr.TaskPage.__module__ == 'rankr_ghl.rankr.task_note_models'\n"
+        "assert 'rankr_ghl.rankr.appointment_models' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, env=None)
 

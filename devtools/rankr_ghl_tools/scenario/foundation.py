@@ -202,7 +202,7 @@ def _rankr_client(ctx: ScenarioContext) -> Any:
 
 @step("Rankr contacts: create (idempotent)", order=160, needs=("rankr",))
 def rankr_create_contacts(ctx: ScenarioContext) -> StepResult:
-    from rankr_ghl.rankr.models import ContactCreate
+    from rankr_ghl.rankr.contact_models import ContactCreate
 
     client = _rankr_client(ctx)
     account_id = f"acct-{uuid.uuid4().hex[:10]}"

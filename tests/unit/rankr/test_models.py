@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 from rankr_ghl.rankr import Appointment, AppointmentPut, Contact, ContactCreate, ContactPage, NoteCreate, Task
-from rankr_ghl.rankr.models import format_timestamp
+from rankr_ghl.rankr.model_base import format_timestamp
 
 TS = "2025-01-31T12:00:00.000Z"
 

@@ -1,12 +1,16 @@
-"""GHL contact payloads: the contact, its writes, its list/search/duplicate answers."""
+"""GHL's contact as it reads back (GET /contacts/{id}): the contact and the pieces it nests.
+
+The contact's writes (`contact_write_models`) and its list and search answers
+(`contact_search_models`) live apart: each model costs a class build at import, and a contact
+webhook, which only reads one contact, should build no more than it validates."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field
 
-from rankr_ghl.ghl.model_base import GHLDateTime, GHLModel, GHLRequest
+from rankr_ghl.ghl.model_base import GHLDateTime, GHLModel
 
 # ---------------------------------------------------------------------------------------------
 # Shared pieces
@@ -25,15 +29,6 @@ class DndSettings(GHLModel):
     whatsapp: DndSetting | None = Field(None, alias="WhatsApp")
     gmb: DndSetting | None = Field(None, alias="GMB")
     fb: DndSetting | None = Field(None, alias="FB")
-
-
-class InboundDndSetting(GHLModel):
-    status: Literal["active", "inactive"] | str
-    message: str | None = None
-
-
-class InboundDndSettings(GHLModel):
-    all: InboundDndSetting | None = None
 
 
 class AttributionSource(GHLModel):
@@ -64,32 +59,18 @@ class CustomFieldValue(GHLModel):
     value: Any = None
 
 
-class CustomFieldInput(GHLRequest):
-    """A custom field as GHL accepts it: ``{id|key, field_value}``."""
-
-    id: str | None = None
-    key: str | None = None
-    field_value: Any = Field(None, alias="field_value")
-
-    @model_validator(mode="after")
-    def _id_or_key(self) -> CustomFieldInput:
-        if not self.id and not self.key:
-            raise ValueError("a custom field needs an id or a key")
-        return self
-
-    def to_api(self) -> dict[str, Any]:
-        # field_value is sent even when None: that is how a value is cleared.
-        return self.model_dump(by_alias=True, exclude_none=True, mode="json") | {
-            "field_value": self.field_value
-        }
-
-
 # ---------------------------------------------------------------------------------------------
 # Contacts
 
 
 class Contact(GHLModel):
     """Union of GetContectByIdSchema, CreateContactSchema and ContactsSearchSchema (all optional)."""
+
+    # Built when this module loads, unlike the other GHL models: a contact is both validated nested
+    # (in ContactResponse, UpsertContactResponse, ...) and dumped on its own (`to_api`). Deferred, it
+    # would be built twice, once inside the wrapper's schema and once more for the dump; built first,
+    # the wrappers reuse its schema.
+    model_config = ConfigDict(defer_build=False)
 
     id: str | None = None
     location_id: str | None = None
@@ -144,122 +125,7 @@ class Contact(GHLModel):
     search_after: list[Any] | None = None
 
 
-class _ContactWrite(GHLRequest):
-    first_name: str | None = None
-    last_name: str | None = None
-    name: str | None = None
-    email: str | None = Field(None, repr=False)
-    phone: str | None = Field(None, repr=False)
-    address1: str | None = None
-    city: str | None = None
-    state: str | None = None
-    postal_code: str | None = None
-    website: str | None = None
-    timezone: str | None = None
-    dnd: bool | None = None
-    dnd_settings: DndSettings | None = None
-    inbound_dnd_settings: InboundDndSettings | None = None
-    tags: list[str] | None = None
-    custom_fields: list[CustomFieldInput] | None = None
-    source: str | None = None
-    date_of_birth: Any = None
-    country: str | None = None
-    assigned_to: str | None = None
-
-    def to_api(self) -> dict[str, Any]:
-        body = self.model_dump(by_alias=True, exclude_none=True, mode="json", exclude={"custom_fields"})
-        if self.custom_fields is not None:
-            body["customFields"] = [field.to_api() for field in self.custom_fields]
-        return body
-
-
-class ContactCreate(_ContactWrite):
-    """CreateContactDto. ``location_id`` is filled in by the client from its ``location_id`` arg."""
-
-    location_id: str | None = None
-    gender: str | None = None
-    company_name: str | None = None
-
-
-class ContactUpdate(_ContactWrite):
-    """UpdateContactDto. Note: ``tags`` here REPLACES every tag; prefer add_tags/remove_tags."""
-
-
-class ContactUpsert(ContactCreate):
-    """UpsertContactDto."""
-
-    create_new_if_duplicate_allowed: bool | None = None
-
-
 class ContactResponse(GHLModel):
     """ContactsByIdSuccessfulResponseDto / CreateContactsSuccessfulResponseDto."""
 
     contact: Contact
-
-
-class UpdateContactResponse(GHLModel):
-    """UpdateContactsSuccessfulResponseDto."""
-
-    succeeded: bool | None = Field(
-        None, validation_alias=AliasChoices("succeded", "succeeded"), serialization_alias="succeded"
-    )
-    contact: Contact | None = None
-
-
-class SucceededResponse(GHLModel):
-    """DeleteContactsSuccessfulResponseDto, DeleteTaskSuccessfulResponseDto, DeleteNote…: ``succeded``."""
-
-    succeeded: bool | None = Field(
-        None, validation_alias=AliasChoices("succeded", "succeeded"), serialization_alias="succeded"
-    )
-
-
-class UpsertContactResponse(GHLModel):
-    """UpsertContactsSuccessfulResponseDto."""
-
-    new: bool
-    contact: Contact
-    trace_id: str | None = None
-
-
-class ContactsListResponse(GHLModel):
-    """ContactsSearchSuccessfulResponseDto (GET /contacts/ and GET /contacts/business/{id})."""
-
-    contacts: list[Contact] = Field(default_factory=list)
-    count: float | None = None
-    meta: ContactsMeta | None = None
-
-
-class ContactsMeta(GHLModel):
-    """ContactsMetaSchema: defined by the spec, not referenced by it; kept when GHL sends it."""
-
-    total: float | None = None
-    next_page_url: str | None = None
-    start_after_id: str | None = None
-    start_after: float | None = None
-    current_page: float | None = None
-    next_page: float | None = None
-    prev_page: float | None = None
-
-
-class ContactSearchResponse(GHLModel):
-    """POST /contacts/search 200 (undocumented in the spec): ``{contacts, total}``."""
-
-    contacts: list[Contact] = Field(default_factory=list)
-    total: int | None = None
-
-
-class ContactSearchPage(BaseModel):
-    """One page of POST /contacts/search plus the cursor for the next ``searchAfter`` request."""
-
-    model_config = ConfigDict(defer_build=True)
-
-    contacts: list[Contact]
-    total: int | None
-    next_search_after: list[Any] | None
-
-
-class DuplicateContactResponse(GHLModel):
-    """GET /contacts/search/duplicate 200 (undocumented): ``{contact: Contact | null}``."""
-
-    contact: Contact | None = None

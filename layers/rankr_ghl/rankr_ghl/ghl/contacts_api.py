@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rankr_ghl.ghl import errors
 from rankr_ghl.ghl.client_base import SEARCH_MAX_PAGE_LIMIT, GhlClientBase
-from rankr_ghl.ghl.contact_models import (
-    Contact,
-    ContactCreate,
-    ContactResponse,
-    ContactSearchPage,
-    ContactSearchResponse,
-    ContactsListResponse,
-    ContactUpdate,
-    ContactUpsert,
-    DuplicateContactResponse,
-    SucceededResponse,
-    UpdateContactResponse,
-    UpsertContactResponse,
-)
+from rankr_ghl.ghl.contact_models import Contact, ContactResponse
 from rankr_ghl.ghl.responses import Replay
 from rankr_ghl.ghl.variant_observations import observe_search_cursor, observe_tag_case
+
+if TYPE_CHECKING:
+    from rankr_ghl.ghl.contact_search_models import ContactSearchPage, ContactsListResponse
+    from rankr_ghl.ghl.contact_write_models import (
+        ContactCreate,
+        ContactUpdate,
+        ContactUpsert,
+        UpdateContactResponse,
+        UpsertContactResponse,
+    )
+
+# Only the read models load with this module: the write and search models (pydantic classes, each
+# costly to build) load in the methods that send or receive them, so a contact webhook that reads one
+# contact builds none of them.
 
 
 class ContactsApi(GhlClientBase):
@@ -52,6 +53,8 @@ class ContactsApi(GhlClientBase):
         query: str | None = None,
     ) -> ContactsListResponse:
         """GET /contacts/ (DEPRECATED by GHL in favour of search; limit <= 100)."""
+        from rankr_ghl.ghl.contact_search_models import ContactsListResponse
+
         if not 1 <= limit <= 100:
             raise ValueError("limit must be between 1 and 100")
         params = {
@@ -67,6 +70,8 @@ class ContactsApi(GhlClientBase):
         self, location_id: str, business_id: str, *, limit: int = 25, skip: int = 0, query: str | None = None
     ) -> ContactsListResponse:
         """GET /contacts/business/{businessId}."""
+        from rankr_ghl.ghl.contact_search_models import ContactsListResponse
+
         params = {"locationId": location_id, "limit": str(limit), "skip": str(skip), "query": query}
         return self._call(
             ContactsListResponse,
@@ -89,6 +94,8 @@ class ContactsApi(GhlClientBase):
         self, location_id: str, contact_id: str, changes: ContactUpdate
     ) -> UpdateContactResponse:
         """PUT /contacts/{contactId}. ``changes.tags`` replaces every tag: prefer add/remove_tags."""
+        from rankr_ghl.ghl.contact_write_models import UpdateContactResponse
+
         return self._call(
             UpdateContactResponse,
             "PUT",
@@ -100,6 +107,8 @@ class ContactsApi(GhlClientBase):
 
     def delete_contact(self, location_id: str, contact_id: str) -> bool:
         """DELETE /contacts/{contactId}; returns GHL's ``succeded`` flag."""
+        from rankr_ghl.ghl.contact_write_models import SucceededResponse
+
         result = self._call(
             SucceededResponse,
             "DELETE",
@@ -112,6 +121,8 @@ class ContactsApi(GhlClientBase):
     def upsert_contact(self, location_id: str, contact: ContactUpsert) -> UpsertContactResponse:
         """POST /contacts/upsert: ``new`` tells a created contact from a matched one. Not repeated once
         it may have reached GHL (with duplicates allowed a repeat could create a second contact)."""
+        from rankr_ghl.ghl.contact_write_models import UpsertContactResponse
+
         body = self._with_location(location_id, contact.to_api(), contact.location_id)
         return self._call(
             UpsertContactResponse,
@@ -127,6 +138,8 @@ class ContactsApi(GhlClientBase):
     ) -> Contact | None:
         """GET /contacts/search/duplicate (by the location's duplicate rules). The URL carries the
         e-mail/phone, which is why request logs only ever show the path template."""
+        from rankr_ghl.ghl.contact_search_models import DuplicateContactResponse
+
         if not email and not phone:
             raise ValueError("email or phone is required")
         params = {"locationId": location_id, "email": email, "number": phone}
@@ -148,6 +161,8 @@ class ContactsApi(GhlClientBase):
     ) -> ContactSearchPage:
         """One POST /contacts/search request. Give ``page`` (within the first 10,000 records) or
         ``search_after`` (the cursor of the previous page's last record), not both."""
+        from rankr_ghl.ghl.contact_search_models import ContactSearchPage, ContactSearchResponse
+
         if not 1 <= page_limit <= SEARCH_MAX_PAGE_LIMIT:
             raise ValueError(f"page_limit must be between 1 and {SEARCH_MAX_PAGE_LIMIT}")
         if page is not None and search_after is not None:
@@ -251,7 +266,7 @@ class ContactsApi(GhlClientBase):
     def _tags(self, method: str, location_id: str, contact_id: str, tags: Sequence[str]) -> list[str]:
         if isinstance(tags, str) or not tags:
             raise ValueError("tags must be a non-empty list of strings")
-        from rankr_ghl.ghl.task_note_models import TagsResponse
+        from rankr_ghl.ghl.contact_write_models import TagsResponse
 
         return self._call(
             TagsResponse,

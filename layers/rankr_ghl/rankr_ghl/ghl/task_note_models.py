@@ -1,4 +1,4 @@
-"""GHL task, note and tag payloads."""
+"""GHL task and note payloads."""
 
 from __future__ import annotations
 
@@ -122,9 +122,3 @@ class NoteResponse(GHLModel):
     """GetCreateUpdateNoteSuccessfulResponseDto."""
 
     note: Note
-
-
-class TagsResponse(GHLModel):
-    """CreateAddTagSuccessfulResponseDto / CreateDeleteTagSuccessfulResponseDto."""
-
-    tags: list[str] = Field(default_factory=list)

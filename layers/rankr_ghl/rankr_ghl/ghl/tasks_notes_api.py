@@ -91,7 +91,7 @@ class TasksNotesApi(GhlClientBase):
 
     def delete_task(self, location_id: str, contact_id: str, task_id: str) -> bool:
         """DELETE /contacts/{contactId}/tasks/{taskId}; returns ``succeded``."""
-        from rankr_ghl.ghl.contact_models import SucceededResponse
+        from rankr_ghl.ghl.contact_write_models import SucceededResponse
 
         result = self._call(
             SucceededResponse,
@@ -219,7 +219,7 @@ class TasksNotesApi(GhlClientBase):
 
     def delete_note(self, location_id: str, contact_id: str, note_id: str) -> bool:
         """DELETE /contacts/{contactId}/notes/{id}; returns ``succeded``."""
-        from rankr_ghl.ghl.contact_models import SucceededResponse
+        from rankr_ghl.ghl.contact_write_models import SucceededResponse
 
         result = self._call(
             SucceededResponse,

@@ -9,7 +9,18 @@ from typing import TYPE_CHECKING
 from rankr_ghl.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
+    from rankr_ghl.rankr.appointment_models import (
+        Appointment,
+        AppointmentPage,
+        AppointmentPut,
+    )
     from rankr_ghl.rankr.client import ApiKey, RankrClient
+    from rankr_ghl.rankr.contact_models import (
+        Contact,
+        ContactCreate,
+        ContactPage,
+        ContactUpdate,
+    )
     from rankr_ghl.rankr.errors import (
         RankrBadRequest,
         RankrConflict,
@@ -26,14 +37,7 @@ if TYPE_CHECKING:
         RankrValidationError,
     )
     from rankr_ghl.rankr.keys import ghl_mirror_key, idempotency_key
-    from rankr_ghl.rankr.models import (
-        Appointment,
-        AppointmentPage,
-        AppointmentPut,
-        Contact,
-        ContactCreate,
-        ContactPage,
-        ContactUpdate,
+    from rankr_ghl.rankr.task_note_models import (
         Note,
         NoteCreate,
         NotePage,
@@ -46,17 +50,17 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "ApiKey": "rankr_ghl.rankr.client",
-    "Appointment": "rankr_ghl.rankr.models",
-    "AppointmentPage": "rankr_ghl.rankr.models",
-    "AppointmentPut": "rankr_ghl.rankr.models",
-    "Contact": "rankr_ghl.rankr.models",
-    "ContactCreate": "rankr_ghl.rankr.models",
-    "ContactPage": "rankr_ghl.rankr.models",
-    "ContactUpdate": "rankr_ghl.rankr.models",
-    "Note": "rankr_ghl.rankr.models",
-    "NoteCreate": "rankr_ghl.rankr.models",
-    "NotePage": "rankr_ghl.rankr.models",
-    "NoteUpdate": "rankr_ghl.rankr.models",
+    "Appointment": "rankr_ghl.rankr.appointment_models",
+    "AppointmentPage": "rankr_ghl.rankr.appointment_models",
+    "AppointmentPut": "rankr_ghl.rankr.appointment_models",
+    "Contact": "rankr_ghl.rankr.contact_models",
+    "ContactCreate": "rankr_ghl.rankr.contact_models",
+    "ContactPage": "rankr_ghl.rankr.contact_models",
+    "ContactUpdate": "rankr_ghl.rankr.contact_models",
+    "Note": "rankr_ghl.rankr.task_note_models",
+    "NoteCreate": "rankr_ghl.rankr.task_note_models",
+    "NotePage": "rankr_ghl.rankr.task_note_models",
+    "NoteUpdate": "rankr_ghl.rankr.task_note_models",
     "RankrBadRequest": "rankr_ghl.rankr.errors",
     "RankrClient": "rankr_ghl.rankr.client",
     "RankrConflict": "rankr_ghl.rankr.errors",
@@ -71,10 +75,10 @@ _EXPORTS = {
     "RankrTimeout": "rankr_ghl.rankr.errors",
     "RankrUnauthorized": "rankr_ghl.rankr.errors",
     "RankrValidationError": "rankr_ghl.rankr.errors",
-    "Task": "rankr_ghl.rankr.models",
-    "TaskCreate": "rankr_ghl.rankr.models",
-    "TaskPage": "rankr_ghl.rankr.models",
-    "TaskUpdate": "rankr_ghl.rankr.models",
+    "Task": "rankr_ghl.rankr.task_note_models",
+    "TaskCreate": "rankr_ghl.rankr.task_note_models",
+    "TaskPage": "rankr_ghl.rankr.task_note_models",
+    "TaskUpdate": "rankr_ghl.rankr.task_note_models",
     "ghl_mirror_key": "rankr_ghl.rankr.keys",
     "idempotency_key": "rankr_ghl.rankr.keys",
 }

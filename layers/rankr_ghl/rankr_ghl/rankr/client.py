@@ -10,30 +10,31 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from functools import cache
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import httpx
 from pydantic import BaseModel
 
+from rankr_ghl.rankr.contact_models import Contact, ContactCreate, ContactPage, ContactUpdate
 from rankr_ghl.rankr.http_base import ApiKey, RankrHttpBase, parse_body
-from rankr_ghl.rankr.models import (
-    Appointment,
-    AppointmentPage,
-    AppointmentPut,
-    Contact,
-    ContactCreate,
-    ContactPage,
-    ContactUpdate,
-    Note,
-    NoteCreate,
-    NotePage,
-    NoteUpdate,
-    Task,
-    TaskCreate,
-    TaskPage,
-    TaskUpdate,
-    format_timestamp,
-)
+from rankr_ghl.rankr.model_base import format_timestamp
+
+if TYPE_CHECKING:
+    from rankr_ghl.rankr.appointment_models import Appointment, AppointmentPage, AppointmentPut
+    from rankr_ghl.rankr.task_note_models import (
+        Note,
+        NoteCreate,
+        NotePage,
+        NoteUpdate,
+        Task,
+        TaskCreate,
+        TaskPage,
+        TaskUpdate,
+    )
+
+# Only the contact models load with the client: the task, note and appointment models (pydantic
+# classes, each costly to build at a cold start) load in the methods that use them.
 
 __all__ = ["ApiKey", "RankrClient"]
 
@@ -68,8 +69,18 @@ class _ChildKind(Generic[ItemT, PageT]):
     page: type[PageT]
 
 
-_TASKS = _ChildKind(TASKS, TASK, "taskId", Task, TaskPage)
-_NOTES = _ChildKind(NOTES, NOTE, "noteId", Note, NotePage)
+@cache
+def _tasks() -> _ChildKind[Task, TaskPage]:
+    from rankr_ghl.rankr.task_note_models import Task, TaskPage
+
+    return _ChildKind(TASKS, TASK, "taskId", Task, TaskPage)
+
+
+@cache
+def _notes() -> _ChildKind[Note, NotePage]:
+    from rankr_ghl.rankr.task_note_models import Note, NotePage
+
+    return _ChildKind(NOTES, NOTE, "noteId", Note, NotePage)
 
 
 class RankrClient(RankrHttpBase):
@@ -179,17 +190,19 @@ class RankrClient(RankrHttpBase):
     def create_task(
         self, account_id: str, contact_id: str, task: TaskCreate, *, idempotency_key: str
     ) -> Task:
-        return self._create_child(_TASKS, account_id, contact_id, task, idempotency_key)
+        return self._create_child(_tasks(), account_id, contact_id, task, idempotency_key)
 
     def get_task(self, account_id: str, contact_id: str, task_id: str) -> Task:
-        return parse_body(Task, self._child_request("GET", _TASKS, account_id, contact_id, task_id))
+        kind = _tasks()
+        return parse_body(kind.model, self._child_request("GET", kind, account_id, contact_id, task_id))
 
     def update_task(self, account_id: str, contact_id: str, task_id: str, changes: TaskUpdate) -> Task:
-        response = self._child_request("PATCH", _TASKS, account_id, contact_id, task_id, changes=changes)
-        return parse_body(Task, response)
+        kind = _tasks()
+        response = self._child_request("PATCH", kind, account_id, contact_id, task_id, changes=changes)
+        return parse_body(kind.model, response)
 
     def delete_task(self, account_id: str, contact_id: str, task_id: str) -> None:
-        self._child_request("DELETE", _TASKS, account_id, contact_id, task_id)
+        self._child_request("DELETE", _tasks(), account_id, contact_id, task_id)
 
     def list_tasks(
         self,
@@ -202,7 +215,7 @@ class RankrClient(RankrHttpBase):
         limit: int = 100,
     ) -> TaskPage:
         query = _list_query(updated_since, include_deleted, cursor, limit)
-        return self._list_children(_TASKS, account_id, contact_id, query)
+        return self._list_children(_tasks(), account_id, contact_id, query)
 
     def iter_tasks(
         self,
@@ -215,24 +228,29 @@ class RankrClient(RankrHttpBase):
     ) -> Iterator[Task]:
         return _follow_cursor(
             lambda cursor: self._list_children(
-                _TASKS, account_id, contact_id, _list_query(updated_since, include_deleted, cursor, page_size)
+                _tasks(),
+                account_id,
+                contact_id,
+                _list_query(updated_since, include_deleted, cursor, page_size),
             )
         )
 
     def create_note(
         self, account_id: str, contact_id: str, note: NoteCreate, *, idempotency_key: str
     ) -> Note:
-        return self._create_child(_NOTES, account_id, contact_id, note, idempotency_key)
+        return self._create_child(_notes(), account_id, contact_id, note, idempotency_key)
 
     def get_note(self, account_id: str, contact_id: str, note_id: str) -> Note:
-        return parse_body(Note, self._child_request("GET", _NOTES, account_id, contact_id, note_id))
+        kind = _notes()
+        return parse_body(kind.model, self._child_request("GET", kind, account_id, contact_id, note_id))
 
     def update_note(self, account_id: str, contact_id: str, note_id: str, changes: NoteUpdate) -> Note:
-        response = self._child_request("PATCH", _NOTES, account_id, contact_id, note_id, changes=changes)
-        return parse_body(Note, response)
+        kind = _notes()
+        response = self._child_request("PATCH", kind, account_id, contact_id, note_id, changes=changes)
+        return parse_body(kind.model, response)
 
     def delete_note(self, account_id: str, contact_id: str, note_id: str) -> None:
-        self._child_request("DELETE", _NOTES, account_id, contact_id, note_id)
+        self._child_request("DELETE", _notes(), account_id, contact_id, note_id)
 
     def list_notes(
         self,
@@ -245,7 +263,7 @@ class RankrClient(RankrHttpBase):
         limit: int = 100,
     ) -> NotePage:
         query = _list_query(updated_since, include_deleted, cursor, limit)
-        return self._list_children(_NOTES, account_id, contact_id, query)
+        return self._list_children(_notes(), account_id, contact_id, query)
 
     def iter_notes(
         self,
@@ -258,7 +276,10 @@ class RankrClient(RankrHttpBase):
     ) -> Iterator[Note]:
         return _follow_cursor(
             lambda cursor: self._list_children(
-                _NOTES, account_id, contact_id, _list_query(updated_since, include_deleted, cursor, page_size)
+                _notes(),
+                account_id,
+                contact_id,
+                _list_query(updated_since, include_deleted, cursor, page_size),
             )
         )
 
@@ -266,6 +287,8 @@ class RankrClient(RankrHttpBase):
 
     def put_appointment(self, account_id: str, external_id: str, appointment: AppointmentPut) -> Appointment:
         """Upsert the mirror of GHL appointment `external_id` (the GHL event id)."""
+        from rankr_ghl.rankr.appointment_models import Appointment
+
         response = self._request(
             "PUT",
             APPOINTMENT,
@@ -275,6 +298,8 @@ class RankrClient(RankrHttpBase):
         return parse_body(Appointment, response)
 
     def get_appointment(self, account_id: str, external_id: str) -> Appointment:
+        from rankr_ghl.rankr.appointment_models import Appointment
+
         response = self._request("GET", APPOINTMENT, {"accountId": account_id, "externalId": external_id})
         return parse_body(Appointment, response)
 
@@ -291,6 +316,8 @@ class RankrClient(RankrHttpBase):
         cursor: str | None = None,
         limit: int = 100,
     ) -> AppointmentPage:
+        from rankr_ghl.rankr.appointment_models import AppointmentPage
+
         query = _list_query(updated_since, include_deleted, cursor, limit)
         if contact_id is not None:
             query["contactId"] = contact_id

@@ -53,20 +53,26 @@ class RankrClientRecords:
     def create(
         self, account_id: str, entity: Entity, body: Mapping[str, Any], parent_id: str | None, key: str
     ) -> Record:
-        from rankr_ghl.rankr import models as rm
-
+        # Each entity's models are imported where they are used: a contact event builds no task,
+        # note or appointment model (pydantic classes, costly at a cold start).
         data = dict(body)
         if entity is Entity.CONTACT:
+            from rankr_ghl.rankr.contact_models import ContactCreate
+
             created: Any = self._client.create_contact(
-                account_id, rm.ContactCreate.model_validate(data), idempotency_key=key
+                account_id, ContactCreate.model_validate(data), idempotency_key=key
             )
         elif entity is Entity.TASK:
+            from rankr_ghl.rankr.task_note_models import TaskCreate
+
             created = self._client.create_task(
-                account_id, _parent(parent_id), rm.TaskCreate.model_validate(data), idempotency_key=key
+                account_id, _parent(parent_id), TaskCreate.model_validate(data), idempotency_key=key
             )
         elif entity is Entity.NOTE:
+            from rankr_ghl.rankr.task_note_models import NoteCreate
+
             created = self._client.create_note(
-                account_id, _parent(parent_id), rm.NoteCreate.model_validate(data), idempotency_key=key
+                account_id, _parent(parent_id), NoteCreate.model_validate(data), idempotency_key=key
             )
         else:
             raise ValueError("appointments are mirrored with put_appointment")
@@ -75,20 +81,24 @@ class RankrClientRecords:
     def update(
         self, account_id: str, entity: Entity, record_id: str, body: Mapping[str, Any], parent_id: str | None
     ) -> Record:
-        from rankr_ghl.rankr import models as rm
-
         data = dict(body)
         if entity is Entity.CONTACT:
+            from rankr_ghl.rankr.contact_models import ContactUpdate
+
             updated: Any = self._client.update_contact(
-                account_id, record_id, rm.ContactUpdate.model_validate(data)
+                account_id, record_id, ContactUpdate.model_validate(data)
             )
         elif entity is Entity.TASK:
+            from rankr_ghl.rankr.task_note_models import TaskUpdate
+
             updated = self._client.update_task(
-                account_id, _parent(parent_id), record_id, rm.TaskUpdate.model_validate(data)
+                account_id, _parent(parent_id), record_id, TaskUpdate.model_validate(data)
             )
         elif entity is Entity.NOTE:
+            from rankr_ghl.rankr.task_note_models import NoteUpdate
+
             updated = self._client.update_note(
-                account_id, _parent(parent_id), record_id, rm.NoteUpdate.model_validate(data)
+                account_id, _parent(parent_id), record_id, NoteUpdate.model_validate(data)
             )
         else:
             raise ValueError("appointments are mirrored with put_appointment")
@@ -108,9 +118,9 @@ class RankrClientRecords:
             return
 
     def put_appointment(self, account_id: str, external_id: str, body: Mapping[str, Any]) -> Record:
-        from rankr_ghl.rankr import models as rm
+        from rankr_ghl.rankr.appointment_models import AppointmentPut
 
-        put = rm.AppointmentPut.model_validate(dict(body))
+        put = AppointmentPut.model_validate(dict(body))
         return self._dump(self._client.put_appointment(account_id, external_id, put))
 
     def list_contacts(

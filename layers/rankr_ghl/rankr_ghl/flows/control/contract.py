@@ -32,7 +32,9 @@ class ControlError(Exception):
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # `defer_build`: each op's validator is built on its first request, not at import, so a cold
+    # start builds the one op it serves rather than all of them.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
     rankr_account_id: Id = Field(alias="rankrAccountId")
 
@@ -74,7 +76,7 @@ class ConnectionDisconnectRequest(_Request):
 class LogsQueryFields(BaseModel):
     """A page of one location's audit log (`logs.query`, and `ops.logs.query` of the operator scope)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
     location_id: Id = Field(alias="locationId")
     entity: Literal["contact", "task", "note", "appointment"] | None = None
@@ -94,7 +96,7 @@ class TestTransferFields(BaseModel):
     `rankrContactId`. Without `apply` a dry run that writes nothing; with it, that record is synced
     and each write reported."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
     location_id: Id = Field(alias="locationId")
     direction: Literal["ghl_to_rankr", "rankr_to_ghl"] = "ghl_to_rankr"

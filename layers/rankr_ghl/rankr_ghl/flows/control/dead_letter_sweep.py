@@ -20,9 +20,10 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from rankr_ghl.flows.control.dlq_ops import Letter
+if TYPE_CHECKING:
+    from rankr_ghl.flows.control.dlq_ops import Letter
 
 SWEEP_EVENT = {"sweep": "dead-letters"}
 QUEUES = ("webhooks", "reconcile", "lead-push")

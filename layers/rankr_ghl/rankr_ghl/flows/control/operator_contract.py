@@ -14,12 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from rankr_ghl.flows.control.contract import Id, LogsQueryFields, TestTransferFields
 
-OPERATOR_PREFIX = "ops."
 Reason = Annotated[str, StringConstraints(max_length=256)]
 
 
 class _OperatorRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
     # A filter: given, the op sees only that account's connections.
     rankr_account_id: Id | None = Field(default=None, alias="rankrAccountId")
@@ -145,8 +144,3 @@ OPERATOR_OPS: dict[str, type[_OperatorRequest]] = {
     "ops.dlq.summary": OpsDlqSummaryRequest,
     "ops.dlq.replay": OpsDlqReplayRequest,
 }
-
-
-def is_operator_op(op: object) -> bool:
-    """An `ops.` name: refused outside the operator scope, known or not, so `live` learns nothing."""
-    return isinstance(op, str) and op.startswith(OPERATOR_PREFIX)

@@ -17,6 +17,8 @@ from rankr_ghl.invoked_alias import invoked_alias
 # The alias names of template.yaml: ControlFunction's AutoPublishAlias and ControlOpsAlias.
 ACCOUNT_ALIAS = "live"
 OPERATOR_ALIAS = "ops"
+# Operator ops are named `ops.<...>` (operator_contract.py).
+OPERATOR_PREFIX = "ops."
 
 
 class Scope(StrEnum):
@@ -26,3 +28,8 @@ class Scope(StrEnum):
 
 def scope_of(context: Any) -> Scope:
     return Scope.OPERATOR if invoked_alias(context) == OPERATOR_ALIAS else Scope.ACCOUNT
+
+
+def is_operator_op(op: object) -> bool:
+    """An `ops.` name: refused outside the operator scope, known or not, so `live` learns nothing."""
+    return isinstance(op, str) and op.startswith(OPERATOR_PREFIX)

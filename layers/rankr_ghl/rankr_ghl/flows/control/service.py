@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from rankr_ghl.connections.install_links import (
     ClaimCodeStore,
@@ -20,7 +20,6 @@ from rankr_ghl.connections.install_links import (
     claim_code_hash,
 )
 from rankr_ghl.connections.status import ConnectionStatus, UserType
-from rankr_ghl.flows.control.connection_details import Backlog, BudgetSnapshot, connection_details
 from rankr_ghl.flows.control.contract import (
     CONTRACT_VERSION,
     MAX_REQUEST_BYTES,
@@ -42,31 +41,22 @@ from rankr_ghl.flows.control.contract import (
     ReconcileStatusRequest,
     TestTransferRequest,
 )
-from rankr_ghl.flows.control.dead_letter_sweep import (
-    DeadLetterCounts,
-    is_sweep,
-    sweep_dead_letters,
-)
-from rankr_ghl.flows.control.dlq_ops import DeadLetters, dlq_replay, dlq_summary
-from rankr_ghl.flows.control.mapping_ops import (
-    DeletableMappingDocuments,
-    get_mapping,
-    put_mapping,
-    validate_mapping,
-)
-from rankr_ghl.flows.control.operator_contract import OPERATOR_OPS, is_operator_op
-from rankr_ghl.flows.control.operator_ops import OperatorOps
-from rankr_ghl.flows.control.reconcile_ops import reconcile_status, start_reconcile
-from rankr_ghl.flows.control.records import (
-    TransferPreviewer,
-    TransferRunner,
-    query_logs,
-    run_test_transfer,
-)
-from rankr_ghl.flows.control.scope import Scope, scope_of
-from rankr_ghl.flows.reconcile.planner import JobQueue
+from rankr_ghl.flows.control.dead_letter_sweep import is_sweep
+from rankr_ghl.flows.control.scope import Scope, is_operator_op, scope_of
 from rankr_ghl.observability import logger
-from rankr_ghl.sync.ports import AuditReader, CheckpointStore
+
+if TYPE_CHECKING:
+    from rankr_ghl.flows.control.connection_details import Backlog, BudgetSnapshot
+    from rankr_ghl.flows.control.dead_letter_sweep import DeadLetterCounts
+    from rankr_ghl.flows.control.dlq_ops import DeadLetters
+    from rankr_ghl.flows.control.mapping_ops import DeletableMappingDocuments
+    from rankr_ghl.flows.control.operator_ops import OperatorOps
+    from rankr_ghl.flows.control.records import TransferPreviewer, TransferRunner
+    from rankr_ghl.flows.reconcile.planner import JobQueue
+    from rankr_ghl.sync.ports import AuditReader, CheckpointStore
+
+# Each op's module (and what it imports: the reconcile planner, the mapping compiler, the operator
+# contract's models...) loads with the op's first request, so a cold start loads the one op it serves.
 
 
 class ConnectionView(Protocol):
@@ -146,18 +136,25 @@ class ControlService:
         self._links = links
         self._connections = connections
         self._claims = claims
-        self._operator = OperatorOps(
-            connections=connections,
-            audit=audit,
-            mappings=mappings,
-            reconcile_queue=reconcile_queue,
-            checkpoints=checkpoints,
-            dead_letters=dead_letters,
-            transfer_preview=transfer_preview,
-            transfer_runner=transfer_runner,
-            details=self._details,
-            replayed=self._subtract_replayed,
-        )
+        self._operator_ops: OperatorOps | None = None
+
+    def _operator(self) -> OperatorOps:
+        if self._operator_ops is None:
+            from rankr_ghl.flows.control.operator_ops import OperatorOps
+
+            self._operator_ops = OperatorOps(
+                connections=self._connections,
+                audit=self._audit,
+                mappings=self._mappings,
+                reconcile_queue=self._reconcile_queue,
+                checkpoints=self._checkpoints,
+                dead_letters=self._dead_letters,
+                transfer_preview=self._transfer_preview,
+                transfer_runner=self._transfer_runner,
+                details=self._details,
+                replayed=self._subtract_replayed,
+            )
+        return self._operator_ops
 
     def handle(self, event: Any, context: Any = None) -> dict[str, Any]:
         """One request; `context` is the Lambda context, whose invoked alias is the scope (none:
@@ -169,7 +166,7 @@ class ControlService:
             request = self._parse(event, scope)
             if is_operator_op(request.op):
                 logger.info("operator op", extra={"op": request.op})  # the name only, never the request
-                result = self._operator.run(request)
+                result = self._operator().run(request)
             else:
                 result = self._run(request)
         except ControlError as exc:
@@ -178,6 +175,8 @@ class ControlService:
         return {"ok": True, "version": CONTRACT_VERSION, "result": result}
 
     def _sweep(self) -> dict[str, Any]:
+        from rankr_ghl.flows.control.dead_letter_sweep import sweep_dead_letters
+
         result = sweep_dead_letters(self._dead_letters(), self._dead_letter_counts(), self._sweep_budget_s)
         logger.info(
             "dead letters counted", extra={"queues": result["queues"], "locations": result["locations"]}
@@ -201,7 +200,13 @@ class ControlService:
         op = event.get("op")
         if is_operator_op(op) and scope is not Scope.OPERATOR:
             raise ControlError("forbidden", "this op needs the operator scope (alias ops); nothing was done")
-        model = (OPERATOR_OPS.get(op) or OPS.get(op)) if isinstance(op, str) else None
+        model: type[BaseModel] | None = None
+        if isinstance(op, str) and is_operator_op(op):
+            from rankr_ghl.flows.control.operator_contract import OPERATOR_OPS
+
+            model = OPERATOR_OPS.get(op)
+        elif isinstance(op, str):
+            model = OPS.get(op)
         if model is None:
             raise ControlError("unknown_op", "unknown op; see docs/control-api.md for the ops")
         try:
@@ -232,9 +237,13 @@ class ControlService:
             self._connections().set_status(owned.connection_id, ConnectionStatus.UNINSTALLED, "rankr")
             return {"connection": _view(self._connections().get(owned.connection_id))}
         if isinstance(request, LogsQueryRequest):
+            from rankr_ghl.flows.control.records import query_logs
+
             self._owned(request.rankr_account_id, request.location_id)
             return query_logs(self._audit(), request)
         if isinstance(request, TestTransferRequest):
+            from rankr_ghl.flows.control.records import run_test_transfer
+
             owned = self._owned(request.rankr_account_id, request.location_id)
             if request.apply:
                 self._active(owned)
@@ -242,8 +251,12 @@ class ControlService:
                 self._transfer_preview, self._transfer_runner, request, request.rankr_account_id
             )
         if isinstance(request, MappingValidateRequest):
+            from rankr_ghl.flows.control.mapping_ops import validate_mapping
+
             return validate_mapping(request)
         if isinstance(request, MappingGetRequest | MappingPutRequest):
+            from rankr_ghl.flows.control.mapping_ops import get_mapping, put_mapping
+
             if request.location_id is not None:
                 self._owned(request.rankr_account_id, request.location_id)
             if isinstance(request, MappingGetRequest):
@@ -253,6 +266,9 @@ class ControlService:
 
     def _run_operations(self, request: Any) -> dict[str, Any]:
         """Reconcile and dead-letter ops."""
+        from rankr_ghl.flows.control.dlq_ops import dlq_replay, dlq_summary
+        from rankr_ghl.flows.control.reconcile_ops import reconcile_status, start_reconcile
+
         if isinstance(request, ReconcileStartRequest):
             self._active(self._owned(request.rankr_account_id, request.location_id))
             return start_reconcile(self._reconcile_queue(), self._checkpoints(), request)
@@ -290,6 +306,8 @@ class ControlService:
         return {"connection": {**_view(connection), **self._details(request.location_id)}}
 
     def _details(self, location_id: str) -> dict[str, Any]:
+        from rankr_ghl.flows.control.connection_details import connection_details
+
         return connection_details(
             location_id=location_id,
             audit=self._audit,
