@@ -18,7 +18,12 @@ def serve_moto(conn: Any) -> None:  # pragma: no cover - runs in the child proce
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     from moto.server import ThreadedMotoServer
 
-    with isolated_moto_transactions(), atomic_moto_item_writes(), leaner_moto_server():
+    with (
+        isolated_moto_transactions(),
+        atomic_moto_item_writes(),
+        serialised_secrets_manager(),
+        leaner_moto_server(),
+    ):
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         conn.send(server.get_host_and_port()[1])
@@ -263,6 +268,42 @@ def atomic_moto_item_writes() -> Iterator[None]:
         name: serialised(getattr(backend, name)) for name in ("put_item", "update_item", "delete_item")
     }
     with _replaced(backend, replacements):
+        yield
+
+
+# Secrets Manager operations that read or change the backend's secret store.
+SECRETS_MANAGER_OPERATIONS = (
+    "batch_get_secret_value", "cancel_rotate_secret", "create_managed_secret", "create_secret",
+    "delete_resource_policy", "delete_secret", "describe_secret", "get_resource_policy",
+    "get_secret_value", "list_secret_version_ids", "list_secrets", "put_resource_policy",
+    "put_secret_value", "remove_regions_from_replication", "replicate_secret_to_regions",
+    "restore_secret", "rotate_secret", "tag_resource", "untag_resource", "update_secret",
+    "update_secret_version_stage",
+)  # fmt: skip
+
+
+@contextlib.contextmanager
+def serialised_secrets_manager() -> Iterator[None]:
+    """Secrets Manager serves concurrent requests safely. moto 5's secret store looks a name up by
+    iterating over every stored secret, with no lock: a CreateSecret in one server thread while
+    another thread iterates answers HTTP 500 ("dictionary changed size during iteration"), which the
+    agency install's parallel fan-out met about once a run (and paid a client retry for). Here the
+    store's operations run one at a time, as one step each."""
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    lock = threading.RLock()  # operations call one another (create_secret -> _add_secret -> ...)
+
+    def serialised(original: Any) -> Any:
+        def operation(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return original(self, *args, **kwargs)
+
+        return operation
+
+    replacements = {
+        name: serialised(getattr(SecretsManagerBackend, name)) for name in SECRETS_MANAGER_OPERATIONS
+    }
+    with _replaced(SecretsManagerBackend, replacements):
         yield
 
 

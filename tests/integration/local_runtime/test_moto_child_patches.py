@@ -24,6 +24,7 @@ from rankr_ghl_tools.local._moto_child import (
     linear_dynamodb_item_size,
     memoized_moto_dispatch,
     paged_dynamodb_gsi_queries,
+    serialised_secrets_manager,
 )
 
 pytestmark = pytest.mark.integration
@@ -383,3 +384,59 @@ def test_plain_moto_accepts_two_writers_of_one_version(monkeypatch: pytest.Monke
 def test_conditional_item_writes_are_atomic_as_in_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
     with atomic_moto_item_writes():
         assert _racing_conditional_puts(monkeypatch) == 1
+
+
+class _SlowName(str):
+    """A secret name whose comparisons take a while, so moto's lookup loop is still iterating when
+    another thread stores a secret (a compared str subclass's __eq__ is tried first)."""
+
+    __hash__ = str.__hash__
+
+    def __eq__(self, other: object) -> bool:
+        time.sleep(0.01)
+        return str.__eq__(self, other)
+
+
+def _create_while_another_thread_creates() -> tuple[list[BaseException], int]:
+    """One thread creates a secret whose lookup is slow while another creates five: the errors the
+    slow one met and the secrets stored."""
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    backend = SecretsManagerBackend(REGION, ACCOUNT)
+
+    def create(name: str) -> None:
+        backend.create_secret(name, "{}", None, None, None, None, None, [], False)
+
+    for index in range(20):
+        create(f"existing-{index}")
+    errors: list[BaseException] = []
+
+    def slow() -> None:
+        try:
+            create(_SlowName("slow-lookup"))
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    def fast() -> None:
+        for index in range(5):
+            time.sleep(0.02)
+            create(f"new-{index}")
+
+    threads = [threading.Thread(target=slow), threading.Thread(target=fast)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors, len(backend.list_secrets([], max_results=100)[0])
+
+
+def test_plain_moto_secret_store_breaks_under_a_concurrent_create() -> None:
+    """The race the patch below removes is real in moto (so that test can fail)."""
+    errors, _stored = _create_while_another_thread_creates()
+    assert errors and "changed size during iteration" in str(errors[0])
+
+
+def test_secrets_manager_operations_are_safe_under_concurrency_as_in_aws() -> None:
+    with serialised_secrets_manager():
+        errors, stored = _create_while_another_thread_creates()
+    assert errors == [] and stored == 26
