@@ -70,6 +70,20 @@ def _optional_int(raw: str) -> int | None:
     return int(raw.strip()) if raw.strip() else None
 
 
+def _slice_share(raw: str) -> float:
+    value = float(raw.strip())
+    if not 0.01 <= value <= 1.0:
+        raise ValueError("not a share of the window")
+    return value
+
+
+def _report_horizons(raw: str) -> float:
+    value = float(raw.strip())
+    if not 1.0 <= value <= 10.0:
+        raise ValueError("not a number of horizons")
+    return value
+
+
 def _priority(raw: str) -> str:
     value = raw.strip().lower()
     if value not in {"interactive", "standard", "background"}:
@@ -138,6 +152,12 @@ class Settings:
     # this function's priority in it: interactive (lead push), standard, background (reconcile).
     ghl_shared_budget: bool = True
     ghl_budget_priority: str = "standard"
+    # How much of the window one reservation takes, and how many horizons ahead a reservation that
+    # reports may book (None: ghl.budget's defaults, 0.2 and 5). Bulk work run by several containers
+    # at once takes smaller, nearer slices: what a killed container booked stays held for the others
+    # until its lease and the latency bound pass (docs/rate-budget.md, "Slices").
+    ghl_budget_slice_share: float | None = None
+    ghl_budget_report_horizons: float | None = None
     # When GHL's daily request budget starts again (UTC, HH:MM[:SS]); GHL does not document it.
     ghl_daily_reset_utc: str = "00:00"
     # Reconcile deletes per run and location: max(min, fraction x mapped contacts); None: the defaults.
@@ -259,6 +279,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "lead_push_workers": _optional_int,
     "ghl_shared_budget": _bool,
     "ghl_budget_priority": _priority,
+    "ghl_budget_slice_share": _slice_share,
+    "ghl_budget_report_horizons": _report_horizons,
     "ghl_daily_reset_utc": _utc_time,
     "reconcile_delete_budget_min": _optional_int,
     "reconcile_delete_budget_fraction": _optional_float,

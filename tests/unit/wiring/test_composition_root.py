@@ -88,3 +88,34 @@ def test_the_fault_is_installed_into_the_root_only_when_asked() -> None:
     assert install_from_environment({"STAGE": "unit", "RANKR_GHL_FAULT_CRASH_AFTER_GHL_WRITE": "0.5"})
     wrap = wiring.root().overrides.lead_push_records
     assert wrap is not None and isinstance(wrap(Records()), CrashBeforeMappingWrite)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("environ", "slice_of_100"), [({}, 20), ({"GHL_BUDGET_SLICE_SHARE": "0.1"}, 10)])
+def test_the_budget_slice_set_for_a_function_is_what_its_shared_budget_reserves(
+    environ: dict[str, str], slice_of_100: int
+) -> None:
+    """The agency fan-out's smaller slices (template: GHL_BUDGET_SLICE_SHARE) reach its budget."""
+    from rankr_ghl.ghl.budget import Limits, MemoryBudgetStore
+
+    shared = Root(Settings.from_env({**environ, "GHL_BUDGET_REPORT_HORIZONS": "1"})).rate_limiter().shared
+    assert shared is not None
+    shared.store = MemoryBudgetStore()  # in the DynamoDB store's place: the network is blocked here
+    assert shared.take("location", Limits(100, 1.0)) == 0.0
+    assert [entry.count for entry in shared.store.load("location").entries] == [slice_of_100]
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("GHL_BUDGET_SLICE_SHARE", "0"),
+        ("GHL_BUDGET_SLICE_SHARE", "1.5"),
+        ("GHL_BUDGET_SLICE_SHARE", "a tenth"),
+        ("GHL_BUDGET_REPORT_HORIZONS", "0.5"),
+        ("GHL_BUDGET_REPORT_HORIZONS", "50"),
+    ],
+)
+def test_a_budget_tuning_out_of_range_is_a_named_configuration_error(name: str, raw: str) -> None:
+    from rankr_ghl.config import ConfigError
+
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: raw})

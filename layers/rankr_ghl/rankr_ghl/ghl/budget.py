@@ -245,12 +245,15 @@ class SharedBudget:
     """The process side: hands out requests from the current slice, reserving the next one from
     the store when it runs out. Thread-safe; one instance per process (built by the root)."""
 
+    DEFAULT_SLICE_SHARE = 0.2
+    DEFAULT_REPORT_HORIZONS = 5.0
+
     def __init__(
         self,
         store: BudgetStore,
         *,
         priority: Priority = Priority.STANDARD,
-        slice_share: float = 0.2,
+        slice_share: float = DEFAULT_SLICE_SHARE,
         lease_share: float = 0.5,
         margin_share: float = 0.01,
         min_margin_s: float = 0.02,
@@ -258,7 +261,7 @@ class SharedBudget:
         latency_s: float = 1.0,
         horizon_share: float = 0.2,
         max_horizon_s: float = 0.5,
-        report_horizon_factor: float = 5.0,
+        report_horizon_factor: float = DEFAULT_REPORT_HORIZONS,
         fallback_share: float = 0.25,
         fallback_for_s: float = 10.0,
         max_attempts: int = 4,

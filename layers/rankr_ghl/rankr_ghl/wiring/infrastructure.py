@@ -172,7 +172,15 @@ class Infrastructure:
             from rankr_ghl.aws.rate_budget import DynamoBudgetStore
 
             store = DynamoBudgetStore(self.settings.sync_table, client_source=self.dynamodb)
-            shared = SharedBudget(store, priority=Priority(self.settings.ghl_budget_priority))
+            settings = self.settings
+            shared = SharedBudget(
+                store,
+                priority=Priority(settings.ghl_budget_priority),
+                slice_share=settings.ghl_budget_slice_share or SharedBudget.DEFAULT_SLICE_SHARE,
+                report_horizon_factor=(
+                    settings.ghl_budget_report_horizons or SharedBudget.DEFAULT_REPORT_HORIZONS
+                ),
+            )
         return RateLimiter(daily_reset_offset_s=self.settings.daily_reset_offset_s, shared=shared)
 
     @cached_factory
