@@ -6,8 +6,16 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, SecretStr, ValidationError
-from rankr_ghl.wire_values import Problems, Secret, WireFormatError, json_datetime, lax_bool, parse_datetime
+from pydantic import BaseModel, ValidationError
+from pydantic import SecretStr as PydanticSecretStr
+from rankr_ghl.wire_values import (
+    Problems,
+    SecretStr,
+    WireFormatError,
+    json_datetime,
+    lax_bool,
+    parse_datetime,
+)
 
 
 class _Reference(BaseModel):
@@ -87,16 +95,16 @@ def test_what_pydantic_refuses_as_a_boolean_is_refused(value: Any) -> None:
 
 
 def test_a_secret_never_shows_itself() -> None:
-    secret = Secret("tok-123")
+    secret = SecretStr("tok-123")
     assert "tok-123" not in repr(secret) and "tok-123" not in str(secret)
     assert "tok-123" not in repr([secret]) and "tok-123" not in f"{secret}"
     assert secret.get_secret_value() == "tok-123"
-    assert secret == Secret("tok-123") and secret != Secret("other") and secret != "tok-123"
-    assert len({secret, Secret("tok-123")}) == 1
-    assert Secret.of(SecretStr("x")).get_secret_value() == "x"
-    assert Secret.of(secret) is secret and Secret.of("y") == Secret("y")
+    assert secret == SecretStr("tok-123") and secret != SecretStr("other") and secret != "tok-123"
+    assert len({secret, SecretStr("tok-123")}) == 1
+    assert SecretStr.of(PydanticSecretStr("x")).get_secret_value() == "x"
+    assert SecretStr.of(secret) is secret and SecretStr.of("y") == SecretStr("y")
     with pytest.raises(TypeError):
-        Secret(42)  # type: ignore[arg-type]
+        SecretStr(42)  # type: ignore[arg-type]
 
 
 def test_problems_are_reported_all_at_once_in_pydantics_shape() -> None:

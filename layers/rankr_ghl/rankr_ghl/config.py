@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from rankr_ghl.wire_values import SecretStr, lax_bool
+
 # Plain dataclasses, not pydantic models: every handler reads the settings on its first event, and a
 # path that builds no other model (a webhook for a location that is not connected) then skips importing
 # pydantic and building its first schema, a large part of a cold start.
@@ -48,18 +50,9 @@ class ConfigError(ValueError):
     """Missing or malformed configuration; the message names the variable, never a value."""
 
 
-_TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
-_FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
-
-
 def _bool(raw: str) -> bool:
-    """The spellings pydantic accepts for a bool."""
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ValueError("not a boolean")
+    """The spellings pydantic accepts for a bool, around any spaces a variable carries."""
+    return lax_bool(raw.strip())
 
 
 def _optional_float(raw: str) -> float:
@@ -285,31 +278,6 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "reconcile_delete_budget_min": _optional_int,
     "reconcile_delete_budget_fraction": _optional_float,
 }
-
-
-class SecretStr:
-    """A secret value that never shows in a repr, a log line or an error (same API as pydantic's
-    `SecretStr`: `get_secret_value()`)."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str = "") -> None:
-        self._value = value
-
-    def get_secret_value(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "SecretStr('**********')" if self._value else "SecretStr('')"
-
-    def __str__(self) -> str:
-        return "**********" if self._value else ""
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, SecretStr) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
 
 
 _SECRET_FIELDS = ("client_secret", "state_signing_key", "rankr_api_key")

@@ -111,20 +111,21 @@ def json_datetime(value: datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-class Secret:
-    """A string that never shows in a repr, a log line or an error message."""
+class SecretStr:
+    """A string that never shows in a repr, a log line or an error message (the API of pydantic's
+    `SecretStr`: `get_secret_value()`)."""
 
     __slots__ = ("_value",)
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str = "") -> None:
         if not isinstance(value, str):
             raise TypeError("a secret is a string")
         self._value = value
 
     @classmethod
-    def of(cls, value: Any) -> Secret:
+    def of(cls, value: Any) -> SecretStr:
         """A secret from a string, or from a secret of any kind that reveals itself on request."""
-        if isinstance(value, Secret):
+        if isinstance(value, SecretStr):
             return value
         reveal = getattr(value, "get_secret_value", None)
         return cls(reveal() if callable(reveal) else value)
@@ -133,13 +134,13 @@ class Secret:
         return self._value
 
     def __repr__(self) -> str:
-        return "Secret('**********')" if self._value else "Secret('')"
+        return "SecretStr('**********')" if self._value else "SecretStr('')"
 
     def __str__(self) -> str:
         return "**********" if self._value else ""
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
+        return isinstance(other, SecretStr) and other._value == self._value
 
     def __hash__(self) -> int:
         return hash(self._value)
