@@ -40,7 +40,8 @@ Median of --repeat runs (3 with --quick, 10 otherwise); then one more run of the
 `python -X importtime`, its import time summed by top-level package. Last stdout line (JSON):
 {init_ms: {FunctionLogicalId: ms}, floor_ms, worst_ratio, worst_function, cpu_ms, floor_cpu_ms,
  worst_cpu_ratio, worst_cpu_function, import_ms, first_event_ms,
- first_event_ok, lazy_modules (modules first imported by the event), worst_import_ms_by_package, tracing,
+ first_event_ok, lazy_modules (modules first imported by the event), pydantic_loaded (by import or the
+ event), worst_import_ms_by_package, tracing,
  repeats, target_met}. Target: worst_ratio <= 2.0.
 """
 
@@ -116,6 +117,7 @@ CHILD = textwrap.dedent(
     timings = {"import_ms": (imported - started) * 1000, "first_event_ms": (done - imported) * 1000}
     timings["cpu_ms"] = cpu_ms
     extra = {"traced": "aws_xray_sdk.core" in sys.modules, "lazy_modules": len(sys.modules) - loaded}
+    extra["pydantic_loaded"] = "pydantic" in sys.modules
     print("\\n" + json.dumps({**timings, **extra, "result": result}, default=str))
     """
 ).replace("CLOCK_STARTS", repr(CLOCK_STARTS))
@@ -347,6 +349,39 @@ class EventMaker:
         raise SystemExit(f"no first event for {function}")
 
 
+class FirstEvents:
+    """Runs a handler's real first event in a fresh interpreter set up like a Lambda container of the
+    local runtime (from compiled copies of the CodeUri and layers, as `make build` ships them)."""
+
+    def __init__(self, stack: LocalStack, directory: Path, *, compiled: bool = True) -> None:
+        assert stack.service is not None and stack.template is not None
+        self.maker = EventMaker(stack, directory)
+        specs = {
+            logical_id: stack.service.worker_spec(fn) for logical_id, fn in stack.template.functions.items()
+        }
+        if compiled:
+            sources = {d for spec in specs.values() for d in [spec.code_dir, *spec.layer_dirs]}
+            copies = compiled_copies(sources, directory / "built")
+            specs = {
+                logical_id: dataclasses.replace(
+                    spec, code_dir=copies[spec.code_dir], layer_dirs=tuple(copies[d] for d in spec.layer_dirs)
+                )
+                for logical_id, spec in specs.items()
+            }
+        self.specs = specs
+        self.hidden = json.dumps(not_in_layer(LAYER_LOCK.read_text(encoding="utf-8")))
+
+    def run(self, logical_id: str, flags: tuple[str, ...] = ()) -> dict[str, Any]:
+        spec = self.specs[logical_id]
+        event_path = self.maker.event(logical_id)
+        env = child_env(
+            {**spec.env, **TRACING_ENV, "_X_AMZN_TRACE_ID": trace_header()},
+            [spec.code_dir, *spec.layer_dirs],
+        )
+        spec_json = json.dumps({**spec.__dict__, "aws_calls": None})
+        return run_child([CHILD, spec_json, str(event_path), self.hidden], env, spec.code_dir, flags)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="3 runs per handler instead of 10")
@@ -362,32 +397,9 @@ def main() -> None:
         ) as stack,
     ):  # fmt: skip
         assert stack.service is not None and stack.template is not None and stack.aws is not None
-        maker = EventMaker(stack, Path(tmp))
         floor_env = child_env({**os.environ, **stack.aws.environ}, [])
-        specs = {
-            logical_id: stack.service.worker_spec(fn) for logical_id, fn in stack.template.functions.items()
-        }
-        built = Path(tmp) / "built"
-        sources = {d for spec in specs.values() for d in [spec.code_dir, *spec.layer_dirs]}
-        copies = compiled_copies(sources, built)
-        specs = {
-            logical_id: dataclasses.replace(
-                spec, code_dir=copies[spec.code_dir], layer_dirs=tuple(copies[d] for d in spec.layer_dirs)
-            )
-            for logical_id, spec in specs.items()
-        }
-
-        hidden = json.dumps(not_in_layer(LAYER_LOCK.read_text(encoding="utf-8")))
-
-        def run_handler(logical_id: str, flags: tuple[str, ...] = ()) -> dict[str, Any]:
-            spec = specs[logical_id]
-            event_path = maker.event(logical_id)
-            env = child_env(
-                {**spec.env, **TRACING_ENV, "_X_AMZN_TRACE_ID": trace_header()},
-                [spec.code_dir, *spec.layer_dirs],
-            )
-            spec_json = json.dumps({**spec.__dict__, "aws_calls": None})
-            return run_child([CHILD, spec_json, str(event_path), hidden], env, spec.code_dir, flags)
+        first_events = FirstEvents(stack, Path(tmp))
+        specs, run_handler = first_events.specs, first_events.run
 
         # Rounds interleave the floor with every handler, so background load on the machine weighs on
         # both sides of the ratio alike (measuring the floor first and the handlers after skewed it).
@@ -414,6 +426,7 @@ def main() -> None:
     ok: dict[str, bool] = {}
     traced: dict[str, bool] = {}
     lazy: dict[str, int] = {}
+    pydantic_loaded: dict[str, bool] = {}
     for logical_id, runs in all_runs.items():
         import_ms[logical_id] = round(statistics.median(r["import_ms"] for r in runs), 1)
         event_ms[logical_id] = round(statistics.median(r["first_event_ms"] for r in runs), 1)
@@ -422,6 +435,7 @@ def main() -> None:
         ok[logical_id] = all(first_event_ok(logical_id, r["result"]) for r in runs)
         traced[logical_id] = all(r["traced"] for r in runs)
         lazy[logical_id] = int(statistics.median(r["lazy_modules"] for r in runs))
+        pydantic_loaded[logical_id] = any(r["pydantic_loaded"] for r in runs)
         if not ok[logical_id]:
             print(f"{logical_id} first event: {json.dumps(runs[-1]['result'])[:500]}", file=sys.stderr)
         print(
@@ -448,6 +462,7 @@ def main() -> None:
                 "first_event_ms": event_ms,
                 "first_event_ok": ok,
                 "lazy_modules": lazy,
+                "pydantic_loaded": pydantic_loaded,
                 "worst_import_ms_by_package": import_cost,
                 "tracing": traced,
                 "repeats": repeats,
