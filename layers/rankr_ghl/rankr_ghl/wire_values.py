@@ -1,10 +1,10 @@
 """Value checks for the records every first event reads, without pydantic.
 
 Importing pydantic costs about 120 ms of CPU before the first model is built, more than a quarter of
-what a cold start may add to its floor (docs/cold-start.md). The records a lead push, a webhook or an
-agency install reads on its first event (connections, token bundles, GHL and Rankr contacts, the lead
-request, the field mapping) are therefore checked with these helpers; the typed client models, the
-control API and the operator contract keep pydantic.
+what a cold start may add to its floor (docs/architecture.md, "Cold start"). The records that a lead
+push, a webhook or an agency install reads on its first event (connections, token bundles, GHL and
+Rankr contacts, the lead request, the field mapping) are therefore checked with these helpers; the
+typed client models, the control API and the operator contract keep pydantic.
 
 The coercions follow pydantic's lax mode, so a record reads the same whichever side parses it:
 `lax_bool` accepts pydantic's spellings, `parse_datetime` its ISO 8601 and epoch forms, and
