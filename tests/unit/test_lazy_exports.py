@@ -34,16 +34,18 @@ def test_sync_ports_loads_the_mapping_only_when_asked_and_no_aws_or_http_client(
     subprocess.run([sys.executable, "-c", code], check=True, env=None)
 
 
-def test_the_ghl_client_builds_only_the_contact_models_until_others_are_used() -> None:
-    """A contact webhook reads one contact: the contact writes and searches, and the task, note,
-    appointment and OAuth models (pydantic classes, costly to build) load when a call first needs them."""
+def test_the_ghl_client_loads_no_model_and_no_pydantic_until_a_typed_call_needs_them() -> None:
+    """A contact webhook reads one contact and a lead push upserts one: both go through the wire-format
+    contact calls, so neither pydantic nor any GHL model (pydantic classes, costly to build) loads
+    until a typed call first needs one."""
     code = (
         "import sys\n"
-        "import rankr_ghl.ghl.client, rankr_ghl.ghl.records, rankr_ghl.ghl.models as models\n"
+        "import rankr_ghl.ghl, rankr_ghl.ghl.client, rankr_ghl.ghl.records, rankr_ghl.ghl.models as models\n"
         "loaded = {m.rsplit('.', 1)[-1] for m in sys.modules if m.startswith('rankr_ghl.ghl.')}\n"
-        "assert 'contact_models' in loaded, loaded\n"
-        "later = {'contact_write_models', 'contact_search_models', 'task_note_models'}\n"
-        "assert not (later | {'appointment_models', 'oauth_models'}) & loaded, loaded\n"
+        "assert 'contact_wire' in loaded, loaded\n"
+        "later = {'contact_models', 'contact_write_models', 'contact_search_models', 'task_note_models'}\n"
+        "assert not (later | {'appointment_models', 'oauth_models', 'model_base'}) & loaded, loaded\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] in ('pydantic', 'pydantic_core')]\n"
         "assert models.TaskCreate.__module__ == 'rankr_ghl.ghl.task_note_models'\n"
         "assert models.ContactUpsert.__module__ == 'rankr_ghl.ghl.contact_write_models'\n"
         "assert 'rankr_ghl.ghl.appointment_models' not in sys.modules\n"

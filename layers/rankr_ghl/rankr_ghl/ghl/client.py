@@ -2,9 +2,11 @@
 
 The client is assembled from one module per responsibility:
 - `transport`: pooling, auth, rate budget, retries (the retry rules flows rely on), safe logging;
-- `responses`: typed errors from non-2xx answers, models from 2xx bodies;
+- `responses`: typed errors from non-2xx answers, models or wire records from 2xx bodies;
 - `client_base`: the per-location call every endpoint group uses;
-- `contacts_api`: contacts, search and tags; `tasks_notes_api`: tasks and notes;
+- `contact_records_api`: contacts, search and tags as GHL's JSON, checked without pydantic
+  (`contact_wire`), for the flows; `contacts_api`: the same calls with typed models;
+- `tasks_notes_api`: tasks and notes;
 - this module: appointments and the `GHLClient` facade.
 """
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, overload
 
 import httpx
 
 from rankr_ghl.ghl.ratelimit import RateLimiter
-from rankr_ghl.ghl.responses import M, Replay, parse_response
+from rankr_ghl.ghl.responses import M, Replay, T, parse_response, parse_wire_response
 from rankr_ghl.ghl.tokens import TokenSource
 from rankr_ghl.ghl.transport import (
     DEFAULT_BASE_URL,
@@ -67,6 +67,7 @@ class GhlClientBase(HttpCoreOwner):
     def rate_limiter(self) -> RateLimiter:
         return self._core.rate_limiter
 
+    @overload
     def _call(
         self,
         model: type[M],
@@ -79,7 +80,38 @@ class GhlClientBase(HttpCoreOwner):
         version: str = VERSION_CONTACTS,
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
-    ) -> M:
+    ) -> M: ...
+
+    @overload
+    def _call(
+        self,
+        model: Callable[[Any], T],
+        method: str,
+        template: str,
+        location_id: str,
+        *,
+        path_params: Mapping[str, str] | None = None,
+        replay: Replay = Replay.SAFE,
+        version: str = VERSION_CONTACTS,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+    ) -> T: ...
+
+    def _call(
+        self,
+        model: type[M] | Callable[[Any], T],
+        method: str,
+        template: str,
+        location_id: str,
+        *,
+        path_params: Mapping[str, str] | None = None,
+        replay: Replay = Replay.SAFE,
+        version: str = VERSION_CONTACTS,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+    ) -> M | T:
+        """One call for `location_id`; the answer read by `model`: a pydantic model class, or a wire
+        parser (a function of the JSON body, see `contact_wire`) on paths that must not load pydantic."""
         require_id("location_id", location_id)
         body = self._core.request(
             method,
@@ -91,4 +123,6 @@ class GhlClientBase(HttpCoreOwner):
             params=params,
             json_body=json_body,
         )
-        return parse_response(model, body, method=method, path=template)
+        if isinstance(model, type):
+            return parse_response(model, body, method=method, path=template)
+        return parse_wire_response(model, body, method=method, path=template)

@@ -1,4 +1,7 @@
-"""GHL contact endpoints: read, create, update, upsert, delete, duplicate lookup, search and tags."""
+"""GHL contact endpoints with typed models: read, create, update, upsert, duplicate lookup, search.
+
+Delete and tags (which answer no model) and the wire-format variants of every call are in
+`contact_records_api`."""
 
 from __future__ import annotations
 
@@ -6,12 +9,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rankr_ghl.ghl import errors
-from rankr_ghl.ghl.client_base import SEARCH_MAX_PAGE_LIMIT, GhlClientBase
-from rankr_ghl.ghl.contact_models import Contact, ContactResponse
+from rankr_ghl.ghl.client_base import SEARCH_MAX_PAGE_LIMIT
+from rankr_ghl.ghl.contact_records_api import ContactRecordsApi
 from rankr_ghl.ghl.responses import Replay
 from rankr_ghl.ghl.variant_observations import observe_search_cursor, observe_tag_case
 
 if TYPE_CHECKING:
+    from rankr_ghl.ghl.contact_models import Contact
     from rankr_ghl.ghl.contact_search_models import ContactSearchPage, ContactsListResponse
     from rankr_ghl.ghl.contact_write_models import (
         ContactCreate,
@@ -21,18 +25,19 @@ if TYPE_CHECKING:
         UpsertContactResponse,
     )
 
-# Only the read models load with this module: the write and search models (pydantic classes, each
-# costly to build) load in the methods that send or receive them, so a contact webhook that reads one
-# contact builds none of them.
+# The models (pydantic classes, each costly to build, and pydantic itself) load in the methods that
+# send or receive them: the flows call the wire-format variants and never load them.
 
 
-class ContactsApi(GhlClientBase):
-    """Contacts, contact search (page window, then searchAfter) and contact tags."""
+class ContactsApi(ContactRecordsApi):
+    """Contacts and contact search (page window, then searchAfter) as typed models."""
 
     # ---- contacts --------------------------------------------------------------------------
 
     def get_contact(self, location_id: str, contact_id: str) -> Contact:
         """GET /contacts/{contactId}."""
+        from rankr_ghl.ghl.contact_models import ContactResponse
+
         contact = self._call(
             ContactResponse,
             "GET",
@@ -85,7 +90,9 @@ class ContactsApi(GhlClientBase):
     def create_contact(self, location_id: str, contact: ContactCreate) -> Contact:
         """POST /contacts/ (201). Never repeated once it may have reached GHL: on 5xx/timeout/422 the
         error has ``may_have_been_applied=True``. A 400 duplicate raises GHLDuplicateContact."""
-        body = self._with_location(location_id, contact.to_api(), contact.location_id)
+        from rankr_ghl.ghl.contact_models import ContactResponse
+
+        body = self._located_body(location_id, contact.to_api())
         return self._call(
             ContactResponse, "POST", "/contacts/", location_id, replay=Replay.NEVER, json_body=body
         ).contact
@@ -105,25 +112,12 @@ class ContactsApi(GhlClientBase):
             json_body=changes.to_api(),
         )
 
-    def delete_contact(self, location_id: str, contact_id: str) -> bool:
-        """DELETE /contacts/{contactId}; returns GHL's ``succeded`` flag."""
-        from rankr_ghl.ghl.contact_write_models import SucceededResponse
-
-        result = self._call(
-            SucceededResponse,
-            "DELETE",
-            "/contacts/{contactId}",
-            location_id,
-            path_params={"contactId": contact_id},
-        )
-        return bool(result.succeeded)
-
     def upsert_contact(self, location_id: str, contact: ContactUpsert) -> UpsertContactResponse:
         """POST /contacts/upsert: ``new`` tells a created contact from a matched one. Not repeated once
         it may have reached GHL (with duplicates allowed a repeat could create a second contact)."""
         from rankr_ghl.ghl.contact_write_models import UpsertContactResponse
 
-        body = self._with_location(location_id, contact.to_api(), contact.location_id)
+        body = self._located_body(location_id, contact.to_api())
         return self._call(
             UpsertContactResponse,
             "POST",
@@ -163,23 +157,15 @@ class ContactsApi(GhlClientBase):
         ``search_after`` (the cursor of the previous page's last record), not both."""
         from rankr_ghl.ghl.contact_search_models import ContactSearchPage, ContactSearchResponse
 
-        if not 1 <= page_limit <= SEARCH_MAX_PAGE_LIMIT:
-            raise ValueError(f"page_limit must be between 1 and {SEARCH_MAX_PAGE_LIMIT}")
-        if page is not None and search_after is not None:
-            raise ValueError("give page or search_after, not both")
-        body: dict[str, Any] = {"locationId": location_id, "pageLimit": page_limit}
-        if page is not None:
-            if page < 1:
-                raise ValueError("page starts at 1")
-            body["page"] = page
-        if search_after is not None:
-            body["searchAfter"] = list(search_after)
-        if filters:
-            body["filters"] = [dict(f) for f in filters]
-        if sort:
-            body["sort"] = [dict(s) for s in sort]
-        if query:
-            body["query"] = query
+        body = self._search_body(
+            location_id,
+            page_limit=page_limit,
+            page=page,
+            search_after=search_after,
+            filters=filters,
+            sort=sort,
+            query=query,
+        )
         result = self._call(ContactSearchResponse, "POST", "/contacts/search", location_id, json_body=body)
         cursor = result.contacts[-1].search_after if result.contacts else None
         observe_search_cursor(
@@ -235,46 +221,3 @@ class ContactsApi(GhlClientBase):
             page += 1
             if page * page_limit > window:
                 cursor = result.next_search_after
-
-    @staticmethod
-    def _with_location(location_id: str, body: dict[str, Any], given: str | None) -> dict[str, Any]:
-        if given is not None and given != location_id:
-            raise ValueError("contact.location_id differs from location_id")
-        return body | {"locationId": location_id}
-
-    # ---- tasks -----------------------------------------------------------------------------
-
-    # ---- tags ------------------------------------------------------------------------------
-
-    def add_tags(self, location_id: str, contact_id: str, tags: Sequence[str]) -> list[str]:
-        """POST /contacts/{contactId}/tags (201). A set union, so repeating it is harmless: retried.
-
-        GHL may answer 422 to a write it applied (docs issue #64), so a 422 is judged by reading the
-        contact back: tags all present means applied; otherwise the 422 stands."""
-        try:
-            return self._tags("POST", location_id, contact_id, tags)
-        except errors.GHLUnprocessable:
-            contact = self.get_contact(location_id, contact_id)
-            if {tag.casefold() for tag in tags} <= {tag.casefold() for tag in contact.tags or []}:
-                return list(contact.tags or [])
-            raise
-
-    def remove_tags(self, location_id: str, contact_id: str, tags: Sequence[str]) -> list[str]:
-        """DELETE /contacts/{contactId}/tags with a JSON body."""
-        return self._tags("DELETE", location_id, contact_id, tags)
-
-    def _tags(self, method: str, location_id: str, contact_id: str, tags: Sequence[str]) -> list[str]:
-        if isinstance(tags, str) or not tags:
-            raise ValueError("tags must be a non-empty list of strings")
-        from rankr_ghl.ghl.contact_write_models import TagsResponse
-
-        return self._call(
-            TagsResponse,
-            method,
-            "/contacts/{contactId}/tags",
-            location_id,
-            path_params={"contactId": contact_id},
-            json_body={"tags": list(tags)},
-        ).tags
-
-    # ---- appointments ----------------------------------------------------------------------

@@ -75,9 +75,10 @@ if TYPE_CHECKING:
         TaskUpdate,
     )
 
-# Each model module loads on first access (PEP 562): building pydantic models is a large part of a
-# cold start, and a contact webhook never needs the contact writes or searches, nor the task, note,
-# appointment or OAuth models.
+# Each model module loads on first access (PEP 562): importing pydantic and building its models is a
+# large part of a cold start. A contact webhook or a lead push needs none of them: the records adapter
+# reads and writes contacts as wire dicts (`contact_wire`), and the tasks, notes, appointments and
+# OAuth answers load their models when a call first needs them.
 _EXPORTS = {
     "Appointment": "rankr_ghl.ghl.appointment_models",
     "AppointmentsResponse": "rankr_ghl.ghl.appointment_models",

@@ -1,7 +1,10 @@
 """`GhlRecords` (rankr_ghl.ports) over `GHLClient`: wire-format dicts in and out, None on 404.
 
 The one GHL adapter of the flows. The client comes from a source called on first use, so a path
-that never reaches GHL (an event for a location that is not connected) never builds it.
+that never reaches GHL (an event for a location that is not connected) never builds it. Contacts
+go through the client's wire-format calls (`contact_records_api`), which check GHL's JSON without
+pydantic: a lead push or a contact webhook never loads it. Tasks, notes and appointments keep the
+typed models.
 """
 
 from __future__ import annotations
@@ -29,6 +32,13 @@ def _record_or_none(fetch: Callable[[], Any]) -> Record | None:
     return record
 
 
+def _contact_or_none(fetch: Callable[[], Record]) -> Record | None:
+    try:
+        return fetch()
+    except GHLNotFound:
+        return None
+
+
 def _parent(parent_id: str | None) -> str:
     if not parent_id:
         raise ValueError("tasks and notes need their GHL contact id")
@@ -54,7 +64,7 @@ class GhlClientRecords:
 
     # -- reads
     def get_contact(self, location_id: str, contact_id: str) -> Record | None:
-        return _record_or_none(lambda: self.client.get_contact(location_id, contact_id))
+        return _contact_or_none(lambda: self.client.get_contact_record(location_id, contact_id))
 
     def get_task(self, location_id: str, contact_id: str, task_id: str) -> Record | None:
         return _record_or_none(lambda: self.client.get_task(location_id, contact_id, task_id))
@@ -88,7 +98,7 @@ class GhlClientRecords:
         page: int | None = None,
         search_after: Sequence[Any] | None = None,
     ) -> GhlSearchPage:
-        result = self.client.search_contacts_page(
+        result = self.client.search_contact_records(
             location_id,
             page_limit=page_limit,
             page=page,
@@ -96,23 +106,23 @@ class GhlClientRecords:
             filters=filters,
             sort=sort,
         )
-        return GhlSearchPage([c.to_api() for c in result.contacts], result.next_search_after)
+        cursor = result.contacts[-1].get("searchAfter") if result.contacts else None
+        return GhlSearchPage(result.contacts, cursor)
 
     def find_contact_by_tag(self, location_id: str, tag: str) -> Record | None:
-        result = self.client.search_contacts_page(
+        result = self.client.search_contact_records(
             location_id,
             page_limit=1,
             page=1,
             filters=[{"field": "tags", "operator": "eq", "value": tag.lower()}],
             sort=[{"field": "dateAdded", "direction": "asc"}],
         )
-        return result.contacts[0].to_api() if result.contacts else None
+        return result.contacts[0] if result.contacts else None
 
     def find_duplicate_contact(
         self, location_id: str, *, email: str | None, phone: str | None
     ) -> Record | None:
-        contact = self.client.find_duplicate_contact(location_id, email=email, phone=phone)
-        return contact.to_api() if contact is not None else None
+        return self.client.find_duplicate_contact_record(location_id, email=email, phone=phone)
 
     def search_tasks(self, location_id: str, *, limit: int, skip: int) -> list[Record]:
         return [t.to_api() for t in self.client.search_location_tasks(location_id, limit=limit, skip=skip)]
@@ -141,24 +151,18 @@ class GhlClientRecords:
 
     # -- writes
     def create_contact(self, location_id: str, body: Mapping[str, Any]) -> Record:
-        from rankr_ghl.ghl.models import ContactCreate
-
-        return self.client.create_contact(location_id, ContactCreate.model_validate(dict(body))).to_api()
+        return self.client.create_contact_record(location_id, body)
 
     def upsert_contact(self, location_id: str, body: Mapping[str, Any]) -> Record:
         return self.upsert_contact_reporting_new(location_id, body).record
 
     def upsert_contact_reporting_new(self, location_id: str, body: Mapping[str, Any]) -> GhlUpsert:
-        from rankr_ghl.ghl.models import ContactUpsert
-
-        upserted = self.client.upsert_contact(location_id, ContactUpsert.model_validate(dict(body)))
-        return GhlUpsert(upserted.contact.to_api(), bool(upserted.new))
+        contact, new = self.client.upsert_contact_record(location_id, body)
+        return GhlUpsert(contact, new)
 
     def update_contact(self, location_id: str, contact_id: str, body: Mapping[str, Any]) -> Record | None:
-        from rankr_ghl.ghl.models import ContactUpdate
-
-        result = self.client.update_contact(location_id, contact_id, ContactUpdate.model_validate(dict(body)))
-        return result.contact.to_api() if result.contact is not None and result.contact.id else None
+        contact = self.client.update_contact_record(location_id, contact_id, body)
+        return contact if contact is not None and contact.get("id") else None
 
     def delete_contact(self, location_id: str, contact_id: str) -> None:
         try:
