@@ -43,6 +43,7 @@ from rankr_ghl.flows.lead_push.request import (
     LeadPushRequestError,
     LeadTask,
     lead_tag,
+    parse_lead,
     parse_request,
 )
 from rankr_ghl.flows.lead_push.results import BatchResult, ErrorCode, LeadPushFailure, Outcome
@@ -83,6 +84,7 @@ __all__ = [
     "claim_identities",
     "dynamodb_idempotency",
     "lead_tag",
+    "parse_lead",
     "parse_request",
     "payload_hash",
     "powertools_idempotency",

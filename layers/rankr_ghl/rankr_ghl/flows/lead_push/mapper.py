@@ -70,9 +70,7 @@ class SyncLeadMapper:
             if spec.flows_from(Side.RANKR)
             and (not isinstance(spec.rankr, RankrCustomAccessor) or spec.rankr.key in lead.customFields)
         ]
-        given = set(lead.model_fields_set) | (
-            {"firstName", "lastName"} if "name" in lead.model_fields_set else set()
-        )
+        given = set(lead.given_fields) | ({"firstName", "lastName"} if "name" in lead.given_fields else set())
         sent = {
             key: value if key in given else current.get(key) for key, value in lead.rankr_record().items()
         }
