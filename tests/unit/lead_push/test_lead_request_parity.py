@@ -27,7 +27,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from rankr_ghl.flows.lead_push.request import (
+from rankr_ghl.flows.lead_push.lead import (
     DEFAULT_SOURCE,
     Lead,
     describe_validation_error,

@@ -21,6 +21,7 @@ from rankr_ghl import deadlines
 from rankr_ghl.connections.errors import ConnectionsError
 from rankr_ghl.flows.lead_push.contact_resolution import ContactResolver, ResolutionSettings
 from rankr_ghl.flows.lead_push.idempotency import IdempotentRunner
+from rankr_ghl.flows.lead_push.lead import Lead, describe_validation_error, parse_lead
 from rankr_ghl.flows.lead_push.lead_writer import LeadWriter
 from rankr_ghl.flows.lead_push.ports import (
     AppliedVersion,
@@ -29,14 +30,7 @@ from rankr_ghl.flows.lead_push.ports import (
     LeadSource,
     LocationResolver,
 )
-from rankr_ghl.flows.lead_push.request import (
-    InvocationType,
-    Lead,
-    describe_validation_error,
-    lead_size_error,
-    parse_lead,
-    parse_request,
-)
+from rankr_ghl.flows.lead_push.request import InvocationType, lead_size_error, parse_request
 from rankr_ghl.flows.lead_push.results import BatchResult, ErrorCode, LeadPushFailure, Outcome, failed_result
 from rankr_ghl.ghl.errors import GHLError, GHLForbidden, GHLRateLimited, GHLUnauthorized
 from rankr_ghl.observability import logger, redact_text
