@@ -191,6 +191,8 @@ INVALID: list[Any] = [
     {"contact": {"delete": {"ghl_deleted_tag": "t" * 101, "x": 1}}},
     {"contact": {}, "task": None, "note": "x", "appointment": {"enabled": "no", "zz": 1}},
     {"colour": 1, "contact": {"fields": [{"name": "A", "zz": 1}], "zz": 2}, "zz": 3},
+    {True: 1, "contact": {}},
+    {1: "x", "contact": {None: 1}},
 ]
 
 

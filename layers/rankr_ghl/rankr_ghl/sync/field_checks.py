@@ -161,7 +161,10 @@ class ObjectReader:
     def finish(self, known: Iterable[str]) -> None:
         allowed = set(known)
         for key in self.data:
-            if key not in allowed:
+            if not isinstance(key, str):  # a YAML document's `yes:`, `1:` or `null:` key
+                where = int(key) if isinstance(key, int) else str(key)
+                self.add((*self.location, where), "Keys should be strings")
+            elif key not in allowed:
                 self.add((*self.location, key), self._extra_message)
 
 
