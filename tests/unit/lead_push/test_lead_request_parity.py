@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lead_push_world import LOCATION, World
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -27,12 +28,14 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from rankr_ghl.flows.lead_push import LeadPushFailure
 from rankr_ghl.flows.lead_push.lead import (
     DEFAULT_SOURCE,
     Lead,
     describe_validation_error,
     parse_lead,
 )
+from rankr_ghl.flows.lead_push.results import ErrorCode
 from rankr_ghl.sync.ports import LEAD_TAG_PREFIX
 from rankr_ghl.sync.tags import same_tag
 from rankr_ghl.wire_values import WireFormatError
@@ -442,3 +445,80 @@ def test_arbitrary_json_reads_the_same(raw: dict[str, Any]) -> None:
 
 def test_the_lead_has_the_reference_fields_in_order() -> None:
     assert list(Lead("x").as_json()) == list(RefLead.model_fields)
+
+
+def test_a_batch_of_every_kind_of_lead_answers_each_as_before(world: World) -> None:
+    """Through the service: each refused lead's answer is the one the pydantic model's problems gave."""
+    # The valid leads, each its own contact, every one pushed.
+    accepted = [
+        {**raw, "leadId": f"ok-{i}", "locationId": LOCATION, "rankrAccountId": None}
+        | {"email": f"ok{i}@example.com", "phone": None, "customFields": {}}
+        for i, raw in enumerate(VALID)
+    ]
+    leads = [*accepted, *INVALID][:100]
+    result = world.service.push({"leads": leads})
+    assert len(result.results) == len(leads)
+    for index, (raw, answer) in enumerate(zip(leads, result.results, strict=True)):
+        if index < len(accepted):
+            assert answer["outcome"] != "failed", answer
+            continue
+        with pytest.raises(ValidationError) as expected:
+            RefLead.model_validate(copy.deepcopy(raw))
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in loc) or 'lead'}: {msg}"
+            for loc, msg in _problems(expected.value.errors(include_input=False))
+        )
+        before = LeadPushFailure(ErrorCode.INVALID_LEAD, f"leads[{index}]: {problems}", retryable=False)
+        message = re.sub(r"(Input should be a valid datetime)[^;]*", r"\1", answer["error"]["message"])
+        assert {**answer["error"], "message": message} == before.as_error()
+
+
+@pytest.mark.parametrize(
+    "due",
+    [
+        "2026-01-02T03:04:05.1234567Z",
+        "2026-01-02T03:04:05,5Z",
+        "2026-01-02T03:04:05+0200",
+        "2026-01-02T03:04:05+02",
+        "2026-01-02T03:04:05-05:30",
+        "2026-01-02t03:04:05z",
+        "2026-01-02T03:04",
+        "2026-01-02T03",
+        "2026-01-02T24:00:00",
+        "2026-02-30",
+        "2026-1-2",
+        "20260102T030405",
+        " 2026-01-02",
+        "",
+        "-1",
+        "1.5",
+        "0",
+        "99999999999999999",
+        "2026-01-02Z",
+        "2026-01-02T03:04:05.9999999Z",
+        "2026-01-02T03:04:05.123456789123Z",
+        "2026-01-02T03:04:05Z+",
+        "2026-01-02 03:04:05 ",
+        "2026-01-02T03:04:05.Z",
+        "2026-01-02T03:04:05+24:00",
+        "2026-01-02T03:04:05+23:59",
+        "2026-01-02T03:04:60",
+        "-1.5",
+        "-0",
+        "+5",
+        "1e3",
+        "253402300799",
+        "253402300800000",
+        "１２３",
+        -1,
+        1e20,
+        0.0,
+        253402300800,
+        -62135596801,
+        float("nan"),
+        float("inf"),
+        10**400,
+    ],
+)
+def test_due_date_spellings_read_the_same(due: Any) -> None:
+    assert_same({**BASE, "task": {"title": "t", "dueDate": due}})
