@@ -76,7 +76,7 @@ def test_cross_account_cli_commands_go_through_the_ops_alias(e2e_stack, capsys, 
     assert "Opal" not in json.dumps(entries)
 
     # mapping set / show / clear of the location.
-    document = default_mapping().document.model_dump(mode="json")
+    document = default_mapping().document.to_json()
     document["contact"]["fields"] = document["contact"]["fields"][:1]
     path = tmp_path / "mapping.json"
     path.write_text(json.dumps(document))

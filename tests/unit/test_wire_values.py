@@ -53,7 +53,11 @@ def test_datetimes_read_and_write_as_pydantic_does(value: Any) -> None:
     assert json_datetime(parse_datetime(value)) == reference.model_dump(mode="json")["when"]
 
 
-@pytest.mark.parametrize("value", ["yesterday", "2024-13-01", "", None, True, [2024], "12:00"], ids=repr)
+@pytest.mark.parametrize(
+    "value",
+    ["yesterday", "2024-13-01", "", None, True, [2024], "12:00", 1e20, "9" * 20, float("nan"), float("inf")],
+    ids=repr,
+)
 def test_what_is_not_a_datetime_is_refused(value: Any) -> None:
     with pytest.raises(ValueError, match="not a valid datetime"):
         parse_datetime(value)

@@ -80,7 +80,7 @@ def cmd_set(args: argparse.Namespace) -> int:
     mapping = _load(args.file, "invalid mapping, nothing stored")
     if mapping is None:
         return 1
-    result = _call(args, "ops.mapping.put", document=mapping.document.model_dump(mode="json"))
+    result = _call(args, "ops.mapping.put", document=mapping.document.to_json())
     if result is None:
         return 1
     scope = f"location {args.location}" if args.location else f"account {args.account}"

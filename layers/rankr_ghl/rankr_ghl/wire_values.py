@@ -102,7 +102,10 @@ def parse_datetime(value: Any) -> datetime:
 
 def _from_epoch(number: float) -> datetime:
     seconds = number / 1000 if abs(number) > _EPOCH_MS_THRESHOLD else number
-    return _EPOCH + timedelta(seconds=seconds)
+    try:
+        return _EPOCH + timedelta(seconds=seconds)
+    except (OverflowError, ValueError):  # beyond datetime's years 1..9999, or not a number
+        raise ValueError("not a valid datetime") from None
 
 
 def json_datetime(value: datetime) -> str:

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from fakes import InMemoryAuditLog
 from rankr_ghl.aws.sync_state import SyncStateTable
-from rankr_ghl.flows.lead_push import Lead, SyncLeadRecords
+from rankr_ghl.flows.lead_push import Lead, SyncLeadRecords, parse_lead
 from rankr_ghl.sync.mapping_resolver import MappingResolver
 from rankr_ghl.sync.ports import LEAD_PUSH_ORIGIN, IdMapping, lead_claim_identities, lead_push_settling
 from rankr_ghl.sync.types import Entity, Side
@@ -44,7 +44,9 @@ def records_on(tables: SyncStateTable, *, atomic: bool) -> SyncLeadRecords:
 
 
 def lead(lead_id: str = "L1") -> Lead:
-    return Lead(leadId=lead_id, locationId="loc-x", firstName="Ada", email=EMAIL, tags=["Hot"])
+    return parse_lead(
+        {"leadId": lead_id, "locationId": "loc-x", "firstName": "Ada", "email": EMAIL, "tags": ["Hot"]}
+    )
 
 
 def ledgers(tables: SyncStateTable, location: str, contact_id: str, lead_id: str) -> list[object]:

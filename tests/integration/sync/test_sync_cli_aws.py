@@ -55,7 +55,7 @@ def test_logs_command(audit_log, location: str, monkeypatch, capsys) -> None:
 def test_mapping_set_show_clear(sync_state, location: str, tmp_path: Path, monkeypatch, capsys) -> None:
     # The control API's operator ops, answered in this process over the deployment's tables.
     monkeypatch.setenv("SYNC_TABLE", sync_state.table_name)
-    doc = default_mapping().document.model_dump(mode="json")
+    doc = default_mapping().document.to_json()
     doc["contact"]["fields"] = doc["contact"]["fields"][:1]
     path = tmp_path / "m.json"
     path.write_text(json.dumps(doc))

@@ -164,12 +164,12 @@ def test_mapping_documents_per_location_and_account(sync_state: SyncStateTable, 
     config = sync_state.mapping_config
     resolver = MappingResolver(config, ttl_s=0)
     assert resolver.for_location(location) is default_mapping()
-    doc = default_mapping().document.model_dump(mode="json")
+    doc = default_mapping().document.to_json()
     doc["contact"]["fields"] = doc["contact"]["fields"][:2]
     config.put_mapping_document(doc, account_id=f"acct-{location}")
     assert "phone" in resolver.for_location(location, f"acct-{location}").contact.field_names
     assert "company" not in resolver.for_location(location, f"acct-{location}").contact.field_names
-    config.put_mapping_document(default_mapping().document.model_dump(mode="json"), location_id=location)
+    config.put_mapping_document(default_mapping().document.to_json(), location_id=location)
     assert "company" in resolver.for_location(location, f"acct-{location}").contact.field_names
     config.delete_mapping_document(location_id=location)
     assert "company" not in resolver.for_location(location, f"acct-{location}").contact.field_names

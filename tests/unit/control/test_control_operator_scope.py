@@ -238,7 +238,7 @@ def test_ops_logs_query_reads_any_location(world: Any) -> None:
 
 
 def test_ops_mapping_get_put_delete_by_location_or_account(world: Any) -> None:
-    document = default_mapping().document.model_dump(mode="json")
+    document = default_mapping().document.to_json()
     put = _ok(
         world.service.handle({"op": "ops.mapping.put", "locationId": "locB", "document": document}, OPS)
     )

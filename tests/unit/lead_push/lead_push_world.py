@@ -49,7 +49,7 @@ CUSTOM_FIELDS_MAPPING = [
 
 def lead_mapping() -> FieldMapping:
     """The built-in mapping plus two custom fields (by GHL id and by GHL key)."""
-    document = default_mapping().document.model_dump(mode="json")
+    document = default_mapping().document.to_json()
     document["contact"]["custom_fields"] = CUSTOM_FIELDS_MAPPING
     return load_mapping(document)
 

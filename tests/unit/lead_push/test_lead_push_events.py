@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pydantic import ValidationError
-from rankr_ghl.flows.lead_push import InvocationType, Lead, parse_request
+from rankr_ghl.flows.lead_push import InvocationType, parse_lead, parse_request
+from rankr_ghl.wire_values import WireFormatError
 
 EVENTS = Path(__file__).resolve().parents[3] / "events"
 
@@ -14,7 +14,7 @@ EVENTS = Path(__file__).resolve().parents[3] / "events"
 def test_single_lead_event_is_one_valid_lead() -> None:
     request = parse_request(json.loads((EVENTS / "lead_push_single.json").read_text()))
     assert request.batch is False and request.invocation_type is InvocationType.REQUEST_RESPONSE
-    [lead] = [Lead.model_validate(raw) for raw in request.leads]
+    [lead] = [parse_lead(raw) for raw in request.leads]
     assert lead.note is not None and lead.task is not None and lead.has_identifier
 
 
@@ -24,8 +24,8 @@ def test_batch_event_has_three_valid_leads_and_one_invalid() -> None:
     valid, invalid = [], []
     for raw in request.leads:
         try:
-            valid.append(Lead.model_validate(raw))
-        except ValidationError:
+            valid.append(parse_lead(raw))
+        except WireFormatError:
             invalid.append(raw["leadId"])
     assert [lead.rankrAccountId for lead in valid] == ["acct-42"] * 3
     assert invalid == ["rankr-lead-000127"]

@@ -26,7 +26,7 @@ class OneMapping:
 
 
 def industry_mapping() -> FieldMapping:
-    doc = copy.deepcopy(default_mapping().document.model_dump(mode="json"))
+    doc = copy.deepcopy(default_mapping().document.to_json())
     doc["contact"]["custom_fields"] = [{"name": "industry", "ghl_id": "cf_industry", "rankr": "industry"}]
     return load_mapping(doc)
 

@@ -47,6 +47,6 @@ def test_mapping_validate_reports_each_problem(tmp_path: Path, capsys: pytest.Ca
 
 def test_mapping_validate_accepts_the_default(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     good = tmp_path / "good.json"
-    good.write_text(json.dumps(default_mapping().document.model_dump(mode="json")))
+    good.write_text(json.dumps(default_mapping().document.to_json()))
     assert main(["mapping", "validate", str(good)]) == 0
     assert "valid" in capsys.readouterr().out

@@ -116,7 +116,7 @@ def test_conflict_policies(policy, ghl_ts, rankr_ts, winner) -> None:
 
 
 def test_both_changed_same_field_follows_field_policy() -> None:
-    doc = default_mapping().document.model_dump(mode="json")
+    doc = default_mapping().document.to_json()
     doc["contact"]["fields"][0]["conflict"] = "rankr_wins"  # email
     m = load_mapping(doc).contact
     ghl, rankr = {**BASE, "email": "g@x.com"}, {**BASE, "email": "r@x.com"}

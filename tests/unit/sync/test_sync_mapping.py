@@ -19,7 +19,7 @@ from rankr_ghl.sync.types import DeleteAction, Entity, Side
 
 
 def default_doc() -> dict[str, Any]:
-    return copy.deepcopy(default_mapping().document.model_dump(mode="json"))
+    return copy.deepcopy(default_mapping().document.to_json())
 
 
 GHL_CONTACT = {

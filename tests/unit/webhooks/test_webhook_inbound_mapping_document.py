@@ -13,7 +13,7 @@ from test_webhook_inbound import ACCOUNT, LOC, World, ghl_contact, world  # noqa
 
 
 def default_doc() -> dict[str, Any]:
-    return copy.deepcopy(default_mapping().document.model_dump(mode="json"))
+    return copy.deepcopy(default_mapping().document.to_json())
 
 
 def test_the_mapping_document_comes_with_the_state_and_applies(world: World) -> None:  # noqa: F811

@@ -509,9 +509,9 @@ def test_lead_provisionally_linked_to_another_contact_gets_no_twin_and_lead_push
 
 
 def push_lead_model(lead: Mapping[str, Any]) -> Any:
-    from rankr_ghl.flows.lead_push import Lead
+    from rankr_ghl.flows.lead_push import parse_lead
 
-    return Lead.model_validate(dict(lead))
+    return parse_lead(dict(lead))
 
 
 def test_identities_are_normalised_alike_on_both_sides() -> None:

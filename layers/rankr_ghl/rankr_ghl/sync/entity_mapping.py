@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from rankr_ghl.sync import transforms as tf
 from rankr_ghl.sync.field_catalogue import (
@@ -17,6 +17,7 @@ from rankr_ghl.sync.field_catalogue import (
     RANKR_FIELDS,
     TIMESTAMP_FIELDS,
 )
+from rankr_ghl.sync.mapping_document import DeleteSpec, NameBinding
 from rankr_ghl.sync.transforms import FieldKind, TransformOptions
 from rankr_ghl.sync.types import (
     Canonical,
@@ -27,13 +28,6 @@ from rankr_ghl.sync.types import (
     Entity,
     Side,
 )
-
-if TYPE_CHECKING:
-    # The document's pydantic models live apart: only loading a document needs them (cold start).
-    from rankr_ghl.sync.mapping_document import (
-        DeleteSpec,
-        NameBinding,
-    )
 
 
 @dataclass(frozen=True)

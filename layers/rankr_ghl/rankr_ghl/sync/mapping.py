@@ -17,7 +17,7 @@ from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from rankr_ghl.sync import transforms as tf
 from rankr_ghl.sync.entity_mapping import (
@@ -38,15 +38,10 @@ from rankr_ghl.sync.field_catalogue import (
     SideField,
 )
 from rankr_ghl.sync.mapping_checks import DocumentChecker, MappingError
+from rankr_ghl.sync.mapping_document import EntitySpec, MappingDocument, document_problems, parse_document
 from rankr_ghl.sync.transforms import FieldKind, TransformOptions
 from rankr_ghl.sync.types import Entity
-
-if TYPE_CHECKING:
-    # The document's pydantic models live apart: only loading a document needs them (cold start).
-    from rankr_ghl.sync.mapping_document import (
-        EntitySpec,
-        MappingDocument,
-    )
+from rankr_ghl.wire_values import WireFormatError
 
 
 @dataclass(frozen=True)
@@ -66,7 +61,7 @@ class FieldMapping:
 
     def with_custom_field_ids(self, key_to_id: AbcMapping[str, str]) -> FieldMapping:
         """Resolve custom fields configured by GHL key only (reads carry ids, not keys)."""
-        raw = self.document.model_dump(mode="json")
+        raw = self.document.to_json()
         for entity_name in ("contact", "task", "note", "appointment"):
             for spec in raw[entity_name]["custom_fields"]:
                 key = spec.get("ghl_key")
@@ -146,24 +141,20 @@ def _compile_entity(doc: MappingDocument, entity: Entity, spec: EntitySpec) -> E
 
 def load_mapping(data: AbcMapping[str, Any] | MappingDocument, *, source: str | None = None) -> FieldMapping:
     """Validate and compile a mapping document. Raises `MappingError` listing every problem."""
-    from pydantic import ValidationError
-
-    from rankr_ghl.sync.mapping_document import MappingDocument, pydantic_problems
-
     if isinstance(data, MappingDocument):
         doc = data
     else:
         if not isinstance(data, AbcMapping):
             raise MappingError(["the mapping must be an object (JSON) or a mapping (YAML)"], source)
         try:
-            doc = MappingDocument.model_validate(dict(data))
-        except ValidationError as err:
-            raise MappingError(pydantic_problems(err), source) from None
+            doc = parse_document(data)
+        except WireFormatError as err:
+            raise MappingError(document_problems(err), source) from None
     checker = DocumentChecker(doc)
     checker.run()
     if checker.problems:
         raise MappingError(checker.problems, source)
-    canonical_json = json.dumps(doc.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    canonical_json = json.dumps(doc.to_json(), sort_keys=True, separators=(",", ":"))
     entities = {e: _compile_entity(doc, e, getattr(doc, e.value)) for e in Entity}
     return FieldMapping(doc, entities, hashlib.sha256(canonical_json.encode()).hexdigest()[:16])
 

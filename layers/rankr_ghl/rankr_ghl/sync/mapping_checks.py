@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping as AbcMapping
-from typing import TYPE_CHECKING
 
 from rankr_ghl.sync import transforms as tf
 from rankr_ghl.sync.field_catalogue import (
@@ -13,6 +12,7 @@ from rankr_ghl.sync.field_catalogue import (
     RANKR_FIELDS,
     SideField,
 )
+from rankr_ghl.sync.mapping_document import DeleteSpec, EntitySpec, FieldSpec, MappingDocument, NameSpec
 from rankr_ghl.sync.transforms import FieldKind
 from rankr_ghl.sync.types import (
     DeletePolicy,
@@ -20,16 +20,6 @@ from rankr_ghl.sync.types import (
     Entity,
     Side,
 )
-
-if TYPE_CHECKING:
-    # The document's pydantic models live apart: only loading a document needs them (cold start).
-    from rankr_ghl.sync.mapping_document import (
-        DeleteSpec,
-        EntitySpec,
-        FieldSpec,
-        MappingDocument,
-        NameSpec,
-    )
 
 
 class MappingError(ValueError):

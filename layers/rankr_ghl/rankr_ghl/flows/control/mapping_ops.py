@@ -49,7 +49,7 @@ def get_mapping(
         return {
             "source": "default",
             "version": fallback.digest,
-            "document": fallback.document.model_dump(mode="json"),
+            "document": fallback.document.to_json(),
         }
     try:
         version: str | None = load_mapping(own).digest
@@ -75,7 +75,7 @@ def put_mapping(
     checked = validate_mapping(request)
     if not checked["valid"]:
         raise ControlError("invalid_mapping", "; ".join(checked["problems"][:10]))
-    document = load_mapping(request.document).document.model_dump(mode="json")
+    document = load_mapping(request.document).document.to_json()
     documents.put_mapping_document(document, **_scope(request.location_id, request.rankr_account_id))
     return {
         "stored": True,

@@ -18,6 +18,7 @@ from rankr_ghl.flows.lead_push.idempotency import (
     dynamodb_idempotency,
     powertools_idempotency,
 )
+from rankr_ghl.flows.lead_push.lead import Lead, LeadNote, LeadTask, lead_tag, parse_lead
 from rankr_ghl.flows.lead_push.lead_source import RankrLeadSource
 from rankr_ghl.flows.lead_push.lead_writer import claim_identities
 from rankr_ghl.flows.lead_push.locations import ConnectionLocationResolver
@@ -37,12 +38,8 @@ from rankr_ghl.flows.lead_push.request import (
     MAX_BATCH_BYTES,
     MAX_LEAD_BYTES,
     InvocationType,
-    Lead,
-    LeadNote,
     LeadPushIncomplete,
     LeadPushRequestError,
-    LeadTask,
-    lead_tag,
     parse_request,
 )
 from rankr_ghl.flows.lead_push.results import BatchResult, ErrorCode, LeadPushFailure, Outcome
@@ -83,6 +80,7 @@ __all__ = [
     "claim_identities",
     "dynamodb_idempotency",
     "lead_tag",
+    "parse_lead",
     "parse_request",
     "payload_hash",
     "powertools_idempotency",

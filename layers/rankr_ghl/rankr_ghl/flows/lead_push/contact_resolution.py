@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rankr_ghl.flows.lead_push.request import Lead
+from rankr_ghl.flows.lead_push.lead import Lead
 from rankr_ghl.flows.lead_push.results import Outcome
 from rankr_ghl.ghl.errors import GHLDuplicateContact, GHLError, GHLRateLimited
 from rankr_ghl.observability import logger

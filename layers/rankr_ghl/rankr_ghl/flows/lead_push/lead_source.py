@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rankr_ghl.flows.lead_push.request import Lead
+from rankr_ghl.flows.lead_push.lead import Lead
 from rankr_ghl.flows.lead_push.results import ErrorCode, LeadPushFailure
 from rankr_ghl.ports import ConnectionLookup, RankrRecords
 from rankr_ghl.rankr.errors import RankrError

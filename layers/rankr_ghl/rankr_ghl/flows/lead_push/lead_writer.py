@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rankr_ghl.flows.lead_push.contact_resolution import ContactResolver
+from rankr_ghl.flows.lead_push.lead import Lead
 from rankr_ghl.flows.lead_push.ports import (
     APPLIED_HASH,
     APPLIED_SEQ,
@@ -22,7 +23,6 @@ from rankr_ghl.flows.lead_push.ports import (
     LinkConflict,
     lead_link_attributes,
 )
-from rankr_ghl.flows.lead_push.request import Lead
 from rankr_ghl.flows.lead_push.results import ErrorCode, LeadPushFailure, Outcome, success_result
 from rankr_ghl.ghl.errors import GHLNotFound
 from rankr_ghl.observability import logger

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rankr_ghl.connections.status import ConnectionStatus
+from rankr_ghl.flows.lead_push.lead import Lead
 from rankr_ghl.flows.lead_push.ports import ConnectionLookup
-from rankr_ghl.flows.lead_push.request import Lead
 from rankr_ghl.flows.lead_push.results import ErrorCode, LeadPushFailure
 
 if TYPE_CHECKING:

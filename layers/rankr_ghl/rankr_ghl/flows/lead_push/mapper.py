@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from rankr_ghl.flows.lead_push.request import Lead
+from rankr_ghl.flows.lead_push.lead import Lead
 from rankr_ghl.flows.lead_push.results import ErrorCode, LeadPushFailure
 from rankr_ghl.sync import diff
 from rankr_ghl.sync.entity_mapping import RankrCustomAccessor
@@ -70,9 +70,7 @@ class SyncLeadMapper:
             if spec.flows_from(Side.RANKR)
             and (not isinstance(spec.rankr, RankrCustomAccessor) or spec.rankr.key in lead.customFields)
         ]
-        given = set(lead.model_fields_set) | (
-            {"firstName", "lastName"} if "name" in lead.model_fields_set else set()
-        )
+        given = set(lead.given_fields) | ({"firstName", "lastName"} if "name" in lead.given_fields else set())
         sent = {
             key: value if key in given else current.get(key) for key, value in lead.rankr_record().items()
         }

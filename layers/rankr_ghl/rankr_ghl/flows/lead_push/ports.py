@@ -14,7 +14,7 @@ from rankr_ghl.sync.ports import LEAD_PUSH_CHILDREN, LEAD_PUSH_CHILDREN_PENDING,
 
 if TYPE_CHECKING:
     from rankr_ghl.connections.models import Connection
-    from rankr_ghl.flows.lead_push.request import Lead
+    from rankr_ghl.flows.lead_push.lead import Lead
     from rankr_ghl.sync.types import Entity
 
 # Mapping attributes lead push keeps on a lead's contact mapping (strings, as every mapping attribute):

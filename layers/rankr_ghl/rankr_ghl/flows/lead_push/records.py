@@ -9,8 +9,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from rankr_ghl.flows.lead_push.lead import Lead
 from rankr_ghl.flows.lead_push.ports import LeadLink, LinkConflict, lead_link_attributes
-from rankr_ghl.flows.lead_push.request import Lead
 from rankr_ghl.flows.lead_push.results import Outcome
 from rankr_ghl.observability import logger
 from rankr_ghl.sync.audit_buffer import DEFAULT_FLUSH_AT, AuditBuffer

@@ -1,29 +1,12 @@
-"""The lead-push request: leads as Rankr sends them, validated one by one, and the batch envelope."""
+"""The lead-push request: the batch envelope; each lead is checked separately (`lead.parse_lead`)."""
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
-
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
-
-from rankr_ghl.sync.ports import LEAD_TAG_PREFIX
-from rankr_ghl.sync.tags import canonical_tag, same_tag
+from typing import Any
 
 MAX_BATCH = 100
 # Bytes of compact JSON (UTF-8). A lead carries at most one note and one task; 100 kB leaves room for
@@ -31,166 +14,6 @@ MAX_BATCH = 100
 # GHL work fits the function's timeout.
 MAX_LEAD_BYTES = 100_000
 MAX_BATCH_BYTES = 1_000_000
-DEFAULT_SOURCE = "Rankr"
-
-
-def _blank_to_none(value: Any) -> Any:
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
-
-
-_Blank = BeforeValidator(_blank_to_none)
-# Optional strings: constraints apply to the string only; a blank string means absent.
-OptionalText = Annotated[Annotated[str, StringConstraints(max_length=255)] | None, _Blank]
-OptionalEmail = Annotated[Annotated[str, StringConstraints(max_length=320)] | None, _Blank]
-OptionalPhone = Annotated[Annotated[str, StringConstraints(max_length=50)] | None, _Blank]
-OptionalLocationId = Annotated[
-    Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None, _Blank
-]
-OptionalAccountId = Annotated[
-    Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")] | None, _Blank
-]
-
-
-def _custom_field_value(value: Any) -> Any:
-    ok = (
-        value is None
-        or isinstance(value, bool | int | float)
-        or (isinstance(value, str) and len(value) <= 10_000)
-        or (
-            isinstance(value, list)
-            and len(value) <= 100
-            and all(isinstance(v, str) and len(v) <= 1000 for v in value)
-        )
-    )
-    if not ok:
-        raise ValueError("must be a string, number, boolean, list of strings or null")
-    return value
-
-
-# Rankr's CustomFieldValue (docs/rankr-api.yaml); one clear message instead of one per union member.
-CustomFieldValue = Annotated[Any, AfterValidator(_custom_field_value)]
-
-_ID_RE = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE_CHARS_RE = re.compile(r"^\+?[\d\s().-]+$")
-
-
-class LeadNote(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    body: str = Field(min_length=1, max_length=50_000)
-    title: OptionalText = None
-
-
-class LeadTask(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    title: str = Field(min_length=1, max_length=500)
-    body: str | None = Field(default=None, max_length=50_000)
-    # GHL requires a due date; a lead's follow-up task defaults to one day after the push.
-    dueDate: datetime | None = None
-    assignedTo: OptionalText = None
-
-    @field_validator("dueDate")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
-
-
-class Lead(BaseModel):
-    """One lead as Rankr sends it. Field names follow Rankr's contact (docs/rankr-api.yaml)."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    leadId: str = Field(pattern=_ID_RE)
-    locationId: OptionalLocationId = None
-    rankrAccountId: OptionalAccountId = None
-    firstName: OptionalText = None
-    lastName: OptionalText = None
-    name: OptionalText = None
-    email: OptionalEmail = None
-    phone: OptionalPhone = None
-    company: OptionalText = None
-    source: str = Field(default=DEFAULT_SOURCE, min_length=1, max_length=255)
-    tags: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
-        default_factory=list, max_length=100
-    )
-    customFields: dict[Annotated[str, Field(min_length=1, max_length=100)], CustomFieldValue] = Field(
-        default_factory=dict, max_length=200
-    )
-    note: LeadNote | None = None
-    task: LeadTask | None = None
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str | None) -> str | None:
-        if value is not None and not _EMAIL_RE.match(value):
-            raise ValueError("not a valid e-mail address")
-        return value
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        digits = sum(ch.isdigit() for ch in value)
-        if not _PHONE_CHARS_RE.match(value) or not 7 <= digits <= 15:
-            raise ValueError("not a valid phone number (7 to 15 digits, optional leading +)")
-        return value
-
-    @field_validator("tags")
-    @classmethod
-    def _tags(cls, value: list[str]) -> list[str]:
-        cleaned: list[str] = []
-        for raw_tag in value:
-            tag = raw_tag.strip()
-            if tag.lower().startswith(LEAD_TAG_PREFIX):
-                raise ValueError(f"tags starting with {LEAD_TAG_PREFIX!r} are reserved")
-            if tag and not any(same_tag(tag, kept) for kept in cleaned):
-                cleaned.append(tag)
-        return cleaned
-
-    @model_validator(mode="after")
-    def _target(self) -> Lead:
-        if self.locationId is None and self.rankrAccountId is None:
-            raise ValueError("locationId or rankrAccountId is required")
-        return self
-
-    @property
-    def has_identifier(self) -> bool:
-        """GHL can only match a contact by e-mail or phone."""
-        return bool(self.email or self.phone)
-
-    @property
-    def lead_tag(self) -> str:
-        return lead_tag(self.leadId)
-
-    def rankr_record(self) -> dict[str, Any]:
-        """The lead as a Rankr contact record (the input side of the field mapping)."""
-        first, last = self.firstName, self.lastName
-        if self.name and not (first or last):
-            first, _, rest = self.name.partition(" ")
-            last = rest.strip() or None
-        return {
-            "id": self.leadId,
-            "firstName": first,
-            "lastName": last,
-            "email": self.email,
-            "phone": self.phone,
-            "company": self.company,
-            "source": self.source,
-            "tags": list(self.tags),
-            "customFields": dict(self.customFields),
-        }
-
-
-def lead_tag(lead_id: str) -> str:
-    """The marker tag of a lead's contact, in the canonical case it is written and searched in."""
-    return canonical_tag(f"{LEAD_TAG_PREFIX}{lead_id}")
 
 
 class InvocationType(StrEnum):
@@ -304,12 +127,3 @@ def lead_size_error(index: int, raw: Any) -> str | None:
     if size <= MAX_LEAD_BYTES:
         return None
     return f"leads[{index}]: the lead is {size} bytes; a lead holds at most {MAX_LEAD_BYTES} bytes"
-
-
-def describe_validation_error(error: ValidationError) -> str:
-    """One line naming every bad field; values are never echoed (they may be PII)."""
-    parts = []
-    for item in error.errors(include_input=False, include_url=False):
-        where = ".".join(str(p) for p in item["loc"]) or "lead"
-        parts.append(f"{where}: {item['msg']}")
-    return "; ".join(parts)

@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from rankr_ghl import deadlines
 from rankr_ghl.connections.errors import ConnectionsError
 from rankr_ghl.flows.lead_push.contact_resolution import ContactResolver, ResolutionSettings
 from rankr_ghl.flows.lead_push.idempotency import IdempotentRunner
+from rankr_ghl.flows.lead_push.lead import Lead, describe_validation_error, parse_lead
 from rankr_ghl.flows.lead_push.lead_writer import LeadWriter
 from rankr_ghl.flows.lead_push.ports import (
     AppliedVersion,
@@ -31,22 +30,17 @@ from rankr_ghl.flows.lead_push.ports import (
     LeadSource,
     LocationResolver,
 )
-from rankr_ghl.flows.lead_push.request import (
-    InvocationType,
-    Lead,
-    describe_validation_error,
-    lead_size_error,
-    parse_request,
-)
+from rankr_ghl.flows.lead_push.request import InvocationType, lead_size_error, parse_request
 from rankr_ghl.flows.lead_push.results import BatchResult, ErrorCode, LeadPushFailure, Outcome, failed_result
 from rankr_ghl.ghl.errors import GHLError, GHLForbidden, GHLRateLimited, GHLUnauthorized
 from rankr_ghl.observability import logger, redact_text
 from rankr_ghl.ports import GhlRecords
+from rankr_ghl.wire_values import WireFormatError
 
 
 def payload_hash(location_id: str, lead: Lead) -> str:
     canonical = json.dumps(
-        {"locationId": location_id, **lead.model_dump(mode="json", exclude={"locationId", "rankrAccountId"})},
+        {"locationId": location_id, **lead.as_json(exclude=frozenset({"locationId", "rankrAccountId"}))},
         sort_keys=True,
         separators=(",", ":"),
     )
@@ -179,8 +173,8 @@ class LeadPushService:
             )
             return
         try:
-            item.lead = Lead.model_validate(raw)
-        except ValidationError as exc:
+            item.lead = parse_lead(raw)
+        except WireFormatError as exc:
             message = f"leads[{item.index}]: {describe_validation_error(exc)}"
             item.result = failed_result(
                 item.lead_id, LeadPushFailure(ErrorCode.INVALID_LEAD, message, retryable=False)
@@ -227,7 +221,7 @@ class LeadPushService:
         runs again under the next unused sequence number."""
         location_id = self._locations.location_for(lead)
         current = payload_hash(location_id, lead)
-        body = lead.model_dump(mode="json", exclude={"rankrAccountId"}) | {"locationId": location_id}
+        body = lead.as_json(exclude=frozenset({"rankrAccountId"})) | {"locationId": location_id}
         seq = 0
         for _ in range(_KEY_ATTEMPTS):
             payload = {
@@ -238,7 +232,7 @@ class LeadPushService:
                 "lead": body,
                 "checkCurrent": check_current,
                 # The fields the lead carries (the rest are defaults): only those can be stale.
-                "given": sorted(lead.model_fields_set),
+                "given": sorted(lead.given_fields),
             }
             self._ran.done = False
             result = self._push_once(payload, guard)
@@ -280,7 +274,7 @@ class LeadPushService:
         body: dict[str, Any] = lead_payload["lead"]
         given = lead_payload.get("given")
         kept = {"leadId", "locationId", *given} if isinstance(given, list) else set(body)
-        lead = Lead.model_validate({k: v for k, v in body.items() if k in kept})
+        lead = parse_lead({k: v for k, v in body.items() if k in kept})
         location_id: str = lead_payload["locationId"]
         source = self._source
         current = (
