@@ -149,7 +149,7 @@ def world():
 
 def snapshot(connections: Connections, claims: Claims) -> str:
     return json.dumps(
-        [c.model_dump(mode="json") for c in connections.list()] + [claims.items], sort_keys=True
+        [c.to_json_dict() for c in connections.list()] + [claims.items], sort_keys=True
     )
 
 

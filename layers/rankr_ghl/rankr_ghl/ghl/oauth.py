@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import httpx
 
-from rankr_ghl.ghl.models import InstalledLocation, InstalledLocationsResponse, TokenResponse
+from rankr_ghl.ghl.errors import GHLError
+from rankr_ghl.ghl.oauth_models import InstalledLocation, InstalledLocationsResponse, TokenResponse
 from rankr_ghl.ghl.ratelimit import RateLimiter
-from rankr_ghl.ghl.responses import Replay, parse_response
+from rankr_ghl.ghl.responses import Replay
 from rankr_ghl.ghl.transport import (
     DEFAULT_BASE_URL,
     DEFAULT_TIMEOUT,
@@ -32,11 +33,25 @@ from rankr_ghl.ghl.transport import (
 )
 
 UserType = Literal["Location", "Company"]
+T = TypeVar("T")
 TOKEN_PATH = "/oauth/token"
 LOCATION_TOKEN_PATH = "/oauth/locationToken"
 INSTALLED_LOCATIONS_PATH = "/oauth/installedLocations"
 LOCATION_PATH = "/locations/{locationId}"
 MAX_NAME_LENGTH = 200
+
+
+def _parse(read: Callable[[Any], T], what: str, body: Any, *, method: str, path: str) -> T:
+    """A 2xx body read by `read` (a payload's `from_wire`); a shape we cannot read is a GHLError that
+    counts the bad fields and never shows a value (a token answer carries secrets)."""
+    from rankr_ghl.wire_values import WireFormatError
+
+    try:
+        return read(body if body is not None else {})
+    except WireFormatError as exc:
+        raise GHLError(
+            f"unexpected response shape for {what}: {len(exc.problems)} error(s)", method=method, path=path
+        ) from exc
 
 
 def app_id_from_client_id(client_id: str) -> str:
@@ -101,7 +116,7 @@ class GHLOAuthClient(HttpCoreOwner):
             form=form,
             replay_window_s=replay_window_s,
         )
-        return parse_response(TokenResponse, body, method="POST", path=TOKEN_PATH)
+        return _parse(TokenResponse.from_wire, "TokenResponse", body, method="POST", path=TOKEN_PATH)
 
     def exchange_code(
         self, code: str, user_type: UserType | str = "Location", redirect_uri: str | None = None
@@ -148,7 +163,7 @@ class GHLOAuthClient(HttpCoreOwner):
             form={"companyId": company_id, "locationId": location_id},
             token=company_token,
         )
-        return parse_response(TokenResponse, body, method="POST", path=LOCATION_TOKEN_PATH)
+        return _parse(TokenResponse.from_wire, "TokenResponse", body, method="POST", path=LOCATION_TOKEN_PATH)
 
     def location_name(self, location_token: str, location_id: str) -> str | None:
         """GET /locations/{locationId} (scope `locations.readonly`): the location's name, for the
@@ -194,7 +209,13 @@ class GHLOAuthClient(HttpCoreOwner):
             params=params,
             token=company_token,
         )
-        return parse_response(InstalledLocationsResponse, body, method="GET", path=INSTALLED_LOCATIONS_PATH)
+        return _parse(
+            InstalledLocationsResponse.from_wire,
+            "InstalledLocationsResponse",
+            body,
+            method="GET",
+            path=INSTALLED_LOCATIONS_PATH,
+        )
 
     def installed_locations(
         self,

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import Enum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, ValidationError
 
 from rankr_ghl.ghl import errors
 from rankr_ghl.ghl.ratelimit import HEADER_DAILY_REMAINING
 from rankr_ghl.ghl.variant_observations import observe_duplicate_error, observe_variant_once
 
+if TYPE_CHECKING:
+    # Only the typed models' answers need pydantic (loaded with them); the OAuth payloads, read
+    # without it on an agency install's first event, share this module.
+    from pydantic import BaseModel
+
 _TRACE_HEADERS = ("traceid", "x-trace-id", "trace-id", "x-request-id")
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound="BaseModel")
 __all__ = [
     "Replay",
     "error_message",
@@ -120,6 +124,8 @@ def map_error(
 
 
 def parse_response(model: type[M], body: Any, *, method: str, path: str) -> M:
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(body if body is not None else {})
     except ValidationError as exc:
