@@ -201,11 +201,25 @@ def lax_int(value: Any) -> int:
     raise ValueError("Input should be a valid integer")
 
 
+class ItemError(ValueError):
+    """A problem with one item of a collection: `location` within the collection (its index)."""
+
+    def __init__(self, location: Location, message: str) -> None:
+        super().__init__(message)
+        self.location = location
+
+
 def lax_str_tuple(value: Any) -> tuple[str, ...]:
     """pydantic's lax `tuple[str, ...]`: a list, tuple, set or iterator of strings (not one string)."""
     if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
         raise ValueError("Input should be a valid tuple")
-    return tuple(lax_str(item) for item in value)
+    items: list[str] = []
+    for index, item in enumerate(value):
+        try:
+            items.append(lax_str(item))
+        except ValueError as exc:
+            raise ItemError((index,), str(exc)) from None
+    return tuple(items)
 
 
 def lax_enum(kind: type[E], value: Any) -> E:
@@ -242,10 +256,11 @@ class Fields:
     """
 
     def __init__(self, data: Any, problems: Problems, where: Location = ()) -> None:
-        if not isinstance(data, Mapping):
+        # Not a record at all: that one problem, not one per field.
+        self.is_record = isinstance(data, Mapping)
+        if not self.is_record:
             problems.add(where, "Input should be a valid dictionary")
-            data = {}
-        self.data: Mapping[str, Any] = data
+        self.data: Mapping[str, Any] = data if self.is_record else {}
         self.problems = problems
         self.where = where
 
@@ -263,7 +278,7 @@ class Fields:
     def optional(self, names: str | tuple[str, ...], convert: Callable[[Any], T], default: Any) -> T:
         name = self._spelling(names)
         if name is None:
-            if default is _REQUIRED:
+            if default is _REQUIRED and self.is_record:
                 first = names if isinstance(names, str) else names[0]
                 self.problems.add((*self.where, first), "Field required")
                 return cast(T, None)
@@ -271,7 +286,8 @@ class Fields:
         try:
             return convert(self.data[name])
         except (ValueError, TypeError) as exc:
-            self.problems.add((*self.where, name), str(exc) or "Input is not valid")
+            inner = exc.location if isinstance(exc, ItemError) else ()
+            self.problems.add((*self.where, name, *inner), str(exc) or "Input is not valid")
             return cast(T, None)
 
     def unknown(self, known: Iterable[str]) -> dict[str, Any]:
