@@ -176,7 +176,7 @@ class InstalledLocationsResponse:
     def from_wire(cls, body: Any) -> InstalledLocationsResponse:
         problems = Problems("InstalledLocationsResponse")
         read = Fields(body, problems)
-        raw = read.optional("locations", _location_list, [])
+        raw = read.optional("locations", _location_list, []) or []  # None: refused, in `problems`
         locations = [InstalledLocation.read(item, problems, ("locations", i)) for i, item in enumerate(raw)]
         response = cls(
             locations=locations,
