@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -392,3 +394,29 @@ def test_built_bundles_take_either_kind_of_secret_and_compare_by_value() -> None
     second = TokenBundle(access_token=SecretStr(ACCESS), expires_at=5.0, user_type=UserType.LOCATION)
     assert first == second and first.minted_from_company
     assert first.expires_within(10, now=0) and not first.expires_within(4, now=0)
+
+
+def test_reading_connections_tokens_and_oauth_answers_loads_no_pydantic() -> None:
+    """A lead push, a webhook and an agency install read these on their first event: pydantic's
+    import alone costs more than a quarter of what a cold start may add."""
+    code = (
+        "import sys\n"
+        "from rankr_ghl.aws.connections_store import DynamoConnectionStore\n"
+        "from rankr_ghl.aws.token_secrets import SecretsManagerTokenStore\n"
+        "from rankr_ghl.connections.models import TokenBundle\n"
+        "from rankr_ghl.connections.vault import bundle_from_grant\n"
+        "from rankr_ghl.ghl.oauth import GHLOAuthClient\n"
+        "from rankr_ghl.ghl.oauth_models import InstalledLocationsResponse, TokenResponse\n"
+        "item = {'connectionId': {'S': 'loc1'}, 'userType': {'S': 'Location'},\n"
+        "        'installedAt': {'S': '2024-06-01T12:00:00+00:00'}, 'scopes': {'L': [{'S': 'a'}]}}\n"
+        "connection = DynamoConnectionStore.from_item(item)\n"
+        "DynamoConnectionStore.to_item_values(connection)\n"
+        "grant = TokenResponse.from_wire({'access_token': 'a', 'expires_in': 5, 'userType': 'Location'})\n"
+        "bundle = bundle_from_grant(grant, now=1.0, user_type=connection.user_type, company_id=None,\n"
+        "                           location_id='loc1')\n"
+        "TokenBundle.from_secret_json(bundle.to_secret_json())\n"
+        "InstalledLocationsResponse.from_wire({'locations': [{'_id': 'loc1', 'installedAt': 1}]})\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in {'pydantic', 'pydantic_core'})\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
