@@ -202,10 +202,11 @@ def test_fields_read_spellings_defaults_and_report_every_problem_without_values(
     fields.required("n", lax_int)
     fields.required(("must", "Must"), lax_str)
     fields.optional("nothing", lax_float, 0.0)
+    fields.optional("kept", lambda value: parse_datetime(10**30), None)  # out of range: a problem
     assert fields.unknown(["accessToken", "n"]) == {"kept": 1, "nothing": None}
     with pytest.raises(WireFormatError) as raised:
         problems.raise_if_any()
-    assert [e["loc"] for e in raised.value.errors()] == [("n",), ("must",), ("nothing",)]
+    assert [e["loc"] for e in raised.value.errors()] == [("n",), ("must",), ("nothing",), ("kept",)]
     assert "Field required" in str(raised.value) and "tok-secret" not in str(raised.value)
     assert "x" not in [e["msg"] for e in raised.value.errors()]
 

@@ -278,14 +278,15 @@ class Fields:
     def optional(self, names: str | tuple[str, ...], convert: Callable[[Any], T], default: Any) -> T:
         name = self._spelling(names)
         if name is None:
-            if default is _REQUIRED and self.is_record:
+            if default is not _REQUIRED:
+                return cast(T, default)
+            if self.is_record:
                 first = names if isinstance(names, str) else names[0]
                 self.problems.add((*self.where, first), "Field required")
-                return cast(T, None)
-            return cast(T, default)
+            return cast(T, None)
         try:
             return convert(self.data[name])
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, ArithmeticError) as exc:  # ArithmeticError: a date out of range
             inner = exc.location if isinstance(exc, ItemError) else ()
             self.problems.add((*self.where, name, *inner), str(exc) or "Input is not valid")
             return cast(T, None)

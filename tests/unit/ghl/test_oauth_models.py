@@ -272,6 +272,16 @@ def test_an_empty_install_date_is_no_date() -> None:
     assert ghl_datetime(None) is None
 
 
+@pytest.mark.parametrize("installed_at", [10**30, "9" * 30, 1e300])
+def test_an_install_date_out_of_range_is_refused_by_name(installed_at: Any) -> None:
+    """The pydantic model let the OverflowError of such a date escape; it is a refused field now."""
+    with pytest.raises(OverflowError):
+        ReferenceInstalledLocation.model_validate({"_id": "loc1", "installedAt": installed_at})
+    with pytest.raises(WireFormatError) as raised:
+        InstalledLocationsResponse.from_wire({"locations": [{"_id": "loc1", "installedAt": installed_at}]})
+    assert [e["loc"] for e in raised.value.errors()] == [("locations", 0, "installedAt")]
+
+
 @pytest.mark.parametrize("spec_path", ["/oauth/token", "/oauth/locationToken"])
 def test_documented_token_examples_read_alike(ghl_contract: dict[str, Any], spec_path: str) -> None:
     example = SpecExamples(ghl_contract).response_example("oauth.json", "POST", spec_path, "200")
