@@ -4,8 +4,9 @@ Plain frozen dataclasses, no pydantic: every lead push, webhook and agency insta
 first event, and importing pydantic would cost more than a quarter of what a cold start may add
 (`rankr_ghl.wire_values`). Code builds them with typed values; what a store hands in (a DynamoDB item,
 a secret's JSON) is read by `Connection.from_stored` and `TokenBundle.from_secret_dict`, which coerce
-as pydantic's lax mode did (enums from their values, datetimes from ISO text or epochs, tuples from
-lists) and report every bad field at once (`WireFormatError`).
+as pydantic's lax mode does (enums from their values, datetimes from ISO text or epochs, tuples from
+lists), so what any version of the connector stored reads alike, and report every bad field at once
+(`WireFormatError`).
 
 Tokens are `SecretStr` so that a repr, a log line or an error never shows them; only
 `TokenBundle.to_secret_json` (the secret payload) reveals the values. The plain states and id helpers
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -81,8 +82,8 @@ def _secret(value: Any) -> SecretStr:
 
 
 def _json_value(value: Any) -> Any:
-    """What `model_dump(mode="json")` writes for a value: datetimes as ISO text, enums as their
-    values, tuples and sets as lists, mappings walked."""
+    """A value as JSON holds it (pydantic's JSON mode): datetimes as ISO text, enums as their values,
+    tuples and sets as lists, mappings walked."""
     if isinstance(value, datetime):
         return json_datetime(value)
     if isinstance(value, Enum):
@@ -121,7 +122,7 @@ class Connection:
     @classmethod
     def from_stored(cls, values: Mapping[str, Any]) -> Connection:
         """A connection from stored values named as its fields (unknown names ignored), coerced as
-        pydantic's lax mode did; a `WireFormatError` names every bad or missing field."""
+        pydantic's lax mode does; a `WireFormatError` names every bad or missing field."""
         problems = Problems("Connection")
         read = Fields(values, problems)
         now = utcnow()
@@ -151,8 +152,8 @@ class Connection:
         return is_company_connection_id(self.connection_id)
 
     def to_json_dict(self) -> dict[str, Any]:
-        """Every field, JSON-ready (what `model_dump(mode="json")` wrote)."""
-        return {name: _json_value(getattr(self, name)) for name in self.__dataclass_fields__}
+        """Every field, JSON-ready: datetimes as ISO 8601 (`Z` for UTC), enums as their values."""
+        return {item.name: _json_value(getattr(self, item.name)) for item in fields(self)}
 
     def public_view(self) -> dict[str, Any]:
         """What operators may see: everything on the record (it never holds a token)."""
@@ -196,9 +197,8 @@ class TokenBundle:
 
     @classmethod
     def from_secret_dict(cls, values: Any) -> TokenBundle:
-        """A bundle from a secret's parsed JSON (unknown keys ignored, older secrets' spellings
-        coerced as pydantic's lax mode did); a `WireFormatError` names every bad or missing field and
-        never shows a value."""
+        """A bundle from a secret's parsed JSON (unknown keys ignored, values coerced as pydantic's
+        lax mode does); a `WireFormatError` names every bad or missing field and never shows a value."""
         problems = Problems("TokenBundle")
         read = Fields(values, problems)
         bundle = cls(

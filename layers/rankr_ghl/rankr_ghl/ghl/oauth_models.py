@@ -2,9 +2,9 @@
 
 Plain frozen dataclasses read by `from_wire`, no pydantic: an agency install's first event reads
 them, and importing pydantic costs more than a quarter of what a cold start may add
-(`rankr_ghl.wire_values`). The reads follow the pydantic models they replace: both spellings of every
-token field, `_id` or `id`, GHL's date spellings, unknown fields kept in `extra`; a bad field raises
-`WireFormatError` naming it, never showing its value.
+(`rankr_ghl.wire_values`). The reads take what GHL sends: both spellings of every token field, `_id`
+or `id`, GHL's date spellings, values coerced as pydantic's lax mode does; unknown fields are kept in
+`extra`. A bad field raises `WireFormatError` naming it, never showing its value.
 """
 
 from __future__ import annotations
