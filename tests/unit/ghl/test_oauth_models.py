@@ -322,3 +322,15 @@ def test_an_unreadable_token_answer_is_a_ghl_error_that_shows_no_token() -> None
     assert isinstance(raised.value.__cause__, WireFormatError)
     shown = str(raised.value) + repr(raised.value) + str(raised.value.__cause__)
     assert ACCESS not in shown and REFRESH not in shown and "CLIENT-SECRET" not in shown
+
+
+def test_an_empty_answer_reads_as_an_answer_with_no_fields() -> None:
+    oauth = GHLOAuthClient(
+        "app-x",
+        "CLIENT-SECRET",
+        base_url="https://ghl.test",
+        transport=httpx.MockTransport(lambda _request: httpx.Response(200)),
+    )
+    assert oauth.refresh("RT-old", "Location") == TokenResponse()
+    assert oauth.installed_locations_page("CT", "co1").locations == []
+    assert list(oauth.installed_locations("CT", "co1")) == []

@@ -1,8 +1,11 @@
-"""Reading GHL's answers: typed errors from non-2xx responses, models from 2xx bodies."""
+"""Reading GHL's answers: typed errors from non-2xx responses, models or wire records from 2xx bodies.
+
+pydantic loads only when a model reads an answer: the contact calls of a lead push or a webhook read
+theirs with wire parsers (`contact_wire`), so their first event never imports it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -11,15 +14,15 @@ import httpx
 from rankr_ghl.ghl import errors
 from rankr_ghl.ghl.ratelimit import HEADER_DAILY_REMAINING
 from rankr_ghl.ghl.variant_observations import observe_duplicate_error, observe_variant_once
+from rankr_ghl.wire_values import WireFormatError
 
 if TYPE_CHECKING:
-    # Only the typed models' answers need pydantic (loaded with them); the OAuth payloads, read
-    # without it on an agency install's first event, share this module.
     from pydantic import BaseModel
 
 _TRACE_HEADERS = ("traceid", "x-trace-id", "trace-id", "x-request-id")
 
 M = TypeVar("M", bound="BaseModel")
+T = TypeVar("T")
 __all__ = [
     "Replay",
     "error_message",
@@ -28,6 +31,7 @@ __all__ = [
     "map_error",
     "observe_variant_once",
     "parse_response",
+    "parse_wire_response",
     "response_trace_id",
 ]
 
@@ -131,6 +135,19 @@ def parse_response(model: type[M], body: Any, *, method: str, path: str) -> M:
     except ValidationError as exc:
         raise errors.GHLError(
             f"unexpected response shape for {model.__name__}: {exc.error_count()} error(s)",
+            method=method,
+            path=path,
+        ) from exc
+
+
+def parse_wire_response(parser: Callable[[Any], T], body: Any, *, method: str, path: str) -> T:
+    """A 2xx body read by a wire parser; a body of the wrong shape raises the GHLError a model
+    would have raised (the parser's title names the model it stands in for)."""
+    try:
+        return parser(body)
+    except WireFormatError as exc:
+        raise errors.GHLError(
+            f"unexpected response shape for {exc.title}: {len(exc.problems)} error(s)",
             method=method,
             path=path,
         ) from exc
