@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 import pytest
 from pydantic import BaseModel, ValidationError
 from pydantic import SecretStr as PydanticSecretStr
 from rankr_ghl.wire_values import (
+    Fields,
     Problems,
     SecretStr,
     WireFormatError,
     json_datetime,
     lax_bool,
+    lax_dict,
+    lax_enum,
+    lax_float,
+    lax_int,
+    lax_str,
+    lax_str_tuple,
+    nullable,
     parse_datetime,
 )
 
@@ -130,3 +141,81 @@ def test_problems_are_reported_all_at_once_in_pydantics_shape() -> None:
         "  at most 100 characters",
     ]
     assert isinstance(raised.value, ValueError)
+
+
+class _Kind(StrEnum):
+    LOCATION = "Location"
+    COMPANY = "Company"
+
+
+class _Lax(BaseModel):
+    text: str | None = None
+    number: float | None = None
+    whole: int | None = None
+    words: tuple[str, ...] | None = None
+    kind: _Kind | None = None
+    table: dict[str, Any] | None = None
+
+
+LAX_CASES: list[tuple[str, Any, Callable[[Any], Any]]] = [
+    *[
+        ("text", v, lax_str)
+        for v in ["a", "", " x ", _Kind.LOCATION, b"bytes", 1, 1.5, True, [], {}, b"\xff"]
+    ],
+    *[
+        ("number", v, lax_float)
+        for v in [1, 1.5, True, "2.5", " 3 ", "1e3", "1_000", b"4", Decimal("1.25"), "0x1", "one", [], {}]
+    ],
+    *[
+        ("whole", v, lax_int)
+        for v in [1, True, 2.0, 2.5, "3", " 4 ", "5.0", "5.5", "-3", b"7", Decimal("5"), Decimal("5.5")]
+        + ["x", float("inf"), float("nan"), [], {}]
+    ],
+    *[
+        ("words", v, lax_str_tuple)
+        for v in [["a"], ("a", "b"), {"a"}, frozenset({"a"}), [_Kind.COMPANY], "ab", [1], {"a": 1}, 3, []]
+    ],
+    *[
+        ("kind", v, lambda v: lax_enum(_Kind, v))
+        for v in ["Location", "location", _Kind.COMPANY, b"Company", 1]
+    ],
+    *[("table", v, lax_dict) for v in [{}, {"a": 1}, [], "x", [("a", 1)]]],
+]
+
+
+@pytest.mark.parametrize(("field", "value", "convert"), LAX_CASES, ids=repr)
+def test_lax_conversions_accept_and_refuse_what_pydantic_does(
+    field: str, value: Any, convert: Callable[[Any], Any]
+) -> None:
+    try:
+        expected = getattr(_Lax.model_validate({field: value}), field)
+    except ValidationError:
+        with pytest.raises(ValueError):
+            convert(value)
+        return
+    got = convert(value)
+    assert got == expected and type(got) is type(expected)
+
+
+def test_fields_read_spellings_defaults_and_report_every_problem_without_values() -> None:
+    problems = Problems("Record")
+    fields = Fields({"accessToken": "tok-secret", "n": "x", "kept": 1, "nothing": None}, problems)
+    assert fields.required(("access_token", "accessToken"), lax_str) == "tok-secret"
+    assert fields.optional("absent", lax_float, 0.5) == 0.5
+    assert fields.optional("nothing", nullable(lax_float), 0.5) is None
+    fields.required("n", lax_int)
+    fields.required(("must", "Must"), lax_str)
+    fields.optional("nothing", lax_float, 0.0)
+    fields.optional("kept", lambda value: parse_datetime(10**30), None)  # out of range: a problem
+    assert fields.unknown(["accessToken", "n"]) == {"kept": 1, "nothing": None}
+    with pytest.raises(WireFormatError) as raised:
+        problems.raise_if_any()
+    assert [e["loc"] for e in raised.value.errors()] == [("n",), ("must",), ("nothing",), ("kept",)]
+    assert "Field required" in str(raised.value) and "tok-secret" not in str(raised.value)
+    assert "x" not in [e["msg"] for e in raised.value.errors()]
+
+
+def test_fields_of_what_is_not_a_mapping_is_one_problem() -> None:
+    problems = Problems("Record")
+    Fields(["not", "a", "mapping"], problems, where=("body",))
+    assert problems.found == [(("body",), "Input should be a valid dictionary")]

@@ -25,10 +25,10 @@ def connect_location(
 ) -> tuple[str, str]:
     """A GHL sandbox location with a stored token pair and an ACTIVE connection linked to a Rankr account
     (what a finished install leaves); `rate_limit` overrides the location's GHL window."""
-    from pydantic import SecretStr
     from rankr_ghl.aws.connections_store import DynamoConnectionStore
     from rankr_ghl.aws.token_secrets import SecretsManagerTokenStore
     from rankr_ghl.connections.models import Connection, TokenBundle, UserType, from_epoch
+    from rankr_ghl.wire_values import SecretStr
 
     location_id = location_id or f"loc{uuid.uuid4().hex[:17]}"
     account_id = account_id or f"acct-{uuid.uuid4().hex[:8]}"

@@ -13,11 +13,16 @@ The coercions follow pydantic's lax mode, so a record reads the same whichever s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from decimal import Decimal
+from enum import Enum
+from typing import Any, TypeVar, cast
 
 Location = tuple[str | int, ...]
+T = TypeVar("T")
+E = TypeVar("E", bound=Enum)
 
 _TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
 _FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
@@ -150,3 +155,146 @@ class SecretStr:
 
     def __len__(self) -> int:
         return len(self._value)
+
+
+def lax_str(value: Any) -> str:
+    """pydantic's lax string: a string (a str enum gives its value) or UTF-8 bytes; never a number."""
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, bytes):
+        try:
+            return value.decode()
+        except UnicodeDecodeError:
+            raise ValueError("Input should be a valid string") from None
+    raise ValueError("Input should be a valid string")
+
+
+def lax_float(value: Any) -> float:
+    """pydantic's lax number: a number, a boolean, or a string (or bytes) that spells one."""
+    if isinstance(value, int | float | Decimal):  # bool is an int
+        return float(value)
+    if isinstance(value, str | bytes):
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError("Input should be a valid number, unable to parse string as a number") from None
+    raise ValueError("Input should be a valid number")
+
+
+def lax_int(value: Any) -> int:
+    """pydantic's lax integer: an int, a boolean, a whole float or Decimal, or a string spelling one."""
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, str | bytes):
+        try:
+            return int(value)
+        except ValueError:
+            try:
+                value = float(value)
+            except ValueError:
+                raise ValueError(
+                    "Input should be a valid integer, unable to parse string as an integer"
+                ) from None
+    if isinstance(value, float | Decimal):
+        if not math.isfinite(value):
+            raise ValueError("Input should be a finite number")
+        if value != int(value):
+            raise ValueError("Input should be a valid integer, got a number with a fractional part")
+        return int(value)
+    raise ValueError("Input should be a valid integer")
+
+
+class ItemError(ValueError):
+    """A problem with one item of a collection: `location` within the collection (its index)."""
+
+    def __init__(self, location: Location, message: str) -> None:
+        super().__init__(message)
+        self.location = location
+
+
+def lax_str_tuple(value: Any) -> tuple[str, ...]:
+    """pydantic's lax `tuple[str, ...]`: a list, tuple, set or iterator of strings (not one string)."""
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise ValueError("Input should be a valid tuple")
+    items: list[str] = []
+    for index, item in enumerate(value):
+        try:
+            items.append(lax_str(item))
+        except ValueError as exc:
+            raise ItemError((index,), str(exc)) from None
+    return tuple(items)
+
+
+def lax_enum(kind: type[E], value: Any) -> E:
+    """A member of `kind` from itself or its value (bytes decoded), as pydantic reads an enum."""
+    if isinstance(value, kind):
+        return value
+    try:
+        return kind(value.decode() if isinstance(value, bytes) else value)
+    except (ValueError, UnicodeDecodeError):
+        choices = " or ".join(repr(member.value) for member in kind)
+        raise ValueError(f"Input should be {choices}") from None
+
+
+def lax_dict(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError("Input should be a valid dictionary")
+    return dict(value)
+
+
+def nullable(convert: Callable[[Any], T]) -> Callable[[Any], T | None]:
+    """`convert`, letting None through (an optional field given null)."""
+    return lambda value: None if value is None else convert(value)
+
+
+_REQUIRED: Any = object()
+
+
+class Fields:
+    """Reads the fields of one record with lax conversions, collecting every problem in `problems`.
+
+    A field may have several spellings (the first present one is read, as pydantic's alias
+    choices); a missing required field or a failed conversion is recorded under its name, and the
+    message never shows the value (it may be a token or personal data).
+    """
+
+    def __init__(self, data: Any, problems: Problems, where: Location = ()) -> None:
+        # Not a record at all: that one problem, not one per field.
+        self.is_record = isinstance(data, Mapping)
+        if not self.is_record:
+            problems.add(where, "Input should be a valid dictionary")
+        self.data: Mapping[str, Any] = data if self.is_record else {}
+        self.problems = problems
+        self.where = where
+
+    def _spelling(self, names: str | tuple[str, ...]) -> str | None:
+        for name in (names,) if isinstance(names, str) else names:
+            if name in self.data:
+                return name
+        return None
+
+    def required(self, names: str | tuple[str, ...], convert: Callable[[Any], T]) -> T:
+        """The converted value; when missing or wrong, a problem (and a placeholder never used,
+        because the caller raises the problems before building anything)."""
+        return self.optional(names, convert, _REQUIRED)
+
+    def optional(self, names: str | tuple[str, ...], convert: Callable[[Any], T], default: Any) -> T:
+        name = self._spelling(names)
+        if name is None:
+            if default is not _REQUIRED:
+                return cast(T, default)
+            if self.is_record:
+                first = names if isinstance(names, str) else names[0]
+                self.problems.add((*self.where, first), "Field required")
+            return cast(T, None)
+        try:
+            return convert(self.data[name])
+        except (ValueError, TypeError, ArithmeticError) as exc:  # ArithmeticError: a date out of range
+            inner = exc.location if isinstance(exc, ItemError) else ()
+            self.problems.add((*self.where, name, *inner), str(exc) or "Input is not valid")
+            return cast(T, None)
+
+    def unknown(self, known: Iterable[str]) -> dict[str, Any]:
+        """The fields not among `known` (kept as they came: GHL adds fields without notice)."""
+        names = set(known)
+        return {key: value for key, value in self.data.items() if key not in names}

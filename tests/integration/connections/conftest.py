@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from pydantic import SecretStr
 from rankr_ghl import wiring
 from rankr_ghl.connections.models import Connection, ConnectionStatus, TokenBundle, UserType, from_epoch
 from rankr_ghl.observability import logger
+from rankr_ghl.wire_values import SecretStr
 from rankr_ghl_tools.ghl_sandbox import GHLSandbox, SandboxConfig
 
 STATE_KEY = "integration-state-key-" + "x" * 30

@@ -266,7 +266,6 @@ def test_install_webhook_before_agency_callback_is_retryable_then_mints(conn_env
         lifecycle.handle_install(location_id=loc, company_id=company)
     assert info.value.retryable
     # The agency callback finishes: its token is stored.
-    from pydantic import SecretStr
     from rankr_ghl.connections.models import (
         Connection,
         TokenBundle,
@@ -274,6 +273,7 @@ def test_install_webhook_before_agency_callback_is_retryable_then_mints(conn_env
         company_connection_id,
         from_epoch,
     )
+    from rankr_ghl.wire_values import SecretStr
 
     pair = conn_env.ghl.admin.tokens(company_id=company)
     conn_env.seen(pair["access_token"], pair["refresh_token"])

@@ -12,10 +12,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import SecretStr
 from rankr_ghl.aws.connections_store import DynamoConnectionStore
 from rankr_ghl.aws.token_secrets import SecretsManagerTokenStore
 from rankr_ghl.connections.models import Connection, TokenBundle, UserType, from_epoch
+from rankr_ghl.wire_values import SecretStr
 from rankr_ghl_tools.local.stack import LocalStack
 
 FUNCTION = "LeadPushFunction"

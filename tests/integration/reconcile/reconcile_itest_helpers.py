@@ -10,7 +10,6 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import SecretStr
 from rankr_ghl.aws.audit import DynamoAuditLog
 from rankr_ghl.aws.connections_store import DynamoConnectionStore
 from rankr_ghl.aws.sync_state import SyncStateTable
@@ -28,6 +27,7 @@ from rankr_ghl.sync.diff import changed_fields
 from rankr_ghl.sync.mapping import default_mapping
 from rankr_ghl.sync.ports import IdMapping
 from rankr_ghl.sync.types import Entity
+from rankr_ghl.wire_values import SecretStr
 from rankr_ghl_tools.local.stack import LocalStack
 
 FUNCTION = "ReconcileFunction"

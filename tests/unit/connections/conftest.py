@@ -11,9 +11,9 @@ from conn_fakes import (
     MemoryTokenStore,
     MetricsLog,
 )
-from pydantic import SecretStr
 from rankr_ghl.connections.models import Connection, TokenBundle, UserType, company_connection_id, from_epoch
 from rankr_ghl.connections.vault import TokenVault, VaultConfig
+from rankr_ghl.wire_values import SecretStr
 
 
 @dataclass

@@ -10,7 +10,7 @@ import itertools
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from rankr_ghl.connections.agency_job import AgencyChunkJob, AgencyInstallProgress, AgencyJob
@@ -62,7 +62,7 @@ class MemoryConnectionStore:
         with self.lock:
             old = self.items.get(connection.connection_id)
             if connection.rankr_account_id is None and old is not None and old.rankr_account_id:
-                connection = connection.model_copy(update={"rankr_account_id": old.rankr_account_id})
+                connection = replace(connection, rankr_account_id=old.rankr_account_id)
             self.items[connection.connection_id] = connection
 
     def save_all(self, connections: Iterable[Connection]) -> None:
@@ -99,7 +99,7 @@ class MemoryConnectionStore:
             old = self.items.get(connection_id)
             if old is None:
                 raise ConnectionNotFound("no such connection", connection_id=connection_id)
-            self.items[connection_id] = old.model_copy(update=changes)
+            self.items[connection_id] = replace(old, **changes)
 
     def set_status(self, connection_id: str, status: ConnectionStatus, reason: str | None = None) -> None:
         self._update(connection_id, status=status, status_reason=reason, updated_at=utcnow())
@@ -115,7 +115,7 @@ class MemoryConnectionStore:
             state = dict(item.agency_install or {}) if item is not None else {}
             if item is None or state.get("attempt") != attempt or change(state) is False:
                 return None
-            self.items[cid] = item.model_copy(update={"agency_install": state})
+            self.items[cid] = replace(item, agency_install=state)
             return dict(state)
 
     def start_attempt(self, company_id: str, progress: AgencyInstallProgress) -> None:
@@ -206,9 +206,7 @@ class MemoryConnectionStore:
                 old.lifecycle_event_id or "",
             ):
                 return False
-            self.items[connection_id] = old.model_copy(
-                update={"lifecycle_event_ms": event_ms, "lifecycle_event_id": event_id}
-            )
+            self.items[connection_id] = replace(old, lifecycle_event_ms=event_ms, lifecycle_event_id=event_id)
             return True
 
     def record_stale_lifecycle_event(

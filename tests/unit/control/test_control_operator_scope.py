@@ -96,7 +96,7 @@ def world() -> Any:
 def _state(w: Any) -> str:
     return json.dumps(
         {
-            "connections": [c.model_dump(mode="json") for c in w.connections.list()],
+            "connections": [c.to_json_dict() for c in w.connections.list()],
             "mappings": repr(w.mappings.documents),
             "audit_queries": w.audit.queries,
             "dead": [w.dead.looks, sorted(w.dead.replayed)],

@@ -148,9 +148,7 @@ def world():
 
 
 def snapshot(connections: Connections, claims: Claims) -> str:
-    return json.dumps(
-        [c.model_dump(mode="json") for c in connections.list()] + [claims.items], sort_keys=True
-    )
+    return json.dumps([c.to_json_dict() for c in connections.list()] + [claims.items], sort_keys=True)
 
 
 def test_install_link_is_signed_single_use_material(world):

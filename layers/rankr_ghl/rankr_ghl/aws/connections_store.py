@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 
     from rankr_ghl.connections.agency_job import AgencyInstallProgress
 
-    # Imported where a connection is built (`from_item`): the models import pydantic, and a lookup
-    # that finds no connection (a webhook for a location that is not connected) needs none of it.
+    # Imported where a connection is built (`from_item`): a lookup that finds no connection (a
+    # webhook for a location that is not connected) needs none of it.
     from rankr_ghl.connections.models import Connection, TokenBundle
     from rankr_ghl.connections.ports import RecordState
 
@@ -101,10 +101,9 @@ class DynamoConnectionStore:
     # ----------------------------------------------------------------- mapping
     @staticmethod
     def to_item_values(connection: Connection) -> dict[str, Any]:
-        dumped = connection.model_dump()
         values: dict[str, Any] = {}
         for field, attr in _ATTRS.items():
-            value = dumped[field]
+            value = getattr(connection, field)
             if isinstance(value, datetime):
                 value = _iso(value)
             elif isinstance(value, tuple):
@@ -119,24 +118,16 @@ class DynamoConnectionStore:
         from rankr_ghl.connections.models import Connection
 
         plain = {k: _DESER.deserialize(v) for k, v in item.items()}
-        return Connection(
+        values = {field: plain[attr] for field, attr in _ATTRS.items() if attr in plain}
+        values.update(
             connection_id=plain["connectionId"],
-            location_id=plain.get("locationId"),
-            company_id=plain.get("companyId"),
-            user_type=plain["userType"],
-            scopes=tuple(plain.get("scopes") or ()),
-            status=plain.get("status", ConnectionStatus.ACTIVE.value),
-            status_reason=plain.get("statusReason"),
+            scopes=plain.get("scopes") or (),
             installed_at=plain["installedAt"],
-            token_expires_at=plain.get("tokenExpiresAt"),
-            last_refresh_at=plain.get("lastRefreshAt"),
-            rankr_account_id=plain.get("rankrAccountId"),
-            token_source=plain.get("tokenSource", "location"),
             updated_at=plain.get("updatedAt") or plain["installedAt"],
-            lifecycle_event_ms=int(plain["lifecycleEventMs"]) if "lifecycleEventMs" in plain else None,
-            lifecycle_event_id=plain.get("lifecycleEventId"),
-            agency_install=plain_numbers(plain["agencyInstall"]) if "agencyInstall" in plain else None,
         )
+        if "agencyInstall" in plain:
+            values["agency_install"] = plain_numbers(plain["agencyInstall"])
+        return Connection.from_stored(values)
 
     def _update_params(self, connection: Connection) -> dict[str, Any]:
         values = self.to_item_values(connection)

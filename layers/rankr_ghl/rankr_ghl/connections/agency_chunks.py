@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from rankr_ghl.connections.errors import GHLUnavailable
@@ -168,10 +168,7 @@ class ChunkInstaller:
             list(secrets.map(lambda item: self._tokens.install(*item), bundles.items()))
             self._save(
                 existing,
-                [
-                    r.model_copy(update={"status": ConnectionStatus.ACTIVE, "status_reason": None})
-                    for r in pending
-                ],
+                [replace(r, status=ConnectionStatus.ACTIVE, status_reason=None) for r in pending],
             )
             for location_id in bundles:
                 self._company_tokens.invalidate(location_id)

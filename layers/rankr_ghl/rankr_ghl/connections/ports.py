@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 from rankr_ghl.connections.status import ConnectionStatus
 
 if TYPE_CHECKING:
-    # Types only: the models import pydantic (cold start of a path that builds none).
+    # Types only: a path that builds no connection loads no record checks.
     from rankr_ghl.connections.models import Connection, TokenBundle
 
 

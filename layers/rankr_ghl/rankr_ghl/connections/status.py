@@ -1,8 +1,8 @@
-"""Connection states and ids: plain values, no pydantic.
+"""Connection states and ids: plain values.
 
-Kept apart from `rankr_ghl.connections.models` (pydantic models) so that code which only compares a
-status or builds an id (the reconcile planner, the connection store's updates) loads no pydantic:
-part of a cold start. `rankr_ghl.connections.models` exports the same names.
+Kept apart from `rankr_ghl.connections.models` (the records and their value checks) so that code
+which only compares a status or builds an id (the reconcile planner, the connection store's updates)
+loads nothing more. `rankr_ghl.connections.models` exports the same names.
 """
 
 from __future__ import annotations

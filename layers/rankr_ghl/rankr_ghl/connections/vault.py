@@ -46,6 +46,7 @@ from rankr_ghl.connections.models import (
 )
 from rankr_ghl.connections.ports import ConnectionStore, OAuthClient, TokenGrant, TokenStore
 from rankr_ghl.connections.vault_writes import DurableWrites, MetricSink, VaultConfig, _Entry
+from rankr_ghl.wire_values import SecretStr
 
 __all__ = ["MetricSink", "TokenVault", "VaultConfig", "bundle_from_grant", "powertools_metric"]
 from rankr_ghl.ghl.errors import GHLBadRequest, GHLInvalidGrant, GHLLocationInactive, GHLUnauthorized
@@ -69,8 +70,6 @@ def bundle_from_grant(
     location_id: str | None,
     fallback_scopes: tuple[str, ...] = (),
 ) -> TokenBundle:
-    from pydantic import SecretStr
-
     if not grant.access_token:
         raise GHLBadRequest("GHL token response carries no access token")
     expires_in = float(grant.expires_in) if grant.expires_in else 86399.0

@@ -20,9 +20,9 @@ from typing import Any, Literal
 
 import httpx
 
-from rankr_ghl.ghl.models import InstalledLocation, InstalledLocationsResponse, TokenResponse
+from rankr_ghl.ghl.oauth_models import InstalledLocation, InstalledLocationsResponse, TokenResponse
 from rankr_ghl.ghl.ratelimit import RateLimiter
-from rankr_ghl.ghl.responses import Replay, parse_response
+from rankr_ghl.ghl.responses import Replay, parse_wire_response
 from rankr_ghl.ghl.transport import (
     DEFAULT_BASE_URL,
     DEFAULT_TIMEOUT,
@@ -37,6 +37,11 @@ LOCATION_TOKEN_PATH = "/oauth/locationToken"
 INSTALLED_LOCATIONS_PATH = "/oauth/installedLocations"
 LOCATION_PATH = "/locations/{locationId}"
 MAX_NAME_LENGTH = 200
+
+
+def _record(body: Any) -> Any:
+    """An empty 2xx body reads as an empty record (an answer with no fields), not a wrong shape."""
+    return body if body is not None else {}
 
 
 def app_id_from_client_id(client_id: str) -> str:
@@ -101,7 +106,7 @@ class GHLOAuthClient(HttpCoreOwner):
             form=form,
             replay_window_s=replay_window_s,
         )
-        return parse_response(TokenResponse, body, method="POST", path=TOKEN_PATH)
+        return parse_wire_response(TokenResponse.from_wire, _record(body), method="POST", path=TOKEN_PATH)
 
     def exchange_code(
         self, code: str, user_type: UserType | str = "Location", redirect_uri: str | None = None
@@ -148,7 +153,9 @@ class GHLOAuthClient(HttpCoreOwner):
             form={"companyId": company_id, "locationId": location_id},
             token=company_token,
         )
-        return parse_response(TokenResponse, body, method="POST", path=LOCATION_TOKEN_PATH)
+        return parse_wire_response(
+            TokenResponse.from_wire, _record(body), method="POST", path=LOCATION_TOKEN_PATH
+        )
 
     def location_name(self, location_token: str, location_id: str) -> str | None:
         """GET /locations/{locationId} (scope `locations.readonly`): the location's name, for the
@@ -194,7 +201,9 @@ class GHLOAuthClient(HttpCoreOwner):
             params=params,
             token=company_token,
         )
-        return parse_response(InstalledLocationsResponse, body, method="GET", path=INSTALLED_LOCATIONS_PATH)
+        return parse_wire_response(
+            InstalledLocationsResponse.from_wire, _record(body), method="GET", path=INSTALLED_LOCATIONS_PATH
+        )
 
     def installed_locations(
         self,
