@@ -77,15 +77,15 @@ def contact_page(body: Any) -> ContactRecords:
         problems.add((), _NOT_DICT)
         problems.raise_if_any()
     items: list[dict[str, Any]] = []
-    raw_items = _value(body, "items")
+    key, raw_items = _entry(body, "items")
     if raw_items is _ABSENT:
-        problems.add(("items",), _MISSING_FIELD)
+        problems.add((key,), _MISSING_FIELD)
     elif not isinstance(raw_items, _SEQUENCES):
-        problems.add(("items",), _NOT_LIST)
+        problems.add((key,), _NOT_LIST)
     else:
-        items = [_read_contact(item, problems, ("items", index)) for index, item in enumerate(raw_items)]
-    raw_cursor = _value(body, "nextCursor")
-    cursor = None if raw_cursor is _ABSENT else _optional_text(raw_cursor, problems, ("nextCursor",))
+        items = [_read_contact(item, problems, (key, index)) for index, item in enumerate(raw_items)]
+    key, raw_cursor = _entry(body, "nextCursor")
+    cursor = None if raw_cursor is _ABSENT else _optional_text(raw_cursor, problems, (key,))
     problems.raise_if_any()
     return ContactRecords(items, cursor)
 
@@ -103,17 +103,17 @@ def contact_write_body(body: Mapping[str, Any], *, partial: bool) -> dict[str, A
             problems.add((key,), "Extra inputs are not permitted")
     wire: dict[str, Any] = {}
     for name in CONTACT_WRITE_FIELDS:
-        raw = _value(body, name)
+        key, raw = _entry(body, name)
         if raw is _ABSENT or (raw is None and not partial):
             continue
         if raw is None:
             wire[name] = None
         elif name == "tags":
-            wire[name] = _tags(raw, problems, limit=TAG_LIMIT)
+            wire[name] = _tags(raw, problems, (key,), limit=TAG_LIMIT)
         elif name == "customFields":
-            wire[name] = _custom_fields(raw, problems)
+            wire[name] = _custom_fields(raw, problems, (key,))
         else:
-            wire[name] = _bounded_text(raw, problems, name)
+            wire[name] = _bounded_text(raw, problems, (key,), CONTACT_TEXT_LIMITS[name])
     problems.raise_if_any()
     return wire
 
@@ -127,10 +127,15 @@ def _is_write_key(key: Any, body: Mapping[str, Any]) -> bool:
     return bool(wire_names) and wire_names[0] not in body
 
 
-def _value(body: Mapping[str, Any], wire_name: str) -> Any:
+def _entry(body: Mapping[str, Any], wire_name: str) -> tuple[str, Any]:
+    """The key a field was given under (its wire name first, else its attribute name) and its value,
+    or (wire name, _ABSENT). Problems are reported under the key given, as the models report them."""
     if wire_name in body:
-        return body[wire_name]
-    return body.get(attribute_name(wire_name), _ABSENT)
+        return wire_name, body[wire_name]
+    attribute = attribute_name(wire_name)
+    if attribute in body:
+        return attribute, body[attribute]
+    return wire_name, _ABSENT
 
 
 def _read_contact(body: Any, problems: Problems, at: Location) -> dict[str, Any]:
@@ -139,25 +144,25 @@ def _read_contact(body: Any, problems: Problems, at: Location) -> dict[str, Any]
         return {}
     record: dict[str, Any] = {}
     for name in RECORD_TIMESTAMPS:
-        raw = _value(body, name)
+        key, raw = _entry(body, name)
         if raw is _ABSENT or raw is None:
             if name != "deletedAt":  # the only timestamp a record may lack
-                problems.add((*at, name), _MISSING_FIELD if raw is _ABSENT else _NOT_TIMESTAMP)
+                problems.add((*at, key), _MISSING_FIELD if raw is _ABSENT else _NOT_TIMESTAMP)
             record[name] = None
         else:
-            record[name] = _timestamp(raw, problems, (*at, name))
-    raw_id = _value(body, "id")
-    if raw_id is _ABSENT:
-        problems.add((*at, "id"), _MISSING_FIELD)
+            record[name] = _timestamp(raw, problems, (*at, key))
+    key, raw = _entry(body, "id")
+    if raw is _ABSENT:
+        problems.add((*at, key), _MISSING_FIELD)
     else:
-        record["id"] = _text(raw_id, problems, (*at, "id"))
+        record["id"] = _text(raw, problems, (*at, key))
     for name in CONTACT_TEXT_LIMITS:
-        raw = _value(body, name)
-        record[name] = None if raw is _ABSENT else _optional_text(raw, problems, (*at, name))
-    raw_tags = _value(body, "tags")
-    record["tags"] = [] if raw_tags is _ABSENT else _tags(raw_tags, problems, at=at)
-    raw_fields = _value(body, "customFields")
-    record["customFields"] = {} if raw_fields is _ABSENT else _custom_fields(raw_fields, problems, at=at)
+        key, raw = _entry(body, name)
+        record[name] = None if raw is _ABSENT else _optional_text(raw, problems, (*at, key))
+    key, raw = _entry(body, "tags")
+    record["tags"] = [] if raw is _ABSENT else _tags(raw, problems, (*at, key))
+    key, raw = _entry(body, "customFields")
+    record["customFields"] = {} if raw is _ABSENT else _custom_fields(raw, problems, (*at, key))
     return record
 
 
@@ -188,11 +193,10 @@ def _optional_text(raw: Any, problems: Problems, at: Location) -> str | None:
     return None if raw is None else _text(raw, problems, at)
 
 
-def _bounded_text(raw: Any, problems: Problems, name: str) -> str:
-    text = _text(raw, problems, (name,))
-    limit = CONTACT_TEXT_LIMITS[name]
+def _bounded_text(raw: Any, problems: Problems, at: Location, limit: int) -> str:
+    text = _text(raw, problems, at)
     if len(text) > limit:
-        problems.add((name,), f"String should have at most {limit} characters")
+        problems.add(at, f"String should have at most {limit} characters")
     return text
 
 
@@ -203,24 +207,24 @@ def _text_list(raw: Any, problems: Problems, at: Location) -> list[str]:
     return [_text(item, problems, (*at, index)) for index, item in enumerate(raw)]
 
 
-def _tags(raw: Any, problems: Problems, *, at: Location = (), limit: int | None = None) -> list[str]:
-    tags = _text_list(raw, problems, (*at, "tags"))
-    if limit is not None and len(tags) > limit:
-        problems.add((*at, "tags"), f"List should have at most {limit} items, not {len(tags)}")
-    return tags
+def _tags(raw: Any, problems: Problems, at: Location, *, limit: int | None = None) -> list[str]:
+    if limit is not None and isinstance(raw, _SEQUENCES) and len(raw) > limit:
+        # Too many tags is the one problem reported for the list, as the model reports it.
+        problems.add(at, f"List should have at most {limit} items, not {len(raw)}")
+        return []
+    return _text_list(raw, problems, at)
 
 
-def _custom_fields(raw: Any, problems: Problems, *, at: Location = ()) -> dict[str, Any]:
+def _custom_fields(raw: Any, problems: Problems, at: Location) -> dict[str, Any]:
     """Custom field values keep their JSON kind (string, boolean, integer, number, list of strings or
     null), as the models' union of exact types does."""
-    location = (*at, "customFields")
     if not isinstance(raw, Mapping):
-        problems.add(location, _NOT_DICT)
+        problems.add(at, _NOT_DICT)
         return {}
     fields: dict[str, Any] = {}
     for key, value in raw.items():
-        name = _text(key, problems, (*location, key))
-        fields[name] = _custom_value(value, problems, (*location, key))
+        name = _text(key, problems, (*at, key))
+        fields[name] = _custom_value(value, problems, (*at, key))
     return fields
 
 
