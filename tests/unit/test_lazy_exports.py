@@ -53,15 +53,17 @@ def test_the_ghl_client_loads_no_model_and_no_pydantic_until_a_typed_call_needs_
     subprocess.run([sys.executable, "-c", code], check=True, env=None)
 
 
-def test_the_rankr_client_builds_only_the_contact_models_until_others_are_used() -> None:
-    """A contact webhook writes one Rankr contact: the task, note and appointment models load when a
-    call first needs them."""
+def test_the_rankr_client_loads_no_model_and_no_pydantic_until_a_typed_call_needs_one() -> None:
+    """A contact webhook reads and writes Rankr contacts as checked dicts (`contact_wire`): the client
+    and the records adapter load no model, nor pydantic; each model module loads when first used."""
     code = (
         "import sys\n"
         "import rankr_ghl.rankr.client, rankr_ghl.rankr.records, rankr_ghl.rankr as rankr\n"
         "loaded = {m.rsplit('.', 1)[-1] for m in sys.modules if m.startswith('rankr_ghl.rankr.')}\n"
-        "assert 'contact_models' in loaded, loaded\n"
-        "assert not {'task_note_models', 'appointment_models'} & loaded, loaded\n"
+        "assert 'contact_wire' in loaded, loaded\n"
+        "models = {'contact_models', 'task_note_models', 'appointment_models', 'model_base'}\n"
+        "assert not models & loaded, loaded\n"
+        "assert not [m for m in sys.modules if m.startswith('pydantic')]\n"
         "assert rankr.TaskPage.__module__ == 'rankr_ghl.rankr.task_note_models'\n"
         "assert 'rankr_ghl.rankr.appointment_models' not in sys.modules\n"
     )

@@ -7,21 +7,23 @@ included, because creates carry a caller-chosen, deterministic `Idempotency-Key`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import httpx
-from pydantic import BaseModel
 
-from rankr_ghl.rankr.contact_models import Contact, ContactCreate, ContactPage, ContactUpdate
-from rankr_ghl.rankr.http_base import ApiKey, RankrHttpBase, parse_body
-from rankr_ghl.rankr.model_base import format_timestamp
+from rankr_ghl.rankr.contact_wire import ContactRecords, contact_page, contact_record, contact_write_body
+from rankr_ghl.rankr.http_base import ApiKey, RankrHttpBase, parse_body, parse_with
+from rankr_ghl.rankr.timestamps import format_timestamp
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from rankr_ghl.rankr.appointment_models import Appointment, AppointmentPage, AppointmentPut
+    from rankr_ghl.rankr.contact_models import Contact, ContactCreate, ContactPage, ContactUpdate
     from rankr_ghl.rankr.task_note_models import (
         Note,
         NoteCreate,
@@ -33,8 +35,9 @@ if TYPE_CHECKING:
         TaskUpdate,
     )
 
-# Only the contact models load with the client: the task, note and appointment models (pydantic
-# classes, each costly to build at a cold start) load in the methods that use them.
+# No model loads with the client: the typed methods import theirs when first called. The `*_record`
+# contact methods (the records adapter's, on a contact webhook's first event) check their bodies with
+# `contact_wire` and never load pydantic, whose import alone costs a cold start more than the event.
 
 __all__ = ["ApiKey", "RankrClient"]
 
@@ -50,8 +53,8 @@ APPOINTMENTS = "/v1/accounts/{accountId}/appointments"
 APPOINTMENT = "/v1/accounts/{accountId}/appointments/{externalId}"
 
 
-ItemT = TypeVar("ItemT", bound=BaseModel)
-PageT = TypeVar("PageT", bound=BaseModel)
+ItemT = TypeVar("ItemT", bound="BaseModel")
+PageT = TypeVar("PageT", bound="BaseModel")
 
 
 class _WireBody(Protocol):
@@ -89,27 +92,20 @@ class RankrClient(RankrHttpBase):
     # ------------------------------------------------------------------ contacts
 
     def create_contact(self, account_id: str, contact: ContactCreate, *, idempotency_key: str) -> Contact:
-        response = self._request(
-            "POST",
-            CONTACTS,
-            {"accountId": account_id},
-            json=contact.to_json(partial=False),
-            idempotency_key=idempotency_key,
-        )
+        from rankr_ghl.rankr.contact_models import Contact
+
+        response = self._post_contact(account_id, contact.to_json(partial=False), idempotency_key)
         return parse_body(Contact, response)
 
     def get_contact(self, account_id: str, contact_id: str) -> Contact:
-        response = self._request("GET", CONTACT, {"accountId": account_id, "contactId": contact_id})
-        return parse_body(Contact, response)
+        from rankr_ghl.rankr.contact_models import Contact
+
+        return parse_body(Contact, self._get_contact(account_id, contact_id))
 
     def update_contact(self, account_id: str, contact_id: str, changes: ContactUpdate) -> Contact:
-        response = self._request(
-            "PATCH",
-            CONTACT,
-            {"accountId": account_id, "contactId": contact_id},
-            json=changes.to_json(partial=True),
-        )
-        return parse_body(Contact, response)
+        from rankr_ghl.rankr.contact_models import Contact
+
+        return parse_body(Contact, self._patch_contact(account_id, contact_id, changes.to_json(partial=True)))
 
     def delete_contact(self, account_id: str, contact_id: str) -> None:
         self._request("DELETE", CONTACT, {"accountId": account_id, "contactId": contact_id})
@@ -125,9 +121,56 @@ class RankrClient(RankrHttpBase):
     ) -> ContactPage:
         """One page, ordered by (updatedAt, id). `include_deleted=None` uses Rankr's default: deleted
         records are included iff `updated_since` is given."""
+        from rankr_ghl.rankr.contact_models import ContactPage
+
         query = _list_query(updated_since, include_deleted, cursor, limit)
-        response = self._request("GET", CONTACTS, {"accountId": account_id}, params=query)
-        return parse_body(ContactPage, response)
+        return parse_body(ContactPage, self._list_contacts(account_id, query))
+
+    # The same calls with the contact as a dict in Rankr's wire names (`contact_wire`), for the
+    # records adapter: what `Contact.model_dump(mode="json", by_alias=True)` gives, without pydantic.
+
+    def create_contact_record(
+        self, account_id: str, body: Mapping[str, Any], *, idempotency_key: str
+    ) -> dict[str, Any]:
+        """POST a contact given in wire names; unknown or over-long fields fail here (ValueError)."""
+        wire = contact_write_body(body, partial=False)
+        return parse_with(contact_record, "Contact", self._post_contact(account_id, wire, idempotency_key))
+
+    def get_contact_record(self, account_id: str, contact_id: str) -> dict[str, Any]:
+        return parse_with(contact_record, "Contact", self._get_contact(account_id, contact_id))
+
+    def update_contact_record(
+        self, account_id: str, contact_id: str, changes: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """PATCH the fields given (None clears one); unknown or over-long fields fail here."""
+        wire = contact_write_body(changes, partial=True)
+        return parse_with(contact_record, "Contact", self._patch_contact(account_id, contact_id, wire))
+
+    def list_contact_records(
+        self,
+        account_id: str,
+        *,
+        updated_since: datetime | None = None,
+        include_deleted: bool | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> ContactRecords:
+        """One page, as `list_contacts`."""
+        query = _list_query(updated_since, include_deleted, cursor, limit)
+        return parse_with(contact_page, "ContactPage", self._list_contacts(account_id, query))
+
+    def _post_contact(self, account_id: str, wire: dict[str, Any], idempotency_key: str) -> httpx.Response:
+        path = {"accountId": account_id}
+        return self._request("POST", CONTACTS, path, json=wire, idempotency_key=idempotency_key)
+
+    def _get_contact(self, account_id: str, contact_id: str) -> httpx.Response:
+        return self._request("GET", CONTACT, {"accountId": account_id, "contactId": contact_id})
+
+    def _patch_contact(self, account_id: str, contact_id: str, wire: dict[str, Any]) -> httpx.Response:
+        return self._request("PATCH", CONTACT, {"accountId": account_id, "contactId": contact_id}, json=wire)
+
+    def _list_contacts(self, account_id: str, query: dict[str, str]) -> httpx.Response:
+        return self._request("GET", CONTACTS, {"accountId": account_id}, params=query)
 
     def iter_contacts(
         self,

@@ -1,5 +1,8 @@
 """The Rankr client's HTTP plumbing: API key (refreshed once on 401), idempotency keys, retries
-with backoff and Retry-After, safe logging, and parsing of answers into models."""
+with backoff and Retry-After, safe logging, and parsing of answers (into models, or by a plain parser).
+
+pydantic is imported only for type checking: a contact webhook's first event parses its answers with
+`rankr_ghl.rankr.contact_wire` and never loads pydantic (bench/cold_start.py)."""
 
 from __future__ import annotations
 
@@ -10,11 +13,10 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ValidationError
 
 from rankr_ghl.lazy_http import LazyHttpClient
 from rankr_ghl.observability import logger
@@ -25,8 +27,12 @@ from rankr_ghl.rankr.errors import (
     error_for_status,
 )
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
 ApiKey = str | Callable[[], str]
-ModelT = TypeVar("ModelT", bound=BaseModel)
+ModelT = TypeVar("ModelT", bound="BaseModel")
+ParsedT = TypeVar("ParsedT")
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 _IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -228,12 +234,19 @@ def _problem(response: httpx.Response) -> dict[str, Any] | None:
 
 
 def parse_body(model: type[ModelT], response: httpx.Response) -> ModelT:
+    """The answer as a typed model."""
+    return parse_with(model.model_validate, model.__name__, response)
+
+
+def parse_with(parse: Callable[[Any], ParsedT], name: str, response: httpx.Response) -> ParsedT:
+    """The answer read by `parse`, which raises ValueError on a body it refuses (pydantic's
+    ValidationError is one); `name` says what was expected."""
     try:
-        return model.model_validate(response.json())
-    except (ValueError, ValidationError) as exc:
+        return parse(response.json())
+    except ValueError as exc:
         # Never include the body: it may hold contact PII.
         raise RankrError(
             response.status_code,
             "Unexpected Rankr response body",
-            f"{model.__name__}: {type(exc).__name__}",
+            f"{name}: {type(exc).__name__}",
         ) from exc

@@ -7,21 +7,23 @@ local error rather than a 422 from Rankr.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, PlainSerializer
 from pydantic.alias_generators import to_camel
 
+from rankr_ghl.rankr.timestamps import format_timestamp
+
+__all__ = [
+    "CustomFieldValue",
+    "RankrRecord",
+    "RankrRequest",
+    "RankrResponse",
+    "Timestamp",
+    "format_timestamp",
+]
+
 CustomFieldValue = str | bool | int | float | list[str] | None
-
-
-def format_timestamp(value: datetime) -> str:
-    """RFC 3339 in UTC with millisecond precision, the format Rankr uses: 2025-01-31T12:00:00.000Z."""
-    if value.tzinfo is None:
-        raise ValueError("timestamps sent to Rankr must be timezone-aware")
-    utc = value.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 # Aware datetime that goes on the wire in Rankr's exact format.

@@ -2,7 +2,9 @@
 reads), None on 404, dispatch by entity.
 
 The one Rankr adapter of the flows. The client comes from a source called on first use, so a path
-that never reaches Rankr never builds it.
+that never reaches Rankr never builds it. Contacts go through the client's `*_contact_record` calls,
+checked by `contact_wire` without pydantic (a contact webhook's first event touches nothing else);
+tasks, notes and appointments go through the typed models, imported where they are used.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class RankrClientRecords:
     def get(self, account_id: str, entity: Entity, record_id: str, parent_id: str | None) -> Record | None:
         try:
             if entity is Entity.CONTACT:
-                return self._dump(self._client.get_contact(account_id, record_id))
+                return self._client.get_contact_record(account_id, record_id)
             if entity is Entity.TASK:
                 return self._dump(self._client.get_task(account_id, _parent(parent_id), record_id))
             if entity is Entity.NOTE:
@@ -53,19 +55,15 @@ class RankrClientRecords:
     def create(
         self, account_id: str, entity: Entity, body: Mapping[str, Any], parent_id: str | None, key: str
     ) -> Record:
-        # Each entity's models are imported where they are used: a contact event builds no task,
-        # note or appointment model (pydantic classes, costly at a cold start).
+        # Each entity's models are imported where they are used: a contact event builds no model
+        # (pydantic classes, costly at a cold start).
         data = dict(body)
         if entity is Entity.CONTACT:
-            from rankr_ghl.rankr.contact_models import ContactCreate
-
-            created: Any = self._client.create_contact(
-                account_id, ContactCreate.model_validate(data), idempotency_key=key
-            )
-        elif entity is Entity.TASK:
+            return self._client.create_contact_record(account_id, data, idempotency_key=key)
+        if entity is Entity.TASK:
             from rankr_ghl.rankr.task_note_models import TaskCreate
 
-            created = self._client.create_task(
+            created: Any = self._client.create_task(
                 account_id, _parent(parent_id), TaskCreate.model_validate(data), idempotency_key=key
             )
         elif entity is Entity.NOTE:
@@ -83,15 +81,11 @@ class RankrClientRecords:
     ) -> Record:
         data = dict(body)
         if entity is Entity.CONTACT:
-            from rankr_ghl.rankr.contact_models import ContactUpdate
-
-            updated: Any = self._client.update_contact(
-                account_id, record_id, ContactUpdate.model_validate(data)
-            )
-        elif entity is Entity.TASK:
+            return self._client.update_contact_record(account_id, record_id, data)
+        if entity is Entity.TASK:
             from rankr_ghl.rankr.task_note_models import TaskUpdate
 
-            updated = self._client.update_task(
+            updated: Any = self._client.update_task(
                 account_id, _parent(parent_id), record_id, TaskUpdate.model_validate(data)
             )
         elif entity is Entity.NOTE:
@@ -132,14 +126,14 @@ class RankrClientRecords:
         cursor: str | None,
         limit: int,
     ) -> RankrPage:
-        page = self._client.list_contacts(
+        page = self._client.list_contact_records(
             account_id,
             updated_since=updated_since,
             include_deleted=include_deleted,
             cursor=cursor,
             limit=limit,
         )
-        return RankrPage([self._dump(c) for c in page.items], page.next_cursor)
+        return RankrPage(page.items, page.next_cursor)
 
     def list_tasks(
         self, account_id: str, contact_id: str, *, updated_since: datetime | None = None
