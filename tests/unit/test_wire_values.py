@@ -54,7 +54,47 @@ DATETIMES: list[Any] = [
     datetime(2024, 6, 1, 12, tzinfo=UTC),
     datetime(2024, 6, 1, 12),
     datetime(2024, 6, 1, 12, 0, 0, 1, tzinfo=timezone(timedelta(hours=3))),
+    "2024-06-01_12:00:00",
+    "2024-06-01t12:00z",
+    "2024-06-01T12:00:00,5Z",
+    "2024-06-01T12:00:00.1234567Z",
+    "2024-06-01T12:00:00+0130",
+    "2024-06-01T12:00",
+    "+1",
+    ".5",
+    "0.",
+    "-1.5",
+    "1717243200123.5",
+    1738324800123,
+    -1717243200123,
+    "9999-12-31T23:59:59.999999Z",
 ]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2024-06-01T12",
+        "2024-06-01T12:00+01",
+        "20240601T120000Z",
+        "2024-W22-6",
+        " 2024-06-01",
+        "2024-06-01 ",
+        "1e3",
+        "2024-06-01T24:00:00",
+        "2024-06-01T12:00:00+01:75",
+        "2024-02-30",
+        "١٧١٧٢٤٣٢٠٠",
+        "2024-06-01Z",
+        "--1",
+    ],
+    ids=repr,
+)
+def test_what_pydantic_refuses_as_a_datetime_is_refused(value: Any) -> None:
+    with pytest.raises(ValidationError):
+        _Reference(when=value)
+    with pytest.raises(ValueError, match="not a valid datetime"):
+        parse_datetime(value)
 
 
 @pytest.mark.parametrize("value", DATETIMES, ids=repr)

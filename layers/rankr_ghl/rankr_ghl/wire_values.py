@@ -14,6 +14,7 @@ The coercions follow pydantic's lax mode, so a record reads the same whichever s
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -29,6 +30,15 @@ _FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
 # pydantic reads an epoch above this as milliseconds, below it as seconds.
 _EPOCH_MS_THRESHOLD = 2e10
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The ISO 8601 spellings pydantic reads (see `parse_datetime`).
+_ISO_DATETIME = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})"
+    r"(?:[Tt _](?P<hm>\d{2}:\d{2})(?::(?P<s>\d{2})(?:[.,](?P<fraction>\d+))?)?"
+    r"(?:(?P<utc>[Zz])|(?P<sign>[+-])(?P<oh>\d{2}):?(?P<om>[0-5]\d))?)?",
+    re.ASCII,
+)
+# A Unix epoch written as text, as pydantic reads it: "1738324800", "+1", "0.", ".5".
+_EPOCH_TEXT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)", re.ASCII)
 
 
 class WireFormatError(ValueError):
@@ -88,27 +98,46 @@ def lax_bool(value: Any) -> bool:
 
 
 def parse_datetime(value: Any) -> datetime:
-    """A datetime from ISO 8601 (date, `T` or space separated, `Z` or an offset) or a Unix epoch in
-    seconds or milliseconds (a number or a string of digits), as pydantic's lax mode reads it."""
+    """A datetime exactly as pydantic's lax mode reads one: a datetime; an ISO 8601 date, alone or with
+    a time (`T`, `t`, space or `_` between; seconds and a fraction optional, `.` or `,`, digits past
+    microseconds dropped) and an offset (`Z`, `+HH:MM`, `+HHMM`); or a Unix epoch in seconds or
+    milliseconds, as a number or as text (`"1717243200"`, `"+1"`, `".5"`). No surrounding spaces, no
+    basic (`20240601T1200`) or week forms, nothing beyond year 9999. ValueError otherwise."""
     if isinstance(value, datetime):
         return value
     if isinstance(value, str):
-        text = value.strip()
-        if text.lstrip("-").replace(".", "", 1).isdigit():
-            return _from_epoch(float(text))
-        try:
-            return datetime.fromisoformat(text)
-        except ValueError:
-            raise ValueError("not a valid datetime") from None
+        if _EPOCH_TEXT.fullmatch(value):
+            return _from_epoch(float(value) if "." in value else int(value))
+        return _from_iso(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return _from_epoch(float(value))
+        return _from_epoch(value)
     raise ValueError("not a valid datetime")
 
 
-def _from_epoch(number: float) -> datetime:
-    seconds = number / 1000 if abs(number) > _EPOCH_MS_THRESHOLD else number
+def _from_iso(text: str) -> datetime:
+    match = _ISO_DATETIME.fullmatch(text)
+    if match is None:
+        raise ValueError("not a valid datetime")
+    iso = f"{match['date']}T{match['hm'] or '00:00'}:{match['s'] or '00'}"
+    if match["fraction"]:
+        iso += "." + match["fraction"][:6].ljust(6, "0")
+    if match["utc"]:
+        iso += "+00:00"
+    elif match["sign"]:
+        iso += f"{match['sign']}{match['oh']}:{match['om']}"
     try:
-        return _EPOCH + timedelta(seconds=seconds)
+        return datetime.fromisoformat(iso)
+    except ValueError:  # a day, an hour or a minute out of range
+        raise ValueError("not a valid datetime") from None
+
+
+def _from_epoch(number: float) -> datetime:
+    """Whole numbers are counted exactly (a float would lose the last millisecond of a 13-digit epoch)."""
+    milliseconds = abs(number) > _EPOCH_MS_THRESHOLD
+    try:
+        if isinstance(number, int):
+            return _EPOCH + (timedelta(milliseconds=number) if milliseconds else timedelta(seconds=number))
+        return _EPOCH + timedelta(seconds=number / 1000 if milliseconds else number)
     except (OverflowError, ValueError):  # beyond datetime's years 1..9999, or not a number
         raise ValueError("not a valid datetime") from None
 

@@ -22,7 +22,7 @@ from rankr_ghl.ghl.oauth_models import (
     InstalledLocation,
     InstalledLocationsResponse,
     TokenResponse,
-    ghl_datetime,
+    installed_at,
 )
 from rankr_ghl.wire_values import WireFormatError
 
@@ -268,8 +268,8 @@ def test_an_empty_install_date_is_no_date() -> None:
         with pytest.raises(ValidationError):
             ReferenceInstalledLocation.model_validate({"_id": "loc1", "installedAt": blank})
         assert InstalledLocation.from_wire({"_id": "loc1", "installedAt": blank}).installed_at is None
-        assert ghl_datetime(blank) is None
-    assert ghl_datetime(None) is None
+        assert installed_at(blank) is None
+    assert installed_at(None) is None
 
 
 @pytest.mark.parametrize("installed_at", [10**30, "9" * 30, 1e300])

@@ -2,36 +2,31 @@
 
 A lead push upserts a contact and adds its tags; a contact webhook reads one contact. Importing
 pydantic and building the contact models costs more of a cold start than those calls take
-(docs/cold-start.md), so `GhlClientRecords` checks these answers and bodies here. Each check does
-what the pydantic model in `contact_models` / `contact_write_models` does with the same dict:
+(docs/architecture.md, "Cold start"), so `GhlClientRecords` checks these answers and bodies here.
+Each check does what the pydantic model in `contact_models` / `contact_write_models` does with the
+same dict:
 `Contact.model_validate(raw).to_api()` for an answer (camelCase keys, None dropped, GHL's date
 spellings as ISO strings, lax booleans and numbers, unknown fields kept) and
 `ContactUpsert.model_validate(body).to_api()` for a body (unknown fields refused before GHL sees
-them, custom fields as `{id|key, field_value}`). tests/unit/ghl/test_contact_wire.py compares both
+them, custom fields as `{id|key, field_value}`). tests/unit/ghl/test_ghl_contact_wire.py compares both
 on many inputs and asserts the field lists agree, so the two cannot drift apart.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
-from rankr_ghl.wire_values import Location, Problems, json_datetime, lax_bool, parse_datetime
+from rankr_ghl.ghl.wire_dates import ghl_datetime
+from rankr_ghl.wire_values import Location, Problems, json_datetime, lax_bool
 
 Check = Callable[[Any, Location, Problems], Any]
 Record = dict[str, Any]
 
 _MISSING = object()
-# What pydantic reads as a datetime string: a date, or a date and a time (`T`, `t`, space or `_`
-# between; seconds and fraction optional) with an optional `Z` or `+HH:MM` / `+HHMM` offset.
-_ISO_DATETIME = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
-    r"(?:[Tt _][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?(?:[Zz]|[+-][0-9]{2}:?[0-5][0-9])?)?"
-)
 
 
 def _snake_to_camel(name: str) -> str:
@@ -106,24 +101,6 @@ def int_value(value: Any, location: Location, problems: Problems) -> Any:
                 return int(whole)
     problems.add(location, "Input should be a valid integer")
     return None
-
-
-def ghl_datetime(value: Any) -> datetime:
-    """GHL's date spellings, as `model_base.GHLDateTime` reads them: epoch milliseconds (a number or
-    a string of digits), else what pydantic reads (ISO 8601, `YYYY-MM-DD HH:MM:SS`, epochs)."""
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        if text.isdigit():
-            return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
-        if _ISO_DATETIME.fullmatch(text):
-            return parse_datetime(text.upper())
-        if text.lstrip("-").replace(".", "", 1).isdigit():
-            return parse_datetime(text)  # a signed or fractional epoch
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, tz=UTC)
-    raise ValueError("not a valid datetime")
 
 
 def datetime_value(value: Any, location: Location, problems: Problems) -> Any:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from rankr_ghl.ghl.wire_dates import ghl_datetime
 from rankr_ghl.wire_values import (
     Fields,
     Location,
@@ -23,7 +24,6 @@ from rankr_ghl.wire_values import (
     lax_str,
     lax_str_tuple,
     nullable,
-    parse_datetime,
 )
 
 _text = nullable(lax_str)
@@ -35,21 +35,11 @@ def _strings(value: Any) -> list[str] | None:
     return None if value is None else list(lax_str_tuple(value))
 
 
-def ghl_datetime(value: Any) -> datetime | None:
-    """GHL's date spellings (`model_base.GHLDateTime`): epoch milliseconds as a number or a string of
-    digits, else ISO 8601 / `YYYY-MM-DD HH:MM:SS` / a fractional epoch; empty text is no date."""
-    if value is None:
+def installed_at(value: Any) -> datetime | None:
+    """GHL's date spellings; blank text is no date (an install GHL has not dated)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return None
-        if text.isdigit():
-            return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
-        return parse_datetime(text)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, tz=UTC)  # GHL epochs are milliseconds
-    return parse_datetime(value)
+    return ghl_datetime(value)
 
 
 # (field, spellings in the order they are read, conversion)
@@ -145,7 +135,7 @@ class InstalledLocation:
             address=read.optional("address", _text, None),
             is_installed=read.optional(("isInstalled", "is_installed"), _flag, None),
             version_id=read.optional(("versionId", "version_id"), _text, None),
-            installed_at=read.optional(("installedAt", "installed_at"), ghl_datetime, None),
+            installed_at=read.optional(("installedAt", "installed_at"), installed_at, None),
             extra=read.unknown(_LOCATION_SPELLINGS),
         )
 

@@ -1,7 +1,7 @@
 """Rankr contacts (docs/rankr-api.yaml): the writes, the record and its page, for the typed client calls.
 
 The records adapter (a contact webhook's path) reads and writes contacts through `contact_wire`, which
-checks them exactly as these models do without importing pydantic; tests/unit/rankr/test_contact_wire.py
+checks them exactly as these models do without importing pydantic; tests/unit/rankr/test_rankr_contact_wire.py
 keeps the two in step. Tasks and notes (`task_note_models`) and appointments (`appointment_models`) live
 apart: each model costs a class build at import."""
 

@@ -11,7 +11,7 @@ contact models for that would import pydantic, which costs a cold start more tha
 As in the models, keys are Rankr's camelCase names (the snake_case attribute names are accepted too, the
 camelCase one winning when both are given), a response ignores unknown fields, a request refuses them,
 timestamps must carry an offset and are written in Rankr's format. Errors name the field, never its value.
-The typed models stay for the other users of the client; tests/unit/rankr/test_contact_wire.py keeps the
+The typed models stay for the other users of the client; tests/unit/rankr/test_rankr_contact_wire.py keeps the
 two in step.
 """
 

@@ -302,59 +302,20 @@ def _task(value: Any, problems: Problems, location: Location) -> LeadTask | None
     return LeadTask(title=title, body=body, dueDate=due, assignedTo=assigned_to)
 
 
-# The spellings of a due date pydantic accepted: an ISO 8601 date, alone or with a time (seconds and a
-# fraction optional, `,` or `.`; digits past microseconds dropped) and an offset (`Z`, `+HH:MM`,
-# `+HHMM`); or a Unix epoch, seconds or milliseconds, as a number or a string.
-_ISO_DUE_DATE = re.compile(
-    r"(?P<date>\d{4}-\d{2}-\d{2})"
-    r"(?:[Tt ](?P<hm>\d{2}:\d{2})(?::(?P<s>\d{2})(?:[.,](?P<fraction>\d+))?)?"
-    r"(?:(?P<utc>[Zz])|(?P<sign>[+-])(?P<oh>\d{2}):?(?P<om>\d{2}))?)?",
-    re.ASCII,
-)
-_EPOCH_TEXT = re.compile(r"[+-]?\d+(?:\.\d+)?", re.ASCII)
-
-
 def _due_date(value: Any) -> datetime | None:
+    """What pydantic read as a datetime (`wire_values.parse_datetime`); without an offset, UTC."""
     if value is None:
         return None
-    if isinstance(value, str):
-        due = _due_date_text(value)
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        due = _epoch(value, "Input should be a valid datetime")
-    else:
-        raise Invalid("Input should be a valid datetime")
-    # A due date without an offset is read as UTC.
-    return due if due.tzinfo is not None else due.replace(tzinfo=UTC)
-
-
-def _due_date_text(text: str) -> datetime:
-    invalid = "Input should be a valid datetime or date"
-    if _EPOCH_TEXT.fullmatch(text):
-        return _epoch(float(text), invalid)
-    match = _ISO_DUE_DATE.fullmatch(text)
-    if match is None:
-        raise Invalid(invalid)
-    iso = f"{match['date']}T{match['hm'] or '00:00'}:{match['s'] or '00'}"
-    if match["fraction"]:
-        iso += "." + match["fraction"][:6].ljust(6, "0")
-    if match["utc"]:
-        iso += "+00:00"
-    elif match["sign"]:
-        iso += f"{match['sign']}{match['oh']}:{match['om']}"
     try:
-        return datetime.fromisoformat(iso)
+        due = parse_datetime(value)
     except ValueError:
-        raise Invalid(invalid) from None
-
-
-def _epoch(number: float, invalid: str) -> datetime:
-    try:
-        due = parse_datetime(float(number))
-    except (ValueError, OverflowError):
-        raise Invalid(invalid) from None
-    if due.year > 9999:
-        raise Invalid(invalid)
-    return due
+        # pydantic's wording: text may also have been a date.
+        raise Invalid(
+            "Input should be a valid datetime or date"
+            if isinstance(value, str)
+            else "Input should be a valid datetime"
+        ) from None
+    return due if due.tzinfo is not None else due.replace(tzinfo=UTC)
 
 
 def lead_tag(lead_id: str) -> str:
