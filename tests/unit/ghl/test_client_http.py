@@ -280,3 +280,34 @@ def test_code_exchange_not_repeated_after_5xx() -> None:
     with pytest.raises(errors.GHLServerError) as info:
         oauth.exchange_code("code-1", "Location", "https://cb.example/")
     assert info.value.may_have_been_applied and len(script.requests) == 1
+
+
+def test_a_secret_source_is_read_on_the_first_token_grant_only() -> None:
+    reads: list[str] = []
+
+    def secret() -> str:
+        reads.append("read")
+        return "s3cret"
+
+    token = {"access_token": "AT", "token_type": "Bearer", "expires_in": 86399, "userType": "Location"}
+    script = Script(reply(200, token), reply(200, token), reply(200, token))
+    oauth = GHLOAuthClient(
+        "app-x", secret, base_url="https://ghl.test", transport=httpx.MockTransport(script)
+    )
+    oauth.location_token("company-token", "co1", "loc1")  # minted with the company token
+    assert reads == [] and "s3cret" not in repr(oauth)
+    oauth.refresh("RT", "Location")
+    oauth.refresh("RT2", "Location")
+    assert reads == ["read"]  # read once, then kept
+    sent = [dict(httpx.QueryParams(request.content.decode())) for request in script.requests[1:]]
+    assert [form["client_secret"] for form in sent] == ["s3cret", "s3cret"]
+
+
+def test_an_empty_secret_from_its_source_is_refused_before_anything_is_sent() -> None:
+    script = Script(reply(200, {}))
+    oauth = GHLOAuthClient(
+        "app-x", lambda: "", base_url="https://ghl.test", transport=httpx.MockTransport(script)
+    )
+    with pytest.raises(ValueError, match="client_secret is required"):
+        oauth.exchange_code("code-1", "Location", "https://cb.example/")
+    assert script.requests == []

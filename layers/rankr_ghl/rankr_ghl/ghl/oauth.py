@@ -55,7 +55,7 @@ class GHLOAuthClient(HttpCoreOwner):
     def __init__(
         self,
         client_id: str,
-        client_secret: str,
+        client_secret: str | Callable[[], str],
         *,
         base_url: str = DEFAULT_BASE_URL,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
@@ -68,10 +68,14 @@ class GHLOAuthClient(HttpCoreOwner):
         sleep: Callable[[float], None] = time.sleep,
         event_hooks: dict[str, list[Callable[..., Any]]] | None = None,
     ) -> None:
+        """`client_secret`: the app's secret, or a source of it called on the first token grant (an
+        agency fan-out mints location tokens with the company token and may never need it, so it does
+        not read the app secret on its first event)."""
         if not client_id or not client_secret:
             raise ValueError("client_id and client_secret are required")
         self.client_id = client_id
-        self._client_secret = client_secret
+        self._client_secret_source = client_secret
+        self._client_secret: str | None = client_secret if isinstance(client_secret, str) else None
         self.refresh_replay_window_s = refresh_replay_window_s
         self._core = HttpCore(
             base_url=base_url,
@@ -93,6 +97,15 @@ class GHLOAuthClient(HttpCoreOwner):
 
     def __repr__(self) -> str:  # the secret never appears
         return f"GHLOAuthClient(client_id={self.client_id!r})"
+
+    def _secret(self) -> str:
+        if self._client_secret is None:
+            source = self._client_secret_source
+            secret = source() if callable(source) else source
+            if not secret:
+                raise ValueError("client_secret is required")
+            self._client_secret = secret
+        return self._client_secret
 
     def _token_grant(
         self, form: dict[str, str], replay: Replay, replay_window_s: float | None = None
@@ -116,7 +129,7 @@ class GHLOAuthClient(HttpCoreOwner):
             raise ValueError("code is required")
         form = {
             "client_id": self.client_id,
-            "client_secret": self._client_secret,
+            "client_secret": self._secret(),
             "grant_type": "authorization_code",
             "code": code,
             "user_type": user_type,
@@ -132,7 +145,7 @@ class GHLOAuthClient(HttpCoreOwner):
             raise ValueError("refresh_token is required")
         form = {
             "client_id": self.client_id,
-            "client_secret": self._client_secret,
+            "client_secret": self._secret(),
             "grant_type": "refresh_token",
             "refresh_token": refresh_token,
             "user_type": user_type,

@@ -21,14 +21,19 @@ def build_agency_fan_out(root: Infrastructure) -> AgencyFanOut:
     if queue is None:
         raise RuntimeError("AGENCY_INSTALL_QUEUE_URL is not set (the fan-out queues its continuations)")
     trace_http_clients()  # before the client builds its httpx.Client
-    secret = root.app_secret()
-    secret.require("client_secret")
+
+    def client_secret() -> str:
+        # Read on the first token grant only: location tokens are minted with the company token.
+        secret = root.app_secret()
+        secret.require("client_secret")
+        return secret.client_secret.get_secret_value()
+
     # Location tokens spend the company's budget, which every container shares (ghl.budget): the
     # fan-out's calls take their places in it like every other GHL call.
     limiter = root.rate_limiter()
     oauth = GHLOAuthClient(
         root.ghl_client_id(),
-        secret.client_secret.get_secret_value(),
+        client_secret,
         base_url=root.settings.ghl_api_base_url,
         rate_limiter=limiter,
     )
