@@ -187,14 +187,17 @@ class SecretStr:
 
 
 def lax_str(value: Any) -> str:
-    """pydantic's lax string: a string (a str enum gives its value) or UTF-8 bytes; never a number."""
+    """pydantic's lax string: a string (a subclass, such as a str enum, gives a plain str) or UTF-8
+    bytes; never a number. Its messages are pydantic's."""
     if isinstance(value, str):
         return str.__str__(value)
-    if isinstance(value, bytes):
+    if isinstance(value, bytes | bytearray):
         try:
-            return value.decode()
+            return bytes(value).decode()
         except UnicodeDecodeError:
-            raise ValueError("Input should be a valid string") from None
+            raise ValueError(
+                "Input should be a valid string, unable to parse raw data as a unicode string"
+            ) from None
     raise ValueError("Input should be a valid string")
 
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from rankr_ghl.rankr.timestamps import format_timestamp, parse_timestamp
-from rankr_ghl.wire_values import Location, Problems
+from rankr_ghl.wire_values import Location, Problems, lax_str
 
 # The longest text Rankr accepts in each contact field (docs/rankr-api.yaml), in the models' order.
 CONTACT_TEXT_LIMITS: dict[str, int] = {
@@ -39,7 +39,6 @@ CONTACT_WRITE_FIELDS = (*CONTACT_TEXT_LIMITS, "tags", "customFields")
 CONTACT_RECORD_FIELDS = (*RECORD_TIMESTAMPS, "id", *CONTACT_WRITE_FIELDS)
 CONTACT_PAGE_FIELDS = ("items", "nextCursor")
 
-_NOT_TEXT = "Input should be a valid string"
 _NOT_LIST = "Input should be a valid list"
 _NOT_DICT = "Input should be a valid dictionary"
 _MISSING_FIELD = "Field required"
@@ -175,18 +174,13 @@ def _timestamp(raw: Any, problems: Problems, at: Location) -> str:
 
 
 def _text(raw: Any, problems: Problems, at: Location) -> str:
-    """A string as pydantic's lax `str` reads it: a str (a subclass becomes a plain str) or UTF-8 bytes.
-    A problem leaves an empty string in place: the record is refused once every field is checked."""
-    if isinstance(raw, str):
-        return str.__str__(raw)
-    if isinstance(raw, bytes | bytearray):
-        try:
-            return bytes(raw).decode()
-        except UnicodeDecodeError:
-            problems.add(at, "Input should be a valid string, unable to parse raw data as a unicode string")
-            return ""
-    problems.add(at, _NOT_TEXT)
-    return ""
+    """A string as pydantic's lax `str` reads it (`lax_str`). A problem leaves an empty string in
+    place: the record is refused once every field is checked."""
+    try:
+        return lax_str(raw)
+    except ValueError as problem:
+        problems.add(at, str(problem))
+        return ""
 
 
 def _optional_text(raw: Any, problems: Problems, at: Location) -> str | None:

@@ -117,6 +117,15 @@ class ObjectReader:
         self.problems.add(location, message)
         self.failed = True
 
+    def _given(self, name: str, required: bool) -> bool:
+        """Whether `name` is present (noted as given); a required one that is absent is a problem."""
+        if name in self.data:
+            self.given.add(name)
+            return True
+        if required:
+            self.add((*self.location, name), FIELD_REQUIRED)
+        return False
+
     def field(
         self,
         name: str,
@@ -126,11 +135,8 @@ class ObjectReader:
         required: bool = False,
     ) -> Any:
         """The checked value of `name`, or `default` when the key is absent (`required`: a problem)."""
-        if name not in self.data:
-            if required:
-                self.add((*self.location, name), FIELD_REQUIRED)
+        if not self._given(name, required):
             return default
-        self.given.add(name)
         try:
             return check(self.data[name])
         except Invalid as problem:
@@ -146,11 +152,8 @@ class ObjectReader:
         required: bool = False,
     ) -> Any:
         """A field whose checker reports its own problems under deeper locations."""
-        if name not in self.data:
-            if required:
-                self.add((*self.location, name), FIELD_REQUIRED)
+        if not self._given(name, required):
             return default
-        self.given.add(name)
         before = len(self.problems.found)
         value = parse(self.data[name], self.problems, (*self.location, name))
         if len(self.problems.found) > before:
