@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import ssl
 import threading
-from typing import Any
 
 import httpx
 import pytest
-from rankr_ghl.lazy_http import LazyHttpClient, shared_tls_context
+from rankr_ghl import lazy_http
+from rankr_ghl.lazy_http import LazyHttpClient, TrustStore, shared_tls_context
 
 
 def test_built_once_on_first_use_and_shared_by_threads(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -46,17 +46,14 @@ def test_close_before_any_use_builds_nothing() -> None:
 
 
 def test_clients_share_one_trust_store(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The GHL and Rankr clients load the TLS trust store once per process, not once each."""
     loads: list[ssl.SSLContext] = []
-    real_create = httpx.create_ssl_context
 
-    def counting_create(*args: Any, **kwargs: Any) -> ssl.SSLContext:
-        context = real_create(*args, **kwargs)
+    def counting_create() -> ssl.SSLContext:
+        context = httpx.create_ssl_context()
         loads.append(context)
         return context
 
-    monkeypatch.setattr(httpx, "create_ssl_context", counting_create)
-    shared_tls_context.cache_clear()
+    monkeypatch.setattr(lazy_http, "trust_store", TrustStore(counting_create))
     first, second = LazyHttpClient(base_url="https://ghl.test"), LazyHttpClient(base_url="https://rankr.test")
     try:
         first.get(), second.get()
@@ -65,14 +62,58 @@ def test_clients_share_one_trust_store(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         first.close()
         second.close()
-        shared_tls_context.cache_clear()
 
 
-def test_an_injected_transport_loads_no_trust_store() -> None:
-    shared_tls_context.cache_clear()
+def test_an_injected_transport_loads_no_trust_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = TrustStore()
+    monkeypatch.setattr(lazy_http, "trust_store", store)
     mocked = LazyHttpClient(transport=httpx.MockTransport(lambda request: httpx.Response(204)))
     try:
         assert mocked.get().get("http://x.test/").status_code == 204
-        assert shared_tls_context.cache_info().currsize == 0
+        assert not store.loaded
     finally:
         mocked.close()
+
+
+def test_a_warm_up_loads_in_the_background_and_context_waits_for_it() -> None:
+    release = threading.Event()
+    loads: list[str] = []
+
+    def slow_load() -> ssl.SSLContext:
+        loads.append(threading.current_thread().name)
+        assert release.wait(5)
+        return ssl.create_default_context()
+
+    store = TrustStore(slow_load)
+    store.warm()
+    store.warm()  # already loading: no second thread
+    assert not store.loaded
+    got: list[ssl.SSLContext] = []
+    waiter = threading.Thread(target=lambda: got.append(store.context()))
+    waiter.start()
+    waiter.join(0.2)
+    assert waiter.is_alive()  # waits for the background load instead of loading again
+    release.set()
+    waiter.join(5)
+    assert got and got[0] is store.context()
+    assert loads == ["tls-trust-store"]
+    store.warm()  # loaded: nothing to do
+    assert len(loads) == 1
+
+
+def test_a_failed_warm_up_fails_the_first_use_not_the_warm_up() -> None:
+    attempts: list[int] = []
+
+    def broken_load() -> ssl.SSLContext:
+        attempts.append(1)
+        raise ssl.SSLError("no trust store")
+
+    store = TrustStore(broken_load)
+    store.warm()
+    with pytest.raises(ssl.SSLError, match="no trust store"):
+        store.context()
+    assert len(attempts) == 2 and not store.loaded
+
+
+def test_shared_tls_context_is_the_module_trust_store() -> None:
+    assert shared_tls_context() is lazy_http.trust_store.context()

@@ -2,28 +2,83 @@
 
 from __future__ import annotations
 
-import functools
 import ssl
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 
-@functools.cache
-def shared_tls_context() -> ssl.SSLContext:
+class TrustStore:
     """The process's one verifying TLS context, as httpx builds by default (certifi's bundle, or
-    SSL_CERT_FILE / SSL_CERT_DIR). Loading a trust store takes tens of milliseconds; without this each
-    client (GHL, Rankr) loaded its own on the first event. An SSLContext is safe to share between
-    clients and threads."""
-    return httpx.create_ssl_context()
+    SSL_CERT_FILE / SSL_CERT_DIR). An SSLContext is safe to share between clients and threads.
+
+    Loading a trust store takes tens of milliseconds of a cold start; without sharing, each client
+    (GHL, Rankr) loaded its own on the first event. `warm` starts the load on a thread of its own:
+    OpenSSL parses the bundle without holding the GIL, so the load overlaps with whatever the
+    first event does before its first GHL call (imports, AWS round trips). `context` waits for that
+    load rather than starting a second one."""
+
+    def __init__(self, load: Callable[[], ssl.SSLContext] | None = None) -> None:
+        self._load = load or httpx.create_ssl_context
+        self._context: ssl.SSLContext | None = None
+        self._loader: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def warm(self) -> None:
+        """Start loading in the background, unless it is loaded or loading already."""
+        with self._lock:
+            if self._context is not None or self._loader is not None:
+                return
+            self._loader = threading.Thread(
+                target=self._load_in_background, name="tls-trust-store", daemon=True
+            )
+            self._loader.start()
+
+    def context(self) -> ssl.SSLContext:
+        context = self._context
+        if context is not None:
+            return context
+        loader = self._loader
+        if loader is not None:
+            loader.join()
+        with self._lock:
+            if self._context is None:
+                self._context = self._load()
+            return self._context
+
+    @property
+    def loaded(self) -> bool:
+        return self._context is not None
+
+    def _load_in_background(self) -> None:
+        try:
+            context = self._load()
+        except Exception:  # `context` loads again and raises where a caller handles it
+            return
+        with self._lock:
+            if self._context is None:
+                self._context = context
+
+
+trust_store = TrustStore()
+
+
+def shared_tls_context() -> ssl.SSLContext:
+    return trust_store.context()
+
+
+def warm_tls_context() -> None:
+    """For a function whose events call GHL or Rankr: start loading the trust store now."""
+    trust_store.warm()
 
 
 class LazyHttpClient:
     """Building an `httpx.Client` loads the TLS trust store (~0.2 s of a cold start), which an
     invocation that never makes a request (unknown location, skipped event, bad input) should not
     pay. Thread-safe: the first caller builds it, the others wait for that one. Every client built
-    here sends through `Urllib3Transport` and verifies with `shared_tls_context`, unless its options
+    here sends through `Urllib3Transport` and verifies with the shared `trust_store`, unless its options
     bring their own transport or `verify` (then httpx builds its own transport)."""
 
     def __init__(self, **options: Any) -> None:

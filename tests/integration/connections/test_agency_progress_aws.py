@@ -11,7 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from rankr_ghl.aws.agency_progress import DynamoAgencyProgress
 from rankr_ghl.aws.connections_store import DynamoConnectionStore
-from rankr_ghl.connections.agency_job import AgencyInstallProgress, AgencyInstallStatus, is_complete
+from rankr_ghl.connections.agency_job import (
+    AgencyInstallProgress,
+    AgencyInstallStatus,
+    ChunkCount,
+    is_complete,
+)
 from rankr_ghl.connections.errors import ConnectionNotFound
 
 pytestmark = pytest.mark.integration
@@ -97,3 +102,34 @@ def test_an_attempt_never_creates_a_missing_company_connection(tally):
     with pytest.raises(ConnectionNotFound):
         start(progress, "coGone", "att1")
     assert store.get("company:coGone") is None
+
+
+def test_a_listing_run_that_stored_every_chunk_completes_counts_and_finishes_in_one_write(tally):
+    progress, store, company = tally
+    start(progress, company, "att1")
+    progress.count_chunk(company, "att1", "0.0", connected=4, skipped=1, now_ms=5)
+
+    def complete(last: ChunkCount | None, chunks: int = 2) -> dict | None:
+        return progress.complete_listing_finished(
+            company, "att1", locations=12, chunks=chunks, connected_before=2, last=last, now_ms=9
+        )
+
+    assert complete(ChunkCount("0.0", 5, 0)) is None  # that chunk is counted already: nothing written
+    assert complete(None) is None  # a chunk is still uncounted
+    assert "chunks" not in store.get(f"company:{company}").agency_install
+    state = complete(ChunkCount("0.1", 5, 0))
+    assert state is not None and is_complete(state)
+    assert (state["status"], state["connected"], state["skipped"], state["chunksDone"]) == ("done", 11, 1, 2)
+    assert complete(ChunkCount("0.2", 1, 0), chunks=3) is None  # the listing completes once per attempt
+    assert progress.count_chunk(company, "att1", "0.1", connected=5, skipped=0, now_ms=10) is None
+    assert not progress.finish(company, "att1", 2, 11)  # done already
+
+
+def test_an_empty_listing_completes_and_finishes_in_one_write(tally):
+    progress, store, company = tally
+    start(progress, company, "att1")
+    state = progress.complete_listing_finished(
+        company, "att1", locations=3, chunks=0, connected_before=3, last=None, now_ms=9
+    )
+    assert state is not None and state["status"] == "done" and state["connected"] == 3
+    assert store.get(f"company:{company}").agency_install["status"] == "done"

@@ -155,6 +155,34 @@ class MemoryConnectionStore:
 
         return self._tally(company_id, attempt, change)
 
+    def complete_listing_finished(
+        self, company_id, attempt, *, locations, chunks, connected_before, last, now_ms
+    ):
+        counted = self.chunks_counted.setdefault(company_id, set())
+
+        def change(state):
+            expected = chunks - (1 if last is not None else 0)
+            if "chunks" in state or state["status"] == "done" or state["chunksDone"] != expected:
+                return False
+            if last is not None:
+                if last.key in counted:
+                    return False
+                counted.add(last.key)
+            state.update(
+                locations=locations,
+                chunks=chunks,
+                chunksDone=chunks,
+                connected=state["connected"] + connected_before + (last.connected if last else 0),
+                skipped=state["skipped"] + (last.skipped if last else 0),
+                status="done",
+                updatedMs=now_ms,
+                error=None,
+            )
+            self.finishes.append((company_id, attempt))
+            return True
+
+        return self._tally(company_id, attempt, change)
+
     def finish(self, company_id, attempt, chunks, now_ms) -> bool:
         def change(state):
             if state["status"] == "done" or not state.get("chunks") == state["chunksDone"] == chunks:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -494,3 +495,60 @@ def test_a_company_token_refused_mid_listing_is_renewed_and_nothing_is_handed_ou
     assert reports[0].locations == 10 and sum(r.connected_now for r in reports) == 10
     assert world.oauth.mint_calls == 10  # each location minted once
     assert_all_connected(world, ids)
+
+
+class SlowTokens(CrashingTokens):
+    """Secret writes that take a while: the chunk is stored after the listing has ended."""
+
+    def install(self, connection_id, bundle) -> None:
+        time.sleep(0.2)
+        self.inner.install(connection_id, bundle)
+
+
+def tally_writes(world) -> list[str]:
+    writes: list[str] = []
+    for name in ("count_chunk", "complete_listing", "complete_listing_finished", "finish"):
+        method = getattr(world.connections, name)
+
+        def recorded(*args, _name=name, _method=method, **kwargs):
+            writes.append(_name)
+            return _method(*args, **kwargs)
+
+        setattr(world.connections, name, recorded)
+    return writes
+
+
+def test_a_small_agency_stored_by_its_listing_run_is_counted_completed_and_done_in_one_write(world):
+    ids = agency(world, 3)
+    writes = tally_writes(world)
+    reports = install(world, fan_out(world, tokens=SlowTokens(world.tokens)))
+    assert writes == ["complete_listing_finished"]
+    assert reports[0].connected_now == 3
+    assert_all_connected(world, ids)
+    shown = progress(world)
+    assert (
+        shown["status"],
+        shown["locations"],
+        shown["connected"],
+        shown["chunks"],
+        shown["chunksDone"],
+    ) == (
+        "done",
+        3,
+        3,
+        1,
+        1,
+    )
+    assert world.connections.finishes == [("co1", shown["attempt"])]
+
+
+def test_when_the_one_write_finds_a_chunk_uncounted_the_counts_are_written_one_by_one(world):
+    agency(world, 3)
+    # Nothing written, as when a chunk is still uncounted (a run of the attempt elsewhere).
+    world.connections.complete_listing_finished = lambda *args, **kwargs: None
+    writes = tally_writes(world)
+    install(world, fan_out(world, tokens=SlowTokens(world.tokens)))
+    assert writes == ["complete_listing_finished", "count_chunk", "complete_listing", "finish"]
+    shown = progress(world)
+    assert (shown["status"], shown["connected"], shown["chunks"], shown["chunksDone"]) == ("done", 3, 1, 1)
+    assert len(world.connections.finishes) == 1

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ssl
+import threading
 from typing import Any
 
 import pytest
-from rankr_ghl import wiring
+from rankr_ghl import lazy_http, wiring
 from rankr_ghl.config import Settings
+from rankr_ghl.lazy_http import TrustStore
 from rankr_ghl.wiring import Overrides, Root
 from rankr_ghl_tools.faults import CrashBeforeMappingWrite, install_from_environment
 
@@ -119,3 +122,41 @@ def test_a_budget_tuning_out_of_range_is_a_named_configuration_error(name: str, 
 
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({name: raw})
+
+
+QUEUED = Settings(
+    stage="unit", webhook_queue_url="https://sqs.test/w", reconcile_queue_url="https://sqs.test/r"
+)
+
+
+@pytest.mark.parametrize("service", ["webhook_worker", "agency_install", "lead_push", "reconcile_worker"])
+def test_a_function_that_calls_ghl_starts_loading_the_trust_store_first(monkeypatch, service: str) -> None:
+    loaded_by: list[str] = []
+
+    def load() -> ssl.SSLContext:
+        loaded_by.append(threading.current_thread().name)
+        return ssl.create_default_context()
+
+    store = TrustStore(load)
+    monkeypatch.setattr(lazy_http, "trust_store", store)
+    monkeypatch.setattr("boto3.client", lambda service, **kwargs: object())
+    root = Root(QUEUED, overrides=Overrides(inbound_processor=object))  # type: ignore[arg-type]
+    if service == "reconcile_worker":
+        root.reconcile()._worker()
+    else:
+        getattr(root, service)()
+    assert store.context() is store.context()
+    assert loaded_by == ["tls-trust-store"]
+
+
+@pytest.mark.parametrize("service", ["webhook_intake", "reconcile_planner"])
+def test_a_function_that_never_calls_ghl_loads_no_trust_store(monkeypatch, service: str) -> None:
+    store = TrustStore()
+    monkeypatch.setattr(lazy_http, "trust_store", store)
+    monkeypatch.setattr("boto3.client", lambda service, **kwargs: object())
+    root = Root(QUEUED)
+    if service == "reconcile_planner":
+        root.reconcile()._planner()
+    else:
+        getattr(root, service)()
+    assert not store.loaded

@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from rankr_ghl.aws.connections_store import plain_numbers
 from rankr_ghl.aws.dynamodb import DynamoDBClientSource, LazyDynamoDBClient
-from rankr_ghl.connections.agency_job import AgencyInstallProgress, AgencyInstallStatus
+from rankr_ghl.connections.agency_job import AgencyInstallProgress, AgencyInstallStatus, ChunkCount
 from rankr_ghl.connections.errors import ConnectionNotFound, TokenStorageError
 from rankr_ghl.connections.status import company_connection_id
 
@@ -117,6 +117,50 @@ class DynamoAgencyProgress:
                 ":now": {"N": str(now_ms)},
                 ":t": {"S": attempt},
             },
+        )
+
+    def complete_listing_finished(
+        self,
+        company_id: str,
+        attempt: str,
+        *,
+        locations: int,
+        chunks: int,
+        connected_before: int,
+        last: ChunkCount | None,
+        now_ms: int,
+    ) -> dict[str, Any] | None:
+        update = (
+            "SET #a.locations = :l, #a.chunks = :n, #a.chunksDone = :n, #a.connected = #a.connected + :c,"
+            " #a.skipped = #a.skipped + :k, #a.#s = :done, #a.updatedMs = :now, #a.#e = :null"
+        )
+        condition = (
+            "#a.#t = :t AND attribute_not_exists(#a.chunks) AND #a.chunksDone = :counted AND #a.#s <> :done"
+        )
+        values: dict[str, Any] = {
+            ":l": {"N": str(locations)},
+            ":n": {"N": str(chunks)},
+            ":counted": {"N": str(chunks - (1 if last is not None else 0))},
+            ":c": {"N": str(connected_before + (last.connected if last is not None else 0))},
+            ":k": {"N": str(last.skipped if last is not None else 0)},
+            ":done": {"S": AgencyInstallStatus.DONE.value},
+            ":now": {"N": str(now_ms)},
+            ":null": {"NULL": True},
+            ":t": {"S": attempt},
+        }
+        names = {"#a": "agencyInstall", "#s": "status", "#t": "attempt", "#e": "error"}
+        if last is not None:  # counted as count_chunk counts it, in the same write
+            names["#c"] = CHUNKS_ATTRIBUTE
+            update += " ADD #c :keys"
+            condition += " AND NOT contains(#c, :key)"
+            values[":keys"] = {"SS": [last.key]}
+            values[":key"] = {"S": last.key}
+        return self._update(
+            company_id,
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
         )
 
     def finish(self, company_id: str, attempt: str, chunks: int, now_ms: int) -> bool:

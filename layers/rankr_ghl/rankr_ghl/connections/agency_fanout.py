@@ -53,6 +53,7 @@ from rankr_ghl.connections.agency_job import (
     AgencyInstallStatus,
     AgencyJob,
     AgencyProgressTally,
+    ChunkCount,
     is_complete,
 )
 from rankr_ghl.connections.agency_listing import AgencyListing, ListedBatch
@@ -108,6 +109,11 @@ class _ListingRun:
         self.chunks = 0  # counts to wait for: one per chunk job handed off, one per chunk minted here
         self.handed_off = 0
         self.kept = 0  # listed jobs' worth this run mints itself
+        self.listed_all = False  # the listing is exhausted: no chunk is added any more
+        self.counted = 0  # chunks stored (and counted, or deferred) so far
+        # The last chunk's count, when it was stored after the listing ended: the write that
+        # completes the listing counts it (`complete_listing_finished`), one write instead of three.
+        self.deferred: ChunkCount | None = None
 
 
 class AgencyFanOut:
@@ -211,15 +217,7 @@ class AgencyFanOut:
                     company_id, attempt, AgencyInstallStatus.CONTINUING, self._now_ms()
                 )
             else:
-                state = self._progress.complete_listing(
-                    company_id,
-                    attempt,
-                    locations=listing.listed,
-                    chunks=run.chunks,
-                    connected_before=run.before,
-                    now_ms=self._now_ms(),
-                )
-                self._finish_if_complete(company_id, attempt, state)
+                self._complete_listing(run, listing.listed)
         except Exception as exc:
             self._record_failure(company_id, attempt, exc)
             raise
@@ -257,7 +255,13 @@ class AgencyFanOut:
         job = run.job
 
         def count_stored(chunk: Chunk, _connected: int, skipped: int) -> None:
-            self._count(job.company_id, run.attempt, chunk.key, len(chunk.location_ids) - skipped, skipped)
+            count = ChunkCount(chunk.key, len(chunk.location_ids) - skipped, skipped)
+            with run.lock:
+                run.counted += 1
+                if run.listed_all and not run.handed_off and run.counted == run.chunks:
+                    run.deferred = count
+                    return
+            self._count(job.company_id, run.attempt, count)
 
         with ChunkPipeline(
             self._installer, run.owner, workers=self._workers, on_stored=count_stored
@@ -292,6 +296,8 @@ class AgencyFanOut:
                         return True
                     for chunk in chunks:
                         pipeline.add(chunk)
+                with run.lock:
+                    run.listed_all = True
                 pipeline.drain()
             finally:
                 run.connected_now, run.skipped = pipeline.connected, pipeline.skipped
@@ -343,7 +349,9 @@ class AgencyFanOut:
                     pipeline.add(chunk)
                 pipeline.drain()
             skipped = pipeline.skipped
-            self._count(company_id, job.attempt, job.chunk_key, len(job.location_ids) - skipped, skipped)
+            self._count(
+                company_id, job.attempt, ChunkCount(job.chunk_key, len(job.location_ids) - skipped, skipped)
+            )
         except Exception as exc:
             self._record_failure(company_id, job.attempt, exc)
             raise
@@ -357,9 +365,44 @@ class AgencyFanOut:
         )
 
     # ----------------------------------------------------------------------------- progress
-    def _count(self, company_id: str, attempt: str, chunk_key: str, connected: int, skipped: int) -> None:
+    def _count(self, company_id: str, attempt: str, count: ChunkCount) -> None:
         state = self._progress.count_chunk(
-            company_id, attempt, chunk_key, connected=connected, skipped=skipped, now_ms=self._now_ms()
+            company_id,
+            attempt,
+            count.key,
+            connected=count.connected,
+            skipped=count.skipped,
+            now_ms=self._now_ms(),
+        )
+        self._finish_if_complete(company_id, attempt, state)
+
+    def _complete_listing(self, run: _ListingRun, locations: int) -> None:
+        """Record the complete listing; done with it when every chunk is counted. A run that stored
+        every chunk itself does it in one write; otherwise (or when that write finds a chunk still
+        uncounted) the deferred count, the listing and the finish are written one by one."""
+        company_id, attempt = run.job.company_id, run.attempt
+        if not run.handed_off:
+            state = self._progress.complete_listing_finished(
+                company_id,
+                attempt,
+                locations=locations,
+                chunks=run.chunks,
+                connected_before=run.before,
+                last=run.deferred,
+                now_ms=self._now_ms(),
+            )
+            if state is not None:
+                self._log_done(company_id, state)
+                return
+        if run.deferred is not None:
+            self._count(company_id, attempt, run.deferred)
+        state = self._progress.complete_listing(
+            company_id,
+            attempt,
+            locations=locations,
+            chunks=run.chunks,
+            connected_before=run.before,
+            now_ms=self._now_ms(),
         )
         self._finish_if_complete(company_id, attempt, state)
 
@@ -369,15 +412,19 @@ class AgencyFanOut:
         chunks = state["chunks"]
         assert isinstance(chunks, int)
         if self._progress.finish(company_id, attempt, chunks, self._now_ms()):
-            logger.info(
-                "agency install done",
-                extra={
-                    "company_id": company_id,
-                    "locations": state.get("locations"),
-                    "connected": state.get("connected"),
-                    "skipped": state.get("skipped"),
-                },
-            )
+            self._log_done(company_id, state)
+
+    @staticmethod
+    def _log_done(company_id: str, state: dict[str, object]) -> None:
+        logger.info(
+            "agency install done",
+            extra={
+                "company_id": company_id,
+                "locations": state.get("locations"),
+                "connected": state.get("connected"),
+                "skipped": state.get("skipped"),
+            },
+        )
 
     def _record_failure(self, company_id: str, attempt: str, exc: Exception) -> None:
         try:

@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 MAX_COMPANY_ID_LENGTH = 128
 MAX_CHUNK_LOCATIONS = 500  # far above the fan-out's chunk; keeps a message well under SQS's 256 KB
@@ -209,6 +209,14 @@ def is_complete(progress: Mapping[str, Any] | None) -> bool:
     return int(progress.get("chunksDone") or 0) >= int(progress["chunks"])
 
 
+class ChunkCount(NamedTuple):
+    """A stored chunk's counts, as `count_chunk` adds them."""
+
+    key: str
+    connected: int
+    skipped: int
+
+
 class AgencyInstallQueue(Protocol):
     def enqueue(self, job: AgencyJob) -> None:
         """Queue a job (FIFO, in its message group, deduplicated by the job's id). Raises on failure."""
@@ -250,6 +258,23 @@ class AgencyProgressTally(Protocol):
         """The listing is complete: `locations` listed, `chunks` counts to wait for; the locations
         it found connected already (`connected_before`) are counted in the same write. The progress
         after it, or None when the attempt is not current or was completed already."""
+        ...
+
+    def complete_listing_finished(
+        self,
+        company_id: str,
+        attempt: str,
+        *,
+        locations: int,
+        chunks: int,
+        connected_before: int,
+        last: ChunkCount | None,
+        now_ms: int,
+    ) -> dict[str, Any] | None:
+        """`complete_listing`, `count_chunk(last)` and `finish` in one write, for a listing run that
+        stored every chunk itself: it writes only if, with `last` (a chunk not counted yet), all
+        `chunks` are counted. The progress after it (`done`), or None, with nothing written, when a
+        chunk is still uncounted, the attempt is not current or its listing was completed already."""
         ...
 
     def finish(self, company_id: str, attempt: str, chunks: int, now_ms: int) -> bool:

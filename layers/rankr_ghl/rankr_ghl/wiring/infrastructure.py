@@ -87,6 +87,14 @@ class Infrastructure:
     def ghl_client_id(self) -> str:
         return self.settings.ghl_client_id or self.app_secret().client_id
 
+    def warm_http(self) -> None:
+        """Start loading the TLS trust store on a thread of its own (`lazy_http.TrustStore`): called
+        first by the services whose events call GHL or Rankr, so the load overlaps with building
+        them and with the AWS round trips before the first request."""
+        from rankr_ghl.lazy_http import warm_tls_context
+
+        warm_tls_context()
+
     # ---------------------------------------------------------------------------------- AWS clients
     def aws_client_config(self) -> Config:
         """Timeouts and retries of every boto3 client, sized to this function's Timeout.

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from rankr_ghl.flows.intake import WebhookIntake
     from rankr_ghl.flows.lead_push.invocation import LeadPushInvocation
     from rankr_ghl.flows.reconcile.invocation import ReconcileInvocation
+    from rankr_ghl.flows.reconcile.worker import ReconcileWorker
     from rankr_ghl.wiring.lead_push import LeadPushContainer
     from rankr_ghl.wiring.reconcile import ReconcileContainer
 
@@ -33,6 +34,7 @@ class Root(Infrastructure):
     @cached_factory
     def agency_install(self) -> AgencyInstallInvocation:
         """AgencyInstallFunction: one agency install fan-out job from AgencyInstallQueue."""
+        self.warm_http()
         from rankr_ghl.wiring.agency_install import build_agency_install
 
         return build_agency_install(self)
@@ -62,6 +64,7 @@ class Root(Infrastructure):
     @cached_factory
     def webhook_worker(self) -> InboundBatch:
         """WebhookWorkerFunction: one SQS batch of queued webhook events."""
+        self.warm_http()
         from rankr_ghl.wiring.webhooks import build_webhook_worker
 
         return build_webhook_worker(self, self.inbound_processor)
@@ -75,6 +78,7 @@ class Root(Infrastructure):
     @cached_factory
     def lead_push(self) -> LeadPushInvocation:
         """LeadPushFunction: one direct invocation by Rankr."""
+        self.warm_http()
         from rankr_ghl.flows.lead_push.invocation import LeadPushInvocation
 
         container = self.lead_push_container()
@@ -93,8 +97,12 @@ class Root(Infrastructure):
 
         return ReconcileInvocation(
             planner=lambda: self.reconcile_container().planner,
-            worker=lambda: self.reconcile_container().worker,
+            worker=self._reconcile_worker,
         )
+
+    def _reconcile_worker(self) -> ReconcileWorker:
+        self.warm_http()  # a job reads GHL; the planner only queues jobs
+        return self.reconcile_container().worker
 
 
 __all__ = ["Overrides", "Root"]
