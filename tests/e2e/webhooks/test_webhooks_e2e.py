@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from rankr_ghl.connections.models import ConnectionStatus
-from rankr_ghl.sync.echo import ledger_entry
+from rankr_ghl.sync.ledger_entries import ledger_entry
 from rankr_ghl.sync.mapping import default_mapping
 from rankr_ghl.sync.ports import IdMapping
 from rankr_ghl.sync.types import Entity, Side

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from counting_client import CountingClient
 from rankr_ghl.aws.sync_state import SyncStateTable
-from rankr_ghl.sync.echo import ledger_entry
+from rankr_ghl.sync.ledger_entries import ledger_entry
 from rankr_ghl.sync.mapping import default_mapping
 from rankr_ghl.sync.ports import LEAD_CLAIM_TTL_S, IdMapping, Tombstone
 from rankr_ghl.sync.types import Entity, Side

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from rankr_ghl.aws.audit import DynamoAuditLog
 from rankr_ghl.aws.sync_state import SyncStateTable, record_pk
-from rankr_ghl.sync.echo import ledger_entry
+from rankr_ghl.sync.ledger_entries import ledger_entry
 from rankr_ghl.sync.mapping import default_mapping
 from rankr_ghl.sync.mapping_resolver import MappingResolver
 from rankr_ghl.sync.ports import (

@@ -10,7 +10,8 @@ from typing import Any
 from fakes.ghl import WRITES as GHL_WRITES
 from fakes.reconcile_world import ACCOUNT, LOCATION, World
 from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileJob
-from rankr_ghl.sync.echo import decide, ledger_entry
+from rankr_ghl.sync.echo import decide
+from rankr_ghl.sync.ledger_entries import ledger_entry
 from rankr_ghl.sync.mapping import default_mapping
 from rankr_ghl.sync.ports import Tombstone
 from rankr_ghl.sync.types import Entity, Side

@@ -10,7 +10,8 @@ from fakes.ghl import FakeGhlRecords
 from fakes.reconcile_world import ACCOUNT, LOCATION, World
 from rankr_ghl.flows.reconcile.jobs import Mode, ReconcileJob
 from rankr_ghl.ports import Record
-from rankr_ghl.sync.echo import Action, decide, ledger_entry, load_ledgers
+from rankr_ghl.sync.echo import Action, decide, load_ledgers
+from rankr_ghl.sync.ledger_entries import ledger_entry
 from rankr_ghl.sync.mapping import default_mapping
 from rankr_ghl.sync.ports import IdMapping
 from rankr_ghl.sync.types import Entity, Side

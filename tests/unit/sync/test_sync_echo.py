@@ -6,7 +6,8 @@ import pytest
 from fakes import InMemoryLedgerStore
 from rankr_ghl.sync import diff
 from rankr_ghl.sync.conflict import resolve
-from rankr_ghl.sync.echo import Action, decide, is_echo, ledger_entry, load_ledgers, reconcile_pair
+from rankr_ghl.sync.echo import Action, decide, is_echo, load_ledgers, reconcile_pair
+from rankr_ghl.sync.ledger_entries import ledger_entry
 from rankr_ghl.sync.mapping import default_mapping, load_mapping
 from rankr_ghl.sync.types import ConflictPolicy, Entity, Side
 

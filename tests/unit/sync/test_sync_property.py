@@ -17,7 +17,8 @@ from typing import Any
 from fakes import InMemoryLedgerStore
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rankr_ghl.sync.echo import Action, decide, ledger_entry
+from rankr_ghl.sync.echo import Action, decide
+from rankr_ghl.sync.ledger_entries import ledger_entry
 from rankr_ghl.sync.mapping import EntityMapping, default_mapping
 from rankr_ghl.sync.types import Entity, Side
 

@@ -14,7 +14,7 @@ from fakes.rankr import FakeRankrRecords
 from rankr_ghl.connections.models import ConnectionStatus
 from rankr_ghl.flows.inbound import InboundProcessor
 from rankr_ghl.ghl.errors import GHLServerError
-from rankr_ghl.sync.echo import ledger_entry
+from rankr_ghl.sync.ledger_entries import ledger_entry
 from rankr_ghl.sync.mapping import default_mapping
 from rankr_ghl.sync.mapping_resolver import MappingResolver
 from rankr_ghl.sync.ports import AuditAction, IdMapping

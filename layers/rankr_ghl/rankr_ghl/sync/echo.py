@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from rankr_ghl.sync import diff
 from rankr_ghl.sync.conflict import FieldConflict, resolve
+from rankr_ghl.sync.ledger_entries import ledger_entry_from_digests
 from rankr_ghl.sync.mapping import EntityMapping, GhlWrite
 from rankr_ghl.sync.ports import LedgerEntry, LedgerOrigin, LedgerStore, utcnow
 from rankr_ghl.sync.types import Canonical, Direction, Entity, Side
@@ -95,7 +96,7 @@ class Decision:
         if self.action is Action.WRITE and other_id is not None:
             sides.append((self.target_side, other_id, self._other_digests, "write"))
         return [
-            _entry(
+            ledger_entry_from_digests(
                 location_id=location_id,
                 entity=entity,
                 side=side,
@@ -107,56 +108,6 @@ class Decision:
             )
             for side, record_id, digests, origin in sides
         ]
-
-
-def _entry(
-    *,
-    location_id: str,
-    entity: Entity,
-    side: Side,
-    record_id: str,
-    digests: Mapping[str, str],
-    at: datetime,
-    origin: LedgerOrigin,
-    correlation_id: str | None,
-) -> LedgerEntry:
-    return LedgerEntry(
-        location_id=location_id,
-        entity=entity,
-        side=side,
-        record_id=record_id,
-        field_digests=dict(digests),
-        digest=diff.record_digest(digests),
-        written_at=at,
-        origin=origin,
-        correlation_id=correlation_id,
-    )
-
-
-def ledger_entry(
-    location_id: str,
-    entity: Entity,
-    side: Side,
-    record_id: str,
-    *,
-    canonical: Canonical,
-    mapping: EntityMapping,
-    origin: LedgerOrigin = "write",
-    at: datetime | None = None,
-    correlation_id: str | None = None,
-) -> LedgerEntry:
-    """Entry for a record whose canonical state is known, e.g. the response of a create/update."""
-    digests = diff.field_digests(canonical, [f.name for f in mapping.fields_on(side)])
-    return _entry(
-        location_id=location_id,
-        entity=entity,
-        side=side,
-        record_id=record_id,
-        digests=digests,
-        at=at or utcnow(),
-        origin=origin,
-        correlation_id=correlation_id,
-    )
 
 
 def is_echo(current: Canonical, ledger: LedgerEntry | None, mapping: EntityMapping, side: Side) -> bool:

@@ -273,7 +273,7 @@ class SyncLeadRecords:
     def link_child(
         self, location_id: str, lead: Lead, contact_id: str, entity: Entity, record: Mapping[str, Any]
     ) -> None:
-        from rankr_ghl.sync.echo import ledger_entry  # only after a GHL write (cold start)
+        from rankr_ghl.sync.ledger_entries import ledger_entry  # only after a GHL write (cold start)
 
         child_id = str(record["id"])
         try:
@@ -338,7 +338,7 @@ class SyncLeadRecords:
     def _ledger_entries(
         self, location_id: str, contact_id: str, lead: Lead, ghl_state: Mapping[str, Any] | None
     ) -> list[LedgerEntry]:
-        from rankr_ghl.sync.echo import ledger_entry  # only after a GHL write (cold start)
+        from rankr_ghl.sync.ledger_entries import ledger_entry  # only after a GHL write (cold start)
 
         contact = self._resolver.for_location(location_id, lead.rankrAccountId).contact
         rankr_canonical = contact.from_rankr(lead.rankr_record())

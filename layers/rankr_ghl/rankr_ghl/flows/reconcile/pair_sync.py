@@ -11,7 +11,8 @@ from rankr_ghl.flows.reconcile.jobs import MAX_CLAIM_IDENTITIES, DiffKind
 from rankr_ghl.flows.reconcile.record_values import common_fields, ghl_clears_as_empty_strings
 from rankr_ghl.ports import Record
 from rankr_ghl.sync import diff
-from rankr_ghl.sync.echo import Action, Decision, ledger_entry, load_ledgers, reconcile_pair
+from rankr_ghl.sync.echo import Action, Decision, load_ledgers, reconcile_pair
+from rankr_ghl.sync.ledger_entries import ledger_entry
 from rankr_ghl.sync.mapping import EntityMapping
 from rankr_ghl.sync.ports import (
     CLAIM_LINK_ORIGIN,
