@@ -48,10 +48,6 @@ class TrustStore:
                 self._context = self._load()
             return self._context
 
-    @property
-    def loaded(self) -> bool:
-        return self._context is not None
-
     def _load_in_background(self) -> None:
         try:
             context = self._load()
@@ -67,11 +63,6 @@ trust_store = TrustStore()
 
 def shared_tls_context() -> ssl.SSLContext:
     return trust_store.context()
-
-
-def warm_tls_context() -> None:
-    """For a function whose events call GHL or Rankr: start loading the trust store now."""
-    trust_store.warm()
 
 
 class LazyHttpClient:

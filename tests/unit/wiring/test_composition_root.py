@@ -150,8 +150,14 @@ def test_a_function_that_calls_ghl_starts_loading_the_trust_store_first(monkeypa
 
 
 @pytest.mark.parametrize("service", ["webhook_intake", "reconcile_planner"])
-def test_a_function_that_never_calls_ghl_loads_no_trust_store(monkeypatch, service: str) -> None:
-    store = TrustStore()
+def test_a_function_that_never_calls_ghl_starts_no_background_load(monkeypatch, service: str) -> None:
+    loaded_by: list[str] = []
+
+    def load() -> ssl.SSLContext:
+        loaded_by.append(threading.current_thread().name)
+        return ssl.create_default_context()
+
+    store = TrustStore(load)
     monkeypatch.setattr(lazy_http, "trust_store", store)
     monkeypatch.setattr("boto3.client", lambda service, **kwargs: object())
     root = Root(QUEUED)
@@ -159,4 +165,5 @@ def test_a_function_that_never_calls_ghl_loads_no_trust_store(monkeypatch, servi
         root.reconcile()._planner()
     else:
         getattr(root, service)()
-    assert not store.loaded
+    store.context()  # loads here, on this thread, unless building the service started a load
+    assert loaded_by == [threading.current_thread().name]

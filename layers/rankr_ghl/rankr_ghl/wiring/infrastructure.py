@@ -91,9 +91,9 @@ class Infrastructure:
         """Start loading the TLS trust store on a thread of its own (`lazy_http.TrustStore`): called
         first by the services whose events call GHL or Rankr, so the load overlaps with building
         them and with the AWS round trips before the first request."""
-        from rankr_ghl.lazy_http import warm_tls_context
+        from rankr_ghl import lazy_http
 
-        warm_tls_context()
+        lazy_http.trust_store.warm()
 
     # ---------------------------------------------------------------------------------- AWS clients
     def aws_client_config(self) -> Config:
