@@ -311,3 +311,26 @@ def test_an_empty_secret_from_its_source_is_refused_before_anything_is_sent() ->
     with pytest.raises(ValueError, match="client_secret is required"):
         oauth.exchange_code("code-1", "Location", "https://cb.example/")
     assert script.requests == []
+
+
+class OrderRecordingLimiter(RateLimiter):
+    """Records, at each completion, how many request lines the client had logged by then."""
+
+    def __init__(self, logs) -> None:
+        super().__init__(isolated=True, interval_s=0.01, blocked_jitter=0.0)
+        self.logs = logs
+        self.logged_at_completion: list[int] = []
+
+    def observe(self, permit, headers) -> None:
+        self.logged_at_completion.append(self.logs.getvalue().count('"ghl request"'))
+        super().observe(permit, headers)  # a 429's completion comes here too (`on_rate_limited`)
+
+
+def test_the_limiter_hears_of_a_response_before_it_is_parsed_and_logged(captured_logs) -> None:
+    """A request's place in the window frees one interval after its completion: the completion is
+    the response's arrival, not the end of the client's own work on it."""
+    limiter = OrderRecordingLimiter(captured_logs)
+    script = Script(reply(429, {"message": "slow down"}), reply(200, {"contact": CONTACT}))
+    client(script, rate_limiter=limiter).get_contact(LOC, "c1")
+    assert limiter.logged_at_completion == [0, 1]  # each before its own "ghl request" line
+    assert captured_logs.getvalue().count('"ghl request"') == 2

@@ -3,17 +3,18 @@
 Minting runs within the company's shared rate budget (the OAuth client's limiter), several tokens at
 a time. Storing writes the chunk's records `paused/installing` first, then its secrets, then the
 records `active`: a record always exists before its secret, and a chunk a crash interrupts is left
-`installing`, which the next run redoes. A run's chunks go through a pipeline: one is minted while
-the previous ones are stored, so the company's budget, not storage, sets the pace.
+`installing`, which the next run redoes. A run's chunks go through a pipeline: minting goes on
+without a pause between chunks, and what is minted is stored in small batches while the rest is
+minted, so the company's budget, not storage, sets the pace, and a run's last locations are stored
+soon after their mint.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
@@ -35,9 +36,15 @@ if TYPE_CHECKING:
     from rankr_ghl.connections.vault import MetricSink
 
 Minted = list[tuple[str, "TokenGrant | None"]]
-# Chunks stored at once, each on its own thread, while the next one is minted (a crash re-mints at
-# most these and the one being minted): the last chunks' storage is a run's only time off the budget.
-STORE_QUEUE = 2
+# Locations stored together: one BatchWriteItem of records before their secrets, one after.
+STORE_BATCH = 25
+# A chunk's minted locations are stored once this many wait (or the chunk is all minted): fewer, larger
+# batches while minting goes on, and a small last batch after a run's last mint.
+STORE_MIN = 10
+STORE_THREADS = 2
+# Chunks all minted and not all stored before `add` waits: a crash re-mints at most these, the chunk
+# being minted and the one queued behind it.
+STORE_BACKLOG = 2
 
 
 class AgencyConnections(Protocol):
@@ -108,31 +115,27 @@ class ChunkInstaller:
         self._metric = metric
         self._clock = clock
 
-    def mint(self, pool: ThreadPoolExecutor, company_id: str, location_ids: Iterable[str]) -> Minted:
-        """Each location's token (None: GHL will not mint for it). A retryable GHL failure raises
+    def mint(self, company_id: str, location_id: str) -> TokenGrant | None:
+        """The location's token (None: GHL will not mint for it). A retryable GHL failure raises
         `GHLUnavailable` (the queue retries the job)."""
         company_cid = company_connection_id(company_id)
-
-        def mint(location_id: str) -> tuple[str, TokenGrant | None]:
-            token = self._company_tokens.get_token(company_cid)
-            try:
-                return location_id, self._oauth.location_token(token, company_id, location_id)
-            except GHLUnauthorized:
-                renewed = self._company_tokens.report_unauthorized(company_cid, token)
-                if renewed is None:
-                    raise
-                return location_id, self._oauth.location_token(renewed, company_id, location_id)
-            except GHLError as exc:
-                if exc.retryable:
-                    raise GHLUnavailable(f"location token request failed (HTTP {exc.status})") from None
-                # Listed, but GHL will not mint for it (uninstalled or removed since the listing).
-                logger.warning(
-                    "agency install: no location token",
-                    extra={"company_id": company_id, "location_id": location_id, "status": exc.status},
-                )
-                return location_id, None
-
-        return list(pool.map(mint, location_ids))
+        token = self._company_tokens.get_token(company_cid)
+        try:
+            return self._oauth.location_token(token, company_id, location_id)
+        except GHLUnauthorized:
+            renewed = self._company_tokens.report_unauthorized(company_cid, token)
+            if renewed is None:
+                raise
+            return self._oauth.location_token(renewed, company_id, location_id)
+        except GHLError as exc:
+            if exc.retryable:
+                raise GHLUnavailable(f"location token request failed (HTTP {exc.status})") from None
+            # Listed, but GHL will not mint for it (uninstalled or removed since the listing).
+            logger.warning(
+                "agency install: no location token",
+                extra={"company_id": company_id, "location_id": location_id, "status": exc.status},
+            )
+            return None
 
     def store(
         self,
@@ -224,10 +227,34 @@ class Chunk:
         return [i for i in self.location_ids if not is_connected(self.existing.get(i))]
 
 
+class _ChunkState:
+    """A chunk in the pipeline: its mints outstanding, and what is minted but not stored yet."""
+
+    def __init__(self, chunk: Chunk, todo: int, order: int) -> None:
+        self.chunk = chunk
+        self.todo = todo
+        self.order = order
+        self.minted = 0
+        self.stored = 0
+        self.connected = 0
+        self.skipped = 0
+        self.unstored: Minted = []
+
+    @property
+    def fully_minted(self) -> bool:
+        return self.minted == self.todo
+
+
 class ChunkPipeline:
-    """Mints each added chunk, then stores it on a thread of its own while the next is minted (at
-    most `STORE_QUEUE` stores at once). `on_stored(chunk, connected, skipped)` runs on the storing
-    thread once a chunk is stored; a failure (GHL, storage) raises from `add` or `drain`."""
+    """Mints the added chunks' locations without a pause between chunks, and stores what is minted
+    while the rest is minted, in batches of at most `STORE_BATCH`, on `STORE_THREADS` threads.
+
+    A batch never spans two chunks, and one is stored once `STORE_MIN` of its chunk are minted (or
+    all of them), so a run's last locations are stored a small batch after their mint, not a whole
+    chunk after it. `add` returns once every earlier chunk is minted (the chunk just added is being
+    minted, the next one queues behind it) and at most `STORE_BACKLOG` of them are not stored yet.
+    `on_stored(chunk, connected, skipped)` runs once a whole chunk is stored. A failure (GHL,
+    storage) stops the minting; what is minted is still stored, then `add` or `drain` raises it."""
 
     def __init__(
         self,
@@ -242,9 +269,12 @@ class ChunkPipeline:
         self._on_stored = on_stored
         self._minting = ThreadPoolExecutor(workers, thread_name_prefix="agency-mint")
         self._secrets = ThreadPoolExecutor(workers, thread_name_prefix="agency-secret")
-        self._storing = ThreadPoolExecutor(STORE_QUEUE, thread_name_prefix="agency-store")
-        self._stores: deque[Future[None]] = deque()
-        self._lock = threading.Lock()
+        self._storing = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="agency-store")
+        self._changed = threading.Condition()
+        self._open: list[_ChunkState] = []  # added and not all stored, in order
+        self._added = 0
+        self._stores = 0  # storing threads at work
+        self._error: BaseException | None = None
         self.connected = 0
         self.skipped = 0
 
@@ -252,8 +282,9 @@ class ChunkPipeline:
         return self
 
     def __exit__(self, *_exc: object) -> None:
+        # Minting first: a mint still running may start a store.
         for pool in (self._minting, self._storing, self._secrets):
-            pool.shutdown(wait=True)
+            pool.shutdown(wait=True, cancel_futures=pool is self._minting)
 
     def add(self, chunk: Chunk) -> None:
         todo = chunk.todo
@@ -261,19 +292,110 @@ class ChunkPipeline:
             if self._on_stored is not None:
                 self._on_stored(chunk, 0, 0)
             return
-        minted = self._installer.mint(self._minting, self._owner.company_id, todo)
-        while len(self._stores) >= STORE_QUEUE or (self._stores and self._stores[0].done()):
-            self._stores.popleft().result()  # a storage failure stops the run here (the queue retries it)
-        self._stores.append(self._storing.submit(self._store, chunk, minted))
+        with self._changed:
+            self._raise_failure()
+            state = _ChunkState(chunk, len(todo), self._added)
+            self._added += 1
+            self._open.append(state)
+        for location_id in todo:
+            self._minting.submit(self._mint, state, location_id)
+        with self._changed:
+            self._changed.wait_for(lambda: self._error is not None or self._may_add_after(state))
+            self._raise_failure()
 
     def drain(self) -> None:
-        while self._stores:
-            self._stores.popleft().result()
+        with self._changed:
+            self._changed.wait_for(
+                lambda: (
+                    not self._open
+                    or (
+                        self._error is not None
+                        and not self._stores
+                        and not any(s.unstored for s in self._open)
+                    )
+                )
+            )
+            self._raise_failure()
 
-    def _store(self, chunk: Chunk, minted: Minted) -> None:
-        connected, skipped = self._installer.store(self._secrets, self._owner, chunk.existing, minted)
-        with self._lock:
-            self.connected += connected
-            self.skipped += skipped
-        if self._on_stored is not None:
-            self._on_stored(chunk, connected, skipped)
+    def _may_add_after(self, state: _ChunkState) -> bool:
+        earlier = [s for s in self._open if s.order < state.order]
+        return len(earlier) <= STORE_BACKLOG and all(s.fully_minted for s in earlier)
+
+    def _raise_failure(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _mint(self, state: _ChunkState, location_id: str) -> None:
+        if self._error is not None:
+            return  # the run fails: none of the company's budget is spent on it any more
+        try:
+            grant = self._installer.mint(self._owner.company_id, location_id)
+        except BaseException as exc:  # handed to the run's thread, which raises it
+            self._failed(exc, storing=False)
+            return
+        with self._changed:
+            state.minted += 1
+            state.unstored.append((location_id, grant))
+            starts = self._stores_to_start()
+            self._changed.notify_all()
+        for _ in range(starts):
+            self._storing.submit(self._store_batches)
+
+    def _failed(self, exc: BaseException, *, storing: bool) -> None:
+        with self._changed:
+            if self._error is None:
+                self._error = exc
+            if storing:
+                self._stores -= 1
+            starts = self._stores_to_start()  # what was minted before the failure is stored
+            self._changed.notify_all()
+        for _ in range(starts):
+            self._storing.submit(self._store_batches)
+
+    def _stores_to_start(self) -> int:
+        """Storing threads to start now (called holding `_changed`): counted at once, so `drain`
+        never sees the pipeline idle while one is about to start."""
+        if self._stores < STORE_THREADS and self._ready() is not None:
+            self._stores += 1
+            return 1
+        return 0
+
+    def _ready(self) -> _ChunkState | None:
+        """The first chunk with a batch to store: `STORE_MIN` minted, or its last ones (any minted
+        location once the run failed)."""
+        for state in self._open:
+            if state.unstored and (
+                len(state.unstored) >= STORE_MIN or state.fully_minted or self._error is not None
+            ):
+                return state
+        return None
+
+    def _store_batches(self) -> None:
+        while True:
+            with self._changed:
+                state = self._ready()
+                if state is None:
+                    self._stores -= 1
+                    self._changed.notify_all()
+                    return
+                batch = state.unstored[:STORE_BATCH]
+                del state.unstored[:STORE_BATCH]
+            try:
+                connected, skipped = self._installer.store(
+                    self._secrets, self._owner, state.chunk.existing, batch
+                )
+                with self._changed:
+                    state.stored += len(batch)
+                    state.connected += connected
+                    state.skipped += skipped
+                    self.connected += connected
+                    self.skipped += skipped
+                    finished = state.stored == state.todo
+                    if finished:
+                        self._open.remove(state)
+                    self._changed.notify_all()
+                if finished and self._on_stored is not None:
+                    self._on_stored(state.chunk, state.connected, state.skipped)
+            except BaseException as exc:  # handed to the run's thread, which raises it
+                self._failed(exc, storing=True)
+                return

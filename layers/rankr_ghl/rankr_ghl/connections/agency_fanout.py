@@ -6,15 +6,13 @@ Runs from AgencyInstallQueue, after the OAuth callback stored the company token.
   resets the progress on the company connection, lists the installed locations on a thread of its
   own (`agency_listing`) and reads their records, a job's worth at a time; a location whose record
   is live is done already, so a re-run or a second INSTALL creates nothing twice. The first job's
-  worth with locations to connect it mints and stores itself, then the next one, one chunk minted
-  while the previous is stored (minting starts after the first pages, while other containers start);
-  every other one, and one listed while the run has one waiting already, goes to the queue as an
-  `AgencyChunkJob` at once (a message group each, so jobs run in parallel in other containers). The
-  run ends with the listing and what it kept.
+  worth with locations to connect (up to `listing_run_jobs`) it mints and stores itself: minting
+  starts after the first pages. Every other one, and one listed while the run has one waiting
+  already, goes to the queue as an `AgencyChunkJob` at once (a message group each, so jobs run in
+  parallel in other containers). The run ends with the listing and what it kept.
 - **A chunk run** (`AgencyChunkJob`) reads its locations' records again (a retry skips what a killed
-  run connected), mints the rest within the company's shared rate budget and stores them, chunk by
-  chunk, one minted while the previous is stored (`agency_chunks`: records `paused/installing`,
-  secrets, records `active`).
+  run connected), mints the rest within the company's shared rate budget and stores them while it
+  mints (`agency_chunks`: records `paused/installing`, secrets, records `active`, in small batches).
 
 Every run of an agency spends the one company budget (`ghl/budget.py`), so together they never exceed
 the company's window; while a killed chunk waits for its retry, the other chunks keep the budget busy.
@@ -73,10 +71,11 @@ DEFAULT_CHUNK = 50  # locations stored together (records, secrets, records)
 # container spends its last chunk's storing and the next invocation's start off the budget.
 DEFAULT_CHUNKS_PER_JOB = 4
 DEFAULT_WORKERS = 8
-# Jobs' worth the listing run mints itself at most (each while it has none waiting: it keeps minting
-# while the listing runs ahead and the other container starts). A huge agency's rest goes to the
-# queue, so its listing run ends soon after the listing; a crash in a listing run costs a new listing.
-DEFAULT_LISTING_RUN_JOBS = 5
+# Jobs' worth the listing run mints itself: the first only. Its minting starts after the first pages;
+# every later job goes to the queue as it is listed, so the other container starts early, and the
+# listing run ends soon after the listing: a crash after that costs a chunk job's retry (its chunks in
+# flight) while the other container goes on, not a new listing (docs/agency-installs.md, measured).
+DEFAULT_LISTING_RUN_JOBS = 1
 # Left free at the end of an invocation: one chunk at GHL's production rate (100 per 10 s) plus storing.
 DEFAULT_RESERVE_S = 25.0
 
@@ -248,10 +247,9 @@ class AgencyFanOut:
     def _mint_listed(
         self, run: _ListingRun, listing: AgencyListing, remaining_s: Callable[[], float | None]
     ) -> bool:
-        """Mint and store the listed locations the listing keeps for this run, chunk by chunk, one
-        minted while the previous is stored (the listing queues the others for other containers:
-        `_hand_off`). True when the run stopped short of time and queued the listing's
-        continuation."""
+        """Mint and store the listed locations the listing keeps for this run, through one
+        pipeline (the listing queues the others for other containers: `_hand_off`). True when the
+        run stopped short of time and queued the listing's continuation."""
         job = run.job
 
         def count_stored(chunk: Chunk, _connected: int, skipped: int) -> None:

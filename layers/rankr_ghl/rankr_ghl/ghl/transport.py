@@ -277,6 +277,13 @@ class HttpCore:
                 raise err from exc
 
             status = response.status_code
+            if permit is not None:
+                # Completed before the body is parsed and logged: the budget frees the request's place
+                # one interval after its completion, so a later one would only hold it longer.
+                if status == 429:
+                    self.rate_limiter.on_rate_limited(permit, response.headers)
+                else:
+                    self.rate_limiter.observe(permit, response.headers)
             body = json_or_none(response)
             trace_id = response_trace_id(response, body)
             self._log(
@@ -285,11 +292,6 @@ class HttpCore:
             )  # fmt: skip
             if status == 429:
                 _count_rate_limited()
-            if permit is not None:
-                if status == 429:
-                    self.rate_limiter.on_rate_limited(permit, response.headers)
-                else:
-                    self.rate_limiter.observe(permit, response.headers)
             if 200 <= status < 300:
                 return body
             if (
