@@ -42,6 +42,17 @@ def chunk(key: str, ids: list[str]) -> Chunk:
     return Chunk(key, tuple(ids), {})
 
 
+def store_one_chunk(world, ids: list[str]) -> tuple[ChunkPipeline, list[tuple[str, int, int]]]:
+    """The pipeline after one chunk of `ids`, and each `on_stored` call (key, connected, skipped)."""
+    stored: list[tuple[str, int, int]] = []
+    with pipeline(
+        world, on_stored=lambda c, connected, skipped: stored.append((c.key, connected, skipped))
+    ) as chunks:
+        chunks.add(chunk("0", ids))
+        chunks.drain()
+    return chunks, stored
+
+
 def active(world, location_id: str) -> bool:
     record = world.connections.get(location_id)
     return record is not None and record.status is ConnectionStatus.ACTIVE
@@ -84,12 +95,7 @@ def test_a_chunk_is_stored_in_batches_while_the_rest_of_it_is_minted(world):
 
     world.tokens.install = install_and_tell
     world.oauth.location_token = last_mint_after_a_store
-    stored: list[tuple[str, int, int]] = []
-    with pipeline(
-        world, on_stored=lambda c, connected, skipped: stored.append((c.key, connected, skipped))
-    ) as chunks:
-        chunks.add(chunk("0", ids))
-        chunks.drain()
+    _, stored = store_one_chunk(world, ids)
     # Stored in several batches, counted once, when the whole chunk is in.
     assert stored == [("0", len(ids), 0)]
     assert all(active(world, i) for i in ids)
@@ -112,12 +118,7 @@ def test_what_was_minted_before_a_failure_is_stored_then_the_failure_is_raised(w
 def test_a_location_ghl_refuses_is_counted_as_skipped_in_its_chunk(world):
     ids = agency(world, 3)
     world.oauth.refuse_mint_for.add(ids[1])
-    stored: list[tuple[str, int, int]] = []
-    with pipeline(
-        world, on_stored=lambda c, connected, skipped: stored.append((c.key, connected, skipped))
-    ) as chunks:
-        chunks.add(chunk("0", ids))
-        chunks.drain()
+    chunks, stored = store_one_chunk(world, ids)
     assert stored == [("0", 2, 1)] and (chunks.connected, chunks.skipped) == (2, 1)
     assert world.connections.get(ids[1]) is None
 
