@@ -5,7 +5,6 @@ stores what was minted before it."""
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from rankr_ghl.connections.agency_chunks import (
@@ -106,10 +105,12 @@ def test_what_was_minted_before_a_failure_is_stored_then_the_failure_is_raised(w
     ids = agency(world, 4)
     world.oauth.fail_mint_for.add(ids[3])
     stored: list[str] = []
-    with pipeline(world, workers=1, on_stored=lambda c, *_: stored.append(c.key)) as chunks:
-        chunks.add(chunk("0", ids))
-        with pytest.raises(GHLUnavailable):
-            chunks.drain()
+    with (
+        pipeline(world, workers=1, on_stored=lambda c, *_: stored.append(c.key)) as chunks,
+        pytest.raises(GHLUnavailable),
+    ):
+        chunks.add(chunk("0", ids))  # raises here or at the drain, as the failure comes
+        chunks.drain()
     assert [active(world, i) for i in ids] == [True, True, True, False]
     assert world.tokens.read(ids[3]) is None
     assert stored == []  # the chunk is not complete: its job is retried, and counted then
@@ -126,28 +127,28 @@ def test_a_location_ghl_refuses_is_counted_as_skipped_in_its_chunk(world):
 def test_a_storage_failure_is_raised_and_stops_the_minting(world):
     ids = agency(world, 12)
     mint = world.oauth.location_token
-    failed = threading.Event()
+    raised = threading.Event()
 
     class Down(Exception):
         pass
 
     def failing_install(connection_id, bundle):
-        failed.set()
         raise Down
 
-    def mint_once_the_store_failed(company_token, company_id, location_id):
+    def mint_once_the_run_failed(company_token, company_id, location_id):
         if location_id == ids[4]:  # the second chunk's first mint: the first chunk's store fails meanwhile
-            assert failed.wait(WAIT_S)
-            time.sleep(0.2)
+            assert raised.wait(WAIT_S)
         return mint(company_token, company_id, location_id)
 
     world.tokens.install = failing_install
-    world.oauth.location_token = mint_once_the_store_failed
-    with pipeline(world, workers=1) as chunks, pytest.raises(Down):
-        chunks.add(chunk("0", ids[:4]))
-        chunks.add(chunk("1", ids[4:8]))
-        chunks.add(chunk("2", ids[8:]))
-        chunks.drain()
+    world.oauth.location_token = mint_once_the_run_failed
+    with pipeline(world, workers=1) as chunks:
+        with pytest.raises(Down):
+            chunks.add(chunk("0", ids[:4]))
+            chunks.add(chunk("1", ids[4:8]))
+            chunks.add(chunk("2", ids[8:]))
+            chunks.drain()
+        raised.set()
     # Nothing minted once the failure is known; the failed chunk's records stay `installing`, never a
     # secret without its record.
     assert world.oauth.mint_calls == 5
