@@ -15,6 +15,7 @@ from rankr_ghl.connections.agency_job import (
     AgencyInstallProgress,
     AgencyInstallStatus,
     ChunkCount,
+    ListingTotals,
     is_complete,
 )
 from rankr_ghl.connections.errors import ConnectionNotFound
@@ -56,13 +57,12 @@ def test_parallel_chunks_add_up_and_one_writer_sets_done(tally):
     with ThreadPoolExecutor(8) as pool:  # eight chunks, each delivered twice, at once
         counted = list(pool.map(count, [*range(8), *range(8)]))
     assert sum(state is not None for state in counted) == 8
-    state = progress.complete_listing(company, "att1", locations=50, chunks=8, connected_before=7, now_ms=99)
+    state = progress.complete_listing(company, "att1", ListingTotals(50, 8, 7), now_ms=99)
     assert state is not None and is_complete(state)
     counts = (state["connected"], state["skipped"], state["chunksDone"], state["locations"])
     assert counts == (28 + 7, 8, 8, 50)
     assert (
-        progress.complete_listing(company, "att1", locations=50, chunks=8, connected_before=7, now_ms=99)
-        is None
+        progress.complete_listing(company, "att1", ListingTotals(50, 8, 7), now_ms=99) is None
     )  # the listing completes once per attempt
 
     barrier = threading.Barrier(6)
@@ -83,7 +83,7 @@ def test_not_done_while_a_chunk_is_missing_and_a_superseded_attempt_changes_noth
     progress, store, company = tally
     start(progress, company, "old")
     progress.count_chunk(company, "old", "0", connected=3, skipped=0, now_ms=5)
-    state = progress.complete_listing(company, "old", locations=6, chunks=2, connected_before=0, now_ms=6)
+    state = progress.complete_listing(company, "old", ListingTotals(6, 2, 0), now_ms=6)
     assert state is not None and not is_complete(state)
     assert not progress.finish(company, "old", 2, 7)
     progress.record_status(company, "old", AgencyInstallStatus.FAILED, 8, error="GHLUnavailable")
@@ -111,7 +111,7 @@ def test_a_listing_run_that_stored_every_chunk_completes_counts_and_finishes_in_
 
     def complete(last: ChunkCount | None, chunks: int = 2) -> dict | None:
         return progress.complete_listing_finished(
-            company, "att1", locations=12, chunks=chunks, connected_before=2, last=last, now_ms=9
+            company, "att1", ListingTotals(12, chunks, 2), last=last, now_ms=9
         )
 
     assert complete(ChunkCount("0.0", 5, 0)) is None  # that chunk is counted already: nothing written
@@ -128,8 +128,6 @@ def test_a_listing_run_that_stored_every_chunk_completes_counts_and_finishes_in_
 def test_an_empty_listing_completes_and_finishes_in_one_write(tally):
     progress, store, company = tally
     start(progress, company, "att1")
-    state = progress.complete_listing_finished(
-        company, "att1", locations=3, chunks=0, connected_before=3, last=None, now_ms=9
-    )
+    state = progress.complete_listing_finished(company, "att1", ListingTotals(3, 0, 3), last=None, now_ms=9)
     assert state is not None and state["status"] == "done" and state["connected"] == 3
     assert store.get(f"company:{company}").agency_install["status"] == "done"

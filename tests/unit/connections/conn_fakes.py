@@ -141,24 +141,23 @@ class MemoryConnectionStore:
 
         return self._tally(company_id, attempt, change)
 
-    def complete_listing(self, company_id, attempt, *, locations, chunks, connected_before, now_ms):
+    def complete_listing(self, company_id, attempt, totals, *, now_ms):
         def change(state):
             if "chunks" in state:
                 return False
             state.update(
-                locations=locations,
-                chunks=chunks,
-                connected=state["connected"] + connected_before,
+                locations=totals.locations,
+                chunks=totals.chunks,
+                connected=state["connected"] + totals.connected_before,
                 updatedMs=now_ms,
             )
             return True
 
         return self._tally(company_id, attempt, change)
 
-    def complete_listing_finished(
-        self, company_id, attempt, *, locations, chunks, connected_before, last, now_ms
-    ):
+    def complete_listing_finished(self, company_id, attempt, totals, *, last, now_ms):
         counted = self.chunks_counted.setdefault(company_id, set())
+        locations, chunks, connected_before = totals
 
         def change(state):
             expected = chunks - (1 if last is not None else 0)

@@ -129,8 +129,8 @@ QUEUED = Settings(
 )
 
 
-@pytest.mark.parametrize("service", ["webhook_worker", "agency_install", "lead_push", "reconcile_worker"])
-def test_a_function_that_calls_ghl_starts_loading_the_trust_store_first(monkeypatch, service: str) -> None:
+def recording_trust_store(monkeypatch) -> tuple[TrustStore, list[str]]:
+    """The process's trust store, replaced by one that records the thread of each load (no AWS)."""
     loaded_by: list[str] = []
 
     def load() -> ssl.SSLContext:
@@ -140,6 +140,12 @@ def test_a_function_that_calls_ghl_starts_loading_the_trust_store_first(monkeypa
     store = TrustStore(load)
     monkeypatch.setattr(lazy_http, "trust_store", store)
     monkeypatch.setattr("boto3.client", lambda service, **kwargs: object())
+    return store, loaded_by
+
+
+@pytest.mark.parametrize("service", ["webhook_worker", "agency_install", "lead_push", "reconcile_worker"])
+def test_a_function_that_calls_ghl_starts_loading_the_trust_store_first(monkeypatch, service: str) -> None:
+    store, loaded_by = recording_trust_store(monkeypatch)
     root = Root(QUEUED, overrides=Overrides(inbound_processor=object))  # type: ignore[arg-type]
     if service == "reconcile_worker":
         root.reconcile()._worker()
@@ -151,15 +157,7 @@ def test_a_function_that_calls_ghl_starts_loading_the_trust_store_first(monkeypa
 
 @pytest.mark.parametrize("service", ["webhook_intake", "reconcile_planner"])
 def test_a_function_that_never_calls_ghl_starts_no_background_load(monkeypatch, service: str) -> None:
-    loaded_by: list[str] = []
-
-    def load() -> ssl.SSLContext:
-        loaded_by.append(threading.current_thread().name)
-        return ssl.create_default_context()
-
-    store = TrustStore(load)
-    monkeypatch.setattr(lazy_http, "trust_store", store)
-    monkeypatch.setattr("boto3.client", lambda service, **kwargs: object())
+    store, loaded_by = recording_trust_store(monkeypatch)
     root = Root(QUEUED)
     if service == "reconcile_planner":
         root.reconcile()._planner()

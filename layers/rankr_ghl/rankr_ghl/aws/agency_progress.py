@@ -16,7 +16,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from rankr_ghl.aws.connections_store import plain_numbers
 from rankr_ghl.aws.dynamodb import DynamoDBClientSource, LazyDynamoDBClient
-from rankr_ghl.connections.agency_job import AgencyInstallProgress, AgencyInstallStatus, ChunkCount
+from rankr_ghl.connections.agency_job import (
+    AgencyInstallProgress,
+    AgencyInstallStatus,
+    ChunkCount,
+    ListingTotals,
+)
 from rankr_ghl.connections.errors import ConnectionNotFound, TokenStorageError
 from rankr_ghl.connections.status import company_connection_id
 
@@ -97,10 +102,8 @@ class DynamoAgencyProgress:
         self,
         company_id: str,
         attempt: str,
+        totals: ListingTotals,
         *,
-        locations: int,
-        chunks: int,
-        connected_before: int,
         now_ms: int,
     ) -> dict[str, Any] | None:
         return self._update(
@@ -111,9 +114,9 @@ class DynamoAgencyProgress:
             ConditionExpression="#a.#t = :t AND attribute_not_exists(#a.chunks)",
             ExpressionAttributeNames={"#a": "agencyInstall", "#t": "attempt"},
             ExpressionAttributeValues={
-                ":l": {"N": str(locations)},
-                ":n": {"N": str(chunks)},
-                ":c": {"N": str(connected_before)},
+                ":l": {"N": str(totals.locations)},
+                ":n": {"N": str(totals.chunks)},
+                ":c": {"N": str(totals.connected_before)},
                 ":now": {"N": str(now_ms)},
                 ":t": {"S": attempt},
             },
@@ -123,10 +126,8 @@ class DynamoAgencyProgress:
         self,
         company_id: str,
         attempt: str,
+        totals: ListingTotals,
         *,
-        locations: int,
-        chunks: int,
-        connected_before: int,
         last: ChunkCount | None,
         now_ms: int,
     ) -> dict[str, Any] | None:
@@ -138,10 +139,10 @@ class DynamoAgencyProgress:
             "#a.#t = :t AND attribute_not_exists(#a.chunks) AND #a.chunksDone = :counted AND #a.#s <> :done"
         )
         values: dict[str, Any] = {
-            ":l": {"N": str(locations)},
-            ":n": {"N": str(chunks)},
-            ":counted": {"N": str(chunks - (1 if last is not None else 0))},
-            ":c": {"N": str(connected_before + (last.connected if last is not None else 0))},
+            ":l": {"N": str(totals.locations)},
+            ":n": {"N": str(totals.chunks)},
+            ":counted": {"N": str(totals.chunks - (1 if last is not None else 0))},
+            ":c": {"N": str(totals.connected_before + (last.connected if last is not None else 0))},
             ":k": {"N": str(last.skipped if last is not None else 0)},
             ":done": {"S": AgencyInstallStatus.DONE.value},
             ":now": {"N": str(now_ms)},

@@ -52,6 +52,7 @@ from rankr_ghl.connections.agency_job import (
     AgencyJob,
     AgencyProgressTally,
     ChunkCount,
+    ListingTotals,
     is_complete,
 )
 from rankr_ghl.connections.agency_listing import AgencyListing, ListedBatch
@@ -379,17 +380,17 @@ class AgencyFanOut:
         every chunk itself does it in one write; otherwise (or when that write finds a chunk still
         uncounted) the deferred count, the listing and the finish are written one by one."""
         company_id, attempt = run.job.company_id, run.attempt
-        listed = {"locations": locations, "chunks": run.chunks, "connected_before": run.before}
+        totals = ListingTotals(locations, run.chunks, run.before)
         if not run.handed_off:
             state = self._progress.complete_listing_finished(
-                company_id, attempt, **listed, last=run.deferred, now_ms=self._now_ms()
+                company_id, attempt, totals, last=run.deferred, now_ms=self._now_ms()
             )
             if state is not None:
                 self._log_done(company_id, state)
                 return
         if run.deferred is not None:
             self._count(company_id, attempt, run.deferred)
-        state = self._progress.complete_listing(company_id, attempt, **listed, now_ms=self._now_ms())
+        state = self._progress.complete_listing(company_id, attempt, totals, now_ms=self._now_ms())
         self._finish_if_complete(company_id, attempt, state)
 
     def _finish_if_complete(self, company_id: str, attempt: str, state: dict[str, object] | None) -> None:

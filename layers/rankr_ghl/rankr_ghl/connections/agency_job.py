@@ -217,6 +217,15 @@ class ChunkCount(NamedTuple):
     skipped: int
 
 
+class ListingTotals(NamedTuple):
+    """A complete listing, as `complete_listing` records it: `locations` listed, `chunks` counts to
+    wait for, and the locations it found connected already (`connected_before`)."""
+
+    locations: int
+    chunks: int
+    connected_before: int
+
+
 class AgencyInstallQueue(Protocol):
     def enqueue(self, job: AgencyJob) -> None:
         """Queue a job (FIFO, in its message group, deduplicated by the job's id). Raises on failure."""
@@ -249,31 +258,27 @@ class AgencyProgressTally(Protocol):
         self,
         company_id: str,
         attempt: str,
+        totals: ListingTotals,
         *,
-        locations: int,
-        chunks: int,
-        connected_before: int,
         now_ms: int,
     ) -> dict[str, Any] | None:
-        """The listing is complete: `locations` listed, `chunks` counts to wait for; the locations
-        it found connected already (`connected_before`) are counted in the same write. The progress
-        after it, or None when the attempt is not current or was completed already."""
+        """The listing is complete (`totals`); the locations it found connected already are counted
+        in the same write. The progress after it, or None when the attempt is not current or was
+        completed already."""
         ...
 
     def complete_listing_finished(
         self,
         company_id: str,
         attempt: str,
+        totals: ListingTotals,
         *,
-        locations: int,
-        chunks: int,
-        connected_before: int,
         last: ChunkCount | None,
         now_ms: int,
     ) -> dict[str, Any] | None:
         """`complete_listing`, `count_chunk(last)` and `finish` in one write, for a listing run that
         stored every chunk itself: it writes only if, with `last` (a chunk not counted yet), all
-        `chunks` are counted. The progress after it (`done`), or None, with nothing written, when a
+        `totals.chunks` are counted. The progress after it (`done`), or None, with nothing written, when a
         chunk is still uncounted, the attempt is not current or its listing was completed already."""
         ...
 
