@@ -16,7 +16,6 @@ from typing import Any
 def serve_moto(conn: Any) -> None:  # pragma: no cover - runs in the child process
     """Run ThreadedMotoServer on a free loopback port, report the port, live until told to stop."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    from moto.server import ThreadedMotoServer
 
     with (
         isolated_moto_transactions(),
@@ -24,12 +23,60 @@ def serve_moto(conn: Any) -> None:  # pragma: no cover - runs in the child proce
         serialised_secrets_manager(),
         leaner_moto_server(),
     ):
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        conn.send(server.get_host_and_port()[1])
+        server = keep_alive_moto_server()
+        threading.Thread(target=server.serve_forever, name="moto-server", daemon=True).start()
+        conn.send(server.server_address[1])
         threading.Thread(target=_warm_backends, daemon=True).start()
         with contextlib.suppress(EOFError, OSError):
             conn.recv()  # blocks until the parent says stop or dies (EOFError)
+
+
+def keep_alive_moto_server() -> Any:
+    """moto's server (werkzeug's development server) closes the connection after every response, so
+    each AWS call paid a TCP connect, a new server thread and a new client connection: about a third
+    of the moto process's CPU per request, and a share of every container's. This one keeps
+    HTTP/1.1 connections open, as AWS endpoints do. A request's body is read whole before the app
+    sees it, so a handler that leaves part of it unread cannot desynchronise the next request; a
+    request without a length (chunked) still closes its connection."""
+    import io
+
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    class KeepAliveHandler(MotoRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # a response's headers and body go out as two writes
+        _keep_open = False
+
+        def run_wsgi(self) -> None:
+            length = self.headers.get("Content-Length")
+            self._keep_open = (
+                "chunked" not in (self.headers.get("Transfer-Encoding") or "").lower()
+                and (self.headers.get("Connection") or "").lower() != "close"
+                and (self.headers.get("Expect") or "").lower() != "100-continue"
+                and (length is None or length.isdigit())
+            )
+            if not self._keep_open:
+                super().run_wsgi()
+                return
+            socket_input = self.rfile
+            self.rfile = io.BytesIO(socket_input.read(int(length)) if length else b"")
+            try:
+                super().run_wsgi()
+            finally:
+                self.rfile = socket_input
+
+        def send_header(self, keyword: str, value: str) -> None:
+            if self._keep_open and keyword.lower() == "connection" and value.lower() == "close":
+                return  # werkzeug closes every connection; this one stays open for the next request
+            super().send_header(keyword, value)
+
+    app = DomainDispatcherApplication(create_backend_app)
+    return make_server("127.0.0.1", 0, app, threaded=True, request_handler=KeepAliveHandler)
 
 
 def _warm_backends() -> None:

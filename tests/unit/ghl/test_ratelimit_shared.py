@@ -53,6 +53,8 @@ def request(
 
 
 def budget(store: object, clock: Clock, priority: Priority = Priority.STANDARD, **kw: object) -> SharedBudget:
+    # The next slice is reserved in the taking thread, after its request: deterministic on a fake clock.
+    kw.setdefault("run_prefetch", lambda job: job())
     return SharedBudget(store, priority=priority, wall_clock=clock, **kw)  # type: ignore[arg-type]
 
 
@@ -397,7 +399,8 @@ def test_a_slow_reservation_leases_its_slice_from_the_attempt_that_won() -> None
                 assert other.take(resource_id, WINDOW) == 0.0  # another process writes meanwhile
             return inner.compare_and_set(resource_id, expected_version, new)
 
-    slow = budget(SlowRacingStore(), clock, Priority.INTERACTIVE)
+    # Reserving only when the slice is spent, so the count of reservations below is exact.
+    slow = budget(SlowRacingStore(), clock, Priority.INTERACTIVE, prefetch_share=0.0)
     assert slow.take("L", WINDOW) == 0.0
     slow.completed("L")
     clock.now += 0.1  # 0.7 s after the first ask, 0.1 s after the slice was won

@@ -31,12 +31,14 @@ the window (conservative: several containers may be in the same state) and never
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import random
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -239,6 +241,16 @@ class _Local:
     retry_at: float = 0.0
     snapshot: Snapshot = field(default_factory=Snapshot)
     seen_at: float = 0.0  # when the snapshot was last known to be the record's
+    refilling: bool = False  # the next slice is being reserved while this one is spent
+    written: bool = False  # a reservation's write landed (what it reported is in the record)
+    prefetch_after: float = 0.0  # a prefetch failed: the senders reserve the next slice themselves
+    refilled: threading.Condition = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.refilled = threading.Condition(self.lock)
+
+    def left(self) -> int:
+        return sum(int(p[2]) for p in self.pieces)
 
 
 class SharedBudget:
@@ -247,6 +259,10 @@ class SharedBudget:
 
     DEFAULT_SLICE_SHARE = 0.2
     DEFAULT_REPORT_HORIZONS = 5.0
+    # The next slice is reserved, on a thread of its own, once this share of the one in hand is
+    # left: the process spends the rest meanwhile instead of waiting for the store's answer (its
+    # round trip, 15-75 ms with lost races under load, would otherwise stop every sender each slice).
+    DEFAULT_PREFETCH_SHARE = 0.5
 
     def __init__(
         self,
@@ -262,6 +278,8 @@ class SharedBudget:
         horizon_share: float = 0.2,
         max_horizon_s: float = 0.5,
         report_horizon_factor: float = DEFAULT_REPORT_HORIZONS,
+        prefetch_share: float = DEFAULT_PREFETCH_SHARE,
+        run_prefetch: Callable[[Callable[[], None]], object] | None = None,
         fallback_share: float = 0.25,
         fallback_for_s: float = 10.0,
         max_attempts: int = 4,
@@ -271,10 +289,12 @@ class SharedBudget:
     ) -> None:
         """Shares are of the window: a slice is ``slice_share`` of its requests, a lease lasts
         ``lease_share`` of its interval, a slice is booked up to ``horizon_share`` of it ahead.
-        ``fallback_share``: the part of the window this process allows itself for
-        ``fallback_for_s`` after the store failed. ``assumed_wait_s``: the longest wait before
-        asking again while nobody has learned the window from GHL's headers (the wait was computed
-        on ``default``)."""
+        ``prefetch_share``: the share of a slice left when the next one is reserved, on a thread
+        of its own (``run_prefetch(job)`` runs it, a pool of this budget's by default; 0 reserves
+        only when the slice is spent). ``fallback_share``: the part of the window this process
+        allows itself for ``fallback_for_s`` after the store failed. ``assumed_wait_s``: the
+        longest wait before asking again while nobody has learned the window from GHL's headers
+        (the wait was computed on ``default``)."""
         self.store = store
         self.priority = priority
         self.holder = uuid.uuid4().hex[:10]
@@ -287,6 +307,10 @@ class SharedBudget:
         self._horizon_share = horizon_share
         self._max_horizon_s = max_horizon_s
         self._report_horizon_factor = report_horizon_factor
+        self._prefetch_share = prefetch_share
+        self._run_prefetch = run_prefetch
+        self._prefetcher: ThreadPoolExecutor | None = None
+        self._prefetcher_lock = threading.Lock()
         self._fallback_share = fallback_share
         self._fallback_for_s = fallback_for_s
         self._max_attempts = max_attempts
@@ -313,11 +337,18 @@ class SharedBudget:
         ``learned``: the window this process learned from GHL's headers, if any."""
         local = self._local(resource_id)
         with local.lock:
-            now = self._clock()
-            # A window learned from GHL's headers that the record does not show yet is shared at
-            # once: the slice in hand was sized for the old one.
-            stale = learned is not None and local.snapshot.version > 0 and local.snapshot.limits != learned
-            local.pieces = [p for p in local.pieces if p[1] > now and p[2] > 0] if not stale else []
+            while True:
+                now = self._clock()
+                # A window learned from GHL's headers that the record does not show yet is shared
+                # at once: the slice in hand was sized for the old one.
+                stale = (
+                    learned is not None and local.snapshot.version > 0 and local.snapshot.limits != learned
+                )
+                local.pieces = [p for p in local.pieces if p[1] > now and p[2] > 0] if not stale else []
+                if local.pieces or not local.refilling:
+                    break
+                # The next slice is on its way: wait for it rather than reserve a second one.
+                local.refilled.wait(self._max_lease_s)
             if not local.pieces:
                 if now < local.retry_at and not stale:
                     return local.retry_at - now
@@ -325,21 +356,91 @@ class SharedBudget:
                 now = self._clock()  # the reservation took time: a lease may have ended meanwhile
                 local.pieces = [[p.start, p.end, p.count] for p in grant.pieces if p.end > now]
                 if not local.pieces:
-                    # Spread the processes that wait for the same room over the horizon.
-                    spread = random.uniform(0.0, self._horizon(grant.limits) * 0.5)
-                    spread_at = grant.retry_at - spread
-                    local.retry_at = spread_at if spread_at > now else max(grant.retry_at, now + 0.001)
-                    if grant.assumed:
-                        # A wait computed on the documented window, which GHL's may not be: the
-                        # record will show the real one as soon as any process gets a response.
-                        local.retry_at = min(local.retry_at, now + self._assumed_wait_s)
-                    return local.retry_at - now
+                    return self._wait_for_room(local, grant, now)
             piece = local.pieces[0]
             if now < piece[0]:
                 return piece[0] - now
             piece[2] -= 1
             local.in_flight += 1
-            return 0.0
+            prefetch = self._prefetch_due(local, now)
+            if prefetch:
+                local.refilling = True
+        if prefetch:
+            job = functools.partial(self._prefetch, resource_id, learned)
+            if self._run_prefetch is not None:
+                self._run_prefetch(job)
+            else:
+                self._prefetch_pool().submit(job)
+        return 0.0
+
+    def _wait_for_room(self, local: _Local, grant: Grant, now: float) -> float:
+        """No slice granted: when to ask again (called holding `local.lock`)."""
+        # Spread the processes that wait for the same room over the horizon.
+        spread = random.uniform(0.0, self._horizon(grant.limits) * 0.5)
+        spread_at = grant.retry_at - spread
+        local.retry_at = spread_at if spread_at > now else max(grant.retry_at, now + 0.001)
+        if grant.assumed:
+            # A wait computed on the documented window, which GHL's may not be: the record will
+            # show the real one as soon as any process gets a response.
+            local.retry_at = min(local.retry_at, now + self._assumed_wait_s)
+        return local.retry_at - now
+
+    def _prefetch_due(self, local: _Local, now: float) -> bool:
+        if self._prefetch_share <= 0 or local.refilling or self.degraded:
+            return False
+        if now < local.retry_at or now < local.prefetch_after:
+            return False
+        limits = local.snapshot.limits or self._default
+        want = max(1, int(limits.max_requests * self._slice_share))
+        return local.left() <= want * self._prefetch_share
+
+    def _prefetch_pool(self) -> ThreadPoolExecutor:
+        with self._prefetcher_lock:
+            if self._prefetcher is None:
+                self._prefetcher = ThreadPoolExecutor(4, thread_name_prefix="budget-prefetch")
+            return self._prefetcher
+
+    def _prefetch(self, resource_id: str, learned: Limits | None) -> None:
+        """Reserve the next slice while the senders spend what is left of this one. The report keeps
+        that rest booked (provisional), so nothing in hand is given back; the store is called without
+        the lock, and only this reservation runs (`take` waits for it rather than reserve another)."""
+        local = self._local(resource_id)
+        try:
+            with local.lock:
+                now = self._clock()
+                if self.degraded:
+                    return
+                request = self._request(local, learned, now, keep=True)
+                if local.snapshot.version and not allocate(local.snapshot, request, self._default)[1].count:
+                    # No room in the record as last seen: no write for nothing; the senders ask
+                    # again, as before, once the slice in hand is spent.
+                    return
+                reported = len(local.completions)
+                # The store is called without the lock: the reservation works on a copy of what it
+                # reads and writes, applied below (completions added meanwhile stay unreported).
+                scratch = _Local(snapshot=local.snapshot, seen_at=local.seen_at)
+            try:
+                grant = self._reserve_shared(resource_id, scratch, request)
+            except Exception as exc:  # the senders reserve (or fall back) when the slice runs out
+                logger.warning("shared rate budget prefetch failed (%s)", type(exc).__name__)
+                with local.lock:
+                    local.prefetch_after = self._clock() + self._max_lease_s
+                return
+            with local.lock:
+                local.snapshot, local.seen_at = scratch.snapshot, scratch.seen_at
+                if scratch.written:
+                    del local.completions[:reported]
+                    local.provisional = scratch.provisional
+                now = self._clock()
+                fresh = [[p.start, p.end, p.count] for p in grant.pieces if p.end > now]
+                if fresh:
+                    local.pieces = sorted([*local.pieces, *fresh], key=lambda p: p[0])
+                elif scratch.written:
+                    self._wait_for_room(local, grant, now)
+        finally:
+            with local.lock:
+                local.refilling = False
+                local.refilled.notify_all()
 
     def give_back(self, resource_id: str) -> None:
         """A taken request was not sent after all."""
@@ -364,6 +465,8 @@ class SharedBudget:
         when an invocation ends; otherwise the rest returns when the lease ends."""
         local = self._local(resource_id)
         with local.lock:
+            while local.refilling:
+                local.refilled.wait(self._max_lease_s)
             if not (local.provisional or local.completions) or self.degraded:
                 return
             now = self._clock()
@@ -374,10 +477,16 @@ class SharedBudget:
             except Exception as exc:  # best effort: the lease ends anyway
                 logger.warning("shared rate budget flush failed (%s)", type(exc).__name__)
 
+    def _count_call(self) -> None:
+        with self._prefetcher_lock:  # a prefetch thread counts too
+            self.coordination_calls += 1
+
     def _horizon(self, limits: Limits) -> float:
         return min(limits.interval_s * self._horizon_share, self._max_horizon_s)
 
-    def _report(self, local: _Local, limits: Limits, now: float) -> tuple[Entry, ...] | None:
+    def _report(self, local: _Local, limits: Limits, now: float, keep: bool) -> tuple[Entry, ...] | None:
+        """What this process used since its last report. ``keep``: the rest of the slice in hand
+        stays booked (a prefetch), as the record had it."""
         if not (local.provisional or local.completions):
             return None
         done = sorted(local.completions)
@@ -391,11 +500,20 @@ class SharedBudget:
             # Still on their way: provisional until they complete and the next report closes them.
             lease = min(limits.interval_s * self._lease_share, self._max_lease_s)
             report.append(Entry(self.holder, local.in_flight, now + lease + self._latency_s, 0.0, rank))
+        if keep:
+            report.extend(
+                Entry(self.holder, int(count), end + self._latency_s, start, rank)
+                for start, end, count in local.pieces
+                if count > 0 and end > now
+            )
         return tuple(report)
 
-    def _request(self, local: _Local, learned: Limits | None, now: float) -> SliceRequest:
+    def _request(self, local: _Local, learned: Limits | None, now: float, keep: bool = False) -> SliceRequest:
         limits = learned or local.snapshot.limits or self._default
-        report = self._report(local, limits, now)
+        report = self._report(local, limits, now, keep)
+        # A report is a write anyway: it may book further ahead and save the next call. Not a
+        # prefetch's: booked far ahead behind the rest in hand, part of it lapsed unsent (measured).
+        horizons = self._report_horizon_factor if report is not None and not keep else 1.0
         return SliceRequest(
             holder=self.holder,
             want=max(1, int(limits.max_requests * self._slice_share)),
@@ -405,8 +523,7 @@ class SharedBudget:
             margin_share=self._margin_share,
             min_margin_s=self._min_margin_s,
             max_lease_s=self._max_lease_s,
-            # A report is a write anyway: it may book further ahead and save the next call.
-            horizon_s=self._horizon(limits) * (1.0 if report is None else self._report_horizon_factor),
+            horizon_s=self._horizon(limits) * horizons,
             latency_s=self._latency_s,
             limits=learned,
             report=report,
@@ -447,16 +564,17 @@ class SharedBudget:
                     return grant
                 # Others may have reported since: read the record (no write, no version bump).
                 snapshot, fresh = self.store.load(resource_id), True
-                self.coordination_calls += 1
+                self._count_call()
                 local.seen_at = request.now
                 continue
             current = self.store.compare_and_set(resource_id, snapshot.version, new)
-            self.coordination_calls += 1
+            self._count_call()
             local.seen_at = request.now
             fresh = True
             if current is None:
                 local.snapshot = new
                 local.completions.clear()
+                local.written = True
                 local.provisional = grant.count > 0 or any(e.holder for e in request.report or ())
                 return grant
             snapshot = current
