@@ -106,7 +106,7 @@ def run_worker(args: argparse.Namespace) -> None:
     parent writes to stdin once every process is ready."""
     import boto3
     from rankr_ghl.aws.rate_budget import DynamoBudgetStore
-    from rankr_ghl.ghl.budget import Priority
+    from rankr_ghl.ghl.budget_record import Priority
     from rankr_ghl.ghl.client import GHLClient
     from rankr_ghl.ghl.ratelimit import RateLimiter
     from rankr_ghl.ghl.tokens import StaticTokenSource

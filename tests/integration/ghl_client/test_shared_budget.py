@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 import pytest
 from rankr_ghl.aws.rate_budget import DynamoBudgetStore
-from rankr_ghl.ghl.budget import Entry, Limits, Priority, SharedBudget, Snapshot
+from rankr_ghl.ghl.budget import SharedBudget
+from rankr_ghl.ghl.budget_record import Entry, Limits, Priority, Snapshot
 from rankr_ghl.ghl.client import GHLClient
 from rankr_ghl.ghl.ratelimit import RateLimiter
 from rankr_ghl_tools.ghl_sandbox import GHLSandbox

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rankr_ghl.flows.reconcile.jobs import ReconcileJob
-from rankr_ghl.ghl.budget import Entry, Limits, Snapshot
+from rankr_ghl.ghl.budget_record import Entry, Limits, Snapshot
 
 
 class JobQueue:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from rankr_ghl.ghl.budget import Limits, MemoryBudgetStore, Priority, SharedBudget, Snapshot
+from rankr_ghl.ghl.budget import SharedBudget
+from rankr_ghl.ghl.budget_record import Limits, MemoryBudgetStore, Priority, Snapshot
 
 WINDOW = Limits(100, 1.0)
 WAIT_S = 5.0  # bounds every wait on another thread, so a broken budget fails instead of hanging

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from rankr_ghl.ghl.budget import (
+from rankr_ghl.ghl.budget import SharedBudget
+from rankr_ghl.ghl.budget_record import (
     Entry,
     Limits,
     MemoryBudgetStore,
     Priority,
-    SharedBudget,
     SliceRequest,
     Snapshot,
     allocate,

@@ -98,7 +98,7 @@ def test_the_budget_slice_set_for_a_function_is_what_its_shared_budget_reserves(
     environ: dict[str, str], slice_of_100: int
 ) -> None:
     """The agency fan-out's smaller slices (template: GHL_BUDGET_SLICE_SHARE) reach its budget."""
-    from rankr_ghl.ghl.budget import Limits, MemoryBudgetStore
+    from rankr_ghl.ghl.budget_record import Limits, MemoryBudgetStore
 
     shared = Root(Settings.from_env({**environ, "GHL_BUDGET_REPORT_HORIZONS": "1"})).rate_limiter().shared
     assert shared is not None

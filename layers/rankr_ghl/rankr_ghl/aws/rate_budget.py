@@ -1,4 +1,4 @@
-"""The shared GHL rate budget's record (ghl.budget.BudgetStore) in the SyncStateTable.
+"""The shared GHL rate budget's record (ghl.budget_record.BudgetStore) in the SyncStateTable.
 
 One item per resource: ``pk = RATEBUDGET#<resource id>``, ``sk = BUDGET``, holding a version, the
 learned window and the entries as compact JSON ``[holder, count, end, start, rank]`` (closed
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from rankr_ghl.aws.dynamodb import DynamoDBClientSource, LazyDynamoDBClient
-from rankr_ghl.ghl.budget import Entry, Limits, Snapshot
+from rankr_ghl.ghl.budget_record import Entry, Limits, Snapshot
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient

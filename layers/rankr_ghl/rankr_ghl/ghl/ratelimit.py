@@ -37,7 +37,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from rankr_ghl.ghl.budget import Limits, SharedBudget
+from rankr_ghl.ghl.budget import SharedBudget
+from rankr_ghl.ghl.budget_record import Limits
 from rankr_ghl.ghl.errors import GHLRateLimited
 
 DEFAULT_MAX_REQUESTS = 100

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from rankr_ghl.aws.dead_letters import SqsDeadLetters
     from rankr_ghl.flows.control.service import ControlService
     from rankr_ghl.flows.reconcile.planner import SqsJobQueue
-    from rankr_ghl.ghl.budget import Snapshot
+    from rankr_ghl.ghl.budget_record import Snapshot
     from rankr_ghl.wiring.infrastructure import Infrastructure
     from rankr_ghl.wiring.reconcile import ReconcileContainer
 

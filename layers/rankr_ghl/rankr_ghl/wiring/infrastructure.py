@@ -172,7 +172,8 @@ class Infrastructure:
     def rate_limiter(self) -> RateLimiter:
         """The API client's limiter: this process's pacing plus, unless switched off, the budget
         every container shares through the sync-state table (docs/rate-budget.md)."""
-        from rankr_ghl.ghl.budget import Priority, SharedBudget
+        from rankr_ghl.ghl.budget import SharedBudget
+        from rankr_ghl.ghl.budget_record import Priority
         from rankr_ghl.ghl.ratelimit import RateLimiter
 
         shared = None
