@@ -154,3 +154,26 @@ def test_a_storage_failure_is_raised_and_stops_the_minting(world):
     assert world.oauth.mint_calls == 5
     assert not any(world.tokens.read(i) or active(world, i) for i in ids)
     assert {world.connections.get(i).status_reason for i in ids[:4]} == {PauseReason.INSTALLING}
+
+
+def test_minting_is_known_done_while_the_last_batch_is_still_storing(world):
+    ids = agency(world, 6)
+    install = world.tokens.install
+    storing = threading.Event()
+    release_storing = threading.Event()
+
+    def slow_install(location_id, bundle):
+        storing.set()
+        assert release_storing.wait(WAIT_S)
+        return install(location_id, bundle)
+
+    world.tokens.install = slow_install
+    with pipeline(world) as chunks:
+        chunks.add(chunk("0", ids))
+        chunks.wait_minted()  # returns with every token minted, the secrets still being written
+        assert storing.wait(WAIT_S)
+        assert world.oauth.mint_calls == 6
+        assert not any(active(world, i) for i in ids)
+        release_storing.set()
+        chunks.drain()
+    assert all(active(world, i) for i in ids)

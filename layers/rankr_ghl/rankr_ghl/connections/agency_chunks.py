@@ -303,6 +303,12 @@ class ChunkPipeline:
             self._changed.wait_for(lambda: self._error is not None or self._may_add_after(state))
             self._raise_failure()
 
+    def wait_minted(self) -> None:
+        """Return once every added chunk is minted (its GHL calls answered), or a failure stopped
+        the minting; what is minted may still be storing."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._error is not None or all(s.fully_minted for s in self._open))
+
     def drain(self) -> None:
         with self._changed:
             self._changed.wait_for(

@@ -297,10 +297,18 @@ class AgencyFanOut:
                         pipeline.add(chunk)
                 with run.lock:
                     run.listed_all = True
+                self._minting_done(job.company_id, pipeline)
                 pipeline.drain()
             finally:
                 run.connected_now, run.skipped = pipeline.connected, pipeline.skipped
         return False
+
+    def _minting_done(self, company_id: str, pipeline: ChunkPipeline) -> None:
+        """The run's last GHL call is answered: its unused slice of the company's budget goes back
+        now, while the last batches are stored, not after (the other containers' runs use it)."""
+        pipeline.wait_minted()
+        if self._release_budget is not None:
+            self._release_budget(company_id)
 
     def _hand_off(self, run: _ListingRun, listed: ListedBatch) -> None:
         """A listed job's worth this run has no time for: a chunk job, in a message group of its own."""
@@ -346,6 +354,7 @@ class AgencyFanOut:
             with ChunkPipeline(self._installer, owner, workers=min(self._workers, max(todo, 1))) as pipeline:
                 for chunk in chunks:
                     pipeline.add(chunk)
+                self._minting_done(company_id, pipeline)
                 pipeline.drain()
             skipped = pipeline.skipped
             self._count(
