@@ -58,10 +58,13 @@ def fan_out(
     chunk_size: int = 4,
     chunks_per_job: int = 1,
     listing_run_jobs: int = 2,
+    listing_head_start_jobs: int = 0,
     workers: int = 3,
     vault=None,
     release_budget=None,
 ) -> AgencyFanOut:
+    """Minting starts with the first job listed unless a head start is asked for: several tests
+    hold the listing until minting has begun."""
     return AgencyFanOut(
         world.oauth,
         tokens or world.tokens,
@@ -74,6 +77,7 @@ def fan_out(
         chunk_size=chunk_size,
         chunks_per_job=chunks_per_job,
         listing_run_jobs=listing_run_jobs,
+        listing_head_start_jobs=listing_head_start_jobs,
         workers=workers,
         release_budget=release_budget,
         clock=world.clock,
@@ -555,3 +559,54 @@ def test_when_the_one_write_finds_a_chunk_uncounted_the_counts_are_written_one_b
     shown = progress(world)
     assert (shown["status"], shown["connected"], shown["chunks"], shown["chunksDone"]) == ("done", 3, 1, 1)
     assert len(world.connections.finishes) == 1
+
+
+def test_the_listing_gets_a_head_start_so_later_jobs_are_queued_before_minting_begins(world):
+    ids = agency(world, 16)
+    mint = world.oauth.location_token
+    listing_calls = world.oauth.installed_locations
+    queued_when_minting_began: list[int] = []
+
+    def mint_and_note(*args, **kwargs):
+        if not queued_when_minting_began:
+            queued_when_minting_began.append(len(world.agency_queue.chunk_jobs()))
+        return mint(*args, **kwargs)
+
+    def paced_listing(company_token, company_id, app_id):
+        for item in listing_calls(company_token, company_id, app_id):
+            time.sleep(0.01)  # pages take their time, as they do behind GHL's budget
+            yield item
+
+    world.oauth.location_token = mint_and_note
+    world.oauth.installed_locations = paced_listing
+    # Jobs of 4; the listing run keeps the first and lists three jobs' worth before it mints.
+    reports = install(world, fan_out(world, listing_run_jobs=1, listing_head_start_jobs=3))
+    assert queued_when_minting_began and queued_when_minting_began[0] >= 1
+    assert reports[0].locations == 16 and sum(r.connected_now for r in reports) == 16
+    assert_all_connected(world, ids)
+
+
+def test_a_head_start_never_waits_longer_than_its_bound_for_a_stalled_listing(world, monkeypatch):
+    from rankr_ghl.connections import agency_fanout
+
+    monkeypatch.setattr(agency_fanout, "LISTING_HEAD_START_S", 0.05)
+    ids = agency(world, 8)
+    listing_calls = world.oauth.installed_locations
+    minted = threading.Event()
+    mint = world.oauth.location_token
+
+    def mint_and_tell(*args, **kwargs):
+        minted.set()
+        return mint(*args, **kwargs)
+
+    def listing_waiting_for_a_mint(company_token, company_id, app_id):
+        for position, item in enumerate(listing_calls(company_token, company_id, app_id)):
+            if position == 4:  # holds the second job until the first is being minted
+                assert minted.wait(5.0)
+            yield item
+
+    world.oauth.location_token = mint_and_tell
+    world.oauth.installed_locations = listing_waiting_for_a_mint
+    reports = install(world, fan_out(world, listing_run_jobs=1, listing_head_start_jobs=3))
+    assert sum(r.connected_now for r in reports) == 8
+    assert_all_connected(world, ids)

@@ -72,6 +72,8 @@ class AgencyListing:
         self._batch = batch
         self._found: queue.Queue[ListedBatch | BaseException | _End] = queue.Queue()
         self._stop = threading.Event()
+        self._progress = threading.Condition()
+        self._ended = False  # complete, failed or stopped
         self.listed = 0
         self.complete = False
         self._thread = threading.Thread(target=self._run, name="agency-listing", daemon=True)
@@ -83,6 +85,11 @@ class AgencyListing:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(STOP_WAIT_S)
+
+    def wait_listed(self, count: int, timeout_s: float) -> None:
+        """Return once `count` locations are listed, the listing ended, or `timeout_s` passed."""
+        with self._progress:
+            self._progress.wait_for(lambda: self._ended or self.listed >= count, timeout_s)
 
     def batches(self) -> Iterator[ListedBatch]:
         while True:
@@ -99,6 +106,10 @@ class AgencyListing:
         except BaseException as exc:  # handed to the fan-out's thread, which raises it
             self._found.put(exc)
             return
+        finally:
+            with self._progress:
+                self._ended = True
+                self._progress.notify_all()
         self._found.put(_End())
 
     def _list(self) -> None:
@@ -131,7 +142,9 @@ class AgencyListing:
     def _hand_out(self, location_ids: list[str]) -> None:
         existing = self._records.record_states(location_ids)
         todo = [i for i in location_ids if not self._is_connected(existing.get(i))]
-        self.listed += len(location_ids)
+        with self._progress:
+            self.listed += len(location_ids)
+            self._progress.notify_all()
         listed = ListedBatch(existing, todo, len(location_ids) - len(todo))
         if todo and self._overflow is not None and not self._found.empty():
             self._overflow(listed)
