@@ -445,27 +445,33 @@ def test_jobs_round_trip_and_continuations_are_distinct_messages():
     assert len({CHUNK.group_id, other.group_id, JOB.group_id}) == 3
 
 
-def test_minting_starts_while_the_rest_is_still_being_listed(world):
-    """The listing run mints a chunk none waits behind: the first mints do not wait for the last page."""
-    ids = agency(world, 12)
+def hold_the_listing_until_a_mint(world) -> list[bool]:
+    """The listing waits at its fifth location (the second page of 4) until a token is minted; the
+    list says whether it saw one within 5 s."""
     listing_calls = world.oauth.installed_locations
     minted = threading.Event()
     mint = world.oauth.location_token
+    overlapped: list[bool] = []
 
     def mint_and_tell(*args, **kwargs):
         minted.set()
         return mint(*args, **kwargs)
 
-    overlapped: list[bool] = []
-
-    def slow_listing(company_token, company_id, app_id):
+    def held_listing(company_token, company_id, app_id):
         for position, item in enumerate(listing_calls(company_token, company_id, app_id)):
-            if position == 4:  # the second page: the first chunk of 4 is minted meanwhile
+            if position == 4:
                 overlapped.append(minted.wait(5.0))
             yield item
 
     world.oauth.location_token = mint_and_tell
-    world.oauth.installed_locations = slow_listing
+    world.oauth.installed_locations = held_listing
+    return overlapped
+
+
+def test_minting_starts_while_the_rest_is_still_being_listed(world):
+    """The listing run mints a chunk none waits behind: the first mints do not wait for the last page."""
+    ids = agency(world, 12)
+    overlapped = hold_the_listing_until_a_mint(world)  # the first chunk of 4 is minted meanwhile
     reports = install(world, fan_out(world))
     assert overlapped == [True]
     assert reports[0].locations == 12 and sum(r.connected_now for r in reports) == 12
@@ -591,22 +597,8 @@ def test_a_head_start_never_waits_longer_than_its_bound_for_a_stalled_listing(wo
 
     monkeypatch.setattr(agency_fanout, "LISTING_HEAD_START_S", 0.05)
     ids = agency(world, 8)
-    listing_calls = world.oauth.installed_locations
-    minted = threading.Event()
-    mint = world.oauth.location_token
-
-    def mint_and_tell(*args, **kwargs):
-        minted.set()
-        return mint(*args, **kwargs)
-
-    def listing_waiting_for_a_mint(company_token, company_id, app_id):
-        for position, item in enumerate(listing_calls(company_token, company_id, app_id)):
-            if position == 4:  # holds the second job until the first is being minted
-                assert minted.wait(5.0)
-            yield item
-
-    world.oauth.location_token = mint_and_tell
-    world.oauth.installed_locations = listing_waiting_for_a_mint
+    overlapped = hold_the_listing_until_a_mint(world)  # the second job waits for the first's mints
     reports = install(world, fan_out(world, listing_run_jobs=1, listing_head_start_jobs=3))
+    assert overlapped == [True]
     assert sum(r.connected_now for r in reports) == 8
     assert_all_connected(world, ids)

@@ -61,7 +61,6 @@ class _Local:
     snapshot: Snapshot = field(default_factory=Snapshot)
     seen_at: float = 0.0  # when the snapshot was last known to be the record's
     refilling: bool = False  # the next slice is being reserved while this one is spent
-    written: bool = False  # a reservation's write landed (what it reported is in the record)
     prefetch_after: float = 0.0  # a prefetch failed: the senders reserve the next slice themselves
     refilled: threading.Condition = field(init=False)
 
@@ -129,7 +128,7 @@ class SharedBudget:
         self._prefetch_share = prefetch_share
         self._run_prefetch = run_prefetch
         self._prefetcher: ThreadPoolExecutor | None = None
-        self._prefetcher_lock = threading.Lock()
+        self._lock = threading.Lock()  # the prefetch pool's creation and the call count
         self._fallback_share = fallback_share
         self._fallback_for_s = fallback_for_s
         self._max_attempts = max_attempts
@@ -209,12 +208,10 @@ class SharedBudget:
             return False
         if now < local.retry_at or now < local.prefetch_after:
             return False
-        limits = local.snapshot.limits or self._default
-        want = max(1, int(limits.max_requests * self._slice_share))
-        return local.left() <= want * self._prefetch_share
+        return local.left() <= self._want(local.snapshot.limits or self._default) * self._prefetch_share
 
     def _prefetch_pool(self) -> ThreadPoolExecutor:
-        with self._prefetcher_lock:
+        with self._lock:
             if self._prefetcher is None:
                 self._prefetcher = ThreadPoolExecutor(4, thread_name_prefix="budget-prefetch")
             return self._prefetcher
@@ -239,7 +236,7 @@ class SharedBudget:
                 # reads and writes, applied below (completions added meanwhile stay unreported).
                 scratch = _Local(snapshot=local.snapshot, seen_at=local.seen_at)
             try:
-                grant = self._reserve_shared(resource_id, scratch, request, PREFETCH_ATTEMPTS)
+                grant, written = self._reserve_shared(resource_id, scratch, request, PREFETCH_ATTEMPTS)
             except Exception as exc:  # the senders reserve (or fall back) when the slice runs out
                 logger.warning("shared rate budget prefetch failed (%s)", type(exc).__name__)
                 with local.lock:
@@ -247,14 +244,14 @@ class SharedBudget:
                 return
             with local.lock:
                 local.snapshot, local.seen_at = scratch.snapshot, scratch.seen_at
-                if scratch.written:
+                if written:
                     del local.completions[:reported]
                     local.provisional = scratch.provisional
                 now = self._clock()
                 fresh = [[p.start, p.end, p.count] for p in grant.pieces if p.end > now]
                 if fresh:
                     local.pieces = sorted([*local.pieces, *fresh], key=lambda p: p[0])
-                elif scratch.written:
+                elif written:
                     self._wait_for_room(local, grant, now)
         finally:
             with local.lock:
@@ -297,8 +294,12 @@ class SharedBudget:
                 logger.warning("shared rate budget flush failed (%s)", type(exc).__name__)
 
     def _count_call(self) -> None:
-        with self._prefetcher_lock:  # a prefetch thread counts too
+        with self._lock:  # a prefetch thread counts too
             self.coordination_calls += 1
+
+    def _want(self, limits: Limits) -> int:
+        """Requests a reservation asks for: this process's slice of the window."""
+        return max(1, int(limits.max_requests * self._slice_share))
 
     def _horizon(self, limits: Limits) -> float:
         return min(limits.interval_s * self._horizon_share, self._max_horizon_s)
@@ -335,7 +336,7 @@ class SharedBudget:
         horizons = self._report_horizon_factor if report is not None and not keep else 1.0
         return SliceRequest(
             holder=self.holder,
-            want=max(1, int(limits.max_requests * self._slice_share)),
+            want=self._want(limits),
             priority=self.priority,
             now=now,
             lease_share=self._lease_share,
@@ -352,7 +353,7 @@ class SharedBudget:
         request = self._request(local, learned, now)
         if now >= self._fallback_until:
             try:
-                return self._reserve_shared(resource_id, local, request)
+                return self._reserve_shared(resource_id, local, request)[0]
             except Exception as exc:  # any store failure: degrade, never stop the sync
                 self.fallbacks += 1
                 self._fallback_until = now + self._fallback_for_s
@@ -370,7 +371,8 @@ class SharedBudget:
 
     def _reserve_shared(
         self, resource_id: str, local: _Local, request: SliceRequest, attempts: int | None = None
-    ) -> Grant:
+    ) -> tuple[Grant, bool]:
+        """The grant, and whether the write landed (what the request reported is in the record)."""
         snapshot = local.snapshot
         fresh = request.now - local.seen_at <= request.horizon_s
         for _ in range(attempts or self._max_attempts):
@@ -382,7 +384,7 @@ class SharedBudget:
             if grant.count == 0 and unchanged and snapshot.version:
                 if fresh:  # nothing to report and no room in a recent record: wait without a call
                     local.snapshot = snapshot
-                    return grant
+                    return grant, False
                 # Others may have reported since: read the record (no write, no version bump).
                 snapshot, fresh = self.store.load(resource_id), True
                 self._count_call()
@@ -395,15 +397,14 @@ class SharedBudget:
             if current is None:
                 local.snapshot = new
                 local.completions.clear()
-                local.written = True
                 local.provisional = grant.count > 0 or any(e.holder for e in request.report or ())
-                return grant
+                return grant, True
             snapshot = current
         # Lost every race: others are taking slices right now; come back shortly.
         local.snapshot = snapshot
         limits = request.limits or snapshot.limits or self._default
         retry = request.now + limits.interval_s * random.uniform(0.02, 0.06)
-        return Grant((), retry, limits, (request.limits or snapshot.limits) is None)
+        return Grant((), retry, limits, (request.limits or snapshot.limits) is None), False
 
     def _reserve_fallback(self, resource_id: str, request: SliceRequest) -> Grant:
         limits = request.limits or self._default
