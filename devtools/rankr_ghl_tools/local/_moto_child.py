@@ -111,7 +111,7 @@ def leaner_moto_server() -> Iterator[None]:
         bounded_sqs_long_polls(),
         fast_sqs_clock(),
         linear_dynamodb_item_size(),
-        paged_dynamodb_gsi_queries(),
+        partition_dynamodb_queries(),
         direct_dynamodb_read_json(),
     ):
         yield
@@ -405,8 +405,15 @@ def isolated_moto_transactions() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def paged_dynamodb_gsi_queries() -> Iterator[None]:
-    """moto answers every page of a GSI Query by sorting the WHOLE table (DynamoType comparisons in
+def partition_dynamodb_queries() -> Iterator[None]:
+    """moto answers every Query by sorting the WHOLE table: a table Query then compares every item's
+    hash key (DynamoType comparisons in Python), O(table log table) per Query. The webhook worker's
+    one Query of a record's partition slowed down as SyncStateTable filled (fairness bench: the median
+    webhook latency doubled over 80 s; ~40 % of the moto process's CPU). Here a table Query hands
+    moto's own query only the partition's items, looked up as GetItem looks them up; moto still
+    sorts, pages, applies the range condition, the filter and the projection.
+
+    moto answers every page of a GSI Query by sorting the WHOLE table (DynamoType comparisons in
     Python), filtering it to the partition, sorting the matches again and walking past the earlier
     pages: O(table log table) Python work per page, so a listing costs O(partition x table). At
     100,000 mappings (bench/reconcile.py) a page took 9-20 s, later pages more, and the reconcile's
@@ -488,6 +495,15 @@ def paged_dynamodb_gsi_queries() -> Iterator[None]:
                 break
         return page
 
+    def partition_items(self: Any, hash_key: Any) -> list[Any] | None:
+        """A table partition's items (moto's own query filters, sorts and pages them)."""
+        if not isinstance(hash_key, DynamoType):
+            return None
+        partition = self.items.get(hash_key)
+        if partition is None:
+            return []
+        return list(partition.values()) if self.range_key_attr else [partition]
+
     def query(  # noqa: PLR0917 - moto's signature
         self: Any,
         hash_key: Any,
@@ -505,7 +521,9 @@ def paged_dynamodb_gsi_queries() -> Iterator[None]:
         **filter_kwargs: Any,
     ) -> Any:
         candidates = None
-        if index_name and not (consistent_read or range_comparison or range_key_conditions or filter_kwargs):
+        if not index_name:
+            candidates = partition_items(self, hash_key)
+        elif not (consistent_read or range_comparison or range_key_conditions or filter_kwargs):
             candidates = page_candidates(
                 self,
                 index_name,
@@ -516,7 +534,8 @@ def paged_dynamodb_gsi_queries() -> Iterator[None]:
             )
         if candidates is not None:
             local.candidates = (self, candidates)
-            exclusive_start_key = None  # the candidates start after it
+            if index_name:
+                exclusive_start_key = None  # the candidates start after it
         try:
             return original_query(
                 self,

@@ -23,7 +23,7 @@ from rankr_ghl_tools.local._moto_child import (
     lean_sqs_attributes,
     linear_dynamodb_item_size,
     memoized_moto_dispatch,
-    paged_dynamodb_gsi_queries,
+    partition_dynamodb_queries,
     serialised_secrets_manager,
 )
 
@@ -259,12 +259,92 @@ def test_gsi_query_pages_are_moto_pages(monkeypatch: pytest.MonkeyPatch) -> None
             return original_all_items(self)
 
         monkeypatch.setattr(Table, "all_items", counted_all_items)
-        with paged_dynamodb_gsi_queries():
+        with partition_dynamodb_queries():
             assert [pages(partition, **extra) for partition, extra in queries] == expected
         assert len(scans) == len(expected[-1])  # only the range-condition query scanned the table
     assert [len(p[0]) for p in expected[7]] == [11, 11, 3]
     assert [len(p[0]) for p in expected[0]] == [7] * 8 + [4] and expected[0][-1][3] is None
     assert [len(p[0]) for p in expected[3]] == [60] and expected[3][0][3] is None  # Limit = the rest
+
+
+def test_table_query_pages_are_moto_pages_without_a_table_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.dynamodb.models.table import Table
+
+    def s(value: str) -> dict[str, str]:
+        return {"S": value}
+
+    with in_process_dynamodb(monkeypatch) as client:
+        for name, keys in (("ranged", ("pk", "sk")), ("plain", ("pk",))):
+            client.create_table(
+                TableName=name,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in keys],
+                KeySchema=[
+                    {"AttributeName": a, "KeyType": kind}
+                    for a, kind in zip(keys, ("HASH", "RANGE"), strict=False)
+                ],
+            )
+        for i in range(90):
+            item = {"pk": s(f"P{i % 4}"), "sk": s(f"{'AB'[i % 2]}#{i:03}"), "v": {"N": str(i)}}
+            client.put_item(TableName="ranged", Item=item)
+        for i in range(12):  # ~90 KB each: a partition's pages end at 1 MB
+            client.put_item(
+                TableName="ranged", Item={"pk": s("BIG"), "sk": s(f"{i:02}"), "blob": s("x" * 90_000)}
+            )
+            client.put_item(TableName="plain", Item={"pk": s(f"K{i}"), "v": {"N": str(i)}})
+        # A missed GetItem leaves moto an empty partition.
+        client.get_item(TableName="ranged", Key={"pk": s("GONE"), "sk": s("x")})
+
+        def pages(table: str, partition: str, condition: str = "", **extra: Any) -> list[tuple[Any, ...]]:
+            args: dict[str, Any] = {
+                "TableName": table,
+                "KeyConditionExpression": f"pk = :p{condition}",
+                "ExpressionAttributeValues": {":p": s(partition)},
+                **extra,
+            }
+            if condition:
+                args["ExpressionAttributeValues"][":s"] = s("A#")
+                if "BETWEEN" in condition:
+                    args["ExpressionAttributeValues"][":t"] = s("B#050")
+            if "FilterExpression" in extra:
+                args["ExpressionAttributeValues"][":n"] = {"N": "40"}
+            out = []
+            while True:
+                resp = client.query(**args)
+                out.append((resp["Items"], resp["Count"], resp["ScannedCount"], resp.get("LastEvaluatedKey")))
+                if "LastEvaluatedKey" not in resp:
+                    return out
+                args["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+        queries: list[tuple[str, str, str, dict[str, Any]]] = [
+            ("ranged", "P1", "", {}),
+            ("ranged", "P1", "", {"Limit": 4, "ConsistentRead": True}),
+            ("ranged", "P2", "", {"Limit": 5, "ScanIndexForward": False}),
+            ("ranged", "P3", " AND begins_with(sk, :s)", {"Limit": 3}),
+            ("ranged", "P0", " AND sk BETWEEN :s AND :t", {}),
+            ("ranged", "P1", " AND sk > :s", {"Limit": 2, "ScanIndexForward": False}),
+            ("ranged", "P0", "", {"Limit": 4, "FilterExpression": "v > :n", "ProjectionExpression": "sk, v"}),
+            ("ranged", "BIG", "", {}),
+            ("ranged", "GONE", "", {}),
+            ("ranged", "nowhere", "", {"Limit": 3}),
+            ("plain", "K3", "", {}),
+            ("plain", "nowhere", "", {}),
+        ]
+        expected = [pages(*query[:3], **query[3]) for query in queries]
+        scans = []
+        original_all_items = Table.all_items
+
+        def counted_all_items(self: Any) -> Any:
+            scans.append(self.name)
+            return original_all_items(self)
+
+        monkeypatch.setattr(Table, "all_items", counted_all_items)
+        with partition_dynamodb_queries():
+            assert [pages(*query[:3], **query[3]) for query in queries] == expected
+        assert scans == []  # every page read its partition only
+    assert [len(page[0]) for page in expected[7]] == [11, 1]
+    assert [len(page[0]) for page in expected[2]] == [5, 5, 5, 5, 2]  # 22 items, newest first
+    assert expected[10][0][0] == [{"pk": s("K3"), "v": {"N": "3"}}] and expected[11][0][1] == 0
 
 
 def _racing_conditional_puts(monkeypatch: pytest.MonkeyPatch) -> int:
