@@ -27,6 +27,7 @@ def budget(
         store,  # type: ignore[arg-type]
         priority=Priority.STANDARD,
         slice_share=0.2,  # slices of 20
+        initial_slice_share=1.0,  # from the first one (slices that grow: test_ratelimit_shared.py)
         prefetch_share=0.5,  # the next one is reserved when 10 are left
         run_prefetch=run_prefetch,
         wall_clock=clock,

@@ -55,6 +55,8 @@ def request(
 def budget(store: object, clock: Clock, priority: Priority = Priority.STANDARD, **kw: object) -> SharedBudget:
     # The next slice is reserved in the taking thread, after its request: deterministic on a fake clock.
     kw.setdefault("run_prefetch", lambda job: job())
+    # Full slices from the first: the growing slices have tests of their own below.
+    kw.setdefault("initial_slice_share", 1.0)
     return SharedBudget(store, priority=priority, wall_clock=clock, **kw)  # type: ignore[arg-type]
 
 
@@ -409,3 +411,51 @@ def test_a_slow_reservation_leases_its_slice_from_the_attempt_that_won() -> None
         assert slow.take("L", WINDOW) == 0.0
         slow.completed("L")
     assert inner.calls == calls  # the rest of the slice, without another reservation
+
+
+def held_slices(store: MemoryBudgetStore, holder: str) -> list[int]:
+    return [entry.count for entry in store.load("L").entries if entry.holder == holder]
+
+
+def test_a_process_first_slice_is_small_and_each_slice_spent_doubles_the_next() -> None:
+    clock, store = Clock(), MemoryBudgetStore()
+    # Reserving only when a slice is spent, so each reservation's slice is the one the record holds.
+    process = budget(store, clock, initial_slice_share=0.1, prefetch_share=0.0)
+    reserved: list[int] = []
+    for _ in range(2 + 4 + 8 + 16 + 20 + 20):
+        calls = process.coordination_calls
+        assert process.take("L", WINDOW) == 0.0
+        process.completed("L")
+        if process.coordination_calls > calls:
+            reserved += held_slices(store, process.holder)
+        clock.now += 0.001
+    assert reserved == [2, 4, 8, 16, 20, 20]  # one call a slice: 6 for 70 requests
+
+
+def test_a_slice_that_lapses_unspent_halves_the_next() -> None:
+    clock, store = Clock(), MemoryBudgetStore()
+    process = budget(store, clock, initial_slice_share=0.1)
+    for _ in range(2 + 4 + 8 + 16 + 1):  # up to a full slice of 20, one of it spent
+        assert process.take("L", WINDOW) == 0.0
+        process.completed("L")
+    assert held_slices(store, process.holder) == [20]
+    clock.now += 5.0  # the lease ends with 19 unspent: an idle spell
+    assert process.take("L", WINDOW) == 0.0
+    assert held_slices(store, process.holder) == [10]
+
+
+def test_short_lived_processes_of_one_request_each_do_not_book_the_window_for_others() -> None:
+    """Cold containers that send one request and never report again (on GHL's documented window,
+    100 per 10 s): with full first slices the sixth waited seconds behind 100 requests booked and
+    five sent."""
+    clock, store = Clock(), MemoryBudgetStore()
+    window = Limits(100, 10.0)
+    for index in range(12):
+        priority = (Priority.INTERACTIVE, Priority.STANDARD, Priority.BACKGROUND)[index % 3]
+        process = budget(store, clock, priority, initial_slice_share=0.1)
+        assert process.take("L", window) == 0.0, f"process {index} waited"
+        process.completed("L")
+        clock.now += 0.5
+    full = budget(store, clock, Priority.STANDARD, initial_slice_share=1.0)
+    assert full.take("L", window) == 0.0
+    assert held_slices(store, full.holder) == [20]

@@ -103,8 +103,14 @@ def test_the_budget_slice_set_for_a_function_is_what_its_shared_budget_reserves(
     shared = Root(Settings.from_env({**environ, "GHL_BUDGET_REPORT_HORIZONS": "1"})).rate_limiter().shared
     assert shared is not None
     shared.store = MemoryBudgetStore()  # in the DynamoDB store's place: the network is blocked here
-    assert shared.take("location", Limits(100, 1.0)) == 0.0
-    assert [entry.count for entry in shared.store.load("location").entries] == [slice_of_100]
+    slices: list[int] = []  # the first slices are smaller: they grow as they are spent
+    while not slices or slices[-1] < slice_of_100:
+        assert shared.take("location", Limits(100, 1.0)) == 0.0
+        shared.completed("location")
+        held = [entry.count for entry in shared.store.load("location").entries if entry.holder]
+        if held and (not slices or held[-1] != slices[-1]):
+            slices.append(held[-1])
+    assert slices[-1] == slice_of_100 and len(slices) <= 5
 
 
 @pytest.mark.parametrize(

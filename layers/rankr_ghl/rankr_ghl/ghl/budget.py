@@ -11,6 +11,12 @@ The unused part returns to everyone at no extra call, and each request occupies 
 about one interval after its own completion rather than after the slice's last one. The next
 slice is reserved before the one in hand is spent, so the senders do not wait for the store.
 
+A slice grows with demand: a process's first slice of a resource is small, each slice spent
+doubles the next up to the full share, and a slice that lapses unspent halves it. A provisional
+slice stays booked until its holder reports again, which a short-lived or idle container may never
+do for that resource: five containers that each sent one request on full slices of 20 had booked a
+whole window of 100 for the next ten seconds, and the sixth waited for it.
+
 If the store fails, the process falls back for a while to a local budget at `fallback_share` of
 the window (conservative: several containers may be in the same state) and never stops the sync.
 """
@@ -62,6 +68,8 @@ class _Local:
     seen_at: float = 0.0  # when the snapshot was last known to be the record's
     refilling: bool = False  # the next slice is being reserved while this one is spent
     prefetch_after: float = 0.0  # a prefetch failed: the senders reserve the next slice themselves
+    slice_size: int = 0  # what the last reservation asked for (0: none yet)
+    lapsed: bool = False  # part of a slice lapsed unspent since the last reservation
     refilled: threading.Condition = field(init=False)
 
     def __post_init__(self) -> None:
@@ -76,6 +84,9 @@ class SharedBudget:
     the store when it runs out. Thread-safe; one instance per process (built by the root)."""
 
     DEFAULT_SLICE_SHARE = 0.2
+    # A process's first slice of a resource, as a share of the full slice (at least two requests).
+    DEFAULT_INITIAL_SLICE_SHARE = 0.1
+    MIN_SLICE = 2
     DEFAULT_REPORT_HORIZONS = 5.0
     # The next slice is reserved, on a thread of its own, once this share of the one in hand is
     # left: the process spends the rest meanwhile instead of waiting for the store's answer (its
@@ -88,6 +99,7 @@ class SharedBudget:
         *,
         priority: Priority = Priority.STANDARD,
         slice_share: float = DEFAULT_SLICE_SHARE,
+        initial_slice_share: float = DEFAULT_INITIAL_SLICE_SHARE,
         lease_share: float = 0.5,
         margin_share: float = 0.01,
         min_margin_s: float = 0.02,
@@ -105,7 +117,8 @@ class SharedBudget:
         default: Limits = Limits(100, 10.0),
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        """Shares are of the window: a slice is ``slice_share`` of its requests, a lease lasts
+        """Shares are of the window: a slice is at most ``slice_share`` of its requests (a process's
+        first one ``initial_slice_share`` of that; it grows as slices are spent), a lease lasts
         ``lease_share`` of its interval, a slice is booked up to ``horizon_share`` of it ahead.
         ``prefetch_share``: the share of a slice left when the next one is reserved, on a thread
         of its own (``run_prefetch(job)`` runs it, a pool of this budget's by default; 0 reserves
@@ -117,6 +130,7 @@ class SharedBudget:
         self.priority = priority
         self.holder = uuid.uuid4().hex[:10]
         self._slice_share = slice_share
+        self._initial_slice_share = initial_slice_share
         self._lease_share = lease_share
         self._margin_share = margin_share
         self._min_margin_s = min_margin_s
@@ -162,6 +176,8 @@ class SharedBudget:
                 stale = (
                     learned is not None and local.snapshot.version > 0 and local.snapshot.limits != learned
                 )
+                if any(p[1] <= now and p[2] > 0 for p in local.pieces):
+                    local.lapsed = True
                 local.pieces = [p for p in local.pieces if p[1] > now and p[2] > 0] if not stale else []
                 if local.pieces or not local.refilling:
                     break
@@ -208,7 +224,10 @@ class SharedBudget:
             return False
         if now < local.retry_at or now < local.prefetch_after:
             return False
-        return local.left() <= self._want(local.snapshot.limits or self._default) * self._prefetch_share
+        full = self._want(local.snapshot.limits or self._default)
+        # While slices still grow, the senders reserve the next one themselves: a prefetch on a
+        # small slice would cost a second call to a process that needs one request.
+        return local.slice_size >= full and local.left() <= full * self._prefetch_share
 
     def _prefetch_pool(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -287,7 +306,7 @@ class SharedBudget:
                 return
             now = self._clock()
             local.pieces = []
-            request = replace(self._request(local, None, now), want=0)
+            request = self._request(local, None, now, want=0)
             try:
                 self._reserve_shared(resource_id, local, request)
             except Exception as exc:  # best effort: the lease ends anyway
@@ -298,8 +317,22 @@ class SharedBudget:
             self.coordination_calls += 1
 
     def _want(self, limits: Limits) -> int:
-        """Requests a reservation asks for: this process's slice of the window."""
+        """The full slice: the most a reservation asks for."""
         return max(1, int(limits.max_requests * self._slice_share))
+
+    def _next_slice(self, local: _Local, limits: Limits) -> int:
+        """What the next reservation asks for, from a small first slice up to the full one: half the
+        last one if part of a slice lapsed unspent since, else double it (it was spent)."""
+        full = self._want(limits)
+        first = min(full, max(self.MIN_SLICE, round(full * self._initial_slice_share)))
+        if not local.slice_size:
+            size = first
+        elif local.lapsed:
+            size = local.slice_size // 2
+        else:
+            size = local.slice_size * 2
+        local.slice_size, local.lapsed = min(full, max(first, size)), False
+        return local.slice_size
 
     def _horizon(self, limits: Limits) -> float:
         return min(limits.interval_s * self._horizon_share, self._max_horizon_s)
@@ -328,7 +361,9 @@ class SharedBudget:
             )
         return tuple(report)
 
-    def _request(self, local: _Local, learned: Limits | None, now: float, keep: bool = False) -> SliceRequest:
+    def _request(
+        self, local: _Local, learned: Limits | None, now: float, keep: bool = False, want: int | None = None
+    ) -> SliceRequest:
         limits = learned or local.snapshot.limits or self._default
         report = self._report(local, limits, now, keep)
         # A report is a write anyway: it may book further ahead and save the next call. Not a
@@ -336,7 +371,7 @@ class SharedBudget:
         horizons = self._report_horizon_factor if report is not None and not keep else 1.0
         return SliceRequest(
             holder=self.holder,
-            want=self._want(limits),
+            want=self._next_slice(local, limits) if want is None else want,
             priority=self.priority,
             now=now,
             lease_share=self._lease_share,
