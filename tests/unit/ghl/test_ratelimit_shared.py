@@ -417,25 +417,25 @@ def held_slices(store: MemoryBudgetStore, holder: str) -> list[int]:
     return [entry.count for entry in store.load("L").entries if entry.holder == holder]
 
 
-def test_a_process_first_slice_is_small_and_each_slice_spent_doubles_the_next() -> None:
+def test_a_process_first_slice_is_small_and_a_spent_slice_is_followed_by_a_full_one() -> None:
     clock, store = Clock(), MemoryBudgetStore()
     # Reserving only when a slice is spent, so each reservation's slice is the one the record holds.
     process = budget(store, clock, initial_slice_share=0.1, prefetch_share=0.0)
     reserved: list[int] = []
-    for _ in range(2 + 4 + 8 + 16 + 20 + 20):
+    for _ in range(2 + 20 + 20):
         calls = process.coordination_calls
         assert process.take("L", WINDOW) == 0.0
         process.completed("L")
         if process.coordination_calls > calls:
             reserved += held_slices(store, process.holder)
         clock.now += 0.001
-    assert reserved == [2, 4, 8, 16, 20, 20]  # one call a slice: 6 for 70 requests
+    assert reserved == [2, 20, 20]  # one call a slice: 3 for 42 requests
 
 
 def test_a_slice_that_lapses_unspent_halves_the_next() -> None:
     clock, store = Clock(), MemoryBudgetStore()
     process = budget(store, clock, initial_slice_share=0.1)
-    for _ in range(2 + 4 + 8 + 16 + 1):  # up to a full slice of 20, one of it spent
+    for _ in range(2 + 1):  # up to a full slice of 20, one of it spent
         assert process.take("L", WINDOW) == 0.0
         process.completed("L")
     assert held_slices(store, process.holder) == [20]
