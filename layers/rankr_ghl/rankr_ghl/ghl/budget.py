@@ -322,9 +322,8 @@ class SharedBudget:
 
     def _next_slice(self, local: _Local, limits: Limits) -> int:
         """What the next reservation asks for: a small first slice; then half the last one if part of
-        a slice lapsed unspent since, else the full one (the last was spent). Growing in steps
-        (doubling) cost bench/shared_budget.py --quick 0.21-0.24 coordination calls per GHL call
-        against 0.17-0.19 with full slices; one small slice costs a busy process one call."""
+        a slice lapsed unspent since, else the full one (the last was spent): one small slice costs
+        a busy process one call, where growing by doubling cost four (docs/rate-budget.md)."""
         full = self._want(limits)
         first = min(full, max(self.MIN_SLICE, round(full * self._initial_slice_share)))
         if not local.slice_size:
