@@ -422,6 +422,19 @@ def test_generated_contacts_read_the_same(body: dict[Any, Any]) -> None:
     assert_same_record(body)
 
 
+def test_a_timestamp_that_does_not_exist_in_utc_is_refused_by_both_readers() -> None:
+    """Found by the generated test: 0001-01-01T00:00+09:30 is 0000-12-31 in UTC, before datetime's
+    first year. The model accepted it (and would have failed to write it back), the wire refused it."""
+    body = {
+        "id": "c1",
+        "createdAt": "2025-01-31T12:00:00.000Z",
+        "updatedAt": "2025-01-31T12:00:00.000Z",
+        "deletedAt": datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=9, minutes=30))),
+    }
+    outcome, problems = assert_same_record(body)
+    assert outcome == "refused" and ("deletedAt",) in problems
+
+
 @generated
 @given(st.lists(records_of(CONTACT_RECORD_FIELDS), max_size=3), field_values["nextCursor"])
 def test_generated_pages_read_the_same(items: list[Any], cursor: Any) -> None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, PlainSerializer
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, PlainSerializer
 from pydantic.alias_generators import to_camel
 
-from rankr_ghl.rankr.timestamps import format_timestamp
+from rankr_ghl.rankr.timestamps import format_timestamp, in_utc_range
 
 __all__ = [
     "CustomFieldValue",
@@ -26,8 +26,13 @@ __all__ = [
 CustomFieldValue = str | bool | int | float | list[str] | None
 
 
-# Aware datetime that goes on the wire in Rankr's exact format.
-Timestamp = Annotated[AwareDatetime, PlainSerializer(format_timestamp, return_type=str, when_used="json")]
+# Aware datetime that goes on the wire in Rankr's exact format (so it must exist in UTC: 0001-01-01 at
+# +09:30 does not, and the checked-without-pydantic reader refuses it too).
+Timestamp = Annotated[
+    AwareDatetime,
+    AfterValidator(in_utc_range),
+    PlainSerializer(format_timestamp, return_type=str, when_used="json"),
+]
 
 
 class RankrResponse(BaseModel):

@@ -22,6 +22,15 @@ def format_timestamp(value: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
+def in_utc_range(value: datetime) -> datetime:
+    """`value` if it exists in UTC (within datetime's years 1..9999 there); ValueError otherwise."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("timestamp is out of range in UTC") from exc
+    return value
+
+
 def parse_timestamp(value: Any) -> datetime:
     """A timezone-aware datetime from what pydantic's `AwareDatetime` accepts; ValueError otherwise."""
     parsed = parse_datetime(value)
