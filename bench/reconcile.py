@@ -365,6 +365,10 @@ def main() -> None:
             # An overlap a little longer than the sandbox's search lag (see notes).
             settings=ReconcileSettings(overlap=timedelta(seconds=SEARCH_LAG_S + SEARCH_LAG_JITTER_S + 2)),
         )
+        # The seeding's last GHL writes are hidden from search for one lag: a full pass started
+        # sooner cannot see them (nothing can; the next incremental run's overlap re-reads them),
+        # and `remaining_diffs` is checked right after it. On a quiet box setup ends within the lag.
+        time.sleep(SEARCH_LAG_S + SEARCH_LAG_JITTER_S + 0.5)
         started = time.monotonic()
         progress("full reconcile")
         outcome = reconciler.run(ReconcileJob(LOCATION, Mode.FULL), account_id=ACCOUNT)
