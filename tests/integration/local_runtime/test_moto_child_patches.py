@@ -171,12 +171,38 @@ def in_process_dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         )
 
 
-def test_gsi_query_pages_are_moto_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+def s(value: str) -> dict[str, str]:
+    """A string attribute value on the wire."""
+    return {"S": value}
+
+
+def query_pages(client: Any, args: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Every page of a Query: items, counts and LastEvaluatedKey, following ExclusiveStartKey."""
+    out = []
+    while True:
+        resp = client.query(**args)
+        out.append((resp["Items"], resp["Count"], resp["ScannedCount"], resp.get("LastEvaluatedKey")))
+        if "LastEvaluatedKey" not in resp:
+            return out
+        args["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+def count_table_scans(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on, the name of each table moto walks whole (`Table.all_items`) is appended here."""
     from moto.dynamodb.models.table import Table
 
-    def s(value: str) -> dict[str, str]:
-        return {"S": value}
+    scans: list[str] = []
+    original_all_items = Table.all_items
 
+    def counted_all_items(self: Any) -> Any:
+        scans.append(self.name)
+        return original_all_items(self)
+
+    monkeypatch.setattr(Table, "all_items", counted_all_items)
+    return scans
+
+
+def test_gsi_query_pages_are_moto_pages(monkeypatch: pytest.MonkeyPatch) -> None:
     with in_process_dynamodb(monkeypatch) as client:
         client.create_table(
             TableName="t",
@@ -229,13 +255,7 @@ def test_gsi_query_pages_are_moto_pages(monkeypatch: pytest.MonkeyPatch) -> None
                 args["ExpressionAttributeValues"] = {**args["ExpressionAttributeValues"], ":s": s("k05")}
             if "FilterExpression" in extra:
                 args["ExpressionAttributeValues"] = {**args["ExpressionAttributeValues"], ":n": {"N": "20"}}
-            out = []
-            while True:
-                resp = client.query(**args)
-                out.append((resp["Items"], resp["Count"], resp["ScannedCount"], resp.get("LastEvaluatedKey")))
-                if "LastEvaluatedKey" not in resp:
-                    return out
-                args["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+            return query_pages(client, args)
 
         queries: list[tuple[str, dict[str, Any]]] = [
             ("P", {"Limit": 7}),
@@ -251,14 +271,7 @@ def test_gsi_query_pages_are_moto_pages(monkeypatch: pytest.MonkeyPatch) -> None
             ("P", {"Limit": 7, "KeyConditionExpression": "gsi1pk = :p AND gsi1sk > :s"}),  # moto's path
         ]
         expected = [pages(partition, **extra) for partition, extra in queries]
-        scans = []
-        original_all_items = Table.all_items
-
-        def counted_all_items(self: Any) -> Any:
-            scans.append(self.name)
-            return original_all_items(self)
-
-        monkeypatch.setattr(Table, "all_items", counted_all_items)
+        scans = count_table_scans(monkeypatch)
         with partition_dynamodb_queries():
             assert [pages(partition, **extra) for partition, extra in queries] == expected
         assert len(scans) == len(expected[-1])  # only the range-condition query scanned the table
@@ -268,11 +281,6 @@ def test_gsi_query_pages_are_moto_pages(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_table_query_pages_are_moto_pages_without_a_table_scan(monkeypatch: pytest.MonkeyPatch) -> None:
-    from moto.dynamodb.models.table import Table
-
-    def s(value: str) -> dict[str, str]:
-        return {"S": value}
-
     with in_process_dynamodb(monkeypatch) as client:
         for name, keys in (("ranged", ("pk", "sk")), ("plain", ("pk",))):
             client.create_table(
@@ -308,13 +316,7 @@ def test_table_query_pages_are_moto_pages_without_a_table_scan(monkeypatch: pyte
                     args["ExpressionAttributeValues"][":t"] = s("B#050")
             if "FilterExpression" in extra:
                 args["ExpressionAttributeValues"][":n"] = {"N": "40"}
-            out = []
-            while True:
-                resp = client.query(**args)
-                out.append((resp["Items"], resp["Count"], resp["ScannedCount"], resp.get("LastEvaluatedKey")))
-                if "LastEvaluatedKey" not in resp:
-                    return out
-                args["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+            return query_pages(client, args)
 
         queries: list[tuple[str, str, str, dict[str, Any]]] = [
             ("ranged", "P1", "", {}),
@@ -331,14 +333,7 @@ def test_table_query_pages_are_moto_pages_without_a_table_scan(monkeypatch: pyte
             ("plain", "nowhere", "", {}),
         ]
         expected = [pages(*query[:3], **query[3]) for query in queries]
-        scans = []
-        original_all_items = Table.all_items
-
-        def counted_all_items(self: Any) -> Any:
-            scans.append(self.name)
-            return original_all_items(self)
-
-        monkeypatch.setattr(Table, "all_items", counted_all_items)
+        scans = count_table_scans(monkeypatch)
         with partition_dynamodb_queries():
             assert [pages(*query[:3], **query[3]) for query in queries] == expected
         assert scans == []  # every page read its partition only
